@@ -1,0 +1,7 @@
+#include "common.hpp"
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "msopt's native core: fused optimizer kernels, thread pool and ISA dispatch.";
+    msopt::register_runtime(m);
+    msopt::register_optim(m);
+}

@@ -1,0 +1,39 @@
+#include "common.hpp"
+
+#include "../msopt/optim.hpp"
+#include "../msopt/threads.hpp"
+
+namespace msopt {
+
+void register_runtime(py::module_& m) {
+    m.def("get_num_threads", &num_threads, "Threads the native kernels may use.");
+    m.def(
+        "set_num_threads",
+        [](int n) {
+            if (n < 1) throw std::invalid_argument("n: must be >= 1, got " + std::to_string(n));
+            set_num_threads(n);
+        },
+        py::arg("n"), "Set the threads the native kernels may use (n >= 1).");
+    m.def("isa", [] { return std::string(kernels().name); },
+          "Name of the instruction-set path the kernels run.");
+    m.def(
+        "available_isas",
+        [] {
+            int n = 0;
+            const char* const* names = available_isas(&n);
+            py::list out;
+            for (int i = 0; i < n; ++i) out.append(names[i]);
+            return out;
+        },
+        "Instruction-set paths this build holds that this CPU can run, best first.");
+    m.def(
+        "set_isa",
+        [](const std::string& name) {
+            if (!set_isa(name.c_str()))
+                throw std::invalid_argument("name: no kernel path '" + name +
+                                            "' runs on this CPU; see available_isas()");
+        },
+        py::arg("name"), "Force an instruction-set path (for tests and benchmarks).");
+}
+
+}  // namespace msopt

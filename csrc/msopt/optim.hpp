@@ -1,0 +1,56 @@
+// Optimizer update rules: the per-element arithmetic of every optimizer msopt offers,
+// in a form the ISA-specific translation units compile once per instruction set.
+// No Python here.  The formulas are written out in reference.py (the NumPy oracle).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace msopt {
+
+enum class Algo : int { SGD = 0, Adam = 1, AdamW = 2, Adagrad = 3, RMSprop = 4, Lion = 5 };
+
+// Number of state arrays an algorithm may keep per parameter (unused slots are null).
+//   SGD:     momentum_buffer
+//   Adam(W): exp_avg, exp_avg_sq, max_exp_avg_sq
+//   Adagrad: sum
+//   RMSprop: square_avg, momentum_buffer, grad_avg
+//   Lion:    exp_avg
+constexpr int kMaxSlots = 3;
+
+// Everything one parameter's update needs, already reduced to per-step scalars (in double;
+// kernels round each to the parameter's type once, as NumPy does with a Python float).
+struct Coeffs {
+    Algo algo = Algo::SGD;
+    double gscale = 1.0;       // clip coefficient, negated under `maximize`
+    double lr = 0.0;           // SGD, RMSprop, Lion; Adagrad's decayed lr
+    double weight_decay = 0.0; // coupled (L2) for SGD/Adam/Adagrad/RMSprop
+    double decay = 1.0;        // decoupled factor 1 - lr * wd (AdamW, Lion)
+    double beta1 = 0.0, beta2 = 0.0;  // Adam/Lion betas, RMSprop alpha in beta2
+    double eps = 0.0;
+    double momentum = 0.0, dampening = 0.0;
+    double step_size = 0.0;    // Adam: lr / (1 - beta1^t)
+    double inv_bc2_sqrt = 1.0; // Adam: 1 / sqrt(1 - beta2^t)
+    bool nesterov = false, amsgrad = false, centered = false;
+    bool first_step = false;   // SGD: the momentum buffer is initialized to the gradient
+};
+
+// Per-ISA kernel table.  Every entry computes bit-identical results on every ISA: the
+// builds use -ffp-contract=off, and reductions accumulate in fixed lanes.
+struct KernelTable {
+    const char* name;
+    void (*update_f32)(const Coeffs&, float*, const float*, float* const*, std::size_t);
+    void (*update_f64)(const Coeffs&, double*, const double*, double* const*, std::size_t);
+    // Sum of squares in double (fixed 8-lane order) and a finiteness flag over one block.
+    void (*stats_f32)(const float*, std::size_t, bool want_sumsq, double* sumsq, bool* finite);
+    void (*stats_f64)(const double*, std::size_t, bool want_sumsq, double* sumsq, bool* finite);
+};
+
+// The table in use.  Chosen once (the best ISA the CPU runs); tests may force another.
+const KernelTable& kernels() noexcept;
+// Names of the tables this build holds that this CPU can run, best first.
+const char* const* available_isas(int* count) noexcept;
+// Select by name; returns false if unknown or not runnable here.
+bool set_isa(const char* name) noexcept;
+
+}  // namespace msopt

@@ -1,0 +1,52 @@
+// One optimizer step over many parameter arrays, dense or row-sparse, in one parallel
+// region per phase (not one per array):
+//   1. stats:  finiteness of every gradient and, when clipping, its squared norm, summed
+//              per fixed block of kBlock elements and then in block order, so the norm
+//              is the same for every thread count and ISA;
+//   2. update: the element loops over the concatenation of all arrays, cut into one
+//              contiguous range per thread (row-sparse arrays are cut at row bounds).
+// Nothing is written unless every gradient is finite.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "optim.hpp"
+
+namespace msopt {
+
+enum class DType : int { F32 = 0, F64 = 1 };
+
+struct ParamTask {
+    DType dtype = DType::F32;
+    void* param = nullptr;            // dense: n elements; rows: the whole table
+    const void* grad = nullptr;       // dense: n elements; rows: (rows.size(), dim) coalesced
+    void* state[kMaxSlots] = {nullptr, nullptr, nullptr};
+    std::size_t n = 0;                // elements of `grad`
+    std::size_t dim = 0;              // rows: row length; 0 for a dense task
+    const std::int64_t* rows = nullptr;  // rows: the distinct row ids, n / dim of them
+    Coeffs coeffs;
+};
+
+struct StepStats {
+    bool finite = true;
+    double norm = 0.0;   // global L2 norm of all gradients (computed only when clipping)
+    double scale = 1.0;  // clip coefficient applied
+};
+
+constexpr std::size_t kBlock = 4096;
+
+// max_norm > 0 enables global-norm clipping: every gradient is scaled by
+// min(1, max_norm / (norm + 1e-6)).  Returns the stats; when !finite nothing changed.
+StepStats run_step(std::vector<ParamTask>& tasks, double max_norm);
+
+// Sums the value rows of repeated ids, in order of first appearance (so the sum order is
+// fixed).  Fills `uniq` with the distinct ids and `out` with uniq.size() * dim values.
+// Returns false (and leaves `out` unfilled) when no id repeats: the caller may then use
+// `values` as they are, with uniq equal to ids.
+template <class T>
+bool coalesce_rows(const std::int64_t* ids, std::size_t n, const T* values, std::size_t dim,
+                   std::vector<std::int64_t>& uniq, std::vector<T>& out);
+
+}  // namespace msopt

@@ -1,0 +1,65 @@
+"""msopt: fused, multi-threaded first-order optimizers for NumPy arrays.
+
+One ``step()`` updates every parameter array in one native call with the GIL released;
+dense and row-sparse (embedding) gradients; torch.optim's update rules.
+
+>>> import numpy as np, msopt
+>>> w = np.zeros(3, np.float32)
+>>> opt = msopt.Adam([w], lr=0.1)
+>>> for _ in range(100):
+...     opt.step([2 * (w - 1)])      # minimize |w - 1|^2
+>>> bool(np.allclose(w, 1, atol=0.05))
+True
+"""
+
+from __future__ import annotations
+
+from msopt import _core, lr_scheduler, reference
+from msopt.optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    Lion,
+    NonFiniteGradientError,
+    Optimizer,
+    RMSprop,
+    RowGrad,
+    flatten_state_dict,
+    unflatten_state_dict,
+)
+
+__version__ = "0.1.0"
+
+
+def get_num_threads() -> int:
+    """Threads the native kernels may use (from ``MSOPT_NUM_THREADS``, else the CPUs
+    this process may run on)."""
+    return _core.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the threads the native kernels may use (n >= 1).  Results are bit-identical
+    for any thread count (element-wise updates; fixed-order reductions)."""
+    if isinstance(n, bool) or int(n) != n:
+        raise TypeError(f"n: expected an int, got {n!r}")
+    _core.set_num_threads(int(n))
+
+
+__all__ = [
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Lion",
+    "NonFiniteGradientError",
+    "Optimizer",
+    "RMSprop",
+    "RowGrad",
+    "flatten_state_dict",
+    "get_num_threads",
+    "lr_scheduler",
+    "reference",
+    "set_num_threads",
+    "unflatten_state_dict",
+]
