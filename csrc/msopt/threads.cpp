@@ -64,7 +64,7 @@ class Pool {
 
   private:
     void loop(int tid) {
-        std::uint64_t seen = gen_.load(std::memory_order_acquire);
+        std::uint64_t seen = 0;  // gen_ at construction: a job posted before this thread ran is still seen
         for (;;) {
             std::uint64_t g = gen_.load(std::memory_order_acquire);
             for (int s = 0; g == seen && s < kSpinPauses; ++s) {
