@@ -280,34 +280,42 @@ class Optimizer:
                                  f"{sorted(extra)}")
             self._validate({**mine, **g})
         state = state_dict.get("state", {})
-        writes: list[tuple[np.ndarray, np.ndarray]] = []
+        new_states = list(self._states)
+        writes: list[tuple[int, np.ndarray]] = []
         steps = self._steps.copy()
+        group_of = [gi for gi, g in enumerate(self.param_groups) for _ in g["params"]]
         for i, p in enumerate(self._params):
             entry = state.get(i, state.get(str(i)))
             if entry is None:
                 raise ValueError(f"state_dict: no state for parameter {i}")
             have = {k for k in entry if k != "step"}
-            mine = {n for s, n in enumerate(self._slots)
-                    if self._states[i * _SLOTS + s] is not None}
-            if have != mine:
-                raise ValueError(f"state_dict: parameter {i} has state {sorted(have)}, "
-                                 f"expected {sorted(mine)}")
+            unknown = have - set(self._slots)
+            if unknown:
+                raise ValueError(f"state_dict: parameter {i} has state {sorted(unknown)}, "
+                                 f"which {type(self).__name__} does not keep")
+            needs = self._needs({**self.param_groups[group_of[i]], **groups[group_of[i]]})
+            missing = {n for n, need in zip(self._slots, needs) if need} - have
+            if missing:
+                raise ValueError(f"state_dict: parameter {i} lacks state {sorted(missing)}")
             for s, n in enumerate(self._slots):
-                dst = self._states[i * _SLOTS + s]
-                if dst is None:
+                if n not in have:
+                    new_states[i * _SLOTS + s] = None
                     continue
                 src = np.asarray(entry[n])
-                if src.shape != dst.shape or src.dtype != dst.dtype:
+                if src.shape != p.shape or src.dtype != p.dtype:
                     raise ValueError(f"state_dict: state[{i}][{n!r}] has shape {src.shape} "
                                      f"and dtype {src.dtype}; the parameter needs "
-                                     f"{dst.shape} {dst.dtype}")
-                writes.append((dst, src))
+                                     f"{p.shape} {p.dtype}")
+                writes.append((i * _SLOTS + s, src))
             step = entry.get("step", 0)
             if int(step) != step or step < 0:
                 raise ValueError(f"state_dict: state[{i}]['step'] must be an int >= 0")
             steps[i] = int(step)
-        for dst, src in writes:
-            np.copyto(dst, src)
+        for k, src in writes:
+            if new_states[k] is None:
+                new_states[k] = np.empty_like(self._params[k // _SLOTS])
+            np.copyto(new_states[k], src)
+        self._states = new_states
         self._steps[:] = steps
         for g, mine in zip(groups, self.param_groups):
             mine.update({k: v for k, v in g.items() if k != "params"})

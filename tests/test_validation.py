@@ -1,0 +1,214 @@
+"""Bad input: a clear exception naming the argument, and nothing changed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import msopt
+
+
+def _snapshot(opt):
+    params = [p.copy() for p in opt._params]
+    state = {i: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in e.items()}
+             for i, e in opt.state.items()}
+    return params, state
+
+
+def _assert_unchanged(opt, snap):
+    params, state = snap
+    for p, q in zip(opt._params, params):
+        np.testing.assert_array_equal(p, q)
+    now = opt.state
+    for i, e in state.items():
+        for k, v in e.items():
+            np.testing.assert_array_equal(now[i][k], v)
+
+
+@pytest.fixture
+def opt(rng):
+    w = rng.standard_normal((10, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    o = msopt.Adam([w, b], lr=0.1, amsgrad=True)
+    o.step([rng.standard_normal((10, 4)).astype(np.float32),
+            rng.standard_normal(4).astype(np.float32)])
+    return o
+
+
+def _good(rng):
+    return [rng.standard_normal((10, 4)).astype(np.float32),
+            rng.standard_normal(4).astype(np.float32)]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "exc", "match"),
+    [
+        (lambda g: [g[0].astype(np.float64), g[1]], TypeError, r"grads\[0\]: dtype float64"),
+        (lambda g: [g[0], g[1].astype(np.float16)], TypeError, r"grads\[1\]: dtype float16"),
+        (lambda g: [g[0].astype(np.int32), g[1]], TypeError, r"grads\[0\]: dtype int32"),
+        (lambda g: [g[0], g[1].astype(">f4")], TypeError, r"grads\[1\]"),
+        (lambda g: [g[0].T.copy(), g[1]], ValueError, r"grads\[0\]: shape \(4, 10\)"),
+        (lambda g: [g[0], g[1][:3]], ValueError, r"grads\[1\]: shape \(3,\)"),
+        (lambda g: [g[0]], ValueError, r"grads: expected 2 gradients"),
+        (lambda g: g + [g[1]], ValueError, r"grads: expected 2 gradients"),
+        (lambda g: [g[0].tolist(), g[1]], TypeError, r"grads\[0\]: expected a numpy.ndarray"),
+        (lambda g: [msopt.RowGrad([1, 10], np.ones((2, 4), np.float32)), g[1]], IndexError,
+         r"grads\[0\].indices\[1\] = 10 is out of range for a table of 10 rows"),
+        (lambda g: [msopt.RowGrad([-1], np.ones((1, 4), np.float32)), g[1]], IndexError,
+         r"grads\[0\].indices\[0\] = -1"),
+        (lambda g: [msopt.RowGrad([1, 2], np.ones((2, 3), np.float32)), g[1]], ValueError,
+         r"grads\[0\].values: shape \(2, 3\) should be \(2, 4\)"),
+        (lambda g: [msopt.RowGrad([1, 2], np.ones((3, 4), np.float32)), g[1]], ValueError,
+         r"grads\[0\].values: shape \(3, 4\) should be \(2, 4\)"),
+        (lambda g: [msopt.RowGrad([1, 2], np.ones((2, 4))), g[1]], TypeError,
+         r"grads\[0\].values: dtype float64"),
+        (lambda g: [g[0], msopt.RowGrad([0], np.ones((1, 4), np.float32))], ValueError,
+         r"grads\[1\]: a RowGrad needs a 2-D parameter"),
+        (lambda g: [g[0], g[1] * np.nan], msopt.NonFiniteGradientError, "NaN or Inf"),
+        (lambda g: [g[0] * np.inf, g[1]], msopt.NonFiniteGradientError, "NaN or Inf"),
+        (lambda g: [msopt.RowGrad([1], np.full((1, 4), np.nan, np.float32)), g[1]],
+         msopt.NonFiniteGradientError, "NaN or Inf"),
+        (lambda g: [msopt.RowGrad([1, 1], np.full((2, 4), 3e38, np.float32)), g[1]],
+         msopt.NonFiniteGradientError, "NaN or Inf"),  # finite rows whose sum overflows
+    ],
+    ids=lambda x: x if isinstance(x, str) else "",
+)
+def test_bad_step_raises_and_changes_nothing(rng, opt, mutate, exc, match):
+    snap = _snapshot(opt)
+    with pytest.raises(exc, match=match):
+        opt.step(mutate(_good(rng)))
+    _assert_unchanged(opt, snap)
+    assert opt.state[0]["step"] == 1
+
+
+def test_rowgrad_rejects_float_and_2d_indices():
+    with pytest.raises(TypeError, match="indices: expected integer"):
+        msopt.RowGrad(np.array([1.0]), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="indices: expected a 1-D"):
+        msopt.RowGrad(np.array([[1]]), np.ones((1, 2)))
+
+
+def test_skip_policy_counts_and_changes_nothing(rng):
+    w = rng.standard_normal(100)
+    opt = msopt.SGD([w], lr=0.1, momentum=0.9, nonfinite="skip")
+    opt.step([rng.standard_normal(100)])
+    snap = _snapshot(opt)
+    opt.step([np.full(100, np.nan)])
+    _assert_unchanged(opt, snap)
+    assert opt.skipped_steps == 1 and opt.state[0]["step"] == 1
+
+
+def test_clip_norm_overflow_is_non_finite(rng):
+    w = np.zeros(4)
+    opt = msopt.SGD([w], lr=0.1, max_grad_norm=1.0)
+    with pytest.raises(msopt.NonFiniteGradientError):
+        opt.step([np.full(4, 1e200)])
+    assert not w.any()
+
+
+def test_non_contiguous_grad_is_read_as_is(rng):
+    w = rng.standard_normal((4, 5))
+    w2 = w.copy()
+    g = rng.standard_normal((5, 4)).T  # Fortran-ordered: read-only input, copied once
+    msopt.SGD([w], lr=0.1).step([g])
+    msopt.SGD([w2], lr=0.1).step([np.ascontiguousarray(g)])
+    np.testing.assert_array_equal(w, w2)
+
+
+@pytest.mark.parametrize(
+    ("params", "exc", "match"),
+    [
+        ([np.zeros(3, np.int64)], TypeError, r"dtype must be float32 or float64, got int64"),
+        ([np.zeros(3, np.float16)], TypeError, r"got float16"),
+        ([np.zeros((3, 4))[:, ::2]], ValueError, r"must be C-contiguous"),
+        ([np.zeros((3, 4)).T], ValueError, r"must be C-contiguous"),
+        ([[1.0, 2.0]], TypeError, r"expected a numpy.ndarray, got list"),
+        ([], ValueError, r"params: empty"),
+    ],
+    ids=["int", "f16", "strided", "transposed", "list", "empty"],
+)
+def test_bad_params_at_construction(params, exc, match):
+    with pytest.raises(exc, match=match):
+        msopt.Adam(params)
+
+
+def test_read_only_param_refused():
+    w = np.zeros(3)
+    w.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        msopt.SGD([w])
+
+
+def test_param_made_read_only_later_refused_at_step():
+    w = np.zeros(3)
+    opt = msopt.SGD([w], lr=1.0)
+    w.flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\[0\]: is read-only"):
+        opt.step([np.ones(3)])
+    assert not w.any()
+
+
+def test_param_listed_twice_or_overlapping():
+    w = np.zeros(10)
+    with pytest.raises(ValueError, match="parameters 0 and 1 share memory"):
+        msopt.SGD([w, w])
+    with pytest.raises(ValueError, match="share memory"):
+        msopt.SGD([w[:6], w[4:]])
+    opt = msopt.SGD([w])
+    with pytest.raises(ValueError, match="share memory"):
+        opt.add_param_group({"params": [w[2:5]]})
+    msopt.SGD([w[:5], w[5:]])  # adjacent views are fine
+
+
+@pytest.mark.parametrize(
+    ("cls", "kw", "match"),
+    [
+        (msopt.SGD, dict(lr=-0.1), r"lr: must be in \[0.0"),
+        (msopt.SGD, dict(momentum=-1), "momentum"),
+        (msopt.SGD, dict(nesterov=True), "nesterov: requires momentum"),
+        (msopt.SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), "nesterov"),
+        (msopt.Adam, dict(betas=(1.0, 0.9)), r"betas\[0\]"),
+        (msopt.Adam, dict(betas=(0.9, -0.1)), r"betas\[1\]"),
+        (msopt.Adam, dict(betas=0.9), "betas: expected a pair"),
+        (msopt.Adam, dict(eps=0.0), "eps"),
+        (msopt.AdamW, dict(eps=-1e-8), "eps"),
+        (msopt.AdamW, dict(weight_decay=-1), "weight_decay"),
+        (msopt.Adagrad, dict(lr_decay=-1), "lr_decay"),
+        (msopt.Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value"),
+        (msopt.RMSprop, dict(alpha=1.5), "alpha"),
+        (msopt.RMSprop, dict(eps=0), "eps"),
+        (msopt.Lion, dict(betas=(0.9, 1.5)), r"betas\[1\]"),
+        (msopt.Lion, dict(lr=float("nan")), "lr"),
+        (msopt.Adam, dict(max_grad_norm=0), "max_grad_norm"),
+        (msopt.Adam, dict(nonfinite="ignore"), "nonfinite"),
+    ],
+)
+def test_bad_hyperparameters(cls, kw, match):
+    with pytest.raises(ValueError, match=match):
+        cls([np.zeros(3)], **kw)
+
+
+def test_unknown_group_key():
+    with pytest.raises(TypeError, match=r"unknown hyperparameter\(s\) \['betaz'\]"):
+        msopt.Adam([{"params": [np.zeros(2)], "betaz": (0.9, 0.9)}])
+
+
+def test_option_needing_state_turned_on_later(rng):
+    w = np.zeros(3)
+    opt = msopt.SGD([w], lr=0.1)
+    opt.param_groups[0]["momentum"] = 0.9
+    with pytest.raises(ValueError, match=r"params\[0\]: its group asks for momentum"):
+        opt.step([np.ones(3)])
+    assert not w.any()
+
+
+def test_grads_as_single_array_refused():
+    opt = msopt.SGD([np.zeros(3)])
+    with pytest.raises(TypeError, match="wrap it in a list"):
+        opt.step(np.ones(3))
+
+
+def test_tuple_of_grads_accepted():
+    w = np.zeros(3)
+    msopt.SGD([w], lr=1.0).step((np.ones(3),))
+    np.testing.assert_array_equal(w, -1.0)
