@@ -180,7 +180,7 @@ def test_param_listed_twice_or_overlapping():
         (msopt.Lion, dict(betas=(0.9, 1.5)), r"betas\[1\]"),
         (msopt.Lion, dict(lr=float("nan")), "lr"),
         (msopt.Adam, dict(max_grad_norm=0), "max_grad_norm"),
-        (msopt.Adam, dict(nonfinite="ignore"), "nonfinite"),
+        (msopt.Adam, dict(nonfinite="warn"), "nonfinite"),
     ],
 )
 def test_bad_hyperparameters(cls, kw, match):
@@ -212,3 +212,13 @@ def test_tuple_of_grads_accepted():
     w = np.zeros(3)
     msopt.SGD([w], lr=1.0).step((np.ones(3),))
     np.testing.assert_array_equal(w, -1.0)
+
+
+def test_ignore_policy_lets_nan_through_like_torch():
+    w = np.zeros(4)
+    opt = msopt.SGD([w], lr=0.1, nonfinite="ignore")
+    opt.step([np.array([1.0, np.nan, 1.0, 1.0])])
+    assert np.isnan(w[1]) and w[0] == -0.1
+    opt = msopt.SGD([np.zeros(2)], lr=0.1, nonfinite="ignore", max_grad_norm=1.0)
+    with pytest.raises(msopt.NonFiniteGradientError, match="cannot clip"):
+        opt.step([np.array([np.inf, 0.0])])

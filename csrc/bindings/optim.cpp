@@ -135,7 +135,7 @@ PyObject* contiguous(PyObject* o, Scratch& s) {
 
 py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list states,
                          py::array steps_arr, py::list hypers, py::list group_sizes,
-                         double max_norm) {
+                         double max_norm, bool check_finite) {
     if (algo_id < 0 || algo_id > int(Algo::Lion))
         throw std::invalid_argument("algo: unknown optimizer id " + std::to_string(algo_id));
     const Algo algo = Algo(algo_id);
@@ -305,7 +305,7 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
     StepStats st;
     {
         py::gil_scoped_release nogil;
-        st = run_step(tasks, max_norm);
+        st = run_step(tasks, max_norm, check_finite);
     }
     if (st.finite)
         for (std::size_t j = 0; j < task_param.size(); ++j) ++steps[task_param[j]];
@@ -318,9 +318,31 @@ void register_optim(py::module_& m) {
     m.attr("MAX_STATE_SLOTS") = kMaxSlots;
     m.def("optimizer_step", &optimizer_step, py::arg("algo"), py::arg("params"),
           py::arg("grads"), py::arg("states"), py::arg("steps"), py::arg("hypers"),
-          py::arg("group_sizes"), py::arg("max_norm"),
+          py::arg("group_sizes"), py::arg("max_norm"), py::arg("check_finite"),
           "One step of optimizer `algo` over every parameter, in one native call.\n\n"
           "Returns (finite, grad_norm, clip_scale).  When finite is False nothing changed.");
+    m.def(
+        "stream7",
+        [](py::array_t<float, 0> p, py::array_t<float, 0> g, py::array_t<float, 0> m,
+           py::array_t<float, 0> v) {
+            const std::size_t n = std::size_t(p.size());
+            for (auto* a : {&g, &m, &v})
+                if (std::size_t(a->size()) != n)
+                    throw std::invalid_argument("stream7: arrays must have one size");
+            for (auto* a : {&p, &g, &m, &v})
+                if (!(a->flags() & py::array::c_style))
+                    throw std::invalid_argument("stream7: arrays must be C-contiguous");
+            float* pp = p.mutable_data();
+            float* mp = m.mutable_data();
+            float* vp = v.mutable_data();
+            const float* gp = g.data();
+            py::gil_scoped_release nogil;
+            stream7(pp, gp, mp, vp, n);
+        },
+        py::arg("p").noconvert(), py::arg("g").noconvert(), py::arg("m").noconvert(),
+        py::arg("v").noconvert(),
+        "Benchmark floor: the memory traffic of an fp32 Adam step (read 4 arrays, write 3) "
+        "with next to no arithmetic, split over threads as optimizer_step splits it.");
 }
 
 }  // namespace msopt

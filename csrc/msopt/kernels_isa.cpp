@@ -31,7 +31,7 @@ void stats_f64(const double* g, std::size_t n, bool want, double* sumsq, bool* f
 
 extern const KernelTable MSOPT_CAT(kernels_, MSOPT_ISA);
 const KernelTable MSOPT_CAT(kernels_, MSOPT_ISA) = {
-    MSOPT_STR(MSOPT_ISA), update_f32, update_f64, stats_f32, stats_f64,
+    MSOPT_STR(MSOPT_ISA), update_f32, update_f64, stats_f32, stats_f64, rules::stream7,
 };
 
 }  // namespace msopt

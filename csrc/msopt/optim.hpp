@@ -44,6 +44,9 @@ struct KernelTable {
     // Sum of squares in double (fixed 8-lane order) and a finiteness flag over one block.
     void (*stats_f32)(const float*, std::size_t, bool want_sumsq, double* sumsq, bool* finite);
     void (*stats_f64)(const double*, std::size_t, bool want_sumsq, double* sumsq, bool* finite);
+    // The bandwidth floor for benchmarks: the memory traffic of an Adam step (read p, g,
+    // m, v; write p, m, v) with next to no arithmetic.
+    void (*stream7_f32)(float*, const float*, float*, float*, std::size_t);
 };
 
 // The table in use.  Chosen once (the best ISA the CPU runs); tests may force another.

@@ -38,8 +38,14 @@ struct StepStats {
 constexpr std::size_t kBlock = 4096;
 
 // max_norm > 0 enables global-norm clipping: every gradient is scaled by
-// min(1, max_norm / (norm + 1e-6)).  Returns the stats; when !finite nothing changed.
-StepStats run_step(std::vector<ParamTask>& tasks, double max_norm);
+// min(1, max_norm / (norm + 1e-6)).  check_finite: refuse the step (change nothing) when
+// a gradient holds NaN/Inf; this costs one extra read of every gradient, which clipping
+// does anyway.  Returns the stats; when !finite nothing changed.
+StepStats run_step(std::vector<ParamTask>& tasks, double max_norm, bool check_finite);
+
+// The benchmark floor: KernelTable::stream7_f32 over n elements, split over threads as
+// run_step splits its update pass.
+void stream7(float* p, const float* g, float* m, float* v, std::size_t n);
 
 // Sums the value rows of repeated ids, in order of first appearance (so the sum order is
 // fixed).  Fills `uniq` with the distinct ids and `out` with uniq.size() * dim values.

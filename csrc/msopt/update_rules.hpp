@@ -9,7 +9,10 @@
 
 #include "optim.hpp"
 
+// An unnamed namespace gives every ISA's copy of these templates internal linkage: with
+// ordinary (vague) linkage the linker would keep one copy for all ISAs.
 namespace msopt::rules {
+namespace {
 
 template <class T>
 struct Scalars {  // Coeffs rounded once to T, as NumPy rounds a Python float operand
@@ -223,4 +226,17 @@ void stats(const T* __restrict g, std::size_t n, bool want_sumsq, double* sumsq,
     *sumsq = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
+inline void stream7(float* __restrict p, const float* __restrict g, float* __restrict m,
+                    float* __restrict v, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const float gi = g[i];
+        const float mi = m[i] + gi;
+        const float vi = v[i] + gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = p[i] + mi;
+    }
+}
+
+}  // namespace
 }  // namespace msopt::rules

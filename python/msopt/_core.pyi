@@ -19,4 +19,11 @@ def optimizer_step(
     hypers: list[tuple[float | bool, ...]],
     group_sizes: list[int],
     max_norm: float,
+    check_finite: bool,
 ) -> tuple[bool, float, float]: ...
+def stream7(
+    p: npt.NDArray[np.float32],
+    g: npt.NDArray[np.float32],
+    m: npt.NDArray[np.float32],
+    v: npt.NDArray[np.float32],
+) -> None: ...

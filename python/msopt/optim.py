@@ -131,8 +131,9 @@ class Optimizer:
                  max_grad_norm: float | None = None, nonfinite: str = "raise") -> None:
         if max_grad_norm is not None:
             max_grad_norm = _check("max_grad_norm", max_grad_norm, 0.0, lo_open=True)
-        if nonfinite not in ("raise", "skip"):
-            raise ValueError(f"nonfinite: expected 'raise' or 'skip', got {nonfinite!r}")
+        if nonfinite not in ("raise", "skip", "ignore"):
+            raise ValueError(f"nonfinite: expected 'raise', 'skip' or 'ignore', "
+                             f"got {nonfinite!r}")
         self.defaults = defaults
         self.max_grad_norm = max_grad_norm
         self.nonfinite = nonfinite
@@ -220,9 +221,13 @@ class Optimizer:
                              "use add_param_group")
         finite, norm, _ = _core.optimizer_step(
             self._algo, self._params, grads, self._states, self._steps, hypers, self._sizes,
-            self.max_grad_norm or 0.0)
+            self.max_grad_norm or 0.0, self.nonfinite != "ignore")
         self.last_grad_norm = norm if self.max_grad_norm is not None else None
         if not finite:
+            if self.nonfinite == "ignore":  # only the clip norm can say so: it overflowed
+                raise NonFiniteGradientError(
+                    "grads: the global gradient norm is not finite, so it cannot clip; no "
+                    "parameter or state was changed.")
             self.skipped_steps += 1
             if self.nonfinite == "raise":
                 raise NonFiniteGradientError(
