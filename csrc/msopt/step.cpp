@@ -1,6 +1,5 @@
 #include "step.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -69,15 +68,8 @@ void stats_pass(const KernelTable& k, std::vector<ParamTask>& tasks, std::size_t
     parallel_for(nt1, [&](int tid) {
         const std::size_t b0 = total * std::size_t(tid) / std::size_t(nt1);
         const std::size_t b1 = total * std::size_t(tid + 1) / std::size_t(nt1);
-        // Walk groups of kGroup blocks last to first (each group front to back, which the
-        // prefetchers like): the update pass then starts on gradient blocks still in
-        // cache from this pass, saving part of the second read of large gradients.
-        constexpr std::size_t kGroup = 64;
-        std::size_t ti = tasks.empty() ? 0 : tasks.size() - 1;
-        const std::size_t ngroups = (b1 - b0 + kGroup - 1) / kGroup;
-        for (std::size_t gi = ngroups; gi-- > 0;)
-        for (std::size_t b = b0 + gi * kGroup, be = std::min(b1, b + kGroup); b < be; ++b) {
-            while (first_block[ti] > b) --ti;
+        std::size_t ti = 0;
+        for (std::size_t b = b0; b < b1; ++b) {
             while (first_block[ti + 1] <= b) ++ti;
             const ParamTask& t = tasks[ti];
             const std::size_t lo = (b - first_block[ti]) * kBlock;

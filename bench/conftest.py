@@ -1,0 +1,26 @@
+"""Prints, after the pytest-benchmark tables, msopt's ratio to each peer per group."""
+
+from __future__ import annotations
+
+from msopt import _bench
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or not session.benchmarks:
+        return
+    groups: dict[str, tuple[_bench.Case, dict[str, float]]] = {}
+    for b in session.benchmarks:
+        info = b.extra_info
+        if "params" not in info:
+            continue
+        case, medians = groups.setdefault(
+            b.group, (_bench.Case(b.group, info["size"], info["params"],
+                                  info["bytes_per_param"], info["threads"]), {}))
+        medians[info["runner"]] = b.stats.median
+    rows = []
+    for case, medians in groups.values():
+        if "msopt" in medians:
+            rows += _bench.table_rows(case, medians)
+    terminalreporter.write_sep("=", "msopt beside its peers (medians from this run)")
+    terminalreporter.write_line(_bench.format_table(rows))

@@ -1,0 +1,63 @@
+"""pytest-benchmark: msopt's optimizer steps beside NumPy, torch and the bandwidth floor.
+
+    python -m pytest bench                    # full sizes (1e7 parameters, 1e6-row table)
+    MSOPT_BENCH_QUICK=1 python -m pytest bench
+
+Each problem is one benchmark group; the summary at the end prints msopt's speed-up over
+every peer and each runner's share of the machine's bandwidth floor.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from msopt import _bench
+
+QUICK = os.environ.get("MSOPT_BENCH_QUICK", "") not in ("", "0")
+N = 2_000_000 if QUICK else 10_000_000
+ROWS = 200_000 if QUICK else 1_000_000
+
+DENSE_RUNNERS = ["msopt", "msopt nonfinite=ignore", "floor: 7-stream loop", "numpy out=",
+                 "numpy plain", "torch fused", "torch foreach"]
+CASES = (
+    [(("dense", name, t), r) for name in _bench.DENSE for t in (1, 2) for r in DENSE_RUNNERS]
+    + [(("many", t), r) for t in (1, 2)
+       for r in ["msopt", "numpy loop", "torch fused", "torch foreach"]]
+    + [(("rows", t), r) for t in (1, 2) for r in ["msopt", "numpy", "torch SparseAdam"]]
+)
+
+_current: dict[tuple, _bench.Case] = {}
+
+
+def _case(key: tuple) -> _bench.Case:
+    """Build one problem at a time (the big ones take gigabytes); reuse it across runners."""
+    if key not in _current:
+        _current.clear()
+        if key[0] == "dense":
+            _current[key] = _bench.dense_case(key[1], N, key[2])
+        elif key[0] == "many":
+            _current[key] = _bench.many_arrays_case(key[1])
+        else:
+            _current[key] = _bench.rows_case(key[1], rows=ROWS)
+    return _current[key]
+
+
+@pytest.mark.parametrize(("key", "runner"), CASES,
+                         ids=[f"{'-'.join(map(str, k))}-{r}" for k, r in CASES])
+def test_step(benchmark, key, runner):
+    case = _case(key)
+    if runner not in case.runners:
+        pytest.skip(f"{runner}: not a runner of this case here (peer not installed, or the "
+                    "case uses another variant of it)")
+    fn = case.runners[runner]
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    benchmark.group = case.group
+    benchmark.extra_info.update(runner=runner, size=case.size, params=case.params,
+                                bytes_per_param=case.bytes_per_param, threads=case.threads)
+    benchmark.pedantic(fn, rounds=int(min(200, max(5, 0.5 / once))), warmup_rounds=1)
