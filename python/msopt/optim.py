@@ -120,6 +120,20 @@ def _check_param(p: Any, where: str) -> np.ndarray:
 class Optimizer:
     """Base class: param groups, state, ``step``, ``state_dict``.
 
+    Every optimizer takes, besides its own hyperparameters:
+
+    params : list of arrays, or list of dicts
+        Writable, C-contiguous float32/float64 arrays, updated in place; or param groups,
+        ``{"params": [...], "lr": ...}``, each with its own hyperparameters.
+    max_grad_norm : float, optional
+        Clip the global L2 norm of all gradients to this value (torch's
+        ``clip_grad_norm_``), inside the same native call.  Gradients are not modified.
+    nonfinite : {"raise", "skip", "ignore"}
+        What a step with a NaN/Inf gradient does.  "raise" (default) raises
+        :class:`NonFiniteGradientError`; "skip" counts it in ``skipped_steps``; either way
+        no parameter, state or step count changes.  "ignore" skips the check (one read of
+        every gradient) and lets NaN/Inf reach the parameters, as torch.optim does.
+
     Subclasses name their native algorithm, their hyperparameters (in the order the
     kernel reads them) and the state each parameter keeps.
     """
