@@ -27,7 +27,22 @@ __all__ = ["ExponentialLR", "LRScheduler", "LinearDecayLR", "ReduceLROnPlateau",
            "WarmupCosineLR"]
 
 
-class LRScheduler:
+class _Schedule:
+    """What every schedule shares: the rates in force, and its state as a plain dict."""
+
+    _last_lr: list[float]
+
+    def get_last_lr(self) -> list[float]:
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.__dict__.update(state_dict)
+
+
+class LRScheduler(_Schedule):
     """Base class: a closed-form rate per epoch, ``lr = f(base_lr, last_epoch)``."""
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
@@ -53,16 +68,6 @@ class LRScheduler:
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = self.lr_at(base, self.last_epoch)
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
-
 
 class StepLR(LRScheduler):
     """``lr = base * gamma ** (epoch // step_size)``."""
@@ -131,7 +136,7 @@ class LinearDecayLR(LRScheduler):
         return base_lr * max(1.0 - epoch / self.total_steps, self.min_factor)
 
 
-class ReduceLROnPlateau:
+class ReduceLROnPlateau(_Schedule):
     """Multiply the rate by ``factor`` after ``patience`` checks without improvement
     (torch's rule: ``threshold_mode`` 'rel' or 'abs', then ``cooldown`` checks of rest;
     the rate never goes below ``min_lr``, and changes smaller than ``eps`` are skipped).
@@ -185,11 +190,3 @@ class ReduceLROnPlateau:
             self.num_bad_epochs = 0
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
 
-    def get_last_lr(self) -> list[float]:
-        return list(self._last_lr)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.__dict__.update(state_dict)
