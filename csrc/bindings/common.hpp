@@ -81,4 +81,5 @@ inline std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
 namespace msopt {
 void register_optim(py::module_& m);
 void register_runtime(py::module_& m);
+void register_linear(py::module_& m);
 }  // namespace msopt

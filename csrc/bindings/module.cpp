@@ -1,7 +1,8 @@
 #include "common.hpp"
 
 PYBIND11_MODULE(_core, m) {
-    m.doc() = "msopt's native core: fused optimizer kernels, thread pool and ISA dispatch.";
+    m.doc() = "msopt's native core: fused optimizer kernels, linear layers, thread pool, ISA dispatch.";
     msopt::register_runtime(m);
     msopt::register_optim(m);
+    msopt::register_linear(m);
 }

@@ -1,5 +1,6 @@
 // Compiled once per instruction set (CMake passes MSOPT_ISA and the -m flags); each copy
 // exports one KernelTable.  The source is the same, so the results are too.
+#include "linear_rules.hpp"
 #include "update_rules.hpp"
 
 #ifndef MSOPT_ISA
@@ -27,11 +28,18 @@ void stats_f64(const double* g, std::size_t n, bool want, double* sumsq, bool* f
     rules::stats<double>(g, n, want, sumsq, finite);
 }
 
+template <class T>
+constexpr LinearOps<T> linear_ops() {
+    return {rules::dense_forward<T>, rules::dense_backward<T>, rules::csr_forward<T>,
+            rules::csr_backward<T>,  rules::loss_grad<T>,      rules::l1_prox<T>};
+}
+
 }  // namespace
 
 extern const KernelTable MSOPT_CAT(kernels_, MSOPT_ISA);
 const KernelTable MSOPT_CAT(kernels_, MSOPT_ISA) = {
-    MSOPT_STR(MSOPT_ISA), update_f32, update_f64, stats_f32, stats_f64, rules::stream7,
+    MSOPT_STR(MSOPT_ISA), update_f32,           update_f64,           stats_f32,
+    stats_f64,            rules::stream7,       linear_ops<float>(), linear_ops<double>(),
 };
 
 }  // namespace msopt

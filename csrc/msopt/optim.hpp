@@ -8,6 +8,10 @@
 
 namespace msopt {
 
+namespace linear {
+struct LossSpec;
+}
+
 enum class Algo : int { SGD = 0, Adam = 1, AdamW = 2, Adagrad = 3, RMSprop = 4, Lion = 5 };
 
 // Number of state arrays an algorithm may keep per parameter (unused slots are null).
@@ -35,6 +39,39 @@ struct Coeffs {
     bool first_step = false;   // SGD: the momentum buffer is initialized to the gradient
 };
 
+// Values per hyperparameter tuple of each algorithm (the layout the Python optimizers
+// send, one tuple per param group):
+//   SGD:     lr, momentum, dampening, weight_decay, nesterov, maximize
+//   Adam(W): lr, beta1, beta2, eps, weight_decay, amsgrad, maximize
+//   Adagrad: lr, lr_decay, weight_decay, eps, maximize
+//   RMSprop: lr, alpha, eps, weight_decay, momentum, centered, maximize
+//   Lion:    lr, beta1, beta2, weight_decay, maximize
+int hyper_len(Algo a) noexcept;
+// The coefficients of step t (after increment) from a hyperparameter tuple, and which
+// state slots the options need.
+Coeffs make_coeffs(Algo a, const double* hyper, std::int64_t t, bool need[kMaxSlots]) noexcept;
+// What each state slot is for, to name it in errors.
+const char* slot_option(Algo a, int slot) noexcept;
+
+// Loops of the linear layer (linear_rules.hpp), one set per dtype.
+template <class T>
+struct LinearOps {
+    void (*dense_forward)(const T* X, std::size_t ldx, const std::int64_t* rows, std::size_t B,
+                          std::size_t d, const T* W, const T* b, std::size_t C, T* Z);
+    void (*dense_backward)(const T* X, std::size_t ldx, const std::int64_t* rows,
+                           std::size_t B, std::size_t d, const T* dZ, std::size_t C, T* dW);
+    void (*csr_forward)(const std::int64_t* indptr, const std::int64_t* indices, const T* vals,
+                        const std::int64_t* rows, std::size_t B, const T* W, const T* b,
+                        std::size_t C, T* Z);
+    void (*csr_backward)(const std::int64_t* indptr, const std::int64_t* indices,
+                         const T* vals, const std::int64_t* rows, std::size_t B, const T* dZ,
+                         std::size_t C, T* dW);
+    double (*loss_grad)(const linear::LossSpec& spec, T* Z, std::size_t B, std::size_t C,
+                        const T* y, const std::int64_t* label, const std::int64_t* rows,
+                        const T* sw, double scale);
+    void (*l1_prox)(T* w, std::size_t n, T thr);
+};
+
 // Per-ISA kernel table.  Every entry computes bit-identical results on every ISA: the
 // builds use -ffp-contract=off, and reductions accumulate in fixed lanes.
 struct KernelTable {
@@ -47,6 +84,8 @@ struct KernelTable {
     // The bandwidth floor for benchmarks: the memory traffic of an Adam step (read p, g,
     // m, v; write p, m, v) with next to no arithmetic.
     void (*stream7_f32)(float*, const float*, float*, float*, std::size_t);
+    LinearOps<float> lin_f32;
+    LinearOps<double> lin_f64;
 };
 
 // The table in use.  Chosen once (the best ISA the CPU runs); tests may force another.

@@ -14,6 +14,8 @@ True
 
 from __future__ import annotations
 
+import scipy_openblas32 as _openblas  # noqa: F401  (loads the BLAS _core links)
+
 from msopt import _core, lr_scheduler, reference
 from msopt.optim import (
     SGD,

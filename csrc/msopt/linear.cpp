@@ -1,0 +1,225 @@
+#include "linear.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "blas.hpp"
+#include "step.hpp"
+#include "threads.hpp"
+
+namespace msopt::linear {
+
+namespace {
+
+// Below this many multiply-adds a product stays in our loops: a BLAS call costs more.
+constexpr std::size_t kBlasMinWork = std::size_t(1) << 17;
+
+template <class T>
+const LinearOps<T>& ops() {
+    if constexpr (sizeof(T) == 4) return kernels().lin_f32;
+    else return kernels().lin_f64;
+}
+
+inline std::uint64_t splitmix64(std::uint64_t& s) {
+    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// Scratch a run reuses across steps.
+template <class T>
+struct Work {
+    std::vector<T> xb, z, dw, db;
+};
+
+// Scores of rows[0..B) into Z (B x C).
+template <class T>
+void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* W, const T* b,
+            std::size_t C, T* Z, Work<T>& w, const T** xb_out) {
+    const LinearOps<T>& k = ops<T>();
+    *xb_out = nullptr;
+    if (!D.x) {
+        k.csr_forward(D.indptr, D.indices, D.vals, rows, B, W, b, C, Z);
+        return;
+    }
+    if (B * D.d * C < kBlasMinWork) {
+        k.dense_forward(D.x, D.ldx, rows, B, D.d, W, b, C, Z);
+        return;
+    }
+    const T* xb = D.x;
+    if (rows) {  // gather the batch into one block for BLAS
+        w.xb.resize(B * D.d);
+        for (std::size_t i = 0; i < B; ++i)
+            std::memcpy(w.xb.data() + i * D.d, D.x + std::size_t(rows[i]) * D.ldx,
+                        D.d * sizeof(T));
+        xb = w.xb.data();
+    }
+    for (std::size_t i = 0; i < B; ++i)
+        for (std::size_t c = 0; c < C; ++c) Z[i * C + c] = b ? b[c] : T(0);
+    blas::gemm(false, false, B, C, D.d, T(1), xb, rows ? D.d : D.ldx, W, C, T(1), Z, C);
+    *xb_out = xb;
+}
+
+// dW = X[rows]^T dZ (overwritten), db = column sums of dZ.
+template <class T>
+void grads(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* dZ,
+           std::size_t C, const T* xb, T* dW, T* db) {
+    const LinearOps<T>& k = ops<T>();
+    if (xb) {
+        blas::gemm(true, false, D.d, C, B, T(1), xb, rows ? D.d : D.ldx, dZ, C, T(0), dW, C);
+    } else {
+        std::memset(dW, 0, D.d * C * sizeof(T));
+        if (D.x) k.dense_backward(D.x, D.ldx, rows, B, D.d, dZ, C, dW);
+        else k.csr_backward(D.indptr, D.indices, D.vals, rows, B, dZ, C, dW);
+    }
+    if (db) {
+        for (std::size_t c = 0; c < C; ++c) db[c] = T(0);
+        for (std::size_t i = 0; i < B; ++i)
+            for (std::size_t c = 0; c < C; ++c) db[c] += dZ[i * C + c];
+    }
+}
+
+}  // namespace
+
+double Schedule::factor(std::int64_t k) const {
+    const double kd = double(k);
+    switch (kind) {
+        case 1: {
+            const double f = 1.0 - kd / double(total);
+            return f > min_factor ? f : min_factor;
+        }
+        case 2: {
+            if (k < warmup) return kd / double(warmup);
+            if (k >= total) return min_factor;
+            const double pi = 3.14159265358979323846;
+            return min_factor + (1.0 - min_factor) *
+                                    (1.0 + std::cos(pi * (kd - double(warmup)) /
+                                                    double(total - warmup))) / 2.0;
+        }
+        default: return 1.0;
+    }
+}
+
+void epoch_permutation(std::uint64_t seed, std::int64_t epoch, std::int64_t* perm,
+                       std::size_t n) {
+    std::uint64_t s = seed ^ (0xD1B54A32D192ED03ull * std::uint64_t(epoch + 1));
+    for (std::size_t i = 0; i < n; ++i) perm[i] = std::int64_t(i);
+    for (std::size_t i = n; i > 1; --i) {
+        // Lemire's nearly-divisionless bound is overkill here; the modulo bias of a 64-bit
+        // draw over n < 2^40 is below 1e-7.
+        const std::size_t j = std::size_t(splitmix64(s) % i);
+        std::swap(perm[i - 1], perm[j]);
+    }
+}
+
+template <class T>
+RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
+              const OptimSpec& opt, const RunSpec& spec) {
+    RunResult res;
+    const LinearOps<T>& k = ops<T>();
+    blas::set_threads(num_threads());
+    Work<T> w;
+    std::vector<std::int64_t> perm(D.n);
+    const std::size_t bs = spec.batch_size < D.n ? spec.batch_size : D.n;
+    w.z.resize(bs * C);
+    w.dw.resize(D.d * C);
+    w.db.resize(C);
+    const DType dt = sizeof(T) == 4 ? DType::F32 : DType::F64;
+    std::vector<ParamTask> tasks(b ? 2 : 1);
+
+    for (std::int64_t e = 0; e < spec.epochs; ++e) {
+        if (spec.shuffle) epoch_permutation(spec.seed, spec.epoch0 + e, perm.data(), D.n);
+        else
+            for (std::size_t i = 0; i < D.n; ++i) perm[i] = std::int64_t(i);
+        double epoch_total = 0.0;
+        for (std::size_t start = 0; start < D.n; start += bs) {
+            const std::size_t B = start + bs <= D.n ? bs : D.n - start;
+            const std::int64_t* rows = perm.data() + start;
+            const T* xb = nullptr;
+            scores(D, rows, B, W, b, C, w.z.data(), w, &xb);
+            const double batch = k.loss_grad(loss, w.z.data(), B, C, D.y, D.label, rows, D.sw,
+                                             1.0 / double(B));
+            if (!std::isfinite(batch)) {
+                res.finite = false;
+                return res;
+            }
+            epoch_total += batch;
+            grads(D, rows, B, w.z.data(), C, xb, w.dw.data(), b ? w.db.data() : nullptr);
+            if (spec.l2 != 0.0) {
+                const T l2 = T(spec.l2);
+                for (std::size_t i = 0; i < D.d * C; ++i) w.dw[i] += l2 * W[i];
+            }
+
+            // The update: W and b through the optimizer engine, at the scheduled rate.
+            const double f = spec.schedule.factor(*opt.step_w);
+            bool need[kMaxSlots];
+            double hw[8], hb[8];
+            std::memcpy(hw, opt.hyper_w, sizeof hw);
+            std::memcpy(hb, opt.hyper_b, sizeof hb);
+            hw[0] *= f;
+            hb[0] *= f;
+            ParamTask& tw = tasks[0];
+            tw.dtype = dt;
+            tw.param = W;
+            tw.grad = w.dw.data();
+            tw.n = D.d * C;
+            for (int s = 0; s < kMaxSlots; ++s) tw.state[s] = opt.state_w[s];
+            tw.coeffs = make_coeffs(opt.algo, hw, *opt.step_w + 1, need);
+            if (b) {
+                ParamTask& tb = tasks[1];
+                tb.dtype = dt;
+                tb.param = b;
+                tb.grad = w.db.data();
+                tb.n = C;
+                for (int s = 0; s < kMaxSlots; ++s) tb.state[s] = opt.state_b[s];
+                tb.coeffs = make_coeffs(opt.algo, hb, *opt.step_b + 1, need);
+            }
+            run_step(tasks, opt.max_norm, false);
+            ++*opt.step_w;
+            if (b) ++*opt.step_b;
+            if (spec.l1 != 0.0) k.l1_prox(W, D.d * C, T(hw[0] * spec.l1));
+            ++res.steps;
+        }
+        res.epoch_loss.push_back(epoch_total / double(D.n));
+    }
+    return res;
+}
+
+template <class T>
+void forward(const Data<T>& D, const T* W, const T* b, std::size_t C, T* Z) {
+    blas::set_threads(num_threads());
+    Work<T> w;
+    const T* xb = nullptr;
+    if (D.x) {  // rows in place: no gather
+        scores(D, nullptr, D.n, W, b, C, Z, w, &xb);
+        return;
+    }
+    std::vector<std::int64_t> rows(D.n);
+    for (std::size_t i = 0; i < D.n; ++i) rows[i] = std::int64_t(i);
+    scores(D, rows.data(), D.n, W, b, C, Z, w, &xb);
+}
+
+template <class T>
+double loss_and_grad(const Data<T>& D, const T* W, const T* b, std::size_t C,
+                     const LossSpec& loss, T* dW, T* db) {
+    std::vector<T> Z(D.n * C);
+    forward(D, W, b, C, Z.data());
+    const double total =
+        ops<T>().loss_grad(loss, Z.data(), D.n, C, D.y, D.label, nullptr, D.sw, 1.0 / double(D.n));
+    const bool use_blas = D.x && D.n * D.d * C >= kBlasMinWork;
+    grads<T>(D, nullptr, D.n, Z.data(), C, use_blas ? D.x : nullptr, dW, db);
+    return total / double(D.n);
+}
+
+#define MSOPT_INSTANTIATE(T)                                                                 \
+    template RunResult run<T>(const Data<T>&, T*, T*, std::size_t, const LossSpec&,          \
+                              const OptimSpec&, const RunSpec&);                             \
+    template void forward<T>(const Data<T>&, const T*, const T*, std::size_t, T*);          \
+    template double loss_and_grad<T>(const Data<T>&, const T*, const T*, std::size_t,       \
+                                      const LossSpec&, T*, T*);
+MSOPT_INSTANTIATE(float)
+MSOPT_INSTANTIATE(double)
+#undef MSOPT_INSTANTIATE
+
+}  // namespace msopt::linear

@@ -1,0 +1,94 @@
+// A linear layer with a fused loss, trained by the optimizer engine: Z = X W + b, the
+// loss and dL/dZ in one pass, dW = X^T dZ, db = sum(dZ), the update, and an L1 prox.
+// X is dense (row-major) or CSR.  Large dense products go to BLAS; small shapes and CSR
+// to the loops in linear_rules.hpp.  No Python here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "optim.hpp"
+
+namespace msopt::linear {
+
+enum class Loss : int { Squared = 0, Huber = 1, Logistic = 2, Softmax = 3, Hinge = 4 };
+
+struct LossSpec {
+    Loss loss = Loss::Squared;
+    double huber_eps = 1.35;
+};
+
+// Training data.  Targets are `y` (n x C, regression losses) or `label` (class ids:
+// Logistic and binary Hinge take 0/1 with C == 1; Softmax and one-vs-rest Hinge 0..C-1).
+template <class T>
+struct Data {
+    const T* x = nullptr;  // dense: n x ldx row-major, or null for CSR
+    std::size_t ldx = 0;
+    const std::int64_t* indptr = nullptr;  // CSR
+    const std::int64_t* indices = nullptr;
+    const T* vals = nullptr;
+    std::size_t n = 0, d = 0;
+    const T* y = nullptr;
+    const std::int64_t* label = nullptr;
+    const T* sw = nullptr;  // per-sample weights, or null
+};
+
+// The optimizer that updates W (d x C) and b (C): its algorithm, per-array hyperparameters
+// (the engine's tuple layout), state slots and step counters.
+struct OptimSpec {
+    Algo algo = Algo::SGD;
+    double hyper_w[8] = {0}, hyper_b[8] = {0};
+    void* state_w[kMaxSlots] = {nullptr, nullptr, nullptr};
+    void* state_b[kMaxSlots] = {nullptr, nullptr, nullptr};
+    std::int64_t* step_w = nullptr;
+    std::int64_t* step_b = nullptr;
+    double max_norm = 0.0;
+};
+
+// Learning-rate factor at global step k (the optimizer's step count on W).
+struct Schedule {
+    int kind = 0;            // 0 constant, 1 linear decay, 2 linear warmup + cosine
+    std::int64_t total = 1;  // steps over which the schedule runs
+    std::int64_t warmup = 0;
+    double min_factor = 1e-4;
+    double factor(std::int64_t k) const;
+};
+
+struct RunSpec {
+    std::size_t batch_size = 32;
+    std::int64_t epochs = 1;
+    std::int64_t epoch0 = 0;  // epochs already run: seeds each epoch's shuffle
+    std::uint64_t seed = 0;
+    bool shuffle = true;
+    double l2 = 0.0, l1 = 0.0;  // penalty 0.5*l2*|W|^2 + l1*|W|_1 (b is not penalized)
+    Schedule schedule;
+};
+
+struct RunResult {
+    std::vector<double> epoch_loss;  // mean weighted loss of each epoch completed
+    bool finite = true;              // false: a batch loss was NaN/Inf; W, b hold the
+                                     // weights from before that batch
+    std::int64_t steps = 0;
+};
+
+// Runs `spec.epochs` epochs of minibatch steps.  Releases nothing itself: call it without
+// the GIL.
+template <class T>
+RunResult run(const Data<T>& data, T* W, T* b, std::size_t C, const LossSpec& loss,
+              const OptimSpec& opt, const RunSpec& spec);
+
+// Z (n x C) = X W + b.
+template <class T>
+void forward(const Data<T>& data, const T* W, const T* b, std::size_t C, T* Z);
+
+// Mean weighted loss of the whole data set, and its gradient (dW, db; db may be null).
+template <class T>
+double loss_and_grad(const Data<T>& data, const T* W, const T* b, std::size_t C,
+                     const LossSpec& loss, T* dW, T* db);
+
+// The permutation of epoch `epoch` for `seed` (Fisher-Yates on a splitmix64 stream).
+void epoch_permutation(std::uint64_t seed, std::int64_t epoch, std::int64_t* perm,
+                       std::size_t n);
+
+}  // namespace msopt::linear
