@@ -33,6 +33,18 @@ from msopt.optim import (
 
 __version__ = "0.1.0"
 
+_LAZY = {"LinearModel", "LinearRegression", "LogisticRegression", "LinearSVC",
+         "DivergenceError", "ConvergenceWarning", "NotFittedError", "linear_model"}
+
+
+def __getattr__(name: str):  # the estimators load scikit-learn (when installed) on first use
+    if name in _LAZY:
+        import importlib
+
+        mod = importlib.import_module("msopt.linear_model")
+        return mod if name == "linear_model" else getattr(mod, name)
+    raise AttributeError(f"module 'msopt' has no attribute {name!r}")
+
 
 def get_num_threads() -> int:
     """Threads the native kernels may use (from ``MSOPT_NUM_THREADS``, else the CPUs
@@ -50,6 +62,13 @@ def set_num_threads(n: int) -> None:
 
 __all__ = [
     "SGD",
+    "ConvergenceWarning",
+    "DivergenceError",
+    "LinearModel",
+    "LinearRegression",
+    "LinearSVC",
+    "LogisticRegression",
+    "NotFittedError",
     "Adagrad",
     "Adam",
     "AdamW",

@@ -1,0 +1,844 @@
+"""Linear models trained by msopt's fused native loops.
+
+:class:`LinearModel` is the layer: ``Z = X W + b`` with a fused loss, whose ``step`` does
+forward, loss, backward and the optimizer update in one native call, and whose ``run``
+executes whole epochs (seeded shuffling, batching, schedule) in one call with the GIL
+released.  The scikit-learn style estimators :class:`LinearRegression`,
+:class:`LogisticRegression` and :class:`LinearSVC` drive it and check convergence between
+calls.  scikit-learn is optional: when installed, the estimators are genuine
+``BaseEstimator`` subclasses and validate input with its helpers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from msopt import _core
+from msopt.optim import SGD, Adagrad, Adam, AdamW, Lion, Optimizer, RMSprop
+
+try:  # optional: genuine scikit-learn estimators when it is installed
+    from sklearn.base import BaseEstimator as _SkBase
+    from sklearn.base import ClassifierMixin as _SkClassifier
+    from sklearn.base import RegressorMixin as _SkRegressor
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.exceptions import NotFittedError as _SkNotFitted
+
+    _HAVE_SKLEARN = True
+except ImportError:  # pragma: no cover - exercised where scikit-learn is absent
+    _HAVE_SKLEARN = False
+    _SkNotFitted = None  # type: ignore[assignment, misc]
+
+    class ConvergenceWarning(UserWarning):  # type: ignore[no-redef]
+        """The fit reached max_iter before the convergence criterion held."""
+
+    class _SkBase:  # type: ignore[no-redef]
+        """get_params / set_params from the __init__ signature, as scikit-learn does."""
+
+        @classmethod
+        def _get_param_names(cls) -> list[str]:
+            import inspect
+
+            sig = inspect.signature(cls.__init__)
+            return sorted(p for p in sig.parameters if p != "self")
+
+        def get_params(self, deep: bool = True) -> dict[str, Any]:
+            return {k: getattr(self, k) for k in self._get_param_names()}
+
+        def set_params(self, **params: Any) -> _SkBase:
+            valid = self._get_param_names()
+            for k, v in params.items():
+                if k not in valid:
+                    raise ValueError(f"Invalid parameter {k!r} for estimator {self!r}")
+                setattr(self, k, v)
+            return self
+
+        def __repr__(self) -> str:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+            return f"{type(self).__name__}({args})"
+
+    class _SkClassifier:  # type: ignore[no-redef]
+        _estimator_type = "classifier"
+
+        def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+            pred = self.predict(X)  # type: ignore[attr-defined]
+            return float(np.average(pred == np.asarray(y), weights=sample_weight))
+
+    class _SkRegressor:  # type: ignore[no-redef]
+        _estimator_type = "regressor"
+
+        def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+            y = np.asarray(y, dtype=float)
+            pred = np.asarray(self.predict(X), dtype=float).reshape(y.shape)  # type: ignore
+            w = None if sample_weight is None else np.asarray(sample_weight, float)
+            ss_res = np.average((y - pred) ** 2, axis=0, weights=w)
+            ss_tot = np.average((y - np.average(y, axis=0, weights=w)) ** 2, axis=0, weights=w)
+            ok = ss_tot > 0
+            r2 = np.where(ok, 1 - ss_res / np.where(ok, ss_tot, 1), 0.0)
+            return float(np.mean(r2))
+
+
+__all__ = [
+    "ConvergenceWarning",
+    "DivergenceError",
+    "LinearModel",
+    "LinearRegression",
+    "LinearSVC",
+    "LogisticRegression",
+    "NotFittedError",
+]
+
+LOSSES = {"squared": 0, "huber": 1, "logistic": 2, "softmax": 3, "hinge": 4}
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad, "rmsprop": RMSprop,
+    "lion": Lion,
+}
+SCHEDULES = {"constant": 0, "linear": 1, "cosine": 2}
+
+if _HAVE_SKLEARN:
+    class NotFittedError(_SkNotFitted):  # type: ignore[misc, valid-type]
+        """The estimator is used before ``fit`` (scikit-learn's NotFittedError)."""
+else:
+    class NotFittedError(ValueError, AttributeError):  # type: ignore[no-redef]
+        """The estimator is used before ``fit``."""
+
+
+class DivergenceError(FloatingPointError):
+    """The training loss became NaN or Inf; the last finite weights were restored."""
+
+
+# -- data ---------------------------------------------------------------------------------
+def _is_sparse(X: Any) -> bool:
+    return hasattr(X, "tocsr") and hasattr(X, "format")
+
+
+class _Data:
+    """X converted once for the native loops: dense C-contiguous, or CSR with int64 ids."""
+
+    def __init__(self, X: Any, dtype: Any) -> None:
+        if _is_sparse(X):
+            X = X.tocsr()
+            self.values = np.ascontiguousarray(X.data, dtype=dtype)
+            self.indptr: np.ndarray | None = np.ascontiguousarray(X.indptr, dtype=np.int64)
+            self.indices: np.ndarray | None = np.ascontiguousarray(X.indices, dtype=np.int64)
+            self.n, self.d = X.shape
+            self._csr = X
+        else:
+            self.values = np.ascontiguousarray(X, dtype=dtype)
+            if self.values.ndim != 2:
+                raise ValueError(f"X: expected a 2-D array, got {self.values.ndim}-D")
+            self.indptr = self.indices = None
+            self.n, self.d = self.values.shape
+            self._csr = None
+
+    def rows(self, idx: np.ndarray) -> _Data:
+        out = object.__new__(_Data)
+        if self._csr is not None:
+            sub = self._csr[idx]
+            out.__init__(sub, self.values.dtype)  # type: ignore[misc]
+        else:
+            out.values = np.ascontiguousarray(self.values[idx])
+            out.indptr = out.indices = None
+            out.n, out.d = out.values.shape
+            out._csr = None
+        return out
+
+    @property
+    def args(self) -> tuple[Any, Any, Any]:
+        return self.values, self.indptr, self.indices
+
+
+# -- the layer ----------------------------------------------------------------------------
+class LinearModel:
+    """A linear layer ``Z = X W + b`` with a fused loss, trained by an msopt optimizer.
+
+    Parameters
+    ----------
+    n_features, n_outputs : int
+        ``W`` has shape (n_features, n_outputs).  The logistic loss and binary hinge take
+        one output; softmax and one-vs-rest hinge one per class.
+    loss : {"squared", "huber", "logistic", "softmax", "hinge"}
+    optimizer : {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lion"}
+    lr : float
+        Base learning rate (``schedule`` scales it).
+    optimizer_params : dict, optional
+        Other hyperparameters of the optimizer (``betas``, ``momentum``, ...).
+    l2, l1 : float
+        Penalty ``0.5 * l2 * |W|^2 + l1 * |W|_1`` (the intercept is not penalized).  L1 is
+        applied as a proximal step after each update, so weights reach exact zeros.
+    dtype : float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msopt import LinearModel
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((256, 3)); y = X @ [1.0, -2.0, 0.5] + 0.3
+    >>> m = LinearModel(3, 1, "squared", optimizer="sgd", lr=0.1)
+    >>> losses = m.run(X, y, epochs=50, batch_size=32, seed=0)
+    >>> bool(np.allclose(m.W[:, 0], [1.0, -2.0, 0.5], atol=1e-3)), round(float(m.b[0]), 3)
+    (True, 0.3)
+    """
+
+    def __init__(self, n_features: int, n_outputs: int = 1, loss: str = "squared", *,
+                 huber_epsilon: float = 1.35, fit_intercept: bool = True,
+                 optimizer: str = "adam", lr: float = 1e-2,
+                 optimizer_params: dict[str, Any] | None = None,
+                 max_grad_norm: float | None = None, l2: float = 0.0, l1: float = 0.0,
+                 dtype: Any = np.float64) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, "
+                             f"got {optimizer!r}")
+        if loss == "logistic" and n_outputs != 1:
+            raise ValueError("n_outputs: the logistic loss takes one output")
+        if l2 < 0 or l1 < 0:
+            raise ValueError("l2, l1: penalties must be >= 0")
+        self.loss, self.huber_epsilon = loss, float(huber_epsilon)
+        self.l2, self.l1 = float(l2), float(l1)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype: float32 or float64, got {self.dtype}")
+        self.W = np.zeros((int(n_features), int(n_outputs)), self.dtype)
+        self.b = np.zeros(int(n_outputs), self.dtype) if fit_intercept else None
+        params = [self.W] + ([self.b] if self.b is not None else [])
+        self.optimizer = OPTIMIZERS[optimizer](params, lr=lr, **(optimizer_params or {}),
+                                               max_grad_norm=max_grad_norm)
+
+    # -- targets
+    def _targets(self, y: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        C = self.W.shape[1]
+        if self.loss in ("squared", "huber"):
+            yy = np.ascontiguousarray(np.asarray(y, dtype=self.dtype).reshape(n, C))
+            return yy, None
+        lab = np.asarray(y)
+        if lab.dtype.kind not in "iub":
+            raise TypeError(f"y: class ids (integers) expected for the {self.loss} loss")
+        return None, np.ascontiguousarray(lab.reshape(n), dtype=np.int64)
+
+    def _sw(self, sample_weight: Any, n: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        sw = np.ascontiguousarray(sample_weight, dtype=self.dtype)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
+        return sw
+
+    def _data(self, X: Any) -> _Data:
+        return X if isinstance(X, _Data) else _Data(X, self.dtype)
+
+    # -- the native calls
+    def run(self, X: Any, y: Any, sample_weight: Any = None, *, epochs: int = 1,
+            batch_size: int = 32, shuffle: bool = True, seed: int = 0, epoch0: int = 0,
+            schedule: str = "constant", schedule_steps: int | None = None,
+            warmup_steps: int = 0, min_factor: float = 1e-4) -> np.ndarray:
+        """Run ``epochs`` epochs of minibatch steps in one native call (GIL released).
+
+        Each epoch visits the rows in the order ``epoch_permutation(seed, epoch0 + e)``
+        (or in order when ``shuffle`` is False).  ``schedule`` scales the learning rate by
+        the optimizer's step count: "constant", "linear" (to ``min_factor`` over
+        ``schedule_steps``) or "cosine" (linear warmup, then cosine to ``min_factor``).
+        Returns the mean loss of each epoch; raises :class:`DivergenceError` (weights as
+        before the bad batch) when a batch loss is not finite.
+        """
+        data = self._data(X)
+        yy, lab = self._targets(y, data.n)
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {sorted(SCHEDULES)}, got {schedule!r}")
+        opt = self.optimizer
+        hyper = opt._hyper(opt.param_groups[0])
+        hypers = (hyper, hyper) if self.b is not None else (hyper,)
+        losses, finite, _ = _core.linear_run(
+            *data.args, yy, lab, self._sw(sample_weight, data.n), self.W, self.b,
+            LOSSES[self.loss], self.huber_epsilon, opt._algo, hypers, opt._states,
+            opt._steps, opt.max_grad_norm or 0.0, int(batch_size), int(epochs), int(epoch0),
+            int(seed) % 2**64, bool(shuffle), self.l2, self.l1, SCHEDULES[schedule],
+            int(schedule_steps or 1), int(warmup_steps), float(min_factor))
+        if not finite:
+            raise DivergenceError(
+                f"the training loss became NaN or Inf in epoch {epoch0 + len(losses) + 1}; "
+                "the weights are those from before that batch.  Try a smaller learning rate.")
+        return losses
+
+    def step(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """One step on this batch (forward, loss, backward, update) in one native call.
+        Returns the batch's mean loss (before the update)."""
+        data = self._data(X)
+        return float(self.run(data, y, sample_weight, epochs=1, batch_size=max(data.n, 1),
+                              shuffle=False)[0])
+
+    def forward(self, X: Any) -> np.ndarray:
+        """Scores ``X W + b``, shape (n, n_outputs)."""
+        data = self._data(X)
+        return _core.linear_forward(*data.args, self.W, self.b)
+
+    def loss_and_grad(self, X: Any, y: Any, sample_weight: Any = None
+                      ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Mean loss over all of X (no penalty) and its gradient (dW, db)."""
+        data = self._data(X)
+        yy, lab = self._targets(y, data.n)
+        return _core.linear_loss_grad(*data.args, yy, lab, self._sw(sample_weight, data.n),
+                                      self.W, self.b, LOSSES[self.loss], self.huber_epsilon)
+
+    def penalty(self) -> float:
+        W = self.W
+        return float(0.5 * self.l2 * np.vdot(W, W) + self.l1 * np.abs(W).sum())
+
+
+# -- estimators ---------------------------------------------------------------------------
+def _validate(est: Any, X: Any, y: Any = None, *, reset: bool, regression: bool = False,
+              multi_output: bool = False) -> Any:
+    """Input checks with scikit-learn's helpers when installed (its messages, its dtype
+    rules), and equivalent checks otherwise."""
+    if _HAVE_SKLEARN:
+        from sklearn.utils.validation import validate_data
+
+        kw: dict[str, Any] = dict(accept_sparse="csr", dtype=[np.float64, np.float32],
+                                  reset=reset)
+        if y is None:
+            return validate_data(est, X, **kw)
+        return validate_data(est, X, y, y_numeric=regression, multi_output=multi_output, **kw)
+    Xa = X.tocsr() if _is_sparse(X) else np.asarray(X)
+    if not _is_sparse(Xa):
+        if Xa.dtype.kind not in "fiub":
+            raise ValueError(f"X: numeric data expected, got dtype {Xa.dtype}")
+        if Xa.ndim != 2:
+            raise ValueError(f"Expected 2D array, got {Xa.ndim}D array instead")
+        Xa = Xa.astype(np.float64 if Xa.dtype != np.float32 else np.float32, copy=False)
+        vals = Xa
+    else:
+        vals = Xa.data
+    if vals.size and not np.isfinite(vals).all():
+        raise ValueError("Input X contains NaN or infinity.")
+    if Xa.shape[0] == 0:
+        raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+    if reset:
+        est.n_features_in_ = Xa.shape[1]
+    elif Xa.shape[1] != est.n_features_in_:
+        raise ValueError(f"X has {Xa.shape[1]} features, but {type(est).__name__} is "
+                         f"expecting {est.n_features_in_} features as input.")
+    if y is None:
+        return Xa
+    ya = np.asarray(y)
+    if ya.shape[0] != Xa.shape[0]:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                         f"[{Xa.shape[0]}, {ya.shape[0]}]")
+    if regression:
+        ya = ya.astype(np.float64)
+        if not np.isfinite(ya).all():
+            raise ValueError("Input y contains NaN or infinity.")
+    return Xa, ya
+
+
+class _LinearEstimator(_SkBase):
+    """Fit loop shared by the estimators: native epochs between Python convergence checks."""
+
+    _loss_names: tuple[str, ...] = ()
+
+    def _penalties(self, n: int) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def _check_params(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, got "
+                             f"{self.optimizer!r}")
+        if self.penalty not in ("l2", "l1", "elasticnet", None):
+            raise ValueError(f"penalty: 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}")
+        if not 0 <= self.l1_ratio <= 1:
+            raise ValueError(f"l1_ratio: must be in [0, 1], got {self.l1_ratio!r}")
+        if int(self.max_iter) != self.max_iter or self.max_iter < 1:
+            raise ValueError(f"max_iter: must be an int >= 1, got {self.max_iter!r}")
+        if self.tol is not None and self.tol < 0:
+            raise ValueError(f"tol: must be >= 0 or None, got {self.tol!r}")
+        if self.batch_size is not None and (int(self.batch_size) != self.batch_size
+                                            or self.batch_size < 1):
+            raise ValueError(f"batch_size: must be an int >= 1 or None, got "
+                             f"{self.batch_size!r}")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError("validation_fraction: must be in (0, 1)")
+        if self.learning_rate_schedule not in SCHEDULES:
+            raise ValueError(f"learning_rate_schedule: expected one of {sorted(SCHEDULES)}")
+
+    def _l2_l1(self, scale: float) -> tuple[float, float]:
+        if self.penalty is None:
+            return 0.0, 0.0
+        if self.penalty == "l2":
+            return scale, 0.0
+        if self.penalty == "l1":
+            return 0.0, scale
+        return scale * (1 - self.l1_ratio), scale * self.l1_ratio
+
+    def _new_model(self, n_features: int, n_outputs: int, loss: str, dtype: Any) -> LinearModel:
+        return LinearModel(n_features, n_outputs, loss, huber_epsilon=getattr(self, "epsilon", 1.35),
+                           fit_intercept=self.fit_intercept, optimizer=self.optimizer,
+                           lr=self.learning_rate, optimizer_params=self.optimizer_params,
+                           max_grad_norm=self.max_grad_norm, dtype=dtype)
+
+    def _seed(self) -> int:
+        rs = self.random_state
+        if rs is None:
+            return int(np.random.SeedSequence().entropy % 2**63)
+        if isinstance(rs, np.random.RandomState):
+            return int(rs.randint(0, 2**31 - 1))
+        if isinstance(rs, np.random.Generator):
+            return int(rs.integers(0, 2**63 - 1))
+        return int(rs)
+
+    # Subclasses turn (X, y) into the model's loss, output count and targets.
+    def _prepare_targets(self, y: np.ndarray, fitting: bool) -> tuple[str, int, np.ndarray]:
+        raise NotImplementedError
+
+    def _score_val(self, data: _Data, target: np.ndarray, sw: np.ndarray | None) -> float:
+        raise NotImplementedError
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool,
+             max_epochs: int) -> _LinearEstimator:
+        self._check_params()
+        first = not (partial or self.warm_start) or not hasattr(self, "_model")
+        X, y = _validate(self, X, y, reset=first, regression=self._is_regressor,
+                         multi_output=self._is_regressor)
+        loss, n_out, target = self._prepare_targets(np.asarray(y), fitting=first)
+        dtype = np.float32 if X.dtype == np.float32 else np.float64
+        if first or self._model.W.shape[1] != n_out or self._model.dtype != dtype:
+            self._model = self._new_model(X.shape[1], n_out, loss, dtype)
+            self._epochs_done = 0
+            self._seed_ = self._seed()
+            self.history_: list[dict[str, Any]] = []
+        model = self._model
+        data = _Data(X, dtype)
+        sw = None
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.shape != (data.n,):
+                raise ValueError(f"sample_weight: expected shape ({data.n},), got {sw.shape}")
+            if not np.isfinite(sw).all() or (sw < 0).any():
+                raise ValueError("sample_weight: must be finite and >= 0")
+        # Validation split (fixed by the seed) for early stopping.
+        val = None
+        if self.early_stopping and not partial:
+            rng = np.random.default_rng(self._seed_)
+            order = rng.permutation(data.n)
+            n_val = max(1, int(round(self.validation_fraction * data.n)))
+            if data.n - n_val < 1:
+                raise ValueError("validation_fraction: leaves no training data")
+            vi, ti = np.sort(order[:n_val]), np.sort(order[n_val:])
+            val = (data.rows(vi), target[vi], None if sw is None else sw[vi])
+            data, target = data.rows(ti), target[ti]
+            sw = None if sw is None else sw[ti]
+        l2, l1 = self._l2_l1(self._penalty_scale(data.n))
+        model.l2, model.l1 = l2, l1
+        bs = data.n if self.batch_size is None else min(int(self.batch_size), data.n)
+        steps_per_epoch = -(-data.n // bs)
+        check_every = max(1, int(self.check_every))
+        tol = self.tol
+        best_obj, no_improve = math.inf, 0
+        best_val, best_weights = -math.inf, None
+        reason = "max_iter"
+        swd = None if sw is None else sw.astype(dtype)
+        progress = _progress(self.verbose, max_epochs, type(self).__name__)
+        snapshot = (model.W.copy(), None if model.b is None else model.b.copy())
+        epochs = 0
+        try:
+            while epochs < max_epochs:
+                k = min(check_every, max_epochs - epochs)
+                try:
+                    losses = model.run(
+                        data, target, swd, epochs=k, batch_size=bs,
+                        shuffle=self.shuffle, seed=self._seed_, epoch0=self._epochs_done,
+                        schedule=self.learning_rate_schedule,
+                        schedule_steps=int(self.max_iter) * steps_per_epoch,
+                        warmup_steps=int(self.warmup_epochs * steps_per_epoch))
+                except DivergenceError:
+                    model.W[...] = snapshot[0]
+                    if model.b is not None:
+                        model.b[...] = snapshot[1]
+                    raise DivergenceError(
+                        f"{type(self).__name__}: the loss became NaN or Inf during epoch "
+                        f"{self._epochs_done + 1}; the weights of the last finite check "
+                        f"were restored.  Try a smaller learning_rate (now "
+                        f"{self.learning_rate}).") from None
+                epochs += k
+                self._epochs_done += k
+                obj = float(losses[-1]) + model.penalty()
+                if not math.isfinite(obj):
+                    model.W[...] = snapshot[0]
+                    if model.b is not None:
+                        model.b[...] = snapshot[1]
+                    raise DivergenceError(
+                        f"{type(self).__name__}: the objective is not finite after epoch "
+                        f"{self._epochs_done}; weights restored.  Try a smaller learning_rate.")
+                snapshot = (model.W.copy(), None if model.b is None else model.b.copy())
+                entry: dict[str, Any] = {"epoch": self._epochs_done, "loss": obj}
+                if val is not None:
+                    score = self._score_val(*val)
+                    entry["val_score"] = score
+                self.history_.append(entry)
+                progress(k, obj)
+                if self.callbacks:
+                    if any(cb(self, entry) for cb in self.callbacks):
+                        reason = "stopped by a callback"
+                        break
+                if val is not None:
+                    if score > best_val + (tol or 0.0):
+                        best_val, no_improve = score, 0
+                        best_weights = snapshot
+                    else:
+                        no_improve += 1
+                    if no_improve >= self.n_iter_no_change:
+                        reason = (f"early stopping: validation score did not improve by "
+                                  f"tol={tol} for {self.n_iter_no_change} checks")
+                        break
+                elif tol is not None:
+                    if obj < best_obj - tol * max(abs(best_obj), 1e-12) or not math.isfinite(
+                            best_obj):
+                        no_improve = 0
+                    else:
+                        no_improve += 1
+                    best_obj = min(best_obj, obj)
+                    if no_improve >= self.n_iter_no_change:
+                        reason = (f"converged: relative objective change below tol={tol} for "
+                                  f"{self.n_iter_no_change} checks")
+                        break
+                if self.gtol is not None:
+                    gnorm = self._grad_norm(data, target, swd)
+                    entry["grad_norm"] = gnorm
+                    if gnorm <= self.gtol:
+                        reason = f"converged: gradient norm {gnorm:.3g} <= gtol={self.gtol}"
+                        break
+        finally:
+            progress(0, None)
+        if val is not None and best_weights is not None:
+            model.W[...] = best_weights[0]
+            if model.b is not None:
+                model.b[...] = best_weights[1]
+        self.n_iter_ = self._epochs_done
+        self.stop_reason_ = reason
+        self.t_ = int(model.optimizer._steps[0])
+        if reason == "max_iter" and not partial and (tol is not None or self.gtol is not None
+                                                     or val is not None):
+            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} reached before "
+                          "convergence; raise max_iter or the learning rate.",
+                          ConvergenceWarning, stacklevel=3)
+        return self
+
+    def _penalty_scale(self, n: int) -> float:
+        raise NotImplementedError
+
+    def _grad_norm(self, data: _Data, target: np.ndarray, sw: np.ndarray | None) -> float:
+        m = self._model
+        _, dW, db = m.loss_and_grad(data, target, sw)
+        dW = dW + m.l2 * m.W  # the L1 part is non-smooth: its prox handles it
+        sq = float(np.vdot(dW, dW)) + (float(np.vdot(db, db)) if m.b is not None else 0.0)
+        return math.sqrt(sq)
+
+    # -- fitted model
+    def _check_fitted(self) -> LinearModel:
+        if not hasattr(self, "_model"):
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. "
+                                 "Call 'fit' with appropriate arguments before using this "
+                                 "estimator.")
+        return self._model
+
+    def _scores(self, X: Any) -> np.ndarray:
+        m = self._check_fitted()
+        X = _validate(self, X, reset=False)
+        return m.forward(_Data(X, m.dtype))
+
+    @property
+    def coef_(self) -> np.ndarray:
+        m = self._check_fitted()
+        return self._coef_view(m.W)
+
+    @property
+    def intercept_(self) -> np.ndarray | float:
+        m = self._check_fitted()
+        if m.b is None:
+            return np.zeros(m.W.shape[1]) if m.W.shape[1] > 1 or self._is_classifier else 0.0
+        return m.b.copy()
+
+    def _coef_view(self, W: np.ndarray) -> np.ndarray:
+        return W.T.copy()
+
+    _is_regressor = False
+    _is_classifier = False
+
+
+class _Classifier(_SkClassifier, _LinearEstimator):
+    _is_classifier = True
+    _binary_loss = "logistic"
+    _multi_loss = "softmax"
+
+    def _prepare_targets(self, y: np.ndarray, fitting: bool) -> tuple[str, int, np.ndarray]:
+        if _HAVE_SKLEARN:
+            from sklearn.utils.multiclass import check_classification_targets
+
+            check_classification_targets(y)
+        y = np.asarray(y)
+        if y.ndim != 1:
+            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+        if fitting:
+            classes = getattr(self, "_partial_classes", None)
+            self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+            if self.classes_.size < 2:
+                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes "
+                                 f"in the data, but the data contains only one class: "
+                                 f"{self.classes_[0]!r}")
+        ids = np.searchsorted(self.classes_, y)
+        ids = np.clip(ids, 0, self.classes_.size - 1)
+        if not np.array_equal(self.classes_[ids], y):
+            bad = np.setdiff1d(np.unique(y), self.classes_)
+            raise ValueError(f"y: labels {bad.tolist()} are not among classes "
+                             f"{self.classes_.tolist()}")
+        K = self.classes_.size
+        if K == 2:
+            return self._binary_loss, 1, ids.astype(np.int64)
+        return self._multi_loss, K, ids.astype(np.int64)
+
+    def _penalty_scale(self, n: int) -> float:
+        return 1.0 / (self.C * n)
+
+    def _score_val(self, data: _Data, target: np.ndarray, sw: np.ndarray | None) -> float:
+        z = self._model.forward(data)
+        pred = (z[:, 0] > 0).astype(np.int64) if z.shape[1] == 1 else z.argmax(1)
+        return float(np.average(pred == target, weights=sw))
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _Classifier:
+        """Fit by minibatch epochs until a convergence criterion holds or ``max_iter``."""
+        self._partial_classes = None
+        return self._fit(X, y, sample_weight, partial=False, max_epochs=int(self.max_iter))
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None,
+                    sample_weight: Any = None) -> _Classifier:
+        """One epoch over (X, y).  ``classes`` is required on the first call."""
+        if not hasattr(self, "_model"):
+            if classes is None:
+                raise ValueError("classes: must be passed on the first call to partial_fit")
+            self._partial_classes = np.asarray(classes)
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError("classes: differs from the classes of the first partial_fit")
+        return self._fit(X, y, sample_weight, partial=True, max_epochs=1)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        z = self._scores(X)
+        return z[:, 0] if z.shape[1] == 1 else z
+
+    def predict(self, X: Any) -> np.ndarray:
+        z = self.decision_function(X)
+        idx = (z > 0).astype(np.int64) if z.ndim == 1 else z.argmax(1)
+        return self.classes_[idx]
+
+    def _more_tags(self) -> dict[str, Any]:
+        return {"poor_score": False}
+
+
+class LogisticRegression(_Classifier):
+    """Logistic regression (binary) and multinomial softmax regression, fitted by minibatch
+    epochs of an msopt optimizer with the loss fused into the native loop.
+
+    The objective is scikit-learn's, divided by ``C * n``: mean log-loss +
+    ``penalty(w) / (C * n)``, with ``penalty`` "l2" (``0.5 |w|^2``), "l1" (``|w|_1``, by a
+    proximal step: exact zeros), "elasticnet" or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msopt import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((400, 5)); y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    >>> clf = LogisticRegression(random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.95, clf.coef_.shape
+    (True, (1, 5))
+    """
+
+    def __init__(self, *, penalty: str | None = "l2", C: float = 1.0, l1_ratio: float = 0.15,
+                 fit_intercept: bool = True, optimizer: str = "adam",
+                 learning_rate: float = 0.01, optimizer_params: dict[str, Any] | None = None,
+                 learning_rate_schedule: str = "constant", warmup_epochs: float = 0.0,
+                 batch_size: int | None = 32, max_iter: int = 200, tol: float | None = 1e-4,
+                 n_iter_no_change: int = 5, gtol: float | None = None,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 shuffle: bool = True, max_grad_norm: float | None = None,
+                 check_every: int = 1, callbacks: Sequence[Callable[..., Any]] | None = None,
+                 random_state: Any = None, warm_start: bool = False, verbose: int = 0) -> None:
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.optimizer_params = optimizer_params
+        self.learning_rate_schedule = learning_rate_schedule
+        self.warmup_epochs = warmup_epochs
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.gtol = gtol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.max_grad_norm = max_grad_norm
+        self.check_every = check_every
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if not self.C > 0:
+            raise ValueError(f"C: must be > 0, got {self.C!r}")
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        z = self._scores(X)
+        if z.shape[1] == 1:
+            p1 = 1.0 / (1.0 + np.exp(-z[:, 0]))
+            return np.column_stack([1.0 - p1, p1])
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class LinearSVC(_Classifier):
+    """Linear support vector classifier: hinge loss (one-vs-rest for more than two
+    classes), ``penalty(w) / (C * n)`` as in :class:`LogisticRegression`.  Unlike
+    scikit-learn's LinearSVC (liblinear, squared hinge by default) it minimizes the plain
+    hinge by minibatch steps."""
+
+    _binary_loss = "hinge"
+    _multi_loss = "hinge"
+
+    __init__ = LogisticRegression.__init__  # same parameters
+
+    def _check_params(self) -> None:
+        LogisticRegression._check_params(self)  # type: ignore[arg-type]
+
+
+class LinearRegression(_SkRegressor, _LinearEstimator):
+    """Least squares (or Huber) linear regression by minibatch epochs of an msopt optimizer.
+
+    The objective is ``mean(0.5 * (y - Xw - b)^2) + alpha * penalty(w)`` (SGDRegressor's
+    convention; ``alpha=0`` gives ordinary least squares), or the Huber loss with
+    ``epsilon`` when ``loss="huber"``.  Multi-output ``y`` (n, k) fits k outputs at once.
+    """
+
+    _is_regressor = True
+
+    def __init__(self, *, loss: str = "squared_error", epsilon: float = 1.35,
+                 penalty: str | None = "l2", alpha: float = 0.0, l1_ratio: float = 0.15,
+                 fit_intercept: bool = True, optimizer: str = "adam",
+                 learning_rate: float = 0.01, optimizer_params: dict[str, Any] | None = None,
+                 learning_rate_schedule: str = "constant", warmup_epochs: float = 0.0,
+                 batch_size: int | None = 32, max_iter: int = 200, tol: float | None = 1e-4,
+                 n_iter_no_change: int = 5, gtol: float | None = None,
+                 early_stopping: bool = False, validation_fraction: float = 0.1,
+                 shuffle: bool = True, max_grad_norm: float | None = None,
+                 check_every: int = 1, callbacks: Sequence[Callable[..., Any]] | None = None,
+                 random_state: Any = None, warm_start: bool = False, verbose: int = 0) -> None:
+        self.loss = loss
+        self.epsilon = epsilon
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.optimizer_params = optimizer_params
+        self.learning_rate_schedule = learning_rate_schedule
+        self.warmup_epochs = warmup_epochs
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.gtol = gtol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.max_grad_norm = max_grad_norm
+        self.check_every = check_every
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.loss not in ("squared_error", "huber"):
+            raise ValueError(f"loss: 'squared_error' or 'huber', got {self.loss!r}")
+        if self.alpha < 0:
+            raise ValueError(f"alpha: must be >= 0, got {self.alpha!r}")
+
+    def _prepare_targets(self, y: np.ndarray, fitting: bool) -> tuple[str, int, np.ndarray]:
+        y = np.asarray(y, dtype=np.float64)
+        if fitting:
+            self._y_ndim = y.ndim
+        k = 1 if y.ndim == 1 else y.shape[1]
+        loss = "squared" if self.loss == "squared_error" else "huber"
+        return loss, k, y.reshape(y.shape[0], k)
+
+    def _penalty_scale(self, n: int) -> float:
+        return float(self.alpha)
+
+    def _score_val(self, data: _Data, target: np.ndarray, sw: np.ndarray | None) -> float:
+        z = self._model.forward(data)
+        res = np.average((target - z) ** 2, axis=0, weights=sw)
+        tot = np.average((target - np.average(target, axis=0, weights=sw)) ** 2, axis=0,
+                         weights=sw)
+        return float(np.mean(1 - res / np.where(tot > 0, tot, 1)))
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
+        """Fit by minibatch epochs until a convergence criterion holds or ``max_iter``."""
+        return self._fit(X, y, sample_weight, partial=False, max_epochs=int(self.max_iter))
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
+        """One epoch over (X, y)."""
+        return self._fit(X, y, sample_weight, partial=True, max_epochs=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        z = self._scores(X)
+        return z[:, 0] if self._y_ndim == 1 else z
+
+    def _coef_view(self, W: np.ndarray) -> np.ndarray:
+        return W[:, 0].copy() if self._y_ndim == 1 else W.T.copy()
+
+    @property
+    def intercept_(self) -> np.ndarray | float:  # type: ignore[override]
+        m = self._check_fitted()
+        if m.b is None:
+            return 0.0 if self._y_ndim == 1 else np.zeros(m.W.shape[1])
+        return float(m.b[0]) if self._y_ndim == 1 else m.b.copy()
+
+
+def _progress(verbose: int, total: int, name: str) -> Callable[[int, float | None], None]:
+    """A tqdm bar when verbose and tqdm is installed; otherwise a line per check when
+    verbose; otherwise nothing."""
+    if not verbose:
+        return lambda k, obj: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        start = time.perf_counter()
+
+        def line(k: int, obj: float | None) -> None:
+            if obj is not None:
+                print(f"{name}: objective {obj:.6g} ({time.perf_counter() - start:.2f} s)")
+        return line
+    bar = tqdm(total=total, desc=name, leave=False)
+
+    def update(k: int, obj: float | None) -> None:
+        if obj is None:
+            bar.close()
+        else:
+            bar.update(k)
+            bar.set_postfix(objective=f"{obj:.6g}")
+    return update
