@@ -86,7 +86,8 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
             throw std::invalid_argument("labels: expected an int64 array of length " +
                                         std::to_string(D.n));
         const auto* lp = reinterpret_cast<const std::int64_t*>(lv.data);
-        const std::int64_t hi = C == 1 ? 2 : std::int64_t(C);
+        const bool binary = C == 1 && loss != linear::Loss::Softmax;
+        const std::int64_t hi = binary ? 2 : std::int64_t(C);
         for (std::size_t i = 0; i < D.n; ++i)
             if (lp[i] < 0 || lp[i] >= hi)
                 throw py::index_error("labels[" + std::to_string(i) + "] = " +
