@@ -636,26 +636,6 @@ class _Classifier(_SkClassifier, _LinearEstimator):
     def _more_tags(self) -> dict[str, Any]:
         return {"poor_score": False}
 
-
-class LogisticRegression(_Classifier):
-    """Logistic regression (binary) and multinomial softmax regression, fitted by minibatch
-    epochs of an msopt optimizer with the loss fused into the native loop.
-
-    The objective is scikit-learn's, divided by ``C * n``: mean log-loss +
-    ``penalty(w) / (C * n)``, with ``penalty`` "l2" (``0.5 |w|^2``), "l1" (``|w|_1``, by a
-    proximal step: exact zeros), "elasticnet" or None.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from msopt import LogisticRegression
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.standard_normal((400, 5)); y = (X[:, 0] - X[:, 1] > 0).astype(int)
-    >>> clf = LogisticRegression(random_state=0).fit(X, y)
-    >>> clf.score(X, y) > 0.95, clf.coef_.shape
-    (True, (1, 5))
-    """
-
     def __init__(self, *, penalty: str | None = "l2", C: float = 1.0, l1_ratio: float = 0.15,
                  fit_intercept: bool = True, optimizer: str = "adam",
                  learning_rate: float = 0.01, optimizer_params: dict[str, Any] | None = None,
@@ -695,6 +675,27 @@ class LogisticRegression(_Classifier):
         if not self.C > 0:
             raise ValueError(f"C: must be > 0, got {self.C!r}")
 
+
+
+class LogisticRegression(_Classifier):
+    """Logistic regression (binary) and multinomial softmax regression, fitted by minibatch
+    epochs of an msopt optimizer with the loss fused into the native loop.
+
+    The objective is scikit-learn's, divided by ``C * n``: mean log-loss +
+    ``penalty(w) / (C * n)``, with ``penalty`` "l2" (``0.5 |w|^2``), "l1" (``|w|_1``, by a
+    proximal step: exact zeros), "elasticnet" or None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msopt import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((400, 5)); y = (X[:, 0] - X[:, 1] > 0).astype(int)
+    >>> clf = LogisticRegression(random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.95, clf.coef_.shape
+    (True, (1, 5))
+    """
+
     def predict_proba(self, X: Any) -> np.ndarray:
         z = self._scores(X)
         if z.shape[1] == 1:
@@ -718,10 +719,6 @@ class LinearSVC(_Classifier):
     _binary_loss = "hinge"
     _multi_loss = "hinge"
 
-    __init__ = LogisticRegression.__init__  # same parameters
-
-    def _check_params(self) -> None:
-        LogisticRegression._check_params(self)  # type: ignore[arg-type]
 
 
 class LinearRegression(_SkRegressor, _LinearEstimator):
