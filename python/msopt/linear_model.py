@@ -400,6 +400,9 @@ class _LinearEstimator(_SkBase):
     def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool,
              max_epochs: int) -> _LinearEstimator:
         self._check_params()
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
+                             "is None")
         first = not (partial or self.warm_start) or not hasattr(self, "_model")
         X, y = _validate(self, X, y, reset=first, regression=self._is_regressor,
                          multi_output=self._is_regressor)
@@ -419,6 +422,8 @@ class _LinearEstimator(_SkBase):
                 raise ValueError(f"sample_weight: expected shape ({data.n},), got {sw.shape}")
             if not np.isfinite(sw).all() or (sw < 0).any():
                 raise ValueError("sample_weight: must be finite and >= 0")
+            if not sw.any():
+                raise ValueError("Sample weights must contain at least one non-zero number.")
         # Validation split (fixed by the seed) for early stopping.
         val = None
         if self.early_stopping and not partial:
@@ -568,6 +573,13 @@ class _LinearEstimator(_SkBase):
     _is_regressor = False
     _is_classifier = False
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.sparse = True
+        if self._is_regressor:
+            tags.target_tags.multi_output = True
+        return tags
+
 
 class _Classifier(_SkClassifier, _LinearEstimator):
     _is_classifier = True
@@ -632,9 +644,6 @@ class _Classifier(_SkClassifier, _LinearEstimator):
         z = self.decision_function(X)
         idx = (z > 0).astype(np.int64) if z.ndim == 1 else z.argmax(1)
         return self.classes_[idx]
-
-    def _more_tags(self) -> dict[str, Any]:
-        return {"poor_score": False}
 
     def __init__(self, *, penalty: str | None = "l2", C: float = 1.0, l1_ratio: float = 0.15,
                  fit_intercept: bool = True, optimizer: str = "adam",
