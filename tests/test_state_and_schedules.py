@@ -145,3 +145,11 @@ def test_property_row_sparse_matches_reference(rows, dim, k, seed, case):
         ids = rng.integers(0, rows, k)
         pair.step([msopt.RowGrad(ids, rng.standard_normal((k, dim)).astype(np.float32))])
     pair.assert_equal()
+
+
+def test_second_schedule_keeps_the_base_rate():
+    opt = msopt.SGD([np.zeros(1)], lr=1.0)
+    msopt.lr_scheduler.WarmupCosineLR(opt, warmup_steps=5, total_steps=10)
+    assert opt.param_groups[0]["lr"] == 0.0  # warmup starts at 0
+    s = msopt.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    assert s.base_lrs == [1.0]

@@ -222,3 +222,39 @@ def test_ignore_policy_lets_nan_through_like_torch():
     opt = msopt.SGD([np.zeros(2)], lr=0.1, nonfinite="ignore", max_grad_norm=1.0)
     with pytest.raises(msopt.NonFiniteGradientError, match="cannot clip"):
         opt.step([np.array([np.inf, 0.0])])
+
+
+def test_replacing_a_parameter_by_hand_is_refused():
+    a, b = np.zeros(3), np.zeros(3)
+    opt = msopt.SGD([a], lr=1.0)
+    with pytest.raises(TypeError):
+        opt.param_groups[0]["params"][0] = b  # a tuple: no item assignment
+    opt.param_groups[0]["params"] = (b,)
+    with pytest.raises(ValueError, match="param_groups: parameters were replaced"):
+        opt.step([np.ones(3)])
+    assert not a.any() and not b.any()
+
+
+def test_norm_of_a_refused_step_is_nan():
+    opt = msopt.SGD([np.zeros(2)], lr=0.1, max_grad_norm=1.0, nonfinite="skip")
+    opt.step([np.array([3.0, 4.0])])
+    assert opt.last_grad_norm == 5.0
+    opt.step([np.array([np.nan, 0.0])])
+    assert np.isnan(opt.last_grad_norm) and opt.skipped_steps == 1
+
+
+def test_raise_policy_does_not_count_skips():
+    opt = msopt.SGD([np.zeros(2)], lr=0.1)
+    with pytest.raises(msopt.NonFiniteGradientError):
+        opt.step([np.array([np.nan, 0.0])])
+    assert opt.skipped_steps == 0
+
+
+def test_rowgrad_ids_are_read_once():
+    """The range check and the update use one private copy of the ids."""
+    table = np.zeros((4, 2), np.float32)
+    ids = np.array([1, 2], np.int64)
+    g = msopt.RowGrad(ids, np.ones((2, 2), np.float32))
+    msopt.SGD([table], lr=1.0).step([g])
+    assert g.indices is ids  # not copied at construction: int64 and contiguous
+    np.testing.assert_array_equal(table[[1, 2]], -1.0)

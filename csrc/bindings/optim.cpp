@@ -23,7 +23,10 @@ std::string at(const char* what, std::size_t i) {
 
 // Scratch that outlives the GIL-free section: converted gradients and coalesced rows.
 struct Scratch {
-    std::vector<py::object> keep;  // contiguous copies of non-contiguous gradients
+    // References to every array the GIL-free part reads or writes (and contiguous copies
+    // of non-contiguous gradients): another Python thread may drop the caller's.
+    std::vector<py::object> keep;
+    std::vector<std::vector<std::int64_t>> ids;  // private copies of RowGrad ids
     std::vector<std::vector<std::int64_t>> uniq;
     std::vector<std::vector<float>> rows_f32;
     std::vector<std::vector<double>> rows_f64;
@@ -82,6 +85,9 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
         throw std::invalid_argument("group_sizes: sizes do not add up to the parameter count");
 
     Scratch scratch;
+    scratch.keep.reserve(n * (2 + kMaxSlots) + 4);
+    scratch.ids.resize(n);
+    std::vector<const void*> row_values(n, nullptr);
     scratch.uniq.resize(n);
     scratch.rows_f32.resize(n);
     scratch.rows_f64.resize(n);
@@ -106,6 +112,8 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
         if (!pv.writeable())
             throw std::invalid_argument(at("params", i) + ": is read-only");
         if (go == Py_None) continue;  // no gradient: the parameter and its step count stay
+        scratch.keep.push_back(py::reinterpret_borrow<py::object>(po));
+        scratch.keep.push_back(py::reinterpret_borrow<py::object>(go));
 
         ParamTask task;
         task.dtype = pv.is_f32() ? DType::F32 : DType::F64;
@@ -128,6 +136,7 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
                 throw std::invalid_argument(at("state", i) +
                                             ": state array does not match its parameter");
             task.state[s] = st.data;
+            scratch.keep.push_back(py::reinterpret_borrow<py::object>(so));
         }
 
         ArrayView gv;
@@ -170,36 +179,20 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
             bind::view(io, iv);
             vo = contiguous(vo, scratch);
             bind::view(vo, vv);
-            const auto* ids = reinterpret_cast<const std::int64_t*>(iv.data);
+            scratch.keep.push_back(py::reinterpret_borrow<py::object>(vo));
+            // A private copy of the ids: the range check must hold for what is used.
+            const auto* src = reinterpret_cast<const std::int64_t*>(iv.data);
+            auto& ids = scratch.ids[i];
+            ids.assign(src, src + k);
             const std::int64_t rows = pv.shape[0];
             for (Py_ssize_t j = 0; j < k; ++j)
-                if (ids[j] < 0 || ids[j] >= rows)
+                if (ids[std::size_t(j)] < 0 || ids[std::size_t(j)] >= rows)
                     throw py::index_error(at("grads", i) + ".indices[" + std::to_string(j) +
-                                          "] = " + std::to_string(ids[j]) +
+                                          "] = " + std::to_string(ids[std::size_t(j)]) +
                                           " is out of range for a table of " +
                                           std::to_string(rows) + " rows");
-            const std::size_t dim = std::size_t(pv.shape[1]);
-            auto& uniq = scratch.uniq[i];
-            bool merged;
-            {
-                py::gil_scoped_release nogil;
-                if (task.dtype == DType::F32)
-                    merged = coalesce_rows(ids, std::size_t(k),
-                                           reinterpret_cast<const float*>(vv.data), dim, uniq,
-                                           scratch.rows_f32[i]);
-                else
-                    merged = coalesce_rows(ids, std::size_t(k),
-                                           reinterpret_cast<const double*>(vv.data), dim, uniq,
-                                           scratch.rows_f64[i]);
-            }
-            task.grad = !merged ? static_cast<const void*>(vv.data)
-                        : task.dtype == DType::F32
-                            ? static_cast<const void*>(scratch.rows_f32[i].data())
-                            : static_cast<const void*>(scratch.rows_f64[i].data());
-            task.rows = uniq.data();
-            task.dim = dim;
-            task.n = uniq.size() * dim;
-            if (dim == 0) task.n = 0;
+            row_values[i] = vv.data;
+            task.dim = std::size_t(pv.shape[1]);
         } else {
             throw py::type_error(at("grads", i) +
                                  ": expected a numpy.ndarray, a RowGrad or None, got " +
@@ -209,9 +202,32 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
         task_param.push_back(i);
     }
 
+    // Everything is validated: from here on no Python object is touched.
     StepStats st;
     {
         py::gil_scoped_release nogil;
+        for (std::size_t j = 0; j < tasks.size(); ++j) {
+            ParamTask& t = tasks[j];
+            if (t.dim == 0) continue;
+            const std::size_t i = task_param[j];
+            const auto& ids = scratch.ids[i];
+            auto& uniq = scratch.uniq[i];
+            bool merged;
+            if (t.dtype == DType::F32)
+                merged = coalesce_rows(ids.data(), ids.size(),
+                                       static_cast<const float*>(row_values[i]), t.dim, uniq,
+                                       scratch.rows_f32[i]);
+            else
+                merged = coalesce_rows(ids.data(), ids.size(),
+                                       static_cast<const double*>(row_values[i]), t.dim, uniq,
+                                       scratch.rows_f64[i]);
+            t.grad = !merged ? row_values[i]
+                     : t.dtype == DType::F32
+                         ? static_cast<const void*>(scratch.rows_f32[i].data())
+                         : static_cast<const void*>(scratch.rows_f64[i].data());
+            t.rows = uniq.data();
+            t.n = uniq.size() * t.dim;
+        }
         st = run_step(tasks, max_norm, check_finite);
     }
     if (st.finite)

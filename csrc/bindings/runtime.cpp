@@ -10,10 +10,12 @@ void register_runtime(py::module_& m) {
     m.def(
         "set_num_threads",
         [](int n) {
-            if (n < 1) throw std::invalid_argument("n: must be >= 1, got " + std::to_string(n));
+            if (n < 1 || n > kMaxThreads)
+                throw std::invalid_argument("n: must be in [1, " + std::to_string(kMaxThreads) +
+                                            "], got " + std::to_string(n));
             set_num_threads(n);
         },
-        py::arg("n"), "Set the threads the native kernels may use (n >= 1).");
+        py::arg("n"), "Set the threads the native kernels may use (1 <= n <= 1024).");
     m.def("isa", [] { return std::string(kernels().name); },
           "Name of the instruction-set path the kernels run.");
     m.def(

@@ -29,17 +29,14 @@ constexpr int kSpinPauses = 20000;
 class Pool {
   public:
     explicit Pool(int n) {
-        for (int t = 1; t < n; ++t) workers_.emplace_back([this, t] { loop(t); });
-    }
-    ~Pool() {
-        {
-            std::lock_guard<std::mutex> lk(m_);
-            stop_ = true;
-            gen_.fetch_add(1, std::memory_order_release);
+        try {
+            for (int t = 1; t < n; ++t) workers_.emplace_back([this, t] { loop(t); });
+        } catch (...) {  // out of threads: stop the ones started, then report
+            shutdown();
+            throw;
         }
-        cv_.notify_all();
-        for (auto& w : workers_) w.join();
     }
+    ~Pool() { shutdown(); }
     int size() const { return int(workers_.size()) + 1; }
     bool try_acquire() { return busy_.try_lock(); }
     void release() { busy_.unlock(); }
@@ -63,6 +60,17 @@ class Pool {
     }
 
   private:
+    void shutdown() {
+        {
+            std::lock_guard<std::mutex> lk(m_);
+            stop_ = true;
+            gen_.fetch_add(1, std::memory_order_release);
+        }
+        cv_.notify_all();
+        for (auto& w : workers_) w.join();
+        workers_.clear();
+    }
+
     void loop(int tid) {
         std::uint64_t seen = 0;  // gen_ at construction: a job posted before this thread ran is still seen
         for (;;) {
@@ -97,7 +105,7 @@ class Pool {
 int default_threads() {
     if (const char* env = std::getenv("MSOPT_NUM_THREADS")) {
         const int n = std::atoi(env);
-        if (n >= 1) return n;
+        if (n >= 1) return n < kMaxThreads ? n : kMaxThreads;
     }
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) == 0) {
@@ -150,7 +158,9 @@ int num_threads() noexcept {
     return n;
 }
 
-void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+void set_num_threads(int n) {
+    g_threads.store(n < 1 ? 1 : (n > kMaxThreads ? kMaxThreads : n), std::memory_order_relaxed);
+}
 
 int threads_for(std::size_t work) noexcept {
     const int n = num_threads();
@@ -161,8 +171,13 @@ int threads_for(std::size_t work) noexcept {
 
 void parallel_for(int nt, const std::function<void(int)>& fn) {
     if (nt > 1) {
-        auto pool = get_pool(num_threads());
-        if (nt <= pool->size() && pool->try_acquire()) {
+        std::shared_ptr<Pool> pool;
+        try {
+            pool = get_pool(num_threads());
+        } catch (const std::exception&) {  // no threads to be had: run on this one
+            pool.reset();
+        }
+        if (pool && nt <= pool->size() && pool->try_acquire()) {
             pool->run(nt, fn);
             pool->release();
             return;

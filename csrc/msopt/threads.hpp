@@ -11,8 +11,9 @@ namespace msopt {
 // Threads a parallel kernel may use (>= 1).  Initialized from MSOPT_NUM_THREADS, else
 // from the CPUs this process may run on.
 int num_threads() noexcept;
-// n >= 1.  Takes effect at the next parallel call.
+// 1 <= n <= kMaxThreads.  Takes effect at the next parallel call.
 void set_num_threads(int n);
+constexpr int kMaxThreads = 1024;
 
 // Runs fn(tid) for tid = 0 .. nt-1, each on its own thread when the pool is free.  When
 // another caller holds the pool, runs the same calls one after another on this thread:

@@ -52,7 +52,7 @@ class LRScheduler(_Schedule):
         self.optimizer = optimizer
         for g in optimizer.param_groups:
             if last_epoch == -1:
-                g["initial_lr"] = g["lr"]
+                g.setdefault("initial_lr", g["lr"])  # as torch: a second schedule keeps it
             elif "initial_lr" not in g:
                 raise KeyError("initial_lr: not set in a param group; resume with "
                                "last_epoch=-1 or load the scheduler's state_dict")

@@ -158,6 +158,7 @@ class Optimizer:
         self._states: list[np.ndarray | None] = []
         self._steps = np.zeros(0, dtype=np.int64)
         self._sizes: list[int] = []
+        self._group_params: list[tuple[np.ndarray, ...]] = []
         groups = list(params) if not isinstance(params, np.ndarray) else [params]
         if not groups:
             raise ValueError("params: empty parameter list")
@@ -195,7 +196,8 @@ class Optimizer:
         group = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}}
         self._validate(group)
         _check_disjoint(self._params + ps)
-        group["params"] = ps
+        group["params"] = tuple(ps)  # a tuple: replacing a parameter in place is refused
+        self._group_params.append(group["params"])
         needs = self._needs(group)
         for p in ps:
             for slot, need in zip(self._slots, needs):
@@ -222,32 +224,35 @@ class Optimizer:
         NonFiniteGradientError
             A gradient holds NaN/Inf and ``nonfinite="raise"``.  Nothing was changed.
         """
-        if type(grads) is not list:
-            if isinstance(grads, np.ndarray):
-                raise TypeError("grads: expected a sequence with one gradient per parameter, "
-                                "got a single array (wrap it in a list)")
-            grads = list(grads)
+        if isinstance(grads, np.ndarray):
+            raise TypeError("grads: expected a sequence with one gradient per parameter, "
+                            "got a single array (wrap it in a list)")
+        grads = list(grads)  # a private list: other threads may edit the caller's
         groups = self.param_groups
         hypers = [self._hyper(g) for g in groups]
-        if len(groups) != len(self._sizes) or any(
-                len(g["params"]) != n for g, n in zip(groups, self._sizes)):
-            raise ValueError("param_groups: parameters were added or removed by hand; "
-                             "use add_param_group")
+        if len(groups) != len(self._group_params) or any(
+                g["params"] is not ps for g, ps in zip(groups, self._group_params)):
+            raise ValueError("param_groups: parameters were replaced, added or removed by "
+                             "hand; build a new optimizer or use add_param_group")
         finite, norm, _ = _core.optimizer_step(
             self._algo, self._params, grads, self._states, self._steps, hypers, self._sizes,
             self.max_grad_norm or 0.0, self.nonfinite != "ignore")
-        self.last_grad_norm = norm if self.max_grad_norm is not None else None
+        self.last_grad_norm = None if self.max_grad_norm is None else (
+            norm if finite else math.nan)
         if not finite:
-            if self.nonfinite == "ignore":  # only the clip norm can say so: it overflowed
+            if self.nonfinite == "ignore":
+                # Clipping needs a finite norm, so with max_grad_norm set the check is made
+                # even under "ignore": a NaN/Inf gradient (or an overflowing norm) refuses
+                # the step instead of scaling every gradient by NaN.
                 raise NonFiniteGradientError(
                     "grads: the global gradient norm is not finite, so it cannot clip; no "
                     "parameter or state was changed.")
-            self.skipped_steps += 1
             if self.nonfinite == "raise":
                 raise NonFiniteGradientError(
                     "grads: a gradient holds NaN or Inf (or the global norm overflowed); "
                     "no parameter or state was changed.  Pass nonfinite='skip' to skip "
                     "such steps instead.")
+            self.skipped_steps += 1
 
     # -- state ---------------------------------------------------------------------
     @property

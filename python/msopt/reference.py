@@ -187,9 +187,33 @@ def coalesce_rows(indices: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, 
     return uniq[order], summed
 
 
+def _sum_squares(g: np.ndarray) -> list[float]:
+    """Squared sums of fixed 4096-element blocks, each summed as the kernel does: 8 lanes
+    accumulated in order (lane j takes elements j, j+8, ...; the tail goes to lanes 0..),
+    then ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7))."""
+    x = np.ravel(g).astype(np.float64)
+    out = []
+    for s in range(0, x.size, 4096):
+        sq = x[s:s + 4096] ** 2
+        full = sq.size // 8 * 8
+        lanes = np.zeros(8)
+        if full:
+            lanes = np.cumsum(sq[:full].reshape(-1, 8), axis=0)[-1]
+        for j, v in enumerate(sq[full:]):
+            lanes[j] += v
+        a = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + (
+            (lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+        out.append(float(a))
+    return out
+
+
 def clip_scale(grads: Sequence[np.ndarray], max_norm: float | None) -> tuple[float, float]:
-    """(global L2 norm in float64, the factor min(1, max_norm / (norm + 1e-6)))."""
-    total = math.fsum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
+    """(global L2 norm, the factor min(1, max_norm / (norm + 1e-6))), with the norm summed
+    in the kernel's fixed order (blocks of 4096, 8 lanes), so it matches to the last bit."""
+    total = 0.0
+    for g in grads:
+        for part in _sum_squares(g):
+            total += part
     norm = math.sqrt(total)
     if max_norm is None:
         return norm, 1.0
