@@ -126,7 +126,7 @@ def test_runner_matches_reference(rng, loss, opt, opts, dtype, sparse, shape):
         np.testing.assert_allclose(got, want, rtol=2e-3, atol=2e-4)
         for a, r in ((m.W, W), (m.b, b)):
             off = ~np.isclose(a, r, rtol=2e-3, atol=2e-4)
-            assert off.mean() <= 5e-4, f"{off.sum()} of {off.size} elements differ"
+            assert off.sum() <= max(2, 5e-4 * off.size), f"{off.sum()} of {off.size} differ"
             assert np.max(np.abs(a - r)) <= 4 * 0.05
     assert list(m.optimizer._steps) == steps
 

@@ -31,7 +31,10 @@ inline std::uint64_t splitmix64(std::uint64_t& s) {
 template <class T>
 struct Work {
     std::vector<T> xb, z, dw, db;
+    std::vector<T> w16, b16, z16, dz16, dw16;  // the padded narrow-output path
 };
+
+constexpr std::size_t kTile = 16;
 
 // Scores of rows[0..B) into Z (B x C).
 template <class T>
@@ -41,6 +44,21 @@ void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* 
     *xb_out = nullptr;
     if (!D.x) {
         k.csr_forward(D.indptr, D.indices, D.vals, rows, B, W, b, C, Z);
+        return;
+    }
+    if (C <= kTile && B * D.d * C < kBlasMinWork * 8) {
+        // Narrow outputs: pad W and b to 16 columns (small next to the product).
+        // resize() zeroes new elements once; only the first C columns are written after.
+        w.w16.resize(D.d * kTile);
+        w.b16.resize(kTile);
+        w.z16.resize(B * kTile);
+        for (std::size_t r = 0; r < D.d; ++r)
+            for (std::size_t c = 0; c < C; ++c) w.w16[r * kTile + c] = W[r * C + c];
+        if (b)
+            for (std::size_t c = 0; c < C; ++c) w.b16[c] = b[c];
+        k.dense_forward16(D.x, D.ldx, rows, B, D.d, w.w16.data(), w.b16.data(), w.z16.data());
+        for (std::size_t i = 0; i < B; ++i)
+            for (std::size_t c = 0; c < C; ++c) Z[i * C + c] = w.z16[i * kTile + c];
         return;
     }
     if (B * D.d * C < kBlasMinWork) {
@@ -64,9 +82,17 @@ void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* 
 // dW = X[rows]^T dZ (overwritten), db = column sums of dZ.
 template <class T>
 void grads(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* dZ,
-           std::size_t C, const T* xb, T* dW, T* db) {
+           std::size_t C, const T* xb, T* dW, T* db, Work<T>& w) {
     const LinearOps<T>& k = ops<T>();
-    if (xb) {
+    if (!xb && D.x && C <= kTile && B * D.d * C < kBlasMinWork * 8) {
+        w.dz16.resize(B * kTile);  // padding columns stay zero
+        for (std::size_t i = 0; i < B; ++i)
+            for (std::size_t c = 0; c < C; ++c) w.dz16[i * kTile + c] = dZ[i * C + c];
+        w.dw16.resize(D.d * kTile);
+        k.dense_backward16(D.x, D.ldx, rows, B, D.d, w.dz16.data(), w.dw16.data());
+        for (std::size_t r = 0; r < D.d; ++r)
+            for (std::size_t c = 0; c < C; ++c) dW[r * C + c] = w.dw16[r * kTile + c];
+    } else if (xb) {
         blas::gemm(true, false, D.d, C, B, T(1), xb, rows ? D.d : D.ldx, dZ, C, T(0), dW, C);
     } else {
         std::memset(dW, 0, D.d * C * sizeof(T));
@@ -78,6 +104,27 @@ void grads(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* d
         for (std::size_t i = 0; i < B; ++i)
             for (std::size_t c = 0; c < C; ++c) db[c] += dZ[i * C + c];
     }
+}
+
+// The fused loss over a batch, split by rows over threads when the batch is large; the
+// per-thread sums are added in thread order.
+template <class T>
+double batch_loss_grad(const LossSpec& loss, T* Z, std::size_t B, std::size_t C,
+                       const Data<T>& D, const std::int64_t* rows) {
+    const LinearOps<T>& k = ops<T>();
+    const double scale = 1.0 / double(B);
+    const int nt = threads_for(B * C * 8);  // exp and divide: ~8 element-ops a score
+    if (nt <= 1) return k.loss_grad(loss, Z, B, C, D.y, D.label, rows, D.sw, scale);
+    std::vector<double> part(std::size_t(nt), 0.0);
+    parallel_for(nt, [&](int t) {
+        const std::size_t lo = B * std::size_t(t) / std::size_t(nt);
+        const std::size_t hi = B * std::size_t(t + 1) / std::size_t(nt);
+        part[std::size_t(t)] = k.loss_grad(loss, Z + lo * C, hi - lo, C, D.y, D.label,
+                                           rows + lo, D.sw, scale);
+    });
+    double total = 0.0;
+    for (double p : part) total += p;
+    return total;
 }
 
 }  // namespace
@@ -138,14 +185,13 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
             const std::int64_t* rows = perm.data() + start;
             const T* xb = nullptr;
             scores(D, rows, B, W, b, C, w.z.data(), w, &xb);
-            const double batch = k.loss_grad(loss, w.z.data(), B, C, D.y, D.label, rows, D.sw,
-                                             1.0 / double(B));
+            const double batch = batch_loss_grad(loss, w.z.data(), B, C, D, rows);
             if (!std::isfinite(batch)) {
                 res.finite = false;
                 return res;
             }
             epoch_total += batch;
-            grads(D, rows, B, w.z.data(), C, xb, w.dw.data(), b ? w.db.data() : nullptr);
+            grads(D, rows, B, w.z.data(), C, xb, w.dw.data(), b ? w.db.data() : nullptr, w);
             if (spec.l2 != 0.0) {
                 const T l2 = T(spec.l2);
                 for (std::size_t i = 0; i < D.d * C; ++i) w.dw[i] += l2 * W[i];
@@ -208,7 +254,8 @@ double loss_and_grad(const Data<T>& D, const T* W, const T* b, std::size_t C,
     const double total =
         ops<T>().loss_grad(loss, Z.data(), D.n, C, D.y, D.label, nullptr, D.sw, 1.0 / double(D.n));
     const bool use_blas = D.x && D.n * D.d * C >= kBlasMinWork;
-    grads<T>(D, nullptr, D.n, Z.data(), C, use_blas ? D.x : nullptr, dW, db);
+    Work<T> w;
+    grads<T>(D, nullptr, D.n, Z.data(), C, use_blas ? D.x : nullptr, dW, db, w);
     return total / double(D.n);
 }
 

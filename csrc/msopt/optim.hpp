@@ -60,6 +60,11 @@ struct LinearOps {
                           std::size_t d, const T* W, const T* b, std::size_t C, T* Z);
     void (*dense_backward)(const T* X, std::size_t ldx, const std::int64_t* rows,
                            std::size_t B, std::size_t d, const T* dZ, std::size_t C, T* dW);
+    // The same for at most 16 outputs, on W, b, Z and dW padded to 16 columns.
+    void (*dense_forward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
+                            std::size_t B, std::size_t d, const T* W16, const T* b16, T* Z16);
+    void (*dense_backward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
+                             std::size_t B, std::size_t d, const T* dZ16, T* dW16);
     void (*csr_forward)(const std::int64_t* indptr, const std::int64_t* indices, const T* vals,
                         const std::int64_t* rows, std::size_t B, const T* W, const T* b,
                         std::size_t C, T* Z);

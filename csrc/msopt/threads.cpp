@@ -24,7 +24,7 @@ namespace {
 
 // Workers spin this many pauses for the next job before they sleep; back-to-back steps
 // then skip the futex wake-up (~10 us), and an idle pool costs nothing.
-constexpr int kSpinPauses = 20000;
+constexpr int kSpinPauses = 1000;
 
 class Pool {
   public:
