@@ -16,7 +16,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             continue
         case, medians = groups.setdefault(
             b.group, (_bench.Case(b.group, info["size"], info["params"],
-                                  info["bytes_per_param"], info["threads"]), {}))
+                                  info["bytes_per_param"], info["threads"],
+                                  unit=info.get("unit", "param"),
+                                  floor_scale=info.get("floor_scale", 0.0)), {}))
         medians[info["runner"]] = b.stats.median
     rows = []
     for case, medians in groups.values():
@@ -24,3 +26,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             rows += _bench.table_rows(case, medians)
     terminalreporter.write_sep("=", "msopt beside its peers (medians from this run)")
     terminalreporter.write_line(_bench.format_table(rows))
+    for b in session.benchmarks:
+        if "table" in b.extra_info:
+            terminalreporter.write_sep("-", "time to accuracy (one fit each)")
+            for row in b.extra_info["table"]:
+                terminalreporter.write_line("  ".join(row))

@@ -1,4 +1,5 @@
-"""pytest-benchmark: msopt's optimizer steps beside NumPy, torch and the bandwidth floor.
+"""pytest-benchmark: msopt's optimizer steps and linear layers beside NumPy, torch and the
+machine's floors (memory bandwidth; the BLAS products alone).
 
     python -m pytest bench                    # full sizes (1e7 parameters, 1e6-row table)
     MSOPT_BENCH_QUICK=1 python -m pytest bench
@@ -27,6 +28,9 @@ CASES = (
     + [(("many", t), r) for t in (1, 2)
        for r in ["msopt", "numpy loop", "torch fused", "torch foreach"]]
     + [(("rows", t), r) for t in (1, 2) for r in ["msopt", "numpy", "torch SparseAdam"]]
+    + [(("linear", t), r) for t in (1, 2)
+       for r in ["msopt", "floor: the two BLAS products", "numpy step", "torch step"]]
+    + [(("small", 1), r) for r in ["msopt", "numpy step by step", "torch step by step"]]
 )
 
 _current: dict[tuple, _bench.Case] = {}
@@ -40,6 +44,10 @@ def _case(key: tuple) -> _bench.Case:
             _current[key] = _bench.dense_case(key[1], N, key[2])
         elif key[0] == "many":
             _current[key] = _bench.many_arrays_case(key[1])
+        elif key[0] == "linear":
+            _current[key] = _bench.linear_step_case(key[1])
+        elif key[0] == "small":
+            _current[key] = _bench.small_fit_case(key[1], steps=2_000 if QUICK else 10_000)
         else:
             _current[key] = _bench.rows_case(key[1], rows=ROWS)
     return _current[key]
@@ -59,5 +67,16 @@ def test_step(benchmark, key, runner):
     once = max(time.perf_counter() - t0, 1e-7)
     benchmark.group = case.group
     benchmark.extra_info.update(runner=runner, size=case.size, params=case.params,
-                                bytes_per_param=case.bytes_per_param, threads=case.threads)
+                                bytes_per_param=case.bytes_per_param, threads=case.threads,
+                                unit=case.unit, floor_scale=case.floor_scale)
     benchmark.pedantic(fn, rounds=int(min(200, max(5, 0.5 / once))), warmup_rounds=1)
+
+
+def test_time_to_accuracy(benchmark):
+    """One timed fit each (not repeated): seconds for msopt, SGDClassifier and lbfgs to
+    reach lbfgs's test accuracy minus 0.5 points."""
+    pytest.importorskip("sklearn", reason="scikit-learn is not installed")
+    rows = benchmark.pedantic(_bench.time_to_accuracy, args=(50_000 if QUICK else 200_000,),
+                              rounds=1, iterations=1)
+    benchmark.group = "time to accuracy"
+    benchmark.extra_info["table"] = rows

@@ -183,15 +183,22 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
         for (std::size_t start = 0; start < D.n; start += bs) {
             const std::size_t B = start + bs <= D.n ? bs : D.n - start;
             const std::int64_t* rows = perm.data() + start;
+            // In order (no shuffle), a dense batch is a block of X already: no gather.
+            Data<T> Dx = D;
+            const std::int64_t* xrows = rows;
+            if (!spec.shuffle && D.x) {
+                Dx.x = D.x + start * D.ldx;
+                xrows = nullptr;
+            }
             const T* xb = nullptr;
-            scores(D, rows, B, W, b, C, w.z.data(), w, &xb);
+            scores(Dx, xrows, B, W, b, C, w.z.data(), w, &xb);
             const double batch = batch_loss_grad(loss, w.z.data(), B, C, D, rows);
             if (!std::isfinite(batch)) {
                 res.finite = false;
                 return res;
             }
             epoch_total += batch;
-            grads(D, rows, B, w.z.data(), C, xb, w.dw.data(), b ? w.db.data() : nullptr, w);
+            grads(Dx, xrows, B, w.z.data(), C, xb, w.dw.data(), b ? w.db.data() : nullptr, w);
             if (spec.l2 != 0.0) {
                 const T l2 = T(spec.l2);
                 for (std::size_t i = 0; i < D.d * C; ++i) w.dw[i] += l2 * W[i];

@@ -32,17 +32,26 @@ def _torch() -> Any:
 class Case:
     group: str            # benchmark group: msopt and its peers on one problem
     size: str             # human-readable problem size
-    params: int           # parameters updated per step (for ns/param and GB/s)
-    bytes_per_param: int  # nominal traffic of one update (Adam fp32: 28)
+    params: int           # units of work per call: parameters updated, or steps run
+    bytes_per_param: int  # nominal traffic of one unit (Adam fp32: 28); 0: no GB/s column
     threads: int
     runners: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    unit: str = "param"   # what `params` counts
+    floor_scale: float = 0.0  # floor time x this = the floor for this case (0: bytes/28)
 
 
 def _set_threads(n: int) -> None:
+    """The same thread count for msopt, torch and NumPy's BLAS (when threadpoolctl is
+    installed), so every runner of a case gets the same machine."""
     msopt.set_num_threads(n)
     torch = _torch()
     if torch is not None:
         torch.set_num_threads(n)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=n, user_api="blas")
 
 
 # -- NumPy peers ------------------------------------------------------------------------
@@ -219,6 +228,153 @@ def rows_case(threads: int, rows: int = 1_000_000, dim: int = 128, k: int = 4096
     return case
 
 
+# -- linear layers ----------------------------------------------------------------------
+def _numpy_softmax_step(X, y, W, b, m, v, t, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
+    """One softmax-regression Adam step in plain NumPy (the way one writes it)."""
+    Z = X @ W + b
+    Z -= Z.max(axis=1, keepdims=True)
+    P = np.exp(Z)
+    P /= P.sum(axis=1, keepdims=True)
+    P[np.arange(len(y)), y] -= 1.0
+    P /= len(y)
+    grads = (X.T @ P, P.sum(0))
+    for p, g, mm, vv in zip((W, b), grads, m, v):
+        mm *= b1
+        mm += (1 - b1) * g
+        vv *= b2
+        vv += (1 - b2) * g * g
+        p -= (lr / (1 - b1**t)) * mm / (np.sqrt(vv) / math.sqrt(1 - b2**t) + eps)
+
+
+def linear_step_case(threads: int, B: int = 256, D: int = 1024, C: int = 1000) -> Case:
+    """One fused step of softmax regression (forward, loss, backward, Adam) in float32."""
+    _set_threads(threads)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((B, D), dtype=np.float32)
+    y = rng.integers(0, C, B)
+    case = Case(f"Linear softmax step t={threads}", f"B={B} D={D} C={C} fp32", 1, 0,
+                threads, unit="step", floor_scale=1.0)
+    m = msopt.LinearModel(D, C, "softmax", optimizer="adam", lr=1e-3, dtype=np.float32)
+    m.W[...] = rng.standard_normal((D, C), dtype=np.float32) * np.float32(0.01)
+    case.runners["msopt"] = lambda: m.step(X, y)
+    W = m.W.copy()
+    Z, G = np.empty((B, C), np.float32), np.empty((D, C), np.float32)
+    case.runners["floor: the two BLAS products"] = lambda: (np.matmul(X, W, out=Z),
+                                                           np.matmul(X.T, Z, out=G))
+    Wn, bn = W.copy(), np.zeros(C, np.float32)
+    mom = [np.zeros_like(Wn), np.zeros_like(bn)]
+    vel = [np.zeros_like(Wn), np.zeros_like(bn)]
+    t = [0]
+
+    def np_step() -> None:
+        t[0] += 1
+        _numpy_softmax_step(X, y, Wn, bn, mom, vel, t[0])
+    case.runners["numpy step"] = np_step
+    torch = _torch()
+    if torch is not None:
+        lin = torch.nn.Linear(D, C)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(W.T.copy()))
+            lin.bias.zero_()
+        topt = torch.optim.Adam(lin.parameters(), lr=1e-3, fused=True)
+        tx, ty = torch.from_numpy(X), torch.from_numpy(y)
+
+        def torch_step() -> None:
+            topt.zero_grad(set_to_none=False)
+            torch.nn.functional.cross_entropy(lin(tx), ty).backward()
+            topt.step()
+        case.runners["torch step"] = torch_step
+    return case
+
+
+def small_fit_case(threads: int = 1, D: int = 100, C: int = 10, B: int = 32,
+                   steps: int = 10_000) -> Case:
+    """A small softmax model fitted for `steps` minibatch steps in one call (float32)."""
+    _set_threads(threads)
+    rng = np.random.default_rng(4)
+    n = B * 1000
+    X = rng.standard_normal((n, D), dtype=np.float32)
+    y = rng.integers(0, C, n)
+    epochs = steps // 1000
+    case = Case(f"Linear fit, small model t={threads}", f"D={D} C={C} B={B}, {steps:,} steps",
+                steps, 0, threads, unit="step")
+    m = msopt.LinearModel(D, C, "softmax", optimizer="adam", lr=1e-3, dtype=np.float32)
+    case.runners["msopt"] = lambda: m.run(X, y, epochs=epochs, batch_size=B, seed=0)
+    W, b = np.zeros((D, C), np.float32), np.zeros(C, np.float32)
+    mom = [np.zeros_like(W), np.zeros_like(b)]
+    vel = [np.zeros_like(W), np.zeros_like(b)]
+
+    def np_fit() -> None:
+        t = 0
+        order = np.random.default_rng(0).permutation(n)
+        for s in range(0, steps * B, B):
+            rows = order[s % n:s % n + B]
+            t += 1
+            _numpy_softmax_step(X[rows], y[rows], W, b, mom, vel, t)
+    case.runners["numpy step by step"] = np_fit
+    torch = _torch()
+    if torch is not None:
+        lin = torch.nn.Linear(D, C)
+        topt = torch.optim.Adam(lin.parameters(), lr=1e-3, fused=True)
+        tX, ty = torch.from_numpy(X), torch.from_numpy(y)
+
+        def torch_fit() -> None:
+            order = torch.randperm(n)
+            for s in range(0, steps * B, B):
+                rows = order[s % n:s % n + B]
+                topt.zero_grad(set_to_none=False)
+                torch.nn.functional.cross_entropy(lin(tX[rows]), ty[rows]).backward()
+                topt.step()
+        case.runners["torch step by step"] = torch_fit
+    return case
+
+
+def time_to_accuracy(n_samples: int = 200_000, echo: Callable[[str], Any] = print
+                     ) -> list[list[str]] | None:
+    """Seconds to reach scikit-learn lbfgs's test accuracy (minus 0.5 points) on
+    make_classification(n_samples, 100 features, 50 informative, 10 classes): msopt
+    LogisticRegression, stopped by a callback once its test accuracy reaches the target (a
+    time-to-target measurement), against SGDClassifier and lbfgs at their defaults."""
+    try:
+        from sklearn.datasets import make_classification
+        from sklearn.linear_model import LogisticRegression as SkLR
+        from sklearn.linear_model import SGDClassifier
+        from sklearn.model_selection import train_test_split
+    except ImportError:
+        return None
+    X, y = make_classification(n_samples=n_samples, n_features=100, n_informative=50,
+                               n_classes=10, random_state=0)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.2, random_state=0)
+    out = []
+
+    def run(label: str, make: Callable[[], Any], target: float | None = None) -> float:
+        t0 = time.perf_counter()
+        est = make().fit(Xtr, ytr)
+        dt = time.perf_counter() - t0
+        acc = est.score(Xte, yte)
+        out.append([label, f"{dt:.2f} s", f"{acc:.4f}",
+                    "" if target is None else ("yes" if acc >= target else "no")])
+        echo(f"  {label}: {dt:.2f} s, test accuracy {acc:.4f}")
+        return acc
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = run("scikit-learn LogisticRegression(lbfgs)", lambda: SkLR(max_iter=1000))
+        target = ref - 0.005
+        run("scikit-learn SGDClassifier(log_loss)",
+            lambda: SGDClassifier(loss="log_loss", random_state=0), target)
+
+        def stop_at_target(est: Any, info: dict[str, Any]) -> bool:
+            return est.score(Xte, yte) >= target
+        run("msopt LogisticRegression (Adam, batch 512, linear decay)",
+            lambda: msopt.LogisticRegression(
+                batch_size=512, learning_rate=0.003, learning_rate_schedule="linear",
+                max_iter=30, tol=None, random_state=0, callbacks=[stop_at_target]), target)
+    return out
+
+
 def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
     """Builders, in run order (each builds its arrays when called)."""
     n = 2_000_000 if quick else 10_000_000
@@ -230,6 +386,9 @@ def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
         out.append(lambda t=t: many_arrays_case(t))
     for t in (1, 2):
         out.append(lambda t=t: rows_case(t, rows=200_000 if quick else 1_000_000))
+    for t in (1, 2):
+        out.append(lambda t=t: linear_step_case(t))
+    out.append(lambda: small_fit_case(1, steps=2_000 if quick else 10_000))
     return out
 
 
@@ -251,25 +410,33 @@ def _fmt_time(s: float) -> str:
     return f"{s * 1e6:,.1f} us" if s < 1e-3 else f"{s * 1e3:,.2f} ms"
 
 
+def _per_unit(t: float, case: Case) -> str:
+    per = t / case.params
+    if case.unit == "param":
+        return f"{per * 1e9:.3f} ns/param"
+    return f"{per * 1e6:.2f} us/{case.unit}" if per < 1e-3 else f"{per * 1e3:.2f} ms/{case.unit}"
+
+
 def table_rows(case: Case, medians: dict[str, float]) -> list[list[str]]:
-    """One row per runner: time, ns/param, GB/s (nominal bytes), msopt speed-up over it,
-    and the share of the floor (floor time / runner time) where the case has one."""
+    """One row per runner: time, time per unit, GB/s (nominal bytes), msopt speed-up over
+    it, and the share of the floor (floor time / runner time) where the case has one."""
     ours = medians["msopt"]
     floor = next((t for k, t in medians.items() if k.startswith("floor")), None)
+    scale = case.floor_scale or case.bytes_per_param / 28
     rows = []
     for label, t in medians.items():
-        gbs = case.params * case.bytes_per_param / t / 1e9
+        gbs = (f"{case.params * case.bytes_per_param / t / 1e9:.1f}"
+               if case.bytes_per_param else "")
         speedup = "" if label == "msopt" else f"{t / ours:.2f}x"
         share = ""
         if floor is not None and not label.startswith("floor"):
-            # The floor moves 28 B/param; scale to this case's nominal traffic.
-            share = f"{floor * case.bytes_per_param / 28 / t:.0%}"
-        rows.append([case.group, case.size, label, _fmt_time(t),
-                     f"{t * 1e9 / case.params:.3f}", f"{gbs:.1f}", speedup, share])
+            share = f"{floor * scale / t:.0%}"
+        rows.append([case.group, case.size, label, _fmt_time(t), _per_unit(t, case), gbs,
+                     speedup, share])
     return rows
 
 
-HEADER = ["case", "size", "runner", "median", "ns/param", "GB/s", "msopt speed-up",
+HEADER = ["case", "size", "runner", "median", "per unit", "GB/s", "msopt speed-up",
           "share of floor"]
 
 
@@ -291,4 +458,14 @@ def run(quick: bool = False, echo: Callable[[str], Any] = print) -> str:
         for r in new:
             echo("  ".join(r))
         del case
-    return format_table(rows)
+    table = format_table(rows)
+    acc = time_to_accuracy(50_000 if quick else 200_000, echo=echo)
+    if acc:
+        head = ["estimator", "fit time", "test accuracy", "reaches lbfgs - 0.5 pt"]
+        widths = [max(len(r[i]) for r in [head, *acc]) for i in range(4)]
+        lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths)) + " |",
+                 "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in acc]
+        table += "\n\nTime to accuracy (make_classification, 100 features, 10 classes):\n"
+        table += "\n".join(lines)
+    return table
