@@ -91,53 +91,57 @@ void dense_backward(const T* X, std::size_t ldx, const std::int64_t* rows, std::
 }
 
 // Narrow outputs (C <= 16): W and the scores padded to 16 columns, so one row of scores
-// is one fixed-width vector (GCC vector extensions: one zmm on AVX-512, two ymm on AVX2,
-// four xmm on SSE2; lane arithmetic is the same everywhere), four rows at a time.
+// is held in registers as H 64-byte vectors (GCC vector types: one zmm on AVX-512, two ymm
+// on AVX2, four xmm on SSE2; lane arithmetic is the same everywhere): H = 1 for float and
+// 2 for double.  Four rows at a time.
 constexpr std::size_t kTile = 16;
 
-typedef float TileF __attribute__((vector_size(kTile * sizeof(float))));
-typedef double TileD __attribute__((vector_size(kTile * sizeof(double))));
+typedef float VecF __attribute__((vector_size(64)));
+typedef double VecD __attribute__((vector_size(64)));
 template <class T>
-using Tile = std::conditional_t<sizeof(T) == 4, TileF, TileD>;
+using Vec = std::conditional_t<sizeof(T) == 4, VecF, VecD>;
 
 template <class T>
-inline Tile<T> load_tile(const T* p) {
-    Tile<T> v;
+inline Vec<T> load_vec(const T* p) {
+    Vec<T> v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
 template <class T>
-inline void store_tile(T* p, const Tile<T>& v) {
+inline void store_vec(T* p, const Vec<T>& v) {
     std::memcpy(p, &v, sizeof v);
 }
 
 template <class T>
 void dense_forward16(const T* X, std::size_t ldx, const std::int64_t* rows, std::size_t B,
                      std::size_t d, const T* W16, const T* b16, T* Z16) {
-    constexpr std::size_t L = kTile;
+    constexpr std::size_t L = kTile, N = 64 / sizeof(T), H = L / N;
     auto row = [&](std::size_t i) { return X + (rows ? std::size_t(rows[i]) : i) * ldx; };
-    const Tile<T> bias = load_tile(b16);
     std::size_t i = 0;
     for (; i + 4 <= B; i += 4) {
         const T *x0 = row(i), *x1 = row(i + 1), *x2 = row(i + 2), *x3 = row(i + 3);
-        Tile<T> a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-        for (std::size_t k = 0; k < d; ++k) {
-            const Tile<T> w = load_tile(W16 + k * L);
-            a0 += x0[k] * w;
-            a1 += x1[k] * w;
-            a2 += x2[k] * w;
-            a3 += x3[k] * w;
+        for (std::size_t h = 0; h < H; ++h) {  // each half of the tile on its own
+            Vec<T> a0 = load_vec(b16 + h * N), a1 = a0, a2 = a0, a3 = a0;
+            for (std::size_t k = 0; k < d; ++k) {
+                const Vec<T> w = load_vec(W16 + k * L + h * N);
+                a0 += x0[k] * w;
+                a1 += x1[k] * w;
+                a2 += x2[k] * w;
+                a3 += x3[k] * w;
+            }
+            store_vec(Z16 + i * L + h * N, a0);
+            store_vec(Z16 + (i + 1) * L + h * N, a1);
+            store_vec(Z16 + (i + 2) * L + h * N, a2);
+            store_vec(Z16 + (i + 3) * L + h * N, a3);
         }
-        store_tile(Z16 + i * L, a0);
-        store_tile(Z16 + (i + 1) * L, a1);
-        store_tile(Z16 + (i + 2) * L, a2);
-        store_tile(Z16 + (i + 3) * L, a3);
     }
     for (; i < B; ++i) {
         const T* x = row(i);
-        Tile<T> a = bias;
-        for (std::size_t k = 0; k < d; ++k) a += x[k] * load_tile(W16 + k * L);
-        store_tile(Z16 + i * L, a);
+        for (std::size_t h = 0; h < H; ++h) {
+            Vec<T> a = load_vec(b16 + h * N);
+            for (std::size_t k = 0; k < d; ++k) a += x[k] * load_vec(W16 + k * L + h * N);
+            store_vec(Z16 + i * L + h * N, a);
+        }
     }
 }
 
@@ -146,29 +150,33 @@ void dense_forward16(const T* X, std::size_t ldx, const std::int64_t* rows, std:
 template <class T>
 void dense_backward16(const T* X, std::size_t ldx, const std::int64_t* rows, std::size_t B,
                       std::size_t d, const T* dZ16, T* dW16) {
-    constexpr std::size_t L = kTile;
+    constexpr std::size_t L = kTile, N = 64 / sizeof(T), H = L / N;
     auto row = [&](std::size_t i) { return X + (rows ? std::size_t(rows[i]) : i) * ldx; };
     std::size_t k = 0;
     for (; k + 4 <= d; k += 4) {
-        Tile<T> a0 = {}, a1 = {}, a2 = {}, a3 = {};
-        for (std::size_t i = 0; i < B; ++i) {
-            const Tile<T> g = load_tile(dZ16 + i * L);
-            const T* x = row(i) + k;
-            a0 += x[0] * g;
-            a1 += x[1] * g;
-            a2 += x[2] * g;
-            a3 += x[3] * g;
+        for (std::size_t h = 0; h < H; ++h) {
+            Vec<T> a0 = {}, a1 = {}, a2 = {}, a3 = {};
+            for (std::size_t i = 0; i < B; ++i) {
+                const Vec<T> g = load_vec(dZ16 + i * L + h * N);
+                const T* x = row(i) + k;
+                a0 += x[0] * g;
+                a1 += x[1] * g;
+                a2 += x[2] * g;
+                a3 += x[3] * g;
+            }
+            store_vec(dW16 + k * L + h * N, a0);
+            store_vec(dW16 + (k + 1) * L + h * N, a1);
+            store_vec(dW16 + (k + 2) * L + h * N, a2);
+            store_vec(dW16 + (k + 3) * L + h * N, a3);
         }
-        store_tile(dW16 + k * L, a0);
-        store_tile(dW16 + (k + 1) * L, a1);
-        store_tile(dW16 + (k + 2) * L, a2);
-        store_tile(dW16 + (k + 3) * L, a3);
     }
-    for (; k < d; ++k) {
-        Tile<T> a = {};
-        for (std::size_t i = 0; i < B; ++i) a += row(i)[k] * load_tile(dZ16 + i * L);
-        store_tile(dW16 + k * L, a);
-    }
+    for (; k < d; ++k)
+        for (std::size_t h = 0; h < H; ++h) {
+            Vec<T> a = {};
+            for (std::size_t i = 0; i < B; ++i)
+                a += row(i)[k] * load_vec(dZ16 + i * L + h * N);
+            store_vec(dW16 + k * L + h * N, a);
+        }
 }
 
 template <class T>
