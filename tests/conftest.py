@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+import msopt
 import numpy as np
 import pytest
-
-import msopt
 from msopt import reference
 
 # (optimizer name, options): every option the engine implements, each at least once.

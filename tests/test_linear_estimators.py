@@ -6,10 +6,9 @@ from __future__ import annotations
 import pickle
 import warnings
 
+import msopt
 import numpy as np
 import pytest
-
-import msopt
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn provides the data sets and peers")
 sp = pytest.importorskip("scipy.sparse")
@@ -67,7 +66,8 @@ def test_multiclass_and_binary_shapes(cls):
     X, y = datasets.load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     clf = cls(random_state=0, max_iter=50, tol=None).fit(X, y)
-    assert clf.coef_.shape == (3, 4) and clf.intercept_.shape == (3,)
+    assert clf.coef_.shape == (3, 4)
+    assert clf.intercept_.shape == (3,)
     assert clf.decision_function(X).shape == (150, 3)
     assert clf.score(X, y) > 0.85
     names = np.array(["no", "yes"])[(y > 0).astype(int)]
@@ -118,7 +118,8 @@ def test_tol_stops_with_a_reason_and_history():
     clf = msopt.LogisticRegression(random_state=0, tol=1e-3, n_iter_no_change=3,
                                    max_iter=500).fit(X, y)
     assert clf.stop_reason_.startswith("converged: relative objective change")
-    assert clf.n_iter_ < 500 and len(clf.history_) == clf.n_iter_
+    assert clf.n_iter_ < 500
+    assert len(clf.history_) == clf.n_iter_
     assert all(np.isfinite(h["loss"]) for h in clf.history_)
 
 
@@ -138,7 +139,8 @@ def test_early_stopping_restores_the_best_weights():
                                    learning_rate=0.05, random_state=0).fit(X, y)
     assert clf.stop_reason_.startswith("early stopping")
     scores = [h["val_score"] for h in clf.history_]
-    assert clf.n_iter_ < 200 and max(scores) >= scores[-1]
+    assert clf.n_iter_ < 200
+    assert max(scores) >= scores[-1]
 
 
 def test_gradient_tolerance():
@@ -163,14 +165,16 @@ def test_partial_fit_and_warm_start():
     clf = msopt.LogisticRegression(random_state=0)
     for _ in range(5):
         clf.partial_fit(X, y, classes=[0, 1])
-    assert clf.n_iter_ == 5 and clf.score(X, y) > 0.8
+    assert clf.n_iter_ == 5
+    assert clf.score(X, y) > 0.8
     with pytest.raises(ValueError, match=r"labels \[7\] are not among classes"):
         clf.partial_fit(X[:3], [0, 7, 1])
     w = msopt.LogisticRegression(random_state=0, max_iter=3, tol=None, warm_start=True)
     w.fit(X, y)
     first = w.coef_.copy()
     w.fit(X, y)
-    assert w.n_iter_ == 6 and not np.array_equal(first, w.coef_)
+    assert w.n_iter_ == 6
+    assert not np.array_equal(first, w.coef_)
 
 
 def test_callbacks_can_stop_the_fit():
@@ -179,7 +183,9 @@ def test_callbacks_can_stop_the_fit():
     clf = msopt.LogisticRegression(random_state=0, tol=None, max_iter=100,
                                    callbacks=[lambda est, info: seen.append(info) or
                                               info["epoch"] >= 4]).fit(X, y)
-    assert clf.n_iter_ == 4 and clf.stop_reason_ == "stopped by a callback" and len(seen) == 4
+    assert clf.n_iter_ == 4
+    assert clf.stop_reason_ == "stopped by a callback"
+    assert len(seen) == 4
 
 
 @pytest.mark.parametrize("opt", ["sgd", "adam", "adamw", "adagrad", "rmsprop", "lion"])

@@ -3,10 +3,9 @@ multi-step runner (with shuffling, penalties, clipping, schedules), dense and CS
 
 from __future__ import annotations
 
+import msopt
 import numpy as np
 import pytest
-
-import msopt
 from msopt import _core, reference
 
 sp = pytest.importorskip("scipy.sparse", reason="scipy builds the CSR test inputs")
@@ -76,7 +75,8 @@ def test_softmax_is_stable_for_huge_scores():
     m = msopt.LinearModel(1, 3, "softmax")
     m.W[...] = [[1e4, -1e4, 0.0]]
     val, dW, _ = m.loss_and_grad(np.ones((2, 1)), np.array([0, 1]))
-    assert np.isfinite(val) and np.isfinite(dW).all()
+    assert np.isfinite(val)
+    assert np.isfinite(dW).all()
     assert val == pytest.approx(1e4, rel=1e-12)
 
 
@@ -167,7 +167,8 @@ def test_divergence_raises_and_keeps_the_last_finite_weights(rng):
     m = msopt.LinearModel(5, 1, "squared", optimizer="sgd", lr=10.0)
     with pytest.raises(msopt.DivergenceError, match="smaller learning rate"):
         m.run(X, y, epochs=50, batch_size=8)
-    assert np.isfinite(m.W).all() and np.isfinite(m.b).all()
+    assert np.isfinite(m.W).all()
+    assert np.isfinite(m.b).all()
 
 
 @pytest.mark.parametrize(("kw", "exc", "match"), [

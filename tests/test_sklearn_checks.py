@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import msopt
+import pytest
 
 pytest.importorskip("sklearn", reason="scikit-learn is not installed")
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402

@@ -8,10 +8,9 @@ import re
 import threading
 from pathlib import Path
 
+import msopt
 import numpy as np
 import pytest
-
-import msopt
 
 
 @pytest.fixture

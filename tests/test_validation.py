@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import msopt
 import numpy as np
 import pytest
-
-import msopt
 
 
 def _snapshot(opt):
@@ -95,7 +94,8 @@ def test_skip_policy_counts_and_changes_nothing(rng):
     snap = _snapshot(opt)
     opt.step([np.full(100, np.nan)])
     _assert_unchanged(opt, snap)
-    assert opt.skipped_steps == 1 and opt.state[0]["step"] == 1
+    assert opt.skipped_steps == 1
+    assert opt.state[0]["step"] == 1
 
 
 def test_clip_norm_overflow_is_non_finite(rng):
@@ -218,7 +218,8 @@ def test_ignore_policy_lets_nan_through_like_torch():
     w = np.zeros(4)
     opt = msopt.SGD([w], lr=0.1, nonfinite="ignore")
     opt.step([np.array([1.0, np.nan, 1.0, 1.0])])
-    assert np.isnan(w[1]) and w[0] == -0.1
+    assert np.isnan(w[1])
+    assert w[0] == -0.1
     opt = msopt.SGD([np.zeros(2)], lr=0.1, nonfinite="ignore", max_grad_norm=1.0)
     with pytest.raises(msopt.NonFiniteGradientError, match="cannot clip"):
         opt.step([np.array([np.inf, 0.0])])
@@ -232,7 +233,8 @@ def test_replacing_a_parameter_by_hand_is_refused():
     opt.param_groups[0]["params"] = (b,)
     with pytest.raises(ValueError, match="param_groups: parameters were replaced"):
         opt.step([np.ones(3)])
-    assert not a.any() and not b.any()
+    assert not a.any()
+    assert not b.any()
 
 
 def test_norm_of_a_refused_step_is_nan():
@@ -240,7 +242,8 @@ def test_norm_of_a_refused_step_is_nan():
     opt.step([np.array([3.0, 4.0])])
     assert opt.last_grad_norm == 5.0
     opt.step([np.array([np.nan, 0.0])])
-    assert np.isnan(opt.last_grad_norm) and opt.skipped_steps == 1
+    assert np.isnan(opt.last_grad_norm)
+    assert opt.skipped_steps == 1
 
 
 def test_raise_policy_does_not_count_skips():

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -378,17 +379,14 @@ def time_to_accuracy(n_samples: int = 200_000, echo: Callable[[str], Any] = prin
 def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
     """Builders, in run order (each builds its arrays when called)."""
     n = 2_000_000 if quick else 10_000_000
+    rows = 200_000 if quick else 1_000_000
     out: list[Callable[[], Case]] = []
     for name in DENSE:
-        for t in (1, 2):
-            out.append(lambda name=name, t=t: dense_case(name, n, t))
-    for t in (1, 2):
-        out.append(lambda t=t: many_arrays_case(t))
-    for t in (1, 2):
-        out.append(lambda t=t: rows_case(t, rows=200_000 if quick else 1_000_000))
-    for t in (1, 2):
-        out.append(lambda t=t: linear_step_case(t))
-    out.append(lambda: small_fit_case(1, steps=2_000 if quick else 10_000))
+        out += [partial(dense_case, name, n, t) for t in (1, 2)]
+    out += [partial(many_arrays_case, t) for t in (1, 2)]
+    out += [partial(rows_case, t, rows=rows) for t in (1, 2)]
+    out += [partial(linear_step_case, t) for t in (1, 2)]
+    out.append(partial(small_fit_case, 1, steps=2_000 if quick else 10_000))
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
-from msopt.optim import SGD, Adagrad, Adam, AdamW, Lion, Optimizer, RMSprop
+from msopt.optim import SGD, Adagrad, Adam, AdamW, Lion, RMSprop
 
 try:  # optional: genuine scikit-learn estimators when it is installed
     from sklearn.base import BaseEstimator as _SkBase
@@ -94,7 +94,7 @@ __all__ = [
 ]
 
 LOSSES = {"squared": 0, "huber": 1, "logistic": 2, "softmax": 3, "hinge": 4}
-OPTIMIZERS: dict[str, type[Optimizer]] = {
+OPTIMIZERS: dict[str, Any] = {  # name -> optimizer class
     "sgd": SGD, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad, "rmsprop": RMSprop,
     "lion": Lion,
 }
@@ -339,7 +339,8 @@ def _validate(est: Any, X: Any, y: Any = None, *, reset: bool, regression: bool 
 class _LinearEstimator(_SkBase):
     """Fit loop shared by the estimators: native epochs between Python convergence checks."""
 
-    _loss_names: tuple[str, ...] = ()
+    _model: LinearModel
+    _partial_classes: Any = None
 
     def _penalties(self, n: int) -> tuple[float, float]:
         raise NotImplementedError
@@ -375,7 +376,8 @@ class _LinearEstimator(_SkBase):
         return scale * (1 - self.l1_ratio), scale * self.l1_ratio
 
     def _new_model(self, n_features: int, n_outputs: int, loss: str, dtype: Any) -> LinearModel:
-        return LinearModel(n_features, n_outputs, loss, huber_epsilon=getattr(self, "epsilon", 1.35),
+        return LinearModel(n_features, n_outputs, loss,
+                           huber_epsilon=getattr(self, "epsilon", 1.35),
                            fit_intercept=self.fit_intercept, optimizer=self.optimizer,
                            lr=self.learning_rate, optimizer_params=self.optimizer_params,
                            max_grad_norm=self.max_grad_norm, dtype=dtype)
@@ -383,7 +385,7 @@ class _LinearEstimator(_SkBase):
     def _seed(self) -> int:
         rs = self.random_state
         if rs is None:
-            return int(np.random.SeedSequence().entropy % 2**63)
+            return int(np.random.SeedSequence().entropy) % 2**63  # type: ignore[arg-type]
         if isinstance(rs, np.random.RandomState):
             return int(rs.randint(0, 2**31 - 1))
         if isinstance(rs, np.random.Generator):

@@ -159,7 +159,7 @@ class Optimizer:
         self._steps = np.zeros(0, dtype=np.int64)
         self._sizes: list[int] = []
         self._group_params: list[tuple[np.ndarray, ...]] = []
-        groups = list(params) if not isinstance(params, np.ndarray) else [params]
+        groups: list[Any] = list(params) if not isinstance(params, np.ndarray) else [params]
         if not groups:
             raise ValueError("params: empty parameter list")
         if not isinstance(groups[0], Mapping):
@@ -336,9 +336,10 @@ class Optimizer:
                 raise ValueError(f"state_dict: state[{i}]['step'] must be an int >= 0")
             steps[i] = int(step)
         for k, src in writes:
-            if new_states[k] is None:
-                new_states[k] = np.empty_like(self._params[k // _SLOTS])
-            np.copyto(new_states[k], src)
+            dst = new_states[k]
+            if dst is None:
+                dst = new_states[k] = np.empty_like(self._params[k // _SLOTS])
+            np.copyto(dst, src)
         self._states = new_states
         self._steps[:] = steps
         for g, mine in zip(groups, self.param_groups):
@@ -359,7 +360,7 @@ def _check_disjoint(params: Sequence[np.ndarray]) -> None:
             start = p.__array_interface__["data"][0]
             spans.append((start, start + p.nbytes, i))
     spans.sort()
-    for (s0, e0, i0), (s1, _, i1) in zip(spans, spans[1:]):
+    for (_s0, e0, i0), (s1, _, i1) in zip(spans, spans[1:]):
         if s1 < e0:
             a, b = sorted((i0, i1))
             raise ValueError(f"params: parameters {a} and {b} share memory (a parameter "

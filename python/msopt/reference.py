@@ -228,7 +228,7 @@ def step(name: str, params: Sequence[np.ndarray], grads: Sequence[Any],
     are updated: the lazy rule), a non-finite gradient or norm leaves everything as it
     was and returns False."""
     update = UPDATES[name]
-    dense: list[tuple[int, np.ndarray, np.ndarray | None]] = []  # (index, grad, rows)
+    dense: list[tuple[int, Any, Any]] = []  # (index, grad, rows or None)
     for i, g in enumerate(grads):
         if g is None:
             continue
