@@ -5,8 +5,8 @@ forward, loss, backward and the optimizer update in one native call, and whose `
 executes whole epochs (seeded shuffling, batching, schedule) in one call with the GIL
 released.  The scikit-learn style estimators :class:`LinearRegression`,
 :class:`LogisticRegression` and :class:`LinearSVC` drive it and check convergence between
-calls.  scikit-learn is optional: when installed, the estimators are genuine
-``BaseEstimator`` subclasses and validate input with its helpers.
+calls.  scikit-learn is optional: when scikit-learn >= 1.6 is installed, the estimators are
+genuine ``BaseEstimator`` subclasses and validate input with its helpers.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ try:  # optional: genuine scikit-learn estimators when it is installed
     from sklearn.base import RegressorMixin as _SkRegressor
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.exceptions import NotFittedError as _SkNotFitted
+    from sklearn.utils.validation import validate_data  # scikit-learn >= 1.6
 
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised where scikit-learn is absent
@@ -297,8 +298,6 @@ def _validate(est: Any, X: Any, y: Any = None, *, reset: bool, regression: bool 
     """Input checks with scikit-learn's helpers when installed (its messages, its dtype
     rules), and equivalent checks otherwise."""
     if _HAVE_SKLEARN:
-        from sklearn.utils.validation import validate_data
-
         kw: dict[str, Any] = dict(accept_sparse="csr", dtype=[np.float64, np.float32],
                                   reset=reset)
         if y is None:
