@@ -191,3 +191,25 @@ def test_bad_csr_is_refused(kw, exc, match):
                          0.0, 0, 1, 0, 1e-4)
     np.testing.assert_array_equal(m.W, W0)
     assert list(m.optimizer._steps) == [0, 0]
+
+
+@pytest.mark.parametrize("C", [2, 10, 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_register_tiles_and_blas_agree(rng, C, dtype):
+    """Narrow dense products run in msopt's register tiles or in BLAS by size; force each
+    and compare a few epochs."""
+    X = rng.standard_normal((203, 37)).astype(dtype)
+    y = rng.integers(0, C, 203)
+    saved = _core.linear_tile_max()
+    runs = []
+    try:
+        for tile_max in (2**62, 0):
+            _core.linear_tile_max(tile_max)
+            m = msopt.LinearModel(37, C, "softmax", optimizer="sgd", lr=0.1, dtype=dtype)
+            losses = m.run(X, y, epochs=3, batch_size=16, seed=1)
+            runs.append((losses, m.W.copy(), m.forward(X)))
+    finally:
+        _core.linear_tile_max(saved)
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, **tol)

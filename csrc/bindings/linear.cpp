@@ -321,6 +321,15 @@ void register_linear(py::module_& m) {
           py::arg("indices"), py::arg("y"), py::arg("labels"), py::arg("sample_weight"),
           py::arg("W"), py::arg("b"), py::arg("loss"), py::arg("huber_eps"),
           "Mean loss over the data and its gradient: (loss, dW, db).");
+    m.def(
+        "linear_tile_max",
+        [](py::object n) {
+            if (!n.is_none()) linear::set_tile_max_work(n.cast<std::size_t>());
+            return linear::tile_max_work();
+        },
+        py::arg("n") = py::none(),
+        "Get (and set) the product size, in multiply-adds, below which dense products with "
+        "2 to 16 outputs run in msopt's register tiles rather than BLAS.");
     m.def("epoch_permutation", &epoch_permutation, py::arg("seed"), py::arg("epoch"),
           py::arg("n"), "The row order linear_run uses for that seed and epoch.");
 }

@@ -30,9 +30,8 @@ void stats_f64(const double* g, std::size_t n, bool want, double* sumsq, bool* f
 
 template <class T>
 constexpr LinearOps<T> linear_ops() {
-    return {rules::dense_forward<T>,   rules::dense_backward<T>, rules::dense_forward16<T>,
-            rules::dense_backward16<T>, rules::csr_forward<T>,    rules::csr_backward<T>,
-            rules::loss_grad<T>,        rules::l1_prox<T>};
+    return {rules::dense_forward16<T>, rules::dense_backward16<T>, rules::csr_forward<T>,
+            rules::csr_backward<T>,     rules::loss_grad<T>,         rules::l1_prox<T>};
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "linear.hpp"
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -11,8 +12,14 @@ namespace msopt::linear {
 
 namespace {
 
-// Below this many multiply-adds a product stays in our loops: a BLAS call costs more.
-constexpr std::size_t kBlasMinWork = std::size_t(1) << 17;
+constexpr std::size_t kTile = 16;  // the width of the register tiles (linear_rules.hpp)
+std::atomic<std::size_t> g_tile_max{kDefaultTileMaxWork};
+
+// Dense products with 2..16 outputs and fewer than tile_max multiply-adds run in our
+// register tiles; all others in BLAS (bench/crossover.py measured both).
+inline bool use_tiles(std::size_t B, std::size_t d, std::size_t C) {
+    return C >= 2 && C <= kTile && B * d * C < g_tile_max.load(std::memory_order_relaxed);
+}
 
 template <class T>
 const LinearOps<T>& ops() {
@@ -34,7 +41,6 @@ struct Work {
     std::vector<T> w16, b16, z16, dz16, dw16;  // the padded narrow-output path
 };
 
-constexpr std::size_t kTile = 16;
 
 // Scores of rows[0..B) into Z (B x C).
 template <class T>
@@ -46,7 +52,7 @@ void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* 
         k.csr_forward(D.indptr, D.indices, D.vals, rows, B, W, b, C, Z);
         return;
     }
-    if (C <= kTile && B * D.d * C < kBlasMinWork * 8) {
+    if (use_tiles(B, D.d, C)) {
         // Narrow outputs: pad W and b to 16 columns (small next to the product).
         // resize() zeroes new elements once; only the first C columns are written after.
         w.w16.resize(D.d * kTile);
@@ -59,10 +65,6 @@ void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* 
         k.dense_forward16(D.x, D.ldx, rows, B, D.d, w.w16.data(), w.b16.data(), w.z16.data());
         for (std::size_t i = 0; i < B; ++i)
             for (std::size_t c = 0; c < C; ++c) Z[i * C + c] = w.z16[i * kTile + c];
-        return;
-    }
-    if (B * D.d * C < kBlasMinWork) {
-        k.dense_forward(D.x, D.ldx, rows, B, D.d, W, b, C, Z);
         return;
     }
     const T* xb = D.x;
@@ -84,7 +86,7 @@ template <class T>
 void grads(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* dZ,
            std::size_t C, const T* xb, T* dW, T* db, Work<T>& w) {
     const LinearOps<T>& k = ops<T>();
-    if (!xb && D.x && C <= kTile && B * D.d * C < kBlasMinWork * 8) {
+    if (!xb && D.x && use_tiles(B, D.d, C)) {
         w.dz16.resize(B * kTile);  // padding columns stay zero
         for (std::size_t i = 0; i < B; ++i)
             for (std::size_t c = 0; c < C; ++c) w.dz16[i * kTile + c] = dZ[i * C + c];
@@ -94,10 +96,9 @@ void grads(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* d
             for (std::size_t c = 0; c < C; ++c) dW[r * C + c] = w.dw16[r * kTile + c];
     } else if (xb) {
         blas::gemm(true, false, D.d, C, B, T(1), xb, rows ? D.d : D.ldx, dZ, C, T(0), dW, C);
-    } else {
+    } else {  // CSR
         std::memset(dW, 0, D.d * C * sizeof(T));
-        if (D.x) k.dense_backward(D.x, D.ldx, rows, B, D.d, dZ, C, dW);
-        else k.csr_backward(D.indptr, D.indices, D.vals, rows, B, dZ, C, dW);
+        k.csr_backward(D.indptr, D.indices, D.vals, rows, B, dZ, C, dW);
     }
     if (db) {
         for (std::size_t c = 0; c < C; ++c) db[c] = T(0);
@@ -128,6 +129,9 @@ double batch_loss_grad(const LossSpec& loss, T* Z, std::size_t B, std::size_t C,
 }
 
 }  // namespace
+
+void set_tile_max_work(std::size_t n) { g_tile_max.store(n, std::memory_order_relaxed); }
+std::size_t tile_max_work() { return g_tile_max.load(std::memory_order_relaxed); }
 
 double Schedule::factor(std::int64_t k) const {
     const double kd = double(k);
@@ -260,9 +264,9 @@ double loss_and_grad(const Data<T>& D, const T* W, const T* b, std::size_t C,
     forward(D, W, b, C, Z.data());
     const double total =
         ops<T>().loss_grad(loss, Z.data(), D.n, C, D.y, D.label, nullptr, D.sw, 1.0 / double(D.n));
-    const bool use_blas = D.x && D.n * D.d * C >= kBlasMinWork;
     Work<T> w;
-    grads<T>(D, nullptr, D.n, Z.data(), C, use_blas ? D.x : nullptr, dW, db, w);
+    const bool tiles = use_tiles(D.n, D.d, C);
+    grads<T>(D, nullptr, D.n, Z.data(), C, D.x && !tiles ? D.x : nullptr, dW, db, w);
     return total / double(D.n);
 }
 

@@ -87,6 +87,16 @@ template <class T>
 double loss_and_grad(const Data<T>& data, const T* W, const T* b, std::size_t C,
                      const LossSpec& loss, T* dW, T* db);
 
+// A dense product of B x d x C multiply-adds with 2 <= C <= 16 runs in our register tiles
+// below tile_max, and in BLAS otherwise.  bench/crossover.py measured the default on the
+// project's machine (2 threads): the tiles win up to a few 100k multiply-adds (C = 10:
+// 32 x 100 x 10 takes 5.4 us a training step against 5.8 in BLAS; 64 x 256 x 10, 11.7
+// against 13.6), BLAS from ~0.6M on, and BLAS for C = 1 at every size.  Tests move it to
+// check both paths against each other.
+constexpr std::size_t kDefaultTileMaxWork = std::size_t(1) << 19;
+void set_tile_max_work(std::size_t n);
+std::size_t tile_max_work();
+
 // The permutation of epoch `epoch` for `seed` (Fisher-Yates on a splitmix64 stream).
 void epoch_permutation(std::uint64_t seed, std::int64_t epoch, std::int64_t* perm,
                        std::size_t n);

@@ -1,5 +1,6 @@
 // Loops of the linear layer, included by each ISA translation unit (like update_rules.hpp):
-// small-shape forward/backward (large shapes go to BLAS), the fused losses, the L1 prox.
+// register-tiled forward/backward for narrow outputs, CSR forward/backward, the fused
+// losses, the L1 prox.  Other dense products go to BLAS.
 #pragma once
 
 #include <cmath>
@@ -55,39 +56,6 @@ inline T vexp(T x) {
     if (x < lo) out = T(0);
     if (over) out = T(INFINITY);
     return x != x ? x : out;
-}
-
-// Z (B x C) = X[rows] W + b, X dense with leading dimension ldx.
-template <class T>
-void dense_forward(const T* X, std::size_t ldx, const std::int64_t* rows, std::size_t B,
-                   std::size_t d, const T* W, const T* b, std::size_t C, T* Z) {
-    for (std::size_t i = 0; i < B; ++i) {
-        const T* __restrict x = X + (rows ? std::size_t(rows[i]) : i) * ldx;
-        T* __restrict z = Z + i * C;
-        for (std::size_t c = 0; c < C; ++c) z[c] = b ? b[c] : T(0);
-        for (std::size_t k = 0; k < d; ++k) {
-            const T xv = x[k];
-            if (xv == T(0)) continue;
-            const T* __restrict w = W + k * C;
-            for (std::size_t c = 0; c < C; ++c) z[c] += xv * w[c];
-        }
-    }
-}
-
-// dW (d x C) += X[rows]^T dZ.
-template <class T>
-void dense_backward(const T* X, std::size_t ldx, const std::int64_t* rows, std::size_t B,
-                    std::size_t d, const T* dZ, std::size_t C, T* dW) {
-    for (std::size_t i = 0; i < B; ++i) {
-        const T* __restrict x = X + (rows ? std::size_t(rows[i]) : i) * ldx;
-        const T* __restrict g = dZ + i * C;
-        for (std::size_t k = 0; k < d; ++k) {
-            const T xv = x[k];
-            if (xv == T(0)) continue;
-            T* __restrict w = dW + k * C;
-            for (std::size_t c = 0; c < C; ++c) w[c] += xv * g[c];
-        }
-    }
 }
 
 // Narrow outputs (C <= 16): W and the scores padded to 16 columns, so one row of scores

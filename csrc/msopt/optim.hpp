@@ -56,11 +56,7 @@ const char* slot_option(Algo a, int slot) noexcept;
 // Loops of the linear layer (linear_rules.hpp), one set per dtype.
 template <class T>
 struct LinearOps {
-    void (*dense_forward)(const T* X, std::size_t ldx, const std::int64_t* rows, std::size_t B,
-                          std::size_t d, const T* W, const T* b, std::size_t C, T* Z);
-    void (*dense_backward)(const T* X, std::size_t ldx, const std::int64_t* rows,
-                           std::size_t B, std::size_t d, const T* dZ, std::size_t C, T* dW);
-    // The same for at most 16 outputs, on W, b, Z and dW padded to 16 columns.
+    // Dense products with at most 16 outputs, on W, b, Z and dW padded to 16 columns.
     void (*dense_forward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
                             std::size_t B, std::size_t d, const T* W16, const T* b16, T* Z16);
     void (*dense_backward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
