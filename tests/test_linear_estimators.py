@@ -282,3 +282,80 @@ def test_feature_count_differs_at_predict():
 def test_bad_parameters(kw, match):
     with pytest.raises(ValueError, match=match):
         msopt.LogisticRegression(**kw).fit(np.ones((4, 2)), [0, 1, 0, 1])
+
+
+# -- from review: warm starts, rejected fits, divergence, streaming -----------------------
+def test_warm_start_applies_changed_hyperparameters():
+    X, y = datasets.make_regression(200, 4, noise=1.0, random_state=0)
+    reg = msopt.LinearRegression(optimizer="sgd", learning_rate=0.05, max_iter=5, tol=None,
+                                 warm_start=True, random_state=0).fit(X, y)
+    reg.set_params(learning_rate=0.01)
+    reg.fit(X, y)
+    assert reg._model.optimizer.param_groups[0]["lr"] == 0.01
+    before = reg.coef_.copy()
+    reg.set_params(loss="huber")
+    reg.fit(X, y)
+    assert reg._model.loss == "huber"
+    assert np.abs(reg.coef_ - before).max() < np.abs(before).max()  # started from the fit
+
+
+def test_partial_fit_keeps_the_model_across_dtypes_and_refuses_new_outputs():
+    X, y = datasets.make_classification(300, 5, random_state=0)
+    clf = msopt.LogisticRegression(random_state=0)
+    for _ in range(5):
+        clf.partial_fit(X, y, classes=[0, 1])
+    acc = clf.score(X, y)
+    clf.partial_fit(X.astype(np.float32), y)
+    assert clf.n_iter_ == 6 and clf.score(X, y) >= acc - 0.05
+    reg = msopt.LinearRegression(random_state=0)
+    reg.partial_fit(X, y.astype(float))
+    with pytest.raises(ValueError, match="output column"):
+        reg.partial_fit(X, np.column_stack([y, y]).astype(float))
+    assert reg.predict(X).shape == (300,)
+
+
+def test_rejected_fit_leaves_the_fitted_estimator_alone():
+    X, y = datasets.make_classification(300, 5, random_state=0)
+    clf = msopt.LogisticRegression(random_state=0, max_iter=20, tol=None).fit(X, y)
+    coef, acc = clf.coef_.copy(), clf.score(X, y)
+    with pytest.raises(ValueError, match="sample_weight"):
+        clf.fit(X, y, sample_weight=-np.ones(300))
+    with pytest.raises(ValueError, match="features"):
+        clf.partial_fit(X[:, :3], y)
+    np.testing.assert_array_equal(clf.coef_, coef)
+    assert clf.score(X, y) == acc and clf.n_features_in_ == 5
+
+
+def test_divergence_restores_optimizer_state_too():
+    X, y = datasets.make_regression(100, 3, noise=1.0, random_state=0)
+    reg = msopt.LinearRegression(optimizer="sgd", optimizer_params={"momentum": 0.9},
+                                 learning_rate=1e-3, batch_size=1, random_state=0, tol=None)
+    reg.partial_fit(X, y)
+    steps = reg._model.optimizer._steps.copy()
+    buf = reg._model.optimizer._states[0].copy()
+    reg.set_params(learning_rate=100.0)
+    with pytest.raises(msopt.DivergenceError):
+        reg.partial_fit(X * 1e3, y)
+    np.testing.assert_array_equal(reg._model.optimizer._steps, steps)
+    np.testing.assert_array_equal(reg._model.optimizer._states[0], buf)
+
+
+def test_streaming_penalty_matches_one_fit():
+    X, y = datasets.make_classification(2000, 3, n_informative=3, n_redundant=0,
+                                        random_state=0)
+    full = msopt.LogisticRegression(C=0.01, random_state=0, max_iter=30, tol=None).fit(X, y)
+    part = msopt.LogisticRegression(C=0.01, random_state=0)
+    for _ in range(30):
+        for s in range(0, 2000, 200):
+            part.partial_fit(X[s:s + 200], y[s:s + 200], classes=[0, 1])
+    np.testing.assert_allclose(part.coef_, full.coef_, rtol=0.3)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    (dict(n_iter_no_change=0), "n_iter_no_change"), (dict(check_every=0), "check_every"),
+    (dict(warmup_epochs=-1), "warmup_epochs"),
+    (dict(penalty="l1"), "needs optimizer='sgd'"),
+])
+def test_more_bad_parameters(kw, match):
+    with pytest.raises(ValueError, match=match):
+        msopt.LogisticRegression(**kw).fit(np.ones((4, 2)), [0, 1, 0, 1])

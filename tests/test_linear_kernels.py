@@ -96,8 +96,9 @@ def test_runner_matches_reference(rng, loss, opt, opts, dtype, sparse, shape):
     C = _outputs(loss, C)
     X, target = _problem(rng, loss, n, d, C, dtype, sparse)
     sw = rng.random(n).astype(dtype) + 0.5
+    l1 = 0.001 if opt == "sgd" else 0.0  # the L1 prox is for plain SGD steps
     m = msopt.LinearModel(d, C, loss, optimizer=opt, lr=0.05, optimizer_params=opts,
-                          l2=0.01, l1=0.001, max_grad_norm=5.0, dtype=dtype)
+                          l2=0.01, l1=l1, max_grad_norm=5.0, dtype=dtype)
     W0 = (rng.standard_normal((d, C)) * 0.1).astype(dtype)
     m.W[...] = W0
     W, b = W0.copy(), np.zeros(C, dtype)
@@ -105,6 +106,7 @@ def test_runner_matches_reference(rng, loss, opt, opts, dtype, sparse, shape):
             "rmsprop": "RMSprop", "lion": "Lion"}[opt]
     hyper = {k: v for k, v in m.optimizer.param_groups[0].items() if k != "params"}
     states = [reference.init_state(name, p, **hyper) for p in (W, b)]
+    hyper_b = {**hyper, "weight_decay": 0.0}  # the intercept is never decayed
     steps = [0, 0]
     epochs, bs, seed = 3, 32, 1234
     total = epochs * -(-n // bs)
@@ -112,7 +114,7 @@ def test_runner_matches_reference(rng, loss, opt, opts, dtype, sparse, shape):
                 schedule="linear", schedule_steps=total)
     orders = [_core.epoch_permutation(seed, e, n) for e in range(epochs)]
     want = reference.linear_run(X, target, sw, W, b, loss, name, hyper, states, steps,
-                                batch_size=bs, orders=orders, l2=0.01, l1=0.001,
+                                batch_size=bs, orders=orders, l2=0.01, l1=l1, hyper_b=hyper_b,
                                 max_grad_norm=5.0,
                                 lr_factor=lambda k: max(1 - k / total, 1e-4))
     if dtype == np.float64:
@@ -213,3 +215,48 @@ def test_register_tiles_and_blas_agree(rng, C, dtype):
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
     for a, b in zip(*runs):
         np.testing.assert_allclose(a, b, **tol)
+
+
+def test_no_features_or_odd_shapes_do_not_crash(rng):
+    for C in (1, 3, 20):
+        loss = "squared"
+        m = msopt.LinearModel(0, C, loss)
+        losses = m.run(np.zeros((5, 0)), np.ones((5, C)), epochs=2, batch_size=2)
+        assert np.isfinite(losses).all() and np.all(m.b != 0)
+    m = msopt.LinearModel(3, 1, "squared")
+    with pytest.raises(ValueError, match="X: no samples"):
+        m.run(np.zeros((0, 3)), np.zeros(0))
+    m.run(np.ones((3, 3)), np.ones(3), batch_size=1000)  # batch larger than the data
+
+
+def test_non_native_state_is_refused():
+    m = msopt.LinearModel(2, 1, "squared", optimizer="sgd", optimizer_params={"momentum": 0.9})
+    states = list(m.optimizer._states)
+    states[0] = states[0].astype(">f8")
+    hy = tuple(m.optimizer._hyper(g) for g in m.optimizer.param_groups)
+    with pytest.raises(ValueError, match="state array does not match"):
+        _core.linear_run(np.ones((2, 2)), None, None, np.ones((2, 1)), None, None, m.W, m.b,
+                         0, 1.35, 0, hy, states, m.optimizer._steps, 0.0, 2, 1, 0, 0, True,
+                         0.0, 0.0, 0, 1, 0, 1e-4)
+
+
+def test_intercept_is_not_decayed_by_adamw():
+    X, y = np.zeros((10, 3)), np.full(10, 300.0)
+    m = msopt.LinearModel(3, 1, "squared", optimizer="adamw", lr=1.0,
+                          optimizer_params={"weight_decay": 0.01})
+    assert [g["weight_decay"] for g in m.optimizer.param_groups] == [0.01, 0.0]
+    m.run(X, y, epochs=3000, batch_size=10, shuffle=False, schedule="linear")
+    assert m.b[0] == pytest.approx(300.0, rel=1e-6)  # decayed, it would sit near 1/wd = 100
+
+
+def test_l1_needs_sgd():
+    with pytest.raises(ValueError, match="needs optimizer='sgd'"):
+        msopt.LinearModel(3, 1, "squared", optimizer="adam", l1=0.1)
+
+
+def test_schedule_spans_the_call_by_default(rng):
+    X = rng.standard_normal((256, 3))
+    y = X @ [1.0, -2.0, 0.5]
+    m = msopt.LinearModel(3, 1, "squared", optimizer="sgd", lr=0.1)
+    m.run(X, y, epochs=50, batch_size=32, seed=0, schedule="linear")
+    np.testing.assert_allclose(m.W[:, 0], [1.0, -2.0, 0.5], atol=1e-3)

@@ -72,6 +72,9 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
         D.indices = ix;
         D.vals = reinterpret_cast<const T*>(xv.data);
     }
+    constexpr std::size_t kBlasMax = std::size_t(INT32_MAX);  // scipy-openblas32: 32-bit sizes
+    if (D.n > kBlasMax || D.d > kBlasMax || C > kBlasMax || D.n * D.d > (std::size_t(1) << 62))
+        throw std::invalid_argument("X: too large for the 32-bit BLAS msopt links");
     const bool regression = loss == linear::Loss::Squared || loss == linear::Loss::Huber;
     if (regression && !y.is_none()) {
         ArrayView yv = need_array(y, "y");
@@ -155,6 +158,8 @@ py::tuple run_t(const Model& m, const linear::Data<T>& D, const linear::LossSpec
 }
 
 void fill_hyper(Algo algo, py::handle t, double* out, const char* name) {
+    if (!PyTuple_Check(t.ptr()))
+        throw py::type_error(std::string(name) + ": expected a tuple of hyperparameters");
     auto tup = py::reinterpret_borrow<py::tuple>(t);
     if (int(tup.size()) != hyper_len(algo))
         throw std::invalid_argument(std::string(name) + ": wrong number of hyperparameters");
@@ -162,7 +167,8 @@ void fill_hyper(Algo algo, py::handle t, double* out, const char* name) {
 }
 
 void fill_states(const Model& m, py::list states, std::size_t offset, void** out, Algo algo,
-                 const double* hyper, const ArrayView& param, const char* name) {
+                 const double* hyper, const ArrayView& param, const char* name,
+                 std::vector<py::object>& keep) {
     bool need[kMaxSlots];
     make_coeffs(algo, hyper, 1, need);
     for (int s = 0; s < kMaxSlots; ++s) {
@@ -175,10 +181,11 @@ void fill_states(const Model& m, py::list states, std::size_t offset, void** out
             continue;
         }
         ArrayView v;
-        if (!bind::view(o.ptr(), v) || v.type_num != m.type_num || !v.same_shape(param) ||
-            !v.c_contiguous() || !v.writeable())
+        if (!bind::view(o.ptr(), v) || v.type_num != m.type_num || !v.native() ||
+            !v.same_shape(param) || !v.c_contiguous() || !v.writeable())
             throw std::invalid_argument(std::string(name) + ": state array does not match");
         out[s] = v.data;
+        keep.push_back(py::reinterpret_borrow<py::object>(o));  // the list may be edited
     }
 }
 
@@ -188,7 +195,8 @@ py::tuple linear_run(py::handle X, py::handle indptr, py::handle indices, py::ha
                      py::list states, py::array steps_arr, double max_norm,
                      std::size_t batch_size, std::int64_t epochs, std::int64_t epoch0,
                      std::uint64_t seed, bool shuffle, double l2, double l1, int sched_kind,
-                     std::int64_t sched_total, std::int64_t sched_warmup, double min_factor) {
+                     std::int64_t sched_total, std::int64_t sched_warmup, double min_factor,
+                     std::int64_t sched_origin) {
     if (loss_id < 0 || loss_id > 4) throw std::invalid_argument("loss: unknown id");
     if (algo_id < 0 || algo_id > int(Algo::Lion)) throw std::invalid_argument("algo: unknown id");
     if (batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
@@ -206,8 +214,10 @@ py::tuple linear_run(py::handle X, py::handle indptr, py::handle indices, py::ha
     if (m.has_b) fill_hyper(opt.algo, hypers[1], opt.hyper_b, "hypers[1]");
     if (states.size() != (m.has_b ? 2u : 1u) * kMaxSlots)
         throw std::invalid_argument("states: wrong length");
-    fill_states(m, states, 0, opt.state_w, opt.algo, opt.hyper_w, m.W, "W");
-    if (m.has_b) fill_states(m, states, kMaxSlots, opt.state_b, opt.algo, opt.hyper_b, m.b, "b");
+    std::vector<py::object> keep;  // the state arrays, alive while the GIL is released
+    fill_states(m, states, 0, opt.state_w, opt.algo, opt.hyper_w, m.W, "W", keep);
+    if (m.has_b)
+        fill_states(m, states, kMaxSlots, opt.state_b, opt.algo, opt.hyper_b, m.b, "b", keep);
     ArrayView sv;
     if (!bind::view(steps_arr.ptr(), sv) || !sv.is_i64() || sv.ndim != 1 ||
         sv.shape[0] != (m.has_b ? 2 : 1) || !sv.writeable() || !sv.c_contiguous())
@@ -226,6 +236,7 @@ py::tuple linear_run(py::handle X, py::handle indptr, py::handle indices, py::ha
     spec.schedule.total = sched_total > 0 ? sched_total : 1;
     spec.schedule.warmup = sched_warmup;
     spec.schedule.min_factor = min_factor;
+    spec.schedule.origin = sched_origin;
     if (m.W.is_f32()) {
         auto D = parse_data<float>(X, indptr, indices, m.d, y, labels, sample_weight,
                                    m.type_num, m.C, loss.loss);
@@ -312,7 +323,7 @@ void register_linear(py::module_& m) {
           py::arg("states"), py::arg("steps"), py::arg("max_norm"), py::arg("batch_size"),
           py::arg("epochs"), py::arg("epoch0"), py::arg("seed"), py::arg("shuffle"),
           py::arg("l2"), py::arg("l1"), py::arg("schedule"), py::arg("schedule_total"),
-          py::arg("schedule_warmup"), py::arg("min_factor"),
+          py::arg("schedule_warmup"), py::arg("min_factor"), py::arg("schedule_origin") = 0,
           "Run minibatch epochs of a linear model with a fused loss, in one native call.\n\n"
           "Returns (epoch_losses, finite, steps).");
     m.def("linear_forward", &linear_forward, py::arg("X"), py::arg("indptr"),

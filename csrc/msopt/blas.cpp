@@ -23,11 +23,9 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double 
 }
 
 void set_threads(int n) {
-    static int current = -1;
-    if (n != current) {
-        scipy_openblas_set_num_threads(n);
-        current = n;
-    }
+    // Cheap to call: OpenBLAS only records the number when it is unchanged.  Not cached
+    // here, since threadpoolctl or NumPy users may change it behind our back.
+    scipy_openblas_set_num_threads(n);
 }
 
 }  // namespace msopt::blas

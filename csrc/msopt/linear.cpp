@@ -42,17 +42,28 @@ struct Work {
 };
 
 
-// Scores of rows[0..B) into Z (B x C).
+// How a call computes its products, decided once per call (the tile threshold may be
+// changed by another thread meanwhile; forward and backward must agree).
+enum class Path { Csr, Tiles, Blas };
+
 template <class T>
-void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* W, const T* b,
-            std::size_t C, T* Z, Work<T>& w, const T** xb_out) {
+Path choose_path(const Data<T>& D, std::size_t B, std::size_t C) {
+    if (!D.x) return Path::Csr;
+    return use_tiles(B, D.d, C) ? Path::Tiles : Path::Blas;
+}
+
+// Scores of rows[0..B) into Z (B x C).  With Path::Blas, *xb_out is the batch block the
+// backward product reads (X itself, or the gathered rows).
+template <class T>
+void scores(Path path, const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* W,
+            const T* b, std::size_t C, T* Z, Work<T>& w, const T** xb_out) {
     const LinearOps<T>& k = ops<T>();
     *xb_out = nullptr;
-    if (!D.x) {
+    if (path == Path::Csr) {
         k.csr_forward(D.indptr, D.indices, D.vals, rows, B, W, b, C, Z);
         return;
     }
-    if (use_tiles(B, D.d, C)) {
+    if (path == Path::Tiles) {
         // Narrow outputs: pad W and b to 16 columns (small next to the product).
         // resize() zeroes new elements once; only the first C columns are written after.
         w.w16.resize(D.d * kTile);
@@ -67,6 +78,9 @@ void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* 
             for (std::size_t c = 0; c < C; ++c) Z[i * C + c] = w.z16[i * kTile + c];
         return;
     }
+    for (std::size_t i = 0; i < B; ++i)
+        for (std::size_t c = 0; c < C; ++c) Z[i * C + c] = b ? b[c] : T(0);
+    if (D.d == 0 || C == 0 || B == 0) return;  // nothing to multiply (BLAS wants ld >= 1)
     const T* xb = D.x;
     if (rows) {  // gather the batch into one block for BLAS
         w.xb.resize(B * D.d);
@@ -75,18 +89,16 @@ void scores(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* 
                         D.d * sizeof(T));
         xb = w.xb.data();
     }
-    for (std::size_t i = 0; i < B; ++i)
-        for (std::size_t c = 0; c < C; ++c) Z[i * C + c] = b ? b[c] : T(0);
     blas::gemm(false, false, B, C, D.d, T(1), xb, rows ? D.d : D.ldx, W, C, T(1), Z, C);
     *xb_out = xb;
 }
 
 // dW = X[rows]^T dZ (overwritten), db = column sums of dZ.
 template <class T>
-void grads(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* dZ,
+void grads(Path path, const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* dZ,
            std::size_t C, const T* xb, T* dW, T* db, Work<T>& w) {
     const LinearOps<T>& k = ops<T>();
-    if (!xb && D.x && use_tiles(B, D.d, C)) {
+    if (path == Path::Tiles) {
         w.dz16.resize(B * kTile);  // padding columns stay zero
         for (std::size_t i = 0; i < B; ++i)
             for (std::size_t c = 0; c < C; ++c) w.dz16[i * kTile + c] = dZ[i * C + c];
@@ -94,10 +106,14 @@ void grads(const Data<T>& D, const std::int64_t* rows, std::size_t B, const T* d
         k.dense_backward16(D.x, D.ldx, rows, B, D.d, w.dz16.data(), w.dw16.data());
         for (std::size_t r = 0; r < D.d; ++r)
             for (std::size_t c = 0; c < C; ++c) dW[r * C + c] = w.dw16[r * kTile + c];
-    } else if (xb) {
-        blas::gemm(true, false, D.d, C, B, T(1), xb, rows ? D.d : D.ldx, dZ, C, T(0), dW, C);
-    } else {  // CSR
-        std::memset(dW, 0, D.d * C * sizeof(T));
+    } else if (path == Path::Blas) {
+        if (D.d && C && B)
+            blas::gemm(true, false, D.d, C, B, T(1), xb, rows ? D.d : D.ldx, dZ, C, T(0), dW,
+                       C);
+        else if (D.d * C)
+            std::memset(dW, 0, D.d * C * sizeof(T));
+    } else {
+        if (D.d * C) std::memset(dW, 0, D.d * C * sizeof(T));
         k.csr_backward(D.indptr, D.indices, D.vals, rows, B, dZ, C, dW);
     }
     if (db) {
@@ -178,6 +194,7 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
     w.db.resize(C);
     const DType dt = sizeof(T) == 4 ? DType::F32 : DType::F64;
     std::vector<ParamTask> tasks(b ? 2 : 1);
+    const Path path = choose_path(D, bs, C);
 
     for (std::int64_t e = 0; e < spec.epochs; ++e) {
         if (spec.shuffle) epoch_permutation(spec.seed, spec.epoch0 + e, perm.data(), D.n);
@@ -195,21 +212,22 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
                 xrows = nullptr;
             }
             const T* xb = nullptr;
-            scores(Dx, xrows, B, W, b, C, w.z.data(), w, &xb);
+            scores(path, Dx, xrows, B, W, b, C, w.z.data(), w, &xb);
             const double batch = batch_loss_grad(loss, w.z.data(), B, C, D, rows);
             if (!std::isfinite(batch)) {
                 res.finite = false;
                 return res;
             }
             epoch_total += batch;
-            grads(Dx, xrows, B, w.z.data(), C, xb, w.dw.data(), b ? w.db.data() : nullptr, w);
+            grads(path, Dx, xrows, B, w.z.data(), C, xb, w.dw.data(), b ? w.db.data() : nullptr,
+                  w);
             if (spec.l2 != 0.0) {
                 const T l2 = T(spec.l2);
                 for (std::size_t i = 0; i < D.d * C; ++i) w.dw[i] += l2 * W[i];
             }
 
             // The update: W and b through the optimizer engine, at the scheduled rate.
-            const double f = spec.schedule.factor(*opt.step_w);
+            const double f = spec.schedule.factor(*opt.step_w - spec.schedule.origin);
             bool need[kMaxSlots];
             double hw[8], hb[8];
             std::memcpy(hw, opt.hyper_w, sizeof hw);
@@ -240,6 +258,12 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
         }
         res.epoch_loss.push_back(epoch_total / double(D.n));
     }
+    // A last update can overflow the weights after a finite loss.
+    for (std::size_t i = 0; i < D.d * C; ++i)
+        if (!std::isfinite(W[i])) {
+            res.finite = false;
+            break;
+        }
     return res;
 }
 
@@ -248,25 +272,33 @@ void forward(const Data<T>& D, const T* W, const T* b, std::size_t C, T* Z) {
     blas::set_threads(num_threads());
     Work<T> w;
     const T* xb = nullptr;
+    const Path path = choose_path(D, D.n, C);
     if (D.x) {  // rows in place: no gather
-        scores(D, nullptr, D.n, W, b, C, Z, w, &xb);
+        scores(path, D, nullptr, D.n, W, b, C, Z, w, &xb);
         return;
     }
     std::vector<std::int64_t> rows(D.n);
     for (std::size_t i = 0; i < D.n; ++i) rows[i] = std::int64_t(i);
-    scores(D, rows.data(), D.n, W, b, C, Z, w, &xb);
+    scores(path, D, rows.data(), D.n, W, b, C, Z, w, &xb);
 }
 
 template <class T>
 double loss_and_grad(const Data<T>& D, const T* W, const T* b, std::size_t C,
                      const LossSpec& loss, T* dW, T* db) {
+    blas::set_threads(num_threads());
+    const Path path = choose_path(D, D.n, C);
     std::vector<T> Z(D.n * C);
-    forward(D, W, b, C, Z.data());
-    const double total =
-        ops<T>().loss_grad(loss, Z.data(), D.n, C, D.y, D.label, nullptr, D.sw, 1.0 / double(D.n));
+    std::vector<std::int64_t> rows;
+    if (!D.x) {
+        rows.resize(D.n);
+        for (std::size_t i = 0; i < D.n; ++i) rows[i] = std::int64_t(i);
+    }
     Work<T> w;
-    const bool tiles = use_tiles(D.n, D.d, C);
-    grads<T>(D, nullptr, D.n, Z.data(), C, D.x && !tiles ? D.x : nullptr, dW, db, w);
+    const T* xb = nullptr;
+    scores(path, D, D.x ? nullptr : rows.data(), D.n, W, b, C, Z.data(), w, &xb);
+    const double total = ops<T>().loss_grad(loss, Z.data(), D.n, C, D.y, D.label, nullptr,
+                                            D.sw, 1.0 / double(D.n));
+    grads<T>(path, D, D.x ? nullptr : rows.data(), D.n, Z.data(), C, xb, dW, db, w);
     return total / double(D.n);
 }
 

@@ -51,6 +51,7 @@ struct Schedule {
     int kind = 0;            // 0 constant, 1 linear decay, 2 linear warmup + cosine
     std::int64_t total = 1;  // steps over which the schedule runs
     std::int64_t warmup = 0;
+    std::int64_t origin = 0;  // the step count at which the schedule starts
     double min_factor = 1e-4;
     double factor(std::int64_t k) const;
 };
@@ -67,8 +68,9 @@ struct RunSpec {
 
 struct RunResult {
     std::vector<double> epoch_loss;  // mean weighted loss of each epoch completed
-    bool finite = true;              // false: a batch loss was NaN/Inf; W, b hold the
-                                     // weights from before that batch
+    bool finite = true;              // false: a batch loss was NaN/Inf (W, b hold the
+                                     // weights from before that batch), or the last update
+                                     // overflowed W
     std::int64_t steps = 0;
 };
 

@@ -14,8 +14,9 @@ namespace msopt::rules {
 namespace {
 
 // exp(x) to ~2 ulp with a loop the compiler vectorizes: x = n ln2 + r, |r| <= ln2/2,
-// exp(r) by a polynomial, 2^n through the exponent bits.  NaN stays NaN; large inputs
-// saturate to 0 and +Inf as exp does.
+// exp(r) by a polynomial, 2^n through the exponent bits.  NaN stays NaN; inputs below the
+// normal range give 0 and those near the top of it +Inf (a little early: the softmax only
+// passes x <= 0).
 template <class T>
 inline T vexp(T x) {
     using I = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;

@@ -54,6 +54,7 @@ def linear_run(
     schedule_total: int,
     schedule_warmup: int,
     min_factor: float,
+    schedule_origin: int = 0,
 ) -> tuple[npt.NDArray[np.float64], bool, int]: ...
 def linear_forward(
     X: npt.NDArray[np.floating],

@@ -201,15 +201,23 @@ class LinearModel:
             raise ValueError("n_outputs: the logistic loss takes one output")
         if l2 < 0 or l1 < 0:
             raise ValueError("l2, l1: penalties must be >= 0")
+        if l1 and optimizer != "sgd":
+            raise ValueError(f"l1: the L1 proximal step needs optimizer='sgd' (with "
+                             f"{optimizer!r} each coordinate moves by its own step size, which "
+                             "the prox would ignore)")
         self.loss, self.huber_epsilon = loss, float(huber_epsilon)
+        self.optimizer_name = optimizer
         self.l2, self.l1 = float(l2), float(l1)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: float32 or float64, got {self.dtype}")
         self.W = np.zeros((int(n_features), int(n_outputs)), self.dtype)
         self.b = np.zeros(int(n_outputs), self.dtype) if fit_intercept else None
-        params = [self.W] + ([self.b] if self.b is not None else [])
-        self.optimizer = OPTIMIZERS[optimizer](params, lr=lr, **(optimizer_params or {}),
+        # The intercept gets its own group with no weight decay: it is never penalized.
+        groups: list[dict[str, Any]] = [{"params": [self.W]}]
+        if self.b is not None:
+            groups.append({"params": [self.b], "weight_decay": 0.0})
+        self.optimizer = OPTIMIZERS[optimizer](groups, lr=lr, **(optimizer_params or {}),
                                                max_grad_norm=max_grad_norm)
 
     # -- targets
@@ -238,33 +246,41 @@ class LinearModel:
     def run(self, X: Any, y: Any, sample_weight: Any = None, *, epochs: int = 1,
             batch_size: int = 32, shuffle: bool = True, seed: int = 0, epoch0: int = 0,
             schedule: str = "constant", schedule_steps: int | None = None,
-            warmup_steps: int = 0, min_factor: float = 1e-4) -> np.ndarray:
+            warmup_steps: int = 0, min_factor: float = 1e-4,
+            schedule_origin: int = 0) -> np.ndarray:
         """Run ``epochs`` epochs of minibatch steps in one native call (GIL released).
 
         Each epoch visits the rows in the order ``epoch_permutation(seed, epoch0 + e)``
         (or in order when ``shuffle`` is False).  ``schedule`` scales the learning rate by
         the optimizer's step count: "constant", "linear" (to ``min_factor`` over
-        ``schedule_steps``) or "cosine" (linear warmup, then cosine to ``min_factor``).
-        Returns the mean loss of each epoch; raises :class:`DivergenceError` (weights as
-        before the bad batch) when a batch loss is not finite.
+        ``schedule_steps``, by default the steps of this call) or "cosine" (linear warmup,
+        then cosine to ``min_factor``), counted from the step ``schedule_origin``.
+        Returns the mean loss of each epoch; raises :class:`DivergenceError` when a batch
+        loss is not finite (W, b as before that batch) or the weights overflowed.
         """
         data = self._data(X)
+        if data.n == 0:
+            raise ValueError("X: no samples")
         yy, lab = self._targets(y, data.n)
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule: expected one of {sorted(SCHEDULES)}, got {schedule!r}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {batch_size!r}")
+        if schedule_steps is None:
+            schedule_steps = int(epochs) * -(-data.n // min(int(batch_size), data.n))
         opt = self.optimizer
-        hyper = opt._hyper(opt.param_groups[0])
-        hypers = (hyper, hyper) if self.b is not None else (hyper,)
+        hypers = tuple(opt._hyper(g) for g in opt.param_groups)
         losses, finite, _ = _core.linear_run(
             *data.args, yy, lab, self._sw(sample_weight, data.n), self.W, self.b,
             LOSSES[self.loss], self.huber_epsilon, opt._algo, hypers, opt._states,
             opt._steps, opt.max_grad_norm or 0.0, int(batch_size), int(epochs), int(epoch0),
             int(seed) % 2**64, bool(shuffle), self.l2, self.l1, SCHEDULES[schedule],
-            int(schedule_steps or 1), int(warmup_steps), float(min_factor))
+            max(int(schedule_steps), 1), int(warmup_steps), float(min_factor),
+            int(schedule_origin))
         if not finite:
             raise DivergenceError(
-                f"the training loss became NaN or Inf in epoch {epoch0 + len(losses) + 1}; "
-                "the weights are those from before that batch.  Try a smaller learning rate.")
+                f"the training loss or the weights became NaN or Inf in epoch "
+                f"{epoch0 + len(losses) + 1}.  Try a smaller learning rate.")
         return losses
 
     def step(self, X: Any, y: Any, sample_weight: Any = None) -> float:
@@ -364,6 +380,16 @@ class _LinearEstimator(_SkBase):
             raise ValueError("validation_fraction: must be in (0, 1)")
         if self.learning_rate_schedule not in SCHEDULES:
             raise ValueError(f"learning_rate_schedule: expected one of {sorted(SCHEDULES)}")
+        if int(self.n_iter_no_change) != self.n_iter_no_change or self.n_iter_no_change < 1:
+            raise ValueError(f"n_iter_no_change: must be an int >= 1, got "
+                             f"{self.n_iter_no_change!r}")
+        if int(self.check_every) != self.check_every or self.check_every < 1:
+            raise ValueError(f"check_every: must be an int >= 1, got {self.check_every!r}")
+        if not self.warmup_epochs >= 0:
+            raise ValueError(f"warmup_epochs: must be >= 0, got {self.warmup_epochs!r}")
+        if self.penalty in ("l1", "elasticnet") and self.optimizer != "sgd":
+            raise ValueError(f"penalty={self.penalty!r}: the L1 proximal step needs "
+                             f"optimizer='sgd' (got {self.optimizer!r})")
 
     def _l2_l1(self, scale: float) -> tuple[float, float]:
         if self.penalty is None:
@@ -392,63 +418,110 @@ class _LinearEstimator(_SkBase):
         return int(rs)
 
     # Subclasses turn (X, y) into the model's loss, output count and targets.
-    def _prepare_targets(self, y: np.ndarray, fitting: bool) -> tuple[str, int, np.ndarray]:
+    def _classes_for(self, y: np.ndarray, first: bool) -> Any:
+        raise NotImplementedError
+
+    def _prepare_targets(self, y: np.ndarray, classes: Any) -> tuple[str, int, np.ndarray]:
+        raise NotImplementedError
+
+    def _set_targets_meta(self, classes: Any, y: np.ndarray) -> None:
         raise NotImplementedError
 
     def _score_val(self, data: _Data, target: np.ndarray, sw: np.ndarray | None) -> float:
         raise NotImplementedError
 
+    def _model_key(self, loss: str) -> tuple[Any, ...]:
+        """What the model is built from: a change in any of these rebuilds it."""
+        return (loss, self.fit_intercept, self.optimizer, repr(self.optimizer_params),
+                self.max_grad_norm, getattr(self, "epsilon", None))
+
     def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool,
              max_epochs: int) -> _LinearEstimator:
+        # 1. Check everything; nothing about the estimator changes until all checks pass.
         self._check_params()
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None")
-        first = not (partial or self.warm_start) or not hasattr(self, "_model")
-        X, y = _validate(self, X, y, reset=first, regression=self._is_regressor,
-                         multi_output=self._is_regressor)
-        loss, n_out, target = self._prepare_targets(np.asarray(y), fitting=first)
-        dtype = np.float32 if X.dtype == np.float32 else np.float64
-        if first or self._model.W.shape[1] != n_out or self._model.dtype != dtype:
+        fitted = hasattr(self, "_model")
+        first = not fitted or not (partial or self.warm_start)
+        had_n = getattr(self, "n_features_in_", None)
+        try:
+            X, y = _validate(self, X, y, reset=first, regression=self._is_regressor,
+                             multi_output=self._is_regressor)
+            classes = self._classes_for(np.asarray(y), first)
+            loss, n_out, target = self._prepare_targets(np.asarray(y), classes)
+            if not first and n_out != self._model.W.shape[1]:
+                raise ValueError(f"y: {n_out} output column(s), but the fitted model has "
+                                 f"{self._model.W.shape[1]}; fit from scratch instead")
+            dtype = (np.float32 if X.dtype == np.float32 else np.float64) if first \
+                else self._model.dtype
+            data = _Data(X, dtype)
+            sw = None
+            if sample_weight is not None:
+                sw = np.asarray(sample_weight, dtype=np.float64)
+                if sw.shape != (data.n,):
+                    raise ValueError(f"sample_weight: expected shape ({data.n},), got "
+                                     f"{sw.shape}")
+                if not np.isfinite(sw).all() or (sw < 0).any():
+                    raise ValueError("sample_weight: must be finite and >= 0")
+                if not sw.any():
+                    raise ValueError("Sample weights must contain at least one non-zero "
+                                     "number.")
+            if self.early_stopping and not partial and data.n < 2:
+                raise ValueError("validation_fraction: leaves no training data")
+        except Exception:
+            if had_n is not None:
+                self.n_features_in_ = had_n
+            raise
+
+        # 2. Build or update the model.
+        key = self._model_key(loss)
+        if first:
             self._model = self._new_model(X.shape[1], n_out, loss, dtype)
             self._epochs_done = 0
             self._seed_ = self._seed()
             self.history_: list[dict[str, Any]] = []
+            self._n_seen = 0
+        elif key != self._key:  # hyperparameters that shape the model changed: rebuild,
+            old = self._model   # starting from the fitted weights
+            self._model = self._new_model(X.shape[1], n_out, loss, dtype)
+            self._model.W[...] = old.W
+            if self._model.b is not None and old.b is not None:
+                self._model.b[...] = old.b
+        else:
+            for g in self._model.optimizer.param_groups:
+                g["lr"] = self.learning_rate
+        self._key = key
+        self._set_targets_meta(classes, np.asarray(y))
         model = self._model
-        data = _Data(X, dtype)
-        sw = None
-        if sample_weight is not None:
-            sw = np.asarray(sample_weight, dtype=np.float64)
-            if sw.shape != (data.n,):
-                raise ValueError(f"sample_weight: expected shape ({data.n},), got {sw.shape}")
-            if not np.isfinite(sw).all() or (sw < 0).any():
-                raise ValueError("sample_weight: must be finite and >= 0")
-            if not sw.any():
-                raise ValueError("Sample weights must contain at least one non-zero number.")
+        if not partial or first:
+            self._sched_origin = int(model.optimizer._steps[0])
+        self._n_seen = self._n_seen + data.n if partial else data.n
+
         # Validation split (fixed by the seed) for early stopping.
         val = None
         if self.early_stopping and not partial:
             rng = np.random.default_rng(self._seed_)
             order = rng.permutation(data.n)
-            n_val = max(1, int(round(self.validation_fraction * data.n)))
-            if data.n - n_val < 1:
-                raise ValueError("validation_fraction: leaves no training data")
+            n_val = min(max(1, int(round(self.validation_fraction * data.n))), data.n - 1)
             vi, ti = np.sort(order[:n_val]), np.sort(order[n_val:])
-            val = (data.rows(vi), target[vi], None if sw is None else sw[vi])
+            vw = None if sw is None or not sw[vi].any() else sw[vi]
+            val = (data.rows(vi), target[vi], vw)
             data, target = data.rows(ti), target[ti]
             sw = None if sw is None else sw[ti]
-        l2, l1 = self._l2_l1(self._penalty_scale(data.n))
+            self._n_seen = data.n
+        l2, l1 = self._l2_l1(self._penalty_scale(self._n_seen))
         model.l2, model.l1 = l2, l1
         bs = data.n if self.batch_size is None else min(int(self.batch_size), data.n)
         steps_per_epoch = -(-data.n // bs)
-        check_every = max(1, int(self.check_every))
+        check_every = int(self.check_every)
         tol = self.tol
         best_obj, no_improve = math.inf, 0
         best_val, best_weights = -math.inf, None
         reason = "max_iter"
         swd = None if sw is None else sw.astype(dtype)
         progress = _progress(self.verbose, max_epochs, type(self).__name__)
-        snapshot = (model.W.copy(), None if model.b is None else model.b.copy())
+        snapshot = _snapshot(model)
         epochs = 0
         try:
             while epochs < max_epochs:
@@ -459,11 +532,10 @@ class _LinearEstimator(_SkBase):
                         shuffle=self.shuffle, seed=self._seed_, epoch0=self._epochs_done,
                         schedule=self.learning_rate_schedule,
                         schedule_steps=int(self.max_iter) * steps_per_epoch,
-                        warmup_steps=int(self.warmup_epochs * steps_per_epoch))
+                        warmup_steps=int(self.warmup_epochs * steps_per_epoch),
+                        schedule_origin=self._sched_origin)
                 except DivergenceError:
-                    model.W[...] = snapshot[0]
-                    if model.b is not None:
-                        model.b[...] = snapshot[1]
+                    _restore(model, snapshot)
                     raise DivergenceError(
                         f"{type(self).__name__}: the loss became NaN or Inf during epoch "
                         f"{self._epochs_done + 1}; the weights of the last finite check "
@@ -473,13 +545,11 @@ class _LinearEstimator(_SkBase):
                 self._epochs_done += k
                 obj = float(losses[-1]) + model.penalty()
                 if not math.isfinite(obj):
-                    model.W[...] = snapshot[0]
-                    if model.b is not None:
-                        model.b[...] = snapshot[1]
+                    _restore(model, snapshot)
                     raise DivergenceError(
                         f"{type(self).__name__}: the objective is not finite after epoch "
                         f"{self._epochs_done}; weights restored.  Try a smaller learning_rate.")
-                snapshot = (model.W.copy(), None if model.b is None else model.b.copy())
+                snapshot = _snapshot(model)
                 entry: dict[str, Any] = {"epoch": self._epochs_done, "loss": obj}
                 if val is not None:
                     score = self._score_val(*val)
@@ -493,7 +563,7 @@ class _LinearEstimator(_SkBase):
                 if val is not None:
                     if score > best_val + (tol or 0.0):
                         best_val, no_improve = score, 0
-                        best_weights = snapshot
+                        best_weights = (snapshot[0], snapshot[1])
                     else:
                         no_improve += 1
                     if no_improve >= self.n_iter_no_change:
@@ -587,31 +657,37 @@ class _Classifier(_SkClassifier, _LinearEstimator):
     _binary_loss = "logistic"
     _multi_loss = "softmax"
 
-    def _prepare_targets(self, y: np.ndarray, fitting: bool) -> tuple[str, int, np.ndarray]:
+    def _classes_for(self, y: np.ndarray, first: bool) -> np.ndarray:
         if _HAVE_SKLEARN:
             from sklearn.utils.multiclass import check_classification_targets
 
             check_classification_targets(y)
+        if not first:
+            return self.classes_
+        given = getattr(self, "_partial_classes", None)
+        classes = np.unique(y) if given is None else np.unique(given)
+        if classes.size < 2:
+            raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
+                             f"the data, but the data contains only one class: "
+                             f"{classes[0]!r}")
+        return classes
+
+    def _prepare_targets(self, y: np.ndarray, classes: Any) -> tuple[str, int, np.ndarray]:
         y = np.asarray(y)
-        if y.ndim != 1:
-            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-        if fitting:
-            classes = getattr(self, "_partial_classes", None)
-            self.classes_ = np.unique(y) if classes is None else np.unique(classes)
-            if self.classes_.size < 2:
-                raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes "
-                                 f"in the data, but the data contains only one class: "
-                                 f"{self.classes_[0]!r}")
-        ids = np.searchsorted(self.classes_, y)
-        ids = np.clip(ids, 0, self.classes_.size - 1)
-        if not np.array_equal(self.classes_[ids], y):
-            bad = np.setdiff1d(np.unique(y), self.classes_)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.reshape(-1)
+        ids = np.clip(np.searchsorted(classes, y), 0, classes.size - 1)
+        if not np.array_equal(classes[ids], y):
+            bad = np.setdiff1d(np.unique(y), classes)
             raise ValueError(f"y: labels {bad.tolist()} are not among classes "
-                             f"{self.classes_.tolist()}")
-        K = self.classes_.size
+                             f"{classes.tolist()}")
+        K = classes.size
         if K == 2:
             return self._binary_loss, 1, ids.astype(np.int64)
         return self._multi_loss, K, ids.astype(np.int64)
+
+    def _set_targets_meta(self, classes: Any, y: np.ndarray) -> None:
+        self.classes_ = classes
 
     def _penalty_scale(self, n: int) -> float:
         return 1.0 / (self.C * n)
@@ -785,13 +861,17 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
         if self.alpha < 0:
             raise ValueError(f"alpha: must be >= 0, got {self.alpha!r}")
 
-    def _prepare_targets(self, y: np.ndarray, fitting: bool) -> tuple[str, int, np.ndarray]:
+    def _classes_for(self, y: np.ndarray, first: bool) -> None:
+        return None
+
+    def _prepare_targets(self, y: np.ndarray, classes: Any) -> tuple[str, int, np.ndarray]:
         y = np.asarray(y, dtype=np.float64)
-        if fitting:
-            self._y_ndim = y.ndim
         k = 1 if y.ndim == 1 else y.shape[1]
         loss = "squared" if self.loss == "squared_error" else "huber"
         return loss, k, y.reshape(y.shape[0], k)
+
+    def _set_targets_meta(self, classes: Any, y: np.ndarray) -> None:
+        self._y_ndim = y.ndim
 
     def _penalty_scale(self, n: int) -> float:
         return float(self.alpha)
@@ -824,6 +904,25 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
         if m.b is None:
             return 0.0 if self._y_ndim == 1 else np.zeros(m.W.shape[1])
         return float(m.b[0]) if self._y_ndim == 1 else m.b.copy()
+
+
+def _snapshot(model: LinearModel) -> tuple[Any, ...]:
+    """W, b, the optimizer's state arrays and step counts, copied."""
+    opt = model.optimizer
+    return (model.W.copy(), None if model.b is None else model.b.copy(),
+            [None if a is None else a.copy() for a in opt._states], opt._steps.copy())
+
+
+def _restore(model: LinearModel, snap: tuple[Any, ...]) -> None:
+    W, b, states, steps = snap
+    model.W[...] = W
+    if model.b is not None:
+        model.b[...] = b
+    opt = model.optimizer
+    for dst, src in zip(opt._states, states):
+        if dst is not None:
+            dst[...] = src
+    opt._steps[...] = steps
 
 
 def _progress(verbose: int, total: int, name: str) -> Callable[[int, float | None], None]:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "LOSS_NAMES",
     "SLOTS",
     "UPDATES",
     "adagrad",
@@ -42,7 +43,11 @@ __all__ = [
     "clip_scale",
     "coalesce_rows",
     "init_state",
+    "l1_prox",
+    "linear_forward",
+    "linear_run",
     "lion",
+    "loss_grad",
     "rmsprop",
     "sgd",
     "step",
@@ -322,10 +327,12 @@ def linear_run(X: Any, target: np.ndarray, sw: np.ndarray | None, W: np.ndarray,
                states: list[dict[str, np.ndarray | None]], steps: list[int], *,
                batch_size: int, orders: Sequence[np.ndarray], l2: float = 0.0,
                l1: float = 0.0, huber_eps: float = 1.35, max_grad_norm: float | None = None,
-               lr_factor: Callable[[int], float] = lambda k: 1.0) -> list[float]:
+               lr_factor: Callable[[int], float] = lambda k: 1.0,
+               hyper_b: dict[str, Any] | None = None) -> list[float]:
     """The multi-step runner in NumPy: for each epoch's row order, minibatches of
     ``batch_size``: forward, loss, gradient (+ ``l2 * W``), the optimizer's update of W
-    and b at the scheduled rate, then the L1 prox.  Returns the mean loss per epoch."""
+    and b at the scheduled rate (b with ``hyper_b``, by default ``hyper``), then the L1
+    prox.  Returns the mean loss per epoch."""
     update = UPDATES[opt_name]
     params = [W] if b is None else [W, b]
     out = []
@@ -343,14 +350,15 @@ def linear_run(X: Any, target: np.ndarray, sw: np.ndarray | None, W: np.ndarray,
             if l2:
                 dW = dW + l2 * W
             grads = [dW] if b is None else [dW, G.sum(0).astype(W.dtype)]
-            h = dict(hyper)
-            h["lr"] = hyper["lr"] * lr_factor(steps[0])
+            f = lr_factor(steps[0])
             _, scale = clip_scale(grads, max_grad_norm)
             for i, (p, g) in enumerate(zip(params, grads)):
+                h = dict(hyper if i == 0 or hyper_b is None else hyper_b)
+                h["lr"] = h["lr"] * f
                 steps[i] += 1
                 update(p, g, states[i], t=steps[i], gscale=scale,
                        **{k: v for k, v in h.items() if k != "initial_accumulator_value"})
             if l1:
-                l1_prox(W, h["lr"] * l1)
+                l1_prox(W, hyper["lr"] * f * l1)
         out.append(total / n)
     return out
