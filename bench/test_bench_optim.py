@@ -14,6 +14,7 @@ import os
 import time
 
 import pytest
+
 from msopt import _bench
 
 QUICK = os.environ.get("MSOPT_BENCH_QUICK", "") not in ("", "0")

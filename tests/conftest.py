@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-import msopt
 import numpy as np
 import pytest
+
+import msopt
 from msopt import reference
 
 # (optimizer name, options): every option the engine implements, each at least once.

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pickle
 import warnings
 
-import msopt
 import numpy as np
 import pytest
+
+import msopt
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn provides the data sets and peers")
 sp = pytest.importorskip("scipy.sparse")
@@ -306,7 +307,8 @@ def test_partial_fit_keeps_the_model_across_dtypes_and_refuses_new_outputs():
         clf.partial_fit(X, y, classes=[0, 1])
     acc = clf.score(X, y)
     clf.partial_fit(X.astype(np.float32), y)
-    assert clf.n_iter_ == 6 and clf.score(X, y) >= acc - 0.05
+    assert clf.n_iter_ == 6
+    assert clf.score(X, y) >= acc - 0.05
     reg = msopt.LinearRegression(random_state=0)
     reg.partial_fit(X, y.astype(float))
     with pytest.raises(ValueError, match="output column"):
@@ -323,7 +325,8 @@ def test_rejected_fit_leaves_the_fitted_estimator_alone():
     with pytest.raises(ValueError, match="features"):
         clf.partial_fit(X[:, :3], y)
     np.testing.assert_array_equal(clf.coef_, coef)
-    assert clf.score(X, y) == acc and clf.n_features_in_ == 5
+    assert clf.score(X, y) == acc
+    assert clf.n_features_in_ == 5
 
 
 def test_divergence_restores_optimizer_state_too():

@@ -3,9 +3,10 @@ multi-step runner (with shuffling, penalties, clipping, schedules), dense and CS
 
 from __future__ import annotations
 
-import msopt
 import numpy as np
 import pytest
+
+import msopt
 from msopt import _core, reference
 
 sp = pytest.importorskip("scipy.sparse", reason="scipy builds the CSR test inputs")
@@ -222,7 +223,8 @@ def test_no_features_or_odd_shapes_do_not_crash(rng):
         loss = "squared"
         m = msopt.LinearModel(0, C, loss)
         losses = m.run(np.zeros((5, 0)), np.ones((5, C)), epochs=2, batch_size=2)
-        assert np.isfinite(losses).all() and np.all(m.b != 0)
+        assert np.isfinite(losses).all()
+        assert np.all(m.b != 0)
     m = msopt.LinearModel(3, 1, "squared")
     with pytest.raises(ValueError, match="X: no samples"):
         m.run(np.zeros((0, 3)), np.zeros(0))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import msopt
 import numpy as np
 import pytest
 from conftest import CASE_IDS, CASES, DTYPES, Pair, random_grads
+
+import msopt
 from msopt import reference
 
 SIZES = [0, 1, 17, 100_003]

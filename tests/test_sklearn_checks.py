@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import msopt
 import pytest
+
+import msopt
 
 pytest.importorskip("sklearn", reason="scikit-learn is not installed")
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402

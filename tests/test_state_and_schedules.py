@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import math
 
-import msopt
 import numpy as np
 import pytest
 from conftest import CASE_IDS, CASES, Pair, random_grads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+
+import msopt
 
 
 @pytest.mark.parametrize(("name", "opts"), CASES, ids=CASE_IDS)

@@ -8,9 +8,10 @@ import re
 import threading
 from pathlib import Path
 
-import msopt
 import numpy as np
 import pytest
+
+import msopt
 
 
 @pytest.fixture

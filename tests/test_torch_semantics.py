@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import msopt
 import numpy as np
 import pytest
 from conftest import CASE_IDS, CASES, DTYPES
+
+import msopt
 
 torch = pytest.importorskip("torch", reason="torch is not installed")
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import msopt
 import numpy as np
 import pytest
+
+import msopt
 
 
 def _snapshot(opt):
