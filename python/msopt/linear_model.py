@@ -355,6 +355,7 @@ class _LinearEstimator(_SkBase):
     """Fit loop shared by the estimators: native epochs between Python convergence checks."""
 
     _model: LinearModel
+    _key: tuple[Any, ...]
     _partial_classes: Any = None
 
     def _penalties(self, n: int) -> tuple[float, float]:
