@@ -299,6 +299,8 @@ class LinearModel:
                       ) -> tuple[float, np.ndarray, np.ndarray]:
         """Mean loss over all of X (no penalty) and its gradient (dW, db)."""
         data = self._data(X)
+        if data.n == 0:
+            raise ValueError("X: no samples")
         yy, lab = self._targets(y, data.n)
         return _core.linear_loss_grad(*data.args, yy, lab, self._sw(sample_weight, data.n),
                                       self.W, self.b, LOSSES[self.loss], self.huber_epsilon)
