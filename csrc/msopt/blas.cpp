@@ -23,9 +23,9 @@ void gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double 
 }
 
 void set_threads(int n) {
-    // Cheap to call: OpenBLAS only records the number when it is unchanged.  Not cached
-    // here, since threadpoolctl or NumPy users may change it behind our back.
-    scipy_openblas_set_num_threads(n);
+    // Ask rather than cache: threadpoolctl and others may change it behind our back, and
+    // setting it (even to the same number) costs more than reading it.
+    if (scipy_openblas_get_num_threads() != n) scipy_openblas_set_num_threads(n);
 }
 
 }  // namespace msopt::blas
