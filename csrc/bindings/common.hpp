@@ -82,4 +82,5 @@ namespace msopt {
 void register_optim(py::module_& m);
 void register_runtime(py::module_& m);
 void register_linear(py::module_& m);
+void register_embedding(py::module_& m);
 }  // namespace msopt

@@ -33,16 +33,19 @@ from msopt.optim import (
 
 __version__ = "0.1.0"
 
-_LAZY = {"LinearModel", "LinearRegression", "LogisticRegression", "LinearSVC",
-         "DivergenceError", "ConvergenceWarning", "NotFittedError", "linear_model"}
+_LAZY = {"LinearModel": "linear_model", "LinearRegression": "linear_model",
+         "LogisticRegression": "linear_model", "LinearSVC": "linear_model",
+         "DivergenceError": "linear_model", "ConvergenceWarning": "linear_model",
+         "NotFittedError": "linear_model", "linear_model": "linear_model",
+         "EmbeddingBag": "embedding", "embedding": "embedding"}
 
 
 def __getattr__(name: str):  # the estimators load scikit-learn (when installed) on first use
     if name in _LAZY:
         import importlib
 
-        mod = importlib.import_module("msopt.linear_model")
-        return mod if name == "linear_model" else getattr(mod, name)
+        mod = importlib.import_module(f"msopt.{_LAZY[name]}")
+        return mod if name == _LAZY[name] else getattr(mod, name)
     raise AttributeError(f"module 'msopt' has no attribute {name!r}")
 
 
@@ -64,6 +67,7 @@ __all__ = [
     "SGD",
     "ConvergenceWarning",
     "DivergenceError",
+    "EmbeddingBag",
     "LinearModel",
     "LinearRegression",
     "LinearSVC",

@@ -376,6 +376,38 @@ def time_to_accuracy(n_samples: int = 200_000, echo: Callable[[str], Any] = prin
     return out
 
 
+def embedding_case(threads: int, rows: int = 1_000_000, dim: int = 128, n_bags: int = 4096,
+                   bag_len: int = 20) -> Case:
+    """One EmbeddingBag training step (mean pooling, forward, backward, row-sparse Adam) on
+    Zipf-distributed ids, beside torch's EmbeddingBag(sparse=True) + SparseAdam."""
+    _set_threads(threads)
+    rng = np.random.default_rng(5)
+    ids = (rng.zipf(1.1, n_bags * bag_len * 4) - 1)
+    ids = ids[ids < rows][:n_bags * bag_len].astype(np.int64)
+    offsets = np.arange(0, n_bags * bag_len, bag_len, dtype=np.int64)
+    grad = rng.standard_normal((n_bags, dim), dtype=np.float32) * np.float32(1e-3)
+    case = Case(f"EmbeddingBag step {rows:.0e} rows t={threads}",
+                f"{rows:,} x {dim}, {n_bags} bags x {bag_len} ids", 1, 0, threads, unit="step")
+    bag = msopt.EmbeddingBag(rows, dim, "mean", optimizer="adam", lr=1e-3, seed=0)
+
+    def ours() -> None:
+        bag.forward(ids, offsets)
+        bag.step(grad)
+    case.runners["msopt"] = ours
+    torch = _torch()
+    if torch is not None:
+        emb = torch.nn.EmbeddingBag(rows, dim, mode="mean", sparse=True)
+        topt = torch.optim.SparseAdam(emb.parameters(), lr=1e-3)
+        ti, to, tg = torch.from_numpy(ids), torch.from_numpy(offsets), torch.from_numpy(grad)
+
+        def theirs() -> None:
+            topt.zero_grad()
+            emb(ti, to).backward(tg)
+            topt.step()
+        case.runners["torch EmbeddingBag(sparse) + SparseAdam"] = theirs
+    return case
+
+
 def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
     """Builders, in run order (each builds its arrays when called)."""
     n = 2_000_000 if quick else 10_000_000
@@ -387,6 +419,8 @@ def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
     out += [partial(rows_case, t, rows=rows) for t in (1, 2)]
     out += [partial(linear_step_case, t) for t in (1, 2)]
     out.append(partial(small_fit_case, 1, steps=2_000 if quick else 10_000))
+    for r in (100_000, rows):
+        out += [partial(embedding_case, t, rows=r) for t in (1, 2)]
     return out
 
 

@@ -77,3 +77,18 @@ def linear_loss_grad(
 ) -> tuple[float, npt.NDArray[np.floating], npt.NDArray[np.floating]]: ...
 def epoch_permutation(seed: int, epoch: int, n: int) -> npt.NDArray[np.int64]: ...
 def linear_tile_max(n: int | None = None) -> int: ...
+def embedding_bag_forward(
+    table: npt.NDArray[np.floating],
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    per_sample_weights: npt.NDArray[np.floating] | None,
+    mode: int,
+) -> npt.NDArray[np.floating]: ...
+def embedding_bag_backward(
+    grad_out: npt.NDArray[np.floating],
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    per_sample_weights: npt.NDArray[np.floating] | None,
+    mode: int,
+    num_embeddings: int,
+) -> npt.NDArray[np.floating]: ...

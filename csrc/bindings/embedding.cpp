@@ -1,0 +1,146 @@
+// embedding_bag_forward / embedding_bag_backward: ids and offsets checked with the GIL
+// held, then the pooling or its backward without it.
+#include "common.hpp"
+
+#include "../msopt/embedding.hpp"
+
+namespace msopt {
+namespace {
+
+using bind::ArrayView;
+
+ArrayView int64_vector(py::handle o, const char* name) {
+    ArrayView v;
+    if (!bind::view(o.ptr(), v) || !v.is_i64() || v.ndim != 1 || !v.c_contiguous())
+        throw py::type_error(std::string(name) + ": expected a 1-D C-contiguous int64 array");
+    return v;
+}
+
+embedding::Bags parse_bags(py::handle ids_o, py::handle offsets_o, std::int64_t rows) {
+    const ArrayView iv = int64_vector(ids_o, "ids");
+    const ArrayView ov = int64_vector(offsets_o, "offsets");
+    embedding::Bags bags;
+    bags.ids = reinterpret_cast<const std::int64_t*>(iv.data);
+    bags.n_ids = std::size_t(iv.shape[0]);
+    bags.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
+    bags.n_bags = std::size_t(ov.shape[0]);
+    for (std::size_t j = 0; j < bags.n_ids; ++j)
+        if (bags.ids[j] < 0 || bags.ids[j] >= rows)
+            throw py::index_error("ids[" + std::to_string(j) + "] = " +
+                                  std::to_string(bags.ids[j]) + " is out of range for a table "
+                                  "of " + std::to_string(rows) + " rows");
+    if (bags.n_bags == 0) {
+        if (bags.n_ids)
+            throw std::invalid_argument("offsets: empty, but there are " +
+                                        std::to_string(bags.n_ids) + " ids");
+        return bags;
+    }
+    if (bags.offsets[0] != 0)
+        throw std::invalid_argument("offsets: must start at 0, got " +
+                                    std::to_string(bags.offsets[0]));
+    for (std::size_t b = 1; b < bags.n_bags; ++b)
+        if (bags.offsets[b] < bags.offsets[b - 1])
+            throw std::invalid_argument("offsets: must be non-decreasing (offsets[" +
+                                        std::to_string(b) + "] = " +
+                                        std::to_string(bags.offsets[b]) + " < " +
+                                        std::to_string(bags.offsets[b - 1]) + ")");
+    if (std::size_t(bags.offsets[bags.n_bags - 1]) > bags.n_ids)
+        throw std::invalid_argument("offsets: the last offset " +
+                                    std::to_string(bags.offsets[bags.n_bags - 1]) +
+                                    " runs past the " + std::to_string(bags.n_ids) + " ids");
+    return bags;
+}
+
+const void* parse_weights(py::handle w, const ArrayView& like, std::size_t n_ids,
+                          embedding::Mode mode) {
+    if (w.is_none()) return nullptr;
+    if (mode != embedding::Mode::Sum)
+        throw std::invalid_argument("per_sample_weights: only with mode='sum'");
+    ArrayView wv;
+    if (!bind::view(w.ptr(), wv) || wv.type_num != like.type_num || !wv.native())
+        throw py::type_error("per_sample_weights: must be an array of the table's dtype");
+    if (wv.ndim != 1 || std::size_t(wv.shape[0]) != n_ids || !wv.c_contiguous())
+        throw std::invalid_argument("per_sample_weights: expected shape (" +
+                                    std::to_string(n_ids) + ",), C-contiguous");
+    return wv.data;
+}
+
+ArrayView float_matrix(py::handle o, const char* name) {
+    ArrayView v;
+    if (!bind::view(o.ptr(), v))
+        throw py::type_error(std::string(name) + ": expected a numpy.ndarray");
+    if (!v.is_f32() && !v.is_f64())
+        throw py::type_error(std::string(name) + ": dtype must be float32 or float64, got " +
+                             bind::dtype_name(o.ptr()));
+    if (v.ndim != 2 || !v.c_contiguous())
+        throw std::invalid_argument(std::string(name) + ": expected a C-contiguous 2-D array");
+    return v;
+}
+
+embedding::Mode parse_mode(int mode) {
+    if (mode != 0 && mode != 1) throw std::invalid_argument("mode: 0 (sum) or 1 (mean)");
+    return embedding::Mode(mode);
+}
+
+py::array forward(py::handle table, py::handle ids, py::handle offsets, py::handle weights,
+                  int mode_id) {
+    const ArrayView tv = float_matrix(table, "table");
+    const auto mode = parse_mode(mode_id);
+    const auto bags = parse_bags(ids, offsets, tv.shape[0]);
+    const void* w = parse_weights(weights, tv, bags.n_ids, mode);
+    const std::size_t dim = std::size_t(tv.shape[1]);
+    py::array out(py::reinterpret_borrow<py::object>(table).attr("dtype"),
+                  {py::ssize_t(bags.n_bags), py::ssize_t(dim)});
+    void* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        if (tv.is_f32())
+            embedding::bag_forward(reinterpret_cast<const float*>(tv.data), dim, bags,
+                                   static_cast<const float*>(w), mode, static_cast<float*>(o));
+        else
+            embedding::bag_forward(reinterpret_cast<const double*>(tv.data), dim, bags,
+                                   static_cast<const double*>(w), mode,
+                                   static_cast<double*>(o));
+    }
+    return out;
+}
+
+py::array backward(py::handle grad_out, py::handle ids, py::handle offsets, py::handle weights,
+                   int mode_id, std::int64_t rows) {
+    const ArrayView gv = float_matrix(grad_out, "grad_out");
+    const auto mode = parse_mode(mode_id);
+    const auto bags = parse_bags(ids, offsets, rows);
+    if (std::size_t(gv.shape[0]) != bags.n_bags)
+        throw std::invalid_argument("grad_out: " + std::to_string(gv.shape[0]) +
+                                    " rows for " + std::to_string(bags.n_bags) + " bags");
+    const void* w = parse_weights(weights, gv, bags.n_ids, mode);
+    const std::size_t dim = std::size_t(gv.shape[1]);
+    py::array values(py::reinterpret_borrow<py::object>(grad_out).attr("dtype"),
+                     {py::ssize_t(bags.n_ids), py::ssize_t(dim)});
+    void* v = values.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        if (gv.is_f32())
+            embedding::bag_backward(reinterpret_cast<const float*>(gv.data), dim, bags,
+                                    static_cast<const float*>(w), mode, static_cast<float*>(v));
+        else
+            embedding::bag_backward(reinterpret_cast<const double*>(gv.data), dim, bags,
+                                    static_cast<const double*>(w), mode,
+                                    static_cast<double*>(v));
+    }
+    return values;
+}
+
+}  // namespace
+
+void register_embedding(py::module_& m) {
+    m.def("embedding_bag_forward", &forward, py::arg("table"), py::arg("ids"),
+          py::arg("offsets"), py::arg("per_sample_weights"), py::arg("mode"),
+          "Pooled rows of the table per bag: (n_bags, dim).  mode 0 = sum, 1 = mean.");
+    m.def("embedding_bag_backward", &backward, py::arg("grad_out"), py::arg("ids"),
+          py::arg("offsets"), py::arg("per_sample_weights"), py::arg("mode"),
+          py::arg("num_embeddings"),
+          "One gradient row per id occurrence, (n_ids, dim), for a RowGrad.");
+}
+
+}  // namespace msopt

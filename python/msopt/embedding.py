@@ -1,0 +1,119 @@
+"""Embedding bags trained with row-sparse optimizer steps.
+
+:class:`EmbeddingBag` pools rows of a table per bag (sum, or mean; per-id weights in sum
+mode), and turns the gradient of its output into a :class:`~msopt.RowGrad`, so that a step
+reads and writes only the rows in the batch (and their optimizer state), whatever the size
+of the table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from msopt import _core
+from msopt.linear_model import OPTIMIZERS
+from msopt.optim import RowGrad
+
+__all__ = ["EmbeddingBag"]
+
+_MODES = {"sum": 0, "mean": 1}
+
+
+def _ids(a: Any, name: str) -> np.ndarray:
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "iu" and arr.size:
+        raise TypeError(f"{name}: integer ids expected, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+class EmbeddingBag:
+    """A table of ``num_embeddings`` rows of ``dim`` values, pooled per bag.
+
+    Bags are given as in ``torch.nn.EmbeddingBag``: flat ``ids`` and ``offsets``, bag ``b``
+    holding ``ids[offsets[b]:offsets[b+1]]`` (the last bag runs to the end; ``offsets[0]``
+    is 0).  An empty bag pools to zeros and takes no gradient.
+
+    Parameters
+    ----------
+    num_embeddings, dim : int
+    mode : {"mean", "sum"}
+    optimizer, lr, optimizer_params
+        The optimizer over the table (row-sparse updates: see the README for each one's
+        lazy rule).
+    dtype : float32 or float64
+    seed : int, optional
+        The table starts as N(0, 1) draws, as torch's does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msopt import EmbeddingBag
+    >>> bag = EmbeddingBag(10, 4, mode="sum", optimizer="sgd", lr=0.1, seed=0)
+    >>> out = bag.forward([1, 2, 2, 7], offsets=[0, 3])
+    >>> out.shape
+    (2, 4)
+    >>> before = bag.weight.copy()
+    >>> bag.step(np.ones_like(out))            # only rows 1, 2 and 7 change
+    >>> np.flatnonzero((bag.weight != before).any(axis=1)).tolist()
+    [1, 2, 7]
+    """
+
+    def __init__(self, num_embeddings: int, dim: int, mode: str = "mean", *,
+                 optimizer: str = "adam", lr: float = 1e-3,
+                 optimizer_params: dict[str, Any] | None = None, dtype: Any = np.float32,
+                 seed: int | None = None) -> None:
+        if mode not in _MODES:
+            raise ValueError(f"mode: 'mean' or 'sum', got {mode!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, "
+                             f"got {optimizer!r}")
+        if int(num_embeddings) < 1 or int(dim) < 1:
+            raise ValueError("num_embeddings, dim: must be >= 1")
+        self.mode = mode
+        rng = np.random.default_rng(seed)
+        self.weight = rng.standard_normal((int(num_embeddings), int(dim))).astype(dtype)
+        self.optimizer = OPTIMIZERS[optimizer]([self.weight], lr=lr,
+                                               **(optimizer_params or {}))
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+
+    def _bags(self, ids: Any, offsets: Any, per_sample_weights: Any
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        i, o = _ids(ids, "ids"), _ids(offsets, "offsets")
+        w = None
+        if per_sample_weights is not None:
+            w = np.ascontiguousarray(per_sample_weights, dtype=self.weight.dtype)
+        return i, o, w
+
+    def forward(self, ids: Any, offsets: Any, per_sample_weights: Any = None) -> np.ndarray:
+        """Pooled rows, shape (n_bags, dim).  The bags are kept for :meth:`backward`."""
+        i, o, w = self._bags(ids, offsets, per_sample_weights)
+        out = _core.embedding_bag_forward(self.weight, i, o, w, _MODES[self.mode])
+        self._last = (i, o, w)
+        return out
+
+    def backward(self, grad_out: Any, ids: Any = None, offsets: Any = None,
+                 per_sample_weights: Any = None) -> RowGrad:
+        """The table's gradient as a :class:`RowGrad` (one row per id occurrence; the
+        optimizer merges repeated ids), for the bags given or those of the last forward."""
+        if ids is None:
+            if self._last is None:
+                raise ValueError("ids: no bags given and no forward() call to take them from")
+            i, o, w = self._last
+        else:
+            i, o, w = self._bags(ids, offsets, per_sample_weights)
+        g = np.ascontiguousarray(grad_out)
+        if g.dtype != self.weight.dtype:
+            raise TypeError(f"grad_out: dtype {g.dtype} does not match the table's "
+                            f"{self.weight.dtype}")
+        values = _core.embedding_bag_backward(g, i, o, w, _MODES[self.mode],
+                                              self.weight.shape[0])
+        return RowGrad(i, values)
+
+    def step(self, grad_out: Any, ids: Any = None, offsets: Any = None,
+             per_sample_weights: Any = None) -> None:
+        """Backward and the row-sparse optimizer update of the rows in the bags."""
+        self.optimizer.step([self.backward(grad_out, ids, offsets, per_sample_weights)])
