@@ -2,6 +2,9 @@
 // held, then the pooling or its backward without it.
 #include "common.hpp"
 
+#include <cstring>
+#include <vector>
+
 #include "../msopt/embedding.hpp"
 
 namespace msopt {
@@ -131,9 +134,44 @@ py::array backward(py::handle grad_out, py::handle ids, py::handle offsets, py::
     return values;
 }
 
+template <class T>
+py::tuple merged_t(const ArrayView& gv, const embedding::Bags& bags, const void* w,
+                   embedding::Mode mode) {
+    const std::size_t dim = std::size_t(gv.shape[1]);
+    std::vector<std::int64_t> uniq;
+    std::vector<T> merged;
+    {
+        py::gil_scoped_release nogil;
+        embedding::bag_backward_merged(reinterpret_cast<const T*>(gv.data), dim, bags,
+                                       static_cast<const T*>(w), mode, uniq, merged);
+    }
+    py::array_t<std::int64_t> ids(py::ssize_t(uniq.size()));
+    py::array_t<T> values({py::ssize_t(uniq.size()), py::ssize_t(dim)});
+    if (!uniq.empty()) std::memcpy(ids.mutable_data(), uniq.data(), uniq.size() * 8);
+    if (!merged.empty()) std::memcpy(values.mutable_data(), merged.data(), merged.size() * sizeof(T));
+    return py::make_tuple(ids, values);
+}
+
+py::tuple backward_merged(py::handle grad_out, py::handle ids, py::handle offsets,
+                          py::handle weights, int mode_id, std::int64_t rows) {
+    const ArrayView gv = float_matrix(grad_out, "grad_out");
+    const auto mode = parse_mode(mode_id);
+    const auto bags = parse_bags(ids, offsets, rows);
+    if (std::size_t(gv.shape[0]) != bags.n_bags)
+        throw std::invalid_argument("grad_out: " + std::to_string(gv.shape[0]) +
+                                    " rows for " + std::to_string(bags.n_bags) + " bags");
+    const void* w = parse_weights(weights, gv, bags.n_ids, mode);
+    return gv.is_f32() ? merged_t<float>(gv, bags, w, mode) : merged_t<double>(gv, bags, w, mode);
+}
+
 }  // namespace
 
 void register_embedding(py::module_& m) {
+    m.def("embedding_bag_backward_merged", &backward_merged, py::arg("grad_out"),
+          py::arg("ids"), py::arg("offsets"), py::arg("per_sample_weights"), py::arg("mode"),
+          py::arg("num_embeddings"),
+          "The backward merged per id: (distinct ids in order of first appearance, their "
+          "summed gradient rows).");
     m.def("embedding_bag_forward", &forward, py::arg("table"), py::arg("ids"),
           py::arg("offsets"), py::arg("per_sample_weights"), py::arg("mode"),
           "Pooled rows of the table per bag: (n_bags, dim).  mode 0 = sum, 1 = mean.");

@@ -57,6 +57,52 @@ void bag_backward(const T* grad_out, std::size_t dim, const Bags& bags, const T*
     });
 }
 
+template <class T>
+void bag_backward_merged(const T* grad_out, std::size_t dim, const Bags& bags,
+                         const T* weights, Mode mode, std::vector<std::int64_t>& uniq,
+                         std::vector<T>& merged) {
+    const std::size_t n = bags.n_ids;
+    std::size_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    std::vector<std::int64_t> keys(cap, -1);
+    std::vector<std::uint32_t> slot(cap);
+    std::vector<std::uint32_t> which(n);
+    uniq.clear();
+    const std::size_t mask = cap - 1;
+    for (std::size_t j = 0; j < n; ++j) {  // distinct ids, in order of first appearance
+        const std::int64_t id = bags.ids[j];
+        std::size_t h = (std::uint64_t(id) * 0x9E3779B97F4A7C15ull) >> 20;
+        for (;; ++h) {
+            h &= mask;
+            if (keys[h] == id) break;
+            if (keys[h] == -1) {
+                keys[h] = id;
+                slot[h] = std::uint32_t(uniq.size());
+                uniq.push_back(id);
+                break;
+            }
+        }
+        which[j] = slot[h];
+    }
+    merged.assign(uniq.size() * dim, T(0));
+    for (std::size_t b = 0; b < bags.n_bags; ++b) {
+        const std::size_t lo = std::size_t(bags.offsets[b]);
+        const std::size_t hi = b + 1 < bags.n_bags ? std::size_t(bags.offsets[b + 1]) : n;
+        const T* __restrict g = grad_out + b * dim;
+        const T mean = hi > lo ? T(1) / T(hi - lo) : T(0);
+        for (std::size_t j = lo; j < hi; ++j) {
+            const T s = mode == Mode::Mean ? mean : (weights ? weights[j] : T(1));
+            T* __restrict m = merged.data() + std::size_t(which[j]) * dim;
+            for (std::size_t c = 0; c < dim; ++c) m[c] += s * g[c];
+        }
+    }
+}
+
+template void bag_backward_merged<float>(const float*, std::size_t, const Bags&, const float*,
+                                         Mode, std::vector<std::int64_t>&, std::vector<float>&);
+template void bag_backward_merged<double>(const double*, std::size_t, const Bags&,
+                                          const double*, Mode, std::vector<std::int64_t>&,
+                                          std::vector<double>&);
 template void bag_forward<float>(const float*, std::size_t, const Bags&, const float*, Mode,
                                  float*);
 template void bag_forward<double>(const double*, std::size_t, const Bags&, const double*, Mode,

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace msopt::embedding {
 
@@ -29,5 +30,13 @@ void bag_forward(const T* table, std::size_t dim, const Bags& bags, const T* wei
 template <class T>
 void bag_backward(const T* grad_out, std::size_t dim, const Bags& bags, const T* weights,
                   Mode mode, T* values);
+
+// The backward merged per id: uniq gets the distinct ids in order of first appearance and
+// merged (uniq.size() x dim) the sum of their gradient rows, added in position order, so
+// the result is what merging bag_backward's rows gives, bit for bit, without writing them.
+template <class T>
+void bag_backward_merged(const T* grad_out, std::size_t dim, const Bags& bags,
+                         const T* weights, Mode mode, std::vector<std::int64_t>& uniq,
+                         std::vector<T>& merged);
 
 }  // namespace msopt::embedding

@@ -92,3 +92,11 @@ def embedding_bag_backward(
     mode: int,
     num_embeddings: int,
 ) -> npt.NDArray[np.floating]: ...
+def embedding_bag_backward_merged(
+    grad_out: npt.NDArray[np.floating],
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    per_sample_weights: npt.NDArray[np.floating] | None,
+    mode: int,
+    num_embeddings: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.floating]]: ...

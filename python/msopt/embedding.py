@@ -96,9 +96,11 @@ class EmbeddingBag:
         return out
 
     def backward(self, grad_out: Any, ids: Any = None, offsets: Any = None,
-                 per_sample_weights: Any = None) -> RowGrad:
-        """The table's gradient as a :class:`RowGrad` (one row per id occurrence; the
-        optimizer merges repeated ids), for the bags given or those of the last forward."""
+                 per_sample_weights: Any = None, *, merged: bool = True) -> RowGrad:
+        """The table's gradient as a :class:`RowGrad`, for the bags given or those of the
+        last forward: one row per distinct id (``merged``, the default: summed natively in
+        order of position, the same bits the optimizer's merge would give), or one row per
+        id occurrence."""
         if ids is None:
             if self._last is None:
                 raise ValueError("ids: no bags given and no forward() call to take them from")
@@ -109,6 +111,10 @@ class EmbeddingBag:
         if g.dtype != self.weight.dtype:
             raise TypeError(f"grad_out: dtype {g.dtype} does not match the table's "
                             f"{self.weight.dtype}")
+        if merged:
+            uniq, values = _core.embedding_bag_backward_merged(g, i, o, w, _MODES[self.mode],
+                                                               self.weight.shape[0])
+            return RowGrad(uniq, values)
         values = _core.embedding_bag_backward(g, i, o, w, _MODES[self.mode],
                                               self.weight.shape[0])
         return RowGrad(i, values)
