@@ -102,7 +102,8 @@ def test_two_python_threads_step_at_once(restore_threads):
 
 def test_stub_names_match_core():
     stub = Path(msopt.__file__).with_name("_core.pyi").read_text()
-    named = set(re.findall(r"^def (\w+)", stub, re.M)) | set(re.findall(r"^(\w+):", stub, re.M))
+    named = (set(re.findall(r"^def (\w+)", stub, re.M)) | set(re.findall(r"^(\w+):", stub, re.M))
+             | set(re.findall(r"^class (\w+)", stub, re.M)))
     actual = {n for n in dir(msopt._core) if not n.startswith("__")}
     assert named == actual
 
@@ -114,7 +115,8 @@ def test_public_api():
 
 
 @pytest.mark.parametrize("module", ["msopt", "msopt.optim", "msopt.lr_scheduler",
-                                    "msopt.reference"])
+                                    "msopt.reference", "msopt.linear_model", "msopt.embedding",
+                                    "msopt.text"])
 def test_docstring_examples_run(module):
     import importlib
 

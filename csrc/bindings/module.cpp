@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
     msopt::register_optim(m);
     msopt::register_linear(m);
     msopt::register_embedding(m);
+    msopt::register_text(m);
 }

@@ -1,0 +1,87 @@
+#include "text.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+namespace msopt::text {
+
+std::uint32_t fnv1a(std::string_view s) noexcept {
+    std::uint32_t h = 2166136261u;
+    for (char c : s) {
+        h = h ^ std::uint32_t(std::int8_t(c));
+        h = h * 16777619u;
+    }
+    return h;
+}
+
+void Vocab::count_line(std::string_view line) {
+    for_each_token(line, [&](std::string_view tok) {
+        auto it = seen_.find(std::string(tok));
+        if (it == seen_.end()) it = seen_.emplace(std::string(tok), Entry{0, seen_.size()}).first;
+        ++it->second.count;
+        ++total_;
+    });
+}
+
+std::size_t Vocab::finalize(std::int64_t min_count, std::size_t max_vocab) {
+    std::vector<const std::pair<const std::string, Entry>*> keep;
+    keep.reserve(seen_.size());
+    for (const auto& kv : seen_)
+        if (kv.second.count >= min_count) keep.push_back(&kv);
+    std::sort(keep.begin(), keep.end(), [](const auto* a, const auto* b) {
+        if (a->second.count != b->second.count) return a->second.count > b->second.count;
+        return a->second.first < b->second.first;
+    });
+    if (max_vocab && keep.size() > max_vocab) keep.resize(max_vocab);
+    words_.clear();
+    counts_.clear();
+    index_.clear();
+    for (const auto* kv : keep) {
+        index_.emplace(kv->first, std::int64_t(words_.size()));
+        words_.push_back(kv->first);
+        counts_.push_back(kv->second.count);
+    }
+    seen_.clear();
+    finalized_ = true;
+    return words_.size();
+}
+
+std::int64_t Vocab::id(std::string_view w) const {
+    auto it = index_.find(std::string(w));
+    return it == index_.end() ? -1 : it->second;
+}
+
+void Vocab::encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
+                        std::vector<std::int64_t>& ids) const {
+    // fastText keeps the word hashes as int32 and widens them to uint64 with sign
+    // extension; doing the same gives its bucket ids.
+    thread_local std::vector<std::int32_t> hashes;
+    hashes.clear();
+    for_each_token(line, [&](std::string_view tok) {
+        const std::int64_t i = id(tok);
+        if (i >= 0) ids.push_back(i);
+        if (ngrams > 1 && buckets) hashes.push_back(std::int32_t(fnv1a(tok)));
+    });
+    if (ngrams <= 1 || !buckets) return;
+    const std::int64_t base = std::int64_t(words_.size());
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+        std::uint64_t h = std::uint64_t(std::int64_t(hashes[i]));
+        for (std::size_t j = i + 1; j < hashes.size() && j < i + std::size_t(ngrams); ++j) {
+            h = h * 116049371u + std::uint64_t(std::int64_t(hashes[j]));
+            ids.push_back(base + std::int64_t(h % buckets));
+        }
+    }
+}
+
+void Vocab::assign(std::vector<std::string> words, std::vector<std::int64_t> counts,
+                   std::int64_t total) {
+    words_ = std::move(words);
+    counts_ = std::move(counts);
+    total_ = total;
+    index_.clear();
+    for (std::size_t i = 0; i < words_.size(); ++i) index_.emplace(words_[i], std::int64_t(i));
+    seen_.clear();
+    finalized_ = true;
+}
+
+}  // namespace msopt::text

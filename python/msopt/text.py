@@ -1,0 +1,201 @@
+"""Text to ids: streaming word counts, a vocabulary, and fastText-style hashed n-grams.
+
+Tokens are runs of non-whitespace characters (ASCII whitespace separates them, as in
+word2vec and fastText); ``lower=True`` lower-cases each line first.  The counting and
+encoding run in C++ on each line's UTF-8 bytes, without the GIL.
+
+Vocabulary file format (``Vocabulary.save``), UTF-8 text:
+
+    msopt-vocab 1
+    words <K>  total_tokens <N>  min_count <m>  lower <0|1>
+    <count>\\t<word>          (K lines, in id order)
+
+Examples
+--------
+>>> from msopt.text import Vocabulary
+>>> vocab = Vocabulary(min_count=1).fit(["the cat sat", "the dog sat down"])
+>>> vocab.words[:3], len(vocab)
+(['the', 'sat', 'cat'], 5)
+>>> ids, offsets = vocab.encode(["the dog", "a cat"])
+>>> ids.tolist(), offsets.tolist()
+([0, 3, 2], [0, 2])
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from msopt import _core
+
+__all__ = ["Vocabulary", "iter_lines", "read_labeled"]
+
+_HEADER = "msopt-vocab 1"
+
+
+def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = "strict"
+               ) -> Iterator[str]:
+    """Lines of a file path (read as UTF-8, one at a time) or of an iterable of str.
+
+    ``errors="strict"`` turns bytes that are not UTF-8 into a ValueError naming the file and
+    line; ``errors="replace"`` reads them as U+FFFD."""
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                try:
+                    yield raw.decode("utf-8", errors=errors)
+                except UnicodeDecodeError as e:
+                    raise ValueError(f"{path}: line {number} is not UTF-8 ({e.reason} at byte "
+                                     f"{e.start}); pass errors='replace' to read such bytes "
+                                     "as U+FFFD") from None
+    else:
+        if isinstance(source, bytes):
+            raise TypeError("source: a path or an iterable of str, not bytes")
+        for line in source:
+            if not isinstance(line, str):
+                raise TypeError(f"source: lines must be str, got {type(line).__name__}")
+            yield line
+
+
+def _chunks(lines: Iterable[str], size: int, lower: bool) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line.lower() if lower else line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class Vocabulary:
+    """Words seen at least ``min_count`` times (the ``max_vocab`` most frequent), with ids
+    by descending count, ties by first appearance."""
+
+    def __init__(self, min_count: int = 5, max_vocab: int | None = None, *,
+                 lower: bool = False, chunk_lines: int = 8192) -> None:
+        if int(min_count) != min_count or min_count < 1:
+            raise ValueError(f"min_count: must be an int >= 1, got {min_count!r}")
+        if max_vocab is not None and (int(max_vocab) != max_vocab or max_vocab < 1):
+            raise ValueError(f"max_vocab: must be an int >= 1 or None, got {max_vocab!r}")
+        self.min_count, self.max_vocab, self.lower = int(min_count), max_vocab, bool(lower)
+        self.chunk_lines = int(chunk_lines)
+        self._core = _core.Vocab()
+
+    def fit(self, source: str | os.PathLike[str] | Iterable[str], *,
+            errors: str = "strict") -> Vocabulary:
+        """Count the tokens of ``source`` (streamed in chunks of lines) and build."""
+        core = _core.Vocab()
+        for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
+            core.count(chunk)
+        if core.total_tokens == 0:
+            raise ValueError("source: the corpus holds no tokens")
+        size = core.finalize(self.min_count, self.max_vocab or 0)
+        if size == 0:
+            raise ValueError(f"min_count: no word occurs {self.min_count} times or more in "
+                             f"the {core.total_tokens} tokens; the vocabulary would be empty")
+        self._core = core
+        return self
+
+    def _built(self) -> Any:
+        if not self._core.built:
+            raise ValueError("Vocabulary: call fit() (or load()) first")
+        return self._core
+
+    def __len__(self) -> int:
+        return len(self._core) if self._core.built else 0
+
+    @property
+    def words(self) -> list[str]:
+        return list(self._built().words)
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self._built().counts
+
+    @property
+    def total_tokens(self) -> int:
+        return int(self._built().total_tokens)
+
+    def __contains__(self, word: str) -> bool:
+        return self._built().id(word) >= 0
+
+    def __getitem__(self, word: str) -> int:
+        i = self._built().id(word)
+        if i < 0:
+            raise KeyError(word)
+        return int(i)
+
+    def encode(self, source: str | os.PathLike[str] | Iterable[str], *, ngrams: int = 1,
+               buckets: int = 0, errors: str = "strict") -> tuple[np.ndarray, np.ndarray]:
+        """(ids, offsets) for ``EmbeddingBag``: each line's word ids (unknown words
+        dropped), then, when ``ngrams > 1`` and ``buckets > 0``, one id per run of 2..ngrams
+        consecutive tokens, hashed as fastText does into ``[len(self), len(self) +
+        buckets)``."""
+        core = self._built()
+        if int(ngrams) != ngrams or ngrams < 1:
+            raise ValueError(f"ngrams: must be an int >= 1, got {ngrams!r}")
+        if int(buckets) != buckets or buckets < 0:
+            raise ValueError(f"buckets: must be an int >= 0, got {buckets!r}")
+        ids, offsets, base = [], [], 0
+        for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
+            i, o = core.encode(chunk, int(ngrams), int(buckets))
+            ids.append(i)
+            offsets.append(o + base)
+            base += len(i)
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(ids), np.concatenate(offsets)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        core = self._built()
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            f.write(f"{_HEADER}\n")
+            f.write(f"words {len(core)}  total_tokens {core.total_tokens}  "
+                    f"min_count {self.min_count}  lower {int(self.lower)}\n")
+            for count, word in zip(core.counts.tolist(), core.words):
+                f.write(f"{count}\t{word}\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Vocabulary:
+        """Read a file written by :meth:`save`; anything else raises ValueError."""
+        try:
+            with open(path, encoding="utf-8") as f:
+                header = f.readline().rstrip("\n")
+                if header != _HEADER:
+                    raise ValueError(f"{path}: not an msopt vocabulary file (first line "
+                                     f"{header[:40]!r})")
+                fields = f.readline().split()
+                meta = dict(zip(fields[::2], fields[1::2]))
+                n = int(meta["words"])
+                words, counts = [], []
+                for line in f:
+                    count, sep, word = line.rstrip("\n").partition("\t")
+                    if not sep or not word:
+                        raise ValueError(f"{path}: malformed line {len(words) + 3}")
+                    counts.append(int(count))
+                    words.append(word)
+        except (KeyError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a valid msopt vocabulary file ({e})") from None
+        if len(words) != n:
+            raise ValueError(f"{path}: truncated: {len(words)} of {n} words")
+        vocab = cls(min_count=int(meta.get("min_count", 1)), lower=meta.get("lower") == "1")
+        vocab._core.assign(words, counts, int(meta.get("total_tokens", sum(counts))))
+        return vocab
+
+
+def read_labeled(source: str | os.PathLike[str] | Iterable[str], *, prefix: str = "__label__",
+                 errors: str = "strict") -> tuple[list[str], list[list[str]]]:
+    """fastText's supervised format: each line's tokens starting with ``prefix`` are its
+    labels, the rest its text.  Returns (texts, labels per line)."""
+    texts, labels = [], []
+    for line in iter_lines(source, errors=errors):
+        toks = line.split()
+        labels.append([t[len(prefix):] for t in toks if t.startswith(prefix)])
+        texts.append(" ".join(t for t in toks if not t.startswith(prefix)))
+    return texts, labels

@@ -1,0 +1,128 @@
+"""msopt.text: counting, the vocabulary, n-gram hashing against fastText's rule, files."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from msopt import _core
+from msopt.text import Vocabulary, iter_lines, read_labeled
+
+CORPUS = ["the cat sat on the mat", "the dog sat", "  a\tcat  ran\n", "", "dog dog the end"]
+
+
+def _fnv1a(tok: str) -> int:  # fastText's Dictionary::hash, in Python
+    h = 2166136261
+    for byte in tok.encode("utf-8"):
+        h ^= (byte - 256 if byte > 127 else byte) & 0xFFFFFFFF
+        h = (h * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def _ref_encode(words: list[str], line: str, n: int, buckets: int) -> list[int]:
+    index = {w: i for i, w in enumerate(words)}
+    toks = line.split()
+    out = [index[t] for t in toks if t in index]
+    hashes = [_fnv1a(t) for t in toks]
+    signed = [h - 2**32 if h >= 2**31 else h for h in hashes]  # int32, as fastText keeps them
+    for i in range(len(toks)):
+        h = signed[i] % 2**64
+        for j in range(i + 1, min(len(toks), i + n)):
+            h = (h * 116049371 + signed[j]) % 2**64
+            out.append(len(words) + h % buckets)
+    return out
+
+
+def test_counts_and_order_match_a_counter():
+    vocab = Vocabulary(min_count=2).fit(CORPUS)
+    counts = Counter(t for line in CORPUS for t in line.split())
+    first = {}
+    for line in CORPUS:
+        for t in line.split():
+            first.setdefault(t, len(first))
+    want = sorted((w for w, c in counts.items() if c >= 2), key=lambda w: (-counts[w], first[w]))
+    assert vocab.words == want
+    assert vocab.counts.tolist() == [counts[w] for w in want]
+    assert vocab.total_tokens == sum(counts.values())
+    assert vocab["the"] == 0 and "mat" not in vocab
+
+
+def test_max_vocab_and_lower():
+    vocab = Vocabulary(min_count=1, max_vocab=2, lower=True).fit(["B b A", "a b"])
+    assert vocab.words == ["b", "a"]
+
+
+@pytest.mark.parametrize("word", ["cat", "über", "日本語", "a" * 100, "é"])
+def test_hash_is_fasttexts(word):
+    assert _core.fnv1a(word) == _fnv1a(word)
+
+
+@pytest.mark.parametrize(("n", "buckets"), [(1, 0), (2, 1000), (3, 2_000_000), (2, 0)])
+def test_encode_with_ngrams_matches_fasttexts_rule(n, buckets):
+    vocab = Vocabulary(min_count=1).fit(CORPUS)
+    lines = ["the cat sat on the mat", "unknown dog über", "", "x"]
+    ids, offsets = vocab.encode(lines, ngrams=n, buckets=buckets)
+    ends = list(offsets[1:]) + [len(ids)]
+    for line, lo, hi in zip(lines, offsets, ends):
+        want = _ref_encode(vocab.words, line, n if buckets else 1, buckets or 1)
+        assert ids[lo:hi].tolist() == want
+
+
+def test_streams_a_file_and_reports_bad_utf8(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(CORPUS * 1000), encoding="utf-8")
+    a = Vocabulary(min_count=1, chunk_lines=7).fit(path)
+    b = Vocabulary(min_count=1).fit(CORPUS * 1000)
+    assert a.words == b.words and a.counts.tolist() == b.counts.tolist()
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"good line\nbad \xff byte\n")
+    with pytest.raises(ValueError, match=r"bad.txt: line 2 is not UTF-8"):
+        Vocabulary(min_count=1).fit(bad)
+    v = Vocabulary(min_count=1).fit(bad, errors="replace")
+    assert "\ufffd" in v
+
+
+def test_empty_corpus_and_min_count_that_empties_it():
+    with pytest.raises(ValueError, match="holds no tokens"):
+        Vocabulary().fit(["", "   "])
+    with pytest.raises(ValueError, match="min_count: no word occurs 50 times"):
+        Vocabulary(min_count=50).fit(CORPUS)
+    with pytest.raises(ValueError, match="call fit"):
+        Vocabulary().encode(["a"])
+
+
+def test_save_load_round_trip_and_bad_files(tmp_path):
+    vocab = Vocabulary(min_count=1, lower=True).fit(CORPUS)
+    path = tmp_path / "v.txt"
+    vocab.save(path)
+    again = Vocabulary.load(path)
+    assert again.words == vocab.words and again.counts.tolist() == vocab.counts.tolist()
+    assert again.lower and again.total_tokens == vocab.total_tokens
+    np.testing.assert_array_equal(again.encode(CORPUS)[0], vocab.encode(CORPUS)[0])
+    text = path.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "short.txt").write_text("\n".join(text[:-2]) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="truncated"):
+        Vocabulary.load(tmp_path / "short.txt")
+    (tmp_path / "other.txt").write_text("hello\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not an msopt vocabulary file"):
+        Vocabulary.load(tmp_path / "other.txt")
+    (tmp_path / "bin").write_bytes(b"\x00\xff\xfe")
+    with pytest.raises(ValueError, match="not"):
+        Vocabulary.load(tmp_path / "bin")
+
+
+def test_labeled_format():
+    texts, labels = read_labeled(["__label__DESC how do you do ?", "__label__A __label__B x"])
+    assert texts == ["how do you do ?", "x"]
+    assert labels == [["DESC"], ["A", "B"]]
+
+
+def test_bad_lines_are_refused():
+    with pytest.raises(TypeError, match="lines must be str"):
+        Vocabulary(min_count=1).fit([b"bytes"])
+    with pytest.raises(TypeError, match=r"lines\[0\]: expected str"):
+        _core.Vocab().count([1])
+    with pytest.raises(TypeError, match="not bytes"):
+        list(iter_lines(b"abc"))
