@@ -46,7 +46,8 @@ def test_counts_and_order_match_a_counter():
     assert vocab.words == want
     assert vocab.counts.tolist() == [counts[w] for w in want]
     assert vocab.total_tokens == sum(counts.values())
-    assert vocab["the"] == 0 and "mat" not in vocab
+    assert vocab["the"] == 0
+    assert "mat" not in vocab
 
 
 def test_max_vocab_and_lower():
@@ -75,7 +76,8 @@ def test_streams_a_file_and_reports_bad_utf8(tmp_path):
     path.write_text("\n".join(CORPUS * 1000), encoding="utf-8")
     a = Vocabulary(min_count=1, chunk_lines=7).fit(path)
     b = Vocabulary(min_count=1).fit(CORPUS * 1000)
-    assert a.words == b.words and a.counts.tolist() == b.counts.tolist()
+    assert a.words == b.words
+    assert a.counts.tolist() == b.counts.tolist()
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"good line\nbad \xff byte\n")
     with pytest.raises(ValueError, match=r"bad.txt: line 2 is not UTF-8"):
@@ -98,8 +100,10 @@ def test_save_load_round_trip_and_bad_files(tmp_path):
     path = tmp_path / "v.txt"
     vocab.save(path)
     again = Vocabulary.load(path)
-    assert again.words == vocab.words and again.counts.tolist() == vocab.counts.tolist()
-    assert again.lower and again.total_tokens == vocab.total_tokens
+    assert again.words == vocab.words
+    assert again.counts.tolist() == vocab.counts.tolist()
+    assert again.lower
+    assert again.total_tokens == vocab.total_tokens
     np.testing.assert_array_equal(again.encode(CORPUS)[0], vocab.encode(CORPUS)[0])
     text = path.read_text(encoding="utf-8").splitlines()
     (tmp_path / "short.txt").write_text("\n".join(text[:-2]) + "\n", encoding="utf-8")

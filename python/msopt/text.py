@@ -173,7 +173,8 @@ class Vocabulary:
                 fields = f.readline().split()
                 meta = dict(zip(fields[::2], fields[1::2]))
                 n = int(meta["words"])
-                words, counts = [], []
+                words: list[str] = []
+                counts: list[int] = []
                 for line in f:
                     count, sep, word = line.rstrip("\n").partition("\t")
                     if not sep or not word:
