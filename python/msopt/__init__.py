@@ -37,7 +37,8 @@ _LAZY = {"LinearModel": "linear_model", "LinearRegression": "linear_model",
          "LogisticRegression": "linear_model", "LinearSVC": "linear_model",
          "DivergenceError": "linear_model", "ConvergenceWarning": "linear_model",
          "NotFittedError": "linear_model", "linear_model": "linear_model",
-         "EmbeddingBag": "embedding", "embedding": "embedding"}
+         "EmbeddingBag": "embedding", "embedding": "embedding",
+         "Word2Vec": "word2vec", "word2vec": "word2vec", "text": "text"}
 
 
 def __getattr__(name: str):  # the estimators load scikit-learn (when installed) on first use
@@ -68,6 +69,7 @@ __all__ = [
     "ConvergenceWarning",
     "DivergenceError",
     "EmbeddingBag",
+    "Word2Vec",
     "LinearModel",
     "LinearRegression",
     "LinearSVC",

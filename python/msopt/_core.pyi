@@ -121,3 +121,18 @@ class Vocab:
     def assign(self, words: list[str], counts: list[int], total_tokens: int) -> None: ...
 
 def fnv1a(s: str) -> int: ...
+def word2vec_train(
+    ids: npt.NDArray[np.int32],
+    offsets: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    syn0: npt.NDArray[np.float32],
+    syn1: npt.NDArray[np.float32],
+    window: int,
+    negative: int,
+    sample: float,
+    alpha: float,
+    min_alpha: float,
+    epochs: int,
+    seed: int,
+    threads: int,
+) -> tuple[npt.NDArray[np.float64], int, int]: ...

@@ -1,0 +1,89 @@
+// word2vec_train: the corpus and both tables checked with the GIL held, then every epoch
+// in one call without it.
+#include "common.hpp"
+
+#include <cstring>
+
+#include "../msopt/word2vec.hpp"
+
+namespace msopt {
+namespace {
+
+using bind::ArrayView;
+
+py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::array syn0_a,
+                py::array syn1_a, int window, int negative, double sample, double alpha,
+                double min_alpha, int epochs, std::uint64_t seed, int threads) {
+    ArrayView iv, ov, cv, s0, s1;
+    if (!bind::view(ids_a.ptr(), iv) || iv.type_num != py::detail::npy_api::NPY_INT_ ||
+        iv.ndim != 1 || !iv.c_contiguous())
+        throw py::type_error("ids: expected a 1-D C-contiguous int32 array");
+    if (!bind::view(offsets_a.ptr(), ov) || !ov.is_i64() || ov.ndim != 1 || !ov.c_contiguous())
+        throw py::type_error("offsets: expected a 1-D C-contiguous int64 array");
+    if (!bind::view(counts_a.ptr(), cv) || !cv.is_i64() || cv.ndim != 1 || !cv.c_contiguous())
+        throw py::type_error("counts: expected a 1-D C-contiguous int64 array");
+    for (auto* pr : {&s0, &s1}) {
+        py::array& a = pr == &s0 ? syn0_a : syn1_a;
+        if (!bind::view(a.ptr(), *pr) || !pr->is_f32() || pr->ndim != 2 || !pr->c_contiguous() ||
+            !pr->writeable())
+            throw py::type_error("syn0, syn1: expected writeable C-contiguous float32 (V, dim)");
+    }
+    const std::size_t V = std::size_t(cv.shape[0]);
+    if (std::size_t(s0.shape[0]) != V || !s0.same_shape(s1))
+        throw std::invalid_argument("syn0, syn1: both must be (len(counts), dim)");
+    if (window < 1 || negative < 0 || epochs < 0 || threads < 1 || !(alpha > 0) ||
+        !(min_alpha >= 0) || !(sample >= 0))
+        throw std::invalid_argument(
+            "window >= 1, negative >= 0, epochs >= 0, workers >= 1, alpha > 0, min_alpha >= 0 "
+            "and sample >= 0 are required");
+    w2v::Corpus c;
+    c.ids = reinterpret_cast<const std::int32_t*>(iv.data);
+    c.n_ids = std::size_t(iv.shape[0]);
+    c.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
+    c.n_sentences = std::size_t(ov.shape[0]);
+    for (std::size_t i = 0; i < c.n_ids; ++i)
+        if (c.ids[i] < 0 || std::size_t(c.ids[i]) >= V)
+            throw py::index_error("ids[" + std::to_string(i) + "] = " + std::to_string(c.ids[i]) +
+                                  " is out of range for a vocabulary of " + std::to_string(V));
+    for (std::size_t s = 0; s < c.n_sentences; ++s)
+        if (c.offsets[s] < 0 || std::size_t(c.offsets[s]) > c.n_ids ||
+            (s && c.offsets[s] < c.offsets[s - 1]) || (s == 0 && c.offsets[0] != 0))
+            throw std::invalid_argument("offsets: must start at 0 and be non-decreasing, "
+                                        "within the ids");
+    const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
+    for (std::size_t w = 0; w < V; ++w)
+        if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");
+    w2v::Params p;
+    p.dim = std::size_t(s0.shape[1]);
+    p.window = window;
+    p.negative = negative;
+    p.sample = sample;
+    p.alpha = alpha;
+    p.min_alpha = min_alpha;
+    p.epochs = epochs;
+    p.seed = seed;
+    p.threads = threads;
+    w2v::Result r;
+    {
+        py::gil_scoped_release nogil;
+        r = w2v::train_skipgram(c, counts, V, reinterpret_cast<float*>(s0.data),
+                                reinterpret_cast<float*>(s1.data), p);
+    }
+    py::array_t<double> losses(py::ssize_t(r.epoch_loss.size()));
+    if (!r.epoch_loss.empty())
+        std::memcpy(losses.mutable_data(), r.epoch_loss.data(), r.epoch_loss.size() * 8);
+    return py::make_tuple(losses, r.words, r.pairs);
+}
+
+}  // namespace
+
+void register_word2vec(py::module_& m) {
+    m.def("word2vec_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("counts"),
+          py::arg("syn0"), py::arg("syn1"), py::arg("window"), py::arg("negative"),
+          py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"), py::arg("epochs"),
+          py::arg("seed"), py::arg("threads"),
+          "Skip-gram with negative sampling over every epoch in one call.  Returns "
+          "(mean loss per pair for each epoch, words trained, pairs trained).");
+}
+
+}  // namespace msopt
