@@ -108,60 +108,69 @@ py::array forward(py::handle table, py::handle ids, py::handle offsets, py::hand
     return out;
 }
 
+struct BackwardArgs {
+    ArrayView grad;
+    embedding::Mode mode;
+    embedding::Bags bags;
+    const void* weights;
+};
+
+BackwardArgs backward_args(py::handle grad_out, py::handle ids, py::handle offsets,
+                           py::handle weights, int mode_id, std::int64_t rows) {
+    BackwardArgs a;
+    a.grad = float_matrix(grad_out, "grad_out");
+    a.mode = parse_mode(mode_id);
+    a.bags = parse_bags(ids, offsets, rows);
+    if (std::size_t(a.grad.shape[0]) != a.bags.n_bags)
+        throw std::invalid_argument("grad_out: " + std::to_string(a.grad.shape[0]) +
+                                    " rows for " + std::to_string(a.bags.n_bags) + " bags");
+    a.weights = parse_weights(weights, a.grad, a.bags.n_ids, a.mode);
+    return a;
+}
+
 py::array backward(py::handle grad_out, py::handle ids, py::handle offsets, py::handle weights,
                    int mode_id, std::int64_t rows) {
-    const ArrayView gv = float_matrix(grad_out, "grad_out");
-    const auto mode = parse_mode(mode_id);
-    const auto bags = parse_bags(ids, offsets, rows);
-    if (std::size_t(gv.shape[0]) != bags.n_bags)
-        throw std::invalid_argument("grad_out: " + std::to_string(gv.shape[0]) +
-                                    " rows for " + std::to_string(bags.n_bags) + " bags");
-    const void* w = parse_weights(weights, gv, bags.n_ids, mode);
-    const std::size_t dim = std::size_t(gv.shape[1]);
+    const BackwardArgs a = backward_args(grad_out, ids, offsets, weights, mode_id, rows);
+    const std::size_t dim = std::size_t(a.grad.shape[1]);
     py::array values(py::reinterpret_borrow<py::object>(grad_out).attr("dtype"),
-                     {py::ssize_t(bags.n_ids), py::ssize_t(dim)});
+                     {py::ssize_t(a.bags.n_ids), py::ssize_t(dim)});
     void* v = values.mutable_data();
     {
         py::gil_scoped_release nogil;
-        if (gv.is_f32())
-            embedding::bag_backward(reinterpret_cast<const float*>(gv.data), dim, bags,
-                                    static_cast<const float*>(w), mode, static_cast<float*>(v));
+        if (a.grad.is_f32())
+            embedding::bag_backward(reinterpret_cast<const float*>(a.grad.data), dim, a.bags,
+                                    static_cast<const float*>(a.weights), a.mode,
+                                    static_cast<float*>(v));
         else
-            embedding::bag_backward(reinterpret_cast<const double*>(gv.data), dim, bags,
-                                    static_cast<const double*>(w), mode,
+            embedding::bag_backward(reinterpret_cast<const double*>(a.grad.data), dim, a.bags,
+                                    static_cast<const double*>(a.weights), a.mode,
                                     static_cast<double*>(v));
     }
     return values;
 }
 
 template <class T>
-py::tuple merged_t(const ArrayView& gv, const embedding::Bags& bags, const void* w,
-                   embedding::Mode mode) {
-    const std::size_t dim = std::size_t(gv.shape[1]);
+py::tuple merged_t(const BackwardArgs& a) {
+    const std::size_t dim = std::size_t(a.grad.shape[1]);
     std::vector<std::int64_t> uniq;
     std::vector<T> merged;
     {
         py::gil_scoped_release nogil;
-        embedding::bag_backward_merged(reinterpret_cast<const T*>(gv.data), dim, bags,
-                                       static_cast<const T*>(w), mode, uniq, merged);
+        embedding::bag_backward_merged(reinterpret_cast<const T*>(a.grad.data), dim, a.bags,
+                                       static_cast<const T*>(a.weights), a.mode, uniq, merged);
     }
     py::array_t<std::int64_t> ids(py::ssize_t(uniq.size()));
     py::array_t<T> values({py::ssize_t(uniq.size()), py::ssize_t(dim)});
     if (!uniq.empty()) std::memcpy(ids.mutable_data(), uniq.data(), uniq.size() * 8);
-    if (!merged.empty()) std::memcpy(values.mutable_data(), merged.data(), merged.size() * sizeof(T));
+    if (!merged.empty())
+        std::memcpy(values.mutable_data(), merged.data(), merged.size() * sizeof(T));
     return py::make_tuple(ids, values);
 }
 
 py::tuple backward_merged(py::handle grad_out, py::handle ids, py::handle offsets,
                           py::handle weights, int mode_id, std::int64_t rows) {
-    const ArrayView gv = float_matrix(grad_out, "grad_out");
-    const auto mode = parse_mode(mode_id);
-    const auto bags = parse_bags(ids, offsets, rows);
-    if (std::size_t(gv.shape[0]) != bags.n_bags)
-        throw std::invalid_argument("grad_out: " + std::to_string(gv.shape[0]) +
-                                    " rows for " + std::to_string(bags.n_bags) + " bags");
-    const void* w = parse_weights(weights, gv, bags.n_ids, mode);
-    return gv.is_f32() ? merged_t<float>(gv, bags, w, mode) : merged_t<double>(gv, bags, w, mode);
+    const BackwardArgs a = backward_args(grad_out, ids, offsets, weights, mode_id, rows);
+    return a.grad.is_f32() ? merged_t<float>(a) : merged_t<double>(a);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "step.hpp"
 #include "threads.hpp"
 
 namespace msopt::embedding {
@@ -62,28 +63,8 @@ void bag_backward_merged(const T* grad_out, std::size_t dim, const Bags& bags,
                          const T* weights, Mode mode, std::vector<std::int64_t>& uniq,
                          std::vector<T>& merged) {
     const std::size_t n = bags.n_ids;
-    std::size_t cap = 16;
-    while (cap < 2 * n) cap <<= 1;
-    std::vector<std::int64_t> keys(cap, -1);
-    std::vector<std::uint32_t> slot(cap);
-    std::vector<std::uint32_t> which(n);
-    uniq.clear();
-    const std::size_t mask = cap - 1;
-    for (std::size_t j = 0; j < n; ++j) {  // distinct ids, in order of first appearance
-        const std::int64_t id = bags.ids[j];
-        std::size_t h = (std::uint64_t(id) * 0x9E3779B97F4A7C15ull) >> 20;
-        for (;; ++h) {
-            h &= mask;
-            if (keys[h] == id) break;
-            if (keys[h] == -1) {
-                keys[h] = id;
-                slot[h] = std::uint32_t(uniq.size());
-                uniq.push_back(id);
-                break;
-            }
-        }
-        which[j] = slot[h];
-    }
+    thread_local std::vector<std::uint32_t> which;
+    first_appearance(bags.ids, n, uniq, which);
     merged.assign(uniq.size() * dim, T(0));
     for (std::size_t b = 0; b < bags.n_bags; ++b) {
         const std::size_t lo = std::size_t(bags.offsets[b]);

@@ -157,15 +157,12 @@ void stream7(float* p, const float* g, float* m, float* v, std::size_t n) {
     });
 }
 
-template <class T>
-bool coalesce_rows(const std::int64_t* ids, std::size_t n, const T* values, std::size_t dim,
-                   std::vector<std::int64_t>& uniq, std::vector<T>& out) {
-    // Open addressing over a power-of-two table at most half full.
+void first_appearance(const std::int64_t* ids, std::size_t n, std::vector<std::int64_t>& uniq,
+                      std::vector<std::uint32_t>& which) {
     std::size_t cap = 16;
     while (cap < 2 * n) cap <<= 1;
     thread_local std::vector<std::int64_t> keys;
     thread_local std::vector<std::uint32_t> slot_of;  // distinct index of a key
-    thread_local std::vector<std::uint32_t> which;    // distinct index of each position
     keys.assign(cap, -1);
     slot_of.resize(cap);
     which.resize(n);
@@ -186,6 +183,13 @@ bool coalesce_rows(const std::int64_t* ids, std::size_t n, const T* values, std:
         }
         which[i] = slot_of[h];
     }
+}
+
+template <class T>
+bool coalesce_rows(const std::int64_t* ids, std::size_t n, const T* values, std::size_t dim,
+                   std::vector<std::int64_t>& uniq, std::vector<T>& out) {
+    thread_local std::vector<std::uint32_t> which;
+    first_appearance(ids, n, uniq, which);
     if (uniq.size() == n) return false;
     out.assign(uniq.size() * dim, T(0));
     for (std::size_t i = 0; i < n; ++i) {

@@ -47,6 +47,11 @@ StepStats run_step(std::vector<ParamTask>& tasks, double max_norm, bool check_fi
 // run_step splits its update pass.
 void stream7(float* p, const float* g, float* m, float* v, std::size_t n);
 
+// Distinct ids in order of first appearance (uniq), and for each position the index of its
+// id in uniq (which, n entries).  Open addressing over a table at most half full.
+void first_appearance(const std::int64_t* ids, std::size_t n, std::vector<std::int64_t>& uniq,
+                      std::vector<std::uint32_t>& which);
+
 // Sums the value rows of repeated ids, in order of first appearance (so the sum order is
 // fixed).  Fills `uniq` with the distinct ids and `out` with uniq.size() * dim values.
 // Returns false (and leaves `out` unfilled) when no id repeats: the caller may then use
