@@ -116,7 +116,7 @@ def test_public_api():
 
 @pytest.mark.parametrize("module", ["msopt", "msopt.optim", "msopt.lr_scheduler",
                                     "msopt.reference", "msopt.linear_model", "msopt.embedding",
-                                    "msopt.text", "msopt.word2vec"])
+                                    "msopt.text", "msopt.word2vec", "msopt.fasttext"])
 def test_docstring_examples_run(module):
     import importlib
 

@@ -85,4 +85,5 @@ void register_linear(py::module_& m);
 void register_embedding(py::module_& m);
 void register_text(py::module_& m);
 void register_word2vec(py::module_& m);
+void register_fasttext(py::module_& m);
 }  // namespace msopt

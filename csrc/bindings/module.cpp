@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m) {
     msopt::register_embedding(m);
     msopt::register_text(m);
     msopt::register_word2vec(m);
+    msopt::register_fasttext(m);
 }

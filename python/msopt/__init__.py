@@ -38,7 +38,8 @@ _LAZY = {"LinearModel": "linear_model", "LinearRegression": "linear_model",
          "DivergenceError": "linear_model", "ConvergenceWarning": "linear_model",
          "NotFittedError": "linear_model", "linear_model": "linear_model",
          "EmbeddingBag": "embedding", "embedding": "embedding",
-         "Word2Vec": "word2vec", "word2vec": "word2vec", "text": "text"}
+         "Word2Vec": "word2vec", "word2vec": "word2vec", "text": "text",
+         "TextClassifier": "fasttext", "fasttext": "fasttext"}
 
 
 def __getattr__(name: str):  # the estimators load scikit-learn (when installed) on first use
@@ -69,6 +70,7 @@ __all__ = [
     "ConvergenceWarning",
     "DivergenceError",
     "EmbeddingBag",
+    "TextClassifier",
     "Word2Vec",
     "LinearModel",
     "LinearRegression",

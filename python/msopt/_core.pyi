@@ -136,3 +136,20 @@ def word2vec_train(
     seed: int,
     threads: int,
 ) -> tuple[npt.NDArray[np.float64], int, int]: ...
+def fasttext_train(
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.int32],
+    input: npt.NDArray[np.float32],
+    output: npt.NDArray[np.float32],
+    lr: float,
+    epochs: int,
+    seed: int,
+    threads: int,
+) -> npt.NDArray[np.float64]: ...
+def fasttext_predict_proba(
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    input: npt.NDArray[np.float32],
+    output: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float32]: ...
