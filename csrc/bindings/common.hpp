@@ -76,6 +76,44 @@ inline std::string shape_str(const ArrayView& v) {
 }
 inline std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
 
+// A 1-D C-contiguous int64 array (ids, offsets, counts), or TypeError naming it.
+inline ArrayView int64_vector(py::handle o, const char* name) {
+    ArrayView v;
+    if (!view(o.ptr(), v) || !v.is_i64() || v.ndim != 1 || !v.c_contiguous())
+        throw py::type_error(std::string(name) + ": expected a 1-D C-contiguous int64 array");
+    return v;
+}
+
+// Every id in [0, rows), or IndexError naming the first that is not (`what` says what the
+// rows are, e.g. "a table of 10 rows").
+template <class I>
+void check_ids(const I* ids, std::size_t n, std::int64_t rows, const std::string& what) {
+    for (std::size_t j = 0; j < n; ++j)
+        if (ids[j] < 0 || std::int64_t(ids[j]) >= rows)
+            throw py::index_error("ids[" + std::to_string(j) + "] = " + std::to_string(ids[j]) +
+                                  " is out of range for " + what);
+}
+
+// Offsets that split n_ids ids into groups: start at 0, never decrease, stay within the ids.
+inline void check_offsets(const std::int64_t* off, std::size_t n, std::size_t n_ids) {
+    if (n == 0) {
+        if (n_ids)
+            throw std::invalid_argument("offsets: empty, but there are " +
+                                        std::to_string(n_ids) + " ids");
+        return;
+    }
+    if (off[0] != 0)
+        throw std::invalid_argument("offsets: must start at 0, got " + std::to_string(off[0]));
+    for (std::size_t b = 1; b < n; ++b)
+        if (off[b] < off[b - 1])
+            throw std::invalid_argument("offsets: must be non-decreasing (offsets[" +
+                                        std::to_string(b) + "] = " + std::to_string(off[b]) +
+                                        " < " + std::to_string(off[b - 1]) + ")");
+    if (std::size_t(off[n - 1]) > n_ids)
+        throw std::invalid_argument("offsets: the last offset " + std::to_string(off[n - 1]) +
+                                    " runs past the " + std::to_string(n_ids) + " ids");
+}
+
 }  // namespace msopt::bind
 
 namespace msopt {

@@ -12,45 +12,16 @@ namespace {
 
 using bind::ArrayView;
 
-ArrayView int64_vector(py::handle o, const char* name) {
-    ArrayView v;
-    if (!bind::view(o.ptr(), v) || !v.is_i64() || v.ndim != 1 || !v.c_contiguous())
-        throw py::type_error(std::string(name) + ": expected a 1-D C-contiguous int64 array");
-    return v;
-}
-
 embedding::Bags parse_bags(py::handle ids_o, py::handle offsets_o, std::int64_t rows) {
-    const ArrayView iv = int64_vector(ids_o, "ids");
-    const ArrayView ov = int64_vector(offsets_o, "offsets");
+    const ArrayView iv = bind::int64_vector(ids_o, "ids");
+    const ArrayView ov = bind::int64_vector(offsets_o, "offsets");
     embedding::Bags bags;
     bags.ids = reinterpret_cast<const std::int64_t*>(iv.data);
     bags.n_ids = std::size_t(iv.shape[0]);
     bags.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
     bags.n_bags = std::size_t(ov.shape[0]);
-    for (std::size_t j = 0; j < bags.n_ids; ++j)
-        if (bags.ids[j] < 0 || bags.ids[j] >= rows)
-            throw py::index_error("ids[" + std::to_string(j) + "] = " +
-                                  std::to_string(bags.ids[j]) + " is out of range for a table "
-                                  "of " + std::to_string(rows) + " rows");
-    if (bags.n_bags == 0) {
-        if (bags.n_ids)
-            throw std::invalid_argument("offsets: empty, but there are " +
-                                        std::to_string(bags.n_ids) + " ids");
-        return bags;
-    }
-    if (bags.offsets[0] != 0)
-        throw std::invalid_argument("offsets: must start at 0, got " +
-                                    std::to_string(bags.offsets[0]));
-    for (std::size_t b = 1; b < bags.n_bags; ++b)
-        if (bags.offsets[b] < bags.offsets[b - 1])
-            throw std::invalid_argument("offsets: must be non-decreasing (offsets[" +
-                                        std::to_string(b) + "] = " +
-                                        std::to_string(bags.offsets[b]) + " < " +
-                                        std::to_string(bags.offsets[b - 1]) + ")");
-    if (std::size_t(bags.offsets[bags.n_bags - 1]) > bags.n_ids)
-        throw std::invalid_argument("offsets: the last offset " +
-                                    std::to_string(bags.offsets[bags.n_bags - 1]) +
-                                    " runs past the " + std::to_string(bags.n_ids) + " ids");
+    bind::check_ids(bags.ids, bags.n_ids, rows, "a table of " + std::to_string(rows) + " rows");
+    bind::check_offsets(bags.offsets, bags.n_bags, bags.n_ids);
     return bags;
 }
 

@@ -11,25 +11,15 @@ namespace {
 using bind::ArrayView;
 
 ftx::Docs parse_docs(py::handle ids, py::handle offsets, std::size_t rows) {
-    ArrayView iv, ov;
-    if (!bind::view(ids.ptr(), iv) || !iv.is_i64() || iv.ndim != 1 || !iv.c_contiguous())
-        throw py::type_error("ids: expected a 1-D C-contiguous int64 array");
-    if (!bind::view(offsets.ptr(), ov) || !ov.is_i64() || ov.ndim != 1 || !ov.c_contiguous())
-        throw py::type_error("offsets: expected a 1-D C-contiguous int64 array");
+    const ArrayView iv = bind::int64_vector(ids, "ids");
+    const ArrayView ov = bind::int64_vector(offsets, "offsets");
     ftx::Docs d;
     d.ids = reinterpret_cast<const std::int64_t*>(iv.data);
     d.n_ids = std::size_t(iv.shape[0]);
     d.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
     d.n_docs = std::size_t(ov.shape[0]);
-    for (std::size_t j = 0; j < d.n_ids; ++j)
-        if (d.ids[j] < 0 || std::size_t(d.ids[j]) >= rows)
-            throw py::index_error("ids[" + std::to_string(j) + "] = " + std::to_string(d.ids[j]) +
-                                  " is out of range for " + std::to_string(rows) + " input rows");
-    for (std::size_t b = 0; b < d.n_docs; ++b)
-        if ((b == 0 && d.offsets[0] != 0) || (b && d.offsets[b] < d.offsets[b - 1]) ||
-            std::size_t(d.offsets[b]) > d.n_ids)
-            throw std::invalid_argument("offsets: must start at 0 and be non-decreasing, "
-                                        "within the ids");
+    bind::check_ids(d.ids, d.n_ids, std::int64_t(rows), std::to_string(rows) + " input rows");
+    bind::check_offsets(d.offsets, d.n_docs, d.n_ids);
     return d;
 }
 

@@ -14,14 +14,12 @@ using bind::ArrayView;
 py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::array syn0_a,
                 py::array syn1_a, int window, int negative, double sample, double alpha,
                 double min_alpha, int epochs, std::uint64_t seed, int threads) {
-    ArrayView iv, ov, cv, s0, s1;
+    ArrayView iv, s0, s1;
     if (!bind::view(ids_a.ptr(), iv) || iv.type_num != py::detail::npy_api::NPY_INT_ ||
         iv.ndim != 1 || !iv.c_contiguous())
         throw py::type_error("ids: expected a 1-D C-contiguous int32 array");
-    if (!bind::view(offsets_a.ptr(), ov) || !ov.is_i64() || ov.ndim != 1 || !ov.c_contiguous())
-        throw py::type_error("offsets: expected a 1-D C-contiguous int64 array");
-    if (!bind::view(counts_a.ptr(), cv) || !cv.is_i64() || cv.ndim != 1 || !cv.c_contiguous())
-        throw py::type_error("counts: expected a 1-D C-contiguous int64 array");
+    const ArrayView ov = bind::int64_vector(offsets_a, "offsets");
+    const ArrayView cv = bind::int64_vector(counts_a, "counts");
     for (auto* pr : {&s0, &s1}) {
         py::array& a = pr == &s0 ? syn0_a : syn1_a;
         if (!bind::view(a.ptr(), *pr) || !pr->is_f32() || pr->ndim != 2 || !pr->c_contiguous() ||
@@ -41,15 +39,8 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
     c.n_ids = std::size_t(iv.shape[0]);
     c.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
     c.n_sentences = std::size_t(ov.shape[0]);
-    for (std::size_t i = 0; i < c.n_ids; ++i)
-        if (c.ids[i] < 0 || std::size_t(c.ids[i]) >= V)
-            throw py::index_error("ids[" + std::to_string(i) + "] = " + std::to_string(c.ids[i]) +
-                                  " is out of range for a vocabulary of " + std::to_string(V));
-    for (std::size_t s = 0; s < c.n_sentences; ++s)
-        if (c.offsets[s] < 0 || std::size_t(c.offsets[s]) > c.n_ids ||
-            (s && c.offsets[s] < c.offsets[s - 1]) || (s == 0 && c.offsets[0] != 0))
-            throw std::invalid_argument("offsets: must start at 0 and be non-decreasing, "
-                                        "within the ids");
+    bind::check_ids(c.ids, c.n_ids, std::int64_t(V), "a vocabulary of " + std::to_string(V));
+    bind::check_offsets(c.offsets, c.n_sentences, c.n_ids);
     const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
     for (std::size_t w = 0; w < V; ++w)
         if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");

@@ -56,7 +56,6 @@ Result train_skipgram(const Corpus& c, const std::int64_t* counts, std::size_t V
             keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
         }
     const int nt = std::max(1, p.threads);
-    const double total_work = double(c.n_ids) * p.epochs;
     std::vector<double> loss(std::size_t(nt) * p.epochs, 0.0);
     std::vector<std::int64_t> pairs(std::size_t(nt) * p.epochs, 0), words(std::size_t(nt), 0);
 
@@ -81,7 +80,6 @@ Result train_skipgram(const Corpus& c, const std::int64_t* counts, std::size_t V
                 const double progress = share > 0 ? done / share : 1.0;
                 const float alpha = float(p.alpha - (p.alpha - p.min_alpha) * progress);
                 done += double(b - a);
-                (void)total_work;
                 sent.clear();
                 for (std::size_t i = a; i < b; ++i) {
                     const std::int32_t w = c.ids[i];
