@@ -13,7 +13,9 @@ using bind::ArrayView;
 
 py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::array syn0_a,
                 py::array syn1_a, int window, int negative, double sample, double alpha,
-                double min_alpha, int epochs, std::uint64_t seed, int threads) {
+                double min_alpha, int epochs, std::uint64_t seed, int threads, bool sg,
+                bool cbow_mean, bool table_sigmoid, bool compute_loss, bool deterministic,
+                std::size_t round_words) {
     ArrayView iv, s0, s1;
     if (!bind::view(ids_a.ptr(), iv) || iv.type_num != py::detail::npy_api::NPY_INT_ ||
         iv.ndim != 1 || !iv.c_contiguous())
@@ -27,6 +29,8 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
             throw py::type_error("syn0, syn1: expected writeable C-contiguous float32 (V, dim)");
     }
     const std::size_t V = std::size_t(cv.shape[0]);
+    if (V >= std::size_t(INT32_MAX))
+        throw std::invalid_argument("counts: at most 2^31 - 2 words are supported");
     if (std::size_t(s0.shape[0]) != V || !s0.same_shape(s1))
         throw std::invalid_argument("syn0, syn1: both must be (len(counts), dim)");
     if (window < 1 || negative < 0 || epochs < 0 || threads < 1 || !(alpha > 0) ||
@@ -54,10 +58,16 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
     p.epochs = epochs;
     p.seed = seed;
     p.threads = threads;
+    p.sg = sg;
+    p.cbow_mean = cbow_mean;
+    p.table_sigmoid = table_sigmoid;
+    p.compute_loss = compute_loss;
+    p.deterministic = deterministic;
+    p.round_words = round_words;
     w2v::Result r;
     {
         py::gil_scoped_release nogil;
-        r = w2v::train_skipgram(c, counts, V, reinterpret_cast<float*>(s0.data),
+        r = w2v::train(c, counts, V, reinterpret_cast<float*>(s0.data),
                                 reinterpret_cast<float*>(s1.data), p);
     }
     py::array_t<double> losses(py::ssize_t(r.epoch_loss.size()));
@@ -72,9 +82,12 @@ void register_word2vec(py::module_& m) {
     m.def("word2vec_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("counts"),
           py::arg("syn0"), py::arg("syn1"), py::arg("window"), py::arg("negative"),
           py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"), py::arg("epochs"),
-          py::arg("seed"), py::arg("threads"),
-          "Skip-gram with negative sampling over every epoch in one call.  Returns "
-          "(mean loss per pair for each epoch, words trained, pairs trained).");
+          py::arg("seed"), py::arg("threads"), py::arg("sg") = true, py::arg("cbow_mean") = true,
+          py::arg("table_sigmoid") = false, py::arg("compute_loss") = true,
+          py::arg("deterministic") = false, py::arg("round_words") = 8192,
+          "Skip-gram (sg) or CBOW with negative sampling over every epoch in one call.  "
+          "Returns (mean loss per example for each epoch, words trained, examples trained); "
+          "an example is a (word, context) pair for skip-gram, a window for CBOW.");
 }
 
 }  // namespace msopt

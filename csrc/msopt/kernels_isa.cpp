@@ -2,6 +2,7 @@
 // exports one KernelTable.  The source is the same, so the results are too.
 #include "linear_rules.hpp"
 #include "update_rules.hpp"
+#include "word2vec_rules.hpp"
 
 #ifndef MSOPT_ISA
 #error "MSOPT_ISA must name the instruction set this unit is compiled for"
@@ -40,6 +41,7 @@ extern const KernelTable MSOPT_CAT(kernels_, MSOPT_ISA);
 const KernelTable MSOPT_CAT(kernels_, MSOPT_ISA) = {
     MSOPT_STR(MSOPT_ISA), update_f32,           update_f64,           stats_f32,
     stats_f64,            rules::stream7,       linear_ops<float>(), linear_ops<double>(),
+    {rules::w2v_pair, rules::w2v_cbow},
 };
 
 }  // namespace msopt

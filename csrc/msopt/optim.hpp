@@ -11,6 +11,9 @@ namespace msopt {
 namespace linear {
 struct LossSpec;
 }
+namespace w2v {
+struct Sigmoid;
+}
 
 enum class Algo : int { SGD = 0, Adam = 1, AdamW = 2, Adagrad = 3, RMSprop = 4, Lion = 5 };
 
@@ -73,6 +76,16 @@ struct LinearOps {
     void (*l1_prox)(T* w, std::size_t n, T thr);
 };
 
+// word2vec's inner loops (word2vec_rules.hpp) on rows given by pointer; each returns the
+// loss of its targets.
+struct W2vOps {
+    double (*pair)(float* l1, float* const* rows, int n, float alpha, float* work,
+                   std::size_t dim, const w2v::Sigmoid& s);
+    double (*cbow)(float* const* ctx, int n_ctx, bool mean, float* const* rows, int n,
+                   float alpha, float* neu1, float* work, std::size_t dim,
+                   const w2v::Sigmoid& s);
+};
+
 // Per-ISA kernel table.  Every entry computes bit-identical results on every ISA: the
 // builds use -ffp-contract=off, and reductions accumulate in fixed lanes.
 struct KernelTable {
@@ -87,6 +100,7 @@ struct KernelTable {
     void (*stream7_f32)(float*, const float*, float*, float*, std::size_t);
     LinearOps<float> lin_f32;
     LinearOps<double> lin_f64;
+    W2vOps w2v;
 };
 
 // The table in use.  Chosen once (the best ISA the CPU runs); tests may force another.

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <memory>
 
+#include "optim.hpp"
 #include "threads.hpp"
 
 namespace msopt::w2v {
@@ -19,123 +22,264 @@ struct Rng {  // splitmix64: small, fast, and a fixed stream per (seed, thread, 
     double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
 };
 
-inline float dot(const float* __restrict a, const float* __restrict b, std::size_t n) {
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    std::size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (std::size_t j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
-    for (std::size_t j = 0; i < n; ++i, ++j) acc[j] += a[i] * b[i];
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
+// Rows read and written in the shared table itself.
+struct SharedRows {
+    float* table;
+    std::size_t dim;
+    float* operator()(std::size_t r) { return table + r * dim; }
+};
 
-inline void axpy(float a, const float* __restrict x, float* __restrict y, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
+// Private copies of the rows one thread touches during a round, with the values they
+// started from.  Rows live in fixed pages, so a pointer stays valid all round.
+class PrivateRows {
+  public:
+    PrivateRows(float* table, std::size_t rows, std::size_t dim)
+        : table_(table), dim_(dim), slot_(rows, -1) {}
 
-inline double log_sigmoid(double x) { return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x)); }
+    float* operator()(std::size_t r) {
+        std::int32_t s = slot_[r];
+        if (s < 0) {
+            s = std::int32_t(touched_.size());
+            if (std::size_t(s) == pages_.size() * kPageRows)
+                pages_.emplace_back(new float[2 * kPageRows * dim_]);
+            slot_[r] = s;
+            touched_.push_back(std::int32_t(r));
+            std::copy_n(table_ + r * dim_, dim_, copy(s));
+            std::copy_n(table_ + r * dim_, dim_, orig(s));
+        }
+        return copy(s);
+    }
+    // Adds each touched row's change to the table, for the rows r % parts == part.
+    void commit(int part, int parts) const {
+        for (std::size_t s = 0; s < touched_.size(); ++s) {
+            const std::size_t r = std::size_t(touched_[s]);
+            if (int(r % std::size_t(parts)) != part) continue;
+            float* __restrict t = table_ + r * dim_;
+            const float* c = copy(std::int32_t(s));
+            const float* o = orig(std::int32_t(s));
+            for (std::size_t i = 0; i < dim_; ++i) t[i] += c[i] - o[i];
+        }
+    }
+    void clear() {
+        for (auto r : touched_) slot_[std::size_t(r)] = -1;
+        touched_.clear();
+    }
+
+  private:
+    static constexpr std::size_t kPageRows = 256;
+    float* copy(std::int32_t s) const {
+        return pages_[std::size_t(s) / kPageRows].get() + (std::size_t(s) % kPageRows) * dim_;
+    }
+    float* orig(std::int32_t s) const { return copy(s) + kPageRows * dim_; }
+
+    float* table_;
+    std::size_t dim_;
+    std::vector<std::int32_t> slot_, touched_;
+    std::vector<std::unique_ptr<float[]>> pages_;
+};
+
+// What every thread reads: subsampling, the negative table, the sigmoid.
+struct Shared {
+    const Corpus& c;
+    const Params& p;
+    std::vector<double> keep, cum;
+    double total_pow = 0.0;
+    Sigmoid sig;
+    std::size_t sentence_end(std::size_t s) const {
+        return s + 1 < c.n_sentences ? std::size_t(c.offsets[s + 1]) : c.n_ids;
+    }
+};
+
+// One thread's walk over its sentences, epoch after epoch; it can stop after a budget of
+// words and resume (deterministic rounds).
+struct Walker {
+    std::size_t s0 = 0, s1 = 0;    // this thread's sentences
+    std::size_t pos = 0, end = 0;  // position in epochs x sentences
+    double share = 0.0, done = 0.0;
+    Rng rng{0};
+    std::vector<float> work, neu1;
+    std::vector<std::int32_t> sent;
+    std::vector<float*> rows, ctx;
+    std::vector<double> loss;            // per epoch
+    std::vector<std::int64_t> examples;  // per epoch
+    std::int64_t words = 0;
+
+    void init(const Shared& sh, int t, int nt) {
+        const std::size_t n = sh.c.n_sentences;
+        s0 = n * std::size_t(t) / std::size_t(nt);
+        s1 = n * std::size_t(t + 1) / std::size_t(nt);
+        end = (s1 - s0) * std::size_t(sh.p.epochs);
+        const std::size_t lo = s0 < n ? std::size_t(sh.c.offsets[s0]) : sh.c.n_ids;
+        const std::size_t hi = s1 < n ? std::size_t(sh.c.offsets[s1]) : sh.c.n_ids;
+        share = double(hi - lo) * sh.p.epochs;
+        work.resize(sh.p.dim);
+        neu1.resize(sh.p.dim);
+        loss.assign(std::size_t(sh.p.epochs), 0.0);
+        examples.assign(std::size_t(sh.p.epochs), 0);
+        t_ = t;
+    }
+    bool finished() const { return pos >= end; }
+
+    // Trains sentences until `budget` words are consumed or the walk ends.
+    template <class Rows>
+    void run(const Shared& sh, Rows& in, Rows& out, std::size_t budget) {
+        const Params& p = sh.p;
+        const std::size_t per_epoch = s1 - s0;
+        std::size_t used = 0;
+        while (pos < end && used < budget) {
+            const std::size_t e = pos / per_epoch, s = s0 + pos % per_epoch;
+            if (s == s0)  // a fixed stream per (seed, thread, epoch)
+                rng = Rng{p.seed * 0x100000001B3ull + std::uint64_t(t_) * 7919u + e};
+            const std::size_t a = std::size_t(sh.c.offsets[s]), b = sh.sentence_end(s);
+            // Each thread's rate follows its own progress, so it decays to min_alpha
+            // exactly at its last word.
+            const double progress = share > 0 ? done / share : 1.0;
+            const float alpha = float(p.alpha - (p.alpha - p.min_alpha) * progress);
+            done += double(b - a);
+            used += b - a;
+            ++pos;
+            sent.clear();
+            for (std::size_t i = a; i < b; ++i) {
+                const std::int32_t w = sh.c.ids[i];
+                const double k = sh.keep[std::size_t(w)];
+                if (k >= 1.0 || rng.uniform() < k) sent.push_back(w);
+            }
+            words += std::int64_t(sent.size());
+            sentence(sh, in, out, alpha, e);
+        }
+    }
+
+  private:
+    int t_ = 0;
+
+    template <class Rows>
+    void targets(const Shared& sh, Rows& out, std::size_t word) {
+        rows.clear();
+        rows.push_back(out(word));
+        const std::size_t V = sh.cum.size();
+        for (int d = 0; d < sh.p.negative; ++d) {
+            const double r = rng.uniform() * sh.total_pow;
+            std::size_t t = std::size_t(std::upper_bound(sh.cum.begin(), sh.cum.end(), r) -
+                                        sh.cum.begin());
+            if (t >= V) t = V - 1;
+            if (t != word) rows.push_back(out(t));
+        }
+    }
+
+    template <class Rows>
+    void sentence(const Shared& sh, Rows& in, Rows& out, float alpha, std::size_t e) {
+        const Params& p = sh.p;
+        const W2vOps& k = kernels().w2v;
+        const int n = int(sent.size());
+        double l = 0.0;
+        std::int64_t m = 0;
+        for (int i = 0; i < n; ++i) {
+            const int win = p.window - int(rng.next() % std::uint64_t(p.window));  // shrink
+            const std::size_t word = std::size_t(sent[std::size_t(i)]);
+            const int j0 = std::max(0, i - win), j1 = std::min(n - 1, i + win);
+            if (p.sg) {
+                for (int j = j0; j <= j1; ++j) {
+                    if (j == i) continue;
+                    targets(sh, out, word);
+                    l += k.pair(in(std::size_t(sent[std::size_t(j)])), rows.data(),
+                                int(rows.size()), alpha, work.data(), p.dim, sh.sig);
+                    ++m;
+                }
+            } else {
+                ctx.clear();
+                for (int j = j0; j <= j1; ++j)
+                    if (j != i) ctx.push_back(in(std::size_t(sent[std::size_t(j)])));
+                if (ctx.empty()) continue;
+                targets(sh, out, word);
+                l += k.cbow(ctx.data(), int(ctx.size()), p.cbow_mean, rows.data(),
+                            int(rows.size()), alpha, neu1.data(), work.data(), p.dim, sh.sig);
+                ++m;
+            }
+        }
+        loss[e] += l;
+        examples[e] += m;
+    }
+};
+
+std::vector<float> sigmoid_table() {
+    std::vector<float> t(kTableSize);
+    for (int i = 0; i < kTableSize; ++i) {  // word2vec.c's expTable
+        const double x = std::exp((double(i) / kTableSize * 2 - 1) * kMaxExp);
+        t[std::size_t(i)] = float(x / (x + 1));
+    }
+    return t;
+}
 
 }  // namespace
 
-Result train_skipgram(const Corpus& c, const std::int64_t* counts, std::size_t V, float* syn0,
-                      float* syn1, const Params& p) {
-    Result res;
-    const std::size_t dim = p.dim;
+Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* syn0,
+             float* syn1, const Params& p) {
+    Shared sh{c, p, {}, {}, 0.0, {}};
     // Negatives: cumulative count^0.75, searched by binary search (gensim's cum_table).
-    std::vector<double> cum(V);
-    double total_pow = 0.0, total = 0.0;
+    sh.cum.resize(V);
+    double total = 0.0;
     for (std::size_t w = 0; w < V; ++w) {
-        total_pow += std::pow(double(counts[w]), 0.75);
-        cum[w] = total_pow;
+        sh.total_pow += std::pow(double(counts[w]), 0.75);
+        sh.cum[w] = sh.total_pow;
         total += double(counts[w]);
     }
     // Subsampling: keep a word with probability (sqrt(f / (s T)) + 1) (s T) / f.
-    std::vector<double> keep(V, 1.0);
+    sh.keep.assign(V, 1.0);
     if (p.sample > 0)
         for (std::size_t w = 0; w < V; ++w) {
             const double f = double(counts[w]), t = p.sample * total;
-            keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
+            sh.keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
         }
-    const int nt = std::max(1, p.threads);
-    std::vector<double> loss(std::size_t(nt) * p.epochs, 0.0);
-    std::vector<std::int64_t> pairs(std::size_t(nt) * p.epochs, 0), words(std::size_t(nt), 0);
+    static const std::vector<float> table = sigmoid_table();
+    sh.sig.table = p.table_sigmoid ? table.data() : nullptr;
+    sh.sig.loss = p.compute_loss;
 
-    parallel_for(nt, [&](int t) {
-        const std::size_t s0 = c.n_sentences * std::size_t(t) / std::size_t(nt);
-        const std::size_t s1 = c.n_sentences * std::size_t(t + 1) / std::size_t(nt);
-        std::vector<float> neu1e(dim);
-        std::vector<std::int32_t> sent;
-        const std::size_t lo = s0 < c.n_sentences ? std::size_t(c.offsets[s0]) : c.n_ids;
-        const std::size_t hi = s1 < c.n_sentences ? std::size_t(c.offsets[s1]) : c.n_ids;
-        const double share = double(hi - lo) * p.epochs;  // this thread's words, all epochs
-        double done = 0.0;
-        for (int e = 0; e < p.epochs; ++e) {
-            Rng rng{p.seed * 0x100000001B3ull + std::uint64_t(t) * 7919u + std::uint64_t(e)};
-            double& eloss = loss[std::size_t(t) * p.epochs + e];
-            std::int64_t& epairs = pairs[std::size_t(t) * p.epochs + e];
-            for (std::size_t s = s0; s < s1; ++s) {
-                const std::size_t a = std::size_t(c.offsets[s]);
-                const std::size_t b = s + 1 < c.n_sentences ? std::size_t(c.offsets[s + 1]) : c.n_ids;
-                // Each thread's rate follows its own progress, so it decays to min_alpha
-                // exactly at its last word, and runs repeat for a fixed thread count.
-                const double progress = share > 0 ? done / share : 1.0;
-                const float alpha = float(p.alpha - (p.alpha - p.min_alpha) * progress);
-                done += double(b - a);
-                sent.clear();
-                for (std::size_t i = a; i < b; ++i) {
-                    const std::int32_t w = c.ids[i];
-                    if (keep[std::size_t(w)] >= 1.0 || rng.uniform() < keep[std::size_t(w)])
-                        sent.push_back(w);
-                }
-                words[std::size_t(t)] += std::int64_t(sent.size());
-                const int n = int(sent.size());
-                for (int i = 0; i < n; ++i) {
-                    const int reduced = int(rng.next() % std::uint64_t(p.window));  // shrink
-                    const int win = p.window - reduced;
-                    const std::size_t word = std::size_t(sent[std::size_t(i)]);
-                    for (int j = std::max(0, i - win); j <= std::min(n - 1, i + win); ++j) {
-                        if (j == i) continue;
-                        float* l1 = syn0 + std::size_t(sent[std::size_t(j)]) * dim;
-                        std::fill(neu1e.begin(), neu1e.end(), 0.0f);
-                        for (int d = 0; d <= p.negative; ++d) {
-                            std::size_t target;
-                            float label;
-                            if (d == 0) {
-                                target = word;
-                                label = 1.0f;
-                            } else {
-                                const double r = rng.uniform() * total_pow;
-                                target = std::size_t(std::upper_bound(cum.begin(), cum.end(), r) -
-                                                     cum.begin());
-                                if (target >= V) target = V - 1;
-                                if (target == word) continue;
-                                label = 0.0f;
-                            }
-                            float* l2 = syn1 + target * dim;
-                            const float f = dot(l1, l2, dim);
-                            const float sig = 1.0f / (1.0f + std::exp(-f));
-                            eloss -= label > 0 ? log_sigmoid(double(f)) : log_sigmoid(-double(f));
-                            const float g = (label - sig) * alpha;
-                            axpy(g, l2, neu1e.data(), dim);
-                            axpy(g, l1, l2, dim);
-                        }
-                        axpy(1.0f, neu1e.data(), l1, dim);
-                        ++epairs;
-                    }
-                }
-            }
+    const int nt = std::max(1, p.threads);
+    std::vector<Walker> walkers(static_cast<std::size_t>(nt));
+    for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, t, nt);
+    constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();
+    if (!p.deterministic || nt == 1) {
+        parallel_for(nt, [&](int t) {
+            SharedRows in{syn0, p.dim}, out{syn1, p.dim};
+            walkers[std::size_t(t)].run(sh, in, out, kAll);
+        });
+    } else {
+        std::vector<PrivateRows> in, out;
+        for (int t = 0; t < nt; ++t) {
+            in.emplace_back(syn0, V, p.dim);
+            out.emplace_back(syn1, V, p.dim);
         }
-    });
+        const std::size_t budget = std::max<std::size_t>(1, p.round_words);
+        for (;;) {
+            bool more = false;
+            for (const auto& w : walkers) more = more || !w.finished();
+            if (!more) break;
+            parallel_for(nt, [&](int t) {
+                in[std::size_t(t)].clear();
+                out[std::size_t(t)].clear();
+                walkers[std::size_t(t)].run(sh, in[std::size_t(t)], out[std::size_t(t)],
+                                            budget);
+            });
+            parallel_for(nt, [&](int part) {  // thread order within each row
+                for (int t = 0; t < nt; ++t) {
+                    in[std::size_t(t)].commit(part, nt);
+                    out[std::size_t(t)].commit(part, nt);
+                }
+            });
+        }
+    }
+    Result res;
     for (int e = 0; e < p.epochs; ++e) {
         double l = 0.0;
-        std::int64_t pr = 0;
-        for (int t = 0; t < nt; ++t) {
-            l += loss[std::size_t(t) * p.epochs + e];
-            pr += pairs[std::size_t(t) * p.epochs + e];
+        std::int64_t m = 0;
+        for (const auto& w : walkers) {
+            l += w.loss[std::size_t(e)];
+            m += w.examples[std::size_t(e)];
         }
-        res.epoch_loss.push_back(pr ? l / double(pr) : 0.0);
-        res.pairs += pr;
+        res.epoch_loss.push_back(!p.compute_loss ? std::nan("") : m ? l / double(m) : 0.0);
+        res.pairs += m;
     }
-    for (auto w : words) res.words += w;
+    for (const auto& w : walkers) res.words += w.words;
     return res;
 }
 

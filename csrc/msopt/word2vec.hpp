@@ -1,8 +1,13 @@
-// Skip-gram with negative sampling (word2vec), as one multi-epoch native loop: linear
-// learning-rate decay, random window shrinking, frequent-word subsampling, negatives
-// drawn from the unigram^0.75 distribution, the exact sigmoid, and the exact training loss
-// accumulated in float64.  Threads split the sentences and update the shared tables
-// without locks (Hogwild); with one thread a fixed seed repeats bit for bit.  No Python.
+// word2vec (skip-gram or CBOW with negative sampling) as one multi-epoch native loop:
+// linear learning-rate decay, random window shrinking, frequent-word subsampling,
+// negatives drawn from the unigram^0.75 distribution, the exact sigmoid (or word2vec's
+// table), and the exact training loss accumulated in float64.
+//
+// Threads split the sentences.  By default they update the shared tables without locks
+// (Hogwild).  In deterministic mode each thread trains on private copies of the rows it
+// touches for a round of about `round_words` words; at the end of the round the copies'
+// changes are added to the tables in thread order, so a fixed seed and thread count
+// repeat bit for bit.  One thread is deterministic either way.  No Python here.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +15,15 @@
 #include <vector>
 
 namespace msopt::w2v {
+
+// word2vec's sigmoid table: kTableSize entries over [-kMaxExp, kMaxExp).
+constexpr int kTableSize = 1000;
+constexpr float kMaxExp = 6.0f;
+
+struct Sigmoid {
+    const float* table = nullptr;  // null: the exact 1 / (1 + exp(-x))
+    bool loss = true;              // accumulate the exact loss
+};
 
 struct Corpus {
     const std::int32_t* ids = nullptr;      // word ids, all sentences back to back
@@ -27,17 +41,23 @@ struct Params {
     int epochs = 5;
     std::uint64_t seed = 1;
     int threads = 1;
+    bool sg = true;                // skip-gram; false: CBOW
+    bool cbow_mean = true;         // CBOW: mean of the context rows (false: their sum)
+    bool table_sigmoid = false;
+    bool compute_loss = true;
+    bool deterministic = false;
+    std::size_t round_words = 8192;  // deterministic mode: words per thread per round
 };
 
 struct Result {
-    std::vector<double> epoch_loss;   // mean loss per (word, context) pair, per epoch
+    std::vector<double> epoch_loss;   // mean loss per example (pair or window), per epoch
     std::int64_t words = 0;           // words trained on (after subsampling), all epochs
     std::int64_t pairs = 0;
 };
 
 // syn0 (V x dim) input vectors, syn1 (V x dim) output vectors, both updated in place;
 // counts (V) the word frequencies (for subsampling and the negative distribution).
-Result train_skipgram(const Corpus& corpus, const std::int64_t* counts, std::size_t vocab,
+Result train(const Corpus& corpus, const std::int64_t* counts, std::size_t vocab,
                       float* syn0, float* syn1, const Params& p);
 
 }  // namespace msopt::w2v

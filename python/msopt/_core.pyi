@@ -135,6 +135,12 @@ def word2vec_train(
     epochs: int,
     seed: int,
     threads: int,
+    sg: bool = True,
+    cbow_mean: bool = True,
+    table_sigmoid: bool = False,
+    compute_loss: bool = True,
+    deterministic: bool = False,
+    round_words: int = 8192,
 ) -> tuple[npt.NDArray[np.float64], int, int]: ...
 def fasttext_train(
     ids: npt.NDArray[np.int64],

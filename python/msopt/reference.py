@@ -53,6 +53,7 @@ __all__ = [
     "rmsprop",
     "sgd",
     "step",
+    "word2vec_train",
 ]
 
 # State arrays each optimizer keeps, by torch.optim's names.
@@ -396,3 +397,129 @@ def embedding_bag_backward(grad_out: np.ndarray, ids: np.ndarray, offsets: np.nd
             else 1.0 / (hi - lo)
         values[lo:hi] = grad_out[b] * scale
     return values
+
+
+class _SplitMix64:
+    """The native loops' random stream (splitmix64)."""
+
+    def __init__(self, seed: int) -> None:
+        self.s = seed & 0xFFFFFFFFFFFFFFFF
+
+    def next(self) -> int:
+        m = 0xFFFFFFFFFFFFFFFF
+        self.s = (self.s + 0x9E3779B97F4A7C15) & m
+        z = self.s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+        return z ^ (z >> 31)
+
+    def uniform(self) -> float:
+        return (self.next() >> 11) * (1.0 / 9007199254740992.0)
+
+
+def _dot16(a: np.ndarray, b: np.ndarray) -> np.float32:
+    """A float32 dot product summed in the kernels' 16 fixed lanes."""
+    n = len(a)
+    acc = np.zeros(16, np.float32)
+    full = n - n % 16
+    for i in range(0, full, 16):
+        acc += a[i:i + 16] * b[i:i + 16]
+    acc[:n - full] += a[full:] * b[full:]
+    for w in (8, 4, 2, 1):
+        acc[:w] += acc[w:2 * w]
+    return acc[0]
+
+
+_W2V_TABLE = None
+
+
+def _w2v_target(f: np.float32, label: float, alpha: np.float32, table: bool,
+                loss: list[float]) -> np.float32:
+    """(label - sigmoid(f)) * alpha, and the exact loss of one target added to loss[0]."""
+    global _W2V_TABLE
+    one = np.float32(1)
+    if table:
+        if _W2V_TABLE is None:
+            x = np.exp((np.arange(1000) / 1000 * 2 - 1) * 6.0)
+            _W2V_TABLE = (x / (x + 1)).astype(np.float32)
+        if f >= 6:
+            sig = one
+        elif f <= -6:
+            sig = np.float32(0)
+        else:
+            scale = np.float32(1000) / np.float32(6) / np.float32(2)
+            sig = _W2V_TABLE[int((f + np.float32(6)) * scale)]
+    else:
+        sig = one / (one + np.exp(-f))
+    z = float(f) if label > 0 else -float(f)
+    loss[0] += math.log1p(math.exp(-abs(z))) + max(-z, 0.0)
+    return (np.float32(label) - sig) * alpha
+
+
+def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
+                   syn0: np.ndarray, syn1: np.ndarray, *, window: int, negative: int,
+                   sample: float, alpha: float, min_alpha: float, epochs: int, seed: int,
+                   sg: bool = True, cbow_mean: bool = True, table_sigmoid: bool = False
+                   ) -> list[float]:
+    """The one-thread native word2vec loop (skip-gram or CBOW, negative sampling), step by
+    step in NumPy float32; updates syn0 and syn1 in place and returns the mean loss per
+    example of each epoch."""
+    counts = np.asarray(counts, np.float64)
+    cum = np.cumsum(counts ** 0.75)
+    total_pow, total = float(cum[-1]), float(np.cumsum(counts)[-1])
+    keep = np.ones(len(counts))
+    if sample > 0:
+        t = sample * total
+        keep = np.minimum(1.0, (np.sqrt(counts / t) + 1.0) * t / counts)
+    bounds = _bag_bounds(offsets, len(ids))
+    share, done = float(len(ids)) * epochs, 0.0
+    out = []
+    for e in range(epochs):
+        rng = _SplitMix64(seed * 0x100000001B3 + e)
+        loss, examples = [0.0], 0
+        for a, b in bounds:
+            a_e = np.float32(alpha - (alpha - min_alpha) * (done / share if share else 1.0))
+            done += b - a
+            sent = [int(w) for w in ids[a:b] if keep[w] >= 1.0 or rng.uniform() < keep[w]]
+            for i, word in enumerate(sent):
+                win = window - rng.next() % window
+                ctx = [j for j in range(max(0, i - win), min(len(sent) - 1, i + win) + 1)
+                       if j != i]
+
+                def draw(word: int = word, rng: _SplitMix64 = rng) -> list[int]:
+                    rows = [word]
+                    for _ in range(negative):
+                        t = int(np.searchsorted(cum, rng.uniform() * total_pow, side="right"))
+                        t = min(t, len(counts) - 1)
+                        if t != word:
+                            rows.append(t)
+                    return rows
+
+                if sg:
+                    for j in ctx:
+                        l1, work = syn0[sent[j]], np.zeros(syn0.shape[1], np.float32)
+                        for d, r in enumerate(draw()):
+                            g = _w2v_target(_dot16(l1, syn1[r]), d == 0, a_e, table_sigmoid, loss)
+                            work += g * syn1[r]
+                            syn1[r] += g * l1
+                        l1 += work
+                        examples += 1
+                elif ctx:
+                    neu1 = np.zeros(syn0.shape[1], np.float32)
+                    for j in ctx:
+                        neu1 += syn0[sent[j]]
+                    inv = np.float32(1) / np.float32(len(ctx))
+                    if cbow_mean:
+                        neu1 *= inv
+                    work = np.zeros_like(neu1)
+                    for d, r in enumerate(draw()):
+                        g = _w2v_target(_dot16(neu1, syn1[r]), d == 0, a_e, table_sigmoid, loss)
+                        work += g * syn1[r]
+                        syn1[r] += g * neu1
+                    if not cbow_mean:
+                        work *= inv
+                    for j in ctx:
+                        syn0[sent[j]] += work
+                    examples += 1
+        out.append(loss[0] / examples if examples else 0.0)
+    return out

@@ -1,14 +1,27 @@
-"""Word2Vec: skip-gram with negative sampling, trained by one native call per ``train``.
+"""Word2Vec: skip-gram or CBOW with negative sampling, one native call per ``train``.
 
 The native loop runs every epoch with the GIL released: linear learning-rate decay from
 ``alpha`` to ``min_alpha``, random window shrinking, frequent-word subsampling (``sample``),
-negatives from the unigram^0.75 distribution, and the exact sigmoid.  Threads split the
-sentences and update the shared tables without locks (Hogwild, as word2vec and gensim do);
-with ``workers=1`` a fixed ``seed`` repeats bit for bit.
+negatives from the unigram^0.75 distribution, and the exact sigmoid (or word2vec's
+1000-entry table, ``sigmoid="table"``).  Threads split the sentences.  By default they
+update the shared tables without locks (Hogwild, as word2vec and gensim do);
+``deterministic=True`` trains each thread on private copies of the rows it touches and
+adds their changes in thread order every few thousand words, so a fixed ``seed`` and
+``workers`` repeat bit for bit.  ``workers=1`` repeats bit for bit either way.
+
+Model file format (``Word2Vec.save``): a NumPy ``.npz`` archive, no pickled objects:
+
+    format        str    "msopt-word2vec 1"
+    params        str    the hyperparameters, as JSON
+    words         uint8  the vocabulary's UTF-8 words, joined by "\\n", in id order
+    counts        int64  (V,) word counts
+    syn0, syn1neg float32 (V, vector_size) input and output vectors
+    loss_history  float64 mean loss per example of each epoch of the last train call
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -17,13 +30,36 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
+from msopt._io import read_npz
 from msopt.text import Vocabulary
 
 __all__ = ["KeyedVectors", "Word2Vec"]
 
+_FORMAT = "msopt-word2vec 1"
+
+
+def _rank(x: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their mean rank (as scipy.stats.rankdata)."""
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    first = np.r_[True, xs[1:] != xs[:-1]]
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.r_[starts[1:], len(x)]
+    ranks = np.empty(len(x))
+    ranks[order] = ((starts + ends + 1) / 2.0)[group]
+    return ranks
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    den = np.sqrt((a @ a) * (b @ b))
+    return float(a @ b / den) if den > 0 else float("nan")
+
 
 class KeyedVectors:
-    """Word vectors by word: ``wv[word]``, ``most_similar``, ``similarity``."""
+    """Word vectors by word: ``wv[word]``, ``most_similar``, ``similarity`` and the two
+    standard evaluations (gensim's names)."""
 
     def __init__(self, words: list[str], vectors: np.ndarray) -> None:
         self.index_to_key = list(words)
@@ -38,12 +74,16 @@ class KeyedVectors:
         return len(self.index_to_key)
 
     def __getitem__(self, word: str) -> np.ndarray:
+        return self.vectors[self._index(word)]
+
+    def _index(self, word: str) -> int:
         try:
-            return self.vectors[self.key_to_index[word]]
+            return self.key_to_index[word]
         except KeyError:
             raise KeyError(f"word {word!r} is not in the vocabulary") from None
 
     def _normed(self) -> np.ndarray:
+        """Unit vectors, cached until the vectors are trained again."""
         if self._unit is None:
             n = np.linalg.norm(self.vectors, axis=1, keepdims=True)
             self._unit = self.vectors / np.where(n > 0, n, 1)
@@ -52,37 +92,144 @@ class KeyedVectors:
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
         u = self._normed()
-        for w in (a, b):
-            if w not in self.key_to_index:
-                raise KeyError(f"word {w!r} is not in the vocabulary")
-        return float(u[self.key_to_index[a]] @ u[self.key_to_index[b]])
+        return float(u[self._index(a)] @ u[self._index(b)])
 
     def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
         """The ``topn`` words nearest to ``word`` by cosine similarity."""
         u = self._normed()
-        i = self.key_to_index.get(word)
-        if i is None:
-            raise KeyError(f"word {word!r} is not in the vocabulary")
+        i = self._index(word)
         sims = u @ u[i]
         sims[i] = -np.inf
-        top = np.argsort(-sims)[:topn]
+        top = np.argsort(-sims, kind="stable")[:topn]
         return [(self.index_to_key[j], float(sims[j])) for j in top]
+
+    def _folded(self, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
+        """Word (lower-cased if case_insensitive) -> id among the first restrict_vocab
+        words (the most frequent); the most frequent spelling wins."""
+        out: dict[str, int] = {}
+        for i, w in enumerate(self.index_to_key[:restrict_vocab]):
+            out.setdefault(w.lower() if case_insensitive else w, i)
+        return out
+
+    def evaluate_word_analogies(self, path: str | os.PathLike[str],
+                                restrict_vocab: int = 300_000, case_insensitive: bool = True
+                                ) -> tuple[float, list[dict[str, Any]]]:
+        """Accuracy on analogy questions in the ``questions-words.txt`` format.
+
+        Lines ``: section`` start a section; the others hold ``a b c d``, asking for the
+        word ``x`` closest to ``b - a + c`` by cosine (3CosAdd), ``a``, ``b`` and ``c``
+        excluded, among the ``restrict_vocab`` most frequent words.  Questions with a word
+        outside them are skipped and counted.  Returns ``(accuracy, sections)``, each
+        section a dict of ``section``, ``correct``, ``incorrect``, ``skipped``, the last
+        one the total.  Words are compared lower-cased when ``case_insensitive`` (as gensim
+        does), the most frequent spelling standing for each."""
+        vocab = self._folded(int(restrict_vocab), case_insensitive)
+        n = min(int(restrict_vocab), len(self))
+        unit = self._normed()[:n]
+        spelled: dict[str, list[int]] = {}  # every spelling of each folded word
+        for i, w in enumerate(self.index_to_key[:n]):
+            spelled.setdefault(w.lower() if case_insensitive else w, []).append(i)
+        sections: list[dict[str, Any]] = []
+        questions: list[list[tuple[str, ...]]] = []
+        for number, line in enumerate(_read_lines(path), 1):
+            if line.startswith(":"):
+                sections.append({"section": line.lstrip(": ").strip(), "correct": 0,
+                                 "incorrect": 0, "skipped": 0})
+                questions.append([])
+                continue
+            words = line.split()
+            if not words:
+                continue
+            if len(words) != 4:
+                raise ValueError(f"{path}: line {number} does not hold 4 words")
+            if not sections:
+                raise ValueError(f"{path}: line {number} comes before any ': section' line")
+            q = tuple(w.lower() if case_insensitive else w for w in words)
+            if all(w in vocab for w in q):
+                questions[-1].append(q)
+            else:
+                sections[-1]["skipped"] += 1
+        for sec, qs in zip(sections, questions):
+            if not qs:
+                continue
+            ids = np.array([[vocab[w] for w in q] for q in qs])
+            target = unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]
+            for start in range(0, len(qs), 1024):  # bounded memory: 1024 x n scores
+                sims = target[start:start + 1024] @ unit.T
+                for row, q in enumerate(qs[start:start + 1024]):
+                    for w in q[:3]:
+                        sims[row, spelled[w]] = -np.inf
+                best = sims.argmax(axis=1)
+                for b, q in zip(best, qs[start:start + 1024]):
+                    w = self.index_to_key[int(b)]
+                    hit = (w.lower() if case_insensitive else w) == q[3]
+                    sec["correct" if hit else "incorrect"] += 1
+        total = {"section": "Total accuracy",
+                 **{k: sum(s[k] for s in sections) for k in ("correct", "incorrect", "skipped")}}
+        sections.append(total)
+        answered = total["correct"] + total["incorrect"]
+        return (total["correct"] / answered if answered else 0.0), sections
+
+    def evaluate_word_pairs(self, path: str | os.PathLike[str], delimiter: str = "\t",
+                            restrict_vocab: int = 300_000, case_insensitive: bool = True
+                            ) -> tuple[float, float, float]:
+        """Agreement with human similarity judgements in the WordSim-353 format: lines
+        ``word1<delimiter>word2<delimiter>score``, ``#`` lines are comments.
+
+        Returns ``(pearson, spearman, oov_percent)``: the correlations between the cosine
+        similarities and the scores over the pairs whose words are among the
+        ``restrict_vocab`` most frequent, and the percentage of pairs skipped."""
+        vocab = self._folded(int(restrict_vocab), case_insensitive)
+        unit = self._normed()
+        model, human, skipped = [], [], 0
+        for number, line in enumerate(_read_lines(path), 1):
+            if line.startswith("#") or not line.strip():
+                continue
+            parts = line.rstrip("\n").split(delimiter)
+            try:
+                a, b, score = parts[0], parts[1], float(parts[2])
+            except (IndexError, ValueError):
+                raise ValueError(f"{path}: line {number} is not 'word1{delimiter!r}word2"
+                                 f"{delimiter!r}score'") from None
+            if case_insensitive:
+                a, b = a.lower(), b.lower()
+            if a not in vocab or b not in vocab:
+                skipped += 1
+                continue
+            model.append(float(unit[vocab[a]] @ unit[vocab[b]]))
+            human.append(score)
+        total = len(model) + skipped
+        if not model:
+            raise ValueError(f"{path}: no pair has both words in the vocabulary")
+        m, h = np.asarray(model), np.asarray(human)
+        return _pearson(m, h), _pearson(_rank(m), _rank(h)), 100.0 * skipped / total
+
+
+def _read_lines(path: str | os.PathLike[str]) -> Iterable[str]:
+    with open(path, encoding="utf-8") as f:
+        yield from f
 
 
 class Word2Vec:
-    """Skip-gram word2vec with negative sampling (gensim's parameter names).
+    """word2vec with negative sampling, skip-gram (``sg=1``) or CBOW (``sg=0``), with
+    gensim's parameter names.
 
     Parameters
     ----------
     sentences : path, iterable of str, or iterable of token lists, optional
-        Trained on at once when given.
-    vector_size, window, negative, min_count, epochs, sample, alpha, min_alpha
-        As in word2vec and gensim.
-    sg : 1
-        Skip-gram.  (CBOW, ``sg=0``, is not implemented yet.)
+        When given, the vocabulary is built from them and they are trained on at once.
+    vector_size, window, negative, min_count, epochs, sample, alpha, min_alpha, cbow_mean
+        As in word2vec and gensim (``cbow_mean=1``: CBOW averages the context vectors).
     workers : int, optional
         Threads (default: msopt's thread count).
     seed : int
+    deterministic : bool
+        Repeat bit for bit with several workers (see the module docstring); the default
+        lock-free updates are faster.
+    sigmoid : "exact" or "table"
+        ``1 / (1 + exp(-x))``, or word2vec's table over [-6, 6] (saturating outside).
+    compute_loss : bool
+        Accumulate the exact loss per epoch into ``loss_history_`` (NaN when off).
 
     Examples
     --------
@@ -97,48 +244,123 @@ class Word2Vec:
                  negative: int = 5, sg: int = 1, min_count: int = 5, epochs: int = 5,
                  workers: int | None = None, seed: int = 1, alpha: float = 0.025,
                  min_alpha: float = 1e-4, sample: float = 1e-3, max_vocab: int | None = None,
-                 lower: bool = False) -> None:
-        if sg != 1:
-            raise ValueError("sg: only skip-gram (sg=1) is implemented")
-        if int(vector_size) < 1:
-            raise ValueError(f"vector_size: must be >= 1, got {vector_size!r}")
+                 lower: bool = False, cbow_mean: int = 1, deterministic: bool = False,
+                 sigmoid: str = "exact", compute_loss: bool = True) -> None:
+        if sg not in (0, 1):
+            raise ValueError(f"sg: 1 (skip-gram) or 0 (CBOW), got {sg!r}")
+        if sigmoid not in ("exact", "table"):
+            raise ValueError(f"sigmoid: 'exact' or 'table', got {sigmoid!r}")
+        for name, value, low in (("vector_size", vector_size, 1), ("window", window, 1),
+                                 ("negative", negative, 0), ("epochs", epochs, 0)):
+            if int(value) != value or value < low:
+                raise ValueError(f"{name}: must be an int >= {low}, got {value!r}")
+        if workers is not None and (int(workers) != workers or workers < 1):
+            raise ValueError(f"workers: must be an int >= 1 or None, got {workers!r}")
+        if not alpha > 0 or not min_alpha >= 0 or not sample >= 0:
+            raise ValueError("alpha > 0, min_alpha >= 0 and sample >= 0 are required")
         self.vector_size, self.window, self.negative = int(vector_size), int(window), int(negative)
+        self.sg, self.cbow_mean = int(sg), int(bool(cbow_mean))
         self.min_count, self.epochs, self.seed = int(min_count), int(epochs), int(seed)
         self.workers = workers
         self.alpha, self.min_alpha, self.sample = float(alpha), float(min_alpha), float(sample)
-        self.max_vocab, self.lower = max_vocab, lower
+        self.max_vocab, self.lower = max_vocab, bool(lower)
+        self.deterministic, self.sigmoid = bool(deterministic), sigmoid
+        self.compute_loss = bool(compute_loss)
         self.vocab: Vocabulary | None = None
         self.wv: KeyedVectors | None = None
+        self.syn1neg: np.ndarray | None = None
         self.loss_history_: list[float] = []
         if sentences is not None:
+            self.build_vocab(sentences)
             self.train(sentences)
 
     @staticmethod
     def _lines(sentences: Any) -> Any:
         if isinstance(sentences, (str, os.PathLike)):
             return sentences
-        return (s if isinstance(s, str) else " ".join(s) for s in sentences)
+        return [s if isinstance(s, str) else " ".join(s) for s in sentences]
 
-    def train(self, sentences: str | os.PathLike[str] | Iterable[Any]) -> Word2Vec:
-        """Build the vocabulary and train every epoch in one native call."""
-        if not isinstance(sentences, (str, os.PathLike)):
-            sentences = list(self._lines(sentences))
+    def build_vocab(self, sentences: str | os.PathLike[str] | Iterable[Any]) -> Word2Vec:
+        """Count the words and start new vectors (word2vec's initialization: inputs
+        uniform in [-0.5, 0.5) / vector_size, outputs zero)."""
         self.vocab = Vocabulary(self.min_count, self.max_vocab, lower=self.lower).fit(
-            sentences)
-        ids, offsets = self.vocab.encode(sentences)
+            self._lines(sentences))
         V, dim = len(self.vocab), self.vector_size
         rng = np.random.default_rng(self.seed)
         syn0 = ((rng.random((V, dim), dtype=np.float32) - 0.5) / dim).astype(np.float32)
-        syn1 = np.zeros((V, dim), np.float32)
-        threads = self.workers or _core.get_num_threads()
-        t0 = time.perf_counter()
-        losses, words, pairs = _core.word2vec_train(
-            ids.astype(np.int32), offsets, self.vocab.counts, syn0, syn1, self.window,
-            self.negative, self.sample, self.alpha, self.min_alpha, self.epochs, self.seed,
-            int(threads))
-        self.train_seconds_ = time.perf_counter() - t0
-        self.words_per_sec_ = len(ids) * self.epochs / max(self.train_seconds_, 1e-9)
-        self.loss_history_ = [float(x) for x in losses]
-        self.syn1neg = syn1
+        self.syn1neg = np.zeros((V, dim), np.float32)
         self.wv = KeyedVectors(self.vocab.words, syn0)
         return self
+
+    def train(self, sentences: str | os.PathLike[str] | Iterable[Any],
+              epochs: int | None = None) -> Word2Vec:
+        """Train the current vectors on ``sentences`` for ``epochs`` (default
+        ``self.epochs``) in one native call; the rate decays from ``alpha`` to
+        ``min_alpha`` over the call.  Words outside the vocabulary are dropped."""
+        if self.vocab is None or self.wv is None or self.syn1neg is None:
+            raise ValueError("Word2Vec: call build_vocab() first (or pass sentences to the "
+                             "constructor)")
+        epochs = self.epochs if epochs is None else epochs
+        if int(epochs) != epochs or epochs < 0:
+            raise ValueError(f"epochs: must be an int >= 0, got {epochs!r}")
+        ids, offsets = self.vocab.encode(self._lines(sentences))
+        threads = self.workers or _core.get_num_threads()
+        t0 = time.perf_counter()
+        losses, words, examples = _core.word2vec_train(
+            ids.astype(np.int32), offsets, self.vocab.counts, self.wv.vectors, self.syn1neg,
+            self.window, self.negative, self.sample, self.alpha, self.min_alpha, int(epochs),
+            self.seed, int(threads), sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
+            table_sigmoid=self.sigmoid == "table", compute_loss=self.compute_loss,
+            deterministic=self.deterministic)
+        self.wv._unit = None
+        self.train_seconds_ = time.perf_counter() - t0
+        self.words_per_sec_ = len(ids) * epochs / max(self.train_seconds_, 1e-9)
+        self.loss_history_ = [float(x) for x in losses]
+        return self
+
+    def _params(self) -> dict[str, Any]:
+        keys = ("vector_size", "window", "negative", "sg", "cbow_mean", "min_count", "epochs",
+                "seed", "workers", "alpha", "min_alpha", "sample", "max_vocab", "lower",
+                "deterministic", "sigmoid", "compute_loss")
+        return {k: getattr(self, k) for k in keys}
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to one ``.npz`` file (format in the module docstring)."""
+        if self.vocab is None or self.wv is None or self.syn1neg is None:
+            raise ValueError("Word2Vec: nothing to save; build_vocab() or train first")
+        words = "\n".join(self.vocab.words).encode("utf-8")
+        with open(path, "wb") as f:
+            np.savez(f, format=np.array(_FORMAT), params=np.array(json.dumps(self._params())),
+                     words=np.frombuffer(words, np.uint8), counts=self.vocab.counts,
+                     total_tokens=np.array(self.vocab.total_tokens, np.int64),
+                     syn0=self.wv.vectors, syn1neg=self.syn1neg,
+                     loss_history=np.array(self.loss_history_, np.float64))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
+        """Read a model written by :meth:`save`.  A file that is not one, or is truncated,
+        raises ValueError; training can continue from the loaded model."""
+        a = read_npz(path, _FORMAT, ("params", "words", "counts", "total_tokens", "syn0",
+                                      "syn1neg", "loss_history"))
+        try:
+            params = json.loads(str(a["params"]))
+            words = bytes(a["words"]).decode("utf-8").split("\n")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a valid msopt Word2Vec model ({e})") from None
+        counts, syn0, syn1 = a["counts"], a["syn0"], a["syn1neg"]
+        V = len(words)
+        ok = (counts.dtype == np.int64 and counts.shape == (V,) and syn0.dtype == np.float32
+              and syn0.ndim == 2 and syn0.shape[0] == V and syn1.dtype == np.float32
+              and syn1.shape == syn0.shape and syn0.shape[1] == params.get("vector_size"))
+        if not ok:
+            raise ValueError(f"{path}: not a valid msopt Word2Vec model (the arrays' shapes "
+                             "or types disagree with its vocabulary)")
+        model = cls(**params)
+        vocab = Vocabulary(model.min_count, model.max_vocab, lower=model.lower)
+        vocab._core.assign(words, counts.tolist(), int(a["total_tokens"]))
+        model.vocab = vocab
+        model.wv = KeyedVectors(words, np.ascontiguousarray(syn0))
+        model.syn1neg = np.ascontiguousarray(syn1)
+        model.loss_history_ = [float(x) for x in a["loss_history"]]
+        return model
+
