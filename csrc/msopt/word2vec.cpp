@@ -78,12 +78,51 @@ class PrivateRows {
     std::vector<std::unique_ptr<float[]>> pages_;
 };
 
+// Draws from a discrete distribution in O(1) (Walker's alias method, built by Vose's
+// algorithm): one 64-bit random number picks a column with its high half and chooses
+// between the column and its alias with its low half.
+class AliasTable {
+  public:
+    explicit AliasTable(const std::vector<double>& weights) {
+        const std::size_t n = weights.size();
+        double sum = 0.0;
+        for (double w : weights) sum += w;
+        std::vector<double> scaled(n);
+        std::vector<std::uint32_t> small, large;
+        for (std::size_t i = 0; i < n; ++i) {
+            scaled[i] = weights[i] * double(n) / sum;
+            (scaled[i] < 1.0 ? small : large).push_back(std::uint32_t(i));
+        }
+        cut_.assign(n, ~std::uint32_t(0));  // keep the column: always
+        alias_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) alias_[i] = std::uint32_t(i);
+        while (!small.empty() && !large.empty()) {
+            const std::uint32_t s = small.back(), l = large.back();
+            small.pop_back();
+            cut_[s] = std::uint32_t(std::min(scaled[s] * 4294967296.0, 4294967295.0));
+            alias_[s] = l;
+            scaled[l] -= 1.0 - scaled[s];
+            if (scaled[l] < 1.0) {
+                large.pop_back();
+                small.push_back(l);
+            }
+        }
+    }
+    std::size_t draw(std::uint64_t r) const {
+        const std::size_t col = std::size_t(((r >> 32) * std::uint64_t(cut_.size())) >> 32);
+        return std::uint32_t(r) < cut_[col] ? col : alias_[col];
+    }
+
+  private:
+    std::vector<std::uint32_t> cut_, alias_;
+};
+
 // What every thread reads: subsampling, the negative table, the sigmoid.
 struct Shared {
     const Corpus& c;
     const Params& p;
-    std::vector<double> keep, cum;
-    double total_pow = 0.0;
+    std::vector<double> keep;
+    AliasTable negatives;
     Sigmoid sig;
     std::size_t sentence_end(std::size_t s) const {
         return s + 1 < c.n_sentences ? std::size_t(c.offsets[s + 1]) : c.n_ids;
@@ -156,12 +195,8 @@ struct Walker {
     void targets(const Shared& sh, Rows& out, std::size_t word) {
         rows.clear();
         rows.push_back(out(word));
-        const std::size_t V = sh.cum.size();
         for (int d = 0; d < sh.p.negative; ++d) {
-            const double r = rng.uniform() * sh.total_pow;
-            std::size_t t = std::size_t(std::upper_bound(sh.cum.begin(), sh.cum.end(), r) -
-                                        sh.cum.begin());
-            if (t >= V) t = V - 1;
+            const std::size_t t = sh.negatives.draw(rng.next());
             if (t != word) rows.push_back(out(t));
         }
     }
@@ -214,15 +249,14 @@ std::vector<float> sigmoid_table() {
 
 Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* syn0,
              float* syn1, const Params& p) {
-    Shared sh{c, p, {}, {}, 0.0, {}};
-    // Negatives: cumulative count^0.75, searched by binary search (gensim's cum_table).
-    sh.cum.resize(V);
+    // Negatives: drawn with probability proportional to count^0.75.
+    std::vector<double> unigram(V);
     double total = 0.0;
     for (std::size_t w = 0; w < V; ++w) {
-        sh.total_pow += std::pow(double(counts[w]), 0.75);
-        sh.cum[w] = sh.total_pow;
+        unigram[w] = std::pow(double(counts[w]), 0.75);
         total += double(counts[w]);
     }
+    Shared sh{c, p, {}, AliasTable(unigram), {}};
     // Subsampling: keep a word with probability (sqrt(f / (s T)) + 1) (s T) / f.
     sh.keep.assign(V, 1.0);
     if (p.sample > 0)

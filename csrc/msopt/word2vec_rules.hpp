@@ -28,12 +28,20 @@ inline void axpy(float a, const float* __restrict x, float* __restrict y, std::s
     for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 
+// The loss of a call's targets, -sum log sigmoid(z) with z = +-f, as
+// log(prod(1 + exp(-|z|))) + sum max(-z, 0): one log per call, as each factor is in
+// (1, 2] the product is folded into the sum only past 1e300.
+struct LossSum {
+    double prod = 1.0, linear = 0.0;
+    double value() const { return std::log(prod) + linear; }
+};
+
 // The gradient scale (label - sigmoid(f)) * alpha of one target, and its exact loss
-// -log sigmoid(+-f) (added to *loss when loss is not null).  With a table, sigmoid(f)
-// comes from word2vec's 1000-entry table over [-6, 6], saturating outside it.
+// (into *loss when loss is not null).  With a table, sigmoid(f) comes from word2vec's
+// 1000-entry table over [-6, 6], saturating outside it.
 inline float target_grad(float f, float label, float alpha, const w2v::Sigmoid& s,
-                         double* loss) {
-    float sig;
+                         LossSum* loss) {
+    float sig, e = 0.0f;
     if (s.table) {
         if (f >= w2v::kMaxExp)
             sig = 1.0f;
@@ -41,12 +49,20 @@ inline float target_grad(float f, float label, float alpha, const w2v::Sigmoid& 
             sig = 0.0f;
         else
             sig = s.table[int((f + w2v::kMaxExp) * (w2v::kTableSize / w2v::kMaxExp / 2))];
+        if (loss) e = std::exp(-std::fabs(f));
     } else {
-        sig = 1.0f / (1.0f + std::exp(-f));
+        const float ef = std::exp(-f);
+        sig = 1.0f / (1.0f + ef);
+        e = f >= 0 ? ef : 1.0f / ef;  // exp(-|f|)
     }
-    if (loss) {  // -log sigmoid(z) = log1p(exp(-|z|)) + max(-z, 0), with z = +-f
-        const double z = label > 0 ? double(f) : -double(f);
-        *loss += std::log1p(std::exp(-std::fabs(z))) + std::max(-z, 0.0);
+    if (loss) {
+        const float z = label > 0 ? f : -f;
+        loss->prod *= 1.0 + double(e);
+        loss->linear += double(std::max(-z, 0.0f));
+        if (loss->prod > 1e300) {  // only with hundreds of negatives
+            loss->linear += std::log(loss->prod);
+            loss->prod = 1.0;
+        }
     }
     return (label - sig) * alpha;
 }
@@ -55,8 +71,8 @@ inline float target_grad(float f, float label, float alpha, const w2v::Sigmoid& 
 // negatives, label 0); the output rows are updated as they go, l1 at the end.
 double w2v_pair(float* l1, float* const* rows, int n, float alpha, float* work,
                 std::size_t dim, const w2v::Sigmoid& s) {
-    double loss = 0.0;
-    double* lp = s.loss ? &loss : nullptr;
+    LossSum loss;
+    LossSum* lp = s.loss ? &loss : nullptr;
     std::fill(work, work + dim, 0.0f);
     for (int d = 0; d < n; ++d) {
         float* l2 = rows[d];
@@ -65,7 +81,7 @@ double w2v_pair(float* l1, float* const* rows, int n, float alpha, float* work,
         axpy(g, l1, l2, dim);
     }
     axpy(1.0f, work, l1, dim);
-    return loss;
+    return s.loss ? loss.value() : 0.0;
 }
 
 // CBOW: the sum (or mean) of the context rows predicts rows[0] against the negatives; the
@@ -73,8 +89,8 @@ double w2v_pair(float* l1, float* const* rows, int n, float alpha, float* work,
 double w2v_cbow(float* const* ctx, int n_ctx, bool mean, float* const* rows, int n,
                 float alpha, float* neu1, float* work, std::size_t dim,
                 const w2v::Sigmoid& s) {
-    double loss = 0.0;
-    double* lp = s.loss ? &loss : nullptr;
+    LossSum loss;
+    LossSum* lp = s.loss ? &loss : nullptr;
     std::fill(neu1, neu1 + dim, 0.0f);
     std::fill(work, work + dim, 0.0f);
     for (int c = 0; c < n_ctx; ++c) axpy(1.0f, ctx[c], neu1, dim);
@@ -90,7 +106,7 @@ double w2v_cbow(float* const* ctx, int n_ctx, bool mean, float* const* rows, int
     if (!mean)
         for (std::size_t i = 0; i < dim; ++i) work[i] *= inv;
     for (int c = 0; c < n_ctx; ++c) axpy(1.0f, work, ctx[c], dim);
-    return loss;
+    return s.loss ? loss.value() : 0.0;
 }
 
 }  // namespace

@@ -456,6 +456,31 @@ def _w2v_target(f: np.float32, label: float, alpha: np.float32, table: bool,
     return (np.float32(label) - sig) * alpha
 
 
+def _alias_table(weights: list[float]) -> Callable[[int], int]:
+    """Walker's alias method as the native loop builds it (Vose's algorithm): returns
+    draw(r), a column from the high half of the 64-bit r, kept or swapped for its alias by
+    the low half."""
+    n, total = len(weights), 0.0
+    for w in weights:
+        total += w
+    scaled = [w * n / total for w in weights]
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    cut, alias = [2**32 - 1] * n, list(range(n))
+    while small and large:
+        s, g = small.pop(), large[-1]
+        cut[s], alias[s] = int(min(scaled[s] * 4294967296.0, 4294967295.0)), g
+        scaled[g] -= 1.0 - scaled[s]
+        if scaled[g] < 1.0:
+            small.append(large.pop())
+
+    def draw(r: int) -> int:
+        col = ((r >> 32) * n) >> 32
+        return col if (r & 0xFFFFFFFF) < cut[col] else alias[col]
+
+    return draw
+
+
 def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                    syn0: np.ndarray, syn1: np.ndarray, *, window: int, negative: int,
                    sample: float, alpha: float, min_alpha: float, epochs: int, seed: int,
@@ -465,8 +490,8 @@ def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
     step in NumPy float32; updates syn0 and syn1 in place and returns the mean loss per
     example of each epoch."""
     counts = np.asarray(counts, np.float64)
-    cum = np.cumsum(counts ** 0.75)
-    total_pow, total = float(cum[-1]), float(np.cumsum(counts)[-1])
+    draw_negative = _alias_table([float(c) ** 0.75 for c in counts])
+    total = float(np.cumsum(counts)[-1])
     keep = np.ones(len(counts))
     if sample > 0:
         t = sample * total
@@ -489,8 +514,7 @@ def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                 def draw(word: int = word, rng: _SplitMix64 = rng) -> list[int]:
                     rows = [word]
                     for _ in range(negative):
-                        t = int(np.searchsorted(cum, rng.uniform() * total_pow, side="right"))
-                        t = min(t, len(counts) - 1)
+                        t = draw_negative(rng.next())
                         if t != word:
                             rows.append(t)
                     return rows
