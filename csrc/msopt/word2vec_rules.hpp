@@ -7,25 +7,55 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 
 #include "word2vec.hpp"
 
 namespace msopt::rules {
 namespace {
 
+// 16 float lanes: one register with AVX-512, two with AVX2, four with SSE2.
+typedef float W2vF16 __attribute__((vector_size(64)));
+typedef float W2vF8 __attribute__((vector_size(32)));
+typedef float W2vF4 __attribute__((vector_size(16)));
+
+// Lane j sums a[i] * b[i] for i = j (mod 16) in order; the lanes are then added in a
+// fixed tree (j + 8, j + 4, j + 2, j + 1): reference._dot16 does the same.
 inline float dot16(const float* __restrict a, const float* __restrict b, std::size_t n) {
-    float acc[16] = {};
+    W2vF16 acc = {};
     std::size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (std::size_t j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
-    for (std::size_t j = 0; i < n; ++i, ++j) acc[j] += a[i] * b[i];
-    for (std::size_t w = 8; w >= 1; w /= 2)
-        for (std::size_t j = 0; j < w; ++j) acc[j] += acc[j + w];
-    return acc[0];
+    for (; i + 16 <= n; i += 16) {
+        W2vF16 x, y;
+        std::memcpy(&x, a + i, sizeof x);
+        std::memcpy(&y, b + i, sizeof y);
+        acc += x * y;
+    }
+    if (i < n) {  // the tail, zero-padded
+        W2vF16 x = {}, y = {};
+        std::memcpy(&x, a + i, (n - i) * sizeof(float));
+        std::memcpy(&y, b + i, (n - i) * sizeof(float));
+        acc += x * y;
+    }
+    const W2vF8 s8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+                     __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
+    const W2vF4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) +
+                     __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
+    const float s2a = s4[0] + s4[2], s2b = s4[1] + s4[3];
+    return s2a + s2b;
 }
 
 inline void axpy(float a, const float* __restrict x, float* __restrict y, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// work += g * row, then row += g * x, in one pass over row.
+inline void update_target(float g, const float* __restrict x, float* __restrict row,
+                          float* __restrict work, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const float r = row[i];
+        work[i] += g * r;
+        row[i] = r + g * x[i];
+    }
 }
 
 // The loss of a call's targets, -sum log sigmoid(z) with z = +-f, as
@@ -67,6 +97,11 @@ inline float target_grad(float f, float label, float alpha, const w2v::Sigmoid& 
     return (label - sig) * alpha;
 }
 
+// Asks for a row's cache lines ahead of its use (the rows are scattered over the table).
+inline void prefetch_row(const float* row, std::size_t dim) {
+    for (std::size_t i = 0; i < dim; i += 16) __builtin_prefetch(row + i, 1);
+}
+
 // Skip-gram: the input row l1 against rows[0] (the word, label 1) and rows[1..n) (the
 // negatives, label 0); the output rows are updated as they go, l1 at the end.
 double w2v_pair(float* l1, float* const* rows, int n, float alpha, float* work,
@@ -76,9 +111,9 @@ double w2v_pair(float* l1, float* const* rows, int n, float alpha, float* work,
     std::fill(work, work + dim, 0.0f);
     for (int d = 0; d < n; ++d) {
         float* l2 = rows[d];
+        if (d + 1 < n) prefetch_row(rows[d + 1], dim);
         const float g = target_grad(dot16(l1, l2, dim), d == 0 ? 1.0f : 0.0f, alpha, s, lp);
-        axpy(g, l2, work, dim);
-        axpy(g, l1, l2, dim);
+        update_target(g, l1, l2, work, dim);
     }
     axpy(1.0f, work, l1, dim);
     return s.loss ? loss.value() : 0.0;
@@ -99,9 +134,9 @@ double w2v_cbow(float* const* ctx, int n_ctx, bool mean, float* const* rows, int
         for (std::size_t i = 0; i < dim; ++i) neu1[i] *= inv;
     for (int d = 0; d < n; ++d) {
         float* l2 = rows[d];
+        if (d + 1 < n) prefetch_row(rows[d + 1], dim);
         const float g = target_grad(dot16(neu1, l2, dim), d == 0 ? 1.0f : 0.0f, alpha, s, lp);
-        axpy(g, l2, work, dim);
-        axpy(g, neu1, l2, dim);
+        update_target(g, neu1, l2, work, dim);
     }
     if (!mean)
         for (std::size_t i = 0; i < dim; ++i) work[i] *= inv;

@@ -408,6 +408,41 @@ def embedding_case(threads: int, rows: int = 1_000_000, dim: int = 128, n_bags: 
     return case
 
 
+def zipf_corpus(n_tokens: int, vocab: int = 30_000, seed: int = 0) -> list[list[str]]:
+    """Sentences of 5 to 24 words drawn from a Zipf(1.1) law over ``vocab`` words."""
+    rng = np.random.default_rng(seed)
+    ids = rng.zipf(1.1, n_tokens * 2)
+    ids = ids[ids <= vocab][:n_tokens] - 1
+    words = np.array([f"w{i}" for i in range(vocab)])[ids].tolist()
+    cuts = np.cumsum(rng.integers(5, 25, n_tokens // 5 + 1))
+    cuts = cuts[cuts < len(words)].tolist()
+    return [words[a:b] for a, b in zip([0, *cuts], [*cuts, len(words)]) if b > a]
+
+
+def word2vec_case(threads: int, n_tokens: int = 1_000_000, sg: int = 1) -> Case:
+    """One epoch of word2vec (dim 100, window 5, 5 negatives, sample 1e-3, min_count 5) on
+    a Zipf corpus, vocabulary built beforehand, beside gensim's Word2Vec when installed.
+    Both read the same token lists; the unit is a corpus word."""
+    corpus = zipf_corpus(n_tokens)
+    words = sum(map(len, corpus))
+    kw = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5, sg=sg,
+              seed=1)
+    name = "skip-gram" if sg else "CBOW"
+    case = Case(f"Word2Vec {name} t={threads}", f"{words:,} words, 1 epoch", words, 0,
+                threads, unit="word")
+    model = msopt.Word2Vec(workers=threads, epochs=1, **kw).build_vocab(corpus)
+    case.runners["msopt"] = partial(model.train, corpus)
+    try:
+        from gensim.models import Word2Vec as GensimWord2Vec
+    except ImportError:
+        return case
+    theirs = GensimWord2Vec(workers=threads, epochs=1, **kw)
+    theirs.build_vocab(corpus)
+    case.runners["gensim"] = partial(theirs.train, corpus, total_examples=len(corpus),
+                                     epochs=1)
+    return case
+
+
 def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
     """Builders, in run order (each builds its arrays when called)."""
     n = 2_000_000 if quick else 10_000_000
@@ -421,6 +456,7 @@ def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
     out.append(partial(small_fit_case, 1, steps=2_000 if quick else 10_000))
     for r in (100_000, rows):
         out += [partial(embedding_case, t, rows=r) for t in (1, 2)]
+    out += [partial(word2vec_case, t, 200_000 if quick else 1_000_000) for t in (1, 2)]
     return out
 
 
