@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "linear_rules.hpp"  // vexp
 #include "word2vec.hpp"
 
 namespace msopt::rules {
@@ -19,8 +20,10 @@ typedef float W2vF16 __attribute__((vector_size(64)));
 typedef float W2vF8 __attribute__((vector_size(32)));
 typedef float W2vF4 __attribute__((vector_size(16)));
 
-// Lane j sums a[i] * b[i] for i = j (mod 16) in order; the lanes are then added in a
-// fixed tree (j + 8, j + 4, j + 2, j + 1): reference._dot16 does the same.
+// Lane j sums a[i] * b[i] for i = j (mod 16) over the whole 16-blocks, in order; the lanes
+// are added in a fixed tree (j + 8, j + 4, j + 2, j + 1); the tail's products, summed in
+// order, come last.  reference._dot16 does the same.  (Adding the tail into the lanes
+// through memory would stall on store forwarding, at a third of the kernel's time.)
 inline float dot16(const float* __restrict a, const float* __restrict b, std::size_t n) {
     W2vF16 acc = {};
     std::size_t i = 0;
@@ -30,18 +33,13 @@ inline float dot16(const float* __restrict a, const float* __restrict b, std::si
         std::memcpy(&y, b + i, sizeof y);
         acc += x * y;
     }
-    if (i < n) {  // the tail, zero-padded
-        W2vF16 x = {}, y = {};
-        std::memcpy(&x, a + i, (n - i) * sizeof(float));
-        std::memcpy(&y, b + i, (n - i) * sizeof(float));
-        acc += x * y;
-    }
-    const W2vF8 s8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+    float tail = 0.0f;
+    for (; i < n; ++i) tail += a[i] * b[i];
+    const W2vF8 t8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
                      __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
-    const W2vF4 s4 = __builtin_shufflevector(s8, s8, 0, 1, 2, 3) +
-                     __builtin_shufflevector(s8, s8, 4, 5, 6, 7);
-    const float s2a = s4[0] + s4[2], s2b = s4[1] + s4[3];
-    return s2a + s2b;
+    const W2vF4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
+                     __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
+    return ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
 }
 
 inline void axpy(float a, const float* __restrict x, float* __restrict y, std::size_t n) {
@@ -66,78 +64,82 @@ struct LossSum {
     double value() const { return std::log(prod) + linear; }
 };
 
-// The gradient scale (label - sigmoid(f)) * alpha of one target, and its exact loss
-// (into *loss when loss is not null).  With a table, sigmoid(f) comes from word2vec's
-// 1000-entry table over [-6, 6], saturating outside it.
-inline float target_grad(float f, float label, float alpha, const w2v::Sigmoid& s,
-                         LossSum* loss) {
-    float sig, e = 0.0f;
-    if (s.table) {
-        if (f >= w2v::kMaxExp)
+constexpr int kBlock = 32;  // targets scored together (see targets_step)
+
+// The gradient scales g[d] = (label - sigmoid(f[d])) * alpha of m targets (label 1 for
+// d = 0 when first_positive, else 0), and their exact loss into *loss when not null.
+// sigmoid(f) is exp(-|f|) / (1 + exp(-|f|)) or its complement, the exponential from the
+// vectorized vexp; with a table, word2vec's 1000 entries over [-6, 6], saturating outside.
+inline void target_grads(const float* f, int m, bool first_positive, float alpha,
+                         const w2v::Sigmoid& s, LossSum* loss, float* g) {
+    float e[kBlock];
+    if (!s.table || loss)
+        for (int d = 0; d < m; ++d) e[d] = vexp(-std::fabs(f[d]));
+    for (int d = 0; d < m; ++d) {
+        float sig;
+        if (!s.table)
+            sig = f[d] >= 0 ? 1.0f / (1.0f + e[d]) : e[d] / (1.0f + e[d]);
+        else if (f[d] >= w2v::kMaxExp)
             sig = 1.0f;
-        else if (f <= -w2v::kMaxExp)
+        else if (f[d] <= -w2v::kMaxExp)
             sig = 0.0f;
         else
-            sig = s.table[int((f + w2v::kMaxExp) * (w2v::kTableSize / w2v::kMaxExp / 2))];
-        if (loss) e = std::exp(-std::fabs(f));
-    } else {
-        const float ef = std::exp(-f);
-        sig = 1.0f / (1.0f + ef);
-        e = f >= 0 ? ef : 1.0f / ef;  // exp(-|f|)
+            sig = s.table[int((f[d] + w2v::kMaxExp) * (w2v::kTableSize / w2v::kMaxExp / 2))];
+        g[d] = ((d == 0 && first_positive ? 1.0f : 0.0f) - sig) * alpha;
     }
-    if (loss) {
-        const float z = label > 0 ? f : -f;
-        loss->prod *= 1.0 + double(e);
+    if (!loss) return;
+    for (int d = 0; d < m; ++d) {  // -log sigmoid(z), z = f for the word and -f otherwise
+        const float z = d == 0 && first_positive ? f[d] : -f[d];
+        loss->prod *= 1.0 + double(e[d]);
         loss->linear += double(std::max(-z, 0.0f));
-        if (loss->prod > 1e300) {  // only with hundreds of negatives
-            loss->linear += std::log(loss->prod);
-            loss->prod = 1.0;
-        }
     }
-    return (label - sig) * alpha;
+    if (loss->prod > 1e300) {  // only with hundreds of negatives
+        loss->linear += std::log(loss->prod);
+        loss->prod = 1.0;
+    }
 }
 
-// Asks for a row's cache lines ahead of its use (the rows are scattered over the table).
-inline void prefetch_row(const float* row, std::size_t dim) {
-    for (std::size_t i = 0; i < dim; i += 16) __builtin_prefetch(row + i, 1);
+// The targets of one example: rows[0] (label 1) and the negatives rows[1..n) (label 0)
+// against the hidden vector h.  In blocks of up to kBlock targets, every score h . row is
+// taken first, then the rows are updated in order (work += g row; row += g h): the scores
+// are independent, so they run side by side instead of one long chain.  (word2vec and
+// gensim take each score after the previous row's update; the two differ only when a
+// negative is drawn twice.)
+inline void targets_step(const float* h, float* const* rows, int n, float alpha, float* work,
+                         std::size_t dim, const w2v::Sigmoid& s, LossSum* lp) {
+    float f[kBlock], g[kBlock];
+    for (int d0 = 0; d0 < n; d0 += kBlock) {
+        const int m = std::min(kBlock, n - d0);
+        for (int d = 0; d < m; ++d) f[d] = dot16(h, rows[d0 + d], dim);
+        target_grads(f, m, d0 == 0, alpha, s, lp, g);
+        for (int d = 0; d < m; ++d) update_target(g[d], h, rows[d0 + d], work, dim);
+    }
 }
 
-// Skip-gram: the input row l1 against rows[0] (the word, label 1) and rows[1..n) (the
-// negatives, label 0); the output rows are updated as they go, l1 at the end.
+// Skip-gram: the input row l1 predicts the word and not the negatives; l1 takes the
+// summed gradient at the end.
 double w2v_pair(float* l1, float* const* rows, int n, float alpha, float* work,
                 std::size_t dim, const w2v::Sigmoid& s) {
     LossSum loss;
-    LossSum* lp = s.loss ? &loss : nullptr;
     std::fill(work, work + dim, 0.0f);
-    for (int d = 0; d < n; ++d) {
-        float* l2 = rows[d];
-        if (d + 1 < n) prefetch_row(rows[d + 1], dim);
-        const float g = target_grad(dot16(l1, l2, dim), d == 0 ? 1.0f : 0.0f, alpha, s, lp);
-        update_target(g, l1, l2, work, dim);
-    }
+    targets_step(l1, rows, n, alpha, work, dim, s, s.loss ? &loss : nullptr);
     axpy(1.0f, work, l1, dim);
     return s.loss ? loss.value() : 0.0;
 }
 
-// CBOW: the sum (or mean) of the context rows predicts rows[0] against the negatives; the
-// hidden gradient goes to every context row (divided by the count for a sum, as gensim).
+// CBOW: the sum (or mean) of the context rows predicts the word; the hidden gradient goes
+// to every context row (divided by the count for a sum, as gensim does).
 double w2v_cbow(float* const* ctx, int n_ctx, bool mean, float* const* rows, int n,
                 float alpha, float* neu1, float* work, std::size_t dim,
                 const w2v::Sigmoid& s) {
     LossSum loss;
-    LossSum* lp = s.loss ? &loss : nullptr;
     std::fill(neu1, neu1 + dim, 0.0f);
     std::fill(work, work + dim, 0.0f);
     for (int c = 0; c < n_ctx; ++c) axpy(1.0f, ctx[c], neu1, dim);
     const float inv = 1.0f / float(n_ctx);
     if (mean)
         for (std::size_t i = 0; i < dim; ++i) neu1[i] *= inv;
-    for (int d = 0; d < n; ++d) {
-        float* l2 = rows[d];
-        if (d + 1 < n) prefetch_row(rows[d + 1], dim);
-        const float g = target_grad(dot16(neu1, l2, dim), d == 0 ? 1.0f : 0.0f, alpha, s, lp);
-        update_target(g, neu1, l2, work, dim);
-    }
+    targets_step(neu1, rows, n, alpha, work, dim, s, s.loss ? &loss : nullptr);
     if (!mean)
         for (std::size_t i = 0; i < dim; ++i) work[i] *= inv;
     for (int c = 0; c < n_ctx; ++c) axpy(1.0f, work, ctx[c], dim);

@@ -418,16 +418,19 @@ class _SplitMix64:
 
 
 def _dot16(a: np.ndarray, b: np.ndarray) -> np.float32:
-    """A float32 dot product summed in the kernels' 16 fixed lanes."""
+    """A float32 dot product in the kernels' order: 16 fixed lanes over the whole
+    16-blocks, a fixed tree over the lanes, then the tail summed in order."""
     n = len(a)
-    acc = np.zeros(16, np.float32)
     full = n - n % 16
+    acc = np.zeros(16, np.float32)
     for i in range(0, full, 16):
         acc += a[i:i + 16] * b[i:i + 16]
-    acc[:n - full] += a[full:] * b[full:]
+    tail = np.float32(0)
+    for i in range(full, n):
+        tail += a[i] * b[i]
     for w in (8, 4, 2, 1):
         acc[:w] += acc[w:2 * w]
-    return acc[0]
+    return acc[0] + tail
 
 
 _W2V_TABLE = None
@@ -450,10 +453,24 @@ def _w2v_target(f: np.float32, label: float, alpha: np.float32, table: bool,
             scale = np.float32(1000) / np.float32(6) / np.float32(2)
             sig = _W2V_TABLE[int((f + np.float32(6)) * scale)]
     else:
-        sig = one / (one + np.exp(-f))
+        e = np.exp(-abs(f))
+        sig = one / (one + e) if f >= 0 else e / (one + e)
     z = float(f) if label > 0 else -float(f)
     loss[0] += math.log1p(math.exp(-abs(z))) + max(-z, 0.0)
     return (np.float32(label) - sig) * alpha
+
+
+def _w2v_targets(h: np.ndarray, rows: list[int], syn1: np.ndarray, alpha: np.float32,
+                 table: bool, loss: list[float], work: np.ndarray) -> None:
+    """One example's targets (rows[0] the word, the rest negatives), in blocks of 32: every
+    score of a block first, then the updates in order."""
+    for d0 in range(0, len(rows), 32):
+        block = rows[d0:d0 + 32]
+        scores = [_dot16(h, syn1[r]) for r in block]
+        for d, (r, f) in enumerate(zip(block, scores)):
+            g = _w2v_target(f, d0 + d == 0, alpha, table, loss)
+            work += g * syn1[r]
+            syn1[r] += g * h
 
 
 def _alias_table(weights: list[float]) -> Callable[[int], int]:
@@ -522,10 +539,7 @@ def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                 if sg:
                     for j in ctx:
                         l1, work = syn0[sent[j]], np.zeros(syn0.shape[1], np.float32)
-                        for d, r in enumerate(draw()):
-                            g = _w2v_target(_dot16(l1, syn1[r]), d == 0, a_e, table_sigmoid, loss)
-                            work += g * syn1[r]
-                            syn1[r] += g * l1
+                        _w2v_targets(l1, draw(), syn1, a_e, table_sigmoid, loss, work)
                         l1 += work
                         examples += 1
                 elif ctx:
@@ -536,10 +550,7 @@ def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                     if cbow_mean:
                         neu1 *= inv
                     work = np.zeros_like(neu1)
-                    for d, r in enumerate(draw()):
-                        g = _w2v_target(_dot16(neu1, syn1[r]), d == 0, a_e, table_sigmoid, loss)
-                        work += g * syn1[r]
-                        syn1[r] += g * neu1
+                    _w2v_targets(neu1, draw(), syn1, a_e, table_sigmoid, loss, work)
                     if not cbow_mean:
                         work *= inv
                     for j in ctx:
