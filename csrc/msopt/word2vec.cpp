@@ -108,9 +108,11 @@ class AliasTable {
             }
         }
     }
-    std::size_t draw(std::uint64_t r) const {
+    std::size_t draw(std::uint64_t r) const {  // branch-free: the coin is unpredictable
         const std::size_t col = std::size_t(((r >> 32) * std::uint64_t(cut_.size())) >> 32);
-        return std::uint32_t(r) < cut_[col] ? col : alias_[col];
+        const std::size_t alt = alias_[col];
+        const std::size_t keep = std::size_t(std::uint32_t(r) < cut_[col]);
+        return keep * col + (1 - keep) * alt;
     }
 
   private:
@@ -177,13 +179,16 @@ struct Walker {
             done += double(b - a);
             used += b - a;
             ++pos;
-            sent.clear();
+            // Subsampling, branch-free: one uniform per word (keep >= 1 always passes).
+            sent.resize(b - a);
+            std::size_t kept = 0;
             for (std::size_t i = a; i < b; ++i) {
                 const std::int32_t w = sh.c.ids[i];
-                const double k = sh.keep[std::size_t(w)];
-                if (k >= 1.0 || rng.uniform() < k) sent.push_back(w);
+                sent[kept] = w;
+                kept += std::size_t(rng.uniform() < sh.keep[std::size_t(w)]);
             }
-            words += std::int64_t(sent.size());
+            sent.resize(kept);
+            words += std::int64_t(kept);
             sentence(sh, in, out, alpha, e);
         }
     }
@@ -191,14 +196,19 @@ struct Walker {
   private:
     int t_ = 0;
 
+    // The word's output row, then those of `negative` draws, a draw of the word itself
+    // dropped.  Returns the count.
     template <class Rows>
-    void targets(const Shared& sh, Rows& out, std::size_t word) {
-        rows.clear();
-        rows.push_back(out(word));
+    int targets(const Shared& sh, Rows& out, std::size_t word) {
+        rows.resize(std::size_t(sh.p.negative) + 1);
+        rows[0] = out(word);
+        std::size_t k = 1;
         for (int d = 0; d < sh.p.negative; ++d) {
             const std::size_t t = sh.negatives.draw(rng.next());
-            if (t != word) rows.push_back(out(t));
+            if (t == word) continue;
+            rows[k++] = out(t);
         }
+        return int(k);
     }
 
     template <class Rows>
@@ -215,9 +225,9 @@ struct Walker {
             if (p.sg) {
                 for (int j = j0; j <= j1; ++j) {
                     if (j == i) continue;
-                    targets(sh, out, word);
-                    l += k.pair(in(std::size_t(sent[std::size_t(j)])), rows.data(),
-                                int(rows.size()), alpha, work.data(), p.dim, sh.sig);
+                    const int nr = targets(sh, out, word);
+                    l += k.pair(in(std::size_t(sent[std::size_t(j)])), rows.data(), nr, alpha,
+                                work.data(), p.dim, sh.sig);
                     ++m;
                 }
             } else {
@@ -225,9 +235,9 @@ struct Walker {
                 for (int j = j0; j <= j1; ++j)
                     if (j != i) ctx.push_back(in(std::size_t(sent[std::size_t(j)])));
                 if (ctx.empty()) continue;
-                targets(sh, out, word);
-                l += k.cbow(ctx.data(), int(ctx.size()), p.cbow_mean, rows.data(),
-                            int(rows.size()), alpha, neu1.data(), work.data(), p.dim, sh.sig);
+                const int nr = targets(sh, out, word);
+                l += k.cbow(ctx.data(), int(ctx.size()), p.cbow_mean, rows.data(), nr, alpha,
+                            neu1.data(), work.data(), p.dim, sh.sig);
                 ++m;
             }
         }

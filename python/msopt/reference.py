@@ -522,7 +522,7 @@ def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
         for a, b in bounds:
             a_e = np.float32(alpha - (alpha - min_alpha) * (done / share if share else 1.0))
             done += b - a
-            sent = [int(w) for w in ids[a:b] if keep[w] >= 1.0 or rng.uniform() < keep[w]]
+            sent = [int(w) for w in ids[a:b] if rng.uniform() < keep[w]]  # one draw each
             for i, word in enumerate(sent):
                 win = window - rng.next() % window
                 ctx = [j for j in range(max(0, i - win), min(len(sent) - 1, i + win) + 1)
