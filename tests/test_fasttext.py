@@ -1,9 +1,12 @@
 """TextClassifier (fastText style): the three losses against a NumPy twin, learning,
-partial_fit, TREC accuracy (beside scikit-learn), awkward sizes and bad input."""
+partial_fit, save/load, TREC accuracy (beside scikit-learn), awkward sizes and bad input."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -311,6 +314,117 @@ def test_rejected_partial_fit_changes_nothing():
     with pytest.raises(TypeError, match=r"texts\[1\]: expected str"):
         clf.partial_fit(["good film", 3], ["pos", "neg"])
     _assert_same_state(_state(clf), before)
+
+
+# -- save and load ----------------------------------------------------------------------
+@pytest.mark.parametrize("loss", LOSSES)
+def test_save_load_round_trip(tmp_path, loss):
+    texts, labels = _keyword_corpus(17, 500, seed=7)
+    texts[0] = "naïve café — ünïcode " + texts[0]
+    texts[1] = "Naïve CAFÉ " + texts[1]
+    clf = msopt.TextClassifier(dim=6, buckets=200, loss=loss, neg=3, epochs=3, lr=0.3,
+                               min_count=2, lower=True, workers=1, seed=5).fit(texts, labels)
+    path = tmp_path / "model.bin"
+    clf.save(path)
+    assert path.exists()
+    assert not (tmp_path / "model.bin.npz").exists()
+    with zipfile.ZipFile(path) as z:
+        assert sorted(z.namelist()) == sorted(f"{m}.npy" for m in msopt.fasttext._MEMBERS)
+    got = msopt.TextClassifier.load(path)
+    assert got.get_params() == clf.get_params()
+    assert got.vocab_.words == clf.vocab_.words
+    np.testing.assert_array_equal(got.vocab_.counts, clf.vocab_.counts)
+    assert got.vocab_.total_tokens == clf.vocab_.total_tokens
+    assert got.classes_.tolist() == clf.classes_.tolist()
+    probe = texts[:100] + ["NAÏVE café", "", "never seen"]
+    np.testing.assert_array_equal(got.predict_proba(probe), clf.predict_proba(probe))
+    assert got.loss_history_ == clf.loss_history_
+    # Training continues exactly as it would have.
+    clf.partial_fit(texts[:50], labels[:50])
+    got.partial_fit(texts[:50], labels[:50])
+    _assert_same_state(_state(got), _state(clf))
+
+
+def _saved(tmp_path):
+    texts, labels = _toy(10)
+    clf = msopt.TextClassifier(dim=4, buckets=30, epochs=1, workers=1).fit(texts, labels)
+    path = tmp_path / "model.npz"
+    clf.save(path)
+    with np.load(path) as z:
+        return path, {k: z[k] for k in z.files}
+
+
+def _rewrite(path, members):
+    with open(path, "wb") as f:
+        np.savez(f, **members)
+    return path
+
+
+def test_load_rejects_files_that_are_not_models(tmp_path):
+    path, members = _saved(tmp_path)
+    data = path.read_bytes()
+
+    def rejects(p, match):
+        with pytest.raises(ValueError, match=re.escape(str(p)) + ".*" + match):
+            msopt.TextClassifier.load(p)
+
+    text = tmp_path / "notes.txt"
+    text.write_text("__label__pos good film\n", encoding="utf-8")
+    rejects(text, "not a readable")
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    rejects(empty, "not a readable")
+    for size in (len(data) // 2, 100, 10):
+        cut = tmp_path / f"cut{size}.npz"
+        cut.write_bytes(data[:size])
+        rejects(cut, "not a readable")
+    npy = tmp_path / "one.npy"
+    np.save(npy, np.arange(3))
+    rejects(npy, "not an .npz archive")
+    rejects(_rewrite(tmp_path / "other.npz", {"a": np.arange(3)}), "not an msopt")
+    rejects(_rewrite(tmp_path / "pickled.npz", {**members, "params": np.array([{}], object)}),
+            "not a readable")
+    rejects(_rewrite(tmp_path / "fmt.npz", {**members, "format": np.array("msopt-x 9")}),
+            "not an msopt")
+    missing = {k: v for k, v in members.items() if k != "class_counts"}
+    rejects(_rewrite(tmp_path / "missing.npz", missing), "members")
+    rejects(_rewrite(tmp_path / "extra.npz", {**members, "x": np.arange(2)}), "members")
+
+
+@pytest.mark.parametrize(("member", "value", "match"), [
+    ("input", lambda m: m["input"][:-1], r"input: shape \(\d+, 4\), expected"),
+    ("input", lambda m: m["input"].astype(np.float64), "input: expected a 2-D float32"),
+    ("output", lambda m: m["output"][:, :3], r"output: shape \(2, 3\), expected \(2, 4\)"),
+    ("output", lambda m: m["output"][:1], r"output: shape \(1, 4\), .* \(2 classes, dim 4\)"),
+    ("classes", lambda m: m["classes"][::-1], "classes: expected"),
+    ("classes", lambda m: m["classes"].astype("S"), "classes: expected"),
+    ("words", lambda m: np.append(m["words"], np.frombuffer(b"\nnew", np.uint8)),
+     "words, counts"),
+    ("words", lambda m: np.append(m["words"], np.uint8(0xFF)), "words: not UTF-8"),
+    ("counts", lambda m: m["counts"].astype(np.int32), "counts: expected a 1-D int64"),
+    ("counts", lambda m: -m["counts"], "counts: must be >= 1"),
+    ("class_counts", lambda m: m["class_counts"][:1], "class_counts: expected 2"),
+    ("params", lambda m: np.array("{"), "params: not JSON"),
+    ("params", lambda m: np.array(json.dumps({**json.loads(str(m["params"])), "loss": "x"})),
+     "params: loss: expected one of"),
+    ("params", lambda m: np.array(json.dumps({**json.loads(str(m["params"])), "dim": 5})),
+     r"input: shape .*dim 5"),
+    ("params", lambda m: np.array(json.dumps({**json.loads(str(m["params"])), "zz": 1})),
+     "params: .*unexpected keyword"),
+    ("state", lambda m: np.array(json.dumps({"calls": 0})), "state: expected calls"),
+])
+def test_load_rejects_inconsistent_members(tmp_path, member, value, match):
+    path, members = _saved(tmp_path)
+    _rewrite(path, {**members, member: value(members)})
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ": " + match):
+        msopt.TextClassifier.load(path)
+
+
+def test_load_missing_file_and_save_unfitted(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        msopt.TextClassifier.load(tmp_path / "nope.npz")
+    with pytest.raises(ValueError, match="call fit"):
+        msopt.TextClassifier().save(tmp_path / "m.npz")
 
 
 # -- bad input --------------------------------------------------------------------------

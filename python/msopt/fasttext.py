@@ -5,9 +5,13 @@ documents, Hogwild)."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import struct
 import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,7 +22,10 @@ from msopt.text import Vocabulary, read_labeled
 
 __all__ = ["TextClassifier"]
 
+FORMAT = "msopt-textclassifier 1"
 LOSSES = ("softmax", "ova", "ns")
+_MEMBERS = {"format", "params", "state", "classes", "words", "counts", "class_counts",
+            "input", "output"}
 
 
 def _int(name: str, value: Any, lo: int) -> int:
@@ -101,6 +108,24 @@ class TextClassifier:
     -----
     An empty document (no known word and no n-gram) is skipped in training and scored with
     a zero hidden vector.  Labels are compared as ``str``.
+
+    File format (:meth:`save`, :meth:`load`): one NumPy ``.npz`` archive written with
+    ``numpy.savez`` (no pickled objects; read back with ``allow_pickle=False``) holding
+
+    ============  =================================================================
+    member        content
+    ============  =================================================================
+    format        0-d str array ``"msopt-textclassifier 1"``
+    params        0-d str array: the constructor's arguments as a JSON object
+    state         0-d str array, JSON: ``total_tokens`` (the vocabulary's), ``calls``
+                  (training calls since fit), ``loss_history``
+    classes       1-D str array (unicode), sorted, unique
+    words         1-D uint8: the vocabulary's words in id order, UTF-8, joined by ``\\n``
+    counts        1-D int64: each word's count
+    class_counts  1-D int64: training documents of each class
+    input         float32 ``(len(words) + buckets, dim)``
+    output        float32 ``(len(classes), dim)``
+    ============  =================================================================
 
     Examples
     --------
@@ -283,7 +308,7 @@ class TextClassifier:
     # -- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "output_"):
-            raise ValueError("TextClassifier: call fit() or partial_fit() first")
+            raise ValueError("TextClassifier: call fit() or partial_fit() first (or load())")
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """Class scores, ``(len(texts), len(classes_))`` float32: the softmax's
@@ -323,6 +348,134 @@ class TextClassifier:
         top = self.predict(t, k=k) if k > 1 else [[p] for p in self.predict(t)]
         hits = sum(y in row for y, row in zip(ls, top))
         return len(t), hits / (k * len(t)), hits / len(t)
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to ``path`` (exactly; no extension is added) in the ``.npz``
+        format of the class docstring.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from msopt import TextClassifier
+        >>> clf = TextClassifier(dim=4, buckets=10, epochs=1, workers=1)
+        >>> clf = clf.fit(["good film", "bad film"], ["pos", "neg"])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> clf.save(path)
+        >>> TextClassifier.load(path).predict(["good film"]).tolist() == clf.predict(
+        ...     ["good film"]).tolist()
+        True
+        """
+        self._check_fitted()
+        words = self.vocab_.words
+        state = {"total_tokens": self.vocab_.total_tokens, "calls": self.calls_,
+                 "loss_history": self.loss_history_}
+        with open(path, "wb") as f:
+            np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(self.get_params())),
+                     state=np.array(json.dumps(state)), classes=self.classes_,
+                     words=np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
+                     counts=np.asarray(self.vocab_.counts, np.int64),
+                     class_counts=self.class_counts_, input=self.input_, output=self.output_)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TextClassifier:
+        """Read a model written by :meth:`save`.  Anything else (another file, an archive of
+        other arrays, a truncated or inconsistent file) raises ValueError naming the file;
+        a missing file raises FileNotFoundError."""
+        name = os.fspath(path)
+        with open(path, "rb") as f:
+            try:
+                archive = np.load(f, allow_pickle=False)
+                if not isinstance(archive, np.lib.npyio.NpzFile):
+                    raise ValueError("a single .npy array, not an .npz archive")
+                with archive:
+                    arrays = {k: archive[k] for k in archive.files}
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+                    struct.error, NotImplementedError) as e:
+                raise ValueError(f"{name}: not a readable msopt TextClassifier file ({e})"
+                                 ) from None
+        return cls._from_arrays(arrays, name)
+
+    @classmethod
+    def _from_arrays(cls, a: dict[str, np.ndarray], name: str) -> TextClassifier:
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"{name}: {msg}")
+
+        fmt = a.get("format")
+        if fmt is None or fmt.dtype.kind != "U" or fmt.shape != () or str(fmt) != FORMAT:
+            raise bad(f"not an msopt TextClassifier file (no 'format' member reading "
+                      f"{FORMAT!r})")
+        if a.keys() != _MEMBERS:
+            raise bad(f"members {sorted(a.keys())}, expected {sorted(_MEMBERS)}")
+
+        def array(key: str, dtype: Any, ndim: int) -> np.ndarray:
+            v = a[key]
+            if v.dtype != dtype or v.ndim != ndim:
+                raise bad(f"{key}: expected a {ndim}-D {np.dtype(dtype)} array, got "
+                          f"{v.ndim}-D {v.dtype}")
+            return np.ascontiguousarray(v)
+
+        def json_member(key: str) -> dict[str, Any]:
+            v = a[key]
+            if v.dtype.kind != "U" or v.shape != ():
+                raise bad(f"{key}: expected a JSON string")
+            try:
+                out = json.loads(str(v))
+            except ValueError as e:
+                raise bad(f"{key}: not JSON ({e})") from None
+            if not isinstance(out, dict):
+                raise bad(f"{key}: expected a JSON object")
+            return out
+
+        params, state = json_member("params"), json_member("state")
+        try:
+            model = cls(**params)
+        except (TypeError, ValueError) as e:
+            raise bad(f"params: {e}") from None
+        if model.get_params().keys() != params.keys():
+            raise bad(f"params: expected keys {sorted(model.get_params())}")
+        calls, total, history = (state.get("calls"), state.get("total_tokens"),
+                                 state.get("loss_history"))
+        if (not isinstance(calls, int) or calls < 1 or not isinstance(total, int) or total < 0
+                or not isinstance(history, list)
+                or not all(isinstance(x, (int, float)) for x in history)):
+            raise bad("state: expected calls (int >= 1), total_tokens (int >= 0) and "
+                      "loss_history (numbers)")
+
+        classes = a["classes"]
+        if classes.dtype.kind != "U" or classes.ndim != 1 or len(classes) < 2 or not np.all(
+                classes[1:] > classes[:-1]):
+            raise bad("classes: expected a 1-D str array of 2 or more sorted, distinct labels")
+        try:
+            text = array("words", np.uint8, 1).tobytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise bad(f"words: not UTF-8 ({e})") from None
+        words = text.split("\n")
+        counts = array("counts", np.int64, 1)
+        if len(words) != len(counts) or not all(words) or len(set(words)) != len(words):
+            raise bad(f"words, counts: {len(words)} words (distinct, non-empty) and "
+                      f"{len(counts)} counts expected to agree")
+        if counts.size and counts.min() < 1:
+            raise bad("counts: must be >= 1")
+        class_counts = array("class_counts", np.int64, 1)
+        if class_counts.shape != classes.shape or (class_counts < 0).any():
+            raise bad(f"class_counts: expected {len(classes)} counts >= 0, got shape "
+                      f"{class_counts.shape}")
+        input, output = array("input", np.float32, 2), array("output", np.float32, 2)
+        want_in = (len(words) + model.buckets, model.dim)
+        if input.shape != want_in:
+            raise bad(f"input: shape {input.shape}, expected {want_in} ({len(words)} words + "
+                      f"{model.buckets} buckets, dim {model.dim})")
+        if output.shape != (len(classes), model.dim):
+            raise bad(f"output: shape {output.shape}, expected {(len(classes), model.dim)} "
+                      f"({len(classes)} classes, dim {model.dim})")
+
+        vocab = Vocabulary(model.min_count, lower=model.lower)
+        vocab._core.assign(words, counts.tolist(), total)  # the saved vocabulary, as built
+        model.classes_, model.vocab_, model.input_, model.output_ = classes, vocab, input, output
+        model.class_counts_, model.calls_ = class_counts, calls
+        model.loss_history_ = [float(x) for x in history]
+        return model
 
 
 def _labels_list(classes: Any) -> list[Any]:
