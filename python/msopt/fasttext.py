@@ -230,8 +230,10 @@ class TextClassifier:
         vocabulary from these texts and allocates the tables; ``classes`` (default: the
         labels seen here) fixes the class set.  The vocabulary is fixed after that, as in a
         fastText model: later calls drop words not in it (their n-grams are still hashed into
-        the buckets).  Each call decays the rate from ``lr`` to 0 over its own epochs.  A
-        label not in ``classes_`` raises ValueError and leaves the model unchanged.
+        the buckets).  Each call decays the rate from ``lr`` to 0 over its own epochs, and adds
+        its documents to ``class_counts_`` (so ns draws negatives by the counts of every call
+        so far; a class with no document yet is never drawn).  A label not in ``classes_``
+        raises ValueError and leaves the model unchanged.
 
         Examples
         --------
