@@ -1,7 +1,10 @@
-// fasttext_train / fasttext_predict_proba: documents and tables checked with the GIL held.
+// fasttext_train / fasttext_predict_proba: documents, labels, tables and the loss checked
+// with the GIL held; the native loop runs without it.
 #include "common.hpp"
 
+#include <cmath>
 #include <cstring>
+#include <string>
 
 #include "../msopt/fasttext.hpp"
 
@@ -32,12 +35,21 @@ ArrayView table(py::handle o, const char* name) {
     return v;
 }
 
+ftx::Loss parse_loss(const std::string& loss) {
+    if (loss == "softmax") return ftx::Loss::softmax;
+    if (loss == "ova") return ftx::Loss::ova;
+    if (loss == "ns") return ftx::Loss::ns;
+    throw std::invalid_argument("loss: expected 'softmax', 'ova' or 'ns', got '" + loss + "'");
+}
+
 py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
-                          py::handle input, py::handle output, double lr, int epochs,
+                          py::handle input, py::handle output, const std::string& loss,
+                          py::handle class_weights, int neg, double lr, int epochs,
                           std::uint64_t seed, int threads) {
     const ArrayView in = table(input, "input"), out = table(output, "output");
     if (in.shape[1] != out.shape[1])
-        throw std::invalid_argument("input, output: rows of the same width expected");
+        throw std::invalid_argument("input, output: rows of the same width expected, got " +
+                                    bind::shape_str(in) + " and " + bind::shape_str(out));
     ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]));
     ArrayView lv;
     if (!bind::view(labels.ptr(), lv) || lv.type_num != py::detail::npy_api::NPY_INT_ ||
@@ -47,9 +59,25 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     for (std::size_t i = 0; i < d.n_docs; ++i)
         if (d.labels[i] < 0 || d.labels[i] >= out.shape[0])
             throw py::index_error("labels[" + std::to_string(i) + "] is not a class id");
-    if (!(lr > 0) || epochs < 0 || threads < 1)
-        throw std::invalid_argument("lr > 0, epochs >= 0 and threads >= 1 are required");
     ftx::Params p;
+    p.loss = parse_loss(loss);
+    const double* weights = nullptr;
+    if (p.loss == ftx::Loss::ns) {
+        ArrayView wv;
+        if (!bind::view(class_weights.ptr(), wv) || !wv.is_f64() || wv.ndim != 1 ||
+            wv.shape[0] != out.shape[0] || !wv.c_contiguous())
+            throw py::type_error("class_weights: loss 'ns' needs a float64 array, one per "
+                                 "output row");
+        weights = reinterpret_cast<const double*>(wv.data);
+        for (py::ssize_t k = 0; k < wv.shape[0]; ++k)
+            if (!(weights[k] >= 0.0) || !std::isfinite(weights[k]))
+                throw std::invalid_argument("class_weights[" + std::to_string(k) +
+                                            "]: must be finite and >= 0");
+    }
+    if (!(lr > 0) || epochs < 0 || threads < 1 || neg < 0)
+        throw std::invalid_argument("lr > 0, epochs >= 0, threads >= 1 and neg >= 0 are "
+                                    "required");
+    p.neg = neg;
     p.lr = lr;
     p.epochs = epochs;
     p.seed = seed;
@@ -58,7 +86,8 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     {
         py::gil_scoped_release nogil;
         losses = ftx::train(d, reinterpret_cast<float*>(in.data), std::size_t(in.shape[1]),
-                            reinterpret_cast<float*>(out.data), std::size_t(out.shape[0]), p);
+                            reinterpret_cast<float*>(out.data), std::size_t(out.shape[0]),
+                            weights, p);
     }
     py::array_t<double> a(py::ssize_t(losses.size()));
     if (!losses.empty()) std::memcpy(a.mutable_data(), losses.data(), losses.size() * 8);
@@ -66,16 +95,20 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
 }
 
 py::array_t<float> proba(py::handle ids, py::handle offsets, py::handle input,
-                         py::handle output) {
+                         py::handle output, const std::string& loss) {
     const ArrayView in = table(input, "input"), out = table(output, "output");
+    if (in.shape[1] != out.shape[1])
+        throw std::invalid_argument("input, output: rows of the same width expected, got " +
+                                    bind::shape_str(in) + " and " + bind::shape_str(out));
     const ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]));
+    const ftx::Loss l = parse_loss(loss);
     py::array_t<float> pr({py::ssize_t(d.n_docs), py::ssize_t(out.shape[0])});
     float* p = pr.mutable_data();
     {
         py::gil_scoped_release nogil;
         ftx::predict_proba(d, reinterpret_cast<const float*>(in.data), std::size_t(in.shape[1]),
                            reinterpret_cast<const float*>(out.data), std::size_t(out.shape[0]),
-                           p);
+                           l, p);
     }
     return pr;
 }
@@ -84,12 +117,16 @@ py::array_t<float> proba(py::handle ids, py::handle offsets, py::handle input,
 
 void register_fasttext(py::module_& m) {
     m.def("fasttext_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("labels"),
-          py::arg("input"), py::arg("output"), py::arg("lr"), py::arg("epochs"),
-          py::arg("seed"), py::arg("threads"),
-          "Train the mean-of-rows softmax classifier for every epoch in one call; returns "
+          py::arg("input"), py::arg("output"), py::arg("loss"), py::arg("class_weights"),
+          py::arg("neg"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
+          py::arg("threads"),
+          "Train the mean-of-rows classifier ('softmax', 'ova' or 'ns' loss; ns draws neg "
+          "classes per document from class_weights) for every epoch in one call; returns "
           "the mean loss of each epoch.");
     m.def("fasttext_predict_proba", &proba, py::arg("ids"), py::arg("offsets"),
-          py::arg("input"), py::arg("output"), "Class probabilities of each document.");
+          py::arg("input"), py::arg("output"), py::arg("loss"),
+          "Class scores of each document: softmax probabilities, or each class's sigmoid "
+          "for 'ova' and 'ns'.");
 }
 
 }  // namespace msopt

@@ -148,6 +148,9 @@ def fasttext_train(
     labels: npt.NDArray[np.int32],
     input: npt.NDArray[np.float32],
     output: npt.NDArray[np.float32],
+    loss: str,
+    class_weights: npt.NDArray[np.float64] | None,
+    neg: int,
     lr: float,
     epochs: int,
     seed: int,
@@ -158,4 +161,5 @@ def fasttext_predict_proba(
     offsets: npt.NDArray[np.int64],
     input: npt.NDArray[np.float32],
     output: npt.NDArray[np.float32],
+    loss: str,
 ) -> npt.NDArray[np.float32]: ...

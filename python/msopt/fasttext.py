@@ -1,11 +1,17 @@
 """A fastText-style text classifier: the mean of a document's word and hashed n-gram
-vectors, a softmax over the classes, and plain SGD with a linearly decaying rate, all
-epochs in one native call (threads take disjoint documents, Hogwild)."""
+vectors, a softmax, one-vs-all or negative-sampling loss over the classes, and plain SGD
+with a linearly decaying rate, all epochs in one native call (threads take disjoint
+documents, Hogwild)."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import struct
 import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,9 +22,39 @@ from msopt.text import Vocabulary, read_labeled
 
 __all__ = ["TextClassifier"]
 
+FORMAT = "msopt-textclassifier 1"
+LOSSES = ("softmax", "ova", "ns")
+_MEMBERS = {"format", "params", "state", "classes", "words", "counts", "class_counts",
+            "input", "output"}
+
+
+def _int(name: str, value: Any, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < lo:
+        raise ValueError(f"{name}: must be >= {lo}, got {value}")
+    return int(value)
+
+
+def _strings(name: str, values: Any) -> list[str]:
+    """A list of str from an iterable of str (one per document); TypeError otherwise."""
+    if isinstance(values, (str, bytes, os.PathLike)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}: expected an iterable of str (one per document), got "
+                        f"{type(values).__name__}")
+    out = list(values)
+    for i, s in enumerate(out):
+        if not isinstance(s, str):
+            raise TypeError(f"{name}[{i}]: expected str, got {type(s).__name__}")
+    return out
+
 
 class TextClassifier:
     """Supervised text classification in fastText's manner.
+
+    A document's hidden vector is the mean of the input rows of its words and of its
+    hashed word n-grams; the scores are the output rows times it.  Training is plain SGD,
+    one document at a time, with the rate decaying linearly from ``lr`` to 0 over the
+    call's epochs; threads take disjoint documents and update the tables without locks.
 
     Parameters
     ----------
@@ -28,11 +64,68 @@ class TextClassifier:
         Word n-grams up to this length are hashed into ``buckets`` extra rows.
     buckets : int
         Hash buckets for the n-grams (``buckets * dim`` float32 values of memory).
-    loss : "softmax"
-        Only the full softmax is implemented so far.
-    lr, epochs, min_count, lower, workers, seed
-        As in fastText (``workers``: threads; default msopt's thread count; one worker and
-        a fixed seed repeat bit for bit).
+    loss : {"softmax", "ova", "ns"}
+        ``"softmax"``: cross entropy of the softmax over the classes.  ``"ova"``:
+        one-vs-all, an independent binary logistic loss per class (target 1 for the
+        document's class, 0 for every other), summed over the classes.  ``"ns"``: negative
+        sampling, the binary logistic loss of the document's class (target 1) and of ``neg``
+        classes (target 0) drawn per document, with replacement, in proportion to the square
+        root of their training counts (fastText's ``counts ** 0.5``), the document's own
+        class left out (what fastText's redrawing amounts to).  For ``"ova"`` and ``"ns"``,
+        :meth:`predict_proba` gives each class's sigmoid, not normalized, as fastText does.
+    neg : int
+        Negative classes per document for ``loss="ns"``.
+    lr, epochs, min_count, lower
+        As in fastText (``lower``: lower-case the text first).
+    workers : int, optional
+        Threads (default: msopt's thread count).  One worker and a fixed ``seed`` repeat bit
+        for bit.
+    seed : int
+        Seeds the input table's initial values and the document order (and ns's draws).
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+        The class labels, sorted; columns of :meth:`predict_proba`.
+    vocab_ : msopt.text.Vocabulary
+        Built by the first training call, fixed after it.
+    input_, output_ : ndarray of float32
+        The tables: ``(len(vocab_) + buckets, dim)`` input rows (words, then n-gram buckets)
+        and ``(len(classes_), dim)`` output rows.
+    class_counts_ : ndarray of int64
+        Training documents of each class, over every call since :meth:`fit`.
+    calls_ : int
+        Training calls since :meth:`fit` (each call draws its own seed from ``seed`` and
+        this number, so it does not repeat an earlier call's order).
+    loss_history_ : list of float
+        Mean loss per non-empty document of each epoch, over every call since :meth:`fit`,
+        computed exactly (float64, stable log-sigmoid).
+    train_seconds_, words_per_sec_ : float
+        Time of the last call's native loop and its words (whitespace tokens, all epochs) per
+        second.
+
+    Notes
+    -----
+    An empty document (no known word and no n-gram) is skipped in training and scored with
+    a zero hidden vector.  Labels are compared as ``str``.
+
+    File format (:meth:`save`, :meth:`load`): one NumPy ``.npz`` archive written with
+    ``numpy.savez`` (no pickled objects; read back with ``allow_pickle=False``) holding
+
+    ============  =================================================================
+    member        content
+    ============  =================================================================
+    format        0-d str array ``"msopt-textclassifier 1"``
+    params        0-d str array: the constructor's arguments as a JSON object
+    state         0-d str array, JSON: ``total_tokens`` (the vocabulary's), ``calls``
+                  (training calls since fit), ``loss_history``
+    classes       1-D str array (unicode), sorted, unique
+    words         1-D uint8: the vocabulary's words in id order, UTF-8, joined by ``\\n``
+    counts        1-D int64: each word's count
+    class_counts  1-D int64: training documents of each class
+    input         float32 ``(len(words) + buckets, dim)``
+    output        float32 ``(len(classes), dim)``
+    ============  =================================================================
 
     Examples
     --------
@@ -42,30 +135,70 @@ class TextClassifier:
     >>> clf = TextClassifier(dim=10, buckets=1000, epochs=20, lr=0.5, workers=1).fit(texts, labels)
     >>> clf.predict(["great movie", "awful movie"]).tolist()
     ['pos', 'neg']
+    >>> ova = TextClassifier(dim=10, buckets=1000, loss="ova", epochs=20, lr=0.5, workers=1)
+    >>> ova.fit(texts, labels).predict_proba(["great movie"]).round(1).tolist()
+    [[0.0, 1.0]]
     """
 
-    def __init__(self, dim: int = 100, ngrams: int = 2, buckets: int = 2_000_000,
-                 loss: str = "softmax", lr: float = 0.1, epochs: int = 5, min_count: int = 1,
-                 lower: bool = False, workers: int | None = None, seed: int = 0) -> None:
-        if loss != "softmax":
-            raise ValueError(f"loss: only 'softmax' is implemented, got {loss!r}")
-        if int(dim) < 1 or int(ngrams) < 1 or int(buckets) < 0 or int(epochs) < 0:
-            raise ValueError("dim >= 1, ngrams >= 1, buckets >= 0 and epochs >= 0 required")
-        if not lr > 0:
-            raise ValueError(f"lr: must be > 0, got {lr!r}")
-        self.dim, self.ngrams, self.buckets = int(dim), int(ngrams), int(buckets)
-        self.loss, self.lr, self.epochs = loss, float(lr), int(epochs)
-        self.min_count, self.lower, self.workers, self.seed = min_count, lower, workers, seed
+    classes_: np.ndarray
+    vocab_: Vocabulary
+    input_: np.ndarray
+    output_: np.ndarray
+    class_counts_: np.ndarray
+    calls_: int
+    loss_history_: list[float]
+    train_seconds_: float
+    words_per_sec_: float
 
+    def __init__(self, dim: int = 100, ngrams: int = 2, buckets: int = 2_000_000,
+                 loss: str = "softmax", neg: int = 5, lr: float = 0.1, epochs: int = 5,
+                 min_count: int = 1, lower: bool = False, workers: int | None = None,
+                 seed: int = 0) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
+        self.dim, self.ngrams = _int("dim", dim, 1), _int("ngrams", ngrams, 1)
+        self.buckets, self.loss = _int("buckets", buckets, 0), loss
+        self.neg, self.epochs = _int("neg", neg, 1), _int("epochs", epochs, 0)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)):
+            raise TypeError(f"lr: expected a number, got {type(lr).__name__}")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr: must be finite and > 0, got {lr!r}")
+        self.lr, self.min_count = float(lr), _int("min_count", min_count, 1)
+        if not isinstance(lower, (bool, np.bool_)):
+            raise TypeError(f"lower: expected a bool, got {type(lower).__name__}")
+        self.lower = bool(lower)
+        self.workers = None if workers is None else _int("workers", workers, 1)
+        self.seed = _int("seed", seed, 0)
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's arguments."""
+        return {"dim": self.dim, "ngrams": self.ngrams, "buckets": self.buckets,
+                "loss": self.loss, "neg": self.neg, "lr": self.lr, "epochs": self.epochs,
+                "min_count": self.min_count, "lower": self.lower, "workers": self.workers,
+                "seed": self.seed}
+
+    # -- input ----------------------------------------------------------------------------
     @staticmethod
-    def _texts_labels(texts: Any, labels: Any) -> tuple[list[str], list[Any]]:
-        if labels is None:  # a path or lines in fastText's "__label__X text" format
-            t, ls = read_labeled(texts)
-            if any(len(x) != 1 for x in ls):
-                raise ValueError("labels: each line needs exactly one __label__")
-            return t, [x[0] for x in ls]
-        t = list(texts)
-        ls = list(labels)
+    def _texts_labels(texts: Any, labels: Any) -> tuple[list[str], list[str]]:
+        """(texts, labels as str) from two iterables, or from fastText's ``__label__X
+        text`` lines (a path or an iterable of str) when labels is None."""
+        if labels is None:
+            if isinstance(texts, bytes):
+                raise TypeError("texts: a path or an iterable of str, not bytes")
+            t, per_line = read_labeled(texts)
+            for i, x in enumerate(per_line):
+                if len(x) != 1:
+                    raise ValueError(f"labels: line {i + 1} has {len(x)} __label__ tokens; "
+                                     "exactly one is needed")
+            return t, [x[0] for x in per_line]
+        if isinstance(texts, (str, os.PathLike)):
+            raise TypeError("texts: a file path is read in fastText's __label__ format and "
+                            "takes labels=None")
+        t = _strings("texts", texts)
+        if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable):
+            raise TypeError(f"labels: expected an iterable (one label per text), got "
+                            f"{type(labels).__name__}")
+        ls = [str(x) for x in labels]
         if len(t) != len(ls):
             raise ValueError(f"texts and labels differ in length: {len(t)} and {len(ls)}")
         return t, ls
@@ -73,55 +206,281 @@ class TextClassifier:
     def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         return self.vocab_.encode(texts, ngrams=self.ngrams, buckets=self.buckets)
 
+    def _class_ids(self, labels: list[str], classes: np.ndarray) -> np.ndarray:
+        unknown = sorted(set(labels) - set(classes.tolist()))
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+            raise ValueError(f"labels: {len(unknown)} label(s) not in classes_: {shown}")
+        return np.searchsorted(classes, np.asarray(labels, dtype=str)).astype(np.int32)
+
+    # -- training -------------------------------------------------------------------------
     def fit(self, texts: str | os.PathLike[str] | Iterable[str],
             labels: Iterable[Any] | None = None) -> TextClassifier:
-        """Train on texts and their labels (or on a fastText-format file, labels=None)."""
+        """Train from scratch on texts and their labels (or on a fastText-format file,
+        ``labels=None``): a new vocabulary, new tables, then ``epochs`` epochs."""
         t, ls = self._texts_labels(texts, labels)
-        self.classes_ = np.unique(np.asarray(ls, dtype=object).astype(str))
-        if len(self.classes_) < 2:
-            raise ValueError("labels: at least 2 classes are needed")
-        y = np.searchsorted(self.classes_, np.asarray(ls, dtype=str)).astype(np.int32)
-        self.vocab_ = Vocabulary(self.min_count, lower=self.lower).fit(t)
+        return self._first_call(t, ls, None)
+
+    def partial_fit(self, texts: str | os.PathLike[str] | Iterable[str],
+                    labels: Iterable[Any] | None = None,
+                    classes: Iterable[Any] | None = None) -> TextClassifier:
+        """Train for ``epochs`` more epochs on these texts, continuing the same tables.
+
+        The first call (or the first after :meth:`fit` was never called) builds the
+        vocabulary from these texts and allocates the tables; ``classes`` (default: the
+        labels seen here) fixes the class set.  The vocabulary is fixed after that, as in a
+        fastText model: later calls drop words not in it (their n-grams are still hashed into
+        the buckets).  Each call decays the rate from ``lr`` to 0 over its own epochs, and adds
+        its documents to ``class_counts_`` (so ns draws negatives by the counts of every call
+        so far; a class with no document yet is never drawn).  A label not in ``classes_``
+        raises ValueError and leaves the model unchanged.
+
+        Examples
+        --------
+        >>> from msopt import TextClassifier
+        >>> clf = TextClassifier(dim=8, buckets=100, epochs=10, lr=0.5, workers=1)
+        >>> clf = clf.partial_fit(["good film", "bad film"] * 20, ["pos", "neg"] * 20)
+        >>> clf = clf.partial_fit(["good plot", "bad plot"] * 20, ["pos", "neg"] * 20)
+        >>> clf.predict(["good plot"]).tolist(), len(clf.loss_history_)
+        (['pos'], 20)
+        """
+        t, ls = self._texts_labels(texts, labels)
+        if not hasattr(self, "output_"):
+            return self._first_call(t, ls, classes)
+        if classes is not None:
+            wanted = np.unique(np.asarray([str(c) for c in _labels_list(classes)], dtype=str))
+            if not np.array_equal(wanted, self.classes_):
+                raise ValueError(f"classes: the model's classes are {self.classes_.tolist()}; "
+                                 f"got {wanted.tolist()}")
+        if not t:
+            raise ValueError("texts: no documents")
+        y = self._class_ids(ls, self.classes_)
         ids, offsets = self._encode(t)
-        rows = len(self.vocab_) + self.buckets
+        counts = self.class_counts_ + np.bincount(y, minlength=len(self.classes_))
+        losses = self._train(t, ids, offsets, y, self.input_, self.output_, counts,
+                             self.calls_)
+        self.class_counts_ = counts
+        self.calls_ += 1
+        self.loss_history_ += losses
+        return self
+
+    def _first_call(self, t: list[str], ls: list[str], classes: Any) -> TextClassifier:
+        if not t:
+            raise ValueError("texts: no documents")
+        if classes is None:
+            cl = np.unique(np.asarray(ls, dtype=str))
+        else:
+            cl = np.unique(np.asarray([str(c) for c in _labels_list(classes)], dtype=str))
+        if len(cl) < 2:
+            raise ValueError(f"{'labels' if classes is None else 'classes'}: at least 2 "
+                             f"classes are needed, got {cl.tolist()}")
+        y = self._class_ids(ls, cl)
+        try:
+            vocab = Vocabulary(self.min_count, lower=self.lower).fit(t)
+        except ValueError as e:
+            raise ValueError(f"texts: no vocabulary can be built ({e})") from None
+        ids, offsets = vocab.encode(t, ngrams=self.ngrams, buckets=self.buckets)
         rng = np.random.default_rng(self.seed)
-        self.input_ = rng.uniform(-1.0 / self.dim, 1.0 / self.dim,
-                                  (rows, self.dim)).astype(np.float32)
-        self.output_ = np.zeros((len(self.classes_), self.dim), np.float32)
+        # Uniform in [-1/dim, 1/dim), as fastText; drawn in float32 to spare a float64 copy.
+        table = rng.random((len(vocab) + self.buckets, self.dim), dtype=np.float32)
+        table *= np.float32(2.0 / self.dim)
+        table -= np.float32(1.0 / self.dim)
+        output = np.zeros((len(cl), self.dim), np.float32)
+        counts = np.bincount(y, minlength=len(cl)).astype(np.int64)
+        losses = self._train(t, ids, offsets, y, table, output, counts, 0)
+        self.classes_, self.vocab_, self.input_, self.output_ = cl, vocab, table, output
+        self.class_counts_, self.calls_, self.loss_history_ = counts, 1, losses
+        return self
+
+    def _train(self, t: list[str], ids: np.ndarray, offsets: np.ndarray, y: np.ndarray,
+               input: np.ndarray, output: np.ndarray, class_counts: np.ndarray,
+               call: int) -> list[float]:
+        # One seed per call, so later calls do not repeat the first one's order and draws.
+        seed = int(np.random.SeedSequence([self.seed, call]).generate_state(1, np.uint64)[0])
+        weights = np.sqrt(class_counts.astype(np.float64))
         t0 = time.perf_counter()
-        self.loss_history_ = _core.fasttext_train(
-            ids, offsets, y, self.input_, self.output_, self.lr, self.epochs, int(self.seed),
-            int(self.workers or _core.get_num_threads())).tolist()
+        losses = _core.fasttext_train(ids, offsets, y, input, output, self.loss, weights,
+                                      self.neg, self.lr, self.epochs, seed,
+                                      int(self.workers or _core.get_num_threads()))
         self.train_seconds_ = time.perf_counter() - t0
         n_words = sum(len(s.split()) for s in t)
         self.words_per_sec_ = n_words * self.epochs / max(self.train_seconds_, 1e-9)
-        return self
+        return [float(x) for x in losses]
+
+    # -- prediction -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "output_"):
+            raise ValueError("TextClassifier: call fit() or partial_fit() first (or load())")
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
-        if not hasattr(self, "output_"):
-            raise ValueError("TextClassifier: call fit() first")
-        ids, offsets = self._encode(list(texts))
-        return _core.fasttext_predict_proba(ids, offsets, self.input_, self.output_)
+        """Class scores, ``(len(texts), len(classes_))`` float32: the softmax's
+        probabilities, or for ``loss="ova"`` and ``"ns"`` each class's sigmoid (not
+        normalized: a row need not sum to 1), as fastText predicts."""
+        self._check_fitted()
+        ids, offsets = self._encode(_strings("texts", texts))
+        return _core.fasttext_predict_proba(ids, offsets, self.input_, self.output_,
+                                            self.loss)
 
     def predict(self, texts: Iterable[str], k: int = 1) -> Any:
-        """The most likely label of each text (k=1), or its k most likely labels."""
+        """The most likely label of each text (k=1, an array), or its k most likely labels
+        (a list of lists)."""
+        k = _int("k", k, 1)
         p = self.predict_proba(texts)
         if k == 1:
             return self.classes_[p.argmax(1)]
-        top = np.argsort(-p, axis=1)[:, :k]
+        top = np.argsort(-p, axis=1, kind="stable")[:, :k]
         return [list(self.classes_[row]) for row in top]
 
     def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
         """Accuracy (precision at 1)."""
         t, ls = self._texts_labels(texts, labels)
+        if not t:
+            raise ValueError("texts: no documents")
         return float(np.mean(self.predict(t) == np.asarray(ls, dtype=str)))
 
     def test(self, texts: Any, labels: Any = None, k: int = 1) -> tuple[int, float, float]:
         """(n, precision at k, recall at k), one true label per text, as fastText's test."""
+        self._check_fitted()
         t, ls = self._texts_labels(texts, labels)
-        unknown = sorted(set(map(str, ls)) - set(self.classes_))
+        if not t:
+            raise ValueError("texts: no documents")
+        unknown = sorted(set(ls) - set(self.classes_.tolist()))
         if unknown:
             raise ValueError(f"labels: {unknown} were never seen in training")
         top = self.predict(t, k=k) if k > 1 else [[p] for p in self.predict(t)]
-        hits = sum(str(y) in row for y, row in zip(ls, top))
+        hits = sum(y in row for y, row in zip(ls, top))
         return len(t), hits / (k * len(t)), hits / len(t)
+
+    # -- files ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to ``path`` (exactly; no extension is added) in the ``.npz``
+        format of the class docstring.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from msopt import TextClassifier
+        >>> clf = TextClassifier(dim=4, buckets=10, epochs=1, workers=1)
+        >>> clf = clf.fit(["good film", "bad film"], ["pos", "neg"])
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> clf.save(path)
+        >>> TextClassifier.load(path).predict(["good film"]).tolist() == clf.predict(
+        ...     ["good film"]).tolist()
+        True
+        """
+        self._check_fitted()
+        words = self.vocab_.words
+        state = {"total_tokens": self.vocab_.total_tokens, "calls": self.calls_,
+                 "loss_history": self.loss_history_}
+        with open(path, "wb") as f:
+            np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(self.get_params())),
+                     state=np.array(json.dumps(state)), classes=self.classes_,
+                     words=np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
+                     counts=np.asarray(self.vocab_.counts, np.int64),
+                     class_counts=self.class_counts_, input=self.input_, output=self.output_)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TextClassifier:
+        """Read a model written by :meth:`save`.  Anything else (another file, an archive of
+        other arrays, a truncated or inconsistent file) raises ValueError naming the file;
+        a missing file raises FileNotFoundError."""
+        name = os.fspath(path)
+        with open(path, "rb") as f:
+            try:
+                archive = np.load(f, allow_pickle=False)
+                if not isinstance(archive, np.lib.npyio.NpzFile):
+                    raise ValueError("a single .npy array, not an .npz archive")
+                with archive:
+                    arrays = {k: archive[k] for k in archive.files}
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
+                    struct.error, NotImplementedError) as e:
+                raise ValueError(f"{name}: not a readable msopt TextClassifier file ({e})"
+                                 ) from None
+        return cls._from_arrays(arrays, name)
+
+    @classmethod
+    def _from_arrays(cls, a: dict[str, np.ndarray], name: str) -> TextClassifier:
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"{name}: {msg}")
+
+        fmt = a.get("format")
+        if fmt is None or fmt.dtype.kind != "U" or fmt.shape != () or str(fmt) != FORMAT:
+            raise bad(f"not an msopt TextClassifier file (no 'format' member reading "
+                      f"{FORMAT!r})")
+        if a.keys() != _MEMBERS:
+            raise bad(f"members {sorted(a.keys())}, expected {sorted(_MEMBERS)}")
+
+        def array(key: str, dtype: Any, ndim: int) -> np.ndarray:
+            v = a[key]
+            if v.dtype != dtype or v.ndim != ndim:
+                raise bad(f"{key}: expected a {ndim}-D {np.dtype(dtype)} array, got "
+                          f"{v.ndim}-D {v.dtype}")
+            return np.ascontiguousarray(v)
+
+        def json_member(key: str) -> dict[str, Any]:
+            v = a[key]
+            if v.dtype.kind != "U" or v.shape != ():
+                raise bad(f"{key}: expected a JSON string")
+            try:
+                out = json.loads(str(v))
+            except ValueError as e:
+                raise bad(f"{key}: not JSON ({e})") from None
+            if not isinstance(out, dict):
+                raise bad(f"{key}: expected a JSON object")
+            return out
+
+        params, state = json_member("params"), json_member("state")
+        try:
+            model = cls(**params)
+        except (TypeError, ValueError) as e:
+            raise bad(f"params: {e}") from None
+        if model.get_params().keys() != params.keys():
+            raise bad(f"params: expected keys {sorted(model.get_params())}")
+        calls, total, history = (state.get("calls"), state.get("total_tokens"),
+                                 state.get("loss_history"))
+        if (not isinstance(calls, int) or calls < 1 or not isinstance(total, int) or total < 0
+                or not isinstance(history, list)
+                or not all(isinstance(x, (int, float)) for x in history)):
+            raise bad("state: expected calls (int >= 1), total_tokens (int >= 0) and "
+                      "loss_history (numbers)")
+
+        classes = a["classes"]
+        if classes.dtype.kind != "U" or classes.ndim != 1 or len(classes) < 2 or not np.all(
+                classes[1:] > classes[:-1]):
+            raise bad("classes: expected a 1-D str array of 2 or more sorted, distinct labels")
+        try:
+            text = array("words", np.uint8, 1).tobytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise bad(f"words: not UTF-8 ({e})") from None
+        words = text.split("\n")
+        counts = array("counts", np.int64, 1)
+        if len(words) != len(counts) or not all(words) or len(set(words)) != len(words):
+            raise bad(f"words, counts: {len(words)} words (distinct, non-empty) and "
+                      f"{len(counts)} counts expected to agree")
+        if counts.size and counts.min() < 1:
+            raise bad("counts: must be >= 1")
+        class_counts = array("class_counts", np.int64, 1)
+        if class_counts.shape != classes.shape or (class_counts < 0).any():
+            raise bad(f"class_counts: expected {len(classes)} counts >= 0, got shape "
+                      f"{class_counts.shape}")
+        input, output = array("input", np.float32, 2), array("output", np.float32, 2)
+        want_in = (len(words) + model.buckets, model.dim)
+        if input.shape != want_in:
+            raise bad(f"input: shape {input.shape}, expected {want_in} ({len(words)} words + "
+                      f"{model.buckets} buckets, dim {model.dim})")
+        if output.shape != (len(classes), model.dim):
+            raise bad(f"output: shape {output.shape}, expected {(len(classes), model.dim)} "
+                      f"({len(classes)} classes, dim {model.dim})")
+
+        vocab = Vocabulary(model.min_count, lower=model.lower)
+        vocab._core.assign(words, counts.tolist(), total)  # the saved vocabulary, as built
+        model.classes_, model.vocab_, model.input_, model.output_ = classes, vocab, input, output
+        model.class_counts_, model.calls_ = class_counts, calls
+        model.loss_history_ = [float(x) for x in history]
+        return model
+
+
+def _labels_list(classes: Any) -> list[Any]:
+    if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
+        raise TypeError(f"classes: expected an iterable of labels, got {type(classes).__name__}")
+    return list(classes)
