@@ -8,16 +8,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import struct
 import time
-import zipfile
-import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from msopt import _core
+from msopt._io import pack_words, read_npz, unpack_words
 from msopt.text import Vocabulary, read_labeled
 
 __all__ = ["TextClassifier"]
@@ -375,7 +373,7 @@ class TextClassifier:
         with open(path, "wb") as f:
             np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(self.get_params())),
                      state=np.array(json.dumps(state)), classes=self.classes_,
-                     words=np.frombuffer("\n".join(words).encode("utf-8"), np.uint8),
+                     words=pack_words(words),
                      counts=np.asarray(self.vocab_.counts, np.int64),
                      class_counts=self.class_counts_, input=self.input_, output=self.output_)
 
@@ -385,17 +383,7 @@ class TextClassifier:
         other arrays, a truncated or inconsistent file) raises ValueError naming the file;
         a missing file raises FileNotFoundError."""
         name = os.fspath(path)
-        with open(path, "rb") as f:
-            try:
-                archive = np.load(f, allow_pickle=False)
-                if not isinstance(archive, np.lib.npyio.NpzFile):
-                    raise ValueError("a single .npy array, not an .npz archive")
-                with archive:
-                    arrays = {k: archive[k] for k in archive.files}
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error,
-                    struct.error, NotImplementedError) as e:
-                raise ValueError(f"{name}: not a readable msopt TextClassifier file ({e})"
-                                 ) from None
+        arrays = read_npz(path, FORMAT, "msopt TextClassifier")
         return cls._from_arrays(arrays, name)
 
     @classmethod
@@ -403,10 +391,6 @@ class TextClassifier:
         def bad(msg: str) -> ValueError:
             return ValueError(f"{name}: {msg}")
 
-        fmt = a.get("format")
-        if fmt is None or fmt.dtype.kind != "U" or fmt.shape != () or str(fmt) != FORMAT:
-            raise bad(f"not an msopt TextClassifier file (no 'format' member reading "
-                      f"{FORMAT!r})")
         if a.keys() != _MEMBERS:
             raise bad(f"members {sorted(a.keys())}, expected {sorted(_MEMBERS)}")
 
@@ -448,17 +432,13 @@ class TextClassifier:
         if classes.dtype.kind != "U" or classes.ndim != 1 or len(classes) < 2 or not np.all(
                 classes[1:] > classes[:-1]):
             raise bad("classes: expected a 1-D str array of 2 or more sorted, distinct labels")
-        try:
-            text = array("words", np.uint8, 1).tobytes().decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise bad(f"words: not UTF-8 ({e})") from None
-        words = text.split("\n")
+        words = unpack_words(a["words"], name)
         counts = array("counts", np.int64, 1)
-        if len(words) != len(counts) or not all(words) or len(set(words)) != len(words):
-            raise bad(f"words, counts: {len(words)} words (distinct, non-empty) and "
-                      f"{len(counts)} counts expected to agree")
-        if counts.size and counts.min() < 1:
-            raise bad("counts: must be >= 1")
+        try:
+            vocab = Vocabulary.from_counts(words, counts, total, min_count=model.min_count,
+                                           lower=model.lower)
+        except ValueError as e:
+            raise bad(str(e)) from None
         class_counts = array("class_counts", np.int64, 1)
         if class_counts.shape != classes.shape or (class_counts < 0).any():
             raise bad(f"class_counts: expected {len(classes)} counts >= 0, got shape "
@@ -472,8 +452,6 @@ class TextClassifier:
             raise bad(f"output: shape {output.shape}, expected {(len(classes), model.dim)} "
                       f"({len(classes)} classes, dim {model.dim})")
 
-        vocab = Vocabulary(model.min_count, lower=model.lower)
-        vocab._core.assign(words, counts.tolist(), total)  # the saved vocabulary, as built
         model.classes_, model.vocab_, model.input_, model.output_ = classes, vocab, input, output
         model.class_counts_, model.calls_ = class_counts, calls
         model.loss_history_ = [float(x) for x in history]

@@ -102,6 +102,22 @@ class Vocabulary:
         self._core = core
         return self
 
+    @classmethod
+    def from_counts(cls, words: list[str], counts: Any, total_tokens: int, *,
+                    min_count: int = 1, max_vocab: int | None = None, lower: bool = False
+                    ) -> Vocabulary:
+        """A built vocabulary of these words, in id order, with their counts (as saved with
+        a model)."""
+        counts = [int(c) for c in counts]
+        if len(words) != len(counts) or not all(words) or len(set(words)) != len(words):
+            raise ValueError(f"words, counts: {len(words)} words (distinct, non-empty) and "
+                             f"{len(counts)} counts expected to agree")
+        if counts and min(counts) < 1:
+            raise ValueError("counts: must be >= 1")
+        vocab = cls(min_count, max_vocab, lower=lower)
+        vocab._core.assign(list(words), counts, int(total_tokens))
+        return vocab
+
     def _built(self) -> Any:
         if not self._core.built:
             raise ValueError("Vocabulary: call fit() (or load()) first")
@@ -185,9 +201,9 @@ class Vocabulary:
             raise ValueError(f"{path}: not a valid msopt vocabulary file ({e})") from None
         if len(words) != n:
             raise ValueError(f"{path}: truncated: {len(words)} of {n} words")
-        vocab = cls(min_count=int(meta.get("min_count", 1)), lower=meta.get("lower") == "1")
-        vocab._core.assign(words, counts, int(meta.get("total_tokens", sum(counts))))
-        return vocab
+        return cls.from_counts(words, counts, int(meta.get("total_tokens", sum(counts))),
+                               min_count=int(meta.get("min_count", 1)),
+                               lower=meta.get("lower") == "1")
 
 
 def read_labeled(source: str | os.PathLike[str] | Iterable[str], *, prefix: str = "__label__",

@@ -30,12 +30,13 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
-from msopt._io import read_npz
+from msopt._io import pack_words, read_npz, unpack_words
 from msopt.text import Vocabulary
 
 __all__ = ["KeyedVectors", "Word2Vec"]
 
 _FORMAT = "msopt-word2vec 1"
+_MEMBERS = {"params", "words", "counts", "total_tokens", "syn0", "syn1neg", "loss_history"}
 
 
 def _rank(x: np.ndarray) -> np.ndarray:
@@ -328,10 +329,9 @@ class Word2Vec:
         """Write the model to one ``.npz`` file (format in the module docstring)."""
         if self.vocab is None or self.wv is None or self.syn1neg is None:
             raise ValueError("Word2Vec: nothing to save; build_vocab() or train first")
-        words = "\n".join(self.vocab.words).encode("utf-8")
         with open(path, "wb") as f:
             np.savez(f, format=np.array(_FORMAT), params=np.array(json.dumps(self._params())),
-                     words=np.frombuffer(words, np.uint8), counts=self.vocab.counts,
+                     words=pack_words(self.vocab.words), counts=self.vocab.counts,
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
                      syn0=self.wv.vectors, syn1neg=self.syn1neg,
                      loss_history=np.array(self.loss_history_, np.float64))
@@ -340,25 +340,33 @@ class Word2Vec:
     def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
         """Read a model written by :meth:`save`.  A file that is not one, or is truncated,
         raises ValueError; training can continue from the loaded model."""
-        a = read_npz(path, _FORMAT, ("params", "words", "counts", "total_tokens", "syn0",
-                                      "syn1neg", "loss_history"))
+        name = os.fspath(path)
+        a = read_npz(path, _FORMAT, "msopt Word2Vec")
+        missing = sorted(_MEMBERS - a.keys())
+        if missing:
+            raise ValueError(f"{name}: not a valid msopt Word2Vec file (missing {missing})")
         try:
             params = json.loads(str(a["params"]))
-            words = bytes(a["words"]).decode("utf-8").split("\n")
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a valid msopt Word2Vec model ({e})") from None
+        except ValueError as e:
+            raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
+        words = unpack_words(a["words"], name)
         counts, syn0, syn1 = a["counts"], a["syn0"], a["syn1neg"]
         V = len(words)
         ok = (counts.dtype == np.int64 and counts.shape == (V,) and syn0.dtype == np.float32
               and syn0.ndim == 2 and syn0.shape[0] == V and syn1.dtype == np.float32
               and syn1.shape == syn0.shape and syn0.shape[1] == params.get("vector_size"))
         if not ok:
-            raise ValueError(f"{path}: not a valid msopt Word2Vec model (the arrays' shapes "
+            raise ValueError(f"{name}: not a valid msopt Word2Vec file (the arrays' shapes "
                              "or types disagree with its vocabulary)")
-        model = cls(**params)
-        vocab = Vocabulary(model.min_count, model.max_vocab, lower=model.lower)
-        vocab._core.assign(words, counts.tolist(), int(a["total_tokens"]))
-        model.vocab = vocab
+        try:
+            model = cls(**params)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
+        try:
+            model.vocab = Vocabulary.from_counts(words, counts, int(a["total_tokens"]),
+                                                 min_count=model.min_count, lower=model.lower)
+        except ValueError as e:
+            raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
         model.wv = KeyedVectors(words, np.ascontiguousarray(syn0))
         model.syn1neg = np.ascontiguousarray(syn1)
         model.loss_history_ = [float(x) for x in a["loss_history"]]
