@@ -8,11 +8,13 @@ installed), and the machine's bandwidth floor measured in the same run.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -441,6 +443,61 @@ def word2vec_case(threads: int, n_tokens: int = 1_000_000, sg: int = 1) -> Case:
     case.runners["gensim"] = partial(theirs.train, corpus, total_examples=len(corpus),
                                      epochs=1)
     return case
+
+
+W2V_QUALITY_PARAMS = dict(vector_size=100, window=5, negative=5, min_count=5, sample=1e-3,
+                          epochs=5)
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def austen_sentences(data: Path) -> list[list[str]]:
+    files = sorted((data / "gutenberg_austen").glob("*.txt"))
+    if not files:
+        raise FileNotFoundError(f"{data / 'gutenberg_austen'}: no novels found")
+    out = []
+    for f in files:
+        for line in f.read_text(encoding="utf-8").splitlines():
+            toks = _TOKEN.findall(line.lower())
+            if toks:
+                out.append(toks)
+    return out
+
+
+def evaluate_word_vectors(wv: Any, data: Path) -> tuple[float, float]:
+    """(analogy accuracy, WordSim-353 Spearman) of msopt or gensim KeyedVectors."""
+    analogy = wv.evaluate_word_analogies(data / "word_analogy" / "questions-words.txt")[0]
+    pairs = wv.evaluate_word_pairs(data / "word_similarity" / "wordsim353.tsv")
+    spearman = pairs[1][0] if isinstance(pairs[1], tuple) else pairs[1]  # gensim: (r, p)
+    return float(analogy), float(spearman)
+
+
+def word2vec_quality(data: Path, seeds: int = 3, workers: int = 2, sg: int = 1
+                     ) -> dict[str, Any]:
+    """msopt's and gensim's (when installed) Word2Vec on the Austen novels, trained on the
+    same token lists with the same hyperparameters, once per seed: per library, lists of
+    analogy accuracies, WordSim-353 Spearman correlations and train seconds, and the last
+    model."""
+    sentences = austen_sentences(data)
+    out: dict[str, Any] = {"sentences": len(sentences),
+                           "words": sum(map(len, sentences))}
+    runners = {"msopt": lambda seed: msopt.Word2Vec(sentences, sg=sg, workers=workers,
+                                                    seed=seed, **W2V_QUALITY_PARAMS)}
+    try:
+        from gensim.models import Word2Vec as GensimWord2Vec
+        runners["gensim"] = lambda seed: GensimWord2Vec(sentences, sg=sg, workers=workers,
+                                                        seed=seed, **W2V_QUALITY_PARAMS)
+    except ImportError:
+        pass
+    for name, make in runners.items():
+        rows = []
+        for seed in range(1, seeds + 1):
+            t0 = time.perf_counter()
+            model = make(seed)
+            seconds = time.perf_counter() - t0
+            rows.append((*evaluate_word_vectors(model.wv, data), seconds))
+        out[name] = {"analogy": [r[0] for r in rows], "spearman": [r[1] for r in rows],
+                     "seconds": [r[2] for r in rows], "model": model}
+    return out
 
 
 def all_cases(quick: bool = False) -> list[Callable[[], Case]]:
