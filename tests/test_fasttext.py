@@ -207,6 +207,26 @@ def test_one_worker_repeats_bit_for_bit(loss):
     assert not np.array_equal(a.output_, c.output_)
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+def test_deterministic_mode_repeats_with_two_workers(loss):
+    texts, labels = _keyword_corpus(7, 1500, seed=6)
+    kw = dict(dim=8, buckets=300, loss=loss, lr=0.5, epochs=4, workers=2, seed=1,
+              deterministic=True)
+    a = msopt.TextClassifier(**kw).fit(texts, labels)
+    b = msopt.TextClassifier(**kw).fit(texts, labels)
+    np.testing.assert_array_equal(a.input_, b.input_)
+    np.testing.assert_array_equal(a.output_, b.output_)
+    assert a.loss_history_ == b.loss_history_
+    assert a.score(texts, labels) == 1.0
+    # One worker: the deterministic mode is the plain loop.
+    one = {**kw, "workers": 1}
+    c = msopt.TextClassifier(**one).fit(texts, labels)
+    d = msopt.TextClassifier(**{**one, "deterministic": False}).fit(texts, labels)
+    np.testing.assert_array_equal(c.input_, d.input_)
+    with pytest.raises(TypeError, match="deterministic: expected a bool"):
+        msopt.TextClassifier(deterministic=1)
+
+
 def test_fasttext_label_format(tmp_path):
     texts, labels = _toy(50)
     path = tmp_path / "train.txt"

@@ -45,7 +45,7 @@ ftx::Loss parse_loss(const std::string& loss) {
 py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
                           py::handle input, py::handle output, const std::string& loss,
                           py::handle class_weights, int neg, double lr, int epochs,
-                          std::uint64_t seed, int threads) {
+                          std::uint64_t seed, int threads, bool deterministic) {
     const ArrayView in = table(input, "input"), out = table(output, "output");
     if (in.shape[1] != out.shape[1])
         throw std::invalid_argument("input, output: rows of the same width expected, got " +
@@ -82,6 +82,7 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     p.epochs = epochs;
     p.seed = seed;
     p.threads = threads;
+    p.deterministic = deterministic;
     std::vector<double> losses;
     {
         py::gil_scoped_release nogil;
@@ -119,7 +120,7 @@ void register_fasttext(py::module_& m) {
     m.def("fasttext_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("labels"),
           py::arg("input"), py::arg("output"), py::arg("loss"), py::arg("class_weights"),
           py::arg("neg"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
-          py::arg("threads"),
+          py::arg("threads"), py::arg("deterministic") = false,
           "Train the mean-of-rows classifier ('softmax', 'ova' or 'ns' loss; ns draws neg "
           "classes per document from class_weights) for every epoch in one call; returns "
           "the mean loss of each epoch.");

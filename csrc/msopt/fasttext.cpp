@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "threads.hpp"
+#include "row_access.hpp"
 
 namespace msopt::ftx {
 namespace {
@@ -47,71 +47,109 @@ struct Sampler {
     }
 };
 
+// One thread's documents, epoch after epoch, in a seeded order new every epoch; it can stop
+// after a budget of input rows read and resume (deterministic rounds).
+struct Walker {
+    const Docs* d = nullptr;
+    const Params* p = nullptr;
+    const Sampler* sampler = nullptr;
+    std::size_t dim = 0, classes = 0;
+    std::size_t d0 = 0, n = 0, epochs = 0, e = 0, i = 0;
+    double total = 0.0, done = 0.0;
+    std::uint64_t s = 0;  // the epoch's stream: the order, then the ns draws
+    int t = 0;
+    std::vector<float> h, grad, scratch;
+    std::vector<std::size_t> order, negatives;
+    std::vector<double> loss;
+    std::vector<std::int64_t> seen;
+
+    void init(const Docs& docs, const Params& params, const Sampler& smp, std::size_t dim_,
+              std::size_t classes_, int thread, int nt) {
+        d = &docs, p = &params, sampler = &smp, dim = dim_, classes = classes_, t = thread;
+        d0 = d->n_docs * std::size_t(t) / std::size_t(nt);
+        n = d->n_docs * std::size_t(t + 1) / std::size_t(nt) - d0;
+        epochs = std::size_t(std::max(0, p->epochs));
+        total = double(n) * double(epochs);
+        h.resize(dim), grad.resize(dim), scratch.resize(classes), order.resize(n);
+        negatives.resize(std::size_t(std::max(0, p->neg)));
+        loss.assign(epochs, 0.0), seen.assign(epochs, 0);
+        if (n == 0) e = epochs;
+        if (e < epochs) shuffle();
+    }
+    bool finished() const { return e >= epochs; }
+
+    template <class Rows>
+    void run(Rows& input, Rows& output_rows, std::size_t budget) {
+        const rules::Output<Rows> out{output_rows, classes, dim};
+        std::size_t used = 0;
+        while (e < epochs && used < budget) {
+            const std::size_t doc = order[i];
+            const float lr = float(p->lr * (1.0 - done / total));
+            used += d->end(doc) - d->begin(doc) + 1;
+            if (rules::hidden(*d, doc, input, dim, h.data())) {
+                loss[e] += step(out, doc, lr);
+                ++seen[e];
+                rules::spread(*d, doc, input, dim, grad.data());
+            }
+            done += 1.0;
+            if (++i == n) {
+                i = 0;
+                if (++e < epochs) shuffle();
+            }
+        }
+    }
+
+  private:
+    void shuffle() {
+        s = p->seed * 0x100000001B3ull + std::uint64_t(t) * 7919u + std::uint64_t(e) * 104729u;
+        for (std::size_t k = 0; k < n; ++k) order[k] = d0 + k;
+        for (std::size_t k = n; k > 1; --k) std::swap(order[k - 1], order[mix(s) % k]);
+    }
+
+    template <class Rows>
+    double step(const rules::Output<Rows>& out, std::size_t doc, float lr) {
+        const std::size_t y = std::size_t(d->labels[doc]);
+        switch (p->loss) {
+            case Loss::softmax:
+                return rules::update_softmax(out, h.data(), y, lr, grad.data(), scratch.data());
+            case Loss::ova:
+                return rules::update_ova(out, h.data(), y, lr, grad.data());
+            case Loss::ns: {
+                std::size_t m = 0;
+                for (; m < negatives.size(); ++m) {
+                    const std::size_t k = sampler->draw_except(y, uniform(s));
+                    if (k >= classes) break;  // no class but y has weight
+                    negatives[m] = k;
+                }
+                return rules::update_ns(out, h.data(), y, negatives.data(), m, lr,
+                                        grad.data());
+            }
+        }
+        return 0.0;
+    }
+};
+
 }  // namespace
 
 std::vector<double> train(const Docs& d, float* input, std::size_t dim, float* output,
                           std::size_t classes, const double* class_weights, const Params& p) {
     const int nt = std::max(1, p.threads);
-    const std::size_t epochs = std::size_t(std::max(0, p.epochs));
-    std::vector<double> loss(std::size_t(nt) * epochs, 0.0);
-    std::vector<std::int64_t> seen(std::size_t(nt) * epochs, 0);
-    const rules::Output out{output, classes, dim};
     const Sampler sampler =
         p.loss == Loss::ns ? Sampler(class_weights, classes) : Sampler(nullptr, 0);
-    parallel_for(nt, [&](int t) {
-        const std::size_t d0 = d.n_docs * std::size_t(t) / std::size_t(nt);
-        const std::size_t d1 = d.n_docs * std::size_t(t + 1) / std::size_t(nt);
-        const std::size_t n = d1 - d0;
-        std::vector<float> h(dim), grad(dim), scratch(classes);
-        std::vector<std::size_t> order(n), negatives(std::size_t(std::max(0, p.neg)));
-        const double total = double(n) * double(epochs);
-        double done = 0.0;
-        for (std::size_t e = 0; e < epochs; ++e) {
-            // Each thread's documents in a seeded order, new every epoch; the ns draws
-            // continue the same stream.
-            std::uint64_t s = p.seed * 0x100000001B3ull + std::uint64_t(t) * 7919u +
-                              std::uint64_t(e) * 104729u;
-            for (std::size_t i = 0; i < n; ++i) order[i] = d0 + i;
-            for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[mix(s) % i]);
-            double& eloss = loss[std::size_t(t) * epochs + e];
-            std::int64_t& eseen = seen[std::size_t(t) * epochs + e];
-            for (std::size_t i = 0; i < n; ++i, done += 1.0) {
-                const std::size_t doc = order[i];
-                if (!rules::hidden(d, doc, input, dim, h.data())) continue;
-                const float lr = float(p.lr * (1.0 - done / total));
-                const std::size_t y = std::size_t(d.labels[doc]);
-                switch (p.loss) {
-                    case Loss::softmax:
-                        eloss += rules::update_softmax(out, h.data(), y, lr, grad.data(),
-                                                       scratch.data());
-                        break;
-                    case Loss::ova:
-                        eloss += rules::update_ova(out, h.data(), y, lr, grad.data());
-                        break;
-                    case Loss::ns: {
-                        std::size_t m = 0;
-                        for (; m < negatives.size(); ++m) {
-                            const std::size_t k = sampler.draw_except(y, uniform(s));
-                            if (k >= classes) break;  // no class but y has weight
-                            negatives[m] = k;
-                        }
-                        eloss += rules::update_ns(out, h.data(), y, negatives.data(), m, lr,
-                                                  grad.data());
-                        break;
-                    }
-                }
-                ++eseen;
-                rules::spread(d, doc, input, dim, grad.data());
-            }
-        }
-    });
+    std::vector<Walker> walkers(static_cast<std::size_t>(nt));
+    for (int t = 0; t < nt; ++t)
+        walkers[std::size_t(t)].init(d, p, sampler, dim, classes, t, nt);
+    std::size_t rows = 0;  // the input table's rows, for the private row maps
+    for (std::size_t j = 0; j < d.n_ids; ++j) rows = std::max(rows, std::size_t(d.ids[j]) + 1);
+    run_walkers(walkers, p.deterministic, p.round_ids, input, rows, output, classes, dim);
+    const std::size_t epochs = std::size_t(std::max(0, p.epochs));
     std::vector<double> res(epochs, 0.0);
     for (std::size_t e = 0; e < epochs; ++e) {
         double l = 0.0;
         std::int64_t m = 0;
-        for (int t = 0; t < nt; ++t) {
-            l += loss[std::size_t(t) * epochs + e];
-            m += seen[std::size_t(t) * epochs + e];
+        for (const auto& w : walkers) {
+            l += w.loss[e];
+            m += w.seen[e];
         }
         res[e] = m ? l / double(m) : 0.0;
     }
@@ -121,14 +159,17 @@ std::vector<double> train(const Docs& d, float* input, std::size_t dim, float* o
 void predict_proba(const Docs& d, const float* input, std::size_t dim, const float* output,
                    std::size_t classes, Loss loss, float* proba) {
     const int nt = threads_for(d.n_ids * dim + d.n_docs * classes * dim);
-    // The rules take a writable table; prediction only reads it.
-    const rules::Output out{const_cast<float*>(output), classes, dim};
+    // The rules take writable rows; prediction only reads them.
+    SharedRows out_rows{const_cast<float*>(output), dim};
+    const SharedRows in_rows{const_cast<float*>(input), dim};
+    const rules::Output<SharedRows> out{out_rows, classes, dim};
     parallel_for(nt, [&](int t) {
         std::vector<float> h(dim);
+        SharedRows in = in_rows;
         const std::size_t d0 = d.n_docs * std::size_t(t) / std::size_t(nt);
         const std::size_t d1 = d.n_docs * std::size_t(t + 1) / std::size_t(nt);
         for (std::size_t doc = d0; doc < d1; ++doc) {
-            rules::hidden(d, doc, input, dim, h.data());
+            rules::hidden(d, doc, in, dim, h.data());
             float* p = proba + doc * classes;
             if (loss == Loss::softmax) {
                 rules::softmax(out, h.data(), p);

@@ -11,7 +11,9 @@
 //            amounts to)
 // sigmoid(x) = 1 / (1 + exp(-x)) exactly; the loss is summed in float64 through a stable
 // log-sigmoid.  Threads take disjoint documents and update the shared tables without locks
-// (Hogwild); one thread with a fixed seed repeats bit for bit.  No Python here.
+// (Hogwild), or, in deterministic mode, train in rounds on private copies of the rows they
+// touch, merged in thread order (row_access.hpp): a fixed seed and thread count repeat bit
+// for bit.  One thread repeats bit for bit either way.  No Python here.
 //
 // Per document: the document's input rows are read twice and written once, and the output
 // rows the loss touches (softmax, ova: all classes; ns: 1 + neg) read twice and written once,
@@ -48,6 +50,8 @@ struct Params {
     int epochs = 5;
     std::uint64_t seed = 0;
     int threads = 1;
+    bool deterministic = false;
+    std::size_t round_ids = 4096;  // deterministic mode: input rows read per thread per round
 };
 
 // input (rows x dim) and output (classes x dim) are updated in place.  class_weights
@@ -71,11 +75,13 @@ void predict_proba(const Docs& docs, const float* input, std::size_t dim, const 
 // document's loss.  The caller then adds grad / n_ids to each of the document's input rows.
 namespace rules {
 
+// The class rows, through a row access of row_access.hpp (SharedRows or PrivateRows).
+template <class Rows>
 struct Output {
-    float* rows;  // classes x dim
+    Rows& rows;  // classes x dim
     std::size_t classes;
     std::size_t dim;
-    float* row(std::size_t k) const { return rows + k * dim; }
+    float* row(std::size_t k) const { return rows(k); }
 };
 
 inline float dot(const float* __restrict a, const float* __restrict b, std::size_t n) {
@@ -99,28 +105,31 @@ inline double log_sigmoid(double x) {
 }
 
 // h = mean of the document's input rows; false (and h = 0) for an empty document.
-inline bool hidden(const Docs& d, std::size_t doc, const float* input, std::size_t dim,
+template <class Rows>
+inline bool hidden(const Docs& d, std::size_t doc, Rows& input, std::size_t dim,
                    float* __restrict h) {
     const std::size_t lo = d.begin(doc), hi = d.end(doc);
     std::fill(h, h + dim, 0.0f);
     if (hi == lo) return false;
-    for (std::size_t j = lo; j < hi; ++j) axpy(1.0f, input + std::size_t(d.ids[j]) * dim, h, dim);
+    for (std::size_t j = lo; j < hi; ++j) axpy(1.0f, input(std::size_t(d.ids[j])), h, dim);
     const float inv = 1.0f / float(hi - lo);
     for (std::size_t c = 0; c < dim; ++c) h[c] *= inv;
     return true;
 }
 
 // The document's input rows += grad / n_ids (the mean's share of the step).
-inline void spread(const Docs& d, std::size_t doc, float* input, std::size_t dim,
+template <class Rows>
+inline void spread(const Docs& d, std::size_t doc, Rows& input, std::size_t dim,
                    const float* grad) {
     const std::size_t lo = d.begin(doc), hi = d.end(doc);
     const float inv = 1.0f / float(hi - lo);
-    for (std::size_t j = lo; j < hi; ++j) axpy(inv, grad, input + std::size_t(d.ids[j]) * dim, dim);
+    for (std::size_t j = lo; j < hi; ++j) axpy(inv, grad, input(std::size_t(d.ids[j])), dim);
 }
 
 // Softmax of the scores W h into p (classes); returns the log of its normalizer,
 // log sum_k exp(s_k), in float64 for the loss.
-inline double softmax(const Output& o, const float* h, float* p) {
+template <class Rows>
+inline double softmax(const Output<Rows>& o, const float* h, float* p) {
     float mx = -INFINITY;
     for (std::size_t k = 0; k < o.classes; ++k) {
         p[k] = dot(o.row(k), h, o.dim);
@@ -136,7 +145,8 @@ inline double softmax(const Output& o, const float* h, float* p) {
 }
 
 // fastText's binaryLogistic: one class row, target 1 (positive) or 0.
-inline double binary_logistic(const Output& o, const float* h, std::size_t k, bool positive,
+template <class Rows>
+inline double binary_logistic(const Output<Rows>& o, const float* h, std::size_t k, bool positive,
                               float lr, float* grad) {
     float* w = o.row(k);
     const float s = dot(w, h, o.dim);
@@ -146,7 +156,8 @@ inline double binary_logistic(const Output& o, const float* h, std::size_t k, bo
     return -log_sigmoid(positive ? double(s) : -double(s));
 }
 
-inline double update_softmax(const Output& o, const float* h, std::size_t y, float lr,
+template <class Rows>
+inline double update_softmax(const Output<Rows>& o, const float* h, std::size_t y, float lr,
                              float* grad, float* scratch /* classes values */) {
     const double lse = softmax(o, h, scratch);
     const double loss = lse - double(dot(o.row(y), h, o.dim));
@@ -160,7 +171,8 @@ inline double update_softmax(const Output& o, const float* h, std::size_t y, flo
     return loss;
 }
 
-inline double update_ova(const Output& o, const float* h, std::size_t y, float lr,
+template <class Rows>
+inline double update_ova(const Output<Rows>& o, const float* h, std::size_t y, float lr,
                          float* grad) {
     std::fill(grad, grad + o.dim, 0.0f);
     double loss = 0.0;
@@ -169,7 +181,8 @@ inline double update_ova(const Output& o, const float* h, std::size_t y, float l
 }
 
 // negatives: the n_neg classes drawn for this document (none equal to y).
-inline double update_ns(const Output& o, const float* h, std::size_t y, const std::size_t* negatives,
+template <class Rows>
+inline double update_ns(const Output<Rows>& o, const float* h, std::size_t y, const std::size_t* negatives,
                         std::size_t n_neg, float lr, float* grad) {
     std::fill(grad, grad + o.dim, 0.0f);
     double loss = binary_logistic(o, h, y, true, lr, grad);

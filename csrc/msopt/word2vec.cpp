@@ -2,11 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <memory>
 
 #include "optim.hpp"
-#include "threads.hpp"
+#include "row_access.hpp"
 
 namespace msopt::w2v {
 namespace {
@@ -20,62 +18,6 @@ struct Rng {  // splitmix64: small, fast, and a fixed stream per (seed, thread, 
         return z ^ (z >> 31);
     }
     double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
-
-// Rows read and written in the shared table itself.
-struct SharedRows {
-    float* table;
-    std::size_t dim;
-    float* operator()(std::size_t r) { return table + r * dim; }
-};
-
-// Private copies of the rows one thread touches during a round, with the values they
-// started from.  Rows live in fixed pages, so a pointer stays valid all round.
-class PrivateRows {
-  public:
-    PrivateRows(float* table, std::size_t rows, std::size_t dim)
-        : table_(table), dim_(dim), slot_(rows, -1) {}
-
-    float* operator()(std::size_t r) {
-        std::int32_t s = slot_[r];
-        if (s < 0) {
-            s = std::int32_t(touched_.size());
-            if (std::size_t(s) == pages_.size() * kPageRows)
-                pages_.emplace_back(new float[2 * kPageRows * dim_]);
-            slot_[r] = s;
-            touched_.push_back(std::int32_t(r));
-            std::copy_n(table_ + r * dim_, dim_, copy(s));
-            std::copy_n(table_ + r * dim_, dim_, orig(s));
-        }
-        return copy(s);
-    }
-    // Adds each touched row's change to the table, for the rows r % parts == part.
-    void commit(int part, int parts) const {
-        for (std::size_t s = 0; s < touched_.size(); ++s) {
-            const std::size_t r = std::size_t(touched_[s]);
-            if (int(r % std::size_t(parts)) != part) continue;
-            float* __restrict t = table_ + r * dim_;
-            const float* c = copy(std::int32_t(s));
-            const float* o = orig(std::int32_t(s));
-            for (std::size_t i = 0; i < dim_; ++i) t[i] += c[i] - o[i];
-        }
-    }
-    void clear() {
-        for (auto r : touched_) slot_[std::size_t(r)] = -1;
-        touched_.clear();
-    }
-
-  private:
-    static constexpr std::size_t kPageRows = 256;
-    float* copy(std::int32_t s) const {
-        return pages_[std::size_t(s) / kPageRows].get() + (std::size_t(s) % kPageRows) * dim_;
-    }
-    float* orig(std::int32_t s) const { return copy(s) + kPageRows * dim_; }
-
-    float* table_;
-    std::size_t dim_;
-    std::vector<std::int32_t> slot_, touched_;
-    std::vector<std::unique_ptr<float[]>> pages_;
 };
 
 // Draws from a discrete distribution in O(1) (Walker's alias method, built by Vose's
@@ -145,7 +87,9 @@ struct Walker {
     std::vector<std::int64_t> examples;  // per epoch
     std::int64_t words = 0;
 
-    void init(const Shared& sh, int t, int nt) {
+    void init(const Shared& shared, int t, int nt) {
+        sh_ = &shared;
+        const Shared& sh = shared;
         const std::size_t n = sh.c.n_sentences;
         s0 = n * std::size_t(t) / std::size_t(nt);
         s1 = n * std::size_t(t + 1) / std::size_t(nt);
@@ -163,7 +107,8 @@ struct Walker {
 
     // Trains sentences until `budget` words are consumed or the walk ends.
     template <class Rows>
-    void run(const Shared& sh, Rows& in, Rows& out, std::size_t budget) {
+    void run(Rows& in, Rows& out, std::size_t budget) {
+        const Shared& sh = *sh_;
         const Params& p = sh.p;
         const std::size_t per_epoch = s1 - s0;
         std::size_t used = 0;
@@ -195,6 +140,7 @@ struct Walker {
 
   private:
     int t_ = 0;
+    const Shared* sh_ = nullptr;
 
     // The word's output row, then those of `negative` draws, a draw of the word itself
     // dropped.  Returns the count.
@@ -281,37 +227,7 @@ Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* 
     const int nt = std::max(1, p.threads);
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
     for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, t, nt);
-    constexpr std::size_t kAll = std::numeric_limits<std::size_t>::max();
-    if (!p.deterministic || nt == 1) {
-        parallel_for(nt, [&](int t) {
-            SharedRows in{syn0, p.dim}, out{syn1, p.dim};
-            walkers[std::size_t(t)].run(sh, in, out, kAll);
-        });
-    } else {
-        std::vector<PrivateRows> in, out;
-        for (int t = 0; t < nt; ++t) {
-            in.emplace_back(syn0, V, p.dim);
-            out.emplace_back(syn1, V, p.dim);
-        }
-        const std::size_t budget = std::max<std::size_t>(1, p.round_words);
-        for (;;) {
-            bool more = false;
-            for (const auto& w : walkers) more = more || !w.finished();
-            if (!more) break;
-            parallel_for(nt, [&](int t) {
-                in[std::size_t(t)].clear();
-                out[std::size_t(t)].clear();
-                walkers[std::size_t(t)].run(sh, in[std::size_t(t)], out[std::size_t(t)],
-                                            budget);
-            });
-            parallel_for(nt, [&](int part) {  // thread order within each row
-                for (int t = 0; t < nt; ++t) {
-                    in[std::size_t(t)].commit(part, nt);
-                    out[std::size_t(t)].commit(part, nt);
-                }
-            });
-        }
-    }
+    run_walkers(walkers, p.deterministic, p.round_words, syn0, V, syn1, V, p.dim);
     Result res;
     for (int e = 0; e < p.epochs; ++e) {
         double l = 0.0;

@@ -155,6 +155,7 @@ def fasttext_train(
     epochs: int,
     seed: int,
     threads: int,
+    deterministic: bool = False,
 ) -> npt.NDArray[np.float64]: ...
 def fasttext_predict_proba(
     ids: npt.NDArray[np.int64],

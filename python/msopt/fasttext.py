@@ -76,8 +76,13 @@ class TextClassifier:
     lr, epochs, min_count, lower
         As in fastText (``lower``: lower-case the text first).
     workers : int, optional
-        Threads (default: msopt's thread count).  One worker and a fixed ``seed`` repeat bit
-        for bit.
+        Threads (default: msopt's thread count).  They take disjoint documents and update
+        the tables without locks (Hogwild), as fastText does.  One worker and a fixed
+        ``seed`` repeat bit for bit.
+    deterministic : bool
+        With several workers, repeat bit for bit too: each worker trains on private copies
+        of the rows it touches, and every few thousand input rows read their changes are
+        added to the tables in worker order.
     seed : int
         Seeds the input table's initial values and the document order (and ns's draws).
 
@@ -151,7 +156,7 @@ class TextClassifier:
     def __init__(self, dim: int = 100, ngrams: int = 2, buckets: int = 2_000_000,
                  loss: str = "softmax", neg: int = 5, lr: float = 0.1, epochs: int = 5,
                  min_count: int = 1, lower: bool = False, workers: int | None = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, deterministic: bool = False) -> None:
         if loss not in LOSSES:
             raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
         self.dim, self.ngrams = _int("dim", dim, 1), _int("ngrams", ngrams, 1)
@@ -167,13 +172,16 @@ class TextClassifier:
         self.lower = bool(lower)
         self.workers = None if workers is None else _int("workers", workers, 1)
         self.seed = _int("seed", seed, 0)
+        if not isinstance(deterministic, (bool, np.bool_)):
+            raise TypeError(f"deterministic: expected a bool, got {type(deterministic).__name__}")
+        self.deterministic = bool(deterministic)
 
     def get_params(self) -> dict[str, Any]:
         """The constructor's arguments."""
         return {"dim": self.dim, "ngrams": self.ngrams, "buckets": self.buckets,
                 "loss": self.loss, "neg": self.neg, "lr": self.lr, "epochs": self.epochs,
                 "min_count": self.min_count, "lower": self.lower, "workers": self.workers,
-                "seed": self.seed}
+                "seed": self.seed, "deterministic": self.deterministic}
 
     # -- input ----------------------------------------------------------------------------
     @staticmethod
@@ -299,7 +307,8 @@ class TextClassifier:
         t0 = time.perf_counter()
         losses = _core.fasttext_train(ids, offsets, y, input, output, self.loss, weights,
                                       self.neg, self.lr, self.epochs, seed,
-                                      int(self.workers or _core.get_num_threads()))
+                                      int(self.workers or _core.get_num_threads()),
+                                      deterministic=self.deterministic)
         self.train_seconds_ = time.perf_counter() - t0
         n_words = sum(len(s.split()) for s in t)
         self.words_per_sec_ = n_words * self.epochs / max(self.train_seconds_, 1e-9)

@@ -1,0 +1,116 @@
+// Row access for the Hogwild loops (word2vec, the text classifier): threads either write
+// the shared tables directly (lock-free), or, in deterministic mode, work in rounds on
+// private copies of the rows they touch, whose changes are then added to the tables in
+// thread order.  The loops are written once, against either kind of row access.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "threads.hpp"
+
+namespace msopt {
+
+// Rows read and written in the shared table itself.
+struct SharedRows {
+    float* table;
+    std::size_t dim;
+    float* operator()(std::size_t r) { return table + r * dim; }
+};
+
+// Private copies of the rows one thread touches during a round, with the values they
+// started from.  Rows live in fixed pages, so a pointer stays valid all round.
+class PrivateRows {
+  public:
+    PrivateRows(float* table, std::size_t rows, std::size_t dim)
+        : table_(table), dim_(dim), slot_(rows, -1) {}
+
+    float* operator()(std::size_t r) {
+        std::int32_t s = slot_[r];
+        if (s < 0) {
+            s = std::int32_t(touched_.size());
+            if (std::size_t(s) == pages_.size() * kPageRows)
+                pages_.emplace_back(new float[2 * kPageRows * dim_]);
+            slot_[r] = s;
+            touched_.push_back(std::int32_t(r));
+            std::copy_n(table_ + r * dim_, dim_, copy(s));
+            std::copy_n(table_ + r * dim_, dim_, orig(s));
+        }
+        return copy(s);
+    }
+    // Adds each touched row's change to the table, for the rows r % parts == part.
+    void commit(int part, int parts) const {
+        for (std::size_t s = 0; s < touched_.size(); ++s) {
+            const std::size_t r = std::size_t(touched_[s]);
+            if (int(r % std::size_t(parts)) != part) continue;
+            float* __restrict t = table_ + r * dim_;
+            const float* c = copy(std::int32_t(s));
+            const float* o = orig(std::int32_t(s));
+            for (std::size_t i = 0; i < dim_; ++i) t[i] += c[i] - o[i];
+        }
+    }
+    void clear() {
+        for (auto r : touched_) slot_[std::size_t(r)] = -1;
+        touched_.clear();
+    }
+
+  private:
+    static constexpr std::size_t kPageRows = 256;
+    float* copy(std::int32_t s) const {
+        return pages_[std::size_t(s) / kPageRows].get() + (std::size_t(s) % kPageRows) * dim_;
+    }
+    float* orig(std::int32_t s) const { return copy(s) + kPageRows * dim_; }
+
+    float* table_;
+    std::size_t dim_;
+    std::vector<std::int32_t> slot_, touched_;
+    std::vector<std::unique_ptr<float[]>> pages_;
+};
+
+// Two tables (in: n_in x dim, out: n_out x dim) trained by one walker per thread; a Walker
+// has finished() and run(in_rows, out_rows, budget), which trains until `budget` units of
+// work are done or its share ends.  Lock-free: each walker runs to its end on the shared
+// tables.  Deterministic (and more than one thread): rounds of `budget` per walker on
+// private rows, each round's changes added to the tables in thread order, so a fixed seed
+// and thread count repeat bit for bit.  (tables < 2^31 rows.)
+template <class Walker>
+void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t budget,
+                 float* in, std::size_t n_in, float* out, std::size_t n_out, std::size_t dim) {
+    const int nt = int(walkers.size());
+    if (!deterministic || nt == 1) {
+        parallel_for(nt, [&](int t) {
+            SharedRows a{in, dim}, b{out, dim};
+            walkers[std::size_t(t)].run(a, b, std::numeric_limits<std::size_t>::max());
+        });
+        return;
+    }
+    std::vector<PrivateRows> ins, outs;
+    for (int t = 0; t < nt; ++t) {
+        ins.emplace_back(in, n_in, dim);
+        outs.emplace_back(out, n_out, dim);
+    }
+    budget = std::max<std::size_t>(1, budget);
+    for (;;) {
+        bool more = false;
+        for (const auto& w : walkers) more = more || !w.finished();
+        if (!more) return;
+        parallel_for(nt, [&](int t) {
+            const std::size_t i = std::size_t(t);
+            ins[i].clear();
+            outs[i].clear();
+            walkers[i].run(ins[i], outs[i], budget);
+        });
+        parallel_for(nt, [&](int part) {  // each row's changes in thread order
+            for (std::size_t t = 0; t < std::size_t(nt); ++t) {
+                ins[t].commit(part, nt);
+                outs[t].commit(part, nt);
+            }
+        });
+    }
+}
+
+}  // namespace msopt
