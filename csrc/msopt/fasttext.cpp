@@ -49,7 +49,7 @@ struct Sampler {
 
 // One thread's documents, epoch after epoch, in a seeded order new every epoch; it can stop
 // after a budget of input rows read and resume (deterministic rounds).
-struct Walker {
+struct alignas(128) Walker {  // aligned: no cache line shared between threads
     const Docs* d = nullptr;
     const Params* p = nullptr;
     const Sampler* sampler = nullptr;

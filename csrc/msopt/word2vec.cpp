@@ -75,7 +75,7 @@ struct Shared {
 
 // One thread's walk over its sentences, epoch after epoch; it can stop after a budget of
 // words and resume (deterministic rounds).
-struct Walker {
+struct alignas(128) Walker {  // aligned: no cache line shared between threads
     std::size_t s0 = 0, s1 = 0;    // this thread's sentences
     std::size_t pos = 0, end = 0;  // position in epochs x sentences
     double share = 0.0, done = 0.0;
