@@ -22,6 +22,34 @@ struct SharedRows {
     float* operator()(std::size_t r) { return table + r * dim; }
 };
 
+// Lock-free rows with the hottest ones kept apart: rows [0, hot) (the most frequent words:
+// the tables are ordered by count) live in a private copy; sync() adds the copy's changes
+// since the last sync to the table and starts again from the table's current values.  Two
+// threads then no longer fight over the cache lines of the rows every example writes,
+// which on two cores made two lock-free threads slower than one.  The other rows are
+// written in place.
+class HotRows {
+  public:
+    HotRows(float* table, std::size_t hot, std::size_t dim)
+        : table_(table), hot_(hot), dim_(dim), copy_(table, table + hot * dim),
+          orig_(copy_) {}
+    float* operator()(std::size_t r) {
+        return r < hot_ ? copy_.data() + r * dim_ : table_ + r * dim_;
+    }
+    void sync() {
+        for (std::size_t i = 0; i < hot_ * dim_; ++i) {
+            const float t = table_[i] + (copy_[i] - orig_[i]);
+            table_[i] = t;
+            copy_[i] = orig_[i] = t;
+        }
+    }
+
+  private:
+    float* table_;
+    std::size_t hot_, dim_;
+    std::vector<float> copy_, orig_;
+};
+
 // Private copies of the rows one thread touches during a round, with the values they
 // started from.  Rows live in fixed pages, so a pointer stays valid all round.
 class PrivateRows {
@@ -73,18 +101,34 @@ class PrivateRows {
 
 // Two tables (in: n_in x dim, out: n_out x dim) trained by one walker per thread; a Walker
 // has finished() and run(in_rows, out_rows, budget), which trains until `budget` units of
-// work are done or its share ends.  Lock-free: each walker runs to its end on the shared
-// tables.  Deterministic (and more than one thread): rounds of `budget` per walker on
+// work are done or its share ends.  One thread: the walker runs to its end on the tables.
+// Lock-free: each walker runs to its end, its hot rows synced every `budget` (HotRows).  Deterministic (and more than one thread): rounds of `budget` per walker on
 // private rows, each round's changes added to the tables in thread order, so a fixed seed
 // and thread count repeat bit for bit.  (tables < 2^31 rows.)
+// Per thread, the private copies of the hot rows of both tables (with their starting
+// values) take about this many bytes: they stay in the core's L2.
+constexpr std::size_t kHotBytes = std::size_t(512) << 10;
+
 template <class Walker>
 void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t budget,
                  float* in, std::size_t n_in, float* out, std::size_t n_out, std::size_t dim) {
     const int nt = int(walkers.size());
-    if (!deterministic || nt == 1) {
+    if (nt == 1) {
+        SharedRows a{in, dim}, b{out, dim};
+        walkers[0].run(a, b, std::numeric_limits<std::size_t>::max());
+        return;
+    }
+    budget = std::max<std::size_t>(1, budget);
+    if (!deterministic) {  // lock-free, the hottest rows synced every `budget`
+        const std::size_t hot = std::max<std::size_t>(16, kHotBytes / (4 * 4 * dim));
         parallel_for(nt, [&](int t) {
-            SharedRows a{in, dim}, b{out, dim};
-            walkers[std::size_t(t)].run(a, b, std::numeric_limits<std::size_t>::max());
+            HotRows a(in, std::min(hot, n_in), dim), b(out, std::min(hot, n_out), dim);
+            auto& w = walkers[std::size_t(t)];
+            while (!w.finished()) {
+                w.run(a, b, budget);
+                a.sync();
+                b.sync();
+            }
         });
         return;
     }
@@ -93,7 +137,6 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
         ins.emplace_back(in, n_in, dim);
         outs.emplace_back(out, n_out, dim);
     }
-    budget = std::max<std::size_t>(1, budget);
     for (;;) {
         bool more = false;
         for (const auto& w : walkers) more = more || !w.finished();

@@ -97,10 +97,6 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         const std::size_t lo = s0 < n ? std::size_t(sh.c.offsets[s0]) : sh.c.n_ids;
         const std::size_t hi = s1 < n ? std::size_t(sh.c.offsets[s1]) : sh.c.n_ids;
         share = double(hi - lo) * sh.p.epochs;
-        work.resize(sh.p.dim);
-        neu1.resize(sh.p.dim);
-        loss.assign(std::size_t(sh.p.epochs), 0.0);
-        examples.assign(std::size_t(sh.p.epochs), 0);
         t_ = t;
     }
     bool finished() const { return pos >= end; }
@@ -110,6 +106,13 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     void run(Rows& in, Rows& out, std::size_t budget) {
         const Shared& sh = *sh_;
         const Params& p = sh.p;
+        if (loss.empty()) {  // allocated by the thread that writes them: no shared lines
+            work.resize(p.dim);
+            neu1.resize(p.dim);
+            rows.reserve(std::size_t(p.negative) + 1);
+            loss.assign(std::size_t(p.epochs), 0.0);
+            examples.assign(std::size_t(p.epochs), 0);
+        }
         const std::size_t per_epoch = s1 - s0;
         std::size_t used = 0;
         while (pos < end && used < budget) {
@@ -233,6 +236,7 @@ Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* 
         double l = 0.0;
         std::int64_t m = 0;
         for (const auto& w : walkers) {
+            if (w.loss.empty()) continue;  // never ran (no epochs)
             l += w.loss[std::size_t(e)];
             m += w.examples[std::size_t(e)];
         }

@@ -112,7 +112,8 @@ inline void targets_step(const float* h, float* const* rows, int n, float alpha,
         const int m = std::min(kBlock, n - d0);
         for (int d = 0; d < m; ++d) f[d] = dot16(h, rows[d0 + d], dim);
         target_grads(f, m, d0 == 0, alpha, s, lp, g);
-        for (int d = 0; d < m; ++d) update_target(g[d], h, rows[d0 + d], work, dim);
+        for (int d = 0; d < m; ++d)  // g = 0 (a saturated sigmoid) changes nothing
+            if (g[d] != 0.0f) update_target(g[d], h, rows[d0 + d], work, dim);
     }
 }
 
