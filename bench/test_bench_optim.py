@@ -1,5 +1,6 @@
-"""pytest-benchmark: msopt's optimizer steps and linear layers beside NumPy, torch and the
-machine's floors (memory bandwidth; the BLAS products alone).
+"""pytest-benchmark: msopt's optimizer steps, linear layers, embedding-bag steps and word2vec
+beside NumPy, torch, gensim and the machine's floors (memory bandwidth; the BLAS products
+alone).
 
     python -m pytest bench                    # full sizes (1e7 parameters, 1e6-row table)
     MSOPT_BENCH_QUICK=1 python -m pytest bench
@@ -20,6 +21,7 @@ from msopt import _bench
 QUICK = os.environ.get("MSOPT_BENCH_QUICK", "") not in ("", "0")
 N = 2_000_000 if QUICK else 10_000_000
 ROWS = 200_000 if QUICK else 1_000_000
+W2V_TOKENS = 200_000 if QUICK else 1_000_000
 
 DENSE_RUNNERS = ["msopt", "msopt nonfinite=ignore", "floor: 7-stream loop", "numpy out=",
                  "numpy plain", "torch fused", "torch foreach"]
@@ -31,6 +33,9 @@ CASES = (
     + [(("linear", t), r) for t in (1, 2)
        for r in ["msopt", "floor: the two BLAS products", "numpy step", "torch step"]]
     + [(("small", 1), r) for r in ["msopt", "numpy step by step", "torch step by step"]]
+    + [(("embedding", rows, t), r) for rows in (100_000, ROWS) for t in (1, 2)
+       for r in ["msopt", "torch EmbeddingBag(sparse) + SparseAdam"]]
+    + [(("word2vec", t), r) for t in (1, 2) for r in ["msopt", "gensim"]]
 )
 
 _current: dict[tuple, _bench.Case] = {}
@@ -48,6 +53,10 @@ def _case(key: tuple) -> _bench.Case:
             _current[key] = _bench.linear_step_case(key[1])
         elif key[0] == "small":
             _current[key] = _bench.small_fit_case(key[1], steps=2_000 if QUICK else 10_000)
+        elif key[0] == "embedding":
+            _current[key] = _bench.embedding_case(key[2], rows=key[1])
+        elif key[0] == "word2vec":
+            _current[key] = _bench.word2vec_case(key[1], W2V_TOKENS)
         else:
             _current[key] = _bench.rows_case(key[1], rows=ROWS)
     return _current[key]
