@@ -102,12 +102,16 @@ class PrivateRows {
 // Two tables (in: n_in x dim, out: n_out x dim) trained by one walker per thread; a Walker
 // has finished() and run(in_rows, out_rows, budget), which trains until `budget` units of
 // work are done or its share ends.  One thread: the walker runs to its end on the tables.
-// Lock-free: each walker runs to its end, its hot rows synced every `budget` (HotRows).  Deterministic (and more than one thread): rounds of `budget` per walker on
+// Lock-free: each walker runs to its end, its hot rows synced every so often (HotRows).  Deterministic (and more than one thread): rounds of `budget` per walker on
 // private rows, each round's changes added to the tables in thread order, so a fixed seed
 // and thread count repeat bit for bit.  (tables < 2^31 rows.)
 // Per thread, the private copies of the hot rows of both tables (with their starting
-// values) take about this many bytes: they stay in the core's L2.
-constexpr std::size_t kHotBytes = std::size_t(512) << 10;
+// values) take at most this many bytes (10,000 rows each at dim 100), synced every
+// kHotSyncWork units of work (words), or every `budget` if larger.  Measured on two cores:
+// cross-core cache traffic on shared rows was the limit, a few hundred hot rows were not
+// enough when the two cores sit far apart, and fewer syncs cost less than they stale.
+constexpr std::size_t kHotBytes = std::size_t(16) << 20;
+constexpr std::size_t kHotSyncWork = std::size_t(1) << 15;
 
 template <class Walker>
 void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t budget,
@@ -121,11 +125,12 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
     budget = std::max<std::size_t>(1, budget);
     if (!deterministic) {  // lock-free, the hottest rows synced every `budget`
         const std::size_t hot = std::max<std::size_t>(16, kHotBytes / (4 * 4 * dim));
+        const std::size_t every = std::max(budget, kHotSyncWork);
         parallel_for(nt, [&](int t) {
             HotRows a(in, std::min(hot, n_in), dim), b(out, std::min(hot, n_out), dim);
             auto& w = walkers[std::size_t(t)];
             while (!w.finished()) {
-                w.run(a, b, budget);
+                w.run(a, b, every);
                 a.sync();
                 b.sync();
             }
