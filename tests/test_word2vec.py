@@ -60,6 +60,14 @@ def test_token_lists_and_files(tmp_path):
     np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
 
 
+def test_a_generator_is_read_once():
+    lines, _, _ = _topic_corpus(9, 300)
+    a = msopt.Word2Vec((s for s in lines), vector_size=4, min_count=1, epochs=1, workers=1)
+    b = msopt.Word2Vec(lines, vector_size=4, min_count=1, epochs=1, workers=1)
+    np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
+    assert a.loss_history_ == b.loss_history_
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="holds no tokens"):
         msopt.Word2Vec(["", " "], min_count=1)

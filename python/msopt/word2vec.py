@@ -272,11 +272,14 @@ class Word2Vec:
         self.syn1neg: np.ndarray | None = None
         self.loss_history_: list[float] = []
         if sentences is not None:
-            self.build_vocab(sentences)
-            self.train(sentences)
+            lines = self._lines(sentences)  # a one-shot iterable is read once
+            self.build_vocab(lines)
+            self.train(lines)
 
     @staticmethod
     def _lines(sentences: Any) -> Any:
+        """A path as it is (streamed from disk by each pass), else the sentences as a list
+        of str (token lists joined by spaces)."""
         if isinstance(sentences, (str, os.PathLike)):
             return sentences
         return [s if isinstance(s, str) else " ".join(s) for s in sentences]
