@@ -68,6 +68,33 @@ def test_a_generator_is_read_once():
     assert a.loss_history_ == b.loss_history_
 
 
+def test_long_sentences_are_cut():
+    from msopt.word2vec import _cut_long
+    offsets = np.array([0, 3, 3, 25_003], np.int64)  # lengths 3, 0, 25,000, 1
+    cut = _cut_long(offsets, 25_004)
+    assert cut.tolist() == [0, 3, 3, 10_003, 20_003, 25_003]
+    np.testing.assert_array_equal(_cut_long(offsets[:2], 10), offsets[:2])
+
+
+def test_table_sigmoid_near_six_and_bad_rates():
+    # 5.9999995f maps to index 1000 of the 1000-entry table: the last entry stands for it.
+    loss = [0.0]
+    g = reference._w2v_target(np.float32(5.9999995), 1.0, np.float32(0.1), True, loss)
+    assert np.isfinite(g)
+    syn = np.zeros((2, 4), np.float32)
+    for alpha in (float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="finite alpha > 0"):
+            _core.word2vec_train(np.array([0, 1], np.int32), np.array([0]),
+                                 np.array([1, 1]), syn, syn.copy(), 2, 1, 0.0, alpha, 1e-4, 1,
+                                 1, 1, table_sigmoid=True)
+    with pytest.raises(ValueError, match="negative <= 1000"):
+        msopt.Word2Vec(["a b a b"], min_count=1, negative=10**6)
+    empty = np.zeros((2, 0), np.float32)
+    with pytest.raises(ValueError, match="vector_size must be >= 1"):
+        _core.word2vec_train(np.array([0, 1], np.int32), np.array([0]), np.array([1, 1]),
+                             empty, empty.copy(), 2, 1, 0.0, 0.025, 1e-4, 1, 1, 2)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="holds no tokens"):
         msopt.Word2Vec(["", " "], min_count=1)
@@ -228,8 +255,14 @@ def test_load_refuses_what_is_not_a_model(tmp_path):
     np.savez(tmp_path / "wrong_tag.npz", **dict(parts, format=np.array("msopt-vocab 1")))
     np.savez(tmp_path / "bad_shape.npz", **dict(parts, syn0=parts["syn0"][:-1]))
     np.savez(tmp_path / "no_syn1.npz", **{k: v for k, v in parts.items() if k != "syn1neg"})
+    np.savez(tmp_path / "params_list.npz", **dict(parts, params=np.array("[1, 2]")))
+    np.savez(tmp_path / "params_sentences.npz", **dict(
+        parts, params=np.array('{"sentences": "x", "vector_size": 8}')))
+    np.savez(tmp_path / "total_2d.npz", **dict(parts, total_tokens=np.arange(2)))
+    np.savez(tmp_path / "history_0d.npz", **dict(parts, loss_history=np.array(1.0)))
     for name in [*cases, "array.npy", "other.npz", "wrong_tag.npz", "bad_shape.npz",
-                 "no_syn1.npz"]:
+                 "no_syn1.npz", "params_list.npz", "params_sentences.npz", "total_2d.npz",
+                 "history_0d.npz"]:
         with pytest.raises(ValueError, match=r"not (a readable|an|a valid) msopt Word2Vec"):
             msopt.Word2Vec.load(tmp_path / name)
     with pytest.raises(FileNotFoundError):

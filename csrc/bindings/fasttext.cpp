@@ -50,6 +50,9 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     if (in.shape[1] != out.shape[1])
         throw std::invalid_argument("input, output: rows of the same width expected, got " +
                                     bind::shape_str(in) + " and " + bind::shape_str(out));
+    if (in.shape[1] < 1) throw std::invalid_argument("input, output: dim must be >= 1");
+    if (in.shape[0] >= INT32_MAX || out.shape[0] >= INT32_MAX)
+        throw std::invalid_argument("input, output: at most 2^31 - 2 rows are supported");
     ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]));
     ArrayView lv;
     if (!bind::view(labels.ptr(), lv) || lv.type_num != py::detail::npy_api::NPY_INT_ ||
@@ -74,9 +77,10 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
                 throw std::invalid_argument("class_weights[" + std::to_string(k) +
                                             "]: must be finite and >= 0");
     }
-    if (!(lr > 0) || epochs < 0 || threads < 1 || neg < 0)
-        throw std::invalid_argument("lr > 0, epochs >= 0, threads >= 1 and neg >= 0 are "
-                                    "required");
+    if (!(lr > 0) || !std::isfinite(lr) || epochs < 0 || threads < 1 || neg < 0 ||
+        neg > 100000)
+        throw std::invalid_argument(
+            "finite lr > 0, epochs >= 0, threads >= 1 and 0 <= neg <= 100000 are required");
     p.neg = neg;
     p.lr = lr;
     p.epochs = epochs;

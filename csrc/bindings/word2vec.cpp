@@ -2,6 +2,7 @@
 // in one call without it.
 #include "common.hpp"
 
+#include <cmath>
 #include <cstring>
 
 #include "../msopt/word2vec.hpp"
@@ -33,11 +34,13 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
         throw std::invalid_argument("counts: at most 2^31 - 2 words are supported");
     if (std::size_t(s0.shape[0]) != V || !s0.same_shape(s1))
         throw std::invalid_argument("syn0, syn1: both must be (len(counts), dim)");
-    if (window < 1 || negative < 0 || epochs < 0 || threads < 1 || !(alpha > 0) ||
-        !(min_alpha >= 0) || !(sample >= 0))
+    if (window < 1 || negative < 0 || negative > 1000 || epochs < 0 || threads < 1 ||
+        !(alpha > 0) || !std::isfinite(alpha) || !(min_alpha >= 0) ||
+        !std::isfinite(min_alpha) || !(sample >= 0) || !std::isfinite(sample))
         throw std::invalid_argument(
-            "window >= 1, negative >= 0, epochs >= 0, workers >= 1, alpha > 0, min_alpha >= 0 "
-            "and sample >= 0 are required");
+            "window >= 1, 0 <= negative <= 1000, epochs >= 0, workers >= 1, finite alpha > 0, "
+            "finite min_alpha >= 0 and finite sample >= 0 are required");
+    if (s0.shape[1] < 1) throw std::invalid_argument("syn0, syn1: vector_size must be >= 1");
     w2v::Corpus c;
     c.ids = reinterpret_cast<const std::int32_t*>(iv.data);
     c.n_ids = std::size_t(iv.shape[0]);

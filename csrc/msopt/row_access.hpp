@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -113,6 +114,22 @@ class PrivateRows {
 constexpr std::size_t kHotBytes = std::size_t(16) << 20;
 constexpr std::size_t kHotSyncWork = std::size_t(1) << 15;
 
+// fn(t) on nt threads; an exception in any (say bad_alloc) is rethrown here, after all
+// have returned, instead of ending the process.
+template <class Fn>
+void parallel_checked(int nt, Fn&& fn) {
+    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(nt));
+    parallel_for(nt, [&](int t) {
+        try {
+            fn(t);
+        } catch (...) {
+            errors[std::size_t(t)] = std::current_exception();
+        }
+    });
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
+
 template <class Walker>
 void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t budget,
                  float* in, std::size_t n_in, float* out, std::size_t n_out, std::size_t dim) {
@@ -126,7 +143,7 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
     if (!deterministic) {  // lock-free, the hottest rows synced every `budget`
         const std::size_t hot = std::max<std::size_t>(16, kHotBytes / (4 * 4 * dim));
         const std::size_t every = std::max(budget, kHotSyncWork);
-        parallel_for(nt, [&](int t) {
+        parallel_checked(nt, [&](int t) {
             HotRows a(in, std::min(hot, n_in), dim), b(out, std::min(hot, n_out), dim);
             auto& w = walkers[std::size_t(t)];
             while (!w.finished()) {
@@ -146,7 +163,7 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
         bool more = false;
         for (const auto& w : walkers) more = more || !w.finished();
         if (!more) return;
-        parallel_for(nt, [&](int t) {
+        parallel_checked(nt, [&](int t) {
             const std::size_t i = std::size_t(t);
             ins[i].clear();
             outs[i].clear();

@@ -79,12 +79,14 @@ inline void target_grads(const float* f, int m, bool first_positive, float alpha
         float sig;
         if (!s.table)
             sig = f[d] >= 0 ? 1.0f / (1.0f + e[d]) : e[d] / (1.0f + e[d]);
-        else if (f[d] >= w2v::kMaxExp)
+        else if (!(f[d] < w2v::kMaxExp))  // NaN saturates too: no index from it
             sig = 1.0f;
-        else if (f[d] <= -w2v::kMaxExp)
+        else if (!(f[d] > -w2v::kMaxExp))
             sig = 0.0f;
-        else
-            sig = s.table[int((f[d] + w2v::kMaxExp) * (w2v::kTableSize / w2v::kMaxExp / 2))];
+        else  // f just below 6 rounds to index kTableSize: the last entry stands for it
+            sig = s.table[std::min(
+                int((f[d] + w2v::kMaxExp) * (w2v::kTableSize / w2v::kMaxExp / 2)),
+                w2v::kTableSize - 1)];
         g[d] = ((d == 0 && first_positive ? 1.0f : 0.0f) - sig) * alpha;
     }
     if (!loss) return;

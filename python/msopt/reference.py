@@ -445,13 +445,13 @@ def _w2v_target(f: np.float32, label: float, alpha: np.float32, table: bool,
         if _W2V_TABLE is None:
             x = np.exp((np.arange(1000) / 1000 * 2 - 1) * 6.0)
             _W2V_TABLE = (x / (x + 1)).astype(np.float32)
-        if f >= 6:
+        if not f < 6:
             sig = one
-        elif f <= -6:
+        elif not f > -6:
             sig = np.float32(0)
         else:
             scale = np.float32(1000) / np.float32(6) / np.float32(2)
-            sig = _W2V_TABLE[int((f + np.float32(6)) * scale)]
+            sig = _W2V_TABLE[min(int((f + np.float32(6)) * scale), 999)]
     else:
         e = np.exp(-abs(f))
         sig = one / (one + e) if f >= 0 else e / (one + e)

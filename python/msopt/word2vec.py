@@ -36,6 +36,19 @@ from msopt.text import Vocabulary
 __all__ = ["KeyedVectors", "Word2Vec"]
 
 _FORMAT = "msopt-word2vec 1"
+MAX_SENTENCE = 10_000  # words; longer sentences are cut into pieces of this length
+
+
+def _cut_long(offsets: np.ndarray, n_ids: int, size: int = MAX_SENTENCE) -> np.ndarray:
+    """Sentence starts with every sentence longer than ``size`` ids cut into pieces of
+    ``size`` (the learning rate is set per sentence, and threads split by sentences)."""
+    lengths = np.diff(np.r_[offsets, n_ids])
+    if len(lengths) == 0 or lengths.max() <= size:
+        return offsets
+    pieces = np.maximum(1, -(-lengths // size))
+    first = np.cumsum(pieces) - pieces
+    within = np.arange(int(pieces.sum())) - np.repeat(first, pieces)
+    return (np.repeat(offsets, pieces) + within * size).astype(np.int64)
 _MEMBERS = {"params", "words", "counts", "total_tokens", "syn0", "syn1neg", "loss_history"}
 
 
@@ -105,11 +118,11 @@ class KeyedVectors:
         return [(self.index_to_key[j], float(sims[j])) for j in top]
 
     def _folded(self, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
-        """Word (lower-cased if case_insensitive) -> id among the first restrict_vocab
-        words (the most frequent); the most frequent spelling wins."""
+        """Word (upper-cased if case_insensitive, as gensim does) -> id among the first
+        restrict_vocab words (the most frequent); the most frequent spelling wins."""
         out: dict[str, int] = {}
         for i, w in enumerate(self.index_to_key[:restrict_vocab]):
-            out.setdefault(w.lower() if case_insensitive else w, i)
+            out.setdefault(w.upper() if case_insensitive else w, i)
         return out
 
     def evaluate_word_analogies(self, path: str | os.PathLike[str],
@@ -122,14 +135,14 @@ class KeyedVectors:
         excluded, among the ``restrict_vocab`` most frequent words.  Questions with a word
         outside them are skipped and counted.  Returns ``(accuracy, sections)``, each
         section a dict of ``section``, ``correct``, ``incorrect``, ``skipped``, the last
-        one the total.  Words are compared lower-cased when ``case_insensitive`` (as gensim
+        one the total.  Words are compared upper-cased when ``case_insensitive`` (as gensim
         does), the most frequent spelling standing for each."""
         vocab = self._folded(int(restrict_vocab), case_insensitive)
         n = min(int(restrict_vocab), len(self))
         unit = self._normed()[:n]
         spelled: dict[str, list[int]] = {}  # every spelling of each folded word
         for i, w in enumerate(self.index_to_key[:n]):
-            spelled.setdefault(w.lower() if case_insensitive else w, []).append(i)
+            spelled.setdefault(w.upper() if case_insensitive else w, []).append(i)
         sections: list[dict[str, Any]] = []
         questions: list[list[tuple[str, ...]]] = []
         for number, line in enumerate(_read_lines(path), 1):
@@ -145,7 +158,7 @@ class KeyedVectors:
                 raise ValueError(f"{path}: line {number} does not hold 4 words")
             if not sections:
                 raise ValueError(f"{path}: line {number} comes before any ': section' line")
-            q = tuple(w.lower() if case_insensitive else w for w in words)
+            q = tuple(w.upper() if case_insensitive else w for w in words)
             if all(w in vocab for w in q):
                 questions[-1].append(q)
             else:
@@ -163,7 +176,7 @@ class KeyedVectors:
                 best = sims.argmax(axis=1)
                 for b, q in zip(best, qs[start:start + 1024]):
                     w = self.index_to_key[int(b)]
-                    hit = (w.lower() if case_insensitive else w) == q[3]
+                    hit = (w.upper() if case_insensitive else w) == q[3]
                     sec["correct" if hit else "incorrect"] += 1
         total = {"section": "Total accuracy",
                  **{k: sum(s[k] for s in sections) for k in ("correct", "incorrect", "skipped")}}
@@ -193,7 +206,7 @@ class KeyedVectors:
                 raise ValueError(f"{path}: line {number} is not 'word1{delimiter!r}word2"
                                  f"{delimiter!r}score'") from None
             if case_insensitive:
-                a, b = a.lower(), b.lower()
+                a, b = a.upper(), b.upper()
             if a not in vocab or b not in vocab:
                 skipped += 1
                 continue
@@ -219,6 +232,7 @@ class Word2Vec:
     ----------
     sentences : path, iterable of str, or iterable of token lists, optional
         When given, the vocabulary is built from them and they are trained on at once.
+        A sentence (a line) of more than 10,000 known words is cut into pieces of 10,000.
     vector_size, window, negative, min_count, epochs, sample, alpha, min_alpha, cbow_mean
         As in word2vec and gensim (``cbow_mean=1``: CBOW averages the context vectors).
     workers : int, optional
@@ -308,6 +322,7 @@ class Word2Vec:
         if int(epochs) != epochs or epochs < 0:
             raise ValueError(f"epochs: must be an int >= 0, got {epochs!r}")
         ids, offsets = self.vocab.encode(self._lines(sentences))
+        offsets = _cut_long(offsets, len(ids))
         threads = self.workers or _core.get_num_threads()
         t0 = time.perf_counter()
         losses, words, examples = _core.word2vec_train(
@@ -352,6 +367,15 @@ class Word2Vec:
             params = json.loads(str(a["params"]))
         except ValueError as e:
             raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
+        expected = set(cls()._params())
+        if not isinstance(params, dict) or set(params) != expected:
+            raise ValueError(f"{name}: not a valid msopt Word2Vec file (params: expected a "
+                             f"JSON object with keys {sorted(expected)})")
+        total, history = a["total_tokens"], a["loss_history"]
+        if (total.shape != () or total.dtype.kind not in "iu" or history.ndim != 1
+                or history.dtype.kind != "f"):
+            raise ValueError(f"{name}: not a valid msopt Word2Vec file (total_tokens: a "
+                             "0-d integer; loss_history: a 1-D float array)")
         words = unpack_words(a["words"], name)
         counts, syn0, syn1 = a["counts"], a["syn0"], a["syn1neg"]
         V = len(words)
@@ -366,12 +390,12 @@ class Word2Vec:
         except (TypeError, ValueError) as e:
             raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
         try:
-            model.vocab = Vocabulary.from_counts(words, counts, int(a["total_tokens"]),
+            model.vocab = Vocabulary.from_counts(words, counts, int(total),
                                                  min_count=model.min_count, lower=model.lower)
         except ValueError as e:
             raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
         model.wv = KeyedVectors(words, np.ascontiguousarray(syn0))
         model.syn1neg = np.ascontiguousarray(syn1)
-        model.loss_history_ = [float(x) for x in a["loss_history"]]
+        model.loss_history_ = [float(x) for x in history]
         return model
 
