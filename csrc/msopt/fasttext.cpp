@@ -141,7 +141,11 @@ std::vector<double> train(const Docs& d, float* input, std::size_t dim, float* o
         walkers[std::size_t(t)].init(d, p, sampler, dim, classes, t, nt);
     std::size_t rows = 0;  // the input table's rows, for the private row maps
     for (std::size_t j = 0; j < d.n_ids; ++j) rows = std::max(rows, std::size_t(d.ids[j]) + 1);
-    run_walkers(walkers, p.deterministic, p.round_ids, input, rows, output, classes, dim);
+    // Kept apart by lock-free threads: every class row (each document writes them) and the
+    // first 1,024 input rows (the most frequent words); a TREC fit lasts milliseconds, so
+    // copying more costs more than the contention it saves.
+    run_walkers(walkers, p.deterministic, p.round_ids, input, rows, output, classes, dim,
+                hot_rows(rows, dim, 1024), hot_rows(classes, dim, classes));
     const std::size_t epochs = std::size_t(std::max(0, p.epochs));
     std::vector<double> res(epochs, 0.0);
     for (std::size_t e = 0; e < epochs; ++e) {

@@ -100,7 +100,8 @@ class PrivateRows {
     std::vector<std::unique_ptr<float[]>> pages_;
 };
 
-// Two tables (in: n_in x dim, out: n_out x dim) trained by one walker per thread; a Walker
+// Two tables (in: n_in x dim, out: n_out x dim) trained by one walker per thread, the first
+// hot_in and hot_out rows of each kept apart by lock-free threads; a Walker
 // has finished() and run(in_rows, out_rows, budget), which trains until `budget` units of
 // work are done or its share ends.  One thread: the walker runs to its end on the tables.
 // Lock-free: each walker runs to its end, its hot rows synced every so often (HotRows).  Deterministic (and more than one thread): rounds of `budget` per walker on
@@ -130,9 +131,16 @@ void parallel_checked(int nt, Fn&& fn) {
         if (e) std::rethrow_exception(e);
 }
 
+// The hot rows of a table for HotRows: the first rows, up to half of kHotBytes' worth of
+// copies (with their starting values), at most `cap`.
+inline std::size_t hot_rows(std::size_t rows, std::size_t dim, std::size_t cap) {
+    return std::min({rows, cap, std::max<std::size_t>(16, kHotBytes / (4 * 4 * dim))});
+}
+
 template <class Walker>
 void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t budget,
-                 float* in, std::size_t n_in, float* out, std::size_t n_out, std::size_t dim) {
+                 float* in, std::size_t n_in, float* out, std::size_t n_out, std::size_t dim,
+                 std::size_t hot_in, std::size_t hot_out) {
     const int nt = int(walkers.size());
     if (nt == 1) {
         SharedRows a{in, dim}, b{out, dim};
@@ -141,10 +149,9 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
     }
     budget = std::max<std::size_t>(1, budget);
     if (!deterministic) {  // lock-free, the hottest rows synced every `budget`
-        const std::size_t hot = std::max<std::size_t>(16, kHotBytes / (4 * 4 * dim));
         const std::size_t every = std::max(budget, kHotSyncWork);
         parallel_checked(nt, [&](int t) {
-            HotRows a(in, std::min(hot, n_in), dim), b(out, std::min(hot, n_out), dim);
+            HotRows a(in, std::min(hot_in, n_in), dim), b(out, std::min(hot_out, n_out), dim);
             auto& w = walkers[std::size_t(t)];
             while (!w.finished()) {
                 w.run(a, b, every);

@@ -230,7 +230,8 @@ Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* 
     const int nt = std::max(1, p.threads);
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
     for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, t, nt);
-    run_walkers(walkers, p.deterministic, p.round_words, syn0, V, syn1, V, p.dim);
+    const std::size_t hot = hot_rows(V, p.dim, V);  // the most frequent words, both tables
+    run_walkers(walkers, p.deterministic, p.round_words, syn0, V, syn1, V, p.dim, hot, hot);
     Result res;
     for (int e = 0; e < p.epochs; ++e) {
         double l = 0.0;
