@@ -51,7 +51,7 @@ struct Params {
     std::uint64_t seed = 0;
     int threads = 1;
     bool deterministic = false;
-    std::size_t round_ids = 4096;  // deterministic mode: input rows read per thread per round
+    std::size_t round_ids = 16384;  // deterministic mode: input rows read per thread per round
 };
 
 // input (rows x dim) and output (classes x dim) are updated in place.  class_weights

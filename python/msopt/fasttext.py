@@ -81,7 +81,7 @@ class TextClassifier:
         ``seed`` repeat bit for bit.
     deterministic : bool
         With several workers, repeat bit for bit too: each worker trains on private copies
-        of the rows it touches, and every few thousand input rows read their changes are
+        of the rows it touches, and every 16,384 input rows read their changes are
         added to the tables in worker order.
     seed : int
         Seeds the input table's initial values and the document order (and ns's draws).
