@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import msopt
-from msopt import _core
+from msopt import _core, reference
 
 # The shared data sets sit beside the repository (shared/data), or where MSOPT_DATA says.
 DATA = Path(os.environ.get("MSOPT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -51,45 +51,14 @@ def _hidden(clf, texts):
                      else np.zeros(clf.dim) for a, b in zip(offsets, ends)])
 
 
-def _log_sigmoid(x):
-    return -np.logaddexp(0.0, -x)
-
-
-# -- the native step against a NumPy twin ----------------------------------------------
+# -- the native step against the NumPy reference ----------------------------------------
 def _reference_doc_epochs(input, output, ids, y, loss, lr, epochs, neg):
     """One document trained for `epochs` epochs (so the rate is lr (1 - e / epochs)), in
     float64.  ns with two classes: the negatives are the other class, neg times."""
     input, output = input.astype(np.float64), output.astype(np.float64)
-    losses = []
-    for e in range(epochs):
-        rate = lr * (1 - e / epochs)
-        h = input[ids].mean(0)
-        s = output @ h
-        if loss == "softmax":
-            mx = s.max()
-            lse = mx + np.log(np.exp(s - mx).sum())
-            losses.append(lse - s[y])
-            alpha = rate * ((np.arange(len(s)) == y) - np.exp(s - lse))
-            grad = alpha @ output
-            output += np.outer(alpha, h)
-        elif loss == "ova":
-            target = (np.arange(len(s)) == y).astype(np.float64)
-            losses.append(-_log_sigmoid(np.where(target > 0, s, -s)).sum())
-            alpha = rate * (target - 1 / (1 + np.exp(-s)))
-            grad = alpha @ output
-            output += np.outer(alpha, h)
-        else:
-            assert len(s) == 2
-            grad = np.zeros_like(h)
-            total = 0.0
-            for k, t in [(y, 1.0)] + [(1 - y, 0.0)] * neg:
-                sk = output[k] @ h
-                total -= _log_sigmoid(sk if t else -sk)
-                a = rate * (t - 1 / (1 + np.exp(-sk)))
-                grad += a * output[k]
-                output[k] += a * h
-            losses.append(total)
-        np.add.at(input, ids, grad / len(ids))
+    negatives = [1 - y] * neg if loss == "ns" else []
+    losses = [reference.text_classifier_doc(input, output, ids, y, loss, lr * (1 - e / epochs),
+                                            negatives) for e in range(epochs)]
     return input, output, losses
 
 

@@ -53,6 +53,7 @@ __all__ = [
     "rmsprop",
     "sgd",
     "step",
+    "text_classifier_doc",
     "word2vec_train",
 ]
 
@@ -558,3 +559,37 @@ def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
                     examples += 1
         out.append(loss[0] / examples if examples else 0.0)
     return out
+
+
+def text_classifier_doc(input: np.ndarray, output: np.ndarray, ids: np.ndarray, y: int,
+                        loss: str, rate: float, negatives: Sequence[int] = ()) -> float:
+    """One document's step of the fastText-style classifier, in place on float64 tables:
+    h = mean of the input rows ``ids``; the output rows updated as the loss says
+    ("softmax", "ova", or "ns" with the given negative classes, each row's gradient taken
+    before its own update); then every input row of the document moves by the hidden
+    gradient / len(ids).  Returns the document's loss."""
+    h = input[ids].mean(0)
+    s = output @ h
+    if loss == "softmax":
+        mx = s.max()
+        lse = mx + np.log(np.exp(s - mx).sum())
+        value = float(lse - s[y])
+        alpha = rate * ((np.arange(len(s)) == y) - np.exp(s - lse))
+        grad = alpha @ output
+        output += np.outer(alpha, h)
+    elif loss == "ova":
+        target = (np.arange(len(s)) == y).astype(np.float64)
+        value = float(np.logaddexp(0.0, -np.where(target > 0, s, -s)).sum())
+        alpha = rate * (target - 1 / (1 + np.exp(-s)))
+        grad = alpha @ output
+        output += np.outer(alpha, h)
+    else:
+        grad, value = np.zeros_like(h), 0.0
+        for k, t in [(y, 1.0)] + [(int(n), 0.0) for n in negatives]:
+            sk = output[k] @ h
+            value += float(np.logaddexp(0.0, -sk if t else sk))
+            a = rate * (t - 1 / (1 + np.exp(-sk)))
+            grad += a * output[k]
+            output[k] += a * h
+    np.add.at(input, ids, grad / len(ids))
+    return value
