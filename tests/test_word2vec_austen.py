@@ -37,13 +37,14 @@ def test_skipgram_on_austen_makes_sense():
 @pytest.mark.slow
 @pytest.mark.parametrize("sg", [1, 0])
 def test_quality_beside_gensim(sg):
-    """Analogy accuracy and WordSim-353 Spearman, each a mean over 5 seeds, within 2 points
-    of gensim's (or within twice the standard error of the difference, the seeds' spread
-    being about 2 points on WordSim's 75 answerable pairs)."""
+    """Means over 8 seeds: analogy accuracy within 2 points of gensim's; WordSim-353
+    Spearman within 2 points, or within 3 standard errors of the difference (WordSim has
+    only 75 answerable pairs here, and one seed's value moves by about 3 points)."""
     pytest.importorskip("gensim", reason="gensim is not installed")
-    res = _bench.word2vec_quality(DATA, seeds=5, workers=2, sg=sg)
-    for metric in ("analogy", "spearman"):
+    seeds = 8
+    res = _bench.word2vec_quality(DATA, seeds=seeds, workers=2, sg=sg)
+    for metric, k in (("analogy", 0.0), ("spearman", 3.0)):
         ours, theirs = res["msopt"][metric], res["gensim"][metric]
-        se = math.sqrt((statistics.variance(ours) + statistics.variance(theirs)) / 5)
+        se = math.sqrt((statistics.variance(ours) + statistics.variance(theirs)) / seeds)
         gap = statistics.mean(theirs) - statistics.mean(ours)
-        assert gap <= max(0.02, 2 * se), (metric, ours, theirs)
+        assert gap <= max(0.02, k * se), (metric, ours, theirs)
