@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -224,6 +224,16 @@ def _read_lines(path: str | os.PathLike[str]) -> Iterable[str]:
         yield from f
 
 
+class _JoinedLines:
+    """Sentences as lines of text, token lists joined by spaces as each pass reads them."""
+
+    def __init__(self, sentences: Iterable[Any]) -> None:
+        self.sentences = sentences
+
+    def __iter__(self) -> Iterator[str]:
+        return (s if isinstance(s, str) else " ".join(s) for s in self.sentences)
+
+
 class Word2Vec:
     """word2vec with negative sampling, skip-gram (``sg=1``) or CBOW (``sg=0``), with
     gensim's parameter names.
@@ -292,11 +302,14 @@ class Word2Vec:
 
     @staticmethod
     def _lines(sentences: Any) -> Any:
-        """A path as it is (streamed from disk by each pass), else the sentences as a list
-        of str (token lists joined by spaces)."""
+        """What each pass reads: a path as it is (streamed from disk), a re-iterable
+        collection as lines joined on the fly (the corpus is not held twice), a one-shot
+        iterator as a list of its lines (read once)."""
         if isinstance(sentences, (str, os.PathLike)):
             return sentences
-        return [s if isinstance(s, str) else " ".join(s) for s in sentences]
+        if iter(sentences) is sentences:
+            return list(_JoinedLines(sentences))
+        return _JoinedLines(sentences)
 
     def build_vocab(self, sentences: str | os.PathLike[str] | Iterable[Any]) -> Word2Vec:
         """Count the words and start new vectors (gensim's initialization: inputs uniform
