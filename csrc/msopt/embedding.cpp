@@ -13,8 +13,7 @@ template <class F>
 void over_bags(const Bags& bags, std::size_t dim, F&& body) {
     const int nt = threads_for(bags.n_ids * dim);
     parallel_for(nt, [&](int t) {
-        const std::size_t b0 = bags.n_bags * std::size_t(t) / std::size_t(nt);
-        const std::size_t b1 = bags.n_bags * std::size_t(t + 1) / std::size_t(nt);
+        const auto [b0, b1] = share(bags.n_bags, t, nt);
         for (std::size_t b = b0; b < b1; ++b) {
             const std::size_t lo = std::size_t(bags.offsets[b]);
             const std::size_t hi =

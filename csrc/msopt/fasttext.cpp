@@ -3,19 +3,11 @@
 #include <algorithm>
 #include <cmath>
 
+#include "random.hpp"
 #include "row_access.hpp"
 
 namespace msopt::ftx {
 namespace {
-
-inline std::uint64_t mix(std::uint64_t& s) {  // splitmix64
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-inline double uniform(std::uint64_t& s) { return double(mix(s) >> 11) * 0x1.0p-53; }
 
 // Negative classes for ns: a class drawn in proportion to its weight, class y left out.
 // Drawing r from the other classes' total and stepping over y's interval is the same
@@ -56,7 +48,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     std::size_t dim = 0, classes = 0;
     std::size_t d0 = 0, n = 0, epochs = 0, e = 0, i = 0;
     double total = 0.0, done = 0.0;
-    std::uint64_t s = 0;  // the epoch's stream: the order, then the ns draws
+    SplitMix64 rng{0};  // the epoch's stream: the order, then the ns draws
     int t = 0;
     std::vector<float> h, grad, scratch;
     std::vector<std::size_t> order, negatives;
@@ -66,8 +58,8 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     void init(const Docs& docs, const Params& params, const Sampler& smp, std::size_t dim_,
               std::size_t classes_, int thread, int nt) {
         d = &docs, p = &params, sampler = &smp, dim = dim_, classes = classes_, t = thread;
-        d0 = d->n_docs * std::size_t(t) / std::size_t(nt);
-        n = d->n_docs * std::size_t(t + 1) / std::size_t(nt) - d0;
+        const Share mine = share(d->n_docs, t, nt);
+        d0 = mine.first, n = mine.second - mine.first;
         epochs = std::size_t(std::max(0, p->epochs));
         total = double(n) * double(epochs);
         h.resize(dim), grad.resize(dim), scratch.resize(classes), order.resize(n);
@@ -101,9 +93,9 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
 
   private:
     void shuffle() {
-        s = p->seed * 0x100000001B3ull + std::uint64_t(t) * 7919u + std::uint64_t(e) * 104729u;
+        rng = SplitMix64{stream_seed(p->seed, t, std::uint64_t(e) * 104729u)};
         for (std::size_t k = 0; k < n; ++k) order[k] = d0 + k;
-        for (std::size_t k = n; k > 1; --k) std::swap(order[k - 1], order[mix(s) % k]);
+        for (std::size_t k = n; k > 1; --k) std::swap(order[k - 1], order[rng.next() % k]);
     }
 
     template <class Rows>
@@ -117,7 +109,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             case Loss::ns: {
                 std::size_t m = 0;
                 for (; m < negatives.size(); ++m) {
-                    const std::size_t k = sampler->draw_except(y, uniform(s));
+                    const std::size_t k = sampler->draw_except(y, rng.uniform());
                     if (k >= classes) break;  // no class but y has weight
                     negatives[m] = k;
                 }
@@ -170,8 +162,7 @@ void predict_proba(const Docs& d, const float* input, std::size_t dim, const flo
     parallel_for(nt, [&](int t) {
         std::vector<float> h(dim);
         SharedRows in = in_rows;
-        const std::size_t d0 = d.n_docs * std::size_t(t) / std::size_t(nt);
-        const std::size_t d1 = d.n_docs * std::size_t(t + 1) / std::size_t(nt);
+        const auto [d0, d1] = share(d.n_docs, t, nt);
         for (std::size_t doc = d0; doc < d1; ++doc) {
             rules::hidden(d, doc, in, dim, h.data());
             float* p = proba + doc * classes;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "blas.hpp"
+#include "random.hpp"
 #include "step.hpp"
 #include "threads.hpp"
 
@@ -25,13 +26,6 @@ template <class T>
 const LinearOps<T>& ops() {
     if constexpr (sizeof(T) == 4) return kernels().lin_f32;
     else return kernels().lin_f64;
-}
-
-inline std::uint64_t splitmix64(std::uint64_t& s) {
-    std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 // Scratch a run reuses across steps.
@@ -110,10 +104,10 @@ void grads(Path path, const Data<T>& D, const std::int64_t* rows, std::size_t B,
         if (D.d && C && B)
             blas::gemm(true, false, D.d, C, B, T(1), xb, rows ? D.d : D.ldx, dZ, C, T(0), dW,
                        C);
-        else if (D.d * C)
+        else if (D.d * C != 0)
             std::memset(dW, 0, D.d * C * sizeof(T));
     } else {
-        if (D.d * C) std::memset(dW, 0, D.d * C * sizeof(T));
+        if (D.d * C != 0) std::memset(dW, 0, D.d * C * sizeof(T));
         k.csr_backward(D.indptr, D.indices, D.vals, rows, B, dZ, C, dW);
     }
     if (db) {
@@ -134,8 +128,7 @@ double batch_loss_grad(const LossSpec& loss, T* Z, std::size_t B, std::size_t C,
     if (nt <= 1) return k.loss_grad(loss, Z, B, C, D.y, D.label, rows, D.sw, scale);
     std::vector<double> part(std::size_t(nt), 0.0);
     parallel_for(nt, [&](int t) {
-        const std::size_t lo = B * std::size_t(t) / std::size_t(nt);
-        const std::size_t hi = B * std::size_t(t + 1) / std::size_t(nt);
+        const auto [lo, hi] = share(B, t, nt);
         part[std::size_t(t)] = k.loss_grad(loss, Z + lo * C, hi - lo, C, D.y, D.label,
                                            rows + lo, D.sw, scale);
     });
@@ -170,12 +163,12 @@ double Schedule::factor(std::int64_t k) const {
 
 void epoch_permutation(std::uint64_t seed, std::int64_t epoch, std::int64_t* perm,
                        std::size_t n) {
-    std::uint64_t s = seed ^ (0xD1B54A32D192ED03ull * std::uint64_t(epoch + 1));
+    SplitMix64 rng{seed ^ (0xD1B54A32D192ED03ull * std::uint64_t(epoch + 1))};
     for (std::size_t i = 0; i < n; ++i) perm[i] = std::int64_t(i);
     for (std::size_t i = n; i > 1; --i) {
         // Lemire's nearly-divisionless bound is overkill here; the modulo bias of a 64-bit
         // draw over n < 2^40 is below 1e-7.
-        const std::size_t j = std::size_t(splitmix64(s) % i);
+        const std::size_t j = std::size_t(rng.next() % i);
         std::swap(perm[i - 1], perm[j]);
     }
 }

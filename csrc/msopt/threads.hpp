@@ -27,4 +27,12 @@ constexpr std::size_t kParallelMinWork = std::size_t(1) << 16;
 // Threads worth using for `work` elements.
 int threads_for(std::size_t work) noexcept;
 
+// Thread t's share [first, second) of n items split evenly over nt threads.
+struct Share {
+    std::size_t first, second;
+};
+inline Share share(std::size_t n, int t, int nt) noexcept {
+    return {n * std::size_t(t) / std::size_t(nt), n * std::size_t(t + 1) / std::size_t(nt)};
+}
+
 }  // namespace msopt

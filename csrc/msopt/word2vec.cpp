@@ -4,21 +4,11 @@
 #include <cmath>
 
 #include "optim.hpp"
+#include "random.hpp"
 #include "row_access.hpp"
 
 namespace msopt::w2v {
 namespace {
-
-struct Rng {  // splitmix64: small, fast, and a fixed stream per (seed, thread, epoch)
-    std::uint64_t s;
-    std::uint64_t next() {
-        std::uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    double uniform() { return double(next() >> 11) * (1.0 / 9007199254740992.0); }
-};
 
 // Draws from a discrete distribution in O(1) (Walker's alias method, built by Vose's
 // algorithm): one 64-bit random number picks a column with its high half and chooses
@@ -79,7 +69,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     std::size_t s0 = 0, s1 = 0;    // this thread's sentences
     std::size_t pos = 0, end = 0;  // position in epochs x sentences
     double share = 0.0, done = 0.0;
-    Rng rng{0};
+    SplitMix64 rng{0};
     std::vector<float> work, neu1;
     std::vector<std::int32_t> sent;
     std::vector<float*> rows, ctx;
@@ -91,8 +81,8 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         sh_ = &shared;
         const Shared& sh = shared;
         const std::size_t n = sh.c.n_sentences;
-        s0 = n * std::size_t(t) / std::size_t(nt);
-        s1 = n * std::size_t(t + 1) / std::size_t(nt);
+        const Share mine = msopt::share(n, t, nt);
+        s0 = mine.first, s1 = mine.second;
         end = (s1 - s0) * std::size_t(sh.p.epochs);
         const std::size_t lo = s0 < n ? std::size_t(sh.c.offsets[s0]) : sh.c.n_ids;
         const std::size_t hi = s1 < n ? std::size_t(sh.c.offsets[s1]) : sh.c.n_ids;
@@ -118,7 +108,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         while (pos < end && used < budget) {
             const std::size_t e = pos / per_epoch, s = s0 + pos % per_epoch;
             if (s == s0)  // a fixed stream per (seed, thread, epoch)
-                rng = Rng{p.seed * 0x100000001B3ull + std::uint64_t(t_) * 7919u + e};
+                rng = SplitMix64{stream_seed(p.seed, t_, e)};
             const std::size_t a = std::size_t(sh.c.offsets[s]), b = sh.sentence_end(s);
             // Each thread's rate follows its own progress, so it decays to min_alpha
             // exactly at its last word.
