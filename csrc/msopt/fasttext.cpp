@@ -1,4 +1,5 @@
 #include "fasttext.hpp"
+#include "fasttext_rules.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -170,7 +171,7 @@ void predict_proba(const Docs& d, const float* input, std::size_t dim, const flo
                 rules::softmax(out, h.data(), p);
             } else {
                 for (std::size_t k = 0; k < classes; ++k)
-                    p[k] = rules::sigmoid(rules::dot(out.row(k), h.data(), dim));
+                    p[k] = rules::sigmoid(rules::dot16(out.row(k), h.data(), dim));
             }
         }
     });

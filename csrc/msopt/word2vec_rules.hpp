@@ -1,7 +1,7 @@
 // The inner loops of word2vec (one skip-gram pair, one CBOW window), included by each ISA
 // translation unit like update_rules.hpp.  Rows arrive as pointers, so the same loops
-// serve the lock-free tables and the deterministic mode's private row copies.  Sums run
-// in 16 fixed lanes, so every ISA gives the same bits.
+// serve the lock-free tables and the deterministic mode's private row copies.  Dot
+// products run in vec_rules.hpp's 16 fixed lanes, so every ISA gives the same bits.
 #pragma once
 
 #include <algorithm>
@@ -10,41 +10,11 @@
 #include <cstring>
 
 #include "linear_rules.hpp"  // vexp
+#include "vec_rules.hpp"     // dot16, axpy
 #include "word2vec.hpp"
 
 namespace msopt::rules {
 namespace {
-
-// 16 float lanes: one register with AVX-512, two with AVX2, four with SSE2.
-typedef float W2vF16 __attribute__((vector_size(64)));
-typedef float W2vF8 __attribute__((vector_size(32)));
-typedef float W2vF4 __attribute__((vector_size(16)));
-
-// Lane j sums a[i] * b[i] for i = j (mod 16) over the whole 16-blocks, in order; the lanes
-// are added in a fixed tree (j + 8, j + 4, j + 2, j + 1); the tail's products, summed in
-// order, come last.  reference._dot16 does the same.  (Adding the tail into the lanes
-// through memory would stall on store forwarding, at a third of the kernel's time.)
-inline float dot16(const float* __restrict a, const float* __restrict b, std::size_t n) {
-    W2vF16 acc = {};
-    std::size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        W2vF16 x, y;
-        std::memcpy(&x, a + i, sizeof x);
-        std::memcpy(&y, b + i, sizeof y);
-        acc += x * y;
-    }
-    float tail = 0.0f;
-    for (; i < n; ++i) tail += a[i] * b[i];
-    const W2vF8 t8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
-                     __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
-    const W2vF4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
-                     __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
-    return ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
-}
-
-inline void axpy(float a, const float* __restrict x, float* __restrict y, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
 
 // work += g * row, then row += g * x, in one pass over row.
 inline void update_target(float g, const float* __restrict x, float* __restrict row,
