@@ -84,14 +84,14 @@ def test_table_sigmoid_near_six_and_bad_rates():
     syn = np.zeros((2, 4), np.float32)
     for alpha in (float("inf"), float("nan")):
         with pytest.raises(ValueError, match="finite alpha > 0"):
-            _core.word2vec_train(np.array([0, 1], np.int32), np.array([0]),
+            _core.word2vec_train(np.array([0, 1], np.int64), np.array([0]),
                                  np.array([1, 1]), syn, syn.copy(), 2, 1, 0.0, alpha, 1e-4, 1,
                                  1, 1, table_sigmoid=True)
     with pytest.raises(ValueError, match="negative <= 1000"):
         msopt.Word2Vec(["a b a b"], min_count=1, negative=10**6)
     empty = np.zeros((2, 0), np.float32)
     with pytest.raises(ValueError, match="vector_size must be >= 1"):
-        _core.word2vec_train(np.array([0, 1], np.int32), np.array([0]), np.array([1, 1]),
+        _core.word2vec_train(np.array([0, 1], np.int64), np.array([0]), np.array([1, 1]),
                              empty, empty.copy(), 2, 1, 0.0, 0.025, 1e-4, 1, 1, 2)
 
 
@@ -115,16 +115,16 @@ def test_bad_input():
         m.wv.similarity("a", "zzz")
     syn = np.zeros((2, 4), np.float32)
     with pytest.raises(IndexError, match=r"ids\[0\] = 5 is out of range"):
-        _core.word2vec_train(np.array([5], np.int32), np.array([0]), np.array([1, 1]), syn,
+        _core.word2vec_train(np.array([5], np.int64), np.array([0]), np.array([1, 1]), syn,
                              syn.copy(), 2, 1, 0.0, 0.025, 1e-4, 1, 1, 1)
     with pytest.raises(ValueError, match="window >= 1"):
-        _core.word2vec_train(np.array([0], np.int32), np.array([0]), np.array([1, 1]), syn,
+        _core.word2vec_train(np.array([0], np.int64), np.array([0]), np.array([1, 1]), syn,
                              syn.copy(), 0, 1, 0.0, 0.025, 1e-4, 1, 1, 1)
 
 
 def _tiny(seed, n_words=40, V=7):
     rng = np.random.default_rng(seed)
-    ids = rng.zipf(1.5, n_words).clip(1, V).astype(np.int32) - 1
+    ids = rng.zipf(1.5, n_words).clip(1, V).astype(np.int64) - 1
     cuts = np.sort(rng.choice(np.arange(1, n_words), 5, replace=False))
     offsets = np.r_[0, cuts, cuts[-1]].astype(np.int64)  # one empty sentence at the end
     counts = np.bincount(ids, minlength=V).astype(np.int64) + 1

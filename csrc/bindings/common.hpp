@@ -86,10 +86,10 @@ inline ArrayView int64_vector(py::handle o, const char* name) {
 
 // Every id in [0, rows), or IndexError naming the first that is not (`what` says what the
 // rows are, e.g. "a table of 10 rows").
-template <class I>
-void check_ids(const I* ids, std::size_t n, std::int64_t rows, const std::string& what) {
+inline void check_ids(const std::int64_t* ids, std::size_t n, std::int64_t rows,
+                      const std::string& what) {
     for (std::size_t j = 0; j < n; ++j)
-        if (ids[j] < 0 || std::int64_t(ids[j]) >= rows)
+        if (ids[j] < 0 || ids[j] >= rows)
             throw py::index_error("ids[" + std::to_string(j) + "] = " + std::to_string(ids[j]) +
                                   " is out of range for " + what);
 }
@@ -125,3 +125,27 @@ void register_text(py::module_& m);
 void register_word2vec(py::module_& m);
 void register_fasttext(py::module_& m);
 }  // namespace msopt
+
+namespace msopt::bind {
+
+// Groups of ids (bags, documents, sentences): every group's ids back to back in `ids`,
+// group g starting at offsets[g].  Both int64 arrays, checked as above.
+struct Ragged {
+    const std::int64_t* ids;
+    std::size_t n_ids;
+    const std::int64_t* offsets;
+    std::size_t n;
+};
+
+inline Ragged ragged_ids(py::handle ids, py::handle offsets, std::int64_t rows,
+                         const std::string& what) {
+    const ArrayView iv = int64_vector(ids, "ids");
+    const ArrayView ov = int64_vector(offsets, "offsets");
+    const Ragged r{reinterpret_cast<const std::int64_t*>(iv.data), std::size_t(iv.shape[0]),
+                   reinterpret_cast<const std::int64_t*>(ov.data), std::size_t(ov.shape[0])};
+    check_ids(r.ids, r.n_ids, rows, what);
+    check_offsets(r.offsets, r.n, r.n_ids);
+    return r;
+}
+
+}  // namespace msopt::bind

@@ -13,16 +13,9 @@ namespace {
 using bind::ArrayView;
 
 embedding::Bags parse_bags(py::handle ids_o, py::handle offsets_o, std::int64_t rows) {
-    const ArrayView iv = bind::int64_vector(ids_o, "ids");
-    const ArrayView ov = bind::int64_vector(offsets_o, "offsets");
-    embedding::Bags bags;
-    bags.ids = reinterpret_cast<const std::int64_t*>(iv.data);
-    bags.n_ids = std::size_t(iv.shape[0]);
-    bags.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
-    bags.n_bags = std::size_t(ov.shape[0]);
-    bind::check_ids(bags.ids, bags.n_ids, rows, "a table of " + std::to_string(rows) + " rows");
-    bind::check_offsets(bags.offsets, bags.n_bags, bags.n_ids);
-    return bags;
+    const auto r = bind::ragged_ids(ids_o, offsets_o, rows,
+                                    "a table of " + std::to_string(rows) + " rows");
+    return {r.ids, r.n_ids, r.offsets, r.n};
 }
 
 const void* parse_weights(py::handle w, const ArrayView& like, std::size_t n_ids,

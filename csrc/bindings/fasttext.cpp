@@ -14,15 +14,10 @@ namespace {
 using bind::ArrayView;
 
 ftx::Docs parse_docs(py::handle ids, py::handle offsets, std::size_t rows) {
-    const ArrayView iv = bind::int64_vector(ids, "ids");
-    const ArrayView ov = bind::int64_vector(offsets, "offsets");
+    const auto r = bind::ragged_ids(ids, offsets, std::int64_t(rows),
+                                    std::to_string(rows) + " input rows");
     ftx::Docs d;
-    d.ids = reinterpret_cast<const std::int64_t*>(iv.data);
-    d.n_ids = std::size_t(iv.shape[0]);
-    d.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
-    d.n_docs = std::size_t(ov.shape[0]);
-    bind::check_ids(d.ids, d.n_ids, std::int64_t(rows), std::to_string(rows) + " input rows");
-    bind::check_offsets(d.offsets, d.n_docs, d.n_ids);
+    d.ids = r.ids, d.n_ids = r.n_ids, d.offsets = r.offsets, d.n_docs = r.n;
     return d;
 }
 
@@ -90,7 +85,8 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     std::vector<double> losses;
     {
         py::gil_scoped_release nogil;
-        losses = ftx::train(d, reinterpret_cast<float*>(in.data), std::size_t(in.shape[1]),
+        losses = ftx::train(d, reinterpret_cast<float*>(in.data), std::size_t(in.shape[0]),
+                            std::size_t(in.shape[1]),
                             reinterpret_cast<float*>(out.data), std::size_t(out.shape[0]),
                             weights, p);
     }

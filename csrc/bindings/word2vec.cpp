@@ -17,11 +17,7 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
                 double min_alpha, int epochs, std::uint64_t seed, int threads, bool sg,
                 bool cbow_mean, bool table_sigmoid, bool compute_loss, bool deterministic,
                 std::size_t round_words) {
-    ArrayView iv, s0, s1;
-    if (!bind::view(ids_a.ptr(), iv) || iv.type_num != py::detail::npy_api::NPY_INT_ ||
-        iv.ndim != 1 || !iv.c_contiguous())
-        throw py::type_error("ids: expected a 1-D C-contiguous int32 array");
-    const ArrayView ov = bind::int64_vector(offsets_a, "offsets");
+    ArrayView s0, s1;
     const ArrayView cv = bind::int64_vector(counts_a, "counts");
     for (auto* pr : {&s0, &s1}) {
         py::array& a = pr == &s0 ? syn0_a : syn1_a;
@@ -41,13 +37,9 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
             "window >= 1, 0 <= negative <= 1000, epochs >= 0, workers >= 1, finite alpha > 0, "
             "finite min_alpha >= 0 and finite sample >= 0 are required");
     if (s0.shape[1] < 1) throw std::invalid_argument("syn0, syn1: vector_size must be >= 1");
-    w2v::Corpus c;
-    c.ids = reinterpret_cast<const std::int32_t*>(iv.data);
-    c.n_ids = std::size_t(iv.shape[0]);
-    c.offsets = reinterpret_cast<const std::int64_t*>(ov.data);
-    c.n_sentences = std::size_t(ov.shape[0]);
-    bind::check_ids(c.ids, c.n_ids, std::int64_t(V), "a vocabulary of " + std::to_string(V));
-    bind::check_offsets(c.offsets, c.n_sentences, c.n_ids);
+    const auto g = bind::ragged_ids(ids_a, offsets_a, std::int64_t(V),
+                                    "a vocabulary of " + std::to_string(V));
+    const w2v::Corpus c{g.ids, g.n_ids, g.offsets, g.n};
     const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
     for (std::size_t w = 0; w < V; ++w)
         if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");

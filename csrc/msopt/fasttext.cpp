@@ -124,16 +124,15 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
 
 }  // namespace
 
-std::vector<double> train(const Docs& d, float* input, std::size_t dim, float* output,
-                          std::size_t classes, const double* class_weights, const Params& p) {
+std::vector<double> train(const Docs& d, float* input, std::size_t rows, std::size_t dim,
+                          float* output, std::size_t classes, const double* class_weights,
+                          const Params& p) {
     const int nt = std::max(1, p.threads);
     const Sampler sampler =
         p.loss == Loss::ns ? Sampler(class_weights, classes) : Sampler(nullptr, 0);
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
     for (int t = 0; t < nt; ++t)
         walkers[std::size_t(t)].init(d, p, sampler, dim, classes, t, nt);
-    std::size_t rows = 0;  // the input table's rows, for the private row maps
-    for (std::size_t j = 0; j < d.n_ids; ++j) rows = std::max(rows, std::size_t(d.ids[j]) + 1);
     // Kept apart by lock-free threads: every class row (each document writes them) and the
     // first 1,024 input rows (the most frequent words); a TREC fit lasts milliseconds, so
     // copying more costs more than the contention it saves.

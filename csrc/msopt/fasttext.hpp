@@ -56,8 +56,9 @@ struct Params {
 // (classes values >= 0; the distribution ns draws negatives from) is read for ns only and
 // may be null otherwise.  Returns the mean loss of each epoch over its non-empty documents
 // (float64; 0 for an epoch with none).
-std::vector<double> train(const Docs& docs, float* input, std::size_t dim, float* output,
-                          std::size_t classes, const double* class_weights, const Params& p);
+std::vector<double> train(const Docs& docs, float* input, std::size_t rows, std::size_t dim,
+                          float* output, std::size_t classes, const double* class_weights,
+                          const Params& p);
 
 // Scores of documents under the current tables (n_docs x classes): softmax probabilities
 // for Loss::softmax, each class's sigmoid (not normalized) for ova and ns, as fastText

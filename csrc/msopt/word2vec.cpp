@@ -121,7 +121,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             sent.resize(b - a);
             std::size_t kept = 0;
             for (std::size_t i = a; i < b; ++i) {
-                const std::int32_t w = sh.c.ids[i];
+                const auto w = std::int32_t(sh.c.ids[i]);  // < 2^31 words: checked
                 sent[kept] = w;
                 kept += std::size_t(rng.uniform() < sh.keep[std::size_t(w)]);
             }

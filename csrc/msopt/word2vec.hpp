@@ -26,7 +26,7 @@ struct Sigmoid {
 };
 
 struct Corpus {
-    const std::int32_t* ids = nullptr;      // word ids, all sentences back to back
+    const std::int64_t* ids = nullptr;      // word ids, all sentences back to back
     std::size_t n_ids = 0;
     const std::int64_t* offsets = nullptr;  // sentence starts
     std::size_t n_sentences = 0;

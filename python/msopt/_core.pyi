@@ -122,7 +122,7 @@ class Vocab:
 
 def fnv1a(s: str) -> int: ...
 def word2vec_train(
-    ids: npt.NDArray[np.int32],
+    ids: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],
     counts: npt.NDArray[np.int64],
     syn0: npt.NDArray[np.float32],

@@ -343,7 +343,7 @@ class Word2Vec:
         threads = self.workers or _core.get_num_threads()
         t0 = time.perf_counter()
         losses, words, examples = _core.word2vec_train(
-            ids.astype(np.int32), offsets, self.vocab.counts, self.wv.vectors, self.syn1neg,
+            ids, offsets, self.vocab.counts, self.wv.vectors, self.syn1neg,
             self.window, self.negative, self.sample, self.alpha, self.min_alpha, int(epochs),
             self.seed, int(threads), sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
             table_sigmoid=self.sigmoid == "table", compute_loss=self.compute_loss,
