@@ -27,6 +27,17 @@ cdef inline bint is_space(char c) noexcept nogil:
     return c == 32 or (c >= 9 and c <= 13)
 
 
+cdef inline Py_ssize_t next_token(const char* p, Py_ssize_t n, Py_ssize_t* i) noexcept nogil:
+    # The next token of p[*i:n]: returns its start and leaves *i at its end (start == *i:
+    # no token left).
+    while i[0] < n and is_space(p[i[0]]):
+        i[0] += 1
+    cdef Py_ssize_t start = i[0]
+    while i[0] < n and not is_space(p[i[0]]):
+        i[0] += 1
+    return start
+
+
 cdef inline uint32_t fnv1a(const char* p, Py_ssize_t n) noexcept nogil:
     # fastText's hash: each byte sign-extended (int8) before the xor.
     cdef uint32_t h = 2166136261U
@@ -67,22 +78,19 @@ cdef class Vocab:
         for line in lines:
             p = PyUnicode_AsUTF8AndSize(line, &n)
             i = 0
-            while i < n:
-                while i < n and is_space(p[i]):
-                    i += 1
-                start = i
-                while i < n and not is_space(p[i]):
-                    i += 1
-                if i > start:
-                    self.key.assign(p + start, i - start)
-                    it = self.seen.find(self.key)
-                    if it == self.seen.end():
-                        self.seen[self.key] = self.order.size()
-                        self.order.push_back(self.key)
-                        self.cnt.push_back(1)
-                    else:
-                        self.cnt[deref(it).second] += 1
-                    self.total += 1
+            while True:
+                start = next_token(p, n, &i)
+                if i == start:
+                    break
+                self.key.assign(p + start, i - start)
+                it = self.seen.find(self.key)
+                if it == self.seen.end():
+                    self.seen[self.key] = self.order.size()
+                    self.order.push_back(self.key)
+                    self.cnt.push_back(1)
+                else:
+                    self.cnt[deref(it).second] += 1
+                self.total += 1
 
     def finalize(self, int64_t min_count, size_t max_vocab):
         cdef vector[pair[int64_t, Py_ssize_t]] keep  # (-count, first appearance)
@@ -127,19 +135,16 @@ cdef class Vocab:
             offsets.push_back(ids.size())
             hashes.clear()
             i = 0
-            while i < n:
-                while i < n and is_space(p[i]):
-                    i += 1
-                start = i
-                while i < n and not is_space(p[i]):
-                    i += 1
-                if i > start:
-                    self.key.assign(p + start, i - start)
-                    it = self.index.find(self.key)
-                    if it != self.index.end():
-                        ids.push_back(deref(it).second)
-                    if grams:
-                        hashes.push_back(<int32_t>fnv1a(p + start, i - start))
+            while True:
+                start = next_token(p, n, &i)
+                if i == start:
+                    break
+                self.key.assign(p + start, i - start)
+                it = self.index.find(self.key)
+                if it != self.index.end():
+                    ids.push_back(deref(it).second)
+                if grams:
+                    hashes.push_back(<int32_t>fnv1a(p + start, i - start))
             if grams:
                 # int32 hashes widened to uint64 with sign extension, as fastText does.
                 m = hashes.size()

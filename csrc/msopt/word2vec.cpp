@@ -99,7 +99,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         if (loss.empty()) {  // allocated by the thread that writes them: no shared lines
             work.resize(p.dim);
             neu1.resize(p.dim);
-            rows.reserve(std::size_t(p.negative) + 1);
+            rows.resize(std::size_t(p.negative) + 1);
             loss.assign(std::size_t(p.epochs), 0.0);
             examples.assign(std::size_t(p.epochs), 0);
         }
@@ -139,7 +139,6 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     // dropped.  Returns the count.
     template <class Rows>
     int targets(const Shared& sh, Rows& out, std::size_t word) {
-        rows.resize(std::size_t(sh.p.negative) + 1);
         rows[0] = out(word);
         std::size_t k = 1;
         for (int d = 0; d < sh.p.negative; ++d) {
