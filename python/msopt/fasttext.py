@@ -104,8 +104,8 @@ class TextClassifier:
         Mean loss per non-empty document of each epoch, over every call since :meth:`fit`,
         computed exactly (float64, stable log-sigmoid).
     train_seconds_, words_per_sec_ : float
-        Time of the last call's native loop and its words (whitespace tokens, all epochs) per
-        second.
+        Time of the last call's native loop and its words (those in the vocabulary, all
+        epochs) per second.
 
     Notes
     -----
@@ -254,7 +254,7 @@ class TextClassifier:
         if not hasattr(self, "output_"):
             return self._first_call(t, ls, classes)
         if classes is not None:
-            wanted = np.unique(np.asarray([str(c) for c in _labels_list(classes)], dtype=str))
+            wanted = _class_set(classes)
             if not np.array_equal(wanted, self.classes_):
                 raise ValueError(f"classes: the model's classes are {self.classes_.tolist()}; "
                                  f"got {wanted.tolist()}")
@@ -263,8 +263,8 @@ class TextClassifier:
         y = self._class_ids(ls, self.classes_)
         ids, offsets = self._encode(t)
         counts = self.class_counts_ + np.bincount(y, minlength=len(self.classes_))
-        losses = self._train(t, ids, offsets, y, self.input_, self.output_, counts,
-                             self.calls_)
+        losses = self._train(len(self.vocab_), ids, offsets, y, self.input_, self.output_,
+                             counts, self.calls_)
         self.class_counts_ = counts
         self.calls_ += 1
         self.loss_history_ += losses
@@ -276,7 +276,7 @@ class TextClassifier:
         if classes is None:
             cl = np.unique(np.asarray(ls, dtype=str))
         else:
-            cl = np.unique(np.asarray([str(c) for c in _labels_list(classes)], dtype=str))
+            cl = _class_set(classes)
         if len(cl) < 2:
             raise ValueError(f"{'labels' if classes is None else 'classes'}: at least 2 "
                              f"classes are needed, got {cl.tolist()}")
@@ -293,12 +293,12 @@ class TextClassifier:
         table -= np.float32(1.0 / self.dim)
         output = np.zeros((len(cl), self.dim), np.float32)
         counts = np.bincount(y, minlength=len(cl)).astype(np.int64)
-        losses = self._train(t, ids, offsets, y, table, output, counts, 0)
+        losses = self._train(len(vocab), ids, offsets, y, table, output, counts, 0)
         self.classes_, self.vocab_, self.input_, self.output_ = cl, vocab, table, output
         self.class_counts_, self.calls_, self.loss_history_ = counts, 1, losses
         return self
 
-    def _train(self, t: list[str], ids: np.ndarray, offsets: np.ndarray, y: np.ndarray,
+    def _train(self, n_vocab: int, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray,
                input: np.ndarray, output: np.ndarray, class_counts: np.ndarray,
                call: int) -> list[float]:
         # One seed per call, so later calls do not repeat the first one's order and draws.
@@ -310,7 +310,7 @@ class TextClassifier:
                                       int(self.workers or _core.get_num_threads()),
                                       deterministic=self.deterministic)
         self.train_seconds_ = time.perf_counter() - t0
-        n_words = sum(len(s.split()) for s in t)
+        n_words = int(np.count_nonzero(ids < n_vocab))  # the word ids; the rest are n-grams
         self.words_per_sec_ = n_words * self.epochs / max(self.train_seconds_, 1e-9)
         return [float(x) for x in losses]
 
@@ -467,7 +467,8 @@ class TextClassifier:
         return model
 
 
-def _labels_list(classes: Any) -> list[Any]:
+def _class_set(classes: Any) -> np.ndarray:
+    """The distinct labels of ``classes`` (an iterable of labels) as a sorted str array."""
     if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
         raise TypeError(f"classes: expected an iterable of labels, got {type(classes).__name__}")
-    return list(classes)
+    return np.unique(np.asarray([str(c) for c in classes], dtype=str))
