@@ -114,9 +114,11 @@ def test_public_api():
     assert (Path(msopt.__file__).parent / "py.typed").exists()
 
 
-@pytest.mark.parametrize("module", ["msopt", "msopt.optim", "msopt.lr_scheduler",
-                                    "msopt.reference", "msopt.linear_model", "msopt.embedding",
-                                    "msopt.text", "msopt.word2vec", "msopt.fasttext"])
+@pytest.mark.parametrize("module", ["msopt", "msopt.optim.optimizers", "msopt.lr_scheduler",
+                                    "msopt.reference", "msopt.linear_model.layer",
+                                    "msopt.linear_model.estimators", "msopt.nn.embedding",
+                                    "msopt.text.vocabulary", "msopt.models.word2vec",
+                                    "msopt.models.text_classifier"])
 def test_docstring_examples_run(module):
     import importlib
 

@@ -69,7 +69,7 @@ def test_a_generator_is_read_once():
 
 
 def test_long_sentences_are_cut():
-    from msopt.word2vec import _cut_long
+    from msopt.models.word2vec import _cut_long
     offsets = np.array([0, 3, 3, 25_003], np.int64)  # lengths 3, 0, 25,000, 1
     cut = _cut_long(offsets, 25_004)
     assert cut.tolist() == [0, 3, 3, 10_003, 20_003, 25_003]
@@ -79,7 +79,7 @@ def test_long_sentences_are_cut():
 def test_table_sigmoid_near_six_and_bad_rates():
     # 5.9999995f maps to index 1000 of the 1000-entry table: the last entry stands for it.
     loss = [0.0]
-    g = reference._w2v_target(np.float32(5.9999995), 1.0, np.float32(0.1), True, loss)
+    g = reference.models._w2v_target(np.float32(5.9999995), 1.0, np.float32(0.1), True, loss)
     assert np.isfinite(g)
     syn = np.zeros((2, 4), np.float32)
     for alpha in (float("inf"), float("nan")):

@@ -14,9 +14,13 @@ True
 
 from __future__ import annotations
 
+import importlib
+import sys
+from typing import Any
+
 import scipy_openblas32 as _openblas  # noqa: F401  (loads the BLAS _core links)
 
-from msopt import _core, lr_scheduler, reference
+from msopt import _core
 from msopt.optim import (
     SGD,
     Adagrad,
@@ -28,27 +32,47 @@ from msopt.optim import (
     RMSprop,
     RowGrad,
     flatten_state_dict,
+    lr_scheduler,
     unflatten_state_dict,
 )
 
 __version__ = "0.1.0"
 
-_LAZY = {"LinearModel": "linear_model", "LinearRegression": "linear_model",
-         "LogisticRegression": "linear_model", "LinearSVC": "linear_model",
-         "DivergenceError": "linear_model", "ConvergenceWarning": "linear_model",
-         "NotFittedError": "linear_model", "linear_model": "linear_model",
-         "EmbeddingBag": "embedding", "embedding": "embedding",
-         "Word2Vec": "word2vec", "word2vec": "word2vec", "text": "text",
-         "TextClassifier": "fasttext", "fasttext": "fasttext"}
+# ``import msopt.lr_scheduler`` keeps working: the module lives in msopt.optim.
+sys.modules[__name__ + ".lr_scheduler"] = lr_scheduler
+
+# Names loaded on first use (the estimators load scikit-learn, when installed, on first use;
+# the models and the reference are not needed to step an optimizer): name -> (module, attr),
+# attr None for the module itself.
+_LAZY: dict[str, tuple[str, str | None]] = {
+    **{n: ("msopt.linear_model", n) for n in (
+        "LinearModel", "LinearRegression", "LogisticRegression", "LinearSVC",
+        "DivergenceError", "ConvergenceWarning", "NotFittedError")},
+    "EmbeddingBag": ("msopt.nn", "EmbeddingBag"),
+    "Word2Vec": ("msopt.models", "Word2Vec"),
+    "KeyedVectors": ("msopt.models", "KeyedVectors"),
+    "TextClassifier": ("msopt.models", "TextClassifier"),
+    "Vocabulary": ("msopt.text", "Vocabulary"),
+    **{m: (f"msopt.{m}", None) for m in ("linear_model", "nn", "models", "text", "reference")},
+    # the modules' earlier homes, kept as attributes
+    "embedding": ("msopt.nn.embedding", None),
+    "word2vec": ("msopt.models.word2vec", None),
+    "fasttext": ("msopt.models.text_classifier", None),
+}
 
 
-def __getattr__(name: str):  # the estimators load scikit-learn (when installed) on first use
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
-        mod = importlib.import_module(f"msopt.{_LAZY[name]}")
-        return mod if name == _LAZY[name] else getattr(mod, name)
+        module, attr = _LAZY[name]
+        mod = importlib.import_module(module)
+        value = mod if attr is None else getattr(mod, attr)
+        globals()[name] = value  # later lookups skip this function
+        return value
     raise AttributeError(f"module 'msopt' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # what tab completion offers: the public names, lazy ones too
+    return sorted(set(__all__) | set(_LAZY) | {"optim", "__version__"})
 
 
 def get_num_threads() -> int:
@@ -70,6 +94,7 @@ __all__ = [
     "ConvergenceWarning",
     "DivergenceError",
     "EmbeddingBag",
+    "KeyedVectors",
     "TextClassifier",
     "Word2Vec",
     "LinearModel",
@@ -91,4 +116,5 @@ __all__ = [
     "reference",
     "set_num_threads",
     "unflatten_state_dict",
+    "Vocabulary",
 ]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from msopt.optim import Optimizer, _check
+from msopt.optim.optimizers import Optimizer, _check
 
 __all__ = ["ExponentialLR", "LRScheduler", "LinearDecayLR", "ReduceLROnPlateau", "StepLR",
            "WarmupCosineLR"]

@@ -21,6 +21,7 @@ __all__ = [
     "AdamW",
     "Lion",
     "NonFiniteGradientError",
+    "OPTIMIZERS",
     "Optimizer",
     "RMSprop",
     "RowGrad",
@@ -583,3 +584,10 @@ def unflatten_state_dict(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
                 g[parts[2]] = tuple(a.tolist()) if a.ndim == 1 else _scalar(a)
     out["param_groups"] = [groups[k] for k in sorted(groups)]
     return out
+
+
+# The optimizers by the lower-case names the models take (``optimizer="adam"``).
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad, "rmsprop": RMSprop,
+    "lion": Lion,
+}

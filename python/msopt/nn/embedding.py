@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
-from msopt.linear_model import OPTIMIZERS
-from msopt.optim import RowGrad
+from msopt.optim import OPTIMIZERS, RowGrad
 
 __all__ = ["EmbeddingBag"]
 

@@ -1,0 +1,220 @@
+"""The linear layer: ``Z = X W + b`` with a fused loss, trained by msopt's native loops.
+
+:class:`LinearModel`'s ``step`` does forward, loss, backward and the optimizer update in one
+native call; ``run`` executes whole epochs (seeded shuffling, batching, schedule) in one call
+with the GIL released.  It needs only NumPy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from msopt import _core
+from msopt.optim import OPTIMIZERS
+
+__all__ = ["DivergenceError", "LinearModel"]
+
+LOSSES = {"squared": 0, "huber": 1, "logistic": 2, "softmax": 3, "hinge": 4}
+SCHEDULES = {"constant": 0, "linear": 1, "cosine": 2}
+
+class DivergenceError(FloatingPointError):
+    """The training loss became NaN or Inf; the last finite weights were restored."""
+
+
+# -- data ---------------------------------------------------------------------------------
+def _is_sparse(X: Any) -> bool:
+    return hasattr(X, "tocsr") and hasattr(X, "format")
+
+
+class _Data:
+    """X converted once for the native loops: dense C-contiguous, or CSR with int64 ids."""
+
+    def __init__(self, X: Any, dtype: Any) -> None:
+        if _is_sparse(X):
+            X = X.tocsr()
+            self.values = np.ascontiguousarray(X.data, dtype=dtype)
+            self.indptr: np.ndarray | None = np.ascontiguousarray(X.indptr, dtype=np.int64)
+            self.indices: np.ndarray | None = np.ascontiguousarray(X.indices, dtype=np.int64)
+            self.n, self.d = X.shape
+            self._csr = X
+        else:
+            self.values = np.ascontiguousarray(X, dtype=dtype)
+            if self.values.ndim != 2:
+                raise ValueError(f"X: expected a 2-D array, got {self.values.ndim}-D")
+            self.indptr = self.indices = None
+            self.n, self.d = self.values.shape
+            self._csr = None
+
+    def rows(self, idx: np.ndarray) -> _Data:
+        out = object.__new__(_Data)
+        if self._csr is not None:
+            sub = self._csr[idx]
+            out.__init__(sub, self.values.dtype)  # type: ignore[misc]
+        else:
+            out.values = np.ascontiguousarray(self.values[idx])
+            out.indptr = out.indices = None
+            out.n, out.d = out.values.shape
+            out._csr = None
+        return out
+
+    @property
+    def args(self) -> tuple[Any, Any, Any]:
+        return self.values, self.indptr, self.indices
+
+
+# -- the layer ----------------------------------------------------------------------------
+class LinearModel:
+    """A linear layer ``Z = X W + b`` with a fused loss, trained by an msopt optimizer.
+
+    Parameters
+    ----------
+    n_features, n_outputs : int
+        ``W`` has shape (n_features, n_outputs).  The logistic loss and binary hinge take
+        one output; softmax and one-vs-rest hinge one per class.
+    loss : {"squared", "huber", "logistic", "softmax", "hinge"}
+    optimizer : {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lion"}
+    lr : float
+        Base learning rate (``schedule`` scales it).
+    optimizer_params : dict, optional
+        Other hyperparameters of the optimizer (``betas``, ``momentum``, ...).
+    l2, l1 : float
+        Penalty ``0.5 * l2 * |W|^2 + l1 * |W|_1`` (the intercept is not penalized).  L1 is
+        applied as a proximal step after each update, so weights reach exact zeros.
+    dtype : float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msopt import LinearModel
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((256, 3)); y = X @ [1.0, -2.0, 0.5] + 0.3
+    >>> m = LinearModel(3, 1, "squared", optimizer="sgd", lr=0.1)
+    >>> losses = m.run(X, y, epochs=50, batch_size=32, seed=0)
+    >>> bool(np.allclose(m.W[:, 0], [1.0, -2.0, 0.5], atol=1e-3)), round(float(m.b[0]), 3)
+    (True, 0.3)
+    """
+
+    def __init__(self, n_features: int, n_outputs: int = 1, loss: str = "squared", *,
+                 huber_epsilon: float = 1.35, fit_intercept: bool = True,
+                 optimizer: str = "adam", lr: float = 1e-2,
+                 optimizer_params: dict[str, Any] | None = None,
+                 max_grad_norm: float | None = None, l2: float = 0.0, l1: float = 0.0,
+                 dtype: Any = np.float64) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, "
+                             f"got {optimizer!r}")
+        if loss == "logistic" and n_outputs != 1:
+            raise ValueError("n_outputs: the logistic loss takes one output")
+        if l2 < 0 or l1 < 0:
+            raise ValueError("l2, l1: penalties must be >= 0")
+        if l1 and optimizer != "sgd":
+            raise ValueError(f"l1: the L1 proximal step needs optimizer='sgd' (with "
+                             f"{optimizer!r} each coordinate moves by its own step size, which "
+                             "the prox would ignore)")
+        self.loss, self.huber_epsilon = loss, float(huber_epsilon)
+        self.optimizer_name = optimizer
+        self.l2, self.l1 = float(l2), float(l1)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype: float32 or float64, got {self.dtype}")
+        self.W = np.zeros((int(n_features), int(n_outputs)), self.dtype)
+        self.b = np.zeros(int(n_outputs), self.dtype) if fit_intercept else None
+        # The intercept gets its own group with no weight decay: it is never penalized.
+        groups: list[dict[str, Any]] = [{"params": [self.W]}]
+        if self.b is not None:
+            groups.append({"params": [self.b], "weight_decay": 0.0})
+        self.optimizer = OPTIMIZERS[optimizer](groups, lr=lr, **(optimizer_params or {}),
+                                               max_grad_norm=max_grad_norm)
+
+    # -- targets
+    def _targets(self, y: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        C = self.W.shape[1]
+        if self.loss in ("squared", "huber"):
+            yy = np.ascontiguousarray(np.asarray(y, dtype=self.dtype).reshape(n, C))
+            return yy, None
+        lab = np.asarray(y)
+        if lab.dtype.kind not in "iub":
+            raise TypeError(f"y: class ids (integers) expected for the {self.loss} loss")
+        return None, np.ascontiguousarray(lab.reshape(n), dtype=np.int64)
+
+    def _sw(self, sample_weight: Any, n: int) -> np.ndarray | None:
+        if sample_weight is None:
+            return None
+        sw = np.ascontiguousarray(sample_weight, dtype=self.dtype)
+        if sw.shape != (n,):
+            raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
+        return sw
+
+    def _data(self, X: Any) -> _Data:
+        return X if isinstance(X, _Data) else _Data(X, self.dtype)
+
+    # -- the native calls
+    def run(self, X: Any, y: Any, sample_weight: Any = None, *, epochs: int = 1,
+            batch_size: int = 32, shuffle: bool = True, seed: int = 0, epoch0: int = 0,
+            schedule: str = "constant", schedule_steps: int | None = None,
+            warmup_steps: int = 0, min_factor: float = 1e-4,
+            schedule_origin: int = 0) -> np.ndarray:
+        """Run ``epochs`` epochs of minibatch steps in one native call (GIL released).
+
+        Each epoch visits the rows in the order ``epoch_permutation(seed, epoch0 + e)``
+        (or in order when ``shuffle`` is False).  ``schedule`` scales the learning rate by
+        the optimizer's step count: "constant", "linear" (to ``min_factor`` over
+        ``schedule_steps``, by default the steps of this call) or "cosine" (linear warmup,
+        then cosine to ``min_factor``), counted from the step ``schedule_origin``.
+        Returns the mean loss of each epoch; raises :class:`DivergenceError` when a batch
+        loss is not finite (W, b as before that batch) or the weights overflowed.
+        """
+        data = self._data(X)
+        if data.n == 0:
+            raise ValueError("X: no samples")
+        yy, lab = self._targets(y, data.n)
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule: expected one of {sorted(SCHEDULES)}, got {schedule!r}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size: must be >= 1, got {batch_size!r}")
+        if schedule_steps is None:
+            schedule_steps = int(epochs) * -(-data.n // min(int(batch_size), data.n))
+        opt = self.optimizer
+        hypers = tuple(opt._hyper(g) for g in opt.param_groups)
+        losses, finite, _ = _core.linear_run(
+            *data.args, yy, lab, self._sw(sample_weight, data.n), self.W, self.b,
+            LOSSES[self.loss], self.huber_epsilon, opt._algo, hypers, opt._states,
+            opt._steps, opt.max_grad_norm or 0.0, int(batch_size), int(epochs), int(epoch0),
+            int(seed) % 2**64, bool(shuffle), self.l2, self.l1, SCHEDULES[schedule],
+            max(int(schedule_steps), 1), int(warmup_steps), float(min_factor),
+            int(schedule_origin))
+        if not finite:
+            raise DivergenceError(
+                f"the training loss or the weights became NaN or Inf in epoch "
+                f"{epoch0 + len(losses) + 1}.  Try a smaller learning rate.")
+        return losses
+
+    def step(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """One step on this batch (forward, loss, backward, update) in one native call.
+        Returns the batch's mean loss (before the update)."""
+        data = self._data(X)
+        return float(self.run(data, y, sample_weight, epochs=1, batch_size=max(data.n, 1),
+                              shuffle=False)[0])
+
+    def forward(self, X: Any) -> np.ndarray:
+        """Scores ``X W + b``, shape (n, n_outputs)."""
+        data = self._data(X)
+        return _core.linear_forward(*data.args, self.W, self.b)
+
+    def loss_and_grad(self, X: Any, y: Any, sample_weight: Any = None
+                      ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Mean loss over all of X (no penalty) and its gradient (dW, db)."""
+        data = self._data(X)
+        if data.n == 0:
+            raise ValueError("X: no samples")
+        yy, lab = self._targets(y, data.n)
+        return _core.linear_loss_grad(*data.args, yy, lab, self._sw(sample_weight, data.n),
+                                      self.W, self.b, LOSSES[self.loss], self.huber_epsilon)
+
+    def penalty(self) -> float:
+        W = self.W
+        return float(0.5 * self.l2 * np.vdot(W, W) + self.l1 * np.abs(W).sum())
