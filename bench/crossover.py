@@ -1,6 +1,6 @@
 """Where should the linear layer hand a product to BLAS?  Times one fused training step
 (forward, loss, backward, update) on each code path over a range of shapes, and prints the
-table the thresholds in csrc/msopt/linear.hpp were chosen from.
+table the thresholds in csrc/msopt/linear/linear.hpp were chosen from.
 
     python bench/crossover.py
 """

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "../msopt/embedding.hpp"
+#include "../msopt/embedding/embedding.hpp"
 
 namespace msopt {
 namespace {

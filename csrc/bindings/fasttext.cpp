@@ -6,7 +6,7 @@
 #include <cstring>
 #include <string>
 
-#include "../msopt/fasttext.hpp"
+#include "../msopt/models/fasttext.hpp"
 
 namespace msopt {
 namespace {

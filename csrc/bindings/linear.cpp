@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "../msopt/linear.hpp"
+#include "../msopt/linear/linear.hpp"
 
 namespace msopt {
 namespace {

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "../msopt/optim.hpp"
-#include "../msopt/step.hpp"
+#include "../msopt/optim/optim.hpp"
+#include "../msopt/optim/step.hpp"
 
 namespace msopt {
 namespace {

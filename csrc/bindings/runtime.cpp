@@ -1,7 +1,7 @@
 #include "common.hpp"
 
-#include "../msopt/optim.hpp"
-#include "../msopt/threads.hpp"
+#include "../msopt/optim/optim.hpp"
+#include "../msopt/core/threads.hpp"
 
 namespace msopt {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "../msopt/text.hpp"
+#include "../msopt/text/text.hpp"
 
 namespace msopt {
 namespace {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "../msopt/word2vec.hpp"
+#include "../msopt/models/word2vec.hpp"
 
 namespace msopt {
 namespace {

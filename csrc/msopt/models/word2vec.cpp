@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "optim.hpp"
-#include "random.hpp"
-#include "row_access.hpp"
+#include "../optim/optim.hpp"
+#include "../core/random.hpp"
+#include "../embedding/row_access.hpp"
 
 namespace msopt::w2v {
 namespace {

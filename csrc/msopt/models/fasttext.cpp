@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "random.hpp"
-#include "row_access.hpp"
+#include "../core/random.hpp"
+#include "../embedding/row_access.hpp"
 
 namespace msopt::ftx {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "step.hpp"
-#include "threads.hpp"
+#include "../optim/step.hpp"
+#include "../core/threads.hpp"
 
 namespace msopt::embedding {
 namespace {

@@ -1,8 +1,8 @@
 // Compiled once per instruction set (CMake passes MSOPT_ISA and the -m flags); each copy
 // exports one KernelTable.  The source is the same, so the results are too.
-#include "linear_rules.hpp"
+#include "../linear/linear_rules.hpp"
 #include "update_rules.hpp"
-#include "word2vec_rules.hpp"
+#include "../models/word2vec_rules.hpp"
 
 #ifndef MSOPT_ISA
 #error "MSOPT_ISA must name the instruction set this unit is compiled for"

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "threads.hpp"
+#include "../core/threads.hpp"
 
 namespace msopt {
 namespace {

@@ -12,7 +12,7 @@
 #include <memory>
 #include <vector>
 
-#include "threads.hpp"
+#include "../core/threads.hpp"
 
 namespace msopt {
 

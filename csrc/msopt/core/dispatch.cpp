@@ -2,7 +2,7 @@
 #include <atomic>
 #include <cstring>
 
-#include "optim.hpp"
+#include "../optim/optim.hpp"
 
 namespace msopt {
 

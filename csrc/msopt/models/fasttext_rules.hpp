@@ -6,7 +6,7 @@
 #include <cstddef>
 
 #include "fasttext.hpp"
-#include "vec_rules.hpp"
+#include "../simd/vec_rules.hpp"
 
 namespace msopt::ftx {
 

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "blas.hpp"
-#include "random.hpp"
-#include "step.hpp"
-#include "threads.hpp"
+#include "../core/blas.hpp"
+#include "../core/random.hpp"
+#include "../optim/step.hpp"
+#include "../core/threads.hpp"
 
 namespace msopt::linear {
 

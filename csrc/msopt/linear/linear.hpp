@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "optim.hpp"
+#include "../optim/optim.hpp"
 
 namespace msopt::linear {
 

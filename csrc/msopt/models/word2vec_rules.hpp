@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <cstring>
 
-#include "linear_rules.hpp"  // vexp
-#include "vec_rules.hpp"     // dot16, axpy
+#include "../linear/linear_rules.hpp"  // vexp
+#include "../simd/vec_rules.hpp"     // dot16, axpy
 #include "word2vec.hpp"
 
 namespace msopt::rules {
