@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from msopt.optim import OPTIMIZERS
 from msopt.linear_model.layer import (
     SCHEDULES,
     DivergenceError,
@@ -23,6 +22,7 @@ from msopt.linear_model.layer import (
     _Data,
     _is_sparse,
 )
+from msopt.optim import OPTIMIZERS
 
 try:  # optional: genuine scikit-learn estimators when it is installed
     from sklearn.base import BaseEstimator as _SkBase

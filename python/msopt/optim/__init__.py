@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from msopt.optim import lr_scheduler
 from msopt.optim.optimizers import (
+    OPTIMIZERS,
     SGD,
     Adagrad,
     Adam,
     AdamW,
     Lion,
-    OPTIMIZERS,
     NonFiniteGradientError,
     Optimizer,
     RMSprop,
