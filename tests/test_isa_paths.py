@@ -66,10 +66,14 @@ def test_optimizer(name):
 
 @pytest.mark.parametrize("loss", ["squared", "huber", "logistic", "softmax", "hinge"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_linear(loss, dtype):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_linear(loss, dtype, sparse):
     rng = np.random.default_rng(1)
     n, d = 203, 13
     X = rng.normal(size=(n, d)).astype(dtype)
+    if sparse:
+        scipy_sparse = pytest.importorskip("scipy.sparse")
+        X = scipy_sparse.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.3, X, 0))
     C = 1 if loss == "logistic" else 5
     if loss in ("squared", "huber"):
         y = rng.normal(size=(n, C)).astype(dtype)

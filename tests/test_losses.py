@@ -189,3 +189,25 @@ def test_sampler_validates():
         _core.sample_classes(np.array([1.0, -1.0]), 4)
     with pytest.raises(IndexError):
         _core.sample_classes(np.ones(3), 4, exclude=3)
+
+
+def test_sampled_softmax_with_the_sampler_approaches_the_full_softmax_gradient():
+    """Classes drawn by the alias sampler from q, logits corrected by log(S q): summed per
+    class, the sampled softmax's gradient tends to the full softmax's, softmax(z) - onehot(y),
+    as the number of samples S grows (the point of the log-Q correction)."""
+    rng = np.random.default_rng(11)
+    K, S, y = 10, 40_000, 3
+    z_full = rng.normal(0.0, 1.0, K)
+    q = rng.uniform(0.2, 1.0, K)
+    q /= q.sum()
+    sampled = _core.sample_classes(q, S, seed=2)
+    ids = np.concatenate([[y], sampled])[None, :].astype(np.int64)
+    scores = z_full[ids]
+    log_q = np.log(S * q[ids])  # the expected count of each class in S draws
+    _, g = _core.loss_grad("sampled_softmax", scores, ids, log_q=log_q)
+    per_class = np.zeros(K)
+    np.add.at(per_class, ids[0], g[0])
+    p = np.exp(z_full - z_full.max())
+    p /= p.sum()
+    want = p - np.eye(K)[y]
+    np.testing.assert_allclose(per_class, want, atol=0.02)

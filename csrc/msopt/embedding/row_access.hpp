@@ -105,8 +105,9 @@ class PrivateRows {
 // finished() and run(in_rows, out_rows, budget), which trains until `budget` units of
 // work are done or its share ends.  One thread: the walker runs to its end on the tables.
 // Lock-free: each walker runs to its end, its hot rows synced every so often (HotRows).
-// Deterministic (and more than one thread): rounds of `budget` per walker on private rows, each round's changes added to the tables in thread order, so a fixed seed
-// and thread count repeat bit for bit.  (tables < 2^31 rows.)
+// Deterministic (and more than one thread): rounds of `budget` per walker on private rows,
+// each round's changes added to the tables in thread order, so a fixed seed and thread
+// count repeat bit for bit.  (tables < 2^31 rows.)
 // Per thread, the private copies of the hot rows of both tables (with their starting
 // values) take at most this many bytes (10,000 rows each at dim 100), synced every
 // kHotSyncWork units of work (words), or every `budget` if larger.  Measured on two cores:
