@@ -124,7 +124,20 @@ void register_embedding(py::module_& m);
 void register_text(py::module_& m);
 void register_word2vec(py::module_& m);
 void register_fasttext(py::module_& m);
+
+// Binding files register themselves, so a new area adds a file and edits no shared one:
+// MSOPT_REGISTER_BINDINGS("50 word2vec", register_word2vec) at namespace scope in the
+// file; module.cpp calls every registered function in the order of their keys.
+using RegisterFn = void (*)(py::module_&);
+struct Registration {
+    Registration(const char* key, RegisterFn fn);
+};
 }  // namespace msopt
+
+#define MSOPT_REGISTER_BINDINGS(key, fn)                                    \
+    namespace {                                                             \
+    const ::msopt::Registration msopt_bindings_registration(key, fn);       \
+    }
 
 namespace msopt::bind {
 

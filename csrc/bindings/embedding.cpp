@@ -154,4 +154,6 @@ void register_embedding(py::module_& m) {
           "One gradient row per id occurrence, (n_ids, dim), for a RowGrad.");
 }
 
+MSOPT_REGISTER_BINDINGS("30 embedding", register_embedding)
+
 }  // namespace msopt

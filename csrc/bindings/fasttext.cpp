@@ -130,4 +130,6 @@ void register_fasttext(py::module_& m) {
           "for 'ova' and 'ns'.");
 }
 
+MSOPT_REGISTER_BINDINGS("60 fasttext", register_fasttext)
+
 }  // namespace msopt

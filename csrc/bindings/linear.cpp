@@ -345,4 +345,6 @@ void register_linear(py::module_& m) {
           py::arg("n"), "The row order linear_run uses for that seed and epoch.");
 }
 
+MSOPT_REGISTER_BINDINGS("20 linear", register_linear)
+
 }  // namespace msopt

@@ -268,4 +268,6 @@ void register_optim(py::module_& m) {
         "with next to no arithmetic, split over threads as optimizer_step splits it.");
 }
 
+MSOPT_REGISTER_BINDINGS("10 optim", register_optim)
+
 }  // namespace msopt

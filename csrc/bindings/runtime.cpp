@@ -16,7 +16,7 @@ void register_runtime(py::module_& m) {
             set_num_threads(n);
         },
         py::arg("n"), "Set the threads the native kernels may use (1 <= n <= 1024).");
-    m.def("isa", [] { return std::string(kernels().name); },
+    m.def("isa", [] { return std::string(isa_name()); },
           "Name of the instruction-set path the kernels run.");
     m.def(
         "available_isas",
@@ -37,5 +37,7 @@ void register_runtime(py::module_& m) {
         },
         py::arg("name"), "Force an instruction-set path (for tests and benchmarks).");
 }
+
+MSOPT_REGISTER_BINDINGS("00 runtime", register_runtime)
 
 }  // namespace msopt

@@ -115,4 +115,6 @@ void register_text(py::module_& m) {
           "fastText's 32-bit FNV-1a hash of a token's UTF-8 bytes.");
 }
 
+MSOPT_REGISTER_BINDINGS("40 text", register_text)
+
 }  // namespace msopt

@@ -16,7 +16,7 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
                 py::array syn1_a, int window, int negative, double sample, double alpha,
                 double min_alpha, int epochs, std::uint64_t seed, int threads, bool sg,
                 bool cbow_mean, bool table_sigmoid, bool compute_loss, bool deterministic,
-                std::size_t round_words) {
+                std::size_t round_words, bool freeze_input, bool freeze_output) {
     ArrayView s0, s1;
     const ArrayView cv = bind::int64_vector(counts_a, "counts");
     for (auto* pr : {&s0, &s1}) {
@@ -59,6 +59,8 @@ py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::ar
     p.compute_loss = compute_loss;
     p.deterministic = deterministic;
     p.round_words = round_words;
+    p.freeze_input = freeze_input;
+    p.freeze_output = freeze_output;
     w2v::Result r;
     {
         py::gil_scoped_release nogil;
@@ -80,9 +82,13 @@ void register_word2vec(py::module_& m) {
           py::arg("seed"), py::arg("threads"), py::arg("sg") = true, py::arg("cbow_mean") = true,
           py::arg("table_sigmoid") = false, py::arg("compute_loss") = true,
           py::arg("deterministic") = false, py::arg("round_words") = 8192,
+          py::arg("freeze_input") = false, py::arg("freeze_output") = false,
           "Skip-gram (sg) or CBOW with negative sampling over every epoch in one call.  "
           "Returns (mean loss per example for each epoch, words trained, examples trained); "
-          "an example is a (word, context) pair for skip-gram, a window for CBOW.");
+          "an example is a (word, context) pair for skip-gram, a window for CBOW.  "
+          "freeze_input / freeze_output: syn0 / syn1 is read and never written.");
 }
+
+MSOPT_REGISTER_BINDINGS("50 word2vec", register_word2vec)
 
 }  // namespace msopt

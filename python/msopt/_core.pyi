@@ -1,5 +1,7 @@
 # Typed stub for msopt's native module.  tests/test_package.py checks it names exactly
 # what the module defines.
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -141,6 +143,8 @@ def word2vec_train(
     compute_loss: bool = True,
     deterministic: bool = False,
     round_words: int = 8192,
+    freeze_input: bool = False,
+    freeze_output: bool = False,
 ) -> tuple[npt.NDArray[np.float64], int, int]: ...
 def fasttext_train(
     ids: npt.NDArray[np.int64],
@@ -164,3 +168,16 @@ def fasttext_predict_proba(
     output: npt.NDArray[np.float32],
     loss: str,
 ) -> npt.NDArray[np.float32]: ...
+def loss_grad(
+    kind: str,
+    scores: npt.NDArray[np.floating[Any]],
+    targets: npt.NDArray[Any] | None = None,
+    *,
+    huber_eps: float = 1.35,
+    log_q: npt.NDArray[np.floating[Any]] | None = None,
+    remove_accidental_hits: bool = False,
+    table_sigmoid: bool = False,
+) -> tuple[float, npt.NDArray[np.floating[Any]]]: ...
+def sample_classes(
+    weights: npt.NDArray[np.float64], n: int, seed: int = 0, exclude: int = -1
+) -> npt.NDArray[np.int64]: ...

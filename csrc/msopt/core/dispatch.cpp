@@ -1,63 +1,51 @@
-// Chooses the kernel table once, at first use, from what the CPU supports.
+// Chooses the instruction set once, at first use, from what the CPU supports; every
+// area's table follows the one choice (dispatch.hpp).
+#include "dispatch.hpp"
+
 #include <atomic>
 #include <cstring>
 
-#include "../optim/optim.hpp"
-
 namespace msopt {
-
-extern const KernelTable kernels_baseline;
-#if defined(MSOPT_HAVE_X86_ISAS)
-extern const KernelTable kernels_avx2;
-extern const KernelTable kernels_avx512;
-#endif
-
 namespace {
 
-struct Entry {
-    const KernelTable* table;
-    bool runnable;
-};
+const char* const kNames[isa::kCount] = {"baseline", "avx2", "avx512"};
 
-// Best first.
-int collect(Entry* out) {
-    int k = 0;
+bool runnable(int i) {
+    if (i == isa::kBaseline) return true;
 #if defined(MSOPT_HAVE_X86_ISAS)
     __builtin_cpu_init();
-    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("bmi2");
-    out[k++] = {&kernels_avx512, avx512};
-    out[k++] = {&kernels_avx2, avx2};
+    if (i == isa::kAvx512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    if (i == isa::kAvx2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("bmi2");
 #endif
-    out[k++] = {&kernels_baseline, true};
-    return k;
+    return false;
 }
 
-std::atomic<const KernelTable*>& current() {
-    static std::atomic<const KernelTable*> table{[] {
-        Entry e[3];
-        const int k = collect(e);
-        for (int i = 0; i < k; ++i)
-            if (e[i].runnable) return e[i].table;
-        return &kernels_baseline;
+std::atomic<int>& chosen() {
+    static std::atomic<int> index{[] {
+        for (int i = isa::kCount - 1; i > 0; --i)
+            if (runnable(i)) return i;
+        return int(isa::kBaseline);
     }()};
-    return table;
+    return index;
 }
 
 }  // namespace
 
-const KernelTable& kernels() noexcept { return *current().load(std::memory_order_acquire); }
+namespace isa {
+int current() noexcept { return chosen().load(std::memory_order_acquire); }
+const char* name(int index) noexcept { return kNames[index]; }
+}  // namespace isa
 
 const char* const* available_isas(int* count) noexcept {
-    static const char* names[3];
+    static const char* names[isa::kCount];
     static const int n = [] {
-        Entry e[3];
-        const int k = collect(e);
         int m = 0;
-        for (int i = 0; i < k; ++i)
-            if (e[i].runnable) names[m++] = e[i].table->name;
+        for (int i = isa::kCount - 1; i >= 0; --i)  // best first
+            if (runnable(i)) names[m++] = kNames[i];
         return m;
     }();
     *count = n;
@@ -65,11 +53,9 @@ const char* const* available_isas(int* count) noexcept {
 }
 
 bool set_isa(const char* name) noexcept {
-    Entry e[3];
-    const int k = collect(e);
-    for (int i = 0; i < k; ++i)
-        if (e[i].runnable && std::strcmp(e[i].table->name, name) == 0) {
-            current().store(e[i].table, std::memory_order_release);
+    for (int i = 0; i < isa::kCount; ++i)
+        if (runnable(i) && std::strcmp(kNames[i], name) == 0) {
+            chosen().store(i, std::memory_order_release);
             return true;
         }
     return false;

@@ -101,12 +101,13 @@ class PrivateRows {
 };
 
 // Two tables (in: n_in x dim, out: n_out x dim) trained by one walker per thread, the first
-// hot_in and hot_out rows of each kept apart by lock-free threads; a Walker
-// has finished() and run(in_rows, out_rows, budget), which trains until `budget` units of
+// hot_in and hot_out rows of each kept apart by lock-free threads; a Walker has
+// finished() and run(in_rows, out_rows, budget), which trains until `budget` units of
 // work are done or its share ends.  One thread: the walker runs to its end on the tables.
-// Lock-free: each walker runs to its end, its hot rows synced every so often (HotRows).  Deterministic (and more than one thread): rounds of `budget` per walker on
-// private rows, each round's changes added to the tables in thread order, so a fixed seed
-// and thread count repeat bit for bit.  (tables < 2^31 rows.)
+// Lock-free: each walker runs to its end, its hot rows synced every so often (HotRows).
+// Deterministic (and more than one thread): rounds of `budget` per walker on private rows,
+// each round's changes added to the tables in thread order, so a fixed seed and thread
+// count repeat bit for bit.  (tables < 2^31 rows.)
 // Per thread, the private copies of the hot rows of both tables (with their starting
 // values) take at most this many bytes (10,000 rows each at dim 100), synced every
 // kHotSyncWork units of work (words), or every `budget` if larger.  Measured on two cores:
@@ -137,10 +138,17 @@ inline std::size_t hot_rows(std::size_t rows, std::size_t dim, std::size_t cap) 
     return std::min({rows, cap, std::max<std::size_t>(16, kHotBytes / (4 * 4 * dim))});
 }
 
+// Frozen tables (frozen_in, frozen_out: the prediction-time walks, e.g. Doc2Vec inference,
+// or training one table against a fixed other) are read and never written: the walker's
+// kernels are told not to write them, and here they get no hot copies (read in place) and
+// no merges, so a frozen table keeps its bits in every mode.
 template <class Walker>
 void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t budget,
                  float* in, std::size_t n_in, float* out, std::size_t n_out, std::size_t dim,
-                 std::size_t hot_in, std::size_t hot_out) {
+                 std::size_t hot_in, std::size_t hot_out, bool frozen_in = false,
+                 bool frozen_out = false) {
+    if (frozen_in) hot_in = 0;
+    if (frozen_out) hot_out = 0;
     const int nt = int(walkers.size());
     if (nt == 1) {
         SharedRows a{in, dim}, b{out, dim};
@@ -178,8 +186,8 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
         });
         parallel_for(nt, [&](int part) {  // each row's changes in thread order
             for (std::size_t t = 0; t < std::size_t(nt); ++t) {
-                ins[t].commit(part, nt);
-                outs[t].commit(part, nt);
+                if (!frozen_in) ins[t].commit(part, nt);
+                if (!frozen_out) outs[t].commit(part, nt);
             }
         });
     }

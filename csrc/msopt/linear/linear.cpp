@@ -11,6 +11,8 @@
 
 namespace msopt::linear {
 
+MSOPT_ISA_DISPATCH(Kernels, kernels)
+
 namespace {
 
 constexpr std::size_t kTile = 16;  // the width of the register tiles (linear_rules.hpp)
@@ -24,8 +26,8 @@ inline bool use_tiles(std::size_t B, std::size_t d, std::size_t C) {
 
 template <class T>
 const LinearOps<T>& ops() {
-    if constexpr (sizeof(T) == 4) return kernels().lin_f32;
-    else return kernels().lin_f64;
+    if constexpr (sizeof(T) == 4) return kernels().f32;
+    else return kernels().f64;
 }
 
 // Scratch a run reuses across steps.

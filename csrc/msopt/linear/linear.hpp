@@ -8,16 +8,43 @@
 #include <cstdint>
 #include <vector>
 
+#include "../losses/losses.hpp"
 #include "../optim/optim.hpp"
 
 namespace msopt::linear {
 
-enum class Loss : int { Squared = 0, Huber = 1, Logistic = 2, Softmax = 3, Hinge = 4 };
+// The losses are the dense loss kernels of losses/ (losses.hpp).
+using Loss = losses::Dense;
+using LossSpec = losses::DenseSpec;
 
-struct LossSpec {
-    Loss loss = Loss::Squared;
-    double huber_eps = 1.35;
+// The linear layer's loops (linear_rules.hpp), one set per dtype, compiled per ISA
+// (linear_isa.cpp).
+template <class T>
+struct LinearOps {
+    // Dense products with at most 16 outputs, on W, b, Z and dW padded to 16 columns.
+    void (*dense_forward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
+                            std::size_t B, std::size_t d, const T* W16, const T* b16, T* Z16);
+    void (*dense_backward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
+                             std::size_t B, std::size_t d, const T* dZ16, T* dW16);
+    void (*csr_forward)(const std::int64_t* indptr, const std::int64_t* indices, const T* vals,
+                        const std::int64_t* rows, std::size_t B, const T* W, const T* b,
+                        std::size_t C, T* Z);
+    void (*csr_backward)(const std::int64_t* indptr, const std::int64_t* indices,
+                         const T* vals, const std::int64_t* rows, std::size_t B, const T* dZ,
+                         std::size_t C, T* dW);
+    double (*loss_grad)(const LossSpec& spec, T* Z, std::size_t B, std::size_t C,
+                        const T* y, const std::int64_t* label, const std::int64_t* rows,
+                        const T* sw, double scale);
+    void (*l1_prox)(T* w, std::size_t n, T thr);
 };
+
+struct Kernels {
+    LinearOps<float> f32;
+    LinearOps<double> f64;
+};
+
+// The table of the instruction set in use.
+const Kernels& kernels() noexcept;
 
 // Training data.  Targets are `y` (n x C, regression losses) or `label` (class ids:
 // Logistic and binary Hinge take 0/1 with C == 1; Softmax and one-vs-rest Hinge 0..C-1).

@@ -1,6 +1,6 @@
-// Loops of the linear layer, included by each ISA translation unit (like update_rules.hpp):
-// register-tiled forward/backward for narrow outputs, CSR forward/backward, the fused
-// losses, the L1 prox.  Other dense products go to BLAS.
+// Loops of the linear layer, included by its ISA translation unit (linear_isa.cpp):
+// register-tiled forward/backward for narrow outputs, CSR forward/backward, the L1 prox.
+// The losses are losses/dense.hpp's; other dense products go to BLAS.
 #pragma once
 
 #include <cmath>
@@ -12,52 +12,6 @@
 
 namespace msopt::rules {
 namespace {
-
-// exp(x) to ~2 ulp with a loop the compiler vectorizes: x = n ln2 + r, |r| <= ln2/2,
-// exp(r) by a polynomial, 2^n through the exponent bits.  NaN stays NaN; inputs below the
-// normal range give 0 and those near the top of it +Inf (a little early: the softmax only
-// passes x <= 0).
-template <class T>
-inline T vexp(T x) {
-    using I = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
-    constexpr bool F = sizeof(T) == 4;
-    constexpr T hi = F ? T(88.72) : T(709.78);
-    constexpr T lo = F ? T(-87.3) : T(-708.39);
-    const bool over = x > hi;
-    T xc = x < lo ? lo : (over ? hi : x);
-    const T n = std::floor(xc * T(1.4426950408889634) + T(0.5));
-    T r = xc - n * T(0.693145751953125);
-    r = r - n * T(1.42860682030941723212e-6);
-    T p;
-    if constexpr (F) {
-        p = T(1.9875691500e-4);
-        p = p * r + T(1.3981999507e-3);
-        p = p * r + T(8.3334519073e-3);
-        p = p * r + T(4.1665795894e-2);
-        p = p * r + T(1.6666665459e-1);
-        p = p * r + T(5.0000001201e-1);
-        p = p * r * r + r + T(1);
-    } else {
-        p = T(1.0 / 39916800);
-        p = p * r + T(1.0 / 3628800);
-        p = p * r + T(1.0 / 362880);
-        p = p * r + T(1.0 / 40320);
-        p = p * r + T(1.0 / 5040);
-        p = p * r + T(1.0 / 720);
-        p = p * r + T(1.0 / 120);
-        p = p * r + T(1.0 / 24);
-        p = p * r + T(1.0 / 6);
-        p = p * r + T(0.5);
-        p = p * r * r + r + T(1);
-    }
-    const I bits = (I(n) + I(F ? 127 : 1023)) << (F ? 23 : 52);
-    T scale;
-    std::memcpy(&scale, &bits, sizeof(T));
-    T out = p * scale;
-    if (x < lo) out = T(0);
-    if (over) out = T(INFINITY);
-    return x != x ? x : out;
-}
 
 // Narrow outputs (C <= 16): W and the scores padded to 16 columns, so one row of scores
 // is held in registers as H 64-byte vectors (GCC vector types: one zmm on AVX-512, two ymm
@@ -177,106 +131,6 @@ void csr_backward(const std::int64_t* indptr, const std::int64_t* indices, const
             for (std::size_t c = 0; c < C; ++c) w[c] += xv * g[c];
         }
     }
-}
-
-// Replaces the scores Z (B x C) by dLoss/dZ of the mean weighted loss (scaled by `scale`,
-// 1/B), and returns the weighted loss summed over the batch (double).
-template <class T>
-double loss_grad(const linear::LossSpec& spec, T* Z, std::size_t B, std::size_t C,
-                 const T* y, const std::int64_t* label, const std::int64_t* rows, const T* sw,
-                 double scale) {
-    double total = 0.0;
-    const T eps = T(spec.huber_eps);
-    // Softmax without weights: log(sum of exps) of 16 rows at once, as the log of their
-    // product (each sum is in [1, C], so 16 of them stay far from overflow): one log call
-    // per 16 rows instead of one per row.
-    double prod = 1.0;
-    int pending = 0;
-    for (std::size_t i = 0; i < B; ++i) {
-        const std::size_t r = rows ? std::size_t(rows[i]) : i;
-        const T w = sw ? sw[r] : T(1);
-        const T gs = T(double(w) * scale);
-        T* __restrict z = Z + i * C;
-        double li = 0.0;
-        switch (spec.loss) {
-            case linear::Loss::Squared: {
-                const T* yr = y + r * C;
-                for (std::size_t c = 0; c < C; ++c) {
-                    const T res = z[c] - yr[c];
-                    li += 0.5 * double(res) * double(res);
-                    z[c] = res * gs;
-                }
-                break;
-            }
-            case linear::Loss::Huber: {
-                const T* yr = y + r * C;
-                for (std::size_t c = 0; c < C; ++c) {
-                    const T res = z[c] - yr[c];
-                    const T a = std::fabs(res);
-                    if (a <= eps) {
-                        li += 0.5 * double(res) * double(res);
-                        z[c] = res * gs;
-                    } else {
-                        li += double(eps) * double(a) - 0.5 * double(eps) * double(eps);
-                        z[c] = (res > 0 ? eps : -eps) * gs;
-                    }
-                }
-                break;
-            }
-            case linear::Loss::Logistic: {  // C == 1, label in {0, 1}
-                const T s = label[r] ? T(1) : T(-1);
-                const double m = double(s) * double(z[0]);
-                li = m > 0 ? std::log1p(std::exp(-m)) : -m + std::log1p(std::exp(m));
-                z[0] = T(-double(s) / (1.0 + std::exp(m))) * gs;
-                break;
-            }
-            case linear::Loss::Softmax: {
-                const std::size_t yc = std::size_t(label[r]);
-                const double zy = double(z[yc]);
-                T mx = z[0];
-                for (std::size_t c = 1; c < C; ++c) mx = z[c] > mx ? z[c] : mx;
-                T sum = T(0);
-                for (std::size_t c = 0; c < C; ++c) {
-                    const T e = vexp<T>(z[c] - mx);
-                    z[c] = e;
-                    sum += e;
-                }
-                const T inv = gs / sum;
-                for (std::size_t c = 0; c < C; ++c) z[c] = z[c] * inv;
-                z[yc] -= gs;
-                if (sw) {
-                    li = double(mx) + double(std::log(sum)) - zy;
-                } else {
-                    li = double(mx) - zy;
-                    prod *= double(sum);
-                    if (++pending == 16) {
-                        total += std::log(prod);
-                        prod = 1.0;
-                        pending = 0;
-                    }
-                }
-                break;
-            }
-            case linear::Loss::Hinge: {  // one-vs-rest; C == 1 is binary with label 0/1
-                const std::size_t yc = std::size_t(label[r]);
-                for (std::size_t c = 0; c < C; ++c) {
-                    const bool pos = C == 1 ? yc == 1 : c == yc;
-                    const T s = pos ? T(1) : T(-1);
-                    const T margin = s * z[c];
-                    if (margin < T(1)) {
-                        li += double(T(1) - margin);
-                        z[c] = -s * gs;
-                    } else {
-                        z[c] = T(0);
-                    }
-                }
-                break;
-            }
-        }
-        total += double(w) * li;
-    }
-    if (pending) total += std::log(prod);
-    return total;
 }
 
 // Soft-thresholding: w = sign(w) * max(|w| - thr, 0).

@@ -7,8 +7,8 @@
 //   softmax  -log softmax(s)_y
 //   ova      sum over every class k of -log sigmoid(+-s_k), + for k = y (one-vs-all)
 //   ns       -log sigmoid(s_y) - sum over `neg` drawn classes n of log sigmoid(-s_n), the
-//            n drawn from the class weights with y left out (what fastText's redraw of y
-//            amounts to)
+//            n drawn from the class weights (losses/alias.hpp) with y redrawn, as fastText
+//            does
 // sigmoid(x) = 1 / (1 + exp(-x)) exactly; the loss is summed in float64 through a stable
 // log-sigmoid.  Threads take disjoint documents and update the shared tables without locks
 // (Hogwild), or, in deterministic mode, train in rounds on private copies of the rows they
@@ -51,6 +51,31 @@ struct Params {
     bool deterministic = false;
     std::size_t round_ids = 16384;  // deterministic mode: input rows read per thread per round
 };
+
+// The per-document rules (fasttext_rules.hpp), compiled per ISA (fasttext_isa.cpp), on
+// rows given by pointer.
+struct DocOps {
+    // h = mean of the n input rows; false (and h = 0) when n == 0.
+    bool (*hidden)(float* const* in, std::size_t n, std::size_t dim, float* h);
+    // Each of the n input rows += grad / n.
+    void (*spread)(float* const* in, std::size_t n, std::size_t dim, const float* grad);
+    // The losses: update the output rows, write lr times minus dLoss/dh to grad, return
+    // the loss.  out: every class row (softmax, ova); rows: the class's row then the
+    // negatives' (ns).
+    double (*softmax)(float* const* out, std::size_t classes, std::size_t dim, const float* h,
+                      std::size_t y, float lr, float* grad, float* scratch);
+    double (*ova)(float* const* out, std::size_t classes, std::size_t dim, const float* h,
+                  std::size_t y, float lr, float* grad);
+    double (*ns)(float* const* rows, std::size_t n, std::size_t dim, const float* h, float lr,
+                 float* grad);
+    // One document's scores from the output table (classes x dim): softmax probabilities
+    // or each class's sigmoid.
+    void (*predict)(const float* out, std::size_t classes, std::size_t dim, const float* h,
+                    bool softmax, float* p);
+};
+
+// The table of the instruction set in use.
+const DocOps& kernels() noexcept;
 
 // input (rows x dim) and output (classes x dim) are updated in place.  class_weights
 // (classes values >= 0; the distribution ns draws negatives from) is read for ns only and

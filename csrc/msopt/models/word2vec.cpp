@@ -3,61 +3,25 @@
 #include <algorithm>
 #include <cmath>
 
-#include "../optim/optim.hpp"
+#include "../core/dispatch.hpp"
 #include "../core/random.hpp"
 #include "../embedding/row_access.hpp"
+#include "../losses/alias.hpp"
+#include "../simd/vec_math.hpp"
 
 namespace msopt::w2v {
+
+MSOPT_ISA_DISPATCH(W2vOps, kernels)
+
 namespace {
-
-// Draws from a discrete distribution in O(1) (Walker's alias method, built by Vose's
-// algorithm): one 64-bit random number picks a column with its high half and chooses
-// between the column and its alias with its low half.
-class AliasTable {
-  public:
-    explicit AliasTable(const std::vector<double>& weights) {
-        const std::size_t n = weights.size();
-        double sum = 0.0;
-        for (double w : weights) sum += w;
-        std::vector<double> scaled(n);
-        std::vector<std::uint32_t> small, large;
-        for (std::size_t i = 0; i < n; ++i) {
-            scaled[i] = weights[i] * double(n) / sum;
-            (scaled[i] < 1.0 ? small : large).push_back(std::uint32_t(i));
-        }
-        cut_.assign(n, ~std::uint32_t(0));  // keep the column: always
-        alias_.resize(n);
-        for (std::size_t i = 0; i < n; ++i) alias_[i] = std::uint32_t(i);
-        while (!small.empty() && !large.empty()) {
-            const std::uint32_t s = small.back(), l = large.back();
-            small.pop_back();
-            cut_[s] = std::uint32_t(std::min(scaled[s] * 4294967296.0, 4294967295.0));
-            alias_[s] = l;
-            scaled[l] -= 1.0 - scaled[s];
-            if (scaled[l] < 1.0) {
-                large.pop_back();
-                small.push_back(l);
-            }
-        }
-    }
-    std::size_t draw(std::uint64_t r) const {  // branch-free: the coin is unpredictable
-        const std::size_t col = std::size_t(((r >> 32) * std::uint64_t(cut_.size())) >> 32);
-        const std::size_t alt = alias_[col];
-        const std::size_t keep = std::size_t(std::uint32_t(r) < cut_[col]);
-        return keep * col + (1 - keep) * alt;
-    }
-
-  private:
-    std::vector<std::uint32_t> cut_, alias_;
-};
 
 // What every thread reads: subsampling, the negative table, the sigmoid.
 struct Shared {
     const Corpus& c;
     const Params& p;
     std::vector<double> keep;
-    AliasTable negatives;
-    Sigmoid sig;
+    losses::AliasTable negatives;
+    Options opt;
     std::size_t sentence_end(std::size_t s) const {
         return s + 1 < c.n_sentences ? std::size_t(c.offsets[s + 1]) : c.n_ids;
     }
@@ -152,7 +116,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     template <class Rows>
     void sentence(const Shared& sh, Rows& in, Rows& out, float alpha, std::size_t e) {
         const Params& p = sh.p;
-        const W2vOps& k = kernels().w2v;
+        const W2vOps& k = kernels();
         const int n = int(sent.size());
         double l = 0.0;
         std::int64_t m = 0;
@@ -165,7 +129,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
                     if (j == i) continue;
                     const int nr = targets(sh, out, word);
                     l += k.pair(in(std::size_t(sent[std::size_t(j)])), rows.data(), nr, alpha,
-                                work.data(), p.dim, sh.sig);
+                                work.data(), p.dim, sh.opt);
                     ++m;
                 }
             } else {
@@ -175,7 +139,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
                 if (ctx.empty()) continue;
                 const int nr = targets(sh, out, word);
                 l += k.cbow(ctx.data(), int(ctx.size()), p.cbow_mean, rows.data(), nr, alpha,
-                            neu1.data(), work.data(), p.dim, sh.sig);
+                            neu1.data(), work.data(), p.dim, sh.opt);
                 ++m;
             }
         }
@@ -183,15 +147,6 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         examples[e] += m;
     }
 };
-
-std::vector<float> sigmoid_table() {
-    std::vector<float> t(kTableSize);
-    for (int i = 0; i < kTableSize; ++i) {  // word2vec.c's expTable
-        const double x = std::exp((double(i) / kTableSize * 2 - 1) * kMaxExp);
-        t[std::size_t(i)] = float(x / (x + 1));
-    }
-    return t;
-}
 
 }  // namespace
 
@@ -204,7 +159,7 @@ Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* 
         unigram[w] = std::pow(double(counts[w]), 0.75);
         total += double(counts[w]);
     }
-    Shared sh{c, p, {}, AliasTable(unigram), {}};
+    Shared sh{c, p, {}, losses::AliasTable(unigram), {}};
     // Subsampling: keep a word with probability (sqrt(f / (s T)) + 1) (s T) / f.
     sh.keep.assign(V, 1.0);
     if (p.sample > 0)
@@ -212,15 +167,18 @@ Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* 
             const double f = double(counts[w]), t = p.sample * total;
             sh.keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
         }
-    static const std::vector<float> table = sigmoid_table();
-    sh.sig.table = p.table_sigmoid ? table.data() : nullptr;
-    sh.sig.loss = p.compute_loss;
+    static const std::vector<float> table = simd::make_sigmoid_table();
+    sh.opt.table = p.table_sigmoid ? table.data() : nullptr;
+    sh.opt.loss = p.compute_loss;
+    sh.opt.freeze_in = p.freeze_input;
+    sh.opt.freeze_out = p.freeze_output;
 
     const int nt = std::max(1, p.threads);
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
     for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, t, nt);
     const std::size_t hot = hot_rows(V, p.dim, V);  // the most frequent words, both tables
-    run_walkers(walkers, p.deterministic, p.round_words, syn0, V, syn1, V, p.dim, hot, hot);
+    run_walkers(walkers, p.deterministic, p.round_words, syn0, V, syn1, V, p.dim, hot, hot,
+                p.freeze_input, p.freeze_output);
     Result res;
     for (int e = 0; e < p.epochs; ++e) {
         double l = 0.0;

@@ -1,7 +1,7 @@
 // word2vec (skip-gram or CBOW with negative sampling) as one multi-epoch native loop:
 // linear learning-rate decay, random window shrinking, frequent-word subsampling,
-// negatives drawn from the unigram^0.75 distribution, the exact sigmoid (or word2vec's
-// table), and the exact training loss accumulated in float64.
+// negatives drawn from the unigram^0.75 distribution (losses/alias.hpp), the exact
+// sigmoid (or word2vec's table), and the exact training loss accumulated in float64.
 //
 // Threads split the sentences.  By default they update the shared tables without locks
 // (Hogwild).  In deterministic mode each thread trains on private copies of the rows it
@@ -16,14 +16,25 @@
 
 namespace msopt::w2v {
 
-// word2vec's sigmoid table: kTableSize entries over [-kMaxExp, kMaxExp).
-constexpr int kTableSize = 1000;
-constexpr float kMaxExp = 6.0f;
-
-struct Sigmoid {
-    const float* table = nullptr;  // null: the exact 1 / (1 + exp(-x))
+// How the inner loops run (word2vec_rules.hpp).
+struct Options {
+    const float* table = nullptr;  // word2vec's sigmoid table (simd/), null: the exact sigmoid
     bool loss = true;              // accumulate the exact loss
+    bool freeze_in = false;        // read the input rows, never write them
+    bool freeze_out = false;       // read the output rows, never write them
 };
+
+// word2vec's inner loops (word2vec_rules.hpp, compiled per ISA in word2vec_isa.cpp) on
+// rows given by pointer; each returns the loss of its targets.
+struct W2vOps {
+    double (*pair)(float* l1, float* const* rows, int n, float alpha, float* work,
+                   std::size_t dim, const Options& o);
+    double (*cbow)(float* const* ctx, int n_ctx, bool mean, float* const* rows, int n,
+                   float alpha, float* neu1, float* work, std::size_t dim, const Options& o);
+};
+
+// The table of the instruction set in use.
+const W2vOps& kernels() noexcept;
 
 struct Corpus {
     const std::int64_t* ids = nullptr;      // word ids, all sentences back to back
@@ -47,6 +58,10 @@ struct Params {
     bool compute_loss = true;
     bool deterministic = false;
     std::size_t round_words = 8192;  // deterministic mode: words per thread per round
+    // Frozen tables are read but never written (gensim's vectors_lockf = 0 for all words):
+    // syn0 (freeze_input) or syn1 (freeze_output) keeps its bits while the other trains.
+    bool freeze_input = false;
+    bool freeze_output = false;
 };
 
 struct Result {

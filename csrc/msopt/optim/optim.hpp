@@ -6,14 +6,9 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace msopt {
+#include "../core/dispatch.hpp"
 
-namespace linear {
-struct LossSpec;
-}
-namespace w2v {
-struct Sigmoid;
-}
+namespace msopt {
 
 enum class Algo : int { SGD = 0, Adam = 1, AdamW = 2, Adagrad = 3, RMSprop = 4, Lion = 5 };
 
@@ -56,40 +51,10 @@ Coeffs make_coeffs(Algo a, const double* hyper, std::int64_t t, bool need[kMaxSl
 // What each state slot is for, to name it in errors.
 const char* slot_option(Algo a, int slot) noexcept;
 
-// Loops of the linear layer (linear_rules.hpp), one set per dtype.
-template <class T>
-struct LinearOps {
-    // Dense products with at most 16 outputs, on W, b, Z and dW padded to 16 columns.
-    void (*dense_forward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
-                            std::size_t B, std::size_t d, const T* W16, const T* b16, T* Z16);
-    void (*dense_backward16)(const T* X, std::size_t ldx, const std::int64_t* rows,
-                             std::size_t B, std::size_t d, const T* dZ16, T* dW16);
-    void (*csr_forward)(const std::int64_t* indptr, const std::int64_t* indices, const T* vals,
-                        const std::int64_t* rows, std::size_t B, const T* W, const T* b,
-                        std::size_t C, T* Z);
-    void (*csr_backward)(const std::int64_t* indptr, const std::int64_t* indices,
-                         const T* vals, const std::int64_t* rows, std::size_t B, const T* dZ,
-                         std::size_t C, T* dW);
-    double (*loss_grad)(const linear::LossSpec& spec, T* Z, std::size_t B, std::size_t C,
-                        const T* y, const std::int64_t* label, const std::int64_t* rows,
-                        const T* sw, double scale);
-    void (*l1_prox)(T* w, std::size_t n, T thr);
-};
-
-// word2vec's inner loops (word2vec_rules.hpp) on rows given by pointer; each returns the
-// loss of its targets.
-struct W2vOps {
-    double (*pair)(float* l1, float* const* rows, int n, float alpha, float* work,
-                   std::size_t dim, const w2v::Sigmoid& s);
-    double (*cbow)(float* const* ctx, int n_ctx, bool mean, float* const* rows, int n,
-                   float alpha, float* neu1, float* work, std::size_t dim,
-                   const w2v::Sigmoid& s);
-};
-
-// Per-ISA kernel table.  Every entry computes bit-identical results on every ISA: the
-// builds use -ffp-contract=off, and reductions accumulate in fixed lanes.
+// The optimizer's per-ISA kernel table (optim_isa.cpp, dispatched by core/dispatch.hpp).
+// Every entry computes bit-identical results on every ISA: the builds use
+// -ffp-contract=off, and reductions accumulate in fixed lanes.
 struct KernelTable {
-    const char* name;
     void (*update_f32)(const Coeffs&, float*, const float*, float* const*, std::size_t);
     void (*update_f64)(const Coeffs&, double*, const double*, double* const*, std::size_t);
     // Sum of squares in double (fixed 8-lane order) and a finiteness flag over one block.
@@ -98,16 +63,9 @@ struct KernelTable {
     // The bandwidth floor for benchmarks: the memory traffic of an Adam step (read p, g,
     // m, v; write p, m, v) with next to no arithmetic.
     void (*stream7_f32)(float*, const float*, float*, float*, std::size_t);
-    LinearOps<float> lin_f32;
-    LinearOps<double> lin_f64;
-    W2vOps w2v;
 };
 
-// The table in use.  Chosen once (the best ISA the CPU runs); tests may force another.
+// The table of the instruction set in use (set_isa switches every area at once).
 const KernelTable& kernels() noexcept;
-// Names of the tables this build holds that this CPU can run, best first.
-const char* const* available_isas(int* count) noexcept;
-// Select by name; returns false if unknown or not runnable here.
-bool set_isa(const char* name) noexcept;
 
 }  // namespace msopt

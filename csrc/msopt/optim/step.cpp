@@ -134,6 +134,8 @@ void update_pass(const KernelTable& k, const std::vector<ParamTask>& tasks, std:
 
 }  // namespace
 
+MSOPT_ISA_DISPATCH(KernelTable, kernels)
+
 StepStats run_step(std::vector<ParamTask>& tasks, double max_norm, bool check_finite) {
     const KernelTable& k = kernels();
     const bool clip = max_norm > 0.0;

@@ -1,6 +1,6 @@
 """Pure-NumPy twins of msopt's native kernels: the oracle the tests compare against.
 
-One module per area (``optim``, ``linear``, ``embedding``, ``models``); every name is
+One module per area (``optim``, ``linear``, ``losses``, ``embedding``, ``models``); every name is
 re-exported here.
 
 Each function performs, on NumPy arrays and in the parameter's own dtype, exactly the
@@ -30,6 +30,7 @@ array([0.95, 0.95, 0.95], dtype=float32)
 
 from __future__ import annotations
 
+from msopt.reference import losses
 from msopt.reference.embedding import embedding_bag_backward, embedding_bag_forward
 from msopt.reference.linear import LOSS_NAMES, l1_prox, linear_forward, linear_run, loss_grad
 from msopt.reference.models import text_classifier_doc, word2vec_train
@@ -63,6 +64,7 @@ __all__ = [
     "l1_prox",
     "linear_forward",
     "linear_run",
+    "losses",
     "lion",
     "loss_grad",
     "rmsprop",

@@ -1,0 +1,144 @@
+// The vector math every model is built from, included by the ISA translation units (and
+// by plain units that want the same arithmetic): the 16-lane dot product, axpy, scale,
+// the vectorizable exp, and the sigmoid and log-sigmoid variants the models use.  In an
+// unnamed namespace, so each ISA unit keeps its own copy (core/dispatch.hpp).
+//
+// Every function here gives the same bits on every ISA: the builds use -ffp-contract=off
+// and no fast-math, and the one reduction (dot16) adds in 16 fixed lanes.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+namespace msopt::simd {
+
+// word2vec's sigmoid table: kTableSize entries over [-kMaxExp, kMaxExp).
+constexpr int kTableSize = 1000;
+constexpr float kMaxExp = 6.0f;
+
+namespace {
+
+typedef float F16 __attribute__((vector_size(64)));
+typedef float F8 __attribute__((vector_size(32)));
+typedef float F4 __attribute__((vector_size(16)));
+
+// Lane j sums a[i] * b[i] for i = j (mod 16) over the whole 16-blocks, in order; the lanes
+// are added in a fixed tree (j + 8, j + 4, j + 2, j + 1); the tail's products, summed in
+// order, come last.  reference._dot16 does the same.  (Adding the tail into the lanes
+// through memory would stall on store forwarding, at a third of the kernel's time.)
+inline float dot16(const float* __restrict a, const float* __restrict b, std::size_t n) {
+    F16 acc = {};
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        F16 x, y;
+        std::memcpy(&x, a + i, sizeof x);
+        std::memcpy(&y, b + i, sizeof y);
+        acc += x * y;
+    }
+    float tail = 0.0f;
+    for (; i < n; ++i) tail += a[i] * b[i];
+    const F8 t8 = __builtin_shufflevector(acc, acc, 0, 1, 2, 3, 4, 5, 6, 7) +
+                     __builtin_shufflevector(acc, acc, 8, 9, 10, 11, 12, 13, 14, 15);
+    const F4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
+                     __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
+    return ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
+}
+
+// y += a x
+template <class T>
+inline void axpy(T a, const T* __restrict x, T* __restrict y, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+// x *= a
+template <class T>
+inline void scale(T a, T* __restrict x, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) x[i] *= a;
+}
+
+// exp(x) to ~2 ulp with a loop the compiler vectorizes: x = n ln2 + r, |r| <= ln2/2,
+// exp(r) by a polynomial, 2^n through the exponent bits.  NaN stays NaN; inputs below the
+// normal range give 0 and those near the top of it +Inf (a little early: the softmax only
+// passes x <= 0).
+template <class T>
+inline T vexp(T x) {
+    using I = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+    constexpr bool F = sizeof(T) == 4;
+    constexpr T hi = F ? T(88.72) : T(709.78);
+    constexpr T lo = F ? T(-87.3) : T(-708.39);
+    const bool over = x > hi;
+    T xc = x < lo ? lo : (over ? hi : x);
+    const T n = std::floor(xc * T(1.4426950408889634) + T(0.5));
+    T r = xc - n * T(0.693145751953125);
+    r = r - n * T(1.42860682030941723212e-6);
+    T p;
+    if constexpr (F) {
+        p = T(1.9875691500e-4);
+        p = p * r + T(1.3981999507e-3);
+        p = p * r + T(8.3334519073e-3);
+        p = p * r + T(4.1665795894e-2);
+        p = p * r + T(1.6666665459e-1);
+        p = p * r + T(5.0000001201e-1);
+        p = p * r * r + r + T(1);
+    } else {
+        p = T(1.0 / 39916800);
+        p = p * r + T(1.0 / 3628800);
+        p = p * r + T(1.0 / 362880);
+        p = p * r + T(1.0 / 40320);
+        p = p * r + T(1.0 / 5040);
+        p = p * r + T(1.0 / 720);
+        p = p * r + T(1.0 / 120);
+        p = p * r + T(1.0 / 24);
+        p = p * r + T(1.0 / 6);
+        p = p * r + T(0.5);
+        p = p * r * r + r + T(1);
+    }
+    const I bits = (I(n) + I(F ? 127 : 1023)) << (F ? 23 : 52);
+    T scale;
+    std::memcpy(&scale, &bits, sizeof(T));
+    T out = p * scale;
+    if (x < lo) out = T(0);
+    if (over) out = T(INFINITY);
+    return x != x ? x : out;
+}
+
+// sigmoid(x) = 1 / (1 + exp(-x)) with the libm exp, as written (the text classifier's;
+// overflow of exp(-x) gives 0, as it should).
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+// sigmoid(f) from e = exp(-|f|) (computed beforehand, e.g. by vexp over a block):
+// 1 / (1 + e) for f >= 0, e / (1 + e) below, no overflow and no cancellation.
+inline float sigmoid_from_exp(float f, float e) {
+    return f >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+}
+
+// word2vec.c's table sigmoid: kTableSize entries over [-6, 6), saturating outside.
+inline float sigmoid_table(const float* table, float f) {
+    if (!(f < kMaxExp)) return 1.0f;  // NaN saturates too: no index from it
+    if (!(f > -kMaxExp)) return 0.0f;
+    // f just below 6 rounds to index kTableSize: the last entry stands for it
+    return table[std::min(int((f + kMaxExp) * (kTableSize / kMaxExp / 2)), kTableSize - 1)];
+}
+
+// word2vec.c's expTable (built in double, rounded to float).
+inline std::vector<float> make_sigmoid_table() {
+    std::vector<float> t(kTableSize);
+    for (int i = 0; i < kTableSize; ++i) {
+        const double x = std::exp((double(i) / kTableSize * 2 - 1) * kMaxExp);
+        t[std::size_t(i)] = float(x / (x + 1));
+    }
+    return t;
+}
+
+// log(sigmoid(x)) without overflow or cancellation for any finite x (in double).
+inline double log_sigmoid(double x) {
+    return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x));
+}
+
+}  // namespace
+}  // namespace msopt::simd
