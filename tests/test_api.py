@@ -428,3 +428,26 @@ def test_text_classifier_init_only_stores_arguments():
     texts, y = _texts()
     with pytest.raises(ValueError, match="dim: must be >= 1"):
         clf.fit(texts, y)
+
+
+@pytest.mark.parametrize(("make", "error", "match"), [
+    (lambda: msopt.Word2Vec(dim="10"), TypeError, "dim: expected an int"),
+    (lambda: msopt.Word2Vec(dim=0), ValueError, "dim: must be >= 1"),
+    (lambda: msopt.Word2Vec(lr=float("nan")), ValueError, "lr: must be finite"),
+    (lambda: msopt.Word2Vec(lr="0.1"), TypeError, "lr: expected a number"),
+    (lambda: msopt.Word2Vec(lower="yes"), TypeError, "lower: expected a bool"),
+    (lambda: Vocabulary(min_count=1.5), TypeError, "min_count: expected an int"),
+    (lambda: Vocabulary(min_count=0), ValueError, "min_count: must be >= 1"),
+    (lambda: msopt.EmbeddingBag(10, "4"), TypeError, "dim: expected an int"),
+    (lambda: msopt.LinearModel(3, l2="big"), TypeError, "l2: expected a number"),
+    (lambda: msopt.LinearModel(3, l2=-1.0), ValueError, "l2: must be finite and >= 0"),
+    (lambda: msopt.LogisticRegression(C="1").fit(np.eye(2), [0, 1]), TypeError,
+     "C: expected a number"),
+    (lambda: msopt.LogisticRegression(max_iter=0).fit(np.eye(2), [0, 1]), ValueError,
+     "max_iter: must be >= 1"),
+    (lambda: msopt.LinearRegression(alpha=-1.0).fit(np.eye(2), [0, 1]), ValueError,
+     "alpha: must be finite and >= 0"),
+])
+def test_type_error_for_types_value_error_for_values(make, error, match):
+    with pytest.raises(error, match=match):
+        make()

@@ -21,8 +21,14 @@ from msopt import _core, reference
 DATA = Path(os.environ.get("MSOPT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 TREC = DATA / "trec"
 LOSSES = ["softmax", "ova", "ns"]
-needs_trec = pytest.mark.skipif(not TREC.exists(),
-                                reason="the TREC data (shared/data/trec) is absent")
+_trec_absent = pytest.mark.skipif(not TREC.exists(),
+                                  reason="the TREC data (shared/data/trec) is absent")
+
+
+def needs_trec(test):
+    """Marks a test as needing the shared data (``-m data`` selects them) and skips it
+    when TREC is absent."""
+    return pytest.mark.data(_trec_absent(test))
 
 
 def _toy(n=200):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from msopt._api import ParamsMixin, keyword_aliases
+from msopt._api import ParamsMixin, check_int, check_number, keyword_aliases
 from msopt.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 from msopt.linear_model.layer import (
     SCHEDULES,
@@ -140,27 +140,22 @@ class _LinearEstimator(_SkBase):
                              f"{self.optimizer!r}")
         if self.penalty not in ("l2", "l1", "elasticnet", None):
             raise ValueError(f"penalty: 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}")
-        if not 0 <= self.l1_ratio <= 1:
+        if not 0 <= check_number("l1_ratio", self.l1_ratio) <= 1:
             raise ValueError(f"l1_ratio: must be in [0, 1], got {self.l1_ratio!r}")
-        if int(self.max_iter) != self.max_iter or self.max_iter < 1:
-            raise ValueError(f"max_iter: must be an int >= 1, got {self.max_iter!r}")
-        if self.tol is not None and self.tol < 0:
-            raise ValueError(f"tol: must be >= 0 or None, got {self.tol!r}")
-        if self.batch_size is not None and (int(self.batch_size) != self.batch_size
-                                            or self.batch_size < 1):
-            raise ValueError(f"batch_size: must be an int >= 1 or None, got "
-                             f"{self.batch_size!r}")
-        if not 0 < self.validation_fraction < 1:
+        check_int("max_iter", self.max_iter, 1)
+        if self.tol is not None:
+            check_number("tol", self.tol, lo=0)
+        check_int("batch_size", self.batch_size, 1, none=True)
+        if not 0 < check_number("validation_fraction", self.validation_fraction) < 1:
             raise ValueError("validation_fraction: must be in (0, 1)")
         if self.learning_rate_schedule not in SCHEDULES:
             raise ValueError(f"learning_rate_schedule: expected one of {sorted(SCHEDULES)}")
-        if int(self.n_iter_no_change) != self.n_iter_no_change or self.n_iter_no_change < 1:
-            raise ValueError(f"n_iter_no_change: must be an int >= 1, got "
-                             f"{self.n_iter_no_change!r}")
-        if int(self.check_every) != self.check_every or self.check_every < 1:
-            raise ValueError(f"check_every: must be an int >= 1, got {self.check_every!r}")
-        if not self.warmup_epochs >= 0:
-            raise ValueError(f"warmup_epochs: must be >= 0, got {self.warmup_epochs!r}")
+        check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        check_int("check_every", self.check_every, 1)
+        check_number("warmup_epochs", self.warmup_epochs, lo=0)
+        check_number("learning_rate", self.learning_rate, lo=0, strict=True)
+        if self.gtol is not None:
+            check_number("gtol", self.gtol, lo=0)
         if self.penalty in ("l1", "elasticnet") and self.optimizer != "sgd":
             raise ValueError(f"penalty={self.penalty!r}: the L1 proximal step needs "
                              f"optimizer='sgd' (got {self.optimizer!r})")
@@ -533,8 +528,7 @@ class _Classifier(_SkClassifier, _LinearEstimator):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not self.C > 0:
-            raise ValueError(f"C: must be > 0, got {self.C!r}")
+        check_number("C", self.C, lo=0, strict=True)
 
 
 
@@ -659,8 +653,8 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
         super()._check_params()
         if self.loss not in ("squared_error", "huber"):
             raise ValueError(f"loss: 'squared_error' or 'huber', got {self.loss!r}")
-        if self.alpha < 0:
-            raise ValueError(f"alpha: must be >= 0, got {self.alpha!r}")
+        check_number("alpha", self.alpha, lo=0)
+        check_number("epsilon", self.epsilon, lo=0)
 
     def _classes_for(self, y: np.ndarray, first: bool) -> None:
         return None

@@ -376,7 +376,7 @@ class Word2Vec(ParamsMixin):
     def _check_params(self) -> None:
         """Check the hyperparameters (at construction, and again before each build or
         train, as set_params may have changed them)."""
-        if self.sg not in (0, 1) or isinstance(self.sg, bool):
+        if self.sg not in (0, 1):
             raise ValueError(f"sg: 1 (skip-gram) or 0 (CBOW), got {self.sg!r}")
         if self.cbow_mean not in (0, 1):
             raise ValueError(f"cbow_mean: 1 (mean) or 0 (sum), got {self.cbow_mean!r}")
