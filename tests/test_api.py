@@ -451,3 +451,15 @@ def test_text_classifier_init_only_stores_arguments():
 def test_type_error_for_types_value_error_for_values(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+def test_estimator_errors_are_msopt_and_sklearn_classes_and_pickle():
+    with pytest.raises(msopt.NotFittedError) as info:
+        msopt.LinearSVC().decision_function(np.eye(2))
+    err = info.value
+    assert type(err).__name__ == "NotFittedError"
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is msopt.NotFittedError
+    assert back.args == err.args
+    sklearn = pytest.importorskip("sklearn")
+    assert isinstance(err, sklearn.exceptions.NotFittedError)

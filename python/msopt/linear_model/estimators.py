@@ -71,14 +71,18 @@ __all__ = [
 ]
 
 # What the estimators raise and warn with: msopt's classes, and with scikit-learn installed
-# also scikit-learn's (so that code catching either works).  They carry msopt's names.
+# also scikit-learn's (so that code catching either works).  They carry msopt's names, and
+# pickle as msopt's classes (a worker process may not have loaded scikit-learn).
 _NotFitted: type[Exception] = NotFittedError
 _NotConverged: type[Warning] = ConvergenceWarning
 if _HAVE_SKLEARN:
-    _NotFitted = type("NotFittedError", (NotFittedError, _SkNotFitted),
-                      {"__module__": "msopt", "__doc__": NotFittedError.__doc__})
+    def _as(base: type[Exception]) -> dict[str, Any]:
+        return {"__module__": "msopt", "__doc__": base.__doc__,
+                "__reduce__": lambda self: (base, self.args)}
+
+    _NotFitted = type("NotFittedError", (NotFittedError, _SkNotFitted), _as(NotFittedError))
     _NotConverged = type("ConvergenceWarning", (ConvergenceWarning, _SkConvergenceWarning),
-                         {"__module__": "msopt", "__doc__": ConvergenceWarning.__doc__})
+                         _as(ConvergenceWarning))
 
 
 # -- estimators ---------------------------------------------------------------------------
