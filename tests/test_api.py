@@ -463,3 +463,31 @@ def test_estimator_errors_are_msopt_and_sklearn_classes_and_pickle():
     assert back.args == err.args
     sklearn = pytest.importorskip("sklearn")
     assert isinstance(err, sklearn.exceptions.NotFittedError)
+
+
+def _with_old_names(path, renames):
+    """Rewrite a saved model's params as a file of the earlier API would hold them."""
+    import json
+
+    with np.load(path, allow_pickle=False) as f:
+        members = dict(f)
+    params = json.loads(str(members["params"]))
+    members["params"] = np.array(json.dumps({renames.get(k, k): v for k, v in params.items()}))
+    with open(path, "wb") as f:
+        np.savez(f, **members)
+
+
+def test_files_with_the_earlier_names_still_load(tmp_path):
+    m = msopt.Word2Vec(CORPUS, dim=8, min_count=1, epochs=1, threads=1, lr=0.03)
+    m.save(tmp_path / "w.npz")
+    _with_old_names(tmp_path / "w.npz", {"dim": "vector_size", "threads": "workers",
+                                         "lr": "alpha", "min_lr": "min_alpha"})
+    n = msopt.Word2Vec.load(tmp_path / "w.npz")
+    assert n.get_params() == m.get_params()
+    _same_arrays(n.wv.vectors, m.wv.vectors)
+    clf, texts = _fitted_classifier(negative=3)
+    clf.save(tmp_path / "c.npz")
+    _with_old_names(tmp_path / "c.npz", {"negative": "neg", "threads": "workers"})
+    back = msopt.TextClassifier.load(tmp_path / "c.npz")
+    assert back.get_params() == clf.get_params()
+    _same_arrays(back.predict(texts), clf.predict(texts))
