@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 import msopt
 from msopt import reference
+
+pytest_plugins = ["pytester"]  # tests/test_conftest.py runs pytest on small files
 
 # (optimizer name, options): every option the engine implements, each at least once.
 CASES = [
@@ -76,7 +80,20 @@ def random_grads(rng, params, dtype=None):
 
 @pytest.fixture
 def rng(request):
-    # A fresh seed per test, printed on failure through the test id's node.
-    seed = np.random.SeedSequence().entropy % (2**32)
+    """A generator with a fresh seed per test (or MSOPT_TEST_SEED's, to replay one).  A
+    failing test's report carries a "random seed" section naming it."""
+    fixed = os.environ.get("MSOPT_TEST_SEED")
+    seed = int(fixed) if fixed else np.random.SeedSequence().entropy % (2**32)
     request.node.user_properties.append(("seed", seed))
     return np.random.default_rng(seed)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        for name, seed in item.user_properties:
+            if name == "seed":
+                report.sections.append(("random seed", f"rng seed {seed}: replay with "
+                                        f"MSOPT_TEST_SEED={seed} pytest '{item.nodeid}'"))
+    return report

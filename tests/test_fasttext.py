@@ -21,8 +21,14 @@ from msopt import _core, reference
 DATA = Path(os.environ.get("MSOPT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 TREC = DATA / "trec"
 LOSSES = ["softmax", "ova", "ns"]
-needs_trec = pytest.mark.skipif(not TREC.exists(),
-                                reason="the TREC data (shared/data/trec) is absent")
+_trec_absent = pytest.mark.skipif(not TREC.exists(),
+                                  reason="the TREC data (shared/data/trec) is absent")
+
+
+def needs_trec(test):
+    """Marks a test as needing the shared data (``-m data`` selects them) and skips it
+    when TREC is absent."""
+    return pytest.mark.data(_trec_absent(test))
 
 
 def _toy(n=200):
@@ -193,7 +199,7 @@ def test_deterministic_mode_repeats_with_two_workers(loss):
     d = msopt.TextClassifier(**{**one, "deterministic": False}).fit(texts, labels)
     np.testing.assert_array_equal(c.input_, d.input_)
     with pytest.raises(TypeError, match="deterministic: expected a bool"):
-        msopt.TextClassifier(deterministic=1)
+        msopt.TextClassifier(deterministic=1).fit(texts, labels)
 
 
 def test_fasttext_label_format(tmp_path):
@@ -436,20 +442,26 @@ def test_bad_input():
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
     ({"loss": "hinge"}, ValueError, "loss: expected one of"),
-    ({"neg": 0}, ValueError, "neg: must be >= 1"),
+    ({"neg": 0}, ValueError, "negative: must be >= 1"),
+    ({"negative": 0}, ValueError, "negative: must be >= 1"),
     ({"dim": 0}, ValueError, "dim: must be >= 1"),
     ({"dim": "10"}, TypeError, "dim: expected an int"),
     ({"buckets": 1.5}, TypeError, "buckets: expected an int"),
     ({"lr": 0.0}, ValueError, "lr: must be finite and > 0"),
     ({"lr": float("nan")}, ValueError, "lr: must be finite"),
     ({"lr": "0.1"}, TypeError, "lr: expected a number"),
-    ({"workers": 0}, ValueError, "workers: must be >= 1"),
+    ({"workers": 0}, ValueError, "threads: must be >= 1"),
+    ({"threads": 1.5}, TypeError, "threads: expected an int or None"),
     ({"lower": "yes"}, TypeError, "lower: expected a bool"),
     ({"seed": -1}, ValueError, "seed: must be >= 0"),
 ])
 def test_bad_hyperparameters(kwargs, error, match):
-    with pytest.raises(error, match=match):
-        msopt.TextClassifier(**kwargs)
+    clf = msopt.TextClassifier(**kwargs)  # __init__ only stores; fit checks
+    texts, labels = _toy(5)
+    for train in (clf.fit, clf.partial_fit):
+        with pytest.raises(error, match=match):
+            train(texts, labels)
+    assert not hasattr(clf, "classes_")
 
 
 def test_wrong_types():

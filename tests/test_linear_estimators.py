@@ -276,7 +276,7 @@ def test_feature_count_differs_at_predict():
 
 
 @pytest.mark.parametrize(("kw", "match"), [
-    (dict(optimizer="newton"), "optimizer"), (dict(C=0), "C: must be > 0"),
+    (dict(optimizer="newton"), "optimizer"), (dict(C=0), "C: must be finite and > 0"),
     (dict(penalty="l3"), "penalty"), (dict(max_iter=0), "max_iter"),
     (dict(batch_size=0), "batch_size"), (dict(l1_ratio=2), "l1_ratio"),
 ])

@@ -118,7 +118,7 @@ def test_public_api():
                                     "msopt.reference", "msopt.linear_model.layer",
                                     "msopt.linear_model.estimators", "msopt.nn.embedding",
                                     "msopt.text.vocabulary", "msopt.models.word2vec",
-                                    "msopt.models.text_classifier"])
+                                    "msopt.models.text_classifier", "msopt.exceptions"])
 def test_docstring_examples_run(module):
     import importlib
 

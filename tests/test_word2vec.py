@@ -104,8 +104,10 @@ def test_bad_input():
         msopt.Word2Vec(sg=2)
     with pytest.raises(ValueError, match="sigmoid: 'exact' or 'table'"):
         msopt.Word2Vec(sigmoid="fast")
-    with pytest.raises(ValueError, match="workers: must be an int >= 1"):
+    with pytest.raises(ValueError, match="threads: must be >= 1"):
         msopt.Word2Vec(workers=0)
+    with pytest.raises(TypeError, match="dim: expected an int"):
+        msopt.Word2Vec(dim="10")
     with pytest.raises(ValueError, match="call build_vocab"):
         msopt.Word2Vec().train(["a b"])
     m = msopt.Word2Vec(["a b a b"], vector_size=4, min_count=1, epochs=1, workers=1)

@@ -16,13 +16,14 @@ from msopt import _bench
 DATA = Path(os.environ.get("MSOPT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 NEEDED = [DATA / "gutenberg_austen", DATA / "word_analogy" / "questions-words.txt",
           DATA / "word_similarity" / "wordsim353.tsv"]
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.data, pytest.mark.skipif(
     not all(p.exists() for p in NEEDED),
-    reason="the Austen novels, questions-words and WordSim-353 (shared/data) are absent")
+    reason="the Austen novels, questions-words and WordSim-353 (shared/data) are absent")]
 
 HEROINES = {"elinor", "marianne", "anne", "emma", "fanny", "catherine", "jane", "harriet"}
 
 
+@pytest.mark.slow  # about 30 s on a busy 2-core machine: the longest of the default run
 def test_skipgram_on_austen_makes_sense():
     sentences = _bench.austen_sentences(DATA)
     model = msopt.Word2Vec(sentences, sg=1, workers=2, seed=1, **_bench.W2V_QUALITY_PARAMS)

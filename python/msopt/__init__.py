@@ -21,13 +21,18 @@ from typing import Any
 import scipy_openblas32 as _openblas  # noqa: F401  (loads the BLAS _core links)
 
 from msopt import _core
+from msopt.exceptions import (
+    ConvergenceWarning,
+    DivergenceError,
+    NonFiniteGradientError,
+    NotFittedError,
+)
 from msopt.optim import (
     SGD,
     Adagrad,
     Adam,
     AdamW,
     Lion,
-    NonFiniteGradientError,
     Optimizer,
     RMSprop,
     RowGrad,
@@ -46,8 +51,7 @@ sys.modules[__name__ + ".lr_scheduler"] = lr_scheduler
 # attr None for the module itself.
 _LAZY: dict[str, tuple[str, str | None]] = {
     **{n: ("msopt.linear_model", n) for n in (
-        "LinearModel", "LinearRegression", "LogisticRegression", "LinearSVC",
-        "DivergenceError", "ConvergenceWarning", "NotFittedError")},
+        "LinearModel", "LinearRegression", "LogisticRegression", "LinearSVC")},
     "EmbeddingBag": ("msopt.nn", "EmbeddingBag"),
     "Word2Vec": ("msopt.models", "Word2Vec"),
     "KeyedVectors": ("msopt.models", "KeyedVectors"),

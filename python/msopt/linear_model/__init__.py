@@ -7,12 +7,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from msopt.linear_model.layer import DivergenceError, LinearModel
+from msopt.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
+from msopt.linear_model.layer import LinearModel
 
-_ESTIMATORS = ("ConvergenceWarning", "LinearRegression", "LinearSVC", "LogisticRegression",
-               "NotFittedError")
+_ESTIMATORS = ("LinearRegression", "LinearSVC", "LogisticRegression")
 
-__all__ = ["DivergenceError", "LinearModel", *_ESTIMATORS]
+__all__ = ["ConvergenceWarning", "DivergenceError", "LinearModel", "NotFittedError",
+           *_ESTIMATORS]
 
 
 def __getattr__(name: str) -> Any:

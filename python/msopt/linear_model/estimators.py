@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from msopt._api import ParamsMixin, check_int, check_number, keyword_aliases
+from msopt.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 from msopt.linear_model.layer import (
     SCHEDULES,
-    DivergenceError,
     LinearModel,
     _Data,
     _is_sparse,
@@ -28,42 +29,16 @@ try:  # optional: genuine scikit-learn estimators when it is installed
     from sklearn.base import BaseEstimator as _SkBase
     from sklearn.base import ClassifierMixin as _SkClassifier
     from sklearn.base import RegressorMixin as _SkRegressor
-    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
     from sklearn.exceptions import NotFittedError as _SkNotFitted
     from sklearn.utils.validation import validate_data  # scikit-learn >= 1.6
 
     _HAVE_SKLEARN = True
 except ImportError:  # pragma: no cover - exercised where scikit-learn is absent
     _HAVE_SKLEARN = False
-    _SkNotFitted = None  # type: ignore[assignment, misc]
 
-    class ConvergenceWarning(UserWarning):  # type: ignore[no-redef]
-        """The fit reached max_iter before the convergence criterion held."""
-
-    class _SkBase:  # type: ignore[no-redef]
+    class _SkBase(ParamsMixin):  # type: ignore[no-redef]
         """get_params / set_params from the __init__ signature, as scikit-learn does."""
-
-        @classmethod
-        def _get_param_names(cls) -> list[str]:
-            import inspect
-
-            sig = inspect.signature(cls.__init__)
-            return sorted(p for p in sig.parameters if p != "self")
-
-        def get_params(self, deep: bool = True) -> dict[str, Any]:
-            return {k: getattr(self, k) for k in self._get_param_names()}
-
-        def set_params(self, **params: Any) -> _SkBase:
-            valid = self._get_param_names()
-            for k, v in params.items():
-                if k not in valid:
-                    raise ValueError(f"Invalid parameter {k!r} for estimator {self!r}")
-                setattr(self, k, v)
-            return self
-
-        def __repr__(self) -> str:
-            args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-            return f"{type(self).__name__}({args})"
 
     class _SkClassifier:  # type: ignore[no-redef]
         _estimator_type = "classifier"
@@ -88,18 +63,26 @@ except ImportError:  # pragma: no cover - exercised where scikit-learn is absent
 
 __all__ = [
     "ConvergenceWarning",
+    "DivergenceError",
     "LinearRegression",
     "LinearSVC",
     "LogisticRegression",
     "NotFittedError",
 ]
 
+# What the estimators raise and warn with: msopt's classes, and with scikit-learn installed
+# also scikit-learn's (so that code catching either works).  They carry msopt's names, and
+# pickle as msopt's classes (a worker process may not have loaded scikit-learn).
+_NotFitted: type[Exception] = NotFittedError
+_NotConverged: type[Warning] = ConvergenceWarning
 if _HAVE_SKLEARN:
-    class NotFittedError(_SkNotFitted):  # type: ignore[misc, valid-type]
-        """The estimator is used before ``fit`` (scikit-learn's NotFittedError)."""
-else:
-    class NotFittedError(ValueError, AttributeError):  # type: ignore[no-redef]
-        """The estimator is used before ``fit``."""
+    def _as(base: type[Exception]) -> dict[str, Any]:
+        return {"__module__": "msopt", "__doc__": base.__doc__,
+                "__reduce__": lambda self: (base, self.args)}
+
+    _NotFitted = type("NotFittedError", (NotFittedError, _SkNotFitted), _as(NotFittedError))
+    _NotConverged = type("ConvergenceWarning", (ConvergenceWarning, _SkConvergenceWarning),
+                         _as(ConvergenceWarning))
 
 
 # -- estimators ---------------------------------------------------------------------------
@@ -161,27 +144,22 @@ class _LinearEstimator(_SkBase):
                              f"{self.optimizer!r}")
         if self.penalty not in ("l2", "l1", "elasticnet", None):
             raise ValueError(f"penalty: 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}")
-        if not 0 <= self.l1_ratio <= 1:
+        if not 0 <= check_number("l1_ratio", self.l1_ratio) <= 1:
             raise ValueError(f"l1_ratio: must be in [0, 1], got {self.l1_ratio!r}")
-        if int(self.max_iter) != self.max_iter or self.max_iter < 1:
-            raise ValueError(f"max_iter: must be an int >= 1, got {self.max_iter!r}")
-        if self.tol is not None and self.tol < 0:
-            raise ValueError(f"tol: must be >= 0 or None, got {self.tol!r}")
-        if self.batch_size is not None and (int(self.batch_size) != self.batch_size
-                                            or self.batch_size < 1):
-            raise ValueError(f"batch_size: must be an int >= 1 or None, got "
-                             f"{self.batch_size!r}")
-        if not 0 < self.validation_fraction < 1:
+        check_int("max_iter", self.max_iter, 1)
+        if self.tol is not None:
+            check_number("tol", self.tol, lo=0)
+        check_int("batch_size", self.batch_size, 1, none=True)
+        if not 0 < check_number("validation_fraction", self.validation_fraction) < 1:
             raise ValueError("validation_fraction: must be in (0, 1)")
         if self.learning_rate_schedule not in SCHEDULES:
             raise ValueError(f"learning_rate_schedule: expected one of {sorted(SCHEDULES)}")
-        if int(self.n_iter_no_change) != self.n_iter_no_change or self.n_iter_no_change < 1:
-            raise ValueError(f"n_iter_no_change: must be an int >= 1, got "
-                             f"{self.n_iter_no_change!r}")
-        if int(self.check_every) != self.check_every or self.check_every < 1:
-            raise ValueError(f"check_every: must be an int >= 1, got {self.check_every!r}")
-        if not self.warmup_epochs >= 0:
-            raise ValueError(f"warmup_epochs: must be >= 0, got {self.warmup_epochs!r}")
+        check_int("n_iter_no_change", self.n_iter_no_change, 1)
+        check_int("check_every", self.check_every, 1)
+        check_number("warmup_epochs", self.warmup_epochs, lo=0)
+        check_number("learning_rate", self.learning_rate, lo=0, strict=True)
+        if self.gtol is not None:
+            check_number("gtol", self.gtol, lo=0)
         if self.penalty in ("l1", "elasticnet") and self.optimizer != "sgd":
             raise ValueError(f"penalty={self.penalty!r}: the L1 proximal step needs "
                              f"optimizer='sgd' (got {self.optimizer!r})")
@@ -395,7 +373,7 @@ class _LinearEstimator(_SkBase):
                                                      or val is not None):
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} reached before "
                           "convergence; raise max_iter or the learning rate.",
-                          ConvergenceWarning, stacklevel=3)
+                          _NotConverged, stacklevel=3)
         return self
 
     def _penalty_scale(self, n: int) -> float:
@@ -411,7 +389,7 @@ class _LinearEstimator(_SkBase):
     # -- fitted model
     def _check_fitted(self) -> LinearModel:
         if not hasattr(self, "_model"):
-            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. "
+            raise _NotFitted(f"This {type(self).__name__} instance is not fitted yet. "
                                  "Call 'fit' with appropriate arguments before using this "
                                  "estimator.")
         return self._model
@@ -517,6 +495,7 @@ class _Classifier(_SkClassifier, _LinearEstimator):
         idx = (z > 0).astype(np.int64) if z.ndim == 1 else z.argmax(1)
         return self.classes_[idx]
 
+    @keyword_aliases(lr="learning_rate", seed="random_state", epochs="max_iter")
     def __init__(self, *, penalty: str | None = "l2", C: float = 1.0, l1_ratio: float = 0.15,
                  fit_intercept: bool = True, optimizer: str = "adam",
                  learning_rate: float = 0.01, optimizer_params: dict[str, Any] | None = None,
@@ -553,8 +532,7 @@ class _Classifier(_SkClassifier, _LinearEstimator):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if not self.C > 0:
-            raise ValueError(f"C: must be > 0, got {self.C!r}")
+        check_number("C", self.C, lo=0, strict=True)
 
 
 
@@ -566,6 +544,11 @@ class LogisticRegression(_Classifier):
     ``penalty(w) / (C * n)``, with ``penalty`` "l2" (``0.5 |w|^2``), "l1" (``|w|_1``, by a
     proximal step: exact zeros), "elasticnet" or None.
 
+    Parameters
+    ----------
+%(classifier)s
+%(common)s
+
     Examples
     --------
     >>> import numpy as np
@@ -575,6 +558,8 @@ class LogisticRegression(_Classifier):
     >>> clf = LogisticRegression(random_state=0).fit(X, y)
     >>> clf.score(X, y) > 0.95, clf.coef_.shape
     (True, (1, 5))
+    >>> LogisticRegression(C=10.0, lr=0.05)     # lr: msopt's name for learning_rate
+    LogisticRegression(C=10.0, learning_rate=0.05)
     """
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -595,7 +580,13 @@ class LinearSVC(_Classifier):
     """Linear support vector classifier: hinge loss (one-vs-rest for more than two
     classes), ``penalty(w) / (C * n)`` as in :class:`LogisticRegression`.  Unlike
     scikit-learn's LinearSVC (liblinear, squared hinge by default) it minimizes the plain
-    hinge by minibatch steps."""
+    hinge by minibatch steps.
+
+    Parameters
+    ----------
+%(classifier)s
+%(common)s
+    """
 
     _binary_loss = "hinge"
     _multi_loss = "hinge"
@@ -608,10 +599,23 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
     The objective is ``mean(0.5 * (y - Xw - b)^2) + alpha * penalty(w)`` (SGDRegressor's
     convention; ``alpha=0`` gives ordinary least squares), or the Huber loss with
     ``epsilon`` when ``loss="huber"``.  Multi-output ``y`` (n, k) fits k outputs at once.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "huber"}, default "squared_error"
+    epsilon : float, default 1.35
+        Where the Huber loss turns from quadratic to linear.
+    penalty : {"l2", "l1", "elasticnet", None}, default "l2"
+        "l1" and "elasticnet" need ``optimizer="sgd"`` (a proximal step).
+    alpha : float, default 0.0
+        Regularization strength: the objective adds ``alpha * penalty(w)``
+        (SGDRegressor's convention; msopt's layer calls it ``l2``/``l1``).
+%(common)s
     """
 
     _is_regressor = True
 
+    @keyword_aliases(lr="learning_rate", seed="random_state", epochs="max_iter")
     def __init__(self, *, loss: str = "squared_error", epsilon: float = 1.35,
                  penalty: str | None = "l2", alpha: float = 0.0, l1_ratio: float = 0.15,
                  fit_intercept: bool = True, optimizer: str = "adam",
@@ -653,8 +657,8 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
         super()._check_params()
         if self.loss not in ("squared_error", "huber"):
             raise ValueError(f"loss: 'squared_error' or 'huber', got {self.loss!r}")
-        if self.alpha < 0:
-            raise ValueError(f"alpha: must be >= 0, got {self.alpha!r}")
+        check_number("alpha", self.alpha, lo=0)
+        check_number("epsilon", self.epsilon, lo=0)
 
     def _classes_for(self, y: np.ndarray, first: bool) -> None:
         return None
@@ -743,3 +747,57 @@ def _progress(verbose: int, total: int, name: str) -> Callable[[int, float | Non
             bar.update(k)
             bar.set_postfix(objective=f"{obj:.6g}")
     return update
+
+
+_CLASSIFIER_PARAMS = """\
+    penalty : {"l2", "l1", "elasticnet", None}, default "l2"
+        "l1" and "elasticnet" need ``optimizer="sgd"`` (a proximal step).
+    C : float, default 1.0
+        Inverse regularization strength, as scikit-learn's: the objective adds
+        ``penalty(w) / (C * n)``."""
+
+_COMMON_PARAMS = """\
+    l1_ratio : float, default 0.15
+        The L1 share of "elasticnet".
+    fit_intercept : bool, default True
+    optimizer : {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lion"}, default "adam"
+    learning_rate : float, default 0.01
+        The base learning rate (alias ``lr``, msopt's name).
+    optimizer_params : dict, optional
+        The optimizer's other hyperparameters (``betas``, ``momentum``, ...).
+    learning_rate_schedule : {"constant", "linear", "cosine"}, default "constant"
+        Over ``max_iter`` epochs.
+    warmup_epochs : float, default 0.0
+        Linear warmup of the "cosine" schedule.
+    batch_size : int or None, default 32
+        Rows per step (None: the whole set, full-batch gradient descent).
+    max_iter : int, default 200
+        Epochs at most (alias ``epochs``).
+    tol : float or None, default 1e-4
+        Stop when the objective has not improved by a relative ``tol`` for
+        ``n_iter_no_change`` checks (None: never).
+    n_iter_no_change : int, default 5
+    gtol : float, optional
+        Stop when the full-data gradient norm falls below it.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows and stop on its score, restoring the
+        best weights.
+    validation_fraction : float, default 0.1
+    shuffle : bool, default True
+        Shuffle the rows each epoch.
+    max_grad_norm : float, optional
+        Clip the global gradient norm.
+    check_every : int, default 1
+        Epochs per native call between convergence checks.
+    callbacks : list of callables, optional
+        ``f(estimator, info) -> bool`` after each check; True stops the fit.
+    random_state : int, Generator, RandomState or None
+        The seed (alias ``seed``, msopt's name).
+    warm_start : bool, default False
+        ``fit`` continues from the fitted weights and optimizer state.
+    verbose : int, default 0
+        A progress bar (tqdm when installed) or a line per check."""
+
+for _cls in (LogisticRegression, LinearSVC, LinearRegression):
+    _cls.__doc__ = (_cls.__doc__ or "") % {"classifier": _CLASSIFIER_PARAMS,
+                                           "common": _COMMON_PARAMS}

@@ -7,20 +7,21 @@ with the GIL released.  It needs only NumPy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from msopt import _core
-from msopt.optim import OPTIMIZERS
+from msopt._api import check_bool, check_int, check_number, keyword_aliases
+from msopt.exceptions import DivergenceError
+from msopt.optim import OPTIMIZERS, Optimizer
 
 __all__ = ["DivergenceError", "LinearModel"]
 
 LOSSES = {"squared": 0, "huber": 1, "logistic": 2, "softmax": 3, "hinge": 4}
 SCHEDULES = {"constant": 0, "linear": 1, "cosine": 2}
 
-class DivergenceError(FloatingPointError):
-    """The training loss became NaN or Inf; the last finite weights were restored."""
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -74,14 +75,21 @@ class LinearModel:
         ``W`` has shape (n_features, n_outputs).  The logistic loss and binary hinge take
         one output; softmax and one-vs-rest hinge one per class.
     loss : {"squared", "huber", "logistic", "softmax", "hinge"}
+    huber_epsilon : float, default 1.35
+        Where the Huber loss turns from quadratic to linear.
+    fit_intercept : bool, default True
+        Hold an intercept ``b`` (never penalized or decayed).
     optimizer : {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lion"}
-    lr : float
-        Base learning rate (``schedule`` scales it).
+    lr : float, default 0.01
+        Base learning rate (``schedule`` scales it; alias ``learning_rate``).
     optimizer_params : dict, optional
         Other hyperparameters of the optimizer (``betas``, ``momentum``, ...).
+    max_grad_norm : float, optional
+        Clip the global gradient norm to this value.
     l2, l1 : float
-        Penalty ``0.5 * l2 * |W|^2 + l1 * |W|_1`` (the intercept is not penalized).  L1 is
-        applied as a proximal step after each update, so weights reach exact zeros.
+        Regularization strength: the penalty ``0.5 * l2 * |W|^2 + l1 * |W|_1`` (the
+        intercept is not penalized).  L1 is applied as a proximal step after each update,
+        so weights reach exact zeros.
     dtype : float32 or float64
 
     Examples
@@ -94,14 +102,25 @@ class LinearModel:
     >>> losses = m.run(X, y, epochs=50, batch_size=32, seed=0)
     >>> bool(np.allclose(m.W[:, 0], [1.0, -2.0, 0.5], atol=1e-3)), round(float(m.b[0]), 3)
     (True, 0.3)
+    >>> m
+    LinearModel(3, 1, 'squared', optimizer='sgd', lr=0.1)
     """
 
+    @keyword_aliases(learning_rate="lr")
     def __init__(self, n_features: int, n_outputs: int = 1, loss: str = "squared", *,
                  huber_epsilon: float = 1.35, fit_intercept: bool = True,
                  optimizer: str = "adam", lr: float = 1e-2,
                  optimizer_params: dict[str, Any] | None = None,
                  max_grad_norm: float | None = None, l2: float = 0.0, l1: float = 0.0,
                  dtype: Any = np.float64) -> None:
+        n_features, n_outputs = check_int("n_features", n_features, 0), check_int(
+            "n_outputs", n_outputs, 1)
+        l2, l1 = check_number("l2", l2, lo=0), check_number("l1", l1, lo=0)
+        fit_intercept = check_bool("fit_intercept", fit_intercept)
+        self._init = dict(n_features=n_features, n_outputs=n_outputs, loss=loss,
+                          huber_epsilon=huber_epsilon, fit_intercept=fit_intercept,
+                          optimizer=optimizer, lr=lr, optimizer_params=optimizer_params,
+                          max_grad_norm=max_grad_norm, l2=l2, l1=l1, dtype=dtype)
         if loss not in LOSSES:
             raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
         if optimizer not in OPTIMIZERS:
@@ -109,8 +128,6 @@ class LinearModel:
                              f"got {optimizer!r}")
         if loss == "logistic" and n_outputs != 1:
             raise ValueError("n_outputs: the logistic loss takes one output")
-        if l2 < 0 or l1 < 0:
-            raise ValueError("l2, l1: penalties must be >= 0")
         if l1 and optimizer != "sgd":
             raise ValueError(f"l1: the L1 proximal step needs optimizer='sgd' (with "
                              f"{optimizer!r} each coordinate moves by its own step size, which "
@@ -121,14 +138,46 @@ class LinearModel:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: float32 or float64, got {self.dtype}")
-        self.W = np.zeros((int(n_features), int(n_outputs)), self.dtype)
-        self.b = np.zeros(int(n_outputs), self.dtype) if fit_intercept else None
+        self.W = np.zeros((n_features, n_outputs), self.dtype)
+        self.b = np.zeros(n_outputs, self.dtype) if fit_intercept else None
         # The intercept gets its own group with no weight decay: it is never penalized.
         groups: list[dict[str, Any]] = [{"params": [self.W]}]
         if self.b is not None:
             groups.append({"params": [self.b], "weight_decay": 0.0})
-        self.optimizer = OPTIMIZERS[optimizer](groups, lr=lr, **(optimizer_params or {}),
-                                               max_grad_norm=max_grad_norm)
+        make: Callable[..., Optimizer] = OPTIMIZERS[optimizer]
+        self.optimizer = make(groups, lr=lr, **(optimizer_params or {}),
+                              max_grad_norm=max_grad_norm)
+
+    def __repr__(self) -> str:
+        n, k = self.W.shape
+        args = [str(n), str(k), repr(self.loss), f"optimizer={self.optimizer_name!r}",
+                f"lr={self._init['lr']!r}"]
+        defaults = {"huber_epsilon": 1.35, "fit_intercept": True, "optimizer_params": None,
+                    "max_grad_norm": None}
+        args += [f"{k}={self._init[k]!r}" for k, v in defaults.items() if self._init[k] != v]
+        args += [f"{k}={getattr(self, k)!r}" for k in ("l2", "l1") if getattr(self, k)]
+        if self.dtype != np.float64:
+            args.append(f"dtype={self.dtype.name}")
+        return f"LinearModel({', '.join(args)})"
+
+    # Pickling rebuilds the layer and its optimizer from the constructor's arguments, then
+    # restores the weights and the optimizer's state through its public state_dict.
+    def __getstate__(self) -> dict[str, Any]:
+        extra = {k: v for k, v in self.__dict__.items()
+                 if k not in ("W", "b", "optimizer", "_init")}
+        opt = self.optimizer
+        return {"init": self._init, "W": self.W, "b": self.b, "extra": extra,
+                "optimizer": opt.state_dict(),
+                "counters": (opt.skipped_steps, opt.last_grad_norm)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        type(self).__init__(self, **state["init"])
+        self.W[...] = state["W"]
+        if self.b is not None:
+            self.b[...] = state["b"]
+        self.__dict__.update(state["extra"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.skipped_steps, self.optimizer.last_grad_norm = state["counters"]
 
     # -- targets
     def _targets(self, y: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -6,7 +6,6 @@ documents, Hogwild)."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -15,6 +14,15 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
+from msopt._api import (
+    ParamsMixin,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    keyword_aliases,
+    not_fitted,
+)
 from msopt._io import pack_words, read_npz, unpack_words
 from msopt.text import Vocabulary, read_labeled
 
@@ -46,8 +54,15 @@ def _strings(name: str, values: Any) -> list[str]:
     return out
 
 
-class TextClassifier:
+class TextClassifier(ParamsMixin):
     """Supervised text classification in fastText's manner.
+
+    A scikit-learn style classifier (``get_params``/``set_params``, ``fit`` returns self,
+    fitted attributes end in ``_``, ``score``): it works with ``sklearn.base.clone``,
+    ``cross_val_score`` and ``GridSearchCV`` on a list of texts.  msopt's names are
+    canonical; fastText's are accepted as aliases (``wordNgrams``, ``bucket``, ``neg``,
+    ``epoch``, ``thread``, ``minCount``; and ``workers``).  The arguments are checked when
+    the model is fitted.
 
     A document's hidden vector is the mean of the input rows of its words and of its
     hashed word n-grams; the scores are the output rows times it.  Training is plain SGD,
@@ -56,40 +71,52 @@ class TextClassifier:
 
     Parameters
     ----------
-    dim : int
+    dim : int, default 100
         Width of the word and n-gram vectors.
-    ngrams : int
-        Word n-grams up to this length are hashed into ``buckets`` extra rows.
-    buckets : int
-        Hash buckets for the n-grams (``buckets * dim`` float32 values of memory).
+    ngrams : int, default 2
+        Word n-grams up to this length are hashed into ``buckets`` extra rows (alias
+        ``wordNgrams``).
+    buckets : int, default 2,000,000
+        Hash buckets for the n-grams (``buckets * dim`` float32 values of memory; alias
+        ``bucket``).
     loss : {"softmax", "ova", "ns"}
         ``"softmax"``: cross entropy of the softmax over the classes.  ``"ova"``:
         one-vs-all, an independent binary logistic loss per class (target 1 for the
         document's class, 0 for every other), summed over the classes.  ``"ns"``: negative
-        sampling, the binary logistic loss of the document's class (target 1) and of ``neg``
-        classes (target 0) drawn per document, with replacement, in proportion to the square
-        root of their training counts (fastText's ``counts ** 0.5``), the document's own
-        class left out (what fastText's redrawing amounts to).  For ``"ova"`` and ``"ns"``,
-        :meth:`predict_proba` gives each class's sigmoid, not normalized, as fastText does.
-    neg : int
-        Negative classes per document for ``loss="ns"``.
-    lr, epochs, min_count, lower
-        As in fastText (``lower``: lower-case the text first).
-    workers : int, optional
-        Threads (default: msopt's thread count).  They take disjoint documents and update
-        the tables without locks (Hogwild), as fastText does.  One worker and a fixed
-        ``seed`` repeat bit for bit.
+        sampling, the binary logistic loss of the document's class (target 1) and of
+        ``negative`` classes (target 0) drawn per document, with replacement, in proportion
+        to the square root of their training counts (fastText's ``counts ** 0.5``), the
+        document's own class left out (what fastText's redrawing amounts to).  For ``"ova"``
+        and ``"ns"``, :meth:`predict_proba` gives each class's sigmoid, not normalized, as
+        fastText does.
+    negative : int, default 5
+        Negative classes per document for ``loss="ns"`` (alias ``neg``).
+    lr : float, default 0.1
+        The learning rate decays linearly from ``lr`` to 0 over each training call (alias
+        ``learning_rate``).
+    epochs : int, default 5
+        Passes over the documents per training call (alias ``epoch``).
+    min_count : int, default 1
+        Words seen fewer times are left out of the vocabulary (alias ``minCount``).
+    lower : bool, default False
+        Lower-case the text first.
+    threads : int, optional
+        Threads (aliases ``thread``, ``workers``; default: msopt's thread count).  They
+        take disjoint documents and update the tables without locks (Hogwild), as
+        fastText does.  One thread and a fixed ``seed`` repeat bit for bit.
     deterministic : bool
-        With several workers, repeat bit for bit too: each worker trains on private copies
+        With several threads, repeat bit for bit too: each thread trains on private copies
         of the rows it touches, and every 16,384 input rows read their changes are
-        added to the tables in worker order.
-    seed : int
-        Seeds the input table's initial values and the document order (and ns's draws).
+        added to the tables in thread order.
+    seed : int, default 0
+        Seeds the input table's initial values and the document order (and ns's draws;
+        alias ``random_state``).
 
     Attributes
     ----------
-    classes_ : ndarray of str
-        The class labels, sorted; columns of :meth:`predict_proba`.
+    classes_ : ndarray
+        The class labels, sorted, of the labels' own type (ints stay ints, strings
+        strings); columns of :meth:`predict_proba`.
     vocab_ : msopt.text.Vocabulary
         Built by the first training call, fixed after it.
     input_, output_ : ndarray of float32
@@ -110,7 +137,8 @@ class TextClassifier:
     Notes
     -----
     An empty document (no known word and no n-gram) is skipped in training and scored with
-    a zero hidden vector.  Labels are compared as ``str``.
+    a zero hidden vector.  Labels keep their type: an int label comes back from
+    :meth:`predict` as the same int (a mix of types is read as ``str``).
 
     File format (:meth:`save`, :meth:`load`): one NumPy ``.npz`` archive written with
     ``numpy.savez`` (no pickled objects; read back with ``allow_pickle=False``) holding
@@ -122,7 +150,7 @@ class TextClassifier:
     params        0-d str array: the constructor's arguments as a JSON object
     state         0-d str array, JSON: ``total_tokens`` (the vocabulary's), ``calls``
                   (training calls since fit), ``loss_history``
-    classes       1-D str array (unicode), sorted, unique
+    classes       1-D array (str, int or float), sorted, unique
     words         1-D uint8: the vocabulary's words in id order, UTF-8, joined by ``\\n``
     counts        1-D int64: each word's count
     class_counts  1-D int64: training documents of each class
@@ -135,10 +163,12 @@ class TextClassifier:
     >>> from msopt import TextClassifier
     >>> texts = ["good film", "great film", "bad film", "awful film"] * 50
     >>> labels = ["pos", "pos", "neg", "neg"] * 50
-    >>> clf = TextClassifier(dim=10, buckets=1000, epochs=20, lr=0.5, workers=1).fit(texts, labels)
+    >>> clf = TextClassifier(dim=10, buckets=1000, epochs=20, lr=0.5, threads=1).fit(texts, labels)
     >>> clf.predict(["great movie", "awful movie"]).tolist()
     ['pos', 'neg']
-    >>> ova = TextClassifier(dim=10, buckets=1000, loss="ova", epochs=20, lr=0.5, workers=1)
+    >>> clf  # doctest: +ELLIPSIS
+    TextClassifier(dim=10, buckets=1000, loss='softmax', ..., classes=2, vocab=5 words)
+    >>> ova = TextClassifier(dim=10, buckets=1000, loss="ova", epochs=20, lr=0.5, threads=1)
     >>> ova.fit(texts, labels).predict_proba(["great movie"]).round(1).tolist()
     [[0.0, 1.0]]
     """
@@ -153,41 +183,58 @@ class TextClassifier:
     train_seconds_: float
     words_per_sec_: float
 
-    def __init__(self, dim: int = 100, ngrams: int = 2, buckets: int = 2_000_000,
-                 loss: str = "softmax", neg: int = 5, lr: float = 0.1, epochs: int = 5,
-                 min_count: int = 1, lower: bool = False, workers: int | None = None,
-                 seed: int = 0, deterministic: bool = False) -> None:
-        if loss not in LOSSES:
-            raise ValueError(f"loss: expected one of {LOSSES}, got {loss!r}")
-        self.dim, self.ngrams = _int("dim", dim, 1), _int("ngrams", ngrams, 1)
-        self.buckets, self.loss = _int("buckets", buckets, 0), loss
-        self.neg, self.epochs = _int("neg", neg, 1), _int("epochs", epochs, 0)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)):
-            raise TypeError(f"lr: expected a number, got {type(lr).__name__}")
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr: must be finite and > 0, got {lr!r}")
-        self.lr, self.min_count = float(lr), _int("min_count", min_count, 1)
-        if not isinstance(lower, (bool, np.bool_)):
-            raise TypeError(f"lower: expected a bool, got {type(lower).__name__}")
-        self.lower = bool(lower)
-        self.workers = None if workers is None else _int("workers", workers, 1)
-        self.seed = _int("seed", seed, 0)
-        if not isinstance(deterministic, (bool, np.bool_)):
-            raise TypeError(f"deterministic: expected a bool, got {type(deterministic).__name__}")
-        self.deterministic = bool(deterministic)
+    _repr_always = ("dim", "loss")
+    _estimator_type = "classifier"  # scikit-learn < 1.6
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor's arguments."""
-        return {"dim": self.dim, "ngrams": self.ngrams, "buckets": self.buckets,
-                "loss": self.loss, "neg": self.neg, "lr": self.lr, "epochs": self.epochs,
-                "min_count": self.min_count, "lower": self.lower, "workers": self.workers,
-                "seed": self.seed, "deterministic": self.deterministic}
+    @keyword_aliases(wordNgrams="ngrams", bucket="buckets", neg="negative", epoch="epochs",
+                     thread="threads", workers="threads", minCount="min_count",
+                     learning_rate="lr", random_state="seed")
+    def __init__(self, dim: int = 100, ngrams: int = 2, buckets: int = 2_000_000,
+                 loss: str = "softmax", negative: int = 5, lr: float = 0.1, epochs: int = 5,
+                 min_count: int = 1, lower: bool = False, threads: int | None = None,
+                 seed: int = 0, deterministic: bool = False) -> None:
+        self.dim, self.ngrams, self.buckets, self.loss = dim, ngrams, buckets, loss
+        self.negative, self.lr, self.epochs = negative, lr, epochs
+        self.min_count, self.lower, self.threads = min_count, lower, threads
+        self.seed, self.deterministic = seed, deterministic
+
+    def _check_params(self) -> None:
+        """Check the constructor's arguments (TypeError for a wrong type, ValueError for a
+        wrong value); called by every training call."""
+        check_choice("loss", self.loss, LOSSES)
+        for name, lo in (("dim", 1), ("ngrams", 1), ("buckets", 0), ("negative", 1),
+                         ("epochs", 0), ("min_count", 1), ("seed", 0)):
+            check_int(name, getattr(self, name), lo)
+        check_number("lr", self.lr, lo=0, strict=True)
+        check_int("threads", self.threads, 1, none=True)
+        check_bool("lower", self.lower)
+        check_bool("deterministic", self.deterministic)
+
+    def _repr_state(self) -> list[str]:
+        if not hasattr(self, "output_"):
+            return []
+        return [f"classes={len(self.classes_)}", f"vocab={len(self.vocab_):,} words"]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "output_")
+
+    def __sklearn_tags__(self) -> Any:  # called by scikit-learn only, which is then loaded
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(),
+                    input_tags=InputTags(two_d_array=False, string=True))
+
+    # fastText's and earlier msopt attribute names, read-only
+    neg = property(lambda self: self.negative, doc="fastText's name for ``negative``.")
+    workers = property(lambda self: self.threads, doc="The former name of ``threads``.")
 
     # -- input ----------------------------------------------------------------------------
     @staticmethod
-    def _texts_labels(texts: Any, labels: Any) -> tuple[list[str], list[str]]:
-        """(texts, labels as str) from two iterables, or from fastText's ``__label__X
-        text`` lines (a path or an iterable of str) when labels is None."""
+    def _texts_labels(texts: Any, labels: Any) -> tuple[list[str], np.ndarray]:
+        """(texts, labels as an array of their own type) from two iterables, or from
+        fastText's ``__label__X text`` lines (a path or an iterable of str) when labels is
+        None."""
         if labels is None:
             if isinstance(texts, bytes):
                 raise TypeError("texts: a path or an iterable of str, not bytes")
@@ -196,7 +243,7 @@ class TextClassifier:
                 if len(x) != 1:
                     raise ValueError(f"labels: line {i + 1} has {len(x)} __label__ tokens; "
                                      "exactly one is needed")
-            return t, [x[0] for x in per_line]
+            return t, np.asarray([x[0] for x in per_line], dtype=str)
         if isinstance(texts, (str, os.PathLike)):
             raise TypeError("texts: a file path is read in fastText's __label__ format and "
                             "takes labels=None")
@@ -204,26 +251,30 @@ class TextClassifier:
         if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable):
             raise TypeError(f"labels: expected an iterable (one label per text), got "
                             f"{type(labels).__name__}")
-        ls = [str(x) for x in labels]
+        ls = _label_array("labels", labels)
         if len(t) != len(ls):
             raise ValueError(f"texts and labels differ in length: {len(t)} and {len(ls)}")
         return t, ls
 
     def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        return self.vocab_.encode(texts, ngrams=self.ngrams, buckets=self.buckets)
+        return self.vocab_.encode(texts, ngrams=int(self.ngrams), buckets=int(self.buckets))
 
-    def _class_ids(self, labels: list[str], classes: np.ndarray) -> np.ndarray:
-        unknown = sorted(set(labels) - set(classes.tolist()))
+    def _class_ids(self, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        unknown = sorted(set(labels.tolist()) - set(classes.tolist()), key=repr)
         if unknown:
             shown = ", ".join(map(repr, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
             raise ValueError(f"labels: {len(unknown)} label(s) not in classes_: {shown}")
-        return np.searchsorted(classes, np.asarray(labels, dtype=str)).astype(np.int32)
+        if len(labels) == 0:
+            return np.zeros(0, np.int32)
+        return np.searchsorted(classes, labels).astype(np.int32)
 
     # -- training -------------------------------------------------------------------------
     def fit(self, texts: str | os.PathLike[str] | Iterable[str],
             labels: Iterable[Any] | None = None) -> TextClassifier:
         """Train from scratch on texts and their labels (or on a fastText-format file,
-        ``labels=None``): a new vocabulary, new tables, then ``epochs`` epochs."""
+        ``labels=None``): a new vocabulary, new tables, then ``epochs`` epochs.  Returns
+        self."""
+        self._check_params()
         t, ls = self._texts_labels(texts, labels)
         return self._first_call(t, ls, None)
 
@@ -244,12 +295,13 @@ class TextClassifier:
         Examples
         --------
         >>> from msopt import TextClassifier
-        >>> clf = TextClassifier(dim=8, buckets=100, epochs=10, lr=0.5, workers=1)
+        >>> clf = TextClassifier(dim=8, buckets=100, epochs=10, lr=0.5, threads=1)
         >>> clf = clf.partial_fit(["good film", "bad film"] * 20, ["pos", "neg"] * 20)
         >>> clf = clf.partial_fit(["good plot", "bad plot"] * 20, ["pos", "neg"] * 20)
         >>> clf.predict(["good plot"]).tolist(), len(clf.loss_history_)
         (['pos'], 20)
         """
+        self._check_params()
         t, ls = self._texts_labels(texts, labels)
         if not hasattr(self, "output_"):
             return self._first_call(t, ls, classes)
@@ -270,11 +322,11 @@ class TextClassifier:
         self.loss_history_ += losses
         return self
 
-    def _first_call(self, t: list[str], ls: list[str], classes: Any) -> TextClassifier:
+    def _first_call(self, t: list[str], ls: np.ndarray, classes: Any) -> TextClassifier:
         if not t:
             raise ValueError("texts: no documents")
         if classes is None:
-            cl = np.unique(np.asarray(ls, dtype=str))
+            cl = np.unique(ls)
         else:
             cl = _class_set(classes)
         if len(cl) < 2:
@@ -282,16 +334,17 @@ class TextClassifier:
                              f"classes are needed, got {cl.tolist()}")
         y = self._class_ids(ls, cl)
         try:
-            vocab = Vocabulary(self.min_count, lower=self.lower).fit(t)
+            vocab = Vocabulary(int(self.min_count), lower=bool(self.lower)).fit(t)
         except ValueError as e:
             raise ValueError(f"texts: no vocabulary can be built ({e})") from None
-        ids, offsets = vocab.encode(t, ngrams=self.ngrams, buckets=self.buckets)
-        rng = np.random.default_rng(self.seed)
+        ids, offsets = vocab.encode(t, ngrams=int(self.ngrams), buckets=int(self.buckets))
+        rng = np.random.default_rng(int(self.seed))
+        dim = int(self.dim)
         # Uniform in [-1/dim, 1/dim), as fastText; drawn in float32 to spare a float64 copy.
-        table = rng.random((len(vocab) + self.buckets, self.dim), dtype=np.float32)
-        table *= np.float32(2.0 / self.dim)
-        table -= np.float32(1.0 / self.dim)
-        output = np.zeros((len(cl), self.dim), np.float32)
+        table = rng.random((len(vocab) + int(self.buckets), dim), dtype=np.float32)
+        table *= np.float32(2.0 / dim)
+        table -= np.float32(1.0 / dim)
+        output = np.zeros((len(cl), dim), np.float32)
         counts = np.bincount(y, minlength=len(cl)).astype(np.int64)
         losses = self._train(len(vocab), ids, offsets, y, table, output, counts, 0)
         self.classes_, self.vocab_, self.input_, self.output_ = cl, vocab, table, output
@@ -302,22 +355,23 @@ class TextClassifier:
                input: np.ndarray, output: np.ndarray, class_counts: np.ndarray,
                call: int) -> list[float]:
         # One seed per call, so later calls do not repeat the first one's order and draws.
-        seed = int(np.random.SeedSequence([self.seed, call]).generate_state(1, np.uint64)[0])
+        seed = int(np.random.SeedSequence([int(self.seed), call]).generate_state(1,
+                                                                               np.uint64)[0])
         weights = np.sqrt(class_counts.astype(np.float64))
         t0 = time.perf_counter()
         losses = _core.fasttext_train(ids, offsets, y, input, output, self.loss, weights,
-                                      self.neg, self.lr, self.epochs, seed,
-                                      int(self.workers or _core.get_num_threads()),
-                                      deterministic=self.deterministic)
+                                      int(self.negative), float(self.lr), int(self.epochs),
+                                      seed, int(self.threads or _core.get_num_threads()),
+                                      deterministic=bool(self.deterministic))
         self.train_seconds_ = time.perf_counter() - t0
         n_words = int(np.count_nonzero(ids < n_vocab))  # the word ids; the rest are n-grams
-        self.words_per_sec_ = n_words * self.epochs / max(self.train_seconds_, 1e-9)
+        self.words_per_sec_ = n_words * int(self.epochs) / max(self.train_seconds_, 1e-9)
         return [float(x) for x in losses]
 
     # -- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "output_"):
-            raise ValueError("TextClassifier: call fit() or partial_fit() first (or load())")
+            raise not_fitted(self, "call fit() or partial_fit() (or load())")
 
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """Class scores, ``(len(texts), len(classes_))`` float32: the softmax's
@@ -330,20 +384,20 @@ class TextClassifier:
 
     def predict(self, texts: Iterable[str], k: int = 1) -> Any:
         """The most likely label of each text (k=1, an array), or its k most likely labels
-        (a list of lists)."""
+        (a list of lists), of the type of the training labels."""
         k = _int("k", k, 1)
         p = self.predict_proba(texts)
         if k == 1:
             return self.classes_[p.argmax(1)]
         top = np.argsort(-p, axis=1, kind="stable")[:, :k]
-        return [list(self.classes_[row]) for row in top]
+        return [self.classes_[row].tolist() for row in top]
 
     def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
         """Accuracy (precision at 1)."""
         t, ls = self._texts_labels(texts, labels)
         if not t:
             raise ValueError("texts: no documents")
-        return float(np.mean(self.predict(t) == np.asarray(ls, dtype=str)))
+        return float(np.mean(self.predict(t) == ls))
 
     def test(self, texts: Any, labels: Any = None, k: int = 1) -> tuple[int, float, float]:
         """(n, precision at k, recall at k), one true label per text, as fastText's test."""
@@ -351,11 +405,11 @@ class TextClassifier:
         t, ls = self._texts_labels(texts, labels)
         if not t:
             raise ValueError("texts: no documents")
-        unknown = sorted(set(ls) - set(self.classes_.tolist()))
+        unknown = sorted(set(ls.tolist()) - set(self.classes_.tolist()), key=repr)
         if unknown:
             raise ValueError(f"labels: {unknown} were never seen in training")
-        top = self.predict(t, k=k) if k > 1 else [[p] for p in self.predict(t)]
-        hits = sum(y in row for y, row in zip(ls, top))
+        top = self.predict(t, k=k) if k > 1 else [[p] for p in self.predict(t).tolist()]
+        hits = sum(y in row for y, row in zip(ls.tolist(), top))
         return len(t), hits / (k * len(t)), hits / len(t)
 
     # -- files ----------------------------------------------------------------------------
@@ -367,7 +421,7 @@ class TextClassifier:
         --------
         >>> import os, tempfile
         >>> from msopt import TextClassifier
-        >>> clf = TextClassifier(dim=4, buckets=10, epochs=1, workers=1)
+        >>> clf = TextClassifier(dim=4, buckets=10, epochs=1, threads=1)
         >>> clf = clf.fit(["good film", "bad film"], ["pos", "neg"])
         >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
         >>> clf.save(path)
@@ -423,8 +477,11 @@ class TextClassifier:
             return out
 
         params, state = json_member("params"), json_member("state")
+        aliases = cls._aliases()  # files written before msopt's names: neg, workers
+        params = {aliases.get(k, k): v for k, v in params.items()}
         try:
             model = cls(**params)
+            model._check_params()
         except (TypeError, ValueError) as e:
             raise bad(f"params: {e}") from None
         if model.get_params().keys() != params.keys():
@@ -438,9 +495,9 @@ class TextClassifier:
                       "loss_history (numbers)")
 
         classes = a["classes"]
-        if classes.dtype.kind != "U" or classes.ndim != 1 or len(classes) < 2 or not np.all(
+        if classes.dtype.kind not in "Uiufb" or classes.ndim != 1 or len(classes) < 2 or not np.all(
                 classes[1:] > classes[:-1]):
-            raise bad("classes: expected a 1-D str array of 2 or more sorted, distinct labels")
+            raise bad("classes: expected a 1-D array of 2 or more sorted, distinct labels")
         words = unpack_words(a["words"], name)
         counts = array("counts", np.int64, 1)
         try:
@@ -468,7 +525,18 @@ class TextClassifier:
 
 
 def _class_set(classes: Any) -> np.ndarray:
-    """The distinct labels of ``classes`` (an iterable of labels) as a sorted str array."""
+    """The distinct labels of ``classes`` (an iterable of labels), sorted."""
     if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
         raise TypeError(f"classes: expected an iterable of labels, got {type(classes).__name__}")
-    return np.unique(np.asarray([str(c) for c in classes], dtype=str))
+    return np.unique(_label_array("classes", list(classes)))
+
+
+def _label_array(name: str, labels: Any) -> np.ndarray:
+    """Labels as a 1-D array of their own type: str, int, float or bool labels keep it; a
+    mix of types (an object array) is read as str."""
+    a = np.asarray(list(labels))
+    if a.ndim != 1:
+        raise ValueError(f"{name}: expected one label per text, got shape {a.shape}")
+    if a.dtype.kind not in "Uiufb":
+        a = np.asarray([str(x) for x in a.tolist()], dtype=str)
+    return a

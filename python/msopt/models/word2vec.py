@@ -15,7 +15,7 @@ Model file format (``Word2Vec.save``): a NumPy ``.npz`` archive, no pickled obje
     params        str    the hyperparameters, as JSON
     words         uint8  the vocabulary's UTF-8 words, joined by "\\n", in id order
     counts        int64  (V,) word counts
-    syn0, syn1neg float32 (V, vector_size) input and output vectors
+    syn0, syn1neg float32 (V, dim) input and output vectors
     loss_history  float64 mean loss per example of each epoch of the last train call
 """
 
@@ -30,6 +30,14 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
+from msopt._api import (
+    ParamsMixin,
+    check_bool,
+    check_int,
+    check_number,
+    keyword_aliases,
+    not_fitted,
+)
 from msopt._io import pack_words, read_npz, unpack_words
 from msopt.text import Vocabulary
 
@@ -73,7 +81,23 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 class KeyedVectors:
     """Word vectors by word: ``wv[word]``, ``most_similar``, ``similarity`` and the two
-    standard evaluations (gensim's names)."""
+    standard evaluations (gensim's names).
+
+    Parameters
+    ----------
+    words : list of str
+        The words, in row order.
+    vectors : ndarray, shape (len(words), dim)
+        One row per word (kept, not copied).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from msopt import KeyedVectors
+    >>> kv = KeyedVectors(["a", "b", "c"], np.eye(3, dtype=np.float32))
+    >>> kv, kv.most_similar("a", topn=1)[0][1]
+    (KeyedVectors(3 words, dim=3), 0.0)
+    """
 
     def __init__(self, words: list[str], vectors: np.ndarray) -> None:
         self.index_to_key = list(words)
@@ -89,6 +113,15 @@ class KeyedVectors:
 
     def __getitem__(self, word: str) -> np.ndarray:
         return self.vectors[self._index(word)]
+
+    def __repr__(self) -> str:
+        n, d = self.vectors.shape
+        return f"KeyedVectors({n:,} words, dim={d})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_unit"] = None  # a cache: rebuilt on first use
+        return state
 
     def _index(self, word: str) -> int:
         try:
@@ -234,71 +267,151 @@ class _JoinedLines:
         return (s if isinstance(s, str) else " ".join(s) for s in self.sentences)
 
 
-class Word2Vec:
-    """word2vec with negative sampling, skip-gram (``sg=1``) or CBOW (``sg=0``), with
-    gensim's parameter names.
+class Word2Vec(ParamsMixin):
+    """word2vec with negative sampling, skip-gram (``sg=1``) or CBOW (``sg=0``).
+
+    msopt's names are canonical (``dim``, ``threads``, ``lr``, ...); gensim's names are
+    accepted as aliases (``vector_size``, ``workers``, ``alpha``, ``min_alpha``,
+    ``max_final_vocab``, ``iter``) and gensim's attribute names read the same values.
 
     Parameters
     ----------
     sentences : path, iterable of str, or iterable of token lists, optional
         When given, the vocabulary is built from them and they are trained on at once.
         A sentence (a line) of more than 10,000 known words is cut into pieces of 10,000.
-    vector_size, window, negative, min_count, epochs, sample, alpha, min_alpha, cbow_mean
-        As in word2vec and gensim (``cbow_mean=1``: CBOW averages the context vectors).
-    workers : int, optional
-        Threads (default: msopt's thread count).
-    seed : int
+    dim : int, default 100
+        Width of the word vectors (alias ``vector_size``).
+    window : int, default 5
+        Largest distance between a word and a context word (shrunk at random per word).
+    negative : int, default 5
+        Negative samples per example.
+    sg : {1, 0}
+        Skip-gram (1) or CBOW (0).
+    min_count : int, default 5
+        Words seen fewer times are dropped.
+    epochs : int, default 5
+        Passes over the corpus per ``train`` call (alias ``iter``).
+    threads : int, optional
+        Threads (alias ``workers``; default: msopt's thread count).
+    seed : int, default 1
+        Seeds the initial vectors and the random stream of training (alias
+        ``random_state``).
+    lr, min_lr : float, default 0.025 and 1e-4
+        The learning rate decays linearly from ``lr`` to ``min_lr`` over a ``train`` call
+        (aliases ``alpha`` or ``learning_rate``, and ``min_alpha``).
+    sample : float, default 1e-3
+        Frequent-word subsampling threshold (0: off).
+    max_vocab : int, optional
+        Keep at most this many words, the most frequent (alias ``max_final_vocab``).
+    lower : bool
+        Lower-case the text first.
+    cbow_mean : {1, 0}
+        CBOW averages (1) or sums (0) the context vectors.
     deterministic : bool
-        Repeat bit for bit with several workers (see the module docstring); the default
+        Repeat bit for bit with several threads (see the module docstring); the default
         lock-free updates are faster.
     sigmoid : "exact" or "table"
         ``1 / (1 + exp(-x))``, or word2vec's table over [-6, 6] (saturating outside).
     compute_loss : bool
         Accumulate the exact loss per epoch into ``loss_history_`` (NaN when off).
 
+    Attributes
+    ----------
+    wv : KeyedVectors
+        The word vectors (raises :class:`msopt.NotFittedError` before ``build_vocab``).
+    vocab : msopt.text.Vocabulary or None
+    syn1neg : ndarray of float32 or None
+        The output vectors.
+    loss_history_ : list of float
+        Mean loss per example of each epoch of the last ``train`` call.
+
     Examples
     --------
     >>> from msopt import Word2Vec
     >>> corpus = ["the cat sat on the mat", "the dog sat on the log"] * 200
-    >>> model = Word2Vec(corpus, vector_size=16, min_count=1, epochs=3, workers=1, seed=1)
+    >>> model = Word2Vec(corpus, dim=16, min_count=1, epochs=3, threads=1, seed=1)
     >>> model.wv["cat"].shape
     (16,)
+    >>> model
+    Word2Vec(dim=16, window=5, sg=1, min_count=1, epochs=3, threads=1, vocab=7 words, trained)
+    >>> Word2Vec(vector_size=16).dim    # gensim's name, as an alias
+    16
     """
 
-    def __init__(self, sentences: Any = None, vector_size: int = 100, window: int = 5,
+    _repr_always = ("dim", "window", "sg")
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        # the corpus is an argument of the constructor's training, not a hyperparameter
+        return [n for n in super()._get_param_names() if n != "sentences"]
+
+    @keyword_aliases(vector_size="dim", workers="threads", alpha="lr", min_alpha="min_lr",
+                     max_final_vocab="max_vocab", iter="epochs", learning_rate="lr",
+                     random_state="seed")
+    def __init__(self, sentences: Any = None, dim: int = 100, window: int = 5,
                  negative: int = 5, sg: int = 1, min_count: int = 5, epochs: int = 5,
-                 workers: int | None = None, seed: int = 1, alpha: float = 0.025,
-                 min_alpha: float = 1e-4, sample: float = 1e-3, max_vocab: int | None = None,
+                 threads: int | None = None, seed: int = 1, lr: float = 0.025,
+                 min_lr: float = 1e-4, sample: float = 1e-3, max_vocab: int | None = None,
                  lower: bool = False, cbow_mean: int = 1, deterministic: bool = False,
                  sigmoid: str = "exact", compute_loss: bool = True) -> None:
-        if sg not in (0, 1):
-            raise ValueError(f"sg: 1 (skip-gram) or 0 (CBOW), got {sg!r}")
-        if sigmoid not in ("exact", "table"):
-            raise ValueError(f"sigmoid: 'exact' or 'table', got {sigmoid!r}")
-        for name, value, low in (("vector_size", vector_size, 1), ("window", window, 1),
-                                 ("negative", negative, 0), ("epochs", epochs, 0)):
-            if int(value) != value or value < low:
-                raise ValueError(f"{name}: must be an int >= {low}, got {value!r}")
-        if workers is not None and (int(workers) != workers or workers < 1):
-            raise ValueError(f"workers: must be an int >= 1 or None, got {workers!r}")
-        if not alpha > 0 or not min_alpha >= 0 or not sample >= 0:
-            raise ValueError("alpha > 0, min_alpha >= 0 and sample >= 0 are required")
-        self.vector_size, self.window, self.negative = int(vector_size), int(window), int(negative)
-        self.sg, self.cbow_mean = int(sg), int(bool(cbow_mean))
-        self.min_count, self.epochs, self.seed = int(min_count), int(epochs), int(seed)
-        self.workers = workers
-        self.alpha, self.min_alpha, self.sample = float(alpha), float(min_alpha), float(sample)
-        self.max_vocab, self.lower = max_vocab, bool(lower)
-        self.deterministic, self.sigmoid = bool(deterministic), sigmoid
-        self.compute_loss = bool(compute_loss)
+        self.dim, self.window, self.negative = dim, window, negative
+        self.sg, self.cbow_mean = sg, cbow_mean
+        self.min_count, self.epochs, self.seed = min_count, epochs, seed
+        self.threads = threads
+        self.lr, self.min_lr, self.sample = lr, min_lr, sample
+        self.max_vocab, self.lower = max_vocab, lower
+        self.deterministic, self.sigmoid = deterministic, sigmoid
+        self.compute_loss = compute_loss
+        self._check_params()
         self.vocab: Vocabulary | None = None
-        self.wv: KeyedVectors | None = None
+        self._wv: KeyedVectors | None = None
         self.syn1neg: np.ndarray | None = None
         self.loss_history_: list[float] = []
+        self._trained = False
         if sentences is not None:
             lines = self._lines(sentences)  # a one-shot iterable is read once
             self.build_vocab(lines)
             self.train(lines)
+
+    def _check_params(self) -> None:
+        """Check the hyperparameters (at construction, and again before each build or
+        train, as set_params may have changed them)."""
+        if self.sg not in (0, 1):
+            raise ValueError(f"sg: 1 (skip-gram) or 0 (CBOW), got {self.sg!r}")
+        if self.cbow_mean not in (0, 1):
+            raise ValueError(f"cbow_mean: 1 (mean) or 0 (sum), got {self.cbow_mean!r}")
+        if self.sigmoid not in ("exact", "table"):
+            raise ValueError(f"sigmoid: 'exact' or 'table', got {self.sigmoid!r}")
+        for name, low in (("dim", 1), ("window", 1), ("negative", 0), ("epochs", 0),
+                          ("min_count", 1), ("seed", 0)):
+            check_int(name, getattr(self, name), low)
+        check_int("threads", self.threads, 1, none=True)
+        check_int("max_vocab", self.max_vocab, 1, none=True)
+        check_number("lr", self.lr, lo=0, strict=True)
+        check_number("min_lr", self.min_lr, lo=0)
+        check_number("sample", self.sample, lo=0)
+        for name in ("lower", "deterministic", "compute_loss"):
+            check_bool(name, getattr(self, name))
+
+    # gensim's attribute names, read-only
+    vector_size = property(lambda self: self.dim, doc="gensim's name for ``dim``.")
+    workers = property(lambda self: self.threads, doc="gensim's name for ``threads``.")
+    alpha = property(lambda self: self.lr, doc="gensim's name for ``lr``.")
+    min_alpha = property(lambda self: self.min_lr, doc="gensim's name for ``min_lr``.")
+
+    @property
+    def wv(self) -> KeyedVectors:
+        """The word vectors; :class:`msopt.NotFittedError` before :meth:`build_vocab`."""
+        if self._wv is None:
+            raise not_fitted(self, "call build_vocab() and train() (or pass sentences to "
+                                   "the constructor, or load())")
+        return self._wv
+
+    def _repr_state(self) -> list[str]:
+        if self.vocab is None:
+            return []
+        return [f"vocab={len(self.vocab):,} words",
+                "trained" if self._trained else "not trained"]
 
     @staticmethod
     def _lines(sentences: Any) -> Any:
@@ -313,18 +426,20 @@ class Word2Vec:
 
     def build_vocab(self, sentences: str | os.PathLike[str] | Iterable[Any]) -> Word2Vec:
         """Count the words and start new vectors (gensim's initialization: inputs uniform
-        in [-1, 1) / vector_size, outputs zero; word2vec.c draws from half that range,
+        in [-1, 1) / dim, outputs zero; word2vec.c draws from half that range,
         which measured 0.6 points lower on Austen's analogies with CBOW)."""
+        self._check_params()
         self.vocab = Vocabulary(self.min_count, self.max_vocab, lower=self.lower).fit(
             self._lines(sentences))
-        V, dim = len(self.vocab), self.vector_size
+        V, dim = len(self.vocab), int(self.dim)
         rng = np.random.default_rng(self.seed)
         syn0 = rng.random((V, dim), dtype=np.float32)
         syn0 *= np.float32(2)  # uniform in [-1, 1) / dim, as gensim 4 (word2vec.c: half that)
         syn0 -= np.float32(1)
         syn0 /= np.float32(dim)
         self.syn1neg = np.zeros((V, dim), np.float32)
-        self.wv = KeyedVectors(self.vocab.words, syn0)
+        self._wv = KeyedVectors(self.vocab.words, syn0)
+        self._trained = False
         return self
 
     def train(self, sentences: str | os.PathLike[str] | Iterable[Any],
@@ -332,38 +447,35 @@ class Word2Vec:
         """Train the current vectors on ``sentences`` for ``epochs`` (default
         ``self.epochs``) in one native call; the rate decays from ``alpha`` to
         ``min_alpha`` over the call.  Words outside the vocabulary are dropped."""
-        if self.vocab is None or self.wv is None or self.syn1neg is None:
-            raise ValueError("Word2Vec: call build_vocab() first (or pass sentences to the "
-                             "constructor)")
-        epochs = self.epochs if epochs is None else epochs
-        if int(epochs) != epochs or epochs < 0:
-            raise ValueError(f"epochs: must be an int >= 0, got {epochs!r}")
+        if self.vocab is None or self._wv is None or self.syn1neg is None:
+            raise not_fitted(self, "call build_vocab() (or pass sentences to the "
+                                   "constructor)")
+        self._check_params()
+        epochs = check_int("epochs", self.epochs if epochs is None else epochs, 0)
         ids, offsets = self.vocab.encode(self._lines(sentences))
         offsets = _cut_long(offsets, len(ids))
-        threads = self.workers or _core.get_num_threads()
+        threads = self.threads or _core.get_num_threads()
         t0 = time.perf_counter()
         losses, words, examples = _core.word2vec_train(
             ids, offsets, self.vocab.counts, self.wv.vectors, self.syn1neg,
-            self.window, self.negative, self.sample, self.alpha, self.min_alpha, int(epochs),
-            self.seed, int(threads), sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
-            table_sigmoid=self.sigmoid == "table", compute_loss=self.compute_loss,
-            deterministic=self.deterministic)
+            int(self.window), int(self.negative), float(self.sample), float(self.lr),
+            float(self.min_lr), int(epochs), int(self.seed), int(threads), sg=bool(self.sg),
+            cbow_mean=bool(self.cbow_mean), table_sigmoid=self.sigmoid == "table",
+            compute_loss=bool(self.compute_loss), deterministic=bool(self.deterministic))
         self.wv._unit = None
         self.train_seconds_ = time.perf_counter() - t0
         self.words_per_sec_ = len(ids) * epochs / max(self.train_seconds_, 1e-9)
         self.loss_history_ = [float(x) for x in losses]
+        self._trained = True
         return self
 
     def _params(self) -> dict[str, Any]:
-        keys = ("vector_size", "window", "negative", "sg", "cbow_mean", "min_count", "epochs",
-                "seed", "workers", "alpha", "min_alpha", "sample", "max_vocab", "lower",
-                "deterministic", "sigmoid", "compute_loss")
-        return {k: getattr(self, k) for k in keys}
+        return self.get_params()
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to one ``.npz`` file (format in the module docstring)."""
-        if self.vocab is None or self.wv is None or self.syn1neg is None:
-            raise ValueError("Word2Vec: nothing to save; build_vocab() or train first")
+        if self.vocab is None or self._wv is None or self.syn1neg is None:
+            raise not_fitted(self, "nothing to save; call build_vocab() and train()")
         with open(path, "wb") as f:
             np.savez(f, format=np.array(_FORMAT), params=np.array(json.dumps(self._params())),
                      words=pack_words(self.vocab.words), counts=self.vocab.counts,
@@ -385,6 +497,9 @@ class Word2Vec:
         except ValueError as e:
             raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
         expected = set(cls()._params())
+        if isinstance(params, dict):  # files written before msopt's names: gensim's
+            aliases = cls._aliases()
+            params = {aliases.get(k, k): v for k, v in params.items()}
         if not isinstance(params, dict) or set(params) != expected:
             raise ValueError(f"{name}: not a valid msopt Word2Vec file (params: expected a "
                              f"JSON object with keys {sorted(expected)})")
@@ -398,7 +513,7 @@ class Word2Vec:
         V = len(words)
         ok = (counts.dtype == np.int64 and counts.shape == (V,) and syn0.dtype == np.float32
               and syn0.ndim == 2 and syn0.shape[0] == V and syn1.dtype == np.float32
-              and syn1.shape == syn0.shape and syn0.shape[1] == params.get("vector_size"))
+              and syn1.shape == syn0.shape and syn0.shape[1] == params.get("dim"))
         if not ok:
             raise ValueError(f"{name}: not a valid msopt Word2Vec file (the arrays' shapes "
                              "or types disagree with its vocabulary)")
@@ -411,8 +526,9 @@ class Word2Vec:
                                                  min_count=model.min_count, lower=model.lower)
         except ValueError as e:
             raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
-        model.wv = KeyedVectors(words, np.ascontiguousarray(syn0))
+        model._wv = KeyedVectors(words, np.ascontiguousarray(syn0))
         model.syn1neg = np.ascontiguousarray(syn1)
         model.loss_history_ = [float(x) for x in history]
+        model._trained = len(history) > 0
         return model
 

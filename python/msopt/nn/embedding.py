@@ -8,12 +8,14 @@ of the table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from msopt import _core
-from msopt.optim import OPTIMIZERS, RowGrad
+from msopt._api import check_int, keyword_aliases
+from msopt.optim import OPTIMIZERS, Optimizer, RowGrad
 
 __all__ = ["EmbeddingBag"]
 
@@ -38,14 +40,21 @@ class EmbeddingBag:
 
     Parameters
     ----------
-    num_embeddings, dim : int
+    num_embeddings : int
+        Rows of the table.
+    dim : int
+        Width of a row (alias ``embedding_dim``, torch's name).
     mode : {"mean", "sum"}
-    optimizer, lr, optimizer_params
+    optimizer : {"sgd", "adam", "adamw", "adagrad", "rmsprop", "lion"}, default "adam"
         The optimizer over the table (row-sparse updates: see the README for each one's
         lazy rule).
+    lr : float, default 1e-3
+        Its learning rate (alias ``learning_rate``).
+    optimizer_params : dict, optional
+        Its other hyperparameters.
     dtype : float32 or float64
     seed : int, optional
-        The table starts as N(0, 1) draws, as torch's does.
+        The table starts as N(0, 1) draws, as torch's does (alias ``random_state``).
 
     Examples
     --------
@@ -59,25 +68,60 @@ class EmbeddingBag:
     >>> bag.step(np.ones_like(out))            # only rows 1, 2 and 7 change
     >>> np.flatnonzero((bag.weight != before).any(axis=1)).tolist()
     [1, 2, 7]
+    >>> bag
+    EmbeddingBag(10, 4, mode='sum', optimizer='sgd', lr=0.1)
     """
 
+    @keyword_aliases(embedding_dim="dim", learning_rate="lr", random_state="seed")
     def __init__(self, num_embeddings: int, dim: int, mode: str = "mean", *,
                  optimizer: str = "adam", lr: float = 1e-3,
                  optimizer_params: dict[str, Any] | None = None, dtype: Any = np.float32,
                  seed: int | None = None) -> None:
         if mode not in _MODES:
             raise ValueError(f"mode: 'mean' or 'sum', got {mode!r}")
+        num_embeddings, dim = check_int("num_embeddings", num_embeddings, 1), check_int(
+            "dim", dim, 1)
+        self._init = dict(num_embeddings=num_embeddings, dim=dim, mode=mode,
+                          optimizer=optimizer, lr=lr, optimizer_params=optimizer_params,
+                          dtype=dtype, seed=seed)
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, "
                              f"got {optimizer!r}")
-        if int(num_embeddings) < 1 or int(dim) < 1:
-            raise ValueError("num_embeddings, dim: must be >= 1")
         self.mode = mode
         rng = np.random.default_rng(seed)
         self.weight = rng.standard_normal((int(num_embeddings), int(dim))).astype(dtype)
-        self.optimizer = OPTIMIZERS[optimizer]([self.weight], lr=lr,
-                                               **(optimizer_params or {}))
+        make: Callable[..., Optimizer] = OPTIMIZERS[optimizer]
+        self.optimizer = make([self.weight], lr=lr, **(optimizer_params or {}))
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+
+    def __repr__(self) -> str:
+        n, d = self.weight.shape
+        i = self._init
+        args = [str(n), str(d), f"mode={self.mode!r}", f"optimizer={i['optimizer']!r}",
+                f"lr={i['lr']!r}"]
+        if i["optimizer_params"]:
+            args.append(f"optimizer_params={i['optimizer_params']!r}")
+        if self.weight.dtype != np.float32:
+            args.append(f"dtype={self.weight.dtype.name}")
+        return f"EmbeddingBag({', '.join(args)})"
+
+    # Pickling rebuilds the optimizer and restores the table and the optimizer's state
+    # through its public state_dict.
+    def __getstate__(self) -> dict[str, Any]:
+        opt = self.optimizer
+        return {"init": self._init, "weight": self.weight, "last": self._last,
+                "optimizer": opt.state_dict(),
+                "counters": (opt.skipped_steps, opt.last_grad_norm)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        init = state["init"]
+        type(self).__init__(self, **{**init, "num_embeddings": 1})  # a 1-row stand-in
+        self.weight = np.array(state["weight"], order="C", copy=True)
+        make: Callable[..., Optimizer] = OPTIMIZERS[init["optimizer"]]
+        self.optimizer = make([self.weight], lr=init["lr"], **(init["optimizer_params"] or {}))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.optimizer.skipped_steps, self.optimizer.last_grad_norm = state["counters"]
+        self._init, self._last = init, state["last"]
 
     def _bags(self, ids: Any, offsets: Any, per_sample_weights: Any
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
+from msopt._api import ParamsMixin, check_bool, check_int, keyword_aliases, not_fitted
 
 __all__ = ["Vocabulary", "iter_lines", "read_labeled"]
 
@@ -73,19 +74,56 @@ def _chunks(lines: Iterable[str], size: int, lower: bool) -> Iterator[list[str]]
         yield chunk
 
 
-class Vocabulary:
+class Vocabulary(ParamsMixin):
     """Words seen at least ``min_count`` times (the ``max_vocab`` most frequent), with ids
-    by descending count, ties by first appearance."""
+    by descending count, ties by first appearance.
 
+    Parameters
+    ----------
+    min_count : int, default 5
+        Words seen fewer times are left out.
+    max_vocab : int, optional
+        Keep at most this many words, the most frequent.
+    lower : bool, default False
+        Lower-case each line first.
+    chunk_lines : int, default 8192
+        Lines handed to the native counter per call.
+
+    Examples
+    --------
+    >>> Vocabulary(min_count=1)
+    Vocabulary(min_count=1, not fitted)
+    >>> Vocabulary(min_count=1).fit(["a b a"])
+    Vocabulary(min_count=1, 2 words)
+    """
+
+    @keyword_aliases()
     def __init__(self, min_count: int = 5, max_vocab: int | None = None, *,
                  lower: bool = False, chunk_lines: int = 8192) -> None:
-        if int(min_count) != min_count or min_count < 1:
-            raise ValueError(f"min_count: must be an int >= 1, got {min_count!r}")
-        if max_vocab is not None and (int(max_vocab) != max_vocab or max_vocab < 1):
-            raise ValueError(f"max_vocab: must be an int >= 1 or None, got {max_vocab!r}")
-        self.min_count, self.max_vocab, self.lower = int(min_count), max_vocab, bool(lower)
-        self.chunk_lines = int(chunk_lines)
+        self.min_count = check_int("min_count", min_count, 1)
+        self.max_vocab = check_int("max_vocab", max_vocab, 1, none=True)
+        self.lower = check_bool("lower", lower)
+        self.chunk_lines = check_int("chunk_lines", chunk_lines, 1)
         self._core = _core.Vocab()
+
+    def _repr_state(self) -> list[str]:
+        return [f"{len(self):,} words" if self._core.built else "not fitted"]
+
+    # The native vocabulary is rebuilt from its words and counts (for pickle and copy).
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k != "_core"}
+        core = self._core
+        state["_built"] = ((list(core.words), core.counts.tolist(), int(core.total_tokens))
+                           if core.built else None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        built = state.pop("_built")
+        self.__dict__.update(state)
+        self._core = _core.Vocab()
+        if built is not None:
+            self._core.assign(*built)
 
     def fit(self, source: str | os.PathLike[str] | Iterable[str], *,
             errors: str = "strict") -> Vocabulary:
@@ -120,7 +158,7 @@ class Vocabulary:
 
     def _built(self) -> Any:
         if not self._core.built:
-            raise ValueError("Vocabulary: call fit() (or load()) first")
+            raise not_fitted(self, "call fit() (or load())")
         return self._core
 
     def __len__(self) -> int:
@@ -154,10 +192,7 @@ class Vocabulary:
         consecutive tokens, hashed as fastText does into ``[len(self), len(self) +
         buckets)``."""
         core = self._built()
-        if int(ngrams) != ngrams or ngrams < 1:
-            raise ValueError(f"ngrams: must be an int >= 1, got {ngrams!r}")
-        if int(buckets) != buckets or buckets < 0:
-            raise ValueError(f"buckets: must be an int >= 0, got {buckets!r}")
+        ngrams, buckets = check_int("ngrams", ngrams, 1), check_int("buckets", buckets, 0)
         ids, offsets, base = [], [], 0
         for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
             i, o = core.encode(chunk, int(ngrams), int(buckets))

@@ -1,0 +1,163 @@
+"""What every public msopt model shares: keyword aliases with a helpful error for a wrong
+keyword, scikit-learn style ``get_params``/``set_params``, and a short ``repr``."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = ["ParamsMixin", "keyword_aliases", "not_fitted", "unexpected_keyword"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def unexpected_keyword(cls_name: str, key: str, valid: list[str]) -> TypeError:
+    """``TypeError: Cls() got an unexpected keyword argument 'x'; did you mean 'y'?``"""
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return TypeError(f"{cls_name}() got an unexpected keyword argument {key!r}{hint}")
+
+
+def keyword_aliases(**aliases: str) -> Callable[[F], F]:
+    """Decorate ``__init__``: accept each ``alias=value`` as its canonical name (``alias``
+    -> canonical), refuse an alias given with its canonical name, and answer a keyword that
+    is neither with a TypeError suggesting the closest valid name.  ``inspect.signature``
+    (and so scikit-learn's ``get_params`` and ``help``) sees the canonical signature."""
+
+    def decorate(init: F) -> F:
+        names = [p.name for p in inspect.signature(init).parameters.values()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)][1:]
+
+        @functools.wraps(init)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+            cls_name = type(self).__name__
+            for key in list(kwargs):
+                if key in names:
+                    continue
+                canonical = aliases.get(key)
+                if canonical is None:
+                    raise unexpected_keyword(cls_name, key, names + list(aliases))
+                given = canonical in kwargs or names.index(canonical) < len(args)
+                if given:
+                    raise TypeError(f"{cls_name}() got both {canonical!r} and its alias "
+                                    f"{key!r}; pass only {canonical!r}")
+                kwargs[canonical] = kwargs.pop(key)
+            init(self, *args, **kwargs)
+
+        wrapper.__aliases__ = dict(aliases)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def not_fitted(obj: Any, how: str = "call fit()") -> Exception:
+    from msopt.exceptions import NotFittedError
+
+    return NotFittedError(f"This {type(obj).__name__} instance is not fitted yet; {how} "
+                          "first.")
+
+
+class ParamsMixin:
+    """``get_params``/``set_params`` from the ``__init__`` signature (scikit-learn's
+    protocol, so ``sklearn.base.clone`` works), and a ``repr`` of the class name with the
+    key and non-default parameters plus a short state (``_repr_state``)."""
+
+    _repr_always: tuple[str, ...] = ()
+
+    @classmethod
+    def _get_param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values()
+                      if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                         p.KEYWORD_ONLY))
+
+    @classmethod
+    def _aliases(cls) -> dict[str, str]:
+        return dict(getattr(cls.__init__, "__aliases__", {}))
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments (canonical names), as scikit-learn's ``get_params``;
+        ``deep`` is accepted for compatibility (no parameter is itself an estimator)."""
+        return {k: getattr(self, k) for k in self._get_param_names()}
+
+    def set_params(self, **params: Any) -> Any:
+        """Set constructor arguments (canonical names or their aliases); returns self.  The
+        values are checked when the model is next fitted."""
+        valid = self._get_param_names()
+        aliases = self._aliases()
+        for key, value in params.items():
+            name = aliases.get(key, key)
+            if name not in valid:
+                raise unexpected_keyword(f"{type(self).__name__}.set_params", key,
+                                         valid + list(aliases))
+            setattr(self, name, value)
+        return self
+
+    def _repr_state(self) -> list[str]:
+        return []
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        parts = []
+        for name, p in sig.parameters.items():
+            if name == "self" or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY):
+                continue
+            if not hasattr(self, name):
+                continue
+            value = getattr(self, name)
+            default = p.default
+            same = default is not p.empty and _same(value, default)
+            if name in self._repr_always or not same:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts + self._repr_state())})"
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(type(a) is type(b) and a == b) or (a is b)
+    except Exception:  # arrays and the like: not a default
+        return False
+
+
+# -- argument checks: TypeError for a wrong type, ValueError for a wrong value -------------
+def check_int(name: str, value: Any, lo: int, *, none: bool = False) -> int:
+    """An int >= lo (bool refused); with ``none``, None passes (and is returned as is)."""
+    if value is None and none:
+        return None  # type: ignore[return-value]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int{' or None' if none else ''}, got "
+                        f"{type(value).__name__}")
+    if value < lo:
+        raise ValueError(f"{name}: must be >= {lo}, got {value}")
+    return int(value)
+
+
+def check_number(name: str, value: Any, *, lo: float = -math.inf, strict: bool = False
+                 ) -> float:
+    """A finite real number >= lo (> lo when strict)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                         np.floating)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v) or v < lo or (strict and v == lo):
+        raise ValueError(f"{name}: must be finite and {'>' if strict else '>='} {lo:g}, "
+                         f"got {value!r}")
+    return v
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
+    return value
