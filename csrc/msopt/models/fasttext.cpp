@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "../core/random.hpp"
+#include "../optim/schedule.hpp"
 #include "../embedding/row_access.hpp"
 
 namespace msopt::ftx {
@@ -77,7 +78,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         std::size_t used = 0;
         while (e < epochs && used < budget) {
             const std::size_t doc = order[i];
-            const float lr = float(p->lr * (1.0 - done / total));
+            const float lr = float(p->lr * Schedule::linear_factor(total, 0.0).at(done));  // 1 - done/total
             used += d->end(doc) - d->begin(doc) + 1;
             if (rules::hidden(*d, doc, input, dim, h.data())) {
                 loss[e] += step(out, doc, lr);
