@@ -145,3 +145,39 @@ def test_runner_rates_are_the_formula(name, kw, kind, params):
     s = run_schedule(name, kw.get("schedule_steps", 1), kw.get("warmup_steps", 0),
                      kw.get("min_factor", 1e-4))
     assert list(s.rates(0, 16)) == want
+
+
+# -- the typed boundary -------------------------------------------------------------------
+def test_enums_and_native_state():
+    w = np.zeros(3)
+    opt = msopt.Adam([w], lr=0.1, max_grad_norm=2.0)
+    st = opt.native_state()
+    assert st.algo is _core.Algo.ADAM
+    assert st.hypers[0][0] == 0.1
+    assert st.group_sizes == [1]
+    assert st.params[0] is w
+    assert len(st.states) == _core.MAX_STATE_SLOTS
+    assert st.max_grad_norm == 2.0
+    opt.step([np.ones(3)])
+    assert st.steps[0] == 1  # live
+    with pytest.raises(TypeError, match="algo: expected msopt._core.Algo, got int"):
+        _core.optimizer_step(1, [w], [np.ones(3)], st.states, st.steps, st.hypers, [1], 0.0,
+                             True)
+    assert _core.LinearRunOptions().loss is _core.Loss.SQUARED
+    o = _core.LinearRunOptions(loss=_core.Loss.HINGE, batch_size=5)
+    assert (o.loss, o.batch_size, o.schedule.kind) == (_core.Loss.HINGE, 5, K.CONSTANT)
+
+
+def test_array_checker_wording():
+    W = np.zeros((3, 1))
+    with pytest.raises(ValueError, match=r"^X: expected a 2-D C-contiguous float64 array, "
+                                         r"got a 1-D float64 array of shape \(3,\)$"):
+        _core.linear_forward(np.ones(3), None, None, W, None)
+    with pytest.raises(TypeError, match=r"^X: expected a 2-D C-contiguous float64 array, "
+                                        r"got list$"):
+        _core.linear_forward([[1.0, 2.0, 3.0]], None, None, W, None)
+    with pytest.raises(ValueError, match=r"^X: expected a 2-D C-contiguous float64 array, "
+                                         r"got a non-contiguous 2-D float64"):
+        _core.linear_forward(np.ones((3, 6))[:, ::2], None, None, W, None)
+    with pytest.raises(ValueError, match=r"^X: expected shape \(\*, 3\), got \(2, 2\)$"):
+        _core.linear_forward(np.ones((2, 2)), None, None, W, None)

@@ -94,7 +94,7 @@ inline unsigned dtype_bit(const ArrayView& v) {
     if (v.type_num == py::detail::npy_api::NPY_FLOAT_) return kF32;
     if (v.type_num == py::detail::npy_api::NPY_DOUBLE_) return kF64;
     if (v.type_num == py::detail::npy_api::NPY_INT_) return kI32;
-    return v.is_i64() ? kI64 : 0;
+    return v.is_i64() ? unsigned(kI64) : 0u;
 }
 
 struct Want {
