@@ -334,13 +334,14 @@ def test_divergence_restores_optimizer_state_too():
     reg = msopt.LinearRegression(optimizer="sgd", optimizer_params={"momentum": 0.9},
                                  learning_rate=1e-3, batch_size=1, random_state=0, tol=None)
     reg.partial_fit(X, y)
-    steps = reg._model.optimizer._steps.copy()
-    buf = reg._model.optimizer._states[0].copy()
+    st = reg._model.optimizer.native_state()
+    steps, buf = st.steps.copy(), st.states[0].copy()
     reg.set_params(learning_rate=100.0)
     with pytest.raises(msopt.DivergenceError):
         reg.partial_fit(X * 1e3, y)
-    np.testing.assert_array_equal(reg._model.optimizer._steps, steps)
-    np.testing.assert_array_equal(reg._model.optimizer._states[0], buf)
+    st = reg._model.optimizer.native_state()
+    np.testing.assert_array_equal(st.steps, steps)
+    np.testing.assert_array_equal(st.states[0], buf)
 
 
 def test_streaming_penalty_matches_one_fit():

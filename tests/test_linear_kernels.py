@@ -131,7 +131,7 @@ def test_runner_matches_reference(rng, loss, opt, opts, dtype, sparse, shape):
             off = ~np.isclose(a, r, rtol=2e-3, atol=2e-4)
             assert off.sum() <= max(2, 5e-4 * off.size), f"{off.sum()} of {off.size} differ"
             assert np.max(np.abs(a - r)) <= 4 * 0.05
-    assert list(m.optimizer._steps) == steps
+    assert list(m.optimizer.native_state().steps) == steps
 
 
 def test_epoch_permutation_is_a_seeded_permutation():
@@ -189,11 +189,10 @@ def test_bad_csr_is_refused(kw, exc, match):
     with pytest.raises(exc, match=match):
         _core.linear_run(parts["data"], parts["indptr"].astype(np.int64),
                          parts["indices"].astype(np.int64), np.zeros((3, 1)), None, None, m.W,
-                         m.b, 0, 1.35, 1, (m.optimizer._hyper(m.optimizer.param_groups[0]),) * 2,
-                         m.optimizer._states, m.optimizer._steps, 0.0, 2, 1, 0, 0, True, 0.0,
-                         0.0, 0, 1, 0, 1e-4)
+                         m.b, m.optimizer.native_state(),
+                         _core.LinearRunOptions(batch_size=2, seed=0))
     np.testing.assert_array_equal(m.W, W0)
-    assert list(m.optimizer._steps) == [0, 0]
+    assert list(m.optimizer.native_state().steps) == [0, 0]
 
 
 @pytest.mark.parametrize("C", [2, 10, 16])
@@ -233,13 +232,13 @@ def test_no_features_or_odd_shapes_do_not_crash(rng):
 
 def test_non_native_state_is_refused():
     m = msopt.LinearModel(2, 1, "squared", optimizer="sgd", optimizer_params={"momentum": 0.9})
-    states = list(m.optimizer._states)
+    st = m.optimizer.native_state()
+    states = list(st.states)
     states[0] = states[0].astype(">f8")
-    hy = tuple(m.optimizer._hyper(g) for g in m.optimizer.param_groups)
-    with pytest.raises(ValueError, match="state array does not match"):
+    with pytest.raises(TypeError, match=r"states\[0\]: expected a 2-D C-contiguous writeable "
+                                        r"float64 array, got a 2-D >f8 array of shape \(2, 1\)"):
         _core.linear_run(np.ones((2, 2)), None, None, np.ones((2, 1)), None, None, m.W, m.b,
-                         0, 1.35, 0, hy, states, m.optimizer._steps, 0.0, 2, 1, 0, 0, True,
-                         0.0, 0.0, 0, 1, 0, 1e-4)
+                         st._replace(states=states), _core.LinearRunOptions(batch_size=2))
 
 
 def test_intercept_is_not_decayed_by_adamw():

@@ -3,11 +3,13 @@
 // py::array_t conversion (~200 ns, and it copies what it should refuse).
 #pragma once
 
+#include <pybind11/native_enum.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -76,12 +78,151 @@ inline std::string shape_str(const ArrayView& v) {
 }
 inline std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
 
-// A 1-D C-contiguous int64 array (ids, offsets, counts), or TypeError naming it.
-inline ArrayView int64_vector(py::handle o, const char* name) {
+// -- the one array checker -------------------------------------------------------------
+// Every binding checks its arrays with `array(obj, name, Want{...})`: one function, one
+// wording.  A refusal names the argument, says what was expected and what came:
+//   X: expected a 2-D C-contiguous float32 array, got a 1-D float64 array of shape (3,)
+// TypeError when `obj` is not an ndarray or has the wrong dtype, ValueError for the wrong
+// ndim, a non-contiguous array or a read-only one where the array is written.  Shapes are
+// checked with `shape(...)` (ValueError), ids with `check_ids` (IndexError).  The passing
+// path reads NumPy's array struct and a few flags (a few ns); messages are built only on
+// failure, out of line.
+enum DTypes : unsigned { kF32 = 1, kF64 = 2, kI64 = 4, kI32 = 8, kFloat = kF32 | kF64 };
+
+inline unsigned dtype_bit(const ArrayView& v) {
+    if (!v.native()) return 0;
+    if (v.type_num == py::detail::npy_api::NPY_FLOAT_) return kF32;
+    if (v.type_num == py::detail::npy_api::NPY_DOUBLE_) return kF64;
+    if (v.type_num == py::detail::npy_api::NPY_INT_) return kI32;
+    return v.is_i64() ? unsigned(kI64) : 0u;
+}
+
+struct Want {
+    unsigned dtypes = kFloat;  // a DTypes mask; `dtype_bit(other)` asks for other's dtype
+    int ndim = -1;             // -1: any
+    bool writeable = false;    // updated in place: refuse read-only arrays
+    bool contiguous = true;    // C-contiguous (always, for arrays updated in place)
+};
+
+// "name" or "name[i]" (i == npos) or "name[i].field".
+struct Name {
+    const char* base;
+    std::size_t index = std::size_t(-1);
+    const char* field = nullptr;
+    std::string str() const {
+        std::string s = base;
+        if (index != std::size_t(-1)) s += "[" + std::to_string(index) + "]";
+        if (field) s += std::string(".") + field;
+        return s;
+    }
+    Name(const char* b) : base(b) {}  // NOLINT: names are passed as literals
+    Name(const char* b, std::size_t i, const char* f = nullptr) : base(b), index(i), field(f) {}
+};
+
+inline std::string dtypes_str(unsigned m) {
+    std::string s;
+    const char* names[] = {"float32", "float64", "int64", "int32"};
+    int n = 0;
+    for (unsigned b = 0; b < 4; ++b)
+        if (m & (1u << b)) {
+            if (n++) s += " or ";
+            s += names[b];
+        }
+    return s;
+}
+
+inline std::string expected_str(const Want& w) {
+    std::string s = "expected a ";
+    if (w.ndim >= 0) s += std::to_string(w.ndim) + "-D ";
+    if (w.contiguous) s += "C-contiguous ";
+    if (w.writeable) s += "writeable ";
+    return s + dtypes_str(w.dtypes) + " array";
+}
+
+inline std::string got_str(PyObject* o) {
     ArrayView v;
-    if (!view(o.ptr(), v) || !v.is_i64() || v.ndim != 1 || !v.c_contiguous())
-        throw py::type_error(std::string(name) + ": expected a 1-D C-contiguous int64 array");
+    if (!view(o, v)) return std::string("got ") + (o == Py_None ? "None" : type_name(o));
+    std::string s = "got a ";
+    if (!v.c_contiguous()) s += "non-contiguous ";
+    if (!v.writeable()) s += "read-only ";
+    return s + std::to_string(v.ndim) + "-D " + dtype_name(o) + " array of shape " +
+           shape_str(v);
+}
+
+[[noreturn]] __attribute__((noinline, cold)) inline void refuse(PyObject* o, const Name& name,
+                                                                const Want& w, bool type_err) {
+    const std::string msg = name.str() + ": " + expected_str(w) + ", " + got_str(o);
+    if (type_err) throw py::type_error(msg);
+    throw std::invalid_argument(msg);
+}
+
+inline ArrayView array(PyObject* o, const Name& name, const Want& w) {
+    ArrayView v;
+    if (!view(o, v) || !(dtype_bit(v) & w.dtypes)) refuse(o, name, w, true);
+    if ((w.ndim >= 0 && v.ndim != w.ndim) || (w.contiguous && !v.c_contiguous()) ||
+        (w.writeable && !v.writeable()))
+        refuse(o, name, w, false);
     return v;
+}
+inline ArrayView array(py::handle o, const Name& name, const Want& w) {
+    return array(o.ptr(), name, w);
+}
+
+// The shape, dimension by dimension (-1: any), or ValueError naming both shapes.
+[[noreturn]] __attribute__((noinline, cold)) inline void refuse_shape(
+    const ArrayView& v, const Name& name, std::initializer_list<Py_ssize_t> want,
+    const char* why) {
+    std::string s = "(";
+    std::size_t d = 0;
+    for (Py_ssize_t n : want) {
+        if (d++) s += ", ";
+        s += n < 0 ? std::string("*") : std::to_string(n);
+    }
+    s += want.size() == 1 ? ",)" : ")";
+    throw std::invalid_argument(name.str() + ": expected shape " + s + (why ? why : "") +
+                                ", got " + shape_str(v));
+}
+inline void shape(const ArrayView& v, const Name& name, std::initializer_list<Py_ssize_t> want,
+                  const char* why = nullptr) {
+    bool ok = std::size_t(v.ndim) == want.size();
+    int d = 0;
+    for (Py_ssize_t n : want) ok = ok && (n < 0 || (d < v.ndim && v.shape[d] == n)), ++d;
+    if (!ok) refuse_shape(v, name, want, why);
+}
+
+// The same shape as `like` (a parameter, a table), or ValueError naming both shapes.
+[[noreturn]] __attribute__((noinline, cold)) inline void refuse_shape_like(
+    const ArrayView& v, const Name& name, const ArrayView& like, const char* why) {
+    throw std::invalid_argument(name.str() + ": expected shape " + shape_str(like) +
+                                (why ? why : "") + ", got " + shape_str(v));
+}
+inline void shape_like(const ArrayView& v, const Name& name, const ArrayView& like,
+                       const char* why = nullptr) {
+    if (!v.same_shape(like)) refuse_shape_like(v, name, like, why);
+}
+
+// A 1-D C-contiguous int64 array (ids, offsets, counts).
+inline ArrayView int64_vector(py::handle o, const char* name) {
+    return array(o, name, Want{kI64, 1});
+}
+
+// -- typed enums at the boundary ------------------------------------------------------
+// Enums cross as py::native_enum (enum.IntEnum subclasses).  Functions on a hot path take
+// them as a handle and read them here: a type check against the registered class and an
+// int read (a few ns), where pybind11's caster looks the type up first.
+template <class E>
+struct EnumType {
+    static inline PyObject* type = nullptr;  // set by the register_<area> that binds E
+};
+
+template <class E>
+E enum_value(py::handle o, const char* name) {
+    PyObject* t = EnumType<E>::type;
+    if (!t || !PyObject_TypeCheck(o.ptr(), reinterpret_cast<PyTypeObject*>(t)))
+        throw py::type_error(std::string(name) + ": expected msopt._core." +
+                             (t ? reinterpret_cast<PyTypeObject*>(t)->tp_name : "enum") +
+                             ", got " + type_name(o.ptr()));
+    return E(PyLong_AsLong(o.ptr()));
 }
 
 // Every id in [0, rows), or IndexError naming the first that is not (`what` says what the

@@ -23,25 +23,13 @@ const void* parse_weights(py::handle w, const ArrayView& like, std::size_t n_ids
     if (w.is_none()) return nullptr;
     if (mode != embedding::Mode::Sum)
         throw std::invalid_argument("per_sample_weights: only with mode='sum'");
-    ArrayView wv;
-    if (!bind::view(w.ptr(), wv) || wv.type_num != like.type_num || !wv.native())
-        throw py::type_error("per_sample_weights: must be an array of the table's dtype");
-    if (wv.ndim != 1 || std::size_t(wv.shape[0]) != n_ids || !wv.c_contiguous())
-        throw std::invalid_argument("per_sample_weights: expected shape (" +
-                                    std::to_string(n_ids) + ",), C-contiguous");
+    const ArrayView wv = bind::array(w, "per_sample_weights", bind::Want{bind::dtype_bit(like), 1});
+    bind::shape(wv, "per_sample_weights", {Py_ssize_t(n_ids)}, " (one weight per id)");
     return wv.data;
 }
 
 ArrayView float_matrix(py::handle o, const char* name) {
-    ArrayView v;
-    if (!bind::view(o.ptr(), v))
-        throw py::type_error(std::string(name) + ": expected a numpy.ndarray");
-    if (!v.is_f32() && !v.is_f64())
-        throw py::type_error(std::string(name) + ": dtype must be float32 or float64, got " +
-                             bind::dtype_name(o.ptr()));
-    if (v.ndim != 2 || !v.c_contiguous())
-        throw std::invalid_argument(std::string(name) + ": expected a C-contiguous 2-D array");
-    return v;
+    return bind::array(o, name, bind::Want{bind::kFloat, 2});
 }
 
 embedding::Mode parse_mode(int mode) {
@@ -85,9 +73,7 @@ BackwardArgs backward_args(py::handle grad_out, py::handle ids, py::handle offse
     a.grad = float_matrix(grad_out, "grad_out");
     a.mode = parse_mode(mode_id);
     a.bags = parse_bags(ids, offsets, rows);
-    if (std::size_t(a.grad.shape[0]) != a.bags.n_bags)
-        throw std::invalid_argument("grad_out: " + std::to_string(a.grad.shape[0]) +
-                                    " rows for " + std::to_string(a.bags.n_bags) + " bags");
+    bind::shape(a.grad, "grad_out", {Py_ssize_t(a.bags.n_bags), -1}, " (one row per bag)");
     a.weights = parse_weights(weights, a.grad, a.bags.n_ids, a.mode);
     return a;
 }

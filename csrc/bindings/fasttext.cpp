@@ -21,13 +21,8 @@ ftx::Docs parse_docs(py::handle ids, py::handle offsets, std::size_t rows) {
     return d;
 }
 
-ArrayView table(py::handle o, const char* name) {
-    ArrayView v;
-    if (!bind::view(o.ptr(), v) || !v.is_f32() || v.ndim != 2 || !v.c_contiguous() ||
-        !v.writeable())
-        throw py::type_error(std::string(name) + ": expected a writeable C-contiguous float32 "
-                                                 "2-D array");
-    return v;
+ArrayView table(py::handle o, const char* name, bool writeable = true) {
+    return bind::array(o, name, bind::Want{bind::kF32, 2, writeable});
 }
 
 ftx::Loss parse_loss(const std::string& loss) {
@@ -49,10 +44,8 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     if (in.shape[0] >= INT32_MAX || out.shape[0] >= INT32_MAX)
         throw std::invalid_argument("input, output: at most 2^31 - 2 rows are supported");
     ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]));
-    ArrayView lv;
-    if (!bind::view(labels.ptr(), lv) || lv.type_num != py::detail::npy_api::NPY_INT_ ||
-        lv.ndim != 1 || std::size_t(lv.shape[0]) != d.n_docs || !lv.c_contiguous())
-        throw py::type_error("labels: expected an int32 array, one per document");
+    const ArrayView lv = bind::array(labels, "labels", bind::Want{bind::kI32, 1});
+    bind::shape(lv, "labels", {Py_ssize_t(d.n_docs)}, " (one label per document)");
     d.labels = reinterpret_cast<const std::int32_t*>(lv.data);
     for (std::size_t i = 0; i < d.n_docs; ++i)
         if (d.labels[i] < 0 || d.labels[i] >= out.shape[0])
@@ -61,11 +54,9 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     p.loss = parse_loss(loss);
     const double* weights = nullptr;
     if (p.loss == ftx::Loss::ns) {
-        ArrayView wv;
-        if (!bind::view(class_weights.ptr(), wv) || !wv.is_f64() || wv.ndim != 1 ||
-            wv.shape[0] != out.shape[0] || !wv.c_contiguous())
-            throw py::type_error("class_weights: loss 'ns' needs a float64 array, one per "
-                                 "output row");
+        const ArrayView wv = bind::array(class_weights, "class_weights",
+                                         bind::Want{bind::kF64, 1});
+        bind::shape(wv, "class_weights", {out.shape[0]}, " (loss 'ns': one per output row)");
         weights = reinterpret_cast<const double*>(wv.data);
         for (py::ssize_t k = 0; k < wv.shape[0]; ++k)
             if (!(weights[k] >= 0.0) || !std::isfinite(weights[k]))
@@ -97,7 +88,7 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
 
 py::array_t<float> proba(py::handle ids, py::handle offsets, py::handle input,
                          py::handle output, const std::string& loss) {
-    const ArrayView in = table(input, "input"), out = table(output, "output");
+    const ArrayView in = table(input, "input", false), out = table(output, "output", false);
     if (in.shape[1] != out.shape[1])
         throw std::invalid_argument("input, output: rows of the same width expected, got " +
                                     bind::shape_str(in) + " and " + bind::shape_str(out));

@@ -12,20 +12,11 @@ namespace {
 
 using bind::ArrayView;
 
-ArrayView need_array(py::handle o, const char* name) {
-    ArrayView v;
-    if (!bind::view(o.ptr(), v))
-        throw py::type_error(std::string(name) + ": expected a numpy.ndarray, got " +
-                             bind::type_name(o.ptr()));
-    if (!v.c_contiguous())
-        throw std::invalid_argument(std::string(name) + ": must be C-contiguous");
-    return v;
-}
+using bind::Want;
 
-void need_dtype(const ArrayView& v, int type_num, const char* name) {
-    if (v.type_num != type_num || !v.native())
-        throw py::type_error(std::string(name) + ": dtype " + bind::dtype_name(v.obj) +
-                             " does not match the model's");
+// The dtype mask of "the model's dtype" (W's).
+unsigned model_dtype(int type_num) {
+    return type_num == py::detail::npy_api::NPY_FLOAT_ ? bind::kF32 : bind::kF64;
 }
 
 // The data: X dense (2-D) or CSR (X holds the values; indptr/indices given), targets.
@@ -35,24 +26,20 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
                            py::handle sw, int type_num, std::size_t C, linear::Loss loss,
                            bool targets_optional = false) {
     linear::Data<T> D;
-    ArrayView xv = need_array(X, "X");
-    need_dtype(xv, type_num, "X");
+    const unsigned dt = model_dtype(type_num);
     D.d = n_features;
     if (indptr.is_none()) {
-        if (xv.ndim != 2 || std::size_t(xv.shape[1]) != n_features)
-            throw std::invalid_argument("X: expected shape (n, " + std::to_string(n_features) +
-                                        "), got " + bind::shape_str(xv));
+        const ArrayView xv = bind::array(X, "X", Want{dt, 2});
+        bind::shape(xv, "X", {-1, Py_ssize_t(n_features)});
         D.x = reinterpret_cast<const T*>(xv.data);
         D.ldx = n_features;
         D.n = std::size_t(xv.shape[0]);
     } else {
-        ArrayView pv = need_array(indptr, "indptr"), iv = need_array(indices, "indices");
-        if (!pv.is_i64() || pv.ndim != 1 || pv.shape[0] < 1)
-            throw py::type_error("indptr: expected a 1-D int64 array of length n + 1");
-        if (!iv.is_i64() || iv.ndim != 1)
-            throw py::type_error("indices: expected a 1-D int64 array");
-        if (xv.ndim != 1 || xv.shape[0] != iv.shape[0])
-            throw std::invalid_argument("X: CSR values and indices differ in length");
+        const ArrayView xv = bind::array(X, "X", Want{dt, 1});
+        const ArrayView pv = bind::int64_vector(indptr, "indptr");
+        const ArrayView iv = bind::int64_vector(indices, "indices");
+        if (pv.shape[0] < 1) bind::shape(pv, "indptr", {-1}, " (n + 1 >= 1 row pointers)");
+        bind::shape(xv, "X", {iv.shape[0]}, " (CSR values, one per index)");
         const auto* ip = reinterpret_cast<const std::int64_t*>(pv.data);
         const auto* ix = reinterpret_cast<const std::int64_t*>(iv.data);
         D.n = std::size_t(pv.shape[0] - 1);
@@ -77,17 +64,12 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
         throw std::invalid_argument("X: too large for the 32-bit BLAS msopt links");
     const bool regression = loss == linear::Loss::Squared || loss == linear::Loss::Huber;
     if (regression && !y.is_none()) {
-        ArrayView yv = need_array(y, "y");
-        need_dtype(yv, type_num, "y");
-        if (yv.ndim != 2 || std::size_t(yv.shape[0]) != D.n || std::size_t(yv.shape[1]) != C)
-            throw std::invalid_argument("y: expected shape (" + std::to_string(D.n) + ", " +
-                                        std::to_string(C) + "), got " + bind::shape_str(yv));
+        const ArrayView yv = bind::array(y, "y", Want{dt, 2});
+        bind::shape(yv, "y", {Py_ssize_t(D.n), Py_ssize_t(C)});
         D.y = reinterpret_cast<const T*>(yv.data);
     } else if (!regression && !labels.is_none()) {
-        ArrayView lv = need_array(labels, "labels");
-        if (!lv.is_i64() || lv.ndim != 1 || std::size_t(lv.shape[0]) != D.n)
-            throw std::invalid_argument("labels: expected an int64 array of length " +
-                                        std::to_string(D.n));
+        const ArrayView lv = bind::int64_vector(labels, "labels");
+        bind::shape(lv, "labels", {Py_ssize_t(D.n)});
         const auto* lp = reinterpret_cast<const std::int64_t*>(lv.data);
         const bool binary = C == 1 && loss != linear::Loss::Softmax;
         const std::int64_t hi = binary ? 2 : std::int64_t(C);
@@ -102,11 +84,8 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
                                                : "labels: class ids are required for this loss");
     }
     if (!sw.is_none()) {
-        ArrayView wv = need_array(sw, "sample_weight");
-        need_dtype(wv, type_num, "sample_weight");
-        if (wv.ndim != 1 || std::size_t(wv.shape[0]) != D.n)
-            throw std::invalid_argument("sample_weight: expected shape (" +
-                                        std::to_string(D.n) + ",)");
+        const ArrayView wv = bind::array(sw, "sample_weight", Want{dt, 1});
+        bind::shape(wv, "sample_weight", {Py_ssize_t(D.n)});
         D.sw = reinterpret_cast<const T*>(wv.data);
     }
     return D;
@@ -121,21 +100,13 @@ struct Model {
 
 Model parse_model(py::handle W, py::handle b, bool writeable) {
     Model m;
-    m.W = need_array(W, "W");
-    if (!m.W.is_f32() && !m.W.is_f64())
-        throw py::type_error("W: dtype must be float32 or float64, got " +
-                             bind::dtype_name(W.ptr()));
-    if (m.W.ndim != 2) throw std::invalid_argument("W: expected a 2-D array (n_features, n_outputs)");
-    if (writeable && !m.W.writeable()) throw std::invalid_argument("W: is read-only");
+    m.W = bind::array(W, "W", Want{bind::kFloat, 2, writeable});
     m.d = std::size_t(m.W.shape[0]);
     m.C = std::size_t(m.W.shape[1]);
     m.type_num = m.W.type_num;
     if (!b.is_none()) {
-        m.b = need_array(b, "b");
-        need_dtype(m.b, m.type_num, "b");
-        if (m.b.ndim != 1 || std::size_t(m.b.shape[0]) != m.C)
-            throw std::invalid_argument("b: expected shape (" + std::to_string(m.C) + ",)");
-        if (writeable && !m.b.writeable()) throw std::invalid_argument("b: is read-only");
+        m.b = bind::array(b, "b", Want{model_dtype(m.type_num), 1, writeable});
+        bind::shape(m.b, "b", {Py_ssize_t(m.C)});
         m.has_b = true;
     }
     return m;
@@ -157,12 +128,21 @@ py::tuple run_t(const Model& m, const linear::Data<T>& D, const linear::LossSpec
     return py::make_tuple(losses, r.finite, r.steps);
 }
 
-void fill_hyper(Algo algo, py::handle t, double* out, const char* name) {
+// The options of one linear_run call besides the data, the model and the optimizer.
+struct LinearRunOptions {
+    linear::Loss loss = linear::Loss::Squared;
+    double huber_eps = 1.35;
+    linear::RunSpec run;
+};
+
+void fill_hyper(Algo algo, py::handle t, double* out, const bind::Name& name) {
     if (!PyTuple_Check(t.ptr()))
-        throw py::type_error(std::string(name) + ": expected a tuple of hyperparameters");
+        throw py::type_error(name.str() + ": expected a tuple of hyperparameters, got " +
+                             bind::type_name(t.ptr()));
     auto tup = py::reinterpret_borrow<py::tuple>(t);
     if (int(tup.size()) != hyper_len(algo))
-        throw std::invalid_argument(std::string(name) + ": wrong number of hyperparameters");
+        throw std::invalid_argument(name.str() + ": expected " + std::to_string(hyper_len(algo)) +
+                                    " hyperparameters, got " + std::to_string(tup.size()));
     for (std::size_t j = 0; j < tup.size(); ++j) out[j] = tup[j].cast<double>();
 }
 
@@ -171,6 +151,7 @@ void fill_states(const Model& m, py::list states, std::size_t offset, void** out
                  std::vector<py::object>& keep) {
     bool need[kMaxSlots];
     make_coeffs(algo, hyper, 1, need);
+    const Want want{model_dtype(m.type_num), param.ndim, true};
     for (int s = 0; s < kMaxSlots; ++s) {
         py::handle o = states[offset + std::size_t(s)];
         out[s] = nullptr;
@@ -180,63 +161,58 @@ void fill_states(const Model& m, py::list states, std::size_t offset, void** out
                                             slot_option(algo, s));
             continue;
         }
-        ArrayView v;
-        if (!bind::view(o.ptr(), v) || v.type_num != m.type_num || !v.native() ||
-            !v.same_shape(param) || !v.c_contiguous() || !v.writeable())
-            throw std::invalid_argument(std::string(name) + ": state array does not match");
+        const bind::Name sn("states", offset + std::size_t(s));
+        const ArrayView v = bind::array(o, sn, want);
+        if (!v.same_shape(param))
+            throw std::invalid_argument(sn.str() + ": state array does not match " + name +
+                                        ": expected shape " + bind::shape_str(param) + ", got " +
+                                        bind::shape_str(v));
         out[s] = v.data;
         keep.push_back(py::reinterpret_borrow<py::object>(o));  // the list may be edited
     }
 }
 
+// The optimizer's state, as Optimizer.native_state() hands it over (see optimizers.py).
 py::tuple linear_run(py::handle X, py::handle indptr, py::handle indices, py::handle y,
                      py::handle labels, py::handle sample_weight, py::handle W, py::handle b,
-                     int loss_id, double huber_eps, int algo_id, py::tuple hypers,
-                     py::list states, py::array steps_arr, double max_norm,
-                     std::size_t batch_size, std::int64_t epochs, std::int64_t epoch0,
-                     std::uint64_t seed, bool shuffle, double l2, double l1, int sched_kind,
-                     std::int64_t sched_total, std::int64_t sched_warmup, double min_factor,
-                     std::int64_t sched_origin) {
-    if (loss_id < 0 || loss_id > 4) throw std::invalid_argument("loss: unknown id");
-    if (algo_id < 0 || algo_id > int(Algo::Lion)) throw std::invalid_argument("algo: unknown id");
-    if (batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
-    if (epochs < 0) throw std::invalid_argument("epochs: must be >= 0");
+                     py::handle optimizer, const LinearRunOptions& o) {
+    if (o.run.batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
+    if (o.run.epochs < 0) throw std::invalid_argument("epochs: must be >= 0");
     const Model m = parse_model(W, b, true);
-    linear::LossSpec loss{linear::Loss(loss_id), huber_eps};
+    const linear::LossSpec loss{o.loss, o.huber_eps};
     if ((loss.loss == linear::Loss::Logistic) && m.C != 1)
         throw std::invalid_argument("W: the logistic loss takes one output column");
     linear::OptimSpec opt;
-    opt.algo = Algo(algo_id);
-    opt.max_norm = max_norm;
-    if (hypers.size() != (m.has_b ? 2u : 1u))
-        throw std::invalid_argument("hypers: one tuple for W and one for b expected");
-    fill_hyper(opt.algo, hypers[0], opt.hyper_w, "hypers[0]");
-    if (m.has_b) fill_hyper(opt.algo, hypers[1], opt.hyper_b, "hypers[1]");
-    if (states.size() != (m.has_b ? 2u : 1u) * kMaxSlots)
-        throw std::invalid_argument("states: wrong length");
+    opt.algo = bind::enum_value<Algo>(optimizer.attr("algo"), "optimizer.algo");
+    opt.max_norm = optimizer.attr("max_grad_norm").cast<double>();
+    const std::size_t arrays = m.has_b ? 2u : 1u;
+    py::object hypers_o = optimizer.attr("hypers");
+    if (!PyList_Check(hypers_o.ptr()) && !PyTuple_Check(hypers_o.ptr()))
+        throw py::type_error("optimizer.hypers: expected a list of tuples, one per group");
+    py::sequence hypers = hypers_o;
+    if (hypers.size() != arrays)
+        throw std::invalid_argument("optimizer.hypers: one tuple for W and one for b expected");
+    fill_hyper(opt.algo, hypers[0], opt.hyper_w, bind::Name("optimizer.hypers", 0));
+    if (m.has_b) fill_hyper(opt.algo, hypers[1], opt.hyper_b, bind::Name("optimizer.hypers", 1));
+    py::object states_o = optimizer.attr("states");
+    if (!PyList_Check(states_o.ptr()))
+        throw py::type_error("optimizer.states: expected a list");
+    py::list states = states_o;
+    if (states.size() != arrays * kMaxSlots)
+        throw std::invalid_argument("optimizer.states: expected " +
+                                    std::to_string(arrays * kMaxSlots) + " entries, got " +
+                                    std::to_string(states.size()));
     std::vector<py::object> keep;  // the state arrays, alive while the GIL is released
     fill_states(m, states, 0, opt.state_w, opt.algo, opt.hyper_w, m.W, "W", keep);
     if (m.has_b)
         fill_states(m, states, kMaxSlots, opt.state_b, opt.algo, opt.hyper_b, m.b, "b", keep);
-    ArrayView sv;
-    if (!bind::view(steps_arr.ptr(), sv) || !sv.is_i64() || sv.ndim != 1 ||
-        sv.shape[0] != (m.has_b ? 2 : 1) || !sv.writeable() || !sv.c_contiguous())
-        throw std::invalid_argument("steps: expected a writeable int64 array, one per array");
+    py::object steps = optimizer.attr("steps");
+    const ArrayView sv = bind::array(steps, "optimizer.steps", Want{bind::kI64, 1, true});
+    bind::shape(sv, "optimizer.steps", {Py_ssize_t(arrays)}, " (one count per array)");
+    keep.push_back(steps);
     opt.step_w = reinterpret_cast<std::int64_t*>(sv.data);
     opt.step_b = m.has_b ? opt.step_w + 1 : nullptr;
-    linear::RunSpec spec;
-    spec.batch_size = batch_size;
-    spec.epochs = epochs;
-    spec.epoch0 = epoch0;
-    spec.seed = seed;
-    spec.shuffle = shuffle;
-    spec.l2 = l2;
-    spec.l1 = l1;
-    spec.schedule.kind = sched_kind;
-    spec.schedule.total = sched_total > 0 ? sched_total : 1;
-    spec.schedule.warmup = sched_warmup;
-    spec.schedule.min_factor = min_factor;
-    spec.schedule.origin = sched_origin;
+    linear::RunSpec spec = o.run;
     if (m.W.is_f32()) {
         auto D = parse_data<float>(X, indptr, indices, m.d, y, labels, sample_weight,
                                    m.type_num, m.C, loss.loss);
@@ -294,10 +270,9 @@ py::tuple loss_grad_t(const Model& m, const linear::Data<T>& D, const linear::Lo
 
 py::tuple linear_loss_grad(py::handle X, py::handle indptr, py::handle indices, py::handle y,
                            py::handle labels, py::handle sample_weight, py::handle W,
-                           py::handle b, int loss_id, double huber_eps) {
-    if (loss_id < 0 || loss_id > 4) throw std::invalid_argument("loss: unknown id");
+                           py::handle b, linear::Loss loss_kind, double huber_eps) {
     const Model m = parse_model(W, b, false);
-    linear::LossSpec loss{linear::Loss(loss_id), huber_eps};
+    linear::LossSpec loss{loss_kind, huber_eps};
     if (m.W.is_f32())
         return loss_grad_t<float>(m, parse_data<float>(X, indptr, indices, m.d, y, labels,
                                                        sample_weight, m.type_num, m.C,
@@ -317,15 +292,77 @@ py::array epoch_permutation(std::uint64_t seed, std::int64_t epoch, std::size_t 
 }  // namespace
 
 void register_linear(py::module_& m) {
+    py::native_enum<linear::Loss>(m, "Loss", "enum.IntEnum",
+                                  "The loss a linear model is trained on (see linear.hpp).")
+        .value("SQUARED", linear::Loss::Squared)
+        .value("HUBER", linear::Loss::Huber)
+        .value("LOGISTIC", linear::Loss::Logistic)
+        .value("SOFTMAX", linear::Loss::Softmax)
+        .value("HINGE", linear::Loss::Hinge)
+        .finalize();
+    py::class_<LinearRunOptions>(m, "LinearRunOptions",
+                                 "What one linear_run call does, besides the data, the model "
+                                 "and the optimizer.")
+        .def(py::init([](linear::Loss loss, double huber_eps, std::size_t batch_size,
+                         std::int64_t epochs, std::int64_t epoch0, std::uint64_t seed,
+                         bool shuffle, double l2, double l1, const Schedule& schedule,
+                         std::int64_t schedule_origin) {
+                 LinearRunOptions o;
+                 o.loss = loss;
+                 o.huber_eps = huber_eps;
+                 o.run.batch_size = batch_size;
+                 o.run.epochs = epochs;
+                 o.run.epoch0 = epoch0;
+                 o.run.seed = seed;
+                 o.run.shuffle = shuffle;
+                 o.run.l2 = l2;
+                 o.run.l1 = l1;
+                 o.run.schedule = schedule;
+                 o.run.schedule_origin = schedule_origin;
+                 return o;
+             }),
+             py::kw_only(), py::arg("loss") = linear::Loss::Squared, py::arg("huber_eps") = 1.35,
+             py::arg("batch_size") = 32, py::arg("epochs") = 1, py::arg("epoch0") = 0,
+             py::arg("seed") = 0, py::arg("shuffle") = true, py::arg("l2") = 0.0,
+             py::arg("l1") = 0.0, py::arg("schedule") = Schedule{},
+             py::arg("schedule_origin") = 0)
+        .def_readwrite("loss", &LinearRunOptions::loss)
+        .def_readwrite("huber_eps", &LinearRunOptions::huber_eps)
+        .def_property(
+            "batch_size", [](const LinearRunOptions& o) { return o.run.batch_size; },
+            [](LinearRunOptions& o, std::size_t v) { o.run.batch_size = v; })
+        .def_property(
+            "epochs", [](const LinearRunOptions& o) { return o.run.epochs; },
+            [](LinearRunOptions& o, std::int64_t v) { o.run.epochs = v; })
+        .def_property(
+            "epoch0", [](const LinearRunOptions& o) { return o.run.epoch0; },
+            [](LinearRunOptions& o, std::int64_t v) { o.run.epoch0 = v; })
+        .def_property(
+            "seed", [](const LinearRunOptions& o) { return o.run.seed; },
+            [](LinearRunOptions& o, std::uint64_t v) { o.run.seed = v; })
+        .def_property(
+            "shuffle", [](const LinearRunOptions& o) { return o.run.shuffle; },
+            [](LinearRunOptions& o, bool v) { o.run.shuffle = v; })
+        .def_property(
+            "l2", [](const LinearRunOptions& o) { return o.run.l2; },
+            [](LinearRunOptions& o, double v) { o.run.l2 = v; })
+        .def_property(
+            "l1", [](const LinearRunOptions& o) { return o.run.l1; },
+            [](LinearRunOptions& o, double v) { o.run.l1 = v; })
+        .def_property(
+            "schedule", [](const LinearRunOptions& o) { return o.run.schedule; },
+            [](LinearRunOptions& o, const Schedule& v) { o.run.schedule = v; })
+        .def_property(
+            "schedule_origin", [](const LinearRunOptions& o) { return o.run.schedule_origin; },
+            [](LinearRunOptions& o, std::int64_t v) { o.run.schedule_origin = v; });
     m.def("linear_run", &linear_run, py::arg("X"), py::arg("indptr"), py::arg("indices"),
           py::arg("y"), py::arg("labels"), py::arg("sample_weight"), py::arg("W"), py::arg("b"),
-          py::arg("loss"), py::arg("huber_eps"), py::arg("algo"), py::arg("hypers"),
-          py::arg("states"), py::arg("steps"), py::arg("max_norm"), py::arg("batch_size"),
-          py::arg("epochs"), py::arg("epoch0"), py::arg("seed"), py::arg("shuffle"),
-          py::arg("l2"), py::arg("l1"), py::arg("schedule"), py::arg("schedule_total"),
-          py::arg("schedule_warmup"), py::arg("min_factor"), py::arg("schedule_origin") = 0,
+          py::arg("optimizer"), py::arg("options"),
           "Run minibatch epochs of a linear model with a fused loss, in one native call.\n\n"
-          "Returns (epoch_losses, finite, steps).");
+          "`optimizer` is an Optimizer.native_state() (algo, hypers, states, steps, "
+          "max_grad_norm; states and steps are updated in place); `options` a "
+          "LinearRunOptions.  The schedule is a factor (base 1) of the optimizer's rates at "
+          "step (its count on W) - schedule_origin.  Returns (epoch_losses, finite, steps).");
     m.def("linear_forward", &linear_forward, py::arg("X"), py::arg("indptr"),
           py::arg("indices"), py::arg("W"), py::arg("b"), "Z = X W + b (dense or CSR X).");
     m.def("linear_loss_grad", &linear_loss_grad, py::arg("X"), py::arg("indptr"),

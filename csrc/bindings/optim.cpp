@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../msopt/optim/optim.hpp"
+#include "../msopt/optim/schedule.hpp"
 #include "../msopt/optim/step.hpp"
 
 namespace msopt {
@@ -43,12 +44,10 @@ PyObject* contiguous(PyObject* o, Scratch& s) {
     return c.ptr();
 }
 
-py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list states,
-                         py::array steps_arr, py::list hypers, py::list group_sizes,
+py::tuple optimizer_step(py::handle algo_o, py::list params, py::list grads, py::list states,
+                         py::handle steps_arr, py::list hypers, py::list group_sizes,
                          double max_norm, bool check_finite) {
-    if (algo_id < 0 || algo_id > int(Algo::Lion))
-        throw std::invalid_argument("algo: unknown optimizer id " + std::to_string(algo_id));
-    const Algo algo = Algo(algo_id);
+    const Algo algo = bind::enum_value<Algo>(algo_o, "algo");
     const std::size_t n = params.size();
     if (grads.size() != n)
         throw std::invalid_argument("grads: expected " + std::to_string(n) +
@@ -57,11 +56,8 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
     if (states.size() != n * kMaxSlots)
         throw std::invalid_argument("states: expected " + std::to_string(n * kMaxSlots) +
                                     " entries, got " + std::to_string(states.size()));
-    ArrayView sv;
-    if (!bind::view(steps_arr.ptr(), sv) || !sv.is_i64() || sv.ndim != 1 ||
-        std::size_t(sv.shape[0]) != n || !sv.c_contiguous() || !sv.writeable())
-        throw std::invalid_argument("steps: expected a writeable int64 array of length " +
-                                    std::to_string(n));
+    const ArrayView sv = bind::array(steps_arr, "steps", bind::Want{bind::kI64, 1, true});
+    bind::shape(sv, "steps", {Py_ssize_t(n)}, " (one count per parameter)");
     auto* steps = reinterpret_cast<std::int64_t*>(sv.data);
 
     // Group hyperparameters.
@@ -99,18 +95,8 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
     for (std::size_t i = 0; i < n; ++i) {
         PyObject* po = PyList_GET_ITEM(params.ptr(), Py_ssize_t(i));
         PyObject* go = PyList_GET_ITEM(grads.ptr(), Py_ssize_t(i));
-        ArrayView pv;
-        if (!bind::view(po, pv))
-            throw py::type_error(at("params", i) + ": expected a numpy.ndarray, got " +
-                                 bind::type_name(po));
-        if (!pv.is_f32() && !pv.is_f64())
-            throw py::type_error(at("params", i) + ": dtype must be float32 or float64, got " +
-                                 bind::dtype_name(po));
-        if (!pv.c_contiguous())
-            throw std::invalid_argument(at("params", i) +
-                                        ": must be C-contiguous (it is updated in place)");
-        if (!pv.writeable())
-            throw std::invalid_argument(at("params", i) + ": is read-only");
+        const ArrayView pv =
+            bind::array(po, bind::Name("params", i), bind::Want{bind::kFloat, -1, true});
         if (go == Py_None) continue;  // no gradient: the parameter and its step count stay
         scratch.keep.push_back(py::reinterpret_borrow<py::object>(po));
         scratch.keep.push_back(py::reinterpret_borrow<py::object>(go));
@@ -130,24 +116,19 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
                         "optimizer is created");
                 continue;
             }
-            ArrayView st;
-            if (!bind::view(so, st) || st.type_num != pv.type_num || !st.same_shape(pv) ||
-                !st.c_contiguous() || !st.writeable())
-                throw std::invalid_argument(at("state", i) +
-                                            ": state array does not match its parameter");
+            const bind::Name sn("states", i * kMaxSlots + std::size_t(s));
+            const ArrayView st = bind::array(so, sn, bind::Want{bind::dtype_bit(pv), -1, true});
+            bind::shape_like(st, sn, pv, " (its parameter's)");
             task.state[s] = st.data;
             scratch.keep.push_back(py::reinterpret_borrow<py::object>(so));
         }
 
-        ArrayView gv;
-        if (bind::view(go, gv)) {
-            if (gv.type_num != pv.type_num || !gv.native())
-                throw py::type_error(at("grads", i) + ": dtype " + bind::dtype_name(go) +
-                                     " does not match the parameter's " + bind::dtype_name(po));
-            if (!gv.same_shape(pv))
-                throw std::invalid_argument(at("grads", i) + ": shape " + bind::shape_str(gv) +
-                                            " does not match the parameter's " +
-                                            bind::shape_str(pv));
+        // Gradients are only read: a non-contiguous one is copied, not refused.
+        const bind::Want grad_want{bind::dtype_bit(pv), -1, false, false};
+        if (bind::is_array(go)) {
+            const bind::Name gn("grads", i);
+            ArrayView gv = bind::array(go, gn, grad_want);
+            bind::shape_like(gv, gn, pv, " (the parameter's)");
             PyObject* gc = contiguous(go, scratch);
             bind::view(gc, gv);
             task.grad = gv.data;
@@ -160,21 +141,12 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
                 throw std::invalid_argument(at("grads", i) +
                                             ": a RowGrad needs a 2-D parameter, got shape " +
                                             bind::shape_str(pv));
-            ArrayView iv, vv;
-            if (!bind::view(io, iv) || !iv.is_i64() || iv.ndim != 1)
-                throw py::type_error(at("grads", i) +
-                                     ".indices: expected a 1-D int64 array");
-            if (!bind::view(vo, vv))
-                throw py::type_error(at("grads", i) + ".values: expected a numpy.ndarray");
-            if (vv.type_num != pv.type_num || !vv.native())
-                throw py::type_error(at("grads", i) + ".values: dtype " + bind::dtype_name(vo) +
-                                     " does not match the parameter's " + bind::dtype_name(po));
+            ArrayView iv = bind::array(io, bind::Name("grads", i, "indices"),
+                                       bind::Want{bind::kI64, 1, false, false});
+            const bind::Name vn("grads", i, "values");
+            ArrayView vv = bind::array(vo, vn, bind::Want{bind::dtype_bit(pv), 2, false, false});
             const Py_ssize_t k = iv.shape[0];
-            if (vv.ndim != 2 || vv.shape[0] != k || vv.shape[1] != pv.shape[1])
-                throw std::invalid_argument(
-                    at("grads", i) + ".values: shape " + bind::shape_str(vv) + " should be (" +
-                    std::to_string(k) + ", " + std::to_string(pv.shape[1]) +
-                    ") for that many indices into a table of shape " + bind::shape_str(pv));
+            bind::shape(vv, vn, {k, pv.shape[1]}, " (a row of the table per index)");
             io = contiguous(io, scratch);
             bind::view(io, iv);
             vo = contiguous(vo, scratch);
@@ -239,6 +211,73 @@ py::tuple optimizer_step(int algo_id, py::list params, py::list grads, py::list 
 
 void register_optim(py::module_& m) {
     m.attr("MAX_STATE_SLOTS") = kMaxSlots;
+    py::native_enum<Algo>(m, "Algo", "enum.IntEnum", "An optimizer's update rule.")
+        .value("SGD", Algo::SGD)
+        .value("ADAM", Algo::Adam)
+        .value("ADAMW", Algo::AdamW)
+        .value("ADAGRAD", Algo::Adagrad)
+        .value("RMSPROP", Algo::RMSprop)
+        .value("LION", Algo::Lion)
+        .finalize();
+    bind::EnumType<Algo>::type = m.attr("Algo").ptr();  // the module keeps it alive
+    py::native_enum<ScheduleKind>(m, "ScheduleKind", "enum.IntEnum",
+                                  "The kinds of Schedule (formulas in Schedule's doc).")
+        .value("CONSTANT", ScheduleKind::Constant)
+        .value("LINEAR", ScheduleKind::Linear)
+        .value("STEP", ScheduleKind::Step)
+        .value("EXPONENTIAL", ScheduleKind::Exponential)
+        .value("WARMUP_COSINE", ScheduleKind::WarmupCosine)
+        .finalize();
+    py::class_<Schedule>(
+        m, "Schedule",
+        "A learning-rate schedule: the rate at step k (msopt/optim/schedule.hpp), the one\n"
+        "definition the linear runner, word2vec, the text classifier and\n"
+        "msopt.optim.lr_scheduler evaluate.\n\n"
+        "  CONSTANT       base\n"
+        "  LINEAR         max(base - (base - end) * (k / total), floor)\n"
+        "  STEP           base * gamma ** floor(k / step_size)\n"
+        "  EXPONENTIAL    base * gamma ** k\n"
+        "  WARMUP_COSINE  base * k / warmup (k < warmup); floor (k >= total); else\n"
+        "                 floor + (base - floor) * (1 + cos(pi * (k - warmup) / (total - warmup))) / 2")
+        .def(py::init([](ScheduleKind kind, double base, double end, double floor, double total,
+                         double warmup, double gamma, std::int64_t step_size) {
+                 if (kind == ScheduleKind::Step && step_size < 1)
+                     throw std::invalid_argument("step_size: must be >= 1, got " +
+                                                 std::to_string(step_size));
+                 if ((kind == ScheduleKind::Linear || kind == ScheduleKind::WarmupCosine) &&
+                     !(total > 0))
+                     throw std::invalid_argument("total: must be > 0");
+                 if (kind == ScheduleKind::WarmupCosine && !(warmup >= 0))
+                     throw std::invalid_argument("warmup: must be >= 0");
+                 return Schedule{kind, base, end, floor, total, warmup, gamma, step_size};
+             }),
+             py::arg("kind") = ScheduleKind::Constant, py::kw_only(), py::arg("base") = 1.0,
+             py::arg("end") = 0.0, py::arg("floor") = 0.0, py::arg("total") = 1.0,
+             py::arg("warmup") = 0.0, py::arg("gamma") = 1.0, py::arg("step_size") = 1)
+        .def_readonly("kind", &Schedule::kind)
+        .def_readonly("base", &Schedule::base)
+        .def_readonly("end", &Schedule::end)
+        .def_readonly("floor", &Schedule::floor)
+        .def_readonly("total", &Schedule::total)
+        .def_readonly("warmup", &Schedule::warmup)
+        .def_readonly("gamma", &Schedule::gamma)
+        .def_readonly("step_size", &Schedule::step_size)
+        .def("at", &Schedule::at, py::arg("k"), "The rate at step k.")
+        .def(
+            "rates",
+            [](const Schedule& s, std::int64_t start, std::int64_t stop) {
+                py::array_t<double> out(py::ssize_t(stop > start ? stop - start : 0));
+                double* p = out.mutable_data();
+                for (std::int64_t k = start; k < stop; ++k) p[k - start] = s.at(double(k));
+                return out;
+            },
+            py::arg("start"), py::arg("stop"), "The rates at steps start, ..., stop - 1.")
+        .def("__repr__", [](const Schedule& s) {
+            return py::str("Schedule(ScheduleKind.{}, base={}, end={}, floor={}, total={}, "
+                           "warmup={}, gamma={}, step_size={})")
+                .format(py::cast(s.kind).attr("name"), s.base, s.end, s.floor, s.total, s.warmup, s.gamma,
+                        s.step_size);
+        });
     m.def("optimizer_step", &optimizer_step, py::arg("algo"), py::arg("params"),
           py::arg("grads"), py::arg("states"), py::arg("steps"), py::arg("hypers"),
           py::arg("group_sizes"), py::arg("max_norm"), py::arg("check_finite"),
@@ -246,24 +285,24 @@ void register_optim(py::module_& m) {
           "Returns (finite, grad_norm, clip_scale).  When finite is False nothing changed.");
     m.def(
         "stream7",
-        [](py::array_t<float, 0> p, py::array_t<float, 0> g, py::array_t<float, 0> m,
-           py::array_t<float, 0> v) {
-            const std::size_t n = std::size_t(p.size());
-            for (auto* a : {&g, &m, &v})
-                if (std::size_t(a->size()) != n)
-                    throw std::invalid_argument("stream7: arrays must have one size");
-            for (auto* a : {&p, &g, &m, &v})
-                if (!(a->flags() & py::array::c_style))
-                    throw std::invalid_argument("stream7: arrays must be C-contiguous");
-            float* pp = p.mutable_data();
-            float* mp = m.mutable_data();
-            float* vp = v.mutable_data();
-            const float* gp = g.data();
+        [](py::handle p, py::handle g, py::handle m, py::handle v) {
+            const bind::Want rw{bind::kF32, -1, true};
+            const ArrayView pv = bind::array(p, "p", rw);
+            const ArrayView gv = bind::array(g, "g", bind::Want{bind::kF32, -1});
+            const ArrayView mv = bind::array(m, "m", rw);
+            const ArrayView vv = bind::array(v, "v", rw);
+            bind::shape_like(gv, "g", pv, " (p's)");
+            bind::shape_like(mv, "m", pv, " (p's)");
+            bind::shape_like(vv, "v", pv, " (p's)");
+            const std::size_t n = pv.size();
+            float* pp = reinterpret_cast<float*>(pv.data);
+            float* mp = reinterpret_cast<float*>(mv.data);
+            float* vp = reinterpret_cast<float*>(vv.data);
+            const float* gp = reinterpret_cast<const float*>(gv.data);
             py::gil_scoped_release nogil;
             stream7(pp, gp, mp, vp, n);
         },
-        py::arg("p").noconvert(), py::arg("g").noconvert(), py::arg("m").noconvert(),
-        py::arg("v").noconvert(),
+        py::arg("p"), py::arg("g"), py::arg("m"), py::arg("v"),
         "Benchmark floor: the memory traffic of an fp32 Adam step (read 4 arrays, write 3) "
         "with next to no arithmetic, split over threads as optimizer_step splits it.");
 }

@@ -12,24 +12,20 @@ namespace {
 
 using bind::ArrayView;
 
-py::tuple train(py::array ids_a, py::array offsets_a, py::array counts_a, py::array syn0_a,
-                py::array syn1_a, int window, int negative, double sample, double alpha,
+py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle counts_a, py::handle syn0_a,
+                py::handle syn1_a, int window, int negative, double sample, double alpha,
                 double min_alpha, int epochs, std::uint64_t seed, int threads, bool sg,
                 bool cbow_mean, bool table_sigmoid, bool compute_loss, bool deterministic,
                 std::size_t round_words, bool freeze_input, bool freeze_output) {
-    ArrayView s0, s1;
     const ArrayView cv = bind::int64_vector(counts_a, "counts");
-    for (auto* pr : {&s0, &s1}) {
-        py::array& a = pr == &s0 ? syn0_a : syn1_a;
-        if (!bind::view(a.ptr(), *pr) || !pr->is_f32() || pr->ndim != 2 || !pr->c_contiguous() ||
-            !pr->writeable())
-            throw py::type_error("syn0, syn1: expected writeable C-contiguous float32 (V, dim)");
-    }
+    const bind::Want table{bind::kF32, 2, true};
+    const ArrayView s0 = bind::array(syn0_a, "syn0", table);
+    const ArrayView s1 = bind::array(syn1_a, "syn1", table);
     const std::size_t V = std::size_t(cv.shape[0]);
     if (V >= std::size_t(INT32_MAX))
         throw std::invalid_argument("counts: at most 2^31 - 2 words are supported");
-    if (std::size_t(s0.shape[0]) != V || !s0.same_shape(s1))
-        throw std::invalid_argument("syn0, syn1: both must be (len(counts), dim)");
+    bind::shape(s0, "syn0", {Py_ssize_t(V), -1}, " (one row per word in counts)");
+    bind::shape(s1, "syn1", {Py_ssize_t(V), s0.shape[1]}, " (syn0's shape)");
     if (window < 1 || negative < 0 || negative > 1000 || epochs < 0 || threads < 1 ||
         !(alpha > 0) || !std::isfinite(alpha) || !(min_alpha >= 0) ||
         !std::isfinite(min_alpha) || !(sample >= 0) || !std::isfinite(sample))

@@ -1,5 +1,6 @@
 # Typed stub for msopt's native module.  tests/test_package.py checks it names exactly
 # what the module defines.
+import enum
 from typing import Any
 
 import numpy as np
@@ -12,8 +13,61 @@ def set_num_threads(n: int) -> None: ...
 def isa() -> str: ...
 def available_isas() -> list[str]: ...
 def set_isa(name: str) -> None: ...
+class Algo(enum.IntEnum):
+    SGD = 0
+    ADAM = 1
+    ADAMW = 2
+    ADAGRAD = 3
+    RMSPROP = 4
+    LION = 5
+
+class ScheduleKind(enum.IntEnum):
+    CONSTANT = 0
+    LINEAR = 1
+    STEP = 2
+    EXPONENTIAL = 3
+    WARMUP_COSINE = 4
+
+class Schedule:
+    """The rate at step k (msopt/optim/schedule.hpp):
+    CONSTANT base; LINEAR max(base - (base - end) * (k / total), floor);
+    STEP base * gamma ** floor(k / step_size); EXPONENTIAL base * gamma ** k;
+    WARMUP_COSINE base * k / warmup (k < warmup), floor (k >= total), else
+    floor + (base - floor) * (1 + cos(pi * (k - warmup) / (total - warmup))) / 2."""
+
+    def __init__(
+        self,
+        kind: ScheduleKind = ...,
+        *,
+        base: float = 1.0,
+        end: float = 0.0,
+        floor: float = 0.0,
+        total: float = 1.0,
+        warmup: float = 0.0,
+        gamma: float = 1.0,
+        step_size: int = 1,
+    ) -> None: ...
+    @property
+    def kind(self) -> ScheduleKind: ...
+    @property
+    def base(self) -> float: ...
+    @property
+    def end(self) -> float: ...
+    @property
+    def floor(self) -> float: ...
+    @property
+    def total(self) -> float: ...
+    @property
+    def warmup(self) -> float: ...
+    @property
+    def gamma(self) -> float: ...
+    @property
+    def step_size(self) -> int: ...
+    def at(self, k: float) -> float: ...
+    def rates(self, start: int, stop: int) -> npt.NDArray[np.float64]: ...
+
 def optimizer_step(
-    algo: int,
+    algo: Algo,
     params: list[npt.NDArray[np.floating]],
     grads: list[object],
     states: list[npt.NDArray[np.floating] | None],
@@ -29,6 +83,41 @@ def stream7(
     m: npt.NDArray[np.float32],
     v: npt.NDArray[np.float32],
 ) -> None: ...
+class Loss(enum.IntEnum):
+    SQUARED = 0
+    HUBER = 1
+    LOGISTIC = 2
+    SOFTMAX = 3
+    HINGE = 4
+
+class LinearRunOptions:
+    loss: Loss
+    huber_eps: float
+    batch_size: int
+    epochs: int
+    epoch0: int
+    seed: int
+    shuffle: bool
+    l2: float
+    l1: float
+    schedule: Schedule
+    schedule_origin: int
+    def __init__(
+        self,
+        *,
+        loss: Loss = ...,
+        huber_eps: float = 1.35,
+        batch_size: int = 32,
+        epochs: int = 1,
+        epoch0: int = 0,
+        seed: int = 0,
+        shuffle: bool = True,
+        l2: float = 0.0,
+        l1: float = 0.0,
+        schedule: Schedule = ...,
+        schedule_origin: int = 0,
+    ) -> None: ...
+
 def linear_run(
     X: npt.NDArray[np.floating],
     indptr: npt.NDArray[np.int64] | None,
@@ -38,25 +127,8 @@ def linear_run(
     sample_weight: npt.NDArray[np.floating] | None,
     W: npt.NDArray[np.floating],
     b: npt.NDArray[np.floating] | None,
-    loss: int,
-    huber_eps: float,
-    algo: int,
-    hypers: tuple[tuple[float | bool, ...], ...],
-    states: list[npt.NDArray[np.floating] | None],
-    steps: npt.NDArray[np.int64],
-    max_norm: float,
-    batch_size: int,
-    epochs: int,
-    epoch0: int,
-    seed: int,
-    shuffle: bool,
-    l2: float,
-    l1: float,
-    schedule: int,
-    schedule_total: int,
-    schedule_warmup: int,
-    min_factor: float,
-    schedule_origin: int = 0,
+    optimizer: Any,
+    options: LinearRunOptions,
 ) -> tuple[npt.NDArray[np.float64], bool, int]: ...
 def linear_forward(
     X: npt.NDArray[np.floating],
@@ -74,7 +146,7 @@ def linear_loss_grad(
     sample_weight: npt.NDArray[np.floating] | None,
     W: npt.NDArray[np.floating],
     b: npt.NDArray[np.floating] | None,
-    loss: int,
+    loss: Loss,
     huber_eps: float,
 ) -> tuple[float, npt.NDArray[np.floating], npt.NDArray[np.floating]]: ...
 def epoch_permutation(seed: int, epoch: int, n: int) -> npt.NDArray[np.int64]: ...

@@ -144,25 +144,6 @@ double batch_loss_grad(const LossSpec& loss, T* Z, std::size_t B, std::size_t C,
 void set_tile_max_work(std::size_t n) { g_tile_max.store(n, std::memory_order_relaxed); }
 std::size_t tile_max_work() { return g_tile_max.load(std::memory_order_relaxed); }
 
-double Schedule::factor(std::int64_t k) const {
-    const double kd = double(k);
-    switch (kind) {
-        case 1: {
-            const double f = 1.0 - kd / double(total);
-            return f > min_factor ? f : min_factor;
-        }
-        case 2: {
-            if (k < warmup) return kd / double(warmup);
-            if (k >= total) return min_factor;
-            const double pi = 3.14159265358979323846;
-            return min_factor + (1.0 - min_factor) *
-                                    (1.0 + std::cos(pi * (kd - double(warmup)) /
-                                                    double(total - warmup))) / 2.0;
-        }
-        default: return 1.0;
-    }
-}
-
 void epoch_permutation(std::uint64_t seed, std::int64_t epoch, std::int64_t* perm,
                        std::size_t n) {
     SplitMix64 rng{seed ^ (0xD1B54A32D192ED03ull * std::uint64_t(epoch + 1))};
@@ -222,7 +203,7 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
             }
 
             // The update: W and b through the optimizer engine, at the scheduled rate.
-            const double f = spec.schedule.factor(*opt.step_w - spec.schedule.origin);
+            const double f = spec.schedule.at(double(*opt.step_w - spec.schedule_origin));
             bool need[kMaxSlots];
             double hw[8], hb[8];
             std::memcpy(hw, opt.hyper_w, sizeof hw);

@@ -10,6 +10,7 @@
 
 #include "../losses/losses.hpp"
 #include "../optim/optim.hpp"
+#include "../optim/schedule.hpp"
 
 namespace msopt::linear {
 
@@ -73,16 +74,6 @@ struct OptimSpec {
     double max_norm = 0.0;
 };
 
-// Learning-rate factor at global step k (the optimizer's step count on W).
-struct Schedule {
-    int kind = 0;            // 0 constant, 1 linear decay, 2 linear warmup + cosine
-    std::int64_t total = 1;  // steps over which the schedule runs
-    std::int64_t warmup = 0;
-    std::int64_t origin = 0;  // the step count at which the schedule starts
-    double min_factor = 1e-4;
-    double factor(std::int64_t k) const;
-};
-
 struct RunSpec {
     std::size_t batch_size = 32;
     std::int64_t epochs = 1;
@@ -90,7 +81,8 @@ struct RunSpec {
     std::uint64_t seed = 0;
     bool shuffle = true;
     double l2 = 0.0, l1 = 0.0;  // penalty 0.5*l2*|W|^2 + l1*|W|_1 (b is not penalized)
-    Schedule schedule;
+    Schedule schedule;             // the learning-rate factor (base 1) at step k, where k is
+    std::int64_t schedule_origin = 0;  // the optimizer's step count on W minus this origin
 };
 
 struct RunResult {

@@ -5,6 +5,7 @@
 
 #include "../core/dispatch.hpp"
 #include "../core/random.hpp"
+#include "../optim/schedule.hpp"
 #include "../embedding/row_access.hpp"
 #include "../losses/alias.hpp"
 
@@ -50,10 +51,11 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     template <class Rows>
     void run(Rows& input, Rows& output, std::size_t budget) {
         const DocOps& k = kernels();
+        const Schedule decay = Schedule::linear_factor(total, 0.0);  // fastText's lr decay
         std::size_t used = 0;
         while (e < epochs && used < budget) {
             const std::size_t doc = order[i];
-            const float lr = float(p->lr * (1.0 - done / total));
+            const float lr = float(p->lr * decay.at(done));  // 1 - done / total
             const std::size_t lo = d->begin(doc), m = d->end(doc) - lo;
             used += m + 1;
             in_rows.resize(m);

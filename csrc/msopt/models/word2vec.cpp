@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "../core/dispatch.hpp"
+#include "../optim/schedule.hpp"
 #include "../core/random.hpp"
 #include "../embedding/row_access.hpp"
 #include "../losses/alias.hpp"
@@ -76,8 +77,14 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             const std::size_t a = std::size_t(sh.c.offsets[s]), b = sh.sentence_end(s);
             // Each thread's rate follows its own progress, so it decays to min_alpha
             // exactly at its last word.
-            const double progress = share > 0 ? done / share : 1.0;
-            const float alpha = float(p.alpha - (p.alpha - p.min_alpha) * progress);
+            // alpha - (alpha - min_alpha) * progress: msopt's Linear schedule, unfloored.
+            Schedule decay;
+            decay.kind = ScheduleKind::Linear;
+            decay.base = p.alpha;
+            decay.end = p.min_alpha;
+            decay.floor = -HUGE_VAL;
+            decay.total = share > 0 ? double(share) : 1.0;
+            const float alpha = float(decay.at(share > 0 ? double(done) : 1.0));
             done += double(b - a);
             used += b - a;
             ++pos;

@@ -268,7 +268,7 @@ class _LinearEstimator(_SkBase):
         self._set_targets_meta(classes, np.asarray(y))
         model = self._model
         if not partial or first:
-            self._sched_origin = int(model.optimizer._steps[0])
+            self._sched_origin = int(model.optimizer.native_state().steps[0])
         self._n_seen = self._n_seen + data.n if partial else data.n
 
         # Validation split (fixed by the seed) for early stopping.
@@ -368,7 +368,7 @@ class _LinearEstimator(_SkBase):
                 model.b[...] = best_weights[1]
         self.n_iter_ = self._epochs_done
         self.stop_reason_ = reason
-        self.t_ = int(model.optimizer._steps[0])
+        self.t_ = int(model.optimizer.native_state().steps[0])
         if reason == "max_iter" and not partial and (tol is not None or self.gtol is not None
                                                      or val is not None):
             warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} reached before "
@@ -707,9 +707,9 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
 
 def _snapshot(model: LinearModel) -> tuple[Any, ...]:
     """W, b, the optimizer's state arrays and step counts, copied."""
-    opt = model.optimizer
+    st = model.optimizer.native_state()
     return (model.W.copy(), None if model.b is None else model.b.copy(),
-            [None if a is None else a.copy() for a in opt._states], opt._steps.copy())
+            [None if a is None else a.copy() for a in st.states], st.steps.copy())
 
 
 def _restore(model: LinearModel, snap: tuple[Any, ...]) -> None:
@@ -717,11 +717,11 @@ def _restore(model: LinearModel, snap: tuple[Any, ...]) -> None:
     model.W[...] = W
     if model.b is not None:
         model.b[...] = b
-    opt = model.optimizer
-    for dst, src in zip(opt._states, states):
+    st = model.optimizer.native_state()
+    for dst, src in zip(st.states, states):
         if dst is not None:
             dst[...] = src
-    opt._steps[...] = steps
+    st.steps[...] = steps
 
 
 def _progress(verbose: int, total: int, name: str) -> Callable[[int, float | None], None]:

@@ -19,8 +19,23 @@ from msopt.optim import OPTIMIZERS, Optimizer
 
 __all__ = ["DivergenceError", "LinearModel"]
 
-LOSSES = {"squared": 0, "huber": 1, "logistic": 2, "softmax": 3, "hinge": 4}
-SCHEDULES = {"constant": 0, "linear": 1, "cosine": 2}
+LOSSES = {"squared": _core.Loss.SQUARED, "huber": _core.Loss.HUBER,
+          "logistic": _core.Loss.LOGISTIC, "softmax": _core.Loss.SOFTMAX,
+          "hinge": _core.Loss.HINGE}
+SCHEDULES = {"constant": _core.ScheduleKind.CONSTANT, "linear": _core.ScheduleKind.LINEAR,
+             "cosine": _core.ScheduleKind.WARMUP_COSINE}
+
+
+def run_schedule(schedule: str, total: int, warmup: int, min_factor: float) -> _core.Schedule:
+    """The learning-rate factor (base 1) of ``LinearModel.run``'s ``schedule`` names:
+    "constant"; "linear", ``max(1 - k / total, min_factor)``; "cosine", linear warmup then
+    cosine from 1 to ``min_factor`` (see ``_core.Schedule`` for the formulas)."""
+    kind = SCHEDULES[schedule]
+    if kind == _core.ScheduleKind.CONSTANT:
+        return _core.Schedule()
+    return _core.Schedule(kind, total=max(int(total), 1), warmup=int(warmup),
+                          floor=float(min_factor))
+
 
 
 
@@ -227,15 +242,15 @@ class LinearModel:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size!r}")
         if schedule_steps is None:
             schedule_steps = int(epochs) * -(-data.n // min(int(batch_size), data.n))
-        opt = self.optimizer
-        hypers = tuple(opt._hyper(g) for g in opt.param_groups)
+        options = _core.LinearRunOptions(
+            loss=LOSSES[self.loss], huber_eps=self.huber_epsilon, batch_size=int(batch_size),
+            epochs=int(epochs), epoch0=int(epoch0), seed=int(seed) % 2**64,
+            shuffle=bool(shuffle), l2=self.l2, l1=self.l1,
+            schedule=run_schedule(schedule, schedule_steps, warmup_steps, min_factor),
+            schedule_origin=int(schedule_origin))
         losses, finite, _ = _core.linear_run(
             *data.args, yy, lab, self._sw(sample_weight, data.n), self.W, self.b,
-            LOSSES[self.loss], self.huber_epsilon, opt._algo, hypers, opt._states,
-            opt._steps, opt.max_grad_norm or 0.0, int(batch_size), int(epochs), int(epoch0),
-            int(seed) % 2**64, bool(shuffle), self.l2, self.l1, SCHEDULES[schedule],
-            max(int(schedule_steps), 1), int(warmup_steps), float(min_factor),
-            int(schedule_origin))
+            self.optimizer.native_state(), options)
         if not finite:
             raise DivergenceError(
                 f"the training loss or the weights became NaN or Inf in epoch "

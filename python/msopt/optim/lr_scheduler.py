@@ -4,6 +4,10 @@ A scheduler sets ``group["lr"]`` on every param group of an optimizer.  Call ``s
 after ``optimizer.step()``; construction already applies the schedule's value for epoch 0.
 ``get_last_lr()`` returns the rates in force.
 
+The closed-form schedules evaluate msopt's one schedule definition, ``_core.Schedule``
+(``csrc/msopt/optim/schedule.hpp``), the same arithmetic the native runners use: each
+scheduler's ``schedule(base_lr)`` is that definition, and ``lr_at`` its value.
+
 Examples
 --------
 >>> import numpy as np, msopt
@@ -19,8 +23,10 @@ Examples
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
+from msopt import _core
 from msopt.optim.optimizers import Optimizer, _check
 
 __all__ = ["ExponentialLR", "LRScheduler", "LinearDecayLR", "ReduceLROnPlateau", "StepLR",
@@ -61,6 +67,10 @@ class LRScheduler(_Schedule):
         self.step()
 
     def lr_at(self, base_lr: float, epoch: int) -> float:
+        return self.schedule(base_lr).at(epoch)
+
+    def schedule(self, base_lr: float) -> _core.Schedule:
+        """The native schedule whose rate at step ``epoch`` is ``lr_at(base_lr, epoch)``."""
         raise NotImplementedError
 
     def step(self) -> None:
@@ -68,6 +78,12 @@ class LRScheduler(_Schedule):
         for g, base in zip(self.optimizer.param_groups, self.base_lrs):
             g["lr"] = self.lr_at(base, self.last_epoch)
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+@lru_cache(maxsize=256)
+def _schedule(kind: _core.ScheduleKind, **params: Any) -> _core.Schedule:
+    """One immutable native schedule per distinct parameter set, built once."""
+    return _core.Schedule(kind, **params)
+
 
 class StepLR(LRScheduler):
     """``lr = base * gamma ** (epoch // step_size)``."""
@@ -80,8 +96,9 @@ class StepLR(LRScheduler):
         self.gamma = _check("gamma", gamma, 0.0)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        return base_lr * self.gamma ** (epoch // self.step_size)
+    def schedule(self, base_lr: float) -> _core.Schedule:
+        return _schedule(_core.ScheduleKind.STEP, base=base_lr, gamma=self.gamma,
+                         step_size=self.step_size)
 
 
 class ExponentialLR(LRScheduler):
@@ -91,8 +108,8 @@ class ExponentialLR(LRScheduler):
         self.gamma = _check("gamma", gamma, 0.0)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        return base_lr * self.gamma**epoch
+    def schedule(self, base_lr: float) -> _core.Schedule:
+        return _schedule(_core.ScheduleKind.EXPONENTIAL, base=base_lr, gamma=self.gamma)
 
 
 class WarmupCosineLR(LRScheduler):
@@ -111,14 +128,9 @@ class WarmupCosineLR(LRScheduler):
         self.min_lr = _check("min_lr", min_lr, 0.0)
         super().__init__(optimizer, last_epoch)
 
-    def lr_at(self, base_lr: float, epoch: int) -> float:
-        w, t = self.warmup_steps, self.total_steps
-        if epoch < w:
-            return base_lr * epoch / w
-        if epoch >= t:
-            return self.min_lr
-        return self.min_lr + (base_lr - self.min_lr) * (
-            1 + math.cos(math.pi * (epoch - w) / (t - w))) / 2
+    def schedule(self, base_lr: float) -> _core.Schedule:
+        return _schedule(_core.ScheduleKind.WARMUP_COSINE, base=base_lr, floor=self.min_lr,
+                         total=self.total_steps, warmup=self.warmup_steps)
 
 
 class LinearDecayLR(LRScheduler):
@@ -132,8 +144,14 @@ class LinearDecayLR(LRScheduler):
         self.min_factor = _check("min_factor", min_factor, 0.0, 1.0)
         super().__init__(optimizer, last_epoch)
 
+    def schedule(self, base_lr: float) -> _core.Schedule:
+        """The factor (base 1) that multiplies ``base_lr``: ``lr_at`` is
+        ``base_lr * schedule(base_lr).at(epoch)``, the linear runner's "linear" schedule."""
+        return _schedule(_core.ScheduleKind.LINEAR, floor=self.min_factor,
+                         total=self.total_steps)
+
     def lr_at(self, base_lr: float, epoch: int) -> float:
-        return base_lr * max(1.0 - epoch / self.total_steps, self.min_factor)
+        return base_lr * self.schedule(base_lr).at(epoch)
 
 
 class ReduceLROnPlateau(_Schedule):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -20,6 +20,7 @@ __all__ = [
     "Adam",
     "AdamW",
     "Lion",
+    "NativeState",
     "NonFiniteGradientError",
     "OPTIMIZERS",
     "Optimizer",
@@ -118,6 +119,44 @@ def _check_param(p: Any, where: str) -> np.ndarray:
     return p
 
 
+class NativeState(NamedTuple):
+    """What a native runner needs of an optimizer: :meth:`Optimizer.native_state`.
+
+    Runners (``LinearModel.run``, and anything that trains inside ``_core``) read the
+    hyperparameters and update ``states`` and ``steps`` in place, exactly as
+    :meth:`Optimizer.step` would; snapshots copy them and restore by writing into them.
+
+    Attributes
+    ----------
+    algo : _core.Algo
+        The update rule.
+    hypers : list of tuple
+        One tuple per param group: the group's hyperparameters in the order the native
+        update reads them (the group's ``lr`` first), read when ``native_state()`` is called.
+    group_sizes : list of int
+        The number of parameters in each group.
+    params : list of ndarray
+        Every parameter, in order across groups (live arrays).
+    states : list of ndarray or None
+        ``_core.MAX_STATE_SLOTS`` entries per parameter, in parameter order: the state
+        arrays (live, same shape and dtype as the parameter) or None for a slot the
+        optimizer does not keep.  Parameter ``i``, slot ``s`` is ``states[i * MAX_STATE_SLOTS
+        + s]``; the slot names are the optimizer's ``state`` keys.
+    steps : ndarray of int64
+        The live step counter of each parameter (updated in place).
+    max_grad_norm : float
+        The global gradient-norm clip, 0.0 when there is none.
+    """
+
+    algo: _core.Algo
+    hypers: list[tuple[Any, ...]]
+    group_sizes: list[int]
+    params: list[np.ndarray]
+    states: list[np.ndarray | None]
+    steps: np.ndarray
+    max_grad_norm: float
+
+
 class Optimizer:
     """Base class: param groups, state, ``step``, ``state_dict``.
 
@@ -139,7 +178,7 @@ class Optimizer:
     kernel reads them) and the state each parameter keeps.
     """
 
-    _algo: ClassVar[int]
+    _algo: ClassVar[_core.Algo]
     _slots: ClassVar[tuple[str, ...]]
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any], *,
@@ -256,6 +295,15 @@ class Optimizer:
             self.skipped_steps += 1
 
     # -- state ---------------------------------------------------------------------
+    def native_state(self) -> NativeState:
+        """The optimizer's algorithm, hyperparameters, state arrays and step counters, for
+        native runners (see :class:`NativeState`).  The arrays are live, not copies: a
+        runner updates them in place, as :meth:`step` does.  The one way code outside this
+        module reaches the optimizer's internals."""
+        return NativeState(self._algo, [self._hyper(g) for g in self.param_groups],
+                           list(self._sizes), self._params, self._states, self._steps,
+                           self.max_grad_norm or 0.0)
+
     @property
     def state(self) -> dict[int, dict[str, Any]]:
         """Per-parameter state by flat parameter index: ``step`` and the state arrays
@@ -381,7 +429,7 @@ class SGD(Optimizer):
     array([ 0.8, -1.6])
     """
 
-    _algo = 0
+    _algo = _core.Algo.SGD
     _slots = ("momentum_buffer",)
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0,
@@ -420,7 +468,7 @@ class Adam(Optimizer):
     array([0.9, 0.9, 0.9, 0.9], dtype=float32)
     """
 
-    _algo = 1
+    _algo = _core.Algo.ADAM
     _slots = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _default_wd = 0.0
 
@@ -449,7 +497,7 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay, ``p *= 1 - lr * weight_decay`` (torch.optim.AdamW)."""
 
-    _algo = 2
+    _algo = _core.Algo.ADAMW
     _default_wd = 1e-2
 
 
@@ -465,7 +513,7 @@ class Adagrad(Optimizer):
     array([0.5, 1.5])
     """
 
-    _algo = 3
+    _algo = _core.Algo.ADAGRAD
     _slots = ("sum",)
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0,
@@ -492,7 +540,7 @@ class Adagrad(Optimizer):
 class RMSprop(Optimizer):
     """RMSprop with optional momentum and centering (torch.optim.RMSprop)."""
 
-    _algo = 4
+    _algo = _core.Algo.RMSPROP
     _slots = ("square_avg", "momentum_buffer", "grad_avg")
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99,
@@ -520,7 +568,7 @@ class RMSprop(Optimizer):
 class Lion(Optimizer):
     """Lion, the sign-momentum optimizer of Chen et al. (2023), with decoupled decay."""
 
-    _algo = 5
+    _algo = _core.Algo.LION
     _slots = ("exp_avg",)
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-4,
