@@ -56,24 +56,27 @@ msopt.LogisticRegression   # an estimator may load scikit-learn
 
 
 # -- names and aliases -------------------------------------------------------------------
-@pytest.mark.parametrize(("make", "alias", "canonical", "value"), [
-    (msopt.Word2Vec, "vector_size", "dim", 16),
-    (msopt.Word2Vec, "workers", "threads", 1),
-    (msopt.Word2Vec, "alpha", "lr", 0.05),
-    (msopt.Word2Vec, "min_alpha", "min_lr", 0.001),
-    (msopt.Word2Vec, "max_final_vocab", "max_vocab", 10),
-    (msopt.Word2Vec, "iter", "epochs", 2),
-    (msopt.TextClassifier, "wordNgrams", "ngrams", 3),
-    (msopt.TextClassifier, "bucket", "buckets", 10),
-    (msopt.TextClassifier, "neg", "negative", 3),
-    (msopt.TextClassifier, "epoch", "epochs", 2),
-    (msopt.TextClassifier, "thread", "threads", 1),
-    (msopt.TextClassifier, "workers", "threads", 1),
-    (msopt.TextClassifier, "minCount", "min_count", 2),
-    (lambda **kw: msopt.EmbeddingBag(5, **kw), "embedding_dim", "dim", 3),
-    (lambda **kw: msopt.EmbeddingBag(5, 3, **kw), "learning_rate", "lr", 0.5),
-    (lambda **kw: msopt.LinearModel(3, **kw), "learning_rate", "lr", 0.5),
-])
+# (maker, [(alias, canonical name, value), ...])
+ALIASES = [
+    (msopt.Word2Vec, [
+        ("vector_size", "dim", 16), ("workers", "threads", 1), ("alpha", "lr", 0.05),
+        ("min_alpha", "min_lr", 0.001), ("max_final_vocab", "max_vocab", 10),
+        ("iter", "epochs", 2)]),
+    (msopt.TextClassifier, [
+        ("wordNgrams", "ngrams", 3), ("bucket", "buckets", 10), ("neg", "negative", 3),
+        ("epoch", "epochs", 2), ("thread", "threads", 1), ("workers", "threads", 1),
+        ("minCount", "min_count", 2)]),
+    (lambda **kw: msopt.EmbeddingBag(5, **kw), [
+        ("embedding_dim", "dim", 3)]),
+    (lambda **kw: msopt.EmbeddingBag(5, 3, **kw), [
+        ("learning_rate", "lr", 0.5)]),
+    (lambda **kw: msopt.LinearModel(3, **kw), [
+        ("learning_rate", "lr", 0.5)]),
+]
+
+
+@pytest.mark.parametrize(("make", "alias", "canonical", "value"),
+                         [(make, *row) for make, rows in ALIASES for row in rows])
 def test_alias_sets_the_canonical_name(make, alias, canonical, value):
     obj = make(**{alias: value})
     if isinstance(obj, (msopt.EmbeddingBag, msopt.LinearModel)):

@@ -136,3 +136,18 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for block in code:
         exec(compile(block, str(readme), "exec"), {})
+
+
+def test_dir_lists_the_lazy_names_and_each_resolves():
+    import subprocess
+    import sys
+
+    # In a fresh interpreter, before any lazy name is touched: tab completion sees them all.
+    code = ("import msopt, sys; names = dir(msopt); "
+            "assert {'LinearModel', 'LogisticRegression', 'Word2Vec', 'TextClassifier', "
+            "'EmbeddingBag', 'Vocabulary', 'NotFittedError', 'lr_scheduler'} <= set(names), names; "
+            "assert 'msopt.models' not in sys.modules; "
+            "assert set(msopt.__all__) <= set(names); "
+            "[getattr(msopt, n) for n in names]")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert not [n for n in dir(msopt) if n in ("sys", "importlib", "annotations", "Any")]

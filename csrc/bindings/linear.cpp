@@ -291,19 +291,24 @@ py::array epoch_permutation(std::uint64_t seed, std::int64_t epoch, std::size_t 
 
 }  // namespace
 
+// One field of LinearRunOptions::run (a linear::RunSpec) as a read-write property.
+template <class V>
+void run_field(py::class_<LinearRunOptions>& c, const char* name, V linear::RunSpec::*m) {
+    c.def_property(
+        name, [m](const LinearRunOptions& o) { return o.run.*m; },
+        [m](LinearRunOptions& o, const V& v) { o.run.*m = v; });
+}
+
 void register_linear(py::module_& m) {
     py::native_enum<linear::Loss>(m, "Loss", "enum.IntEnum",
                                   "The loss a linear model is trained on (see linear.hpp).")
-        .value("SQUARED", linear::Loss::Squared)
-        .value("HUBER", linear::Loss::Huber)
-        .value("LOGISTIC", linear::Loss::Logistic)
-        .value("SOFTMAX", linear::Loss::Softmax)
-        .value("HINGE", linear::Loss::Hinge)
-        .finalize();
-    py::class_<LinearRunOptions>(m, "LinearRunOptions",
-                                 "What one linear_run call does, besides the data, the model "
-                                 "and the optimizer.")
-        .def(py::init([](linear::Loss loss, double huber_eps, std::size_t batch_size,
+        .value("SQUARED", linear::Loss::Squared).value("HUBER", linear::Loss::Huber)
+        .value("LOGISTIC", linear::Loss::Logistic).value("SOFTMAX", linear::Loss::Softmax)
+        .value("HINGE", linear::Loss::Hinge).finalize();
+    py::class_<LinearRunOptions> options(
+        m, "LinearRunOptions",
+        "What one linear_run call does, besides the data, the model and the optimizer.");
+    options.def(py::init([](linear::Loss loss, double huber_eps, std::size_t batch_size,
                          std::int64_t epochs, std::int64_t epoch0, std::uint64_t seed,
                          bool shuffle, double l2, double l1, const Schedule& schedule,
                          std::int64_t schedule_origin) {
@@ -327,34 +332,16 @@ void register_linear(py::module_& m) {
              py::arg("l1") = 0.0, py::arg("schedule") = Schedule{},
              py::arg("schedule_origin") = 0)
         .def_readwrite("loss", &LinearRunOptions::loss)
-        .def_readwrite("huber_eps", &LinearRunOptions::huber_eps)
-        .def_property(
-            "batch_size", [](const LinearRunOptions& o) { return o.run.batch_size; },
-            [](LinearRunOptions& o, std::size_t v) { o.run.batch_size = v; })
-        .def_property(
-            "epochs", [](const LinearRunOptions& o) { return o.run.epochs; },
-            [](LinearRunOptions& o, std::int64_t v) { o.run.epochs = v; })
-        .def_property(
-            "epoch0", [](const LinearRunOptions& o) { return o.run.epoch0; },
-            [](LinearRunOptions& o, std::int64_t v) { o.run.epoch0 = v; })
-        .def_property(
-            "seed", [](const LinearRunOptions& o) { return o.run.seed; },
-            [](LinearRunOptions& o, std::uint64_t v) { o.run.seed = v; })
-        .def_property(
-            "shuffle", [](const LinearRunOptions& o) { return o.run.shuffle; },
-            [](LinearRunOptions& o, bool v) { o.run.shuffle = v; })
-        .def_property(
-            "l2", [](const LinearRunOptions& o) { return o.run.l2; },
-            [](LinearRunOptions& o, double v) { o.run.l2 = v; })
-        .def_property(
-            "l1", [](const LinearRunOptions& o) { return o.run.l1; },
-            [](LinearRunOptions& o, double v) { o.run.l1 = v; })
-        .def_property(
-            "schedule", [](const LinearRunOptions& o) { return o.run.schedule; },
-            [](LinearRunOptions& o, const Schedule& v) { o.run.schedule = v; })
-        .def_property(
-            "schedule_origin", [](const LinearRunOptions& o) { return o.run.schedule_origin; },
-            [](LinearRunOptions& o, std::int64_t v) { o.run.schedule_origin = v; });
+        .def_readwrite("huber_eps", &LinearRunOptions::huber_eps);
+    run_field(options, "batch_size", &linear::RunSpec::batch_size);
+    run_field(options, "epochs", &linear::RunSpec::epochs);
+    run_field(options, "epoch0", &linear::RunSpec::epoch0);
+    run_field(options, "seed", &linear::RunSpec::seed);
+    run_field(options, "shuffle", &linear::RunSpec::shuffle);
+    run_field(options, "l2", &linear::RunSpec::l2);
+    run_field(options, "l1", &linear::RunSpec::l1);
+    run_field(options, "schedule", &linear::RunSpec::schedule);
+    run_field(options, "schedule_origin", &linear::RunSpec::schedule_origin);
     m.def("linear_run", &linear_run, py::arg("X"), py::arg("indptr"), py::arg("indices"),
           py::arg("y"), py::arg("labels"), py::arg("sample_weight"), py::arg("W"), py::arg("b"),
           py::arg("optimizer"), py::arg("options"),

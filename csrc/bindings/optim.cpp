@@ -212,22 +212,15 @@ py::tuple optimizer_step(py::handle algo_o, py::list params, py::list grads, py:
 void register_optim(py::module_& m) {
     m.attr("MAX_STATE_SLOTS") = kMaxSlots;
     py::native_enum<Algo>(m, "Algo", "enum.IntEnum", "An optimizer's update rule.")
-        .value("SGD", Algo::SGD)
-        .value("ADAM", Algo::Adam)
-        .value("ADAMW", Algo::AdamW)
-        .value("ADAGRAD", Algo::Adagrad)
-        .value("RMSPROP", Algo::RMSprop)
-        .value("LION", Algo::Lion)
-        .finalize();
+        .value("SGD", Algo::SGD).value("ADAM", Algo::Adam).value("ADAMW", Algo::AdamW)
+        .value("ADAGRAD", Algo::Adagrad).value("RMSPROP", Algo::RMSprop)
+        .value("LION", Algo::Lion).finalize();
     bind::EnumType<Algo>::type = m.attr("Algo").ptr();  // the module keeps it alive
     py::native_enum<ScheduleKind>(m, "ScheduleKind", "enum.IntEnum",
                                   "The kinds of Schedule (formulas in Schedule's doc).")
-        .value("CONSTANT", ScheduleKind::Constant)
-        .value("LINEAR", ScheduleKind::Linear)
-        .value("STEP", ScheduleKind::Step)
-        .value("EXPONENTIAL", ScheduleKind::Exponential)
-        .value("WARMUP_COSINE", ScheduleKind::WarmupCosine)
-        .finalize();
+        .value("CONSTANT", ScheduleKind::Constant).value("LINEAR", ScheduleKind::Linear)
+        .value("STEP", ScheduleKind::Step).value("EXPONENTIAL", ScheduleKind::Exponential)
+        .value("WARMUP_COSINE", ScheduleKind::WarmupCosine).finalize();
     py::class_<Schedule>(
         m, "Schedule",
         "A learning-rate schedule: the rate at step k (msopt/optim/schedule.hpp), the one\n"

@@ -3,36 +3,7 @@ schedules (:mod:`msopt.optim.lr_scheduler`, also importable as ``msopt.lr_schedu
 
 from __future__ import annotations
 
-from msopt.optim import lr_scheduler
-from msopt.optim.optimizers import (
-    OPTIMIZERS,
-    SGD,
-    Adagrad,
-    Adam,
-    AdamW,
-    Lion,
-    NativeState,
-    NonFiniteGradientError,
-    Optimizer,
-    RMSprop,
-    RowGrad,
-    flatten_state_dict,
-    unflatten_state_dict,
-)
+from msopt.optim import lr_scheduler, optimizers
+from msopt.optim.optimizers import *  # noqa: F403  (the names in optimizers.__all__)
 
-__all__ = [
-    "SGD",
-    "Adagrad",
-    "Adam",
-    "AdamW",
-    "Lion",
-    "OPTIMIZERS",
-    "NativeState",
-    "NonFiniteGradientError",
-    "Optimizer",
-    "RMSprop",
-    "RowGrad",
-    "flatten_state_dict",
-    "lr_scheduler",
-    "unflatten_state_dict",
-]
+__all__ = [*optimizers.__all__, "lr_scheduler"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from msopt.reference.losses import dense_rows
 from msopt.reference.optim import UPDATES, clip_scale
 
 # -- linear layer ---------------------------------------------------------------------------
@@ -26,40 +27,12 @@ def loss_grad(loss: str, Z: np.ndarray, target: np.ndarray, sw: np.ndarray | Non
 
     ``target`` is (n, C) floats for "squared"/"huber" and (n,) class ids otherwise (0/1 for
     "logistic" and binary "hinge" with one output column)."""
-    n, C = Z.shape
+    n = Z.shape[0]
     w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
-    Zd = Z.astype(np.float64)
-    if loss == "squared":
-        r = Zd - target
-        per, G = 0.5 * (r * r).sum(1), r
-    elif loss == "huber":
-        r = Zd - target
-        a = np.abs(r)
-        small = a <= huber_eps
-        per = np.where(small, 0.5 * r * r, huber_eps * a - 0.5 * huber_eps**2).sum(1)
-        G = np.where(small, r, huber_eps * np.sign(r))
-    elif loss == "logistic":
-        s = np.where(target == 1, 1.0, -1.0)
-        m = s * Zd[:, 0]
-        per = np.logaddexp(0.0, -m)
-        G = (-s / (1.0 + np.exp(m)))[:, None]
-    elif loss == "softmax":
-        mx = Zd.max(1, keepdims=True)
-        e = np.exp(Zd - mx)
-        lse = mx[:, 0] + np.log(e.sum(1))
-        per = lse - Zd[np.arange(n), target]
-        G = e / e.sum(1, keepdims=True)
-        G[np.arange(n), target] -= 1.0
-    elif loss == "hinge":
-        if C == 1:
-            s = np.where(target == 1, 1.0, -1.0)[:, None]
-        else:
-            s = np.where(np.arange(C)[None, :] == target[:, None], 1.0, -1.0)
-        margin = s * Zd
-        per = np.maximum(0.0, 1.0 - margin).sum(1)
-        G = np.where(margin < 1.0, -s, 0.0)
-    else:
-        raise ValueError(f"loss: unknown {loss!r}")
+    try:
+        per, G = dense_rows(loss, Z.astype(np.float64), target, huber_eps)
+    except ValueError:
+        raise ValueError(f"loss: unknown {loss!r}") from None
     return float((w * per).sum()), (G * (w / n)[:, None]).astype(Z.dtype)
 
 

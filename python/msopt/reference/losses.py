@@ -53,44 +53,53 @@ def _table_sigmoid(f: np.ndarray) -> np.ndarray:
     return np.where(~(f32 < 6), 1.0, sig)
 
 
-def loss_grad(kind: str, scores: np.ndarray, targets: Any = None, *, huber_eps: float = 1.35,
-              log_q: np.ndarray | None = None, remove_accidental_hits: bool = False,
-              table_sigmoid: bool = False) -> tuple[float, np.ndarray]:
-    """(summed loss, dLoss/dscores) of one loss kind; see the module docstring."""
-    z = np.asarray(scores, dtype=np.float64)
+DENSE = ("squared", "huber", "logistic", "softmax", "hinge")
+
+
+def dense_rows(kind: str, z: np.ndarray, targets: Any, huber_eps: float = 1.35
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """(loss of each row, dLoss/dz) of a dense loss on float64 scores ``z`` (B x C)."""
     B, C = z.shape
     rows = np.arange(B)
     if kind in ("squared", "huber"):
         r = z - np.asarray(targets, dtype=np.float64)
         if kind == "squared":
-            per, g = 0.5 * r * r, r
-        else:
-            a = np.abs(r)
-            small = a <= huber_eps
-            per = np.where(small, 0.5 * r * r, huber_eps * a - 0.5 * huber_eps**2)
-            g = np.where(small, r, huber_eps * np.sign(r))
-        loss = per.sum()
-    elif kind == "logistic":
+            return 0.5 * (r * r).sum(1), r
+        a = np.abs(r)
+        small = a <= huber_eps
+        per = np.where(small, 0.5 * r * r, huber_eps * a - 0.5 * huber_eps**2).sum(1)
+        return per, np.where(small, r, huber_eps * np.sign(r))
+    if kind == "logistic":
         s = np.where(np.asarray(targets) == 1, 1.0, -1.0)
         m = s * z[:, 0]
-        loss = np.logaddexp(0.0, -m).sum()
-        g = (-s / (1.0 + np.exp(m)))[:, None]
-    elif kind == "softmax":
+        return np.logaddexp(0.0, -m), (-s / (1.0 + np.exp(m)))[:, None]
+    if kind == "softmax":
         y = np.asarray(targets)
         mx = z.max(1, keepdims=True) if C else np.zeros((B, 1))
         e = np.exp(z - mx)
-        loss = (mx[:, 0] + np.log(e.sum(1)) - z[rows, y]).sum()
         g = e / e.sum(1, keepdims=True)
         g[rows, y] -= 1.0
-    elif kind == "hinge":
+        return mx[:, 0] + np.log(e.sum(1)) - z[rows, y], g
+    if kind == "hinge":
         y = np.asarray(targets)
         if C == 1:
             s = np.where(y == 1, 1.0, -1.0)[:, None]
         else:
             s = np.where(np.arange(C)[None, :] == y[:, None], 1.0, -1.0)
         margin = s * z
-        loss = np.maximum(0.0, 1.0 - margin).sum()
-        g = np.where(margin < 1.0, -s, 0.0)
+        return np.maximum(0.0, 1.0 - margin).sum(1), np.where(margin < 1.0, -s, 0.0)
+    raise ValueError(f"kind: unknown {kind!r}")
+
+
+def loss_grad(kind: str, scores: np.ndarray, targets: Any = None, *, huber_eps: float = 1.35,
+              log_q: np.ndarray | None = None, remove_accidental_hits: bool = False,
+              table_sigmoid: bool = False) -> tuple[float, np.ndarray]:
+    """(summed loss, dLoss/dscores) of one loss kind; see the module docstring."""
+    z = np.asarray(scores, dtype=np.float64)
+    B, C = z.shape
+    if kind in DENSE:
+        per, g = dense_rows(kind, z, targets, huber_eps)
+        loss = per.sum()
     elif kind == "ns":
         label = np.zeros((B, C))
         label[:, :1] = 1.0
