@@ -69,21 +69,21 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             examples.assign(std::size_t(p.epochs), 0);
         }
         const std::size_t per_epoch = s1 - s0;
+        // Each thread's rate follows its own progress, so it decays to min_alpha exactly at
+        // its last word: alpha - (alpha - min_alpha) * progress, msopt's Linear schedule,
+        // unfloored.
+        Schedule decay;
+        decay.kind = ScheduleKind::Linear;
+        decay.base = p.alpha;
+        decay.end = p.min_alpha;
+        decay.floor = -HUGE_VAL;
+        decay.total = share > 0 ? double(share) : 1.0;
         std::size_t used = 0;
         while (pos < end && used < budget) {
             const std::size_t e = pos / per_epoch, s = s0 + pos % per_epoch;
             if (s == s0)  // a fixed stream per (seed, thread, epoch)
                 rng = SplitMix64{stream_seed(p.seed, t_, e)};
             const std::size_t a = std::size_t(sh.c.offsets[s]), b = sh.sentence_end(s);
-            // Each thread's rate follows its own progress, so it decays to min_alpha
-            // exactly at its last word.
-            // alpha - (alpha - min_alpha) * progress: msopt's Linear schedule, unfloored.
-            Schedule decay;
-            decay.kind = ScheduleKind::Linear;
-            decay.base = p.alpha;
-            decay.end = p.min_alpha;
-            decay.floor = -HUGE_VAL;
-            decay.total = share > 0 ? double(share) : 1.0;
             const float alpha = float(decay.at(share > 0 ? double(done) : 1.0));
             done += double(b - a);
             used += b - a;
