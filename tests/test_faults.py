@@ -167,11 +167,21 @@ def test_save_failing_at_sync_or_rename_keeps_the_old_file(tmp_path, monkeypatch
     def fail(*args, **kwargs):
         raise exc
 
+    fds = _open_fds()
     monkeypatch.setattr(os, step, fail)
     with pytest.raises(type(exc)):
         models[kind][1].save(path)
     monkeypatch.undo()
     _assert_untouched(path, saved_bytes[kind][0])
+    assert _open_fds() == fds, "a file descriptor was left open"
+
+
+def _open_fds():
+    """This process's open file descriptors (Linux; None elsewhere)."""
+    try:
+        return sorted(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
 
 
 def test_a_folder_that_cannot_be_synced_does_not_fail_the_save(tmp_path, monkeypatch,
@@ -237,6 +247,31 @@ def test_a_process_killed_while_saving_leaves_a_whole_file(tmp_path, models, sig
         assert left == []
     for name in left:
         assert re.fullmatch(r"\.model\.npz\.[0-9a-f]{12}\.tmp", name)
+
+
+def test_threads_saving_to_one_path_leave_one_whole_file(tmp_path, models, saved_bytes):
+    import threading
+
+    path = tmp_path / "model"
+    errors = []
+
+    def save(model):
+        try:
+            for _ in range(5):
+                model.save(path)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=save, args=(models["word2vec"][i % 2],))
+               for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert not any(t.is_alive() for t in threads)
+    assert path.read_bytes() in saved_bytes["word2vec"]
+    assert os.listdir(tmp_path) == ["model"]
 
 
 # -- a full disk and a read-only folder -------------------------------------------------------

@@ -138,7 +138,12 @@ def atomic_write(path: Any, mode: str = "wb", *, encoding: str | None = None,
         raise OSError(e.errno, f"{e.strerror} (creating a temporary file in {folder} to "
                       "write it)", target) from e
     try:
-        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as f:
+        try:
+            f = os.fdopen(fd, mode, encoding=encoding, newline=newline)
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
             if keep is not None:
                 if hasattr(os, "fchmod"):
                     os.fchmod(f.fileno(), keep)
