@@ -10,6 +10,8 @@ Vocabulary file format (``Vocabulary.save``), UTF-8 text:
     words <K>  total_tokens <N>  min_count <m>  lower <0|1>
     <count>\\t<word>          (K lines, in id order)
 
+Every line ends in ``\\n``; a file whose last line does not is read as truncated.
+
 Examples
 --------
 >>> from msopt.text import Vocabulary
