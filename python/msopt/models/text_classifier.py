@@ -23,7 +23,14 @@ from msopt._api import (
     keyword_aliases,
     not_fitted,
 )
-from msopt._io import pack_words, read_npz, unpack_words
+from msopt._io import (
+    atomic_write,
+    check_path,
+    pack_words,
+    params_from_file,
+    read_npz,
+    unpack_words,
+)
 from msopt.text import Vocabulary, read_labeled
 
 __all__ = ["TextClassifier"]
@@ -417,6 +424,12 @@ class TextClassifier(ParamsMixin):
         """Write the model to ``path`` (exactly; no extension is added) in the ``.npz``
         format of the class docstring.
 
+        The file is replaced atomically: the model is written to a temporary file in the
+        same folder, synced to disk and renamed over ``path``, so an interrupted or failed
+        save (an exception, Ctrl-C, a full disk) leaves the previous file as it was.  The
+        file keeps the permissions of the file it replaces (a new one: 0o666 less the
+        umask).  ``path`` is a path, not an open file.
+
         Examples
         --------
         >>> import os, tempfile
@@ -433,7 +446,7 @@ class TextClassifier(ParamsMixin):
         words = self.vocab_.words
         state = {"total_tokens": self.vocab_.total_tokens, "calls": self.calls_,
                  "loss_history": self.loss_history_}
-        with open(path, "wb") as f:
+        with atomic_write(check_path(path)) as f:
             np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(self.get_params())),
                      state=np.array(json.dumps(state)), classes=self.classes_,
                      words=pack_words(words),
@@ -443,10 +456,11 @@ class TextClassifier(ParamsMixin):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TextClassifier:
         """Read a model written by :meth:`save`.  Anything else (another file, an archive of
-        other arrays, a truncated or inconsistent file) raises ValueError naming the file;
-        a missing file raises FileNotFoundError."""
-        name = os.fspath(path)
-        arrays = read_npz(path, FORMAT, "msopt TextClassifier")
+        other arrays, a truncated or inconsistent file, hyperparameters the constructor
+        refuses) raises ValueError naming the file and the member or hyperparameter; a
+        missing file raises FileNotFoundError."""
+        name = check_path(path)
+        arrays = read_npz(name, FORMAT, "msopt TextClassifier")
         return cls._from_arrays(arrays, name)
 
     @classmethod
@@ -476,23 +490,24 @@ class TextClassifier(ParamsMixin):
                 raise bad(f"{key}: expected a JSON object")
             return out
 
-        params, state = json_member("params"), json_member("state")
-        aliases = cls._aliases()  # files written before msopt's names: neg, workers
-        params = {aliases.get(k, k): v for k, v in params.items()}
+        params = params_from_file(cls, a["params"], name)
         try:
             model = cls(**params)
             model._check_params()
         except (TypeError, ValueError) as e:
             raise bad(f"params: {e}") from None
-        if model.get_params().keys() != params.keys():
-            raise bad(f"params: expected keys {sorted(model.get_params())}")
+        state = json_member("state")
         calls, total, history = (state.get("calls"), state.get("total_tokens"),
                                  state.get("loss_history"))
-        if (not isinstance(calls, int) or calls < 1 or not isinstance(total, int) or total < 0
-                or not isinstance(history, list)
+
+        def count(v: Any, lo: int) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and lo <= v < 2**63
+
+        if (not count(calls, 1) or not count(total, 0) or not isinstance(history, list)
                 or not all(isinstance(x, (int, float)) for x in history)):
-            raise bad("state: expected calls (int >= 1), total_tokens (int >= 0) and "
-                      "loss_history (numbers)")
+            raise bad("state: expected calls (int >= 1), total_tokens (int >= 0), both "
+                      "below 2**63, and loss_history (numbers)")
+        calls, total = int(calls), int(total)  # type: ignore[arg-type]
 
         classes = a["classes"]
         if classes.dtype.kind not in "Uiufb" or classes.ndim != 1 or len(classes) < 2 or not np.all(
@@ -503,7 +518,7 @@ class TextClassifier(ParamsMixin):
         try:
             vocab = Vocabulary.from_counts(words, counts, total, min_count=model.min_count,
                                            lower=model.lower)
-        except ValueError as e:
+        except (TypeError, ValueError) as e:
             raise bad(str(e)) from None
         class_counts = array("class_counts", np.int64, 1)
         if class_counts.shape != classes.shape or (class_counts < 0).any():

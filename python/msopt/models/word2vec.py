@@ -38,7 +38,15 @@ from msopt._api import (
     keyword_aliases,
     not_fitted,
 )
-from msopt._io import pack_words, read_npz, unpack_words
+from msopt._io import (
+    atomic_write,
+    check_count,
+    check_path,
+    pack_words,
+    params_from_file,
+    read_npz,
+    unpack_words,
+)
 from msopt.text import Vocabulary
 
 __all__ = ["KeyedVectors", "Word2Vec"]
@@ -473,10 +481,17 @@ class Word2Vec(ParamsMixin):
         return self.get_params()
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model to one ``.npz`` file (format in the module docstring)."""
+        """Write the model to ``path`` (exactly; no extension is added), one ``.npz`` file
+        in the format of the module docstring.
+
+        The file is replaced atomically: the model is written to a temporary file in the
+        same folder, synced to disk and renamed over ``path``, so an interrupted or failed
+        save (an exception, Ctrl-C, a full disk) leaves the previous file as it was.  The
+        file keeps the permissions of the file it replaces (a new one: 0o666 less the
+        umask).  ``path`` is a path, not an open file."""
         if self.vocab is None or self._wv is None or self.syn1neg is None:
             raise not_fitted(self, "nothing to save; call build_vocab() and train()")
-        with open(path, "wb") as f:
+        with atomic_write(check_path(path)) as f:
             np.savez(f, format=np.array(_FORMAT), params=np.array(json.dumps(self._params())),
                      words=pack_words(self.vocab.words), counts=self.vocab.counts,
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
@@ -485,50 +500,54 @@ class Word2Vec(ParamsMixin):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
-        """Read a model written by :meth:`save`.  A file that is not one, or is truncated,
-        raises ValueError; training can continue from the loaded model."""
-        name = os.fspath(path)
-        a = read_npz(path, _FORMAT, "msopt Word2Vec")
+        """Read a model written by :meth:`save`; training can continue from it.
+
+        A file that is not one (another file, a truncated or corrupt one, members of the
+        wrong type or shape, hyperparameters the constructor refuses) raises ValueError
+        naming the file and the member or hyperparameter; a missing file raises
+        FileNotFoundError."""
+        name = check_path(path)
+        a = read_npz(name, _FORMAT, "msopt Word2Vec")
+
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"{name}: not a valid msopt Word2Vec file ({msg})")
+
         missing = sorted(_MEMBERS - a.keys())
         if missing:
-            raise ValueError(f"{name}: not a valid msopt Word2Vec file (missing {missing})")
+            raise bad(f"missing {missing}")
         try:
-            params = json.loads(str(a["params"]))
+            params = params_from_file(cls, a["params"], name)
         except ValueError as e:
-            raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
-        expected = set(cls()._params())
-        if isinstance(params, dict):  # files written before msopt's names: gensim's
-            aliases = cls._aliases()
-            params = {aliases.get(k, k): v for k, v in params.items()}
-        if not isinstance(params, dict) or set(params) != expected:
-            raise ValueError(f"{name}: not a valid msopt Word2Vec file (params: expected a "
-                             f"JSON object with keys {sorted(expected)})")
+            raise bad(str(e).removeprefix(f"{name}: ")) from None
+        try:
+            model = cls(**params)
+            model._check_params()
+        except (TypeError, ValueError) as e:
+            raise bad(f"params: {e}") from None
         total, history = a["total_tokens"], a["loss_history"]
         if (total.shape != () or total.dtype.kind not in "iu" or history.ndim != 1
                 or history.dtype.kind != "f"):
-            raise ValueError(f"{name}: not a valid msopt Word2Vec file (total_tokens: a "
-                             "0-d integer; loss_history: a 1-D float array)")
+            raise bad("total_tokens: a 0-d integer; loss_history: a 1-D float array")
+        try:
+            n_tokens = check_count("total_tokens", total[()], name)
+        except ValueError as e:
+            raise bad(str(e).removeprefix(f"{name}: ")) from None
         words = unpack_words(a["words"], name)
         counts, syn0, syn1 = a["counts"], a["syn0"], a["syn1neg"]
         V = len(words)
         ok = (counts.dtype == np.int64 and counts.shape == (V,) and syn0.dtype == np.float32
               and syn0.ndim == 2 and syn0.shape[0] == V and syn1.dtype == np.float32
-              and syn1.shape == syn0.shape and syn0.shape[1] == params.get("dim"))
+              and syn1.shape == syn0.shape and syn0.shape[1] == model.dim)
         if not ok:
-            raise ValueError(f"{name}: not a valid msopt Word2Vec file (the arrays' shapes "
-                             "or types disagree with its vocabulary)")
+            raise bad("the arrays' shapes or types disagree with its vocabulary")
         try:
-            model = cls(**params)
+            vocab = Vocabulary.from_counts(words, counts, n_tokens, min_count=model.min_count,
+                                           lower=model.lower)
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
-        try:
-            model.vocab = Vocabulary.from_counts(words, counts, int(total),
-                                                 min_count=model.min_count, lower=model.lower)
-        except ValueError as e:
-            raise ValueError(f"{name}: not a valid msopt Word2Vec file ({e})") from None
+            raise bad(str(e)) from None
+        model.vocab = vocab
         model._wv = KeyedVectors(words, np.ascontiguousarray(syn0))
         model.syn1neg = np.ascontiguousarray(syn1)
         model.loss_history_ = [float(x) for x in history]
         model._trained = len(history) > 0
         return model
-

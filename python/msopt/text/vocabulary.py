@@ -10,6 +10,8 @@ Vocabulary file format (``Vocabulary.save``), UTF-8 text:
     words <K>  total_tokens <N>  min_count <m>  lower <0|1>
     <count>\\t<word>          (K lines, in id order)
 
+Every line ends in ``\\n``; a file whose last line does not is read as truncated.
+
 Examples
 --------
 >>> from msopt.text import Vocabulary
@@ -32,6 +34,7 @@ import numpy as np
 
 from msopt import _core
 from msopt._api import ParamsMixin, check_bool, check_int, keyword_aliases, not_fitted
+from msopt._io import atomic_write, check_path
 
 __all__ = ["Vocabulary", "iter_lines", "read_labeled"]
 
@@ -204,8 +207,14 @@ class Vocabulary(ParamsMixin):
         return np.concatenate(ids), np.concatenate(offsets)
 
     def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the vocabulary to ``path`` as UTF-8 text (format in the module docstring).
+
+        The file is replaced atomically (written to a temporary file in the same folder,
+        synced, renamed over ``path``): an interrupted save leaves the previous file as it
+        was.  It keeps the permissions of the file it replaces (a new one: 0o666 less the
+        umask).  ``path`` is a path, not an open file."""
         core = self._built()
-        with open(path, "w", encoding="utf-8", newline="\n") as f:
+        with atomic_write(check_path(path), "w", encoding="utf-8", newline="\n") as f:
             f.write(f"{_HEADER}\n")
             f.write(f"words {len(core)}  total_tokens {core.total_tokens}  "
                     f"min_count {self.min_count}  lower {int(self.lower)}\n")
@@ -214,31 +223,62 @@ class Vocabulary(ParamsMixin):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocabulary:
-        """Read a file written by :meth:`save`; anything else raises ValueError."""
+        """Read a file written by :meth:`save`.  Anything else (another file, a truncated
+        or malformed one, values out of range) raises ValueError naming the file; a
+        missing file raises FileNotFoundError."""
+        name = check_path(path)
+        with open(name, "rb") as f:
+            data = f.read()
+
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"{name}: {msg}")
+
         try:
-            with open(path, encoding="utf-8") as f:
-                header = f.readline().rstrip("\n")
-                if header != _HEADER:
-                    raise ValueError(f"{path}: not an msopt vocabulary file (first line "
-                                     f"{header[:40]!r})")
-                fields = f.readline().split()
-                meta = dict(zip(fields[::2], fields[1::2]))
-                n = int(meta["words"])
-                words: list[str] = []
-                counts: list[int] = []
-                for line in f:
-                    count, sep, word = line.rstrip("\n").partition("\t")
-                    if not sep or not word:
-                        raise ValueError(f"{path}: malformed line {len(words) + 3}")
-                    counts.append(int(count))
-                    words.append(word)
-        except (KeyError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a valid msopt vocabulary file ({e})") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise bad(f"not a valid msopt vocabulary file (not UTF-8: {e})") from None
+        lines = text.split("\n")
+        if lines[0] != _HEADER:
+            raise bad(f"not an msopt vocabulary file (first line {lines[0][:40]!r})")
+        if lines[-1] != "":  # every line ends in a newline; a cut one does not
+            raise bad("truncated: the last line has no newline")
+        lines.pop()
+        if len(lines) < 2:
+            raise bad("truncated: no 'words ... total_tokens ...' line")
+        fields = lines[1].split(" ")
+        fields = [x for x in fields if x]
+        meta = dict(zip(fields[::2], fields[1::2]))
+        keys = ("words", "total_tokens", "min_count", "lower")
+        if len(fields) != 2 * len(keys) or tuple(fields[::2]) != keys:
+            raise bad(f"not a valid msopt vocabulary file (line 2: expected 'words <K>  "
+                      f"total_tokens <N>  min_count <m>  lower <0|1>', got {lines[1][:80]!r})")
+
+        def number(key: str, s: str, lo: int) -> int:
+            if not (s.isascii() and s.isdigit()) or not lo <= int(s) < 2**63:
+                raise bad(f"{key}: expected an integer in [{lo}, 2**63), got {s[:40]!r}")
+            return int(s)
+
+        n = number("words", meta["words"], 0)
+        total = number("total_tokens", meta["total_tokens"], 0)
+        min_count = number("min_count", meta["min_count"], 1)
+        if meta["lower"] not in ("0", "1"):
+            raise bad(f"lower: expected 0 or 1, got {meta['lower'][:40]!r}")
+        words: list[str] = []
+        counts: list[int] = []
+        for number_, line in enumerate(lines[2:], 3):
+            count, sep, word = line.partition("\t")
+            if not sep or not word or any(c in word for c in " \t\r\x0b\x0c"):
+                raise bad(f"malformed line {number_} (expected '<count>\\t<word>')")
+            counts.append(number(f"line {number_}: count", count, 1))
+            words.append(word)
         if len(words) != n:
-            raise ValueError(f"{path}: truncated: {len(words)} of {n} words")
-        return cls.from_counts(words, counts, int(meta.get("total_tokens", sum(counts))),
-                               min_count=int(meta.get("min_count", 1)),
-                               lower=meta.get("lower") == "1")
+            raise bad(f"truncated: {len(words)} of {n} words" if len(words) < n else
+                      f"{len(words)} words, the header says {n}")
+        try:
+            return cls.from_counts(words, counts, total, min_count=min_count,
+                                   lower=meta["lower"] == "1")
+        except (TypeError, ValueError) as e:
+            raise bad(f"not a valid msopt vocabulary file ({e})") from None
 
 
 def read_labeled(source: str | os.PathLike[str] | Iterable[str], *, prefix: str = "__label__",
