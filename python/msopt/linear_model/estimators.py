@@ -151,6 +151,11 @@ class _LinearEstimator(_SkBase):
                                                                 Mapping):
             raise TypeError(f"optimizer_params: expected a dict or None, got "
                             f"{type(self.optimizer_params).__name__}")
+        for key in ("lr", "max_grad_norm", "params"):
+            if key in (self.optimizer_params or {}):
+                raise ValueError(f"optimizer_params: {key!r} is not an optimizer setting here"
+                                 + (" (set learning_rate or max_grad_norm instead)"
+                                    if key != "params" else ""))
         _check_choice("learning_rate_schedule", self.learning_rate_schedule,
                       tuple(SCHEDULES))
         check_number("warmup_epochs", self.warmup_epochs, lo=0)
@@ -274,7 +279,7 @@ class _LinearEstimator(_SkBase):
         n_features = X.shape[1]
         # The model's size, before anything of that size is allocated.
         check_model_size(type(self).__name__, n_features, n_out, dtype, self.optimizer,
-                         training=True)
+                         self.optimizer_params, training=True)
         data = _Data(X, dtype)
         sw = None
         if sample_weight is not None:

@@ -55,30 +55,43 @@ def _readable_bytes(n: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
+def _state_arrays(optimizer: str, optimizer_params: Any) -> int:
+    """How many state arrays of the parameter's size ``optimizer`` keeps with these
+    settings (found on a one-element parameter); at most its slot count if the settings
+    are invalid (the real construction then says why)."""
+    cls = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else None
+    if cls is None:
+        return 0
+    try:
+        opt = cls([np.zeros(1)], **dict(optimizer_params or {}))
+        return sum(a is not None for a in opt.native_state().states)
+    except Exception:
+        return len(cls._slots)
+
+
 def check_model_size(who: str, n_features: int, n_outputs: int, dtype: Any,
-                     optimizer: str, *, training: bool = False) -> int:
+                     optimizer: str, optimizer_params: Any = None, *,
+                     training: bool = False) -> int:
     """Refuse, before anything is allocated, a ``n_features x n_outputs`` model whose arrays
-    would not fit in the machine's physical memory: W with the state arrays of
-    ``optimizer`` (at most as many as it ever keeps), and with ``training`` also the dense
-    gradient of the native runner and the copy of W and the state that ``run`` keeps to undo
-    a diverged call.  Returns the byte count; raises MemoryError stating it."""
-    slots = len(OPTIMIZERS[optimizer]._slots) if optimizer in OPTIMIZERS else 0
+    would not fit in the machine's physical memory: W and the state arrays of
+    ``optimizer``; with ``training`` also the dense gradient of the native runner and the
+    copy of W and the state that ``run`` keeps to undo a diverged call.  Returns the byte
+    count; raises MemoryError stating it."""
+    slots = _state_arrays(optimizer, optimizer_params)
     arrays = (1 + slots) * (2 if training else 1) + (1 if training else 0)
     per_array = n_features * n_outputs * np.dtype(dtype).itemsize
     need = arrays * per_array
     have = _physical_memory()
     if have is not None and need > have:
-        what = "training it needs" if training else "it needs"
+        what = ("training needs" if training else "the weights and the optimizer's state need")
         raise MemoryError(
-            f"{who}: a model of n_features={n_features:,} x n_outputs={n_outputs:,} "
-            f"{np.dtype(dtype).name} weights takes {_readable_bytes(per_array)} per array; "
-            f"with the {optimizer!r} optimizer's state {what} {arrays} such arrays, "
-            f"{_readable_bytes(need)}, more than this machine's "
-            f"{_readable_bytes(have)} of memory.  Reduce the number of features (e.g. "
-            "hash them into fewer columns).")
+            f"{who}: n_features={n_features:,} x n_outputs={n_outputs:,} "
+            f"{np.dtype(dtype).name} weights take {_readable_bytes(per_array)} per array, "
+            f"and with the {optimizer!r} optimizer {what} {arrays} such arrays "
+            f"({_readable_bytes(need)}), more than this machine's {_readable_bytes(have)} "
+            "of memory.  Reduce the number of features (e.g. hash them into fewer "
+            "columns).")
     return need
-
-
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -221,7 +234,8 @@ class LinearModel:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: float32 or float64, got {self.dtype}")
-        check_model_size("LinearModel", n_features, n_outputs, self.dtype, optimizer)
+        check_model_size("LinearModel", n_features, n_outputs, self.dtype, optimizer,
+                         optimizer_params)
         self.W = np.zeros((n_features, n_outputs), self.dtype)
         self.b = np.zeros(n_outputs, self.dtype) if fit_intercept else None
         # The intercept gets its own group with no weight decay: it is never penalized.
