@@ -134,6 +134,10 @@ class _LinearEstimator(_SkBase):
 
     _model: LinearModel
     _key: tuple[Any, ...]
+    _seed_: int
+    _epochs_done: int
+    _sched_origin: int
+    _n_seen: int
 
     def _penalties(self, n: int) -> tuple[float, float]:
         raise NotImplementedError
