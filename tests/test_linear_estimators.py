@@ -152,13 +152,16 @@ def test_gradient_tolerance():
     assert reg.history_[-1]["grad_norm"] <= 1e-6
 
 
-def test_divergence_restores_weights_and_names_the_epoch():
+def test_divergence_leaves_the_estimator_as_before_and_names_the_epoch():
     X, y = datasets.make_regression(200, 5, noise=1.0, random_state=0)
     reg = msopt.LinearRegression(optimizer="sgd", learning_rate=50.0, tol=None, max_iter=50,
                                  random_state=0)
-    with pytest.raises(msopt.DivergenceError, match=r"epoch \d+.*smaller learning_rate"):
+    with pytest.raises(msopt.DivergenceError, match=r"epoch \d+.*as it was before.*"
+                       r"smaller learning_rate"):
         reg.fit(X * 100, y)
-    assert np.isfinite(reg.coef_).all()
+    assert not hasattr(reg, "n_features_in_")  # a first fit that diverged: still unfitted
+    with pytest.raises(msopt.NotFittedError):
+        reg.predict(X)
 
 
 def test_partial_fit_and_warm_start():

@@ -10,18 +10,19 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from msopt._api import ParamsMixin, check_int, check_number, keyword_aliases
+from msopt._api import ParamsMixin, check_bool, check_int, check_number, keyword_aliases
 from msopt.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 from msopt.linear_model.layer import (
     SCHEDULES,
     LinearModel,
     _Data,
     _is_sparse,
+    check_model_size,
 )
 from msopt.optim import OPTIMIZERS
 
@@ -133,33 +134,63 @@ class _LinearEstimator(_SkBase):
 
     _model: LinearModel
     _key: tuple[Any, ...]
-    _partial_classes: Any = None
+    _seed_: int
+    _epochs_done: int
+    _sched_origin: int
+    _n_seen: int
 
     def _penalties(self, n: int) -> tuple[float, float]:
         raise NotImplementedError
 
     def _check_params(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, got "
-                             f"{self.optimizer!r}")
-        if self.penalty not in ("l2", "l1", "elasticnet", None):
-            raise ValueError(f"penalty: 'l2', 'l1', 'elasticnet' or None, got {self.penalty!r}")
+        """Every parameter, checked before a fit touches anything (TypeError for a wrong
+        type, ValueError for a wrong value, each naming the parameter)."""
+        _check_choice("optimizer", self.optimizer, tuple(sorted(OPTIMIZERS)))
+        _check_choice("penalty", self.penalty, ("l2", "l1", "elasticnet", None))
         if not 0 <= check_number("l1_ratio", self.l1_ratio) <= 1:
             raise ValueError(f"l1_ratio: must be in [0, 1], got {self.l1_ratio!r}")
-        check_int("max_iter", self.max_iter, 1)
+        check_bool("fit_intercept", self.fit_intercept)
+        check_number("learning_rate", self.learning_rate, lo=0, strict=True)
+        if self.optimizer_params is not None and not isinstance(self.optimizer_params,
+                                                                Mapping):
+            raise TypeError(f"optimizer_params: expected a dict or None, got "
+                            f"{type(self.optimizer_params).__name__}")
+        for key in ("lr", "max_grad_norm", "params"):
+            if key in (self.optimizer_params or {}):
+                raise ValueError(f"optimizer_params: {key!r} is not an optimizer setting here"
+                                 + (" (set learning_rate or max_grad_norm instead)"
+                                    if key != "params" else ""))
+        _check_choice("learning_rate_schedule", self.learning_rate_schedule,
+                      tuple(SCHEDULES))
+        check_number("warmup_epochs", self.warmup_epochs, lo=0)
+        _check_count("batch_size", self.batch_size, 1, none=True)
+        _check_count("max_iter", self.max_iter, 1)
         if self.tol is not None:
             check_number("tol", self.tol, lo=0)
-        check_int("batch_size", self.batch_size, 1, none=True)
-        if not 0 < check_number("validation_fraction", self.validation_fraction) < 1:
-            raise ValueError("validation_fraction: must be in (0, 1)")
-        if self.learning_rate_schedule not in SCHEDULES:
-            raise ValueError(f"learning_rate_schedule: expected one of {sorted(SCHEDULES)}")
-        check_int("n_iter_no_change", self.n_iter_no_change, 1)
-        check_int("check_every", self.check_every, 1)
-        check_number("warmup_epochs", self.warmup_epochs, lo=0)
-        check_number("learning_rate", self.learning_rate, lo=0, strict=True)
+        _check_count("n_iter_no_change", self.n_iter_no_change, 1)
         if self.gtol is not None:
             check_number("gtol", self.gtol, lo=0)
+        check_bool("early_stopping", self.early_stopping)
+        if not 0 < check_number("validation_fraction", self.validation_fraction) < 1:
+            raise ValueError(f"validation_fraction: must be in (0, 1), got "
+                             f"{self.validation_fraction!r}")
+        check_bool("shuffle", self.shuffle)
+        if self.max_grad_norm is not None:
+            _check_positive("max_grad_norm", self.max_grad_norm)
+        _check_count("check_every", self.check_every, 1)
+        if self.callbacks is not None:
+            if isinstance(self.callbacks, (str, bytes)) or not isinstance(self.callbacks,
+                                                                           Iterable):
+                raise TypeError(f"callbacks: expected a list of callables, got "
+                                f"{type(self.callbacks).__name__}")
+            for i, cb in enumerate(self.callbacks):
+                if not callable(cb):
+                    raise TypeError(f"callbacks[{i}]: expected a callable, got "
+                                    f"{type(cb).__name__}")
+        _check_random_state(self.random_state)
+        check_bool("warm_start", self.warm_start)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            _check_count("verbose", self.verbose, 0)
         if self.penalty in ("l1", "elasticnet") and self.optimizer != "sgd":
             raise ValueError(f"penalty={self.penalty!r}: the L1 proximal step needs "
                              f"optimizer='sgd' (got {self.optimizer!r})")
@@ -191,7 +222,7 @@ class _LinearEstimator(_SkBase):
         return int(rs)
 
     # Subclasses turn (X, y) into the model's loss, output count and targets.
-    def _classes_for(self, y: np.ndarray, first: bool) -> Any:
+    def _classes_for(self, y: np.ndarray, first: bool, given: Any) -> Any:
         raise NotImplementedError
 
     def _prepare_targets(self, y: np.ndarray, classes: Any) -> tuple[str, int, np.ndarray]:
@@ -208,73 +239,69 @@ class _LinearEstimator(_SkBase):
         return (loss, self.fit_intercept, self.optimizer, repr(self.optimizer_params),
                 self.max_grad_norm, getattr(self, "epsilon", None))
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool,
-             max_epochs: int) -> _LinearEstimator:
-        # 1. Check everything; nothing about the estimator changes until all checks pass.
+    def _fit(self, X: Any, y: Any, sample_weight: Any, *, partial: bool, max_epochs: int,
+             classes: Any = None) -> _LinearEstimator:
+        """A fit is all or nothing.  Every parameter is checked first; the model is then
+        trained as a new object (for ``warm_start`` and ``partial_fit`` a copy of the fitted
+        one), installed on the estimator while it trains (callbacks see it), and the
+        estimator's attributes are put back as they were if anything fails: bad input,
+        divergence, a callback's exception, an interrupt."""
         self._check_params()
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y "
                              "is None")
-        fitted = hasattr(self, "_model")
-        first = not fitted or not (partial or self.warm_start)
-        had_n = getattr(self, "n_features_in_", None)
+        saved = dict(self.__dict__)  # the fit replaces these, never edits them in place
         try:
-            X, y = _validate(self, X, y, reset=first, regression=self._is_regressor,
-                             multi_output=self._is_regressor)
-            classes = self._classes_for(np.asarray(y), first)
-            loss, n_out, target = self._prepare_targets(np.asarray(y), classes)
-            if not first and n_out != self._model.W.shape[1]:
-                raise ValueError(f"y: {n_out} output column(s), but the fitted model has "
-                                 f"{self._model.W.shape[1]}; fit from scratch instead")
-            dtype = (np.float32 if X.dtype == np.float32 else np.float64) if first \
-                else self._model.dtype
-            data = _Data(X, dtype)
-            sw = None
-            if sample_weight is not None:
-                sw = np.asarray(sample_weight, dtype=np.float64)
-                if sw.shape != (data.n,):
-                    raise ValueError(f"sample_weight: expected shape ({data.n},), got "
-                                     f"{sw.shape}")
-                if not np.isfinite(sw).all() or (sw < 0).any():
-                    raise ValueError("sample_weight: must be finite and >= 0")
-                if not sw.any():
-                    raise ValueError("Sample weights must contain at least one non-zero "
-                                     "number.")
-            if self.early_stopping and not partial and data.n < 2:
-                raise ValueError("validation_fraction: leaves no training data")
-        except Exception:
-            if had_n is not None:
-                self.n_features_in_ = had_n
+            unconverged = self._fit_body(X, y, sample_weight, partial=partial,
+                                         max_epochs=max_epochs, classes=classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
             raise
+        if unconverged:  # after the fit is installed: a warning turned error keeps the fit
+            warnings.warn(unconverged, _NotConverged, stacklevel=3)
+        return self
 
-        # 2. Build or update the model.
-        key = self._model_key(loss)
-        if first:
-            self._model = self._new_model(X.shape[1], n_out, loss, dtype)
-            self._epochs_done = 0
-            self._seed_ = self._seed()
-            self.history_: list[dict[str, Any]] = []
-            self._n_seen = 0
-        elif key != self._key:  # hyperparameters that shape the model changed: rebuild,
-            old = self._model   # starting from the fitted weights
-            self._model = self._new_model(X.shape[1], n_out, loss, dtype)
-            self._model.W[...] = old.W
-            if self._model.b is not None and old.b is not None:
-                self._model.b[...] = old.b
+    def _fit_body(self, X: Any, y: Any, sample_weight: Any, *, partial: bool,
+                  max_epochs: int, classes: Any) -> str | None:
+        max_epochs = int(max_epochs)
+        # 1. The input (sklearn's validate_data may set n_features_in_: _fit undoes it).
+        old: LinearModel | None = getattr(self, "_model", None)
+        first = old is None or not (partial or self.warm_start)
+        X, y = _validate(self, X, y, reset=first, regression=self._is_regressor,
+                         multi_output=self._is_regressor)
+        y = np.asarray(y)
+        classes = self._classes_for(y, first, classes)
+        loss, n_out, target = self._prepare_targets(y, classes)
+        if old is not None and not first and n_out != old.W.shape[1]:
+            raise ValueError(f"y: {n_out} output column(s), but the fitted model has "
+                             f"{old.W.shape[1]}; fit from scratch instead")
+        if first or old is None:
+            dtype = np.float32 if X.dtype == np.float32 else np.float64
         else:
-            for g in self._model.optimizer.param_groups:
-                g["lr"] = self.learning_rate
-        self._key = key
-        self._set_targets_meta(classes, np.asarray(y))
-        model = self._model
-        if not partial or first:
-            self._sched_origin = int(model.optimizer.native_state().steps[0])
-        self._n_seen = self._n_seen + data.n if partial else data.n
+            dtype = old.dtype
+        n_features = X.shape[1]
+        # The model's size, before anything of that size is allocated.
+        check_model_size(type(self).__name__, n_features, n_out, dtype, self.optimizer,
+                         self.optimizer_params, training=True)
+        data = _Data(X, dtype)
+        sw = None
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64)
+            if sw.shape != (data.n,):
+                raise ValueError(f"sample_weight: expected shape ({data.n},), got {sw.shape}")
+            if not np.isfinite(sw).all() or (sw < 0).any():
+                raise ValueError("sample_weight: must be finite and >= 0")
+            if not sw.any():
+                raise ValueError("Sample weights must contain at least one non-zero number.")
+        if self.early_stopping and not partial and data.n < 2:
+            raise ValueError("validation_fraction: leaves no training data")
+        seed = self._seed() if first else self._seed_
 
-        # Validation split (fixed by the seed) for early stopping.
+        # 2. The validation split (fixed by the seed) for early stopping.
         val = None
         if self.early_stopping and not partial:
-            rng = np.random.default_rng(self._seed_)
+            rng = np.random.default_rng(seed)
             order = rng.permutation(data.n)
             n_val = min(max(1, int(round(self.validation_fraction * data.n))), data.n - 1)
             vi, ti = np.sort(order[:n_val]), np.sort(order[n_val:])
@@ -282,11 +309,46 @@ class _LinearEstimator(_SkBase):
             val = (data.rows(vi), target[vi], vw)
             data, target = data.rows(ti), target[ti]
             sw = None if sw is None else sw[ti]
-            self._n_seen = data.n
-        l2, l1 = self._l2_l1(self._penalty_scale(self._n_seen))
-        model.l2, model.l1 = l2, l1
         bs = data.n if self.batch_size is None else min(int(self.batch_size), data.n)
         steps_per_epoch = -(-data.n // bs)
+        schedule_steps = int(self.max_iter) * steps_per_epoch
+        warmup_steps = int(self.warmup_epochs * steps_per_epoch)
+        epochs_done = 0 if first else self._epochs_done
+        if schedule_steps > _I64:
+            raise ValueError(f"max_iter: {self.max_iter} epochs of {steps_per_epoch} steps "
+                             f"exceed the step counter's range (2**63 - 1)")
+        if warmup_steps > _I64:
+            raise ValueError(f"warmup_epochs: {self.warmup_epochs} epochs of "
+                             f"{steps_per_epoch} steps exceed the step counter's range "
+                             "(2**63 - 1)")
+        if epochs_done + max_epochs > _I64:
+            raise ValueError(f"max_iter: {epochs_done} epochs done plus {max_epochs} exceed "
+                             "the epoch counter's range (2**63 - 1)")
+
+        # 3. The model: new, or a copy of the fitted one to continue from.  The fitted model
+        # is never written to, so restoring the attributes undoes everything.
+        key = self._model_key(loss)
+        model = self._new_model(n_features, n_out, loss, dtype)
+        if old is not None and not first:
+            _copy_model(old, model, with_optimizer=key == self._key)
+        sched_origin = int(model.optimizer.native_state().steps[0])
+        if partial and not first and key == self._key:
+            sched_origin = self._sched_origin
+
+        # 4. Install it, so that callbacks see the fit as it goes.
+        self._model, self._key = model, key
+        self._seed_ = seed
+        self._epochs_done = epochs_done
+        self.history_: list[dict[str, Any]] = [] if first else list(self.history_)
+        self._sched_origin = sched_origin
+        n_seen = data.n if val is not None else data.n + (
+            self._n_seen if partial and not first else 0)
+        self._n_seen = n_seen
+        self._set_targets_meta(classes, y)
+        l2, l1 = self._l2_l1(self._penalty_scale(n_seen))
+        model.l2, model.l1 = l2, l1
+
+        # 5. Epochs between convergence checks.
         check_every = int(self.check_every)
         tol = self.tol
         best_obj, no_improve = math.inf, 0
@@ -294,7 +356,6 @@ class _LinearEstimator(_SkBase):
         reason = "max_iter"
         swd = None if sw is None else sw.astype(dtype)
         progress = _progress(self.verbose, max_epochs, type(self).__name__)
-        snapshot = _snapshot(model)
         epochs = 0
         try:
             while epochs < max_epochs:
@@ -302,27 +363,23 @@ class _LinearEstimator(_SkBase):
                 try:
                     losses = model.run(
                         data, target, swd, epochs=k, batch_size=bs,
-                        shuffle=self.shuffle, seed=self._seed_, epoch0=self._epochs_done,
-                        schedule=self.learning_rate_schedule,
-                        schedule_steps=int(self.max_iter) * steps_per_epoch,
-                        warmup_steps=int(self.warmup_epochs * steps_per_epoch),
-                        schedule_origin=self._sched_origin)
+                        shuffle=self.shuffle, seed=seed, epoch0=self._epochs_done,
+                        schedule=self.learning_rate_schedule, schedule_steps=schedule_steps,
+                        warmup_steps=warmup_steps, schedule_origin=sched_origin)
                 except DivergenceError:
-                    _restore(model, snapshot)
                     raise DivergenceError(
                         f"{type(self).__name__}: the loss became NaN or Inf during epoch "
-                        f"{self._epochs_done + 1}; the weights of the last finite check "
-                        f"were restored.  Try a smaller learning_rate (now "
+                        f"{self._epochs_done + 1}; the estimator is left as it was before "
+                        f"this call.  Try a smaller learning_rate (now "
                         f"{self.learning_rate}).") from None
                 epochs += k
                 self._epochs_done += k
                 obj = float(losses[-1]) + model.penalty()
                 if not math.isfinite(obj):
-                    _restore(model, snapshot)
                     raise DivergenceError(
                         f"{type(self).__name__}: the objective is not finite after epoch "
-                        f"{self._epochs_done}; weights restored.  Try a smaller learning_rate.")
-                snapshot = _snapshot(model)
+                        f"{self._epochs_done}; the estimator is left as it was before this "
+                        "call.  Try a smaller learning_rate.")
                 entry: dict[str, Any] = {"epoch": self._epochs_done, "loss": obj}
                 if val is not None:
                     score = self._score_val(*val)
@@ -336,7 +393,8 @@ class _LinearEstimator(_SkBase):
                 if val is not None:
                     if score > best_val + (tol or 0.0):
                         best_val, no_improve = score, 0
-                        best_weights = (snapshot[0], snapshot[1])
+                        best_weights = (model.W.copy(),
+                                        None if model.b is None else model.b.copy())
                     else:
                         no_improve += 1
                     if no_improve >= self.n_iter_no_change:
@@ -371,10 +429,9 @@ class _LinearEstimator(_SkBase):
         self.t_ = int(model.optimizer.native_state().steps[0])
         if reason == "max_iter" and not partial and (tol is not None or self.gtol is not None
                                                      or val is not None):
-            warnings.warn(f"{type(self).__name__}: max_iter={self.max_iter} reached before "
-                          "convergence; raise max_iter or the learning rate.",
-                          _NotConverged, stacklevel=3)
-        return self
+            return (f"{type(self).__name__}: max_iter={self.max_iter} reached before "
+                    "convergence; raise max_iter or the learning rate.")
+        return None
 
     def _penalty_scale(self, n: int) -> float:
         raise NotImplementedError
@@ -430,14 +487,13 @@ class _Classifier(_SkClassifier, _LinearEstimator):
     _binary_loss = "logistic"
     _multi_loss = "softmax"
 
-    def _classes_for(self, y: np.ndarray, first: bool) -> np.ndarray:
+    def _classes_for(self, y: np.ndarray, first: bool, given: Any) -> np.ndarray:
         if _HAVE_SKLEARN:
             from sklearn.utils.multiclass import check_classification_targets
 
             check_classification_targets(y)
         if not first:
             return self.classes_
-        given = getattr(self, "_partial_classes", None)
         classes = np.unique(y) if given is None else np.unique(given)
         if classes.size < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in "
@@ -472,8 +528,7 @@ class _Classifier(_SkClassifier, _LinearEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> _Classifier:
         """Fit by minibatch epochs until a convergence criterion holds or ``max_iter``."""
-        self._partial_classes = None
-        return self._fit(X, y, sample_weight, partial=False, max_epochs=int(self.max_iter))
+        return self._fit(X, y, sample_weight, partial=False, max_epochs=self.max_iter)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None,
                     sample_weight: Any = None) -> _Classifier:
@@ -481,10 +536,9 @@ class _Classifier(_SkClassifier, _LinearEstimator):
         if not hasattr(self, "_model"):
             if classes is None:
                 raise ValueError("classes: must be passed on the first call to partial_fit")
-            self._partial_classes = np.asarray(classes)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError("classes: differs from the classes of the first partial_fit")
-        return self._fit(X, y, sample_weight, partial=True, max_epochs=1)
+        return self._fit(X, y, sample_weight, partial=True, max_epochs=1, classes=classes)
 
     def decision_function(self, X: Any) -> np.ndarray:
         z = self._scores(X)
@@ -655,12 +709,11 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
 
     def _check_params(self) -> None:
         super()._check_params()
-        if self.loss not in ("squared_error", "huber"):
-            raise ValueError(f"loss: 'squared_error' or 'huber', got {self.loss!r}")
+        _check_choice("loss", self.loss, ("squared_error", "huber"))
         check_number("alpha", self.alpha, lo=0)
-        check_number("epsilon", self.epsilon, lo=0)
+        check_number("epsilon", self.epsilon, lo=0, strict=True)
 
-    def _classes_for(self, y: np.ndarray, first: bool) -> None:
+    def _classes_for(self, y: np.ndarray, first: bool, given: Any) -> None:
         return None
 
     def _prepare_targets(self, y: np.ndarray, classes: Any) -> tuple[str, int, np.ndarray]:
@@ -684,7 +737,7 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
         """Fit by minibatch epochs until a convergence criterion holds or ``max_iter``."""
-        return self._fit(X, y, sample_weight, partial=False, max_epochs=int(self.max_iter))
+        return self._fit(X, y, sample_weight, partial=False, max_epochs=self.max_iter)
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> LinearRegression:
         """One epoch over (X, y)."""
@@ -705,23 +758,58 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
         return float(m.b[0]) if self._y_ndim == 1 else m.b.copy()
 
 
-def _snapshot(model: LinearModel) -> tuple[Any, ...]:
-    """W, b, the optimizer's state arrays and step counts, copied."""
-    st = model.optimizer.native_state()
-    return (model.W.copy(), None if model.b is None else model.b.copy(),
-            [None if a is None else a.copy() for a in st.states], st.steps.copy())
+def _copy_model(src: LinearModel, dst: LinearModel, *, with_optimizer: bool) -> None:
+    """Continue ``src`` in the new ``dst``: its weights, and with ``with_optimizer`` (same
+    optimizer and settings) its optimizer's state arrays, step counts and counters."""
+    dst.W[...] = src.W
+    if dst.b is not None and src.b is not None:
+        dst.b[...] = src.b
+    if not with_optimizer:
+        return
+    s, d = src.optimizer.native_state(), dst.optimizer.native_state()
+    for k, (a, b) in enumerate(zip(s.states, d.states)):
+        if a is not None and b is not None:
+            b[...] = a
+        elif a is not None or b is not None:  # pragma: no cover - same settings, same slots
+            raise AssertionError(f"optimizer state slot {k} differs between copies")
+    d.steps[...] = s.steps
+    dst.optimizer.skipped_steps = src.optimizer.skipped_steps
+    dst.optimizer.last_grad_norm = src.optimizer.last_grad_norm
 
 
-def _restore(model: LinearModel, snap: tuple[Any, ...]) -> None:
-    W, b, states, steps = snap
-    model.W[...] = W
-    if model.b is not None:
-        model.b[...] = b
-    st = model.optimizer.native_state()
-    for dst, src in zip(st.states, states):
-        if dst is not None:
-            dst[...] = src
-    st.steps[...] = steps
+# -- parameter checks (msopt's own; scikit-learn's _parameter_constraints are not used) ---
+_I64 = 2**63 - 1  # the native step, epoch and seed counters are 64-bit
+
+
+def _check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> None:
+    if not (value is None or isinstance(value, str)) or value not in choices:
+        raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
+
+
+def _check_count(name: str, value: Any, lo: int, *, none: bool = False) -> None:
+    """An int in [lo, 2**63 - 1] (or None with ``none``)."""
+    v = check_int(name, value, lo, none=none)
+    if v is not None and v > _I64:
+        raise ValueError(f"{name}: must be <= 2**63 - 1, got {value}")
+
+
+def _check_positive(name: str, value: Any) -> None:
+    """A number > 0; +inf allowed (no limit), NaN refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                         np.floating)):
+        raise TypeError(f"{name}: expected a number or None, got {type(value).__name__}")
+    if not float(value) > 0:
+        raise ValueError(f"{name}: must be > 0, got {value!r}")
+
+
+def _check_random_state(value: Any) -> None:
+    if value is None or isinstance(value, (np.random.RandomState, np.random.Generator)):
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"random_state: expected None, an int, a numpy Generator or "
+                        f"RandomState, got {type(value).__name__}")
+    if not 0 <= value <= _I64:
+        raise ValueError(f"random_state: must be in [0, 2**63 - 1], got {value}")
 
 
 def _progress(verbose: int, total: int, name: str) -> Callable[[int, float | None], None]:

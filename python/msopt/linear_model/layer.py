@@ -7,6 +7,7 @@ with the GIL released.  It needs only NumPy.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +38,60 @@ def run_schedule(schedule: str, total: int, warmup: int, min_factor: float) -> _
                           floor=float(min_factor))
 
 
+# -- model size ---------------------------------------------------------------------------
+def _physical_memory() -> int | None:
+    """The machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _readable_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def _state_arrays(optimizer: str, optimizer_params: Any) -> int:
+    """How many state arrays of the parameter's size ``optimizer`` keeps with these
+    settings (found on a one-element parameter); at most its slot count if the settings
+    are invalid (the real construction then says why)."""
+    cls = OPTIMIZERS.get(optimizer) if isinstance(optimizer, str) else None
+    if cls is None:
+        return 0
+    try:
+        opt = cls([np.zeros(1)], **dict(optimizer_params or {}))
+        return sum(a is not None for a in opt.native_state().states)
+    except Exception:
+        return len(cls._slots)
+
+
+def check_model_size(who: str, n_features: int, n_outputs: int, dtype: Any,
+                     optimizer: str, optimizer_params: Any = None, *,
+                     training: bool = False) -> int:
+    """Refuse, before anything is allocated, a ``n_features x n_outputs`` model whose arrays
+    would not fit in the machine's physical memory: W and the state arrays of
+    ``optimizer``; with ``training`` also the dense gradient of the native runner and the
+    copy of W and the state that ``run`` keeps to undo a diverged call.  Returns the byte
+    count; raises MemoryError stating it."""
+    slots = _state_arrays(optimizer, optimizer_params)
+    arrays = (1 + slots) * (2 if training else 1) + (1 if training else 0)
+    per_array = n_features * n_outputs * np.dtype(dtype).itemsize
+    need = arrays * per_array
+    have = _physical_memory()
+    if have is not None and need > have:
+        what = ("training needs" if training else "the weights and the optimizer's state need")
+        raise MemoryError(
+            f"{who}: n_features={n_features:,} x n_outputs={n_outputs:,} "
+            f"{np.dtype(dtype).name} weights take {_readable_bytes(per_array)} per array, "
+            f"and with the {optimizer!r} optimizer {what} {arrays} such arrays "
+            f"({_readable_bytes(need)}), more than this machine's {_readable_bytes(have)} "
+            "of memory.  Reduce the number of features (e.g. hash them into fewer "
+            "columns).")
+    return need
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -78,6 +133,32 @@ class _Data:
     @property
     def args(self) -> tuple[Any, Any, Any]:
         return self.values, self.indptr, self.indices
+
+
+# -- divergence: refuse what is invalid, undo what overflowed ------------------------------
+def _check_run_values(model: LinearModel, min_factor: Any) -> None:
+    """The layer's editable attributes and ``min_factor``, checked before a native run:
+    NaN, Inf or a negative value here would write NaN into the weights."""
+    for name in ("l2", "l1"):
+        check_number(name, getattr(model, name), lo=0)
+    if model.loss == "huber":
+        check_number("huber_epsilon", model.huber_epsilon, lo=0, strict=True)
+    check_number("min_factor", min_factor, lo=0)
+
+
+class _RunUndo:
+    """A copy of W, b and the optimizer's state arrays and step counts, taken before a
+    native run and written back if it diverges.  Costs one copy of the model and its
+    state (measured: small beside an epoch; see ``restore``)."""
+
+    def __init__(self, W: np.ndarray, b: np.ndarray | None, state: Any) -> None:
+        self._live = [W] + ([] if b is None else [b]) + [a for a in state.states
+                                                         if a is not None] + [state.steps]
+        self._copies = [a.copy() for a in self._live]
+
+    def restore(self) -> None:
+        for dst, src in zip(self._live, self._copies):
+            np.copyto(dst, src)
 
 
 # -- the layer ----------------------------------------------------------------------------
@@ -153,6 +234,8 @@ class LinearModel:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype: float32 or float64, got {self.dtype}")
+        check_model_size("LinearModel", n_features, n_outputs, self.dtype, optimizer,
+                         optimizer_params)
         self.W = np.zeros((n_features, n_outputs), self.dtype)
         self.b = np.zeros(n_outputs, self.dtype) if fit_intercept else None
         # The intercept gets its own group with no weight decay: it is never penalized.
@@ -229,8 +312,11 @@ class LinearModel:
         the optimizer's step count: "constant", "linear" (to ``min_factor`` over
         ``schedule_steps``, by default the steps of this call) or "cosine" (linear warmup,
         then cosine to ``min_factor``), counted from the step ``schedule_origin``.
-        Returns the mean loss of each epoch; raises :class:`DivergenceError` when a batch
-        loss is not finite (W, b as before that batch) or the weights overflowed.
+        Returns the mean loss of each epoch.  Raises :class:`DivergenceError` when a batch
+        loss is not finite or the weights overflowed; W, b and the optimizer's state and
+        step counts are then restored to what they were before the call (``run`` copies
+        them before the native call for this).  Non-finite or negative ``l2``, ``l1``,
+        ``huber_epsilon`` and ``min_factor`` are refused before anything runs.
         """
         data = self._data(X)
         if data.n == 0:
@@ -248,13 +334,18 @@ class LinearModel:
             shuffle=bool(shuffle), l2=self.l2, l1=self.l1,
             schedule=run_schedule(schedule, schedule_steps, warmup_steps, min_factor),
             schedule_origin=int(schedule_origin))
-        losses, finite, _ = _core.linear_run(
-            *data.args, yy, lab, self._sw(sample_weight, data.n), self.W, self.b,
-            self.optimizer.native_state(), options)
+        _check_run_values(self, min_factor)
+        sw = self._sw(sample_weight, data.n)
+        state = self.optimizer.native_state()
+        undo = _RunUndo(self.W, self.b, state)
+        losses, finite, _ = _core.linear_run(*data.args, yy, lab, sw, self.W, self.b, state,
+                                             options)
         if not finite:
+            undo.restore()
             raise DivergenceError(
                 f"the training loss or the weights became NaN or Inf in epoch "
-                f"{epoch0 + len(losses) + 1}.  Try a smaller learning rate.")
+                f"{epoch0 + len(losses) + 1}; W, b and the optimizer state are as they were "
+                "before this call.  Try a smaller learning rate.")
         return losses
 
     def step(self, X: Any, y: Any, sample_weight: Any = None) -> float:
