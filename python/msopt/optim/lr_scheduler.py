@@ -61,6 +61,11 @@ def _rates(name: str, v: Any) -> list[float]:
     return out
 
 
+def _base_rates(name: str, v: Any) -> list[float]:
+    """A list of base rates: finite numbers >= 0."""
+    return [check_number(f"{name}[{k}]", x, lo=0) for k, x in enumerate(_rates(name, v))]
+
+
 class _Schedule:
     """What every schedule shares: the rates in force, and its state as a plain dict.
 
@@ -103,7 +108,7 @@ class _Schedule:
 class LRScheduler(_Schedule):
     """Base class: a closed-form rate per epoch, ``lr = f(base_lr, last_epoch)``."""
 
-    _fields: ClassVar[dict[str, Check]] = {"base_lrs": _rates, "_last_lr": _rates,
+    _fields: ClassVar[dict[str, Check]] = {"base_lrs": _base_rates, "_last_lr": _rates,
                                            "last_epoch": _int(-1)}
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
