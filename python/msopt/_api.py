@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["INT32_MAX", "INT64_MAX", "UINT64_MAX", "ParamsMixin", "check_bool", "check_choice",
-           "check_int", "check_number", "check_seed", "int_bound", "keyword_aliases",
-           "not_fitted", "unexpected_keyword"]
+__all__ = ["INT32_MAX", "INT64_MAX", "MAX_EPOCHS", "MAX_THREADS", "UINT64_MAX", "ParamsMixin",
+           "check_bool", "check_choice", "check_int", "check_number", "check_seed",
+           "int_bound", "keyword_aliases", "not_fitted", "unexpected_keyword"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -132,14 +132,18 @@ def _same(a: Any, b: Any) -> bool:
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 UINT64_MAX = 2**64 - 1
+MAX_THREADS = 1024  # msopt's thread pool (and the trainers' per-thread walkers) at most
+# Epochs of one training call of the models: each keeps a loss (and a count) per epoch and
+# thread, allocated up front, so 2**31 epochs would ask for tens of GB before training.
+MAX_EPOCHS = 1_000_000
 
 
 def int_bound(n: int) -> str:
     """``n`` written for a person: ``2**31 - 1`` rather than 2147483647."""
-    for k in (31, 32, 63, 64):
-        for d in (0, 1, 2):
-            if n == 2**k - d:
-                return f"2**{k}" + (f" - {d}" if d else "")
+    for d in (0, 1, 2):
+        m = n + d
+        if m > 2**20 and m & (m - 1) == 0:
+            return f"2**{m.bit_length() - 1}" + (f" - {d}" if d else "")
     return str(n)
 
 
