@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import msopt
+from msopt import _api as api
 from msopt.optim import OPTIMIZERS
 from msopt.optim.optimizers import ParamGroup
 
@@ -432,3 +433,229 @@ def test_scheduler_load_state_dict_checks(make, key, bad, exc):
         sched.load_state_dict(sd)
     assert sched.__dict__ == before
     sched.load_state_dict(sched.state_dict())
+
+
+# -- integers too big for the native side, and other scalar checks (models and layers) -----
+CORPUS = ["the cat sat on the mat", "the dog sat on the log"] * 10
+TEXTS, LABELS = ["good film", "bad film", "great plot", "awful plot"] * 5, ["p", "n"] * 10
+
+
+def _small(cls, base, kw):
+    """Small settings, overridden by ``kw`` (by canonical name or alias)."""
+    aliases = cls._aliases()
+    for k in kw:
+        base.pop(aliases.get(k, k), None)
+    return {**base, **kw}
+
+
+def _w2v(**kw):
+    return msopt.Word2Vec(CORPUS, **_small(msopt.Word2Vec, {"dim": 4, "min_count": 1,
+                                                            "epochs": 1, "threads": 1}, kw))
+
+
+def _clf(**kw):
+    return msopt.TextClassifier(**_small(msopt.TextClassifier, {"dim": 4, "buckets": 10,
+                                                                "epochs": 1, "threads": 1}, kw))
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"window": 2**40}, ValueError, r"window: must be <= 2\*\*31 - 1"),
+    ({"window": 2**31}, ValueError, "window"),
+    ({"epochs": 2**40}, ValueError, "epochs: must be <= 1000000"),
+    ({"iter": 2**31}, ValueError, "epochs"),
+    ({"threads": 2**40}, ValueError, "threads: must be <= 1024"),
+    ({"workers": 2**40}, ValueError, "threads"),
+    ({"seed": 2**70}, ValueError, r"seed: must be <= 2\*\*64 - 1"),
+    ({"seed": 2**64}, ValueError, "seed"),
+    ({"seed": -1}, ValueError, "seed: must be >= 0"),
+    ({"seed": 1.0}, TypeError, "seed: expected an int"),
+    ({"dim": 2**40}, ValueError, "dim"),
+    ({"vector_size": 2**31}, ValueError, "dim"),
+    ({"negative": 2**40}, ValueError, "negative"),
+    ({"min_count": 2**70}, ValueError, r"min_count: must be <= 2\*\*63 - 1"),
+    ({"max_vocab": 2**64}, ValueError, "max_vocab"),
+    ({"lr": math.nan}, ValueError, "lr"), ({"min_lr": math.inf}, ValueError, "min_lr"),
+    ({"sample": math.nan}, ValueError, "sample"),
+    ({"sg": np.array([1, 0])}, ValueError, "sg"), ({"sg": "1"}, ValueError, "sg"),
+    ({"cbow_mean": 2}, ValueError, "cbow_mean"),
+    ({"sigmoid": ["exact"]}, ValueError, "sigmoid"),
+    ({"deterministic": "yes"}, TypeError, "deterministic"),
+])
+def test_word2vec_arguments(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        msopt.Word2Vec(**kw)
+    model = _w2v()
+    before = model.wv.vectors.copy()
+    model.set_params(**kw)
+    with pytest.raises(exc, match=match):
+        model.train(CORPUS)
+    assert model.wv.vectors.tobytes() == before.tobytes()
+
+
+def test_word2vec_extremes_that_fit_are_taken():
+    _w2v(seed=2**64 - 1, window=2**31 - 1, max_vocab=2**63 - 1)
+    with pytest.raises(ValueError, match="epochs: must be <= 1000000"):
+        _w2v().train(CORPUS, epochs=2**40)
+
+
+def test_word2vec_file_with_huge_values_is_refused(tmp_path):
+    import json
+
+    path = tmp_path / "w2v.npz"
+    _w2v().save(path)
+    with np.load(path) as f:
+        members = dict(f)
+    params = json.loads(str(members["params"]))
+    params["window"] = 2**40
+    members["params"] = np.array(json.dumps(params))
+    np.savez(path, **members)
+    with pytest.raises(ValueError, match="window: must be <="):
+        msopt.Word2Vec.load(path)
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"epochs": 2**40}, ValueError, "epochs: must be <= 1000000"),
+    ({"epoch": 2**31}, ValueError, "epochs"),
+    ({"threads": 2**40}, ValueError, "threads: must be <= 1024"),
+    ({"thread": 2**40}, ValueError, "threads"),
+    ({"seed": 2**70}, ValueError, r"seed: must be <= 2\*\*64 - 1"),
+    ({"bucket": 2**40}, ValueError, "buckets"),
+    ({"buckets": 2**31 - 3}, ValueError, "buckets: .* words \\+ .* buckets exceed"),
+    ({"wordNgrams": 2**40}, ValueError, "ngrams"),
+    ({"neg": 2**40}, ValueError, "negative"),
+    ({"dim": 2**40}, ValueError, "dim"),
+    ({"minCount": 2**70}, ValueError, "min_count"),
+    ({"lr": math.nan}, ValueError, "lr"), ({"lr": math.inf}, ValueError, "lr"),
+    ({"loss": np.array(["softmax", "ova"])}, ValueError, "loss"),
+    ({"loss": ["softmax"]}, ValueError, "loss"),
+])
+def test_text_classifier_arguments(kw, exc, match):
+    clf = _clf(**kw)
+    with pytest.raises(exc, match=match):
+        clf.fit(TEXTS, LABELS)
+    assert not hasattr(clf, "output_")
+    fitted = _clf().fit(TEXTS, LABELS)
+    before = fitted.input_.copy(), fitted.output_.copy(), fitted.calls_
+    fitted.set_params(**kw)
+    if "buckets" not in kw:  # (buckets are fixed by the first call)
+        with pytest.raises(exc, match=match):
+            fitted.partial_fit(TEXTS, LABELS)
+    assert fitted.input_.tobytes() == before[0].tobytes()
+    assert fitted.output_.tobytes() == before[1].tobytes()
+    assert fitted.calls_ == before[2]
+
+
+@pytest.mark.parametrize("labels", [
+    ["a\x00", "b"] * 10, ["a", "a\x00"] * 10, ["\x00", "b"] * 10, [1, "b\x00"] * 10,
+])
+def test_labels_ending_in_nul_are_refused_clearly(labels):
+    """NumPy str arrays drop trailing NULs: "a\\x00" would become "a" (another label, or a
+    lone class), so it is refused with a message that says why."""
+    bad = next(i for i, x in enumerate(labels) if isinstance(x, str) and x.endswith("\x00"))
+    with pytest.raises(ValueError, match=rf"labels\[{bad}\]: .* ends with a NUL character"):
+        _clf().fit(TEXTS, labels)
+    clf = _clf().fit(TEXTS, LABELS)
+    with pytest.raises(ValueError, match="classes.* ends with a NUL"):
+        _clf().partial_fit(TEXTS, LABELS, classes=["p", "n", "x\x00"])
+    with pytest.raises(ValueError, match="ends with a NUL"):
+        clf.score(TEXTS, labels)
+    lines = [f"__label__{lab} {t}" for lab, t in zip(["a\x00", "b"] * 10, TEXTS)]
+    with pytest.raises(ValueError, match=r"labels\[0\]: .* ends with a NUL"):
+        _clf().fit(lines)
+    _clf().fit(TEXTS, ["a\x00b", "b"] * 10)  # a NUL inside a label is kept
+
+
+@pytest.mark.parametrize(("make", "exc", "match"), [
+    (lambda: msopt.EmbeddingBag(4, 2, seed=2**70), ValueError, "seed"),
+    (lambda: msopt.EmbeddingBag(4, 2, seed=-1), ValueError, "seed"),
+    (lambda: msopt.EmbeddingBag(4, 2, seed="a"), TypeError, "seed"),
+    (lambda: msopt.EmbeddingBag(4, 2, mode=["sum"]), ValueError, "mode"),
+    (lambda: msopt.EmbeddingBag(4, 2, optimizer=["sgd"]), ValueError, "optimizer"),
+    (lambda: msopt.EmbeddingBag(4, 2, optimizer_params=[1]), TypeError, "optimizer_params"),
+    (lambda: msopt.EmbeddingBag(4, 2, dtype=np.int32), TypeError, "dtype"),
+    (lambda: msopt.EmbeddingBag(4, 2, dtype="nonsense"), TypeError, "dtype"),
+    (lambda: msopt.EmbeddingBag(4, 2, lr=math.nan), ValueError, r"\['lr'\]"),
+    (lambda: msopt.EmbeddingBag(4, 2, optimizer_params={"betas": (1.5, 0.9)}), ValueError,
+     "betas"),
+    (lambda: msopt.LinearModel(3, huber_epsilon=math.nan), ValueError, "huber_epsilon"),
+    (lambda: msopt.LinearModel(3, huber_epsilon=-1), ValueError, "huber_epsilon"),
+    (lambda: msopt.LinearModel(3, loss=["squared"]), ValueError, "loss"),
+    (lambda: msopt.LinearModel(3, optimizer_params="x"), TypeError, "optimizer_params"),
+    (lambda: msopt.LinearModel(3, dtype="nonsense"), TypeError, "dtype"),
+    (lambda: msopt.LinearModel(3, lr=math.inf), ValueError, r"\['lr'\]"),
+    (lambda: msopt.LinearModel(3, max_grad_norm=math.nan), ValueError, "max_grad_norm"),
+])
+def test_layer_constructors(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
+
+
+@pytest.mark.parametrize(("kw", "exc", "match"), [
+    ({"batch_size": 2**64}, ValueError, r"batch_size: must be <= 2\*\*64 - 1"),
+    ({"batch_size": 0}, ValueError, "batch_size"),
+    ({"batch_size": 2.5}, TypeError, "batch_size"),
+    ({"epochs": 2**63}, ValueError, "epochs"), ({"epochs": -1}, ValueError, "epochs"),
+    ({"seed": 2**70}, ValueError, "seed"), ({"seed": -1}, ValueError, "seed"),
+    ({"seed": "a"}, TypeError, "seed"),
+    ({"epoch0": 2**63}, ValueError, "epoch0"),
+    ({"epoch0": 2**63 - 2, "epochs": 3}, ValueError, "epoch0"),
+    ({"schedule": "linear", "schedule_steps": 2**1100}, ValueError, "schedule_steps"),
+    ({"schedule": "cosine", "warmup_steps": -1}, ValueError, "warmup_steps"),
+    ({"min_factor": math.nan}, ValueError, "min_factor"),
+    ({"schedule_origin": 2**63}, ValueError, "schedule_origin"),
+    ({"schedule": ["linear"]}, ValueError, "schedule"),
+    ({"shuffle": "no"}, TypeError, "shuffle"),
+])
+def test_linear_run_arguments(rng, kw, exc, match):
+    X = rng.standard_normal((20, 3))
+    y = X @ [1.0, -1.0, 0.5]
+    m = msopt.LinearModel(3, 1, "squared", optimizer="adam", lr=0.1)
+    m.run(X, y, epochs=1, seed=0)
+    before = m.W.copy(), m.b.copy(), _snapshot(m.optimizer)
+    with pytest.raises(exc, match=match):
+        m.run(X, y, **{"epochs": 1, **kw})
+    assert m.W.tobytes() == before[0].tobytes()
+    assert m.b.tobytes() == before[1].tobytes()
+    _assert_unchanged(m.optimizer, before[2])
+    m.run(X, y, epochs=1, seed=2**64 - 1, batch_size=2**64 - 1,
+          schedule="linear", schedule_steps=2**70)  # the extremes that fit are taken
+
+
+def test_linear_run_with_a_bad_optimizer_edit_changes_nothing(rng):
+    X = rng.standard_normal((20, 3))
+    y = X @ [1.0, -1.0, 0.5]
+    m = msopt.LinearModel(3, 1, "squared", optimizer="adam", lr=0.1)
+    m.run(X, y, epochs=1)
+    W = m.W.copy()
+    m.optimizer.param_groups[0]["lr"] = math.nan
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['lr'\]"):
+        m.run(X, y, epochs=1)
+    assert m.W.tobytes() == W.tobytes()
+
+
+@pytest.mark.parametrize(("call", "exc", "match"), [
+    (lambda: api.check_int("n", 2**70, 0, hi=api.INT64_MAX), ValueError,
+     r"n: must be <= 2\*\*63 - 1, got 1180591620717411303424"),
+    (lambda: api.check_int("n", np.bool_(True), 0), TypeError, "n: expected an int"),
+    (lambda: api.check_number("x", math.nan), ValueError, "x: must be finite"),
+    (lambda: api.check_number("x", 2**1100), ValueError, "x: must be finite"),
+    (lambda: api.check_number("x", 2.0, lo=0, hi=1), ValueError,
+     r"x: must be finite and in \[0, 1\]"),
+    (lambda: api.check_number("x", 1.0, lo=0, hi=1, hi_strict=True), ValueError, r"\[0, 1\)"),
+    (lambda: api.check_choice("c", np.array(["a", "b"]), ("a",)), ValueError, "c: expected one"),
+    (lambda: api.check_choice("c", {}, ("a",)), ValueError, "c: expected one"),
+    (lambda: api.check_seed("s", 2**64), ValueError, r"s: must be <= 2\*\*64 - 1"),
+])
+def test_api_checks(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_api_checks_keep_their_old_calls():
+    assert api.check_int("n", np.int64(3), 1) == 3
+    assert api.check_int("n", None, 1, none=True) is None
+    assert api.check_number("x", 3, lo=0, strict=True) == 3.0
+    assert api.check_choice("c", np.str_("a"), ("a", "b")) == "a"
+    assert api.check_seed("s", 2**64 - 1) == 2**64 - 1
+    assert api.int_bound(2**31 - 1) == "2**31 - 1"
+    assert api.int_bound(1000) == "1000"
