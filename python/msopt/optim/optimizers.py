@@ -132,21 +132,23 @@ class Rule(NamedTuple):
     def check(self, where: str, key: str, value: Any) -> Any:
         """The checked value (float, bool, or a tuple of two floats); TypeError or
         ValueError naming ``where[key]`` otherwise."""
-        name = f"{where}[{key!r}]"
         if self.kind == "bool":
             if value is True or value is False:
                 return value
             if isinstance(value, np.bool_):
                 return bool(value)
-            raise TypeError(f"{name}: expected a bool, got {type(value).__name__} {value!r}")
+            raise TypeError(f"{where}[{key!r}]: expected a bool, got {type(value).__name__} "
+                            f"{value!r}")
         if self.kind == "number":
             v = self._number(value)
+            if v is not None and self._inside(v):
+                return v
+            name = f"{where}[{key!r}]"
             if v is None:
                 raise TypeError(f"{name}: expected {self.describe()}, got "
                                 f"{type(value).__name__} {value!r}")
-            if not self._inside(v):
-                raise ValueError(f"{name}: expected {self.describe()}, got {value!r}")
-            return v
+            raise ValueError(f"{name}: expected {self.describe()}, got {value!r}")
+        name = f"{where}[{key!r}]"
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
             raise TypeError(f"{name}: expected {self.describe()}, got "
                             f"{type(value).__name__} {value!r}")
@@ -190,6 +192,8 @@ def _check_key(rule: Rule, where: str, key: str, value: Any, dtype: np.dtype[Any
     v = rule.check(where, key, value)
     if rule.kind == "number":
         big, tiny = _LIMITS[dtype]
+        if -big <= v <= big and (v >= tiny or not rule.lo_open or rule.lo != 0):
+            return v
         if abs(v) > big:
             raise ValueError(f"{where}[{key!r}]: {value!r} overflows {dtype}, the dtype of "
                              f"the group's parameters")
@@ -197,6 +201,28 @@ def _check_key(rule: Rule, where: str, key: str, value: Any, dtype: np.dtype[Any
             raise ValueError(f"{where}[{key!r}]: {value!r} rounds to 0 in {dtype}, the dtype "
                              f"of the group's parameters")
     return v
+
+
+_set = dict.__setitem__
+_FAST: dict[tuple[type, np.dtype[Any]], tuple[tuple[str, str, float, float], ...]] = {}
+
+
+def _fast_rules(cls: type, dtype: np.dtype[Any]) -> tuple[tuple[str, str, float, float], ...]:
+    """``cls._rules`` as (key, kind, lo, hi), [lo, hi] the closed interval of the floats
+    that pass :func:`_check_key` for ``dtype`` (for a pair: each of its two floats)."""
+    out = _FAST.get((cls, dtype))
+    if out is None:
+        big, tiny = _LIMITS[dtype]
+        rows = []
+        for key, r in cls._rules.items():  # type: ignore[attr-defined]
+            lo, hi = max(r.lo, -big), min(r.hi, big)
+            if r.lo_open:
+                lo = tiny if r.lo == 0 else math.nextafter(r.lo, math.inf)
+            if r.hi_open and r.hi <= big:
+                hi = math.nextafter(r.hi, -math.inf)
+            rows.append((key, r.kind, lo, hi))
+        out = _FAST[(cls, dtype)] = tuple(rows)
+    return out
 
 
 class ParamGroup(dict):  # type: ignore[type-arg]
@@ -212,17 +238,17 @@ class ParamGroup(dict):  # type: ignore[type-arg]
 
     _dirty = True  # the kept tuple is stale: check the group again
     _hyper: tuple[Any, ...] = ()  # the native tuple of the values last checked
+    _rest: tuple[Any, ...] = ()  # _hyper but its first value, lr (which leads every tuple)
     _lr_max = -1.0  # every float lr in [0, _lr_max] passes the checks (with the rest kept)
 
     # Each mutator stores first, then marks the group: a check running in another thread
     # clears the mark before it reads, so an edit is never lost.
     def __setitem__(self, key: Any, value: Any) -> None:
-        dict.__setitem__(self, key, value)
-        if key == "lr" and type(value) is float and not self._dirty and (
-                0.0 <= value <= self._lr_max):
-            self._hyper = (value, *self._hyper[1:])  # lr leads every native tuple
-            return
-        self._dirty = True
+        _set(self, key, value)
+        if key == "lr" and type(value) is float and 0.0 <= value <= self._lr_max:
+            self._hyper = (value, *self._rest)
+        else:
+            self._dirty = True
 
     def __delitem__(self, key: Any) -> None:
         dict.__delitem__(self, key)
@@ -426,13 +452,29 @@ class Optimizer:
     def _checked_values(self, group: Mapping[str, Any], where: str, dtype: np.dtype[Any]
                         ) -> dict[str, Any]:
         """The group's hyperparameters checked by the rules: {key: float, bool or pair}."""
-        if not isinstance(group, Mapping):
+        if not isinstance(group, dict) and not isinstance(group, Mapping):
             raise TypeError(f"{where}: expected a dict, got {type(group).__name__}")
         c: dict[str, Any] = {}
-        for key, rule in self._rules.items():
-            if key not in group:
-                raise ValueError(f"{where}: the key {key!r} is missing")
-            c[key] = _check_key(rule, where, key, group[key], dtype)
+        for key, kind, lo, hi in _fast_rules(type(self), dtype):
+            try:
+                v = group[key]
+            except KeyError:
+                raise ValueError(f"{where}: the key {key!r} is missing") from None
+            # The common cases decided inline (NaN fails every comparison); the rest, and
+            # every error message, by the rule itself.
+            if kind == "number":
+                if type(v) is float and lo <= v <= hi:
+                    c[key] = v
+                    continue
+            elif kind == "bool":
+                if v is True or v is False:
+                    c[key] = v
+                    continue
+            elif (type(v) is tuple and len(v) == 2 and type(v[0]) is float
+                  and type(v[1]) is float and lo <= v[0] <= hi and lo <= v[1] <= hi):
+                c[key] = v
+                continue
+            c[key] = _check_key(self._rules[key], where, key, v, dtype)
         if "initial_lr" in group:
             c["initial_lr"] = _INITIAL_LR.check(where, "initial_lr", group["initial_lr"])
         self._check_group(c, where, dtype)
@@ -449,7 +491,8 @@ class Optimizer:
         while hi > 0 and not self._lr_ok(hi, c, big):  # _lr_ok grows with lr: one hi is
             hi = math.nextafter(hi, 0.0)               # enough to vouch for [0, hi]
         g._lr_max = -1.0  # (a fast path running meanwhile in another thread fails)
-        g._hyper = self._hyper(c)
+        g._hyper = hyper = self._hyper(c)
+        g._rest = hyper[1:]
         g._lr_max = hi
 
     def _recheck(self, gi: int, g: Any) -> tuple[Any, ...]:
