@@ -170,13 +170,14 @@ def test_param_listed_twice_or_overlapping():
 @pytest.mark.parametrize(
     ("cls", "kw", "match"),
     [
-        (msopt.SGD, dict(lr=-0.1), r"lr: must be in \[0.0"),
+        (msopt.SGD, dict(lr=-0.1),
+         r"param_groups\[0\]\['lr'\]: expected a finite number >= 0, got -0.1"),
         (msopt.SGD, dict(momentum=-1), "momentum"),
-        (msopt.SGD, dict(nesterov=True), "nesterov: requires momentum"),
+        (msopt.SGD, dict(nesterov=True), "nesterov requires momentum"),
         (msopt.SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), "nesterov"),
         (msopt.Adam, dict(betas=(1.0, 0.9)), r"betas\[0\]"),
         (msopt.Adam, dict(betas=(0.9, -0.1)), r"betas\[1\]"),
-        (msopt.Adam, dict(betas=0.9), "betas: expected a pair"),
+        (msopt.Adam, dict(betas=(0.9,)), r"\['betas'\]: expected a pair"),
         (msopt.Adam, dict(eps=0.0), "eps"),
         (msopt.AdamW, dict(eps=-1e-8), "eps"),
         (msopt.AdamW, dict(weight_decay=-1), "weight_decay"),
@@ -193,6 +194,11 @@ def test_param_listed_twice_or_overlapping():
 def test_bad_hyperparameters(cls, kw, match):
     with pytest.raises(ValueError, match=match):
         cls([np.zeros(3)], **kw)
+
+
+def test_betas_not_a_pair_is_a_type_error():
+    with pytest.raises(TypeError, match=r"\['betas'\]: expected a pair"):
+        msopt.Adam([np.zeros(3)], betas=0.9)
 
 
 def test_unknown_group_key():

@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["ParamsMixin", "keyword_aliases", "not_fitted", "unexpected_keyword"]
+__all__ = ["INT32_MAX", "INT64_MAX", "MAX_EPOCHS", "MAX_THREADS", "UINT64_MAX", "ParamsMixin",
+           "check_bool", "check_choice", "check_int", "check_number", "check_seed",
+           "int_bound", "keyword_aliases", "not_fitted", "unexpected_keyword"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,38 +128,84 @@ def _same(a: Any, b: Any) -> bool:
 
 
 # -- argument checks: TypeError for a wrong type, ValueError for a wrong value -------------
-def check_int(name: str, value: Any, lo: int, *, none: bool = False) -> int:
-    """An int >= lo (bool refused); with ``none``, None passes (and is returned as is)."""
+# The ranges of the native integer types an argument may end up in (see csrc/bindings).
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+UINT64_MAX = 2**64 - 1
+MAX_THREADS = 1024  # msopt's thread pool (and the trainers' per-thread walkers) at most
+# Epochs of one training call of the models: each keeps a loss (and a count) per epoch and
+# thread, allocated up front, so 2**31 epochs would ask for tens of GB before training.
+MAX_EPOCHS = 1_000_000
+
+
+def int_bound(n: int) -> str:
+    """``n`` written for a person: ``2**31 - 1`` rather than 2147483647."""
+    for d in (0, 1, 2):
+        m = n + d
+        if m > 2**20 and m & (m - 1) == 0:
+            return f"2**{m.bit_length() - 1}" + (f" - {d}" if d else "")
+    return str(n)
+
+
+def check_int(name: str, value: Any, lo: int, *, none: bool = False,
+              hi: int | None = None) -> int:
+    """An int in [lo, hi] (bool refused; ``hi=None``: no upper bound); with ``none``, None
+    passes (and is returned as is).  Give ``hi`` whenever the value reaches native code, so
+    that a value too large for its C++ type is refused here, with a message naming it."""
     if value is None and none:
         return None  # type: ignore[return-value]
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}: expected an int{' or None' if none else ''}, got "
                         f"{type(value).__name__}")
-    if value < lo:
-        raise ValueError(f"{name}: must be >= {lo}, got {value}")
-    return int(value)
+    v = int(value)
+    if v < lo:
+        raise ValueError(f"{name}: must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise ValueError(f"{name}: must be <= {int_bound(hi)}, got {v}")
+    return v
 
 
-def check_number(name: str, value: Any, *, lo: float = -math.inf, strict: bool = False
-                 ) -> float:
-    """A finite real number >= lo (> lo when strict)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
-                                                         np.floating)):
+def check_seed(name: str, value: Any, *, none: bool = False) -> int:
+    """A seed: an int in [0, 2**64 - 1] (the native side holds it in a uint64)."""
+    return check_int(name, value, 0, none=none, hi=UINT64_MAX)
+
+
+def check_number(name: str, value: Any, *, lo: float = -math.inf, strict: bool = False,
+                 hi: float = math.inf, hi_strict: bool = False) -> float:
+    """A finite real number >= lo (> lo when strict) and <= hi (< hi when hi_strict)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                     np.floating)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
-    v = float(value)
-    if not math.isfinite(v) or v < lo or (strict and v == lo):
-        raise ValueError(f"{name}: must be finite and {'>' if strict else '>='} {lo:g}, "
-                         f"got {value!r}")
+    try:
+        v = float(value)
+    except OverflowError:  # an int beyond the float range
+        v = math.inf if value > 0 else -math.inf
+    low = v < lo or (strict and v == lo)
+    high = v > hi or (hi_strict and v == hi)
+    if not math.isfinite(v) or low or high:
+        if hi == math.inf:
+            want = f"{'>' if strict else '>='} {lo:g}"
+        else:
+            want = f"in {'(' if strict else '['}{lo:g}, {hi:g}{')' if hi_strict else ']'}"
+        raise ValueError(f"{name}: must be finite and {want}, got {value!r}")
     return v
 
 
 def check_bool(name: str, value: Any) -> bool:
+    """True or False (a Python or NumPy bool; 0, 1 and strings are refused)."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected a bool, got {type(value).__name__}")
     return bool(value)
 
 
 def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
-    if value not in choices:
+    """One of ``choices``; anything else (an unhashable value or an array too) is a
+    ValueError naming the argument."""
+    try:
+        ok = any(value is c or (isinstance(value, type(c)) and bool(value == c))
+                 for c in choices)
+    except (TypeError, ValueError):  # an array's ambiguous truth, say
+        ok = False
+    if not ok:
         raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
     return value

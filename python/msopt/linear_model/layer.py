@@ -8,13 +8,22 @@ with the GIL released.  It needs only NumPy.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from msopt import _core
-from msopt._api import check_bool, check_int, check_number, keyword_aliases
+from msopt._api import (
+    INT64_MAX,
+    UINT64_MAX,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    check_seed,
+    keyword_aliases,
+)
 from msopt.exceptions import DivergenceError
 from msopt.optim import OPTIMIZERS, Optimizer
 
@@ -92,6 +101,9 @@ def check_model_size(who: str, n_features: int, n_outputs: int, dtype: Any,
             "of memory.  Reduce the number of features (e.g. hash them into fewer "
             "columns).")
     return need
+
+
+MAX_DOUBLE_INT = 2**1023  # ints this large still convert to a double
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -213,15 +225,22 @@ class LinearModel:
             "n_outputs", n_outputs, 1)
         l2, l1 = check_number("l2", l2, lo=0), check_number("l1", l1, lo=0)
         fit_intercept = check_bool("fit_intercept", fit_intercept)
+        huber_epsilon = check_number("huber_epsilon", huber_epsilon, lo=0, strict=True)
+        check_choice("loss", loss, tuple(sorted(LOSSES)))
+        check_choice("optimizer", optimizer, tuple(sorted(OPTIMIZERS)))
+        if optimizer_params is not None and not isinstance(optimizer_params, Mapping):
+            raise TypeError(f"optimizer_params: expected a dict or None, got "
+                            f"{type(optimizer_params).__name__}")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            dt = None
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"dtype: float32 or float64, got {dtype!r}")
         self._init = dict(n_features=n_features, n_outputs=n_outputs, loss=loss,
                           huber_epsilon=huber_epsilon, fit_intercept=fit_intercept,
                           optimizer=optimizer, lr=lr, optimizer_params=optimizer_params,
                           max_grad_norm=max_grad_norm, l2=l2, l1=l1, dtype=dtype)
-        if loss not in LOSSES:
-            raise ValueError(f"loss: expected one of {sorted(LOSSES)}, got {loss!r}")
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, "
-                             f"got {optimizer!r}")
         if loss == "logistic" and n_outputs != 1:
             raise ValueError("n_outputs: the logistic loss takes one output")
         if l1 and optimizer != "sgd":
@@ -318,20 +337,28 @@ class LinearModel:
         them before the native call for this).  Non-finite or negative ``l2``, ``l1``,
         ``huber_epsilon`` and ``min_factor`` are refused before anything runs.
         """
+        # The native types: size_t batch_size, int64 epochs, epoch0 (epoch0 + epochs too),
+        # schedule_origin and step counts, uint64 seed.
+        batch_size = check_int("batch_size", batch_size, 1, hi=UINT64_MAX)
+        epochs = check_int("epochs", epochs, 0, hi=INT64_MAX)
+        epoch0 = check_int("epoch0", epoch0, 0, hi=INT64_MAX - epochs)
+        seed = check_seed("seed", seed)
+        shuffle = check_bool("shuffle", shuffle)
+        check_choice("schedule", schedule, tuple(sorted(SCHEDULES)))
+        # (the schedule's lengths are doubles on the native side)
+        check_int("schedule_steps", schedule_steps, 0, none=True, hi=MAX_DOUBLE_INT)
+        check_int("warmup_steps", warmup_steps, 0, hi=MAX_DOUBLE_INT)
+        check_number("min_factor", min_factor, lo=0, hi=1)
+        check_int("schedule_origin", schedule_origin, 0, hi=INT64_MAX)
         data = self._data(X)
         if data.n == 0:
             raise ValueError("X: no samples")
         yy, lab = self._targets(y, data.n)
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule: expected one of {sorted(SCHEDULES)}, got {schedule!r}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size: must be >= 1, got {batch_size!r}")
         if schedule_steps is None:
-            schedule_steps = int(epochs) * -(-data.n // min(int(batch_size), data.n))
+            schedule_steps = epochs * -(-data.n // min(batch_size, data.n))
         options = _core.LinearRunOptions(
-            loss=LOSSES[self.loss], huber_eps=self.huber_epsilon, batch_size=int(batch_size),
-            epochs=int(epochs), epoch0=int(epoch0), seed=int(seed) % 2**64,
-            shuffle=bool(shuffle), l2=self.l2, l1=self.l1,
+            loss=LOSSES[self.loss], huber_eps=self.huber_epsilon, batch_size=batch_size,
+            epochs=epochs, epoch0=epoch0, seed=seed, shuffle=shuffle, l2=self.l2, l1=self.l1,
             schedule=run_schedule(schedule, schedule_steps, warmup_steps, min_factor),
             schedule_origin=int(schedule_origin))
         _check_run_values(self, min_factor)

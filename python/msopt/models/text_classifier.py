@@ -15,11 +15,16 @@ import numpy as np
 
 from msopt import _core
 from msopt._api import (
+    INT32_MAX,
+    INT64_MAX,
+    MAX_EPOCHS,
+    MAX_THREADS,
     ParamsMixin,
     check_bool,
     check_choice,
     check_int,
     check_number,
+    check_seed,
     keyword_aliases,
     not_fitted,
 )
@@ -41,12 +46,7 @@ _MEMBERS = {"format", "params", "state", "classes", "words", "counts", "class_co
             "input", "output"}
 
 
-def _int(name: str, value: Any, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
-    if value < lo:
-        raise ValueError(f"{name}: must be >= {lo}, got {value}")
-    return int(value)
+MAX_ROWS = INT32_MAX - 1  # rows of a table the native trainer takes (words + buckets)
 
 
 def _strings(name: str, values: Any) -> list[str]:
@@ -209,11 +209,16 @@ class TextClassifier(ParamsMixin):
         """Check the constructor's arguments (TypeError for a wrong type, ValueError for a
         wrong value); called by every training call."""
         check_choice("loss", self.loss, LOSSES)
-        for name, lo in (("dim", 1), ("ngrams", 1), ("buckets", 0), ("negative", 1),
-                         ("epochs", 0), ("min_count", 1), ("seed", 0)):
-            check_int(name, getattr(self, name), lo)
+        # Upper bounds: the native types (int ngrams, negative <= 100000, epochs, threads;
+        # uint64 seed; int64 counts; at most 2**31 - 2 table rows, words + buckets), and
+        # what the trainer allocates per epoch and thread.
+        for name, lo, hi in (("dim", 1, INT32_MAX), ("ngrams", 1, INT32_MAX),
+                             ("buckets", 0, MAX_ROWS - 1), ("negative", 1, 100_000),
+                             ("epochs", 0, MAX_EPOCHS), ("min_count", 1, INT64_MAX)):
+            check_int(name, getattr(self, name), lo, hi=hi)
+        check_seed("seed", self.seed)
         check_number("lr", self.lr, lo=0, strict=True)
-        check_int("threads", self.threads, 1, none=True)
+        check_int("threads", self.threads, 1, none=True, hi=MAX_THREADS)
         check_bool("lower", self.lower)
         check_bool("deterministic", self.deterministic)
 
@@ -250,7 +255,9 @@ class TextClassifier(ParamsMixin):
                 if len(x) != 1:
                     raise ValueError(f"labels: line {i + 1} has {len(x)} __label__ tokens; "
                                      "exactly one is needed")
-            return t, np.asarray([x[0] for x in per_line], dtype=str)
+            found = [x[0] for x in per_line]
+            _refuse_trailing_nul("labels", found)
+            return t, np.asarray(found, dtype=str)
         if isinstance(texts, (str, os.PathLike)):
             raise TypeError("texts: a file path is read in fastText's __label__ format and "
                             "takes labels=None")
@@ -344,6 +351,9 @@ class TextClassifier(ParamsMixin):
             vocab = Vocabulary(int(self.min_count), lower=bool(self.lower)).fit(t)
         except ValueError as e:
             raise ValueError(f"texts: no vocabulary can be built ({e})") from None
+        if len(vocab) + int(self.buckets) > MAX_ROWS:  # checked before the table is made
+            raise ValueError(f"buckets: {len(vocab):,} words + {self.buckets:,} buckets "
+                             f"exceed the {MAX_ROWS:,} input rows the trainer takes")
         ids, offsets = vocab.encode(t, ngrams=int(self.ngrams), buckets=int(self.buckets))
         rng = np.random.default_rng(int(self.seed))
         dim = int(self.dim)
@@ -392,7 +402,7 @@ class TextClassifier(ParamsMixin):
     def predict(self, texts: Iterable[str], k: int = 1) -> Any:
         """The most likely label of each text (k=1, an array), or its k most likely labels
         (a list of lists), of the type of the training labels."""
-        k = _int("k", k, 1)
+        k = check_int("k", k, 1)
         p = self.predict_proba(texts)
         if k == 1:
             return self.classes_[p.argmax(1)]
@@ -548,10 +558,32 @@ def _class_set(classes: Any) -> np.ndarray:
 
 def _label_array(name: str, labels: Any) -> np.ndarray:
     """Labels as a 1-D array of their own type: str, int, float or bool labels keep it; a
-    mix of types (an object array) is read as str."""
-    a = np.asarray(list(labels))
+    mix of types (an object array) is read as str.  A str label ending in NUL is refused
+    (ValueError): a NumPy str array, and so ``classes_`` and the model file, would drop
+    its trailing NULs and so merge it with another label."""
+    items = list(labels)
+    a = np.asarray(items)
     if a.ndim != 1:
         raise ValueError(f"{name}: expected one label per text, got shape {a.shape}")
     if a.dtype.kind not in "Uiufb":
-        a = np.asarray([str(x) for x in a.tolist()], dtype=str)
+        items = [str(x) for x in a.tolist()]
+        a = np.asarray(items, dtype=str)
+    if a.dtype.kind == "U":
+        _refuse_trailing_nul(name, items, a)
     return a
+
+
+def _refuse_trailing_nul(name: str, items: list[Any], a: np.ndarray | None = None) -> None:
+    """ValueError naming the first str of ``items`` that ends in NUL (``"\\x00"``)."""
+    if a is not None:
+        try:  # the quick test: NumPy's lengths are short of Python's only when a NUL went
+            if int(np.char.str_len(a).sum()) == sum(map(len, items)):
+                return
+        except TypeError:  # a mix of str and other labels: look at each
+            pass
+    for i, x in enumerate(items):
+        if isinstance(x, str) and x.endswith("\x00"):
+            raise ValueError(f"{name}[{i}]: {x!r} ends with a NUL character, which a NumPy "
+                             "str array (classes_, and the model file) cannot hold: it would "
+                             "become another label; strip the NULs or map the labels to "
+                             "ints")

@@ -31,10 +31,15 @@ import numpy as np
 
 from msopt import _core
 from msopt._api import (
+    INT32_MAX,
+    INT64_MAX,
+    MAX_EPOCHS,
+    MAX_THREADS,
     ParamsMixin,
     check_bool,
     check_int,
     check_number,
+    check_seed,
     keyword_aliases,
     not_fitted,
 )
@@ -265,6 +270,11 @@ def _read_lines(path: str | os.PathLike[str]) -> Iterable[str]:
         yield from f
 
 
+def _zero_or_one(v: Any) -> bool:
+    """0 or 1 (an int or a bool, NumPy's too)."""
+    return isinstance(v, (int, np.integer, np.bool_)) and v in (0, 1)
+
+
 class _JoinedLines:
     """Sentences as lines of text, token lists joined by spaces as each pass reads them."""
 
@@ -384,17 +394,23 @@ class Word2Vec(ParamsMixin):
     def _check_params(self) -> None:
         """Check the hyperparameters (at construction, and again before each build or
         train, as set_params may have changed them)."""
-        if self.sg not in (0, 1):
+        if not _zero_or_one(self.sg):
             raise ValueError(f"sg: 1 (skip-gram) or 0 (CBOW), got {self.sg!r}")
-        if self.cbow_mean not in (0, 1):
+        if not _zero_or_one(self.cbow_mean):
             raise ValueError(f"cbow_mean: 1 (mean) or 0 (sum), got {self.cbow_mean!r}")
-        if self.sigmoid not in ("exact", "table"):
+        if not (isinstance(self.sigmoid, str) and self.sigmoid in ("exact", "table")):
             raise ValueError(f"sigmoid: 'exact' or 'table', got {self.sigmoid!r}")
-        for name, low in (("dim", 1), ("window", 1), ("negative", 0), ("epochs", 0),
-                          ("min_count", 1), ("seed", 0)):
-            check_int(name, getattr(self, name), low)
-        check_int("threads", self.threads, 1, none=True)
-        check_int("max_vocab", self.max_vocab, 1, none=True)
+        # Upper bounds: the native types (int window, negative <= 1000, epochs, threads;
+        # uint64 seed; int64 counts), and what the trainer allocates per epoch and thread.
+        for name, low, high in (("dim", 1, INT32_MAX), ("window", 1, INT32_MAX),
+                                ("epochs", 0, MAX_EPOCHS), ("min_count", 1, INT64_MAX)):
+            check_int(name, getattr(self, name), low, hi=high)
+        if check_int("negative", self.negative, 0) > 1000:
+            raise ValueError(f"negative: 0 <= negative <= 1000 is required, got "
+                             f"{self.negative}")
+        check_seed("seed", self.seed)
+        check_int("threads", self.threads, 1, none=True, hi=MAX_THREADS)
+        check_int("max_vocab", self.max_vocab, 1, none=True, hi=INT64_MAX)
         check_number("lr", self.lr, lo=0, strict=True)
         check_number("min_lr", self.min_lr, lo=0)
         check_number("sample", self.sample, lo=0)
@@ -459,7 +475,8 @@ class Word2Vec(ParamsMixin):
             raise not_fitted(self, "call build_vocab() (or pass sentences to the "
                                    "constructor)")
         self._check_params()
-        epochs = check_int("epochs", self.epochs if epochs is None else epochs, 0)
+        epochs = check_int("epochs", self.epochs if epochs is None else epochs, 0,
+                           hi=MAX_EPOCHS)
         ids, offsets = self.vocab.encode(self._lines(sentences))
         offsets = _cut_long(offsets, len(ids))
         threads = self.threads or _core.get_num_threads()

@@ -8,13 +8,13 @@ of the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from msopt import _core
-from msopt._api import check_int, keyword_aliases
+from msopt._api import check_choice, check_int, check_seed, keyword_aliases
 from msopt.optim import OPTIMIZERS, Optimizer, RowGrad
 
 __all__ = ["EmbeddingBag"]
@@ -77,16 +77,23 @@ class EmbeddingBag:
                  optimizer: str = "adam", lr: float = 1e-3,
                  optimizer_params: dict[str, Any] | None = None, dtype: Any = np.float32,
                  seed: int | None = None) -> None:
-        if mode not in _MODES:
-            raise ValueError(f"mode: 'mean' or 'sum', got {mode!r}")
+        check_choice("mode", mode, tuple(_MODES))
         num_embeddings, dim = check_int("num_embeddings", num_embeddings, 1), check_int(
             "dim", dim, 1)
+        seed = check_seed("seed", seed, none=True)
         self._init = dict(num_embeddings=num_embeddings, dim=dim, mode=mode,
                           optimizer=optimizer, lr=lr, optimizer_params=optimizer_params,
                           dtype=dtype, seed=seed)
-        if optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {sorted(OPTIMIZERS)}, "
-                             f"got {optimizer!r}")
+        check_choice("optimizer", optimizer, tuple(sorted(OPTIMIZERS)))
+        if optimizer_params is not None and not isinstance(optimizer_params, Mapping):
+            raise TypeError(f"optimizer_params: expected a dict or None, got "
+                            f"{type(optimizer_params).__name__}")
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            dt = None
+        if dt not in (np.float32, np.float64):
+            raise TypeError(f"dtype: float32 or float64, got {dtype!r}")
         self.mode = mode
         rng = np.random.default_rng(seed)
         self.weight = rng.standard_normal((int(num_embeddings), int(dim))).astype(dtype)

@@ -83,27 +83,204 @@ class RowGrad(tuple):
         return f"RowGrad(indices={self[0]!r}, values={self[1]!r})"
 
 
-def _check(name: str, value: Any, lo: float, hi: float = math.inf, *, lo_open: bool = False,
-           hi_open: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a number, got {value!r}") from None
-    bad = (v <= lo if lo_open else v < lo) or (v >= hi if hi_open else v > hi) or math.isnan(v)
-    if bad:
-        lb = "(" if lo_open else "["
-        hb = ")" if hi_open else "]"
-        raise ValueError(f"{name}: must be in {lb}{lo}, {hi}{hb}, got {value!r}")
+# -- hyperparameter rules ---------------------------------------------------------------
+# One table per optimizer (``Optimizer._rules``) says what each param-group key may hold.
+# The same table checks the constructor's values, every loaded state dict and, before each
+# step, the groups edited since the last check; what reaches the native step is always the
+# checked value (a Python float or bool), never the object in the dict.
+_REAL = (int, float, np.integer, np.floating)
+_NOT_REAL = (bool, np.bool_)
+# Per dtype: the largest finite value, and the smallest that does not round to 0.
+_LIMITS = {np.dtype(np.float32): (float(np.finfo(np.float32).max), 2.0**-149),
+           np.dtype(np.float64): (float(np.finfo(np.float64).max), 5e-324)}
+MAX_STEP = 2**63 - 2  # a parameter's step counter (int64, incremented by the native step)
+
+
+def _g(x: float) -> str:
+    return f"{x:g}"
+
+
+class Rule(NamedTuple):
+    """What one hyperparameter may hold.
+
+    ``kind`` is "bool" (a Python or NumPy bool), "number" (a finite int or float in the
+    range ``lo``..``hi``, an end excluded when ``lo_open``/``hi_open``) or "pair" (two such
+    numbers, as ``betas``).  Numbers must also stay finite when rounded to the dtype of the
+    group's parameters, and an excluded 0 bound (``eps > 0``) must survive that rounding.
+    """
+
+    kind: str
+    lo: float = 0.0
+    hi: float = math.inf
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "bool":
+            return "a bool"
+        if self.lo == -math.inf and self.hi == math.inf:
+            rng = ""
+        elif self.hi == math.inf:
+            rng = f" {'>' if self.lo_open else '>='} {_g(self.lo)}"
+        else:
+            rng = (f" in {'(' if self.lo_open else '['}{_g(self.lo)}, {_g(self.hi)}"
+                   f"{')' if self.hi_open else ']'}")
+        what = "a pair (beta1, beta2) of finite numbers" if self.kind == "pair" else \
+            "a finite number"
+        return what + rng
+
+    def check(self, where: str, key: str, value: Any) -> Any:
+        """The checked value (float, bool, or a tuple of two floats); TypeError or
+        ValueError naming ``where[key]`` otherwise."""
+        if self.kind == "bool":
+            if value is True or value is False:
+                return value
+            if isinstance(value, np.bool_):
+                return bool(value)
+            raise TypeError(f"{where}[{key!r}]: expected a bool, got {type(value).__name__} "
+                            f"{value!r}")
+        if self.kind == "number":
+            v = self._number(value)
+            if v is not None and self._inside(v):
+                return v
+            name = f"{where}[{key!r}]"
+            if v is None:
+                raise TypeError(f"{name}: expected {self.describe()}, got "
+                                f"{type(value).__name__} {value!r}")
+            raise ValueError(f"{name}: expected {self.describe()}, got {value!r}")
+        name = f"{where}[{key!r}]"
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+            raise TypeError(f"{name}: expected {self.describe()}, got "
+                            f"{type(value).__name__} {value!r}")
+        items = tuple(value)
+        if len(items) != 2:
+            raise ValueError(f"{name}: expected {self.describe()}, got {len(items)} values")
+        out = []
+        for k, x in enumerate(items):
+            v = self._number(x)
+            if v is None:
+                raise TypeError(f"{name}: expected {self.describe()}; {key}[{k}] is "
+                                f"{type(x).__name__} {x!r}")
+            if not self._inside(v):
+                raise ValueError(f"{name}: expected {self.describe()}; {key}[{k}] is {x!r}")
+            out.append(v)
+        return tuple(out)
+
+    @staticmethod
+    def _number(value: Any) -> float | None:
+        if type(value) is float:
+            return value
+        if isinstance(value, _NOT_REAL) or not isinstance(value, _REAL):
+            return None
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range
+            return math.inf if value > 0 else -math.inf
+
+    def _inside(self, v: float) -> bool:
+        return (math.isfinite(v) and (v > self.lo if self.lo_open else v >= self.lo)
+                and (v < self.hi if self.hi_open else v <= self.hi))
+
+
+_INITIAL_LR = Rule("number")  # set by the schedulers: the rate they scale
+_STEP_RULE = "an int in [0, 2**63 - 2]"  # MAX_STEP
+
+
+def _check_key(rule: Rule, where: str, key: str, value: Any, dtype: np.dtype[Any]) -> Any:
+    """``rule.check``, then for a number: finite in the parameters' dtype, and an
+    excluded 0 bound (``eps > 0``) not lost to rounding."""
+    v = rule.check(where, key, value)
+    if rule.kind == "number":
+        big, tiny = _LIMITS[dtype]
+        if -big <= v <= big and (v >= tiny or not rule.lo_open or rule.lo != 0):
+            return v
+        if abs(v) > big:
+            raise ValueError(f"{where}[{key!r}]: {value!r} overflows {dtype}, the dtype of "
+                             f"the group's parameters")
+        if rule.lo_open and rule.lo == 0 and v < tiny:
+            raise ValueError(f"{where}[{key!r}]: {value!r} rounds to 0 in {dtype}, the dtype "
+                             f"of the group's parameters")
     return v
 
 
-def _check_betas(betas: Any, hi_open: bool = True) -> tuple[float, float]:
-    try:
-        b1, b2 = betas
-    except (TypeError, ValueError):
-        raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}") from None
-    return (_check("betas[0]", b1, 0.0, 1.0, hi_open=hi_open),
-            _check("betas[1]", b2, 0.0, 1.0, hi_open=hi_open))
+_set = dict.__setitem__
+_FAST: dict[tuple[type, np.dtype[Any]], tuple[tuple[str, str, float, float], ...]] = {}
+
+
+def _fast_rules(cls: type, dtype: np.dtype[Any]) -> tuple[tuple[str, str, float, float], ...]:
+    """``cls._rules`` as (key, kind, lo, hi), [lo, hi] the closed interval of the floats
+    that pass :func:`_check_key` for ``dtype`` (for a pair: each of its two floats)."""
+    out = _FAST.get((cls, dtype))
+    if out is None:
+        big, tiny = _LIMITS[dtype]
+        rows = []
+        for key, r in cls._rules.items():  # type: ignore[attr-defined]
+            lo, hi = max(r.lo, -big), min(r.hi, big)
+            if r.lo_open:
+                lo = tiny if r.lo == 0 else math.nextafter(r.lo, math.inf)
+            if r.hi_open and r.hi <= big:
+                hi = math.nextafter(r.hi, -math.inf)
+            rows.append((key, r.kind, lo, hi))
+        out = _FAST[(cls, dtype)] = tuple(rows)
+    return out
+
+
+class ParamGroup(dict):  # type: ignore[type-arg]
+    """A param group: a dict that keeps the native tuple of its checked hyperparameters and
+    notes when it is edited, so that ``step()`` checks it again only after an edit (a step
+    costs a few microseconds; checking every key each time would add a sizeable share).
+
+    Setting ``lr`` to a float in the range known to pass every check that involves it (what
+    a scheduler does each step) updates the kept tuple at once; any other edit marks the
+    group, and the next step checks all of it.  What reaches the native step is always a
+    checked value, never the object in the dict.
+    """
+
+    _dirty = True  # the kept tuple is stale: check the group again
+    _hyper: tuple[Any, ...] = ()  # the native tuple of the values last checked
+    _rest: tuple[Any, ...] = ()  # _hyper but its first value, lr (which leads every tuple)
+    _lr_max = -1.0  # every float lr in [0, _lr_max] passes the checks (with the rest kept)
+
+    # Each mutator stores first, then marks the group: a check running in another thread
+    # clears the mark before it reads, so an edit is never lost.
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _set(self, key, value)
+        if key == "lr" and type(value) is float and 0.0 <= value <= self._lr_max:
+            self._hyper = (value, *self._rest)
+        else:
+            self._dirty = True
+
+    def __delitem__(self, key: Any) -> None:
+        dict.__delitem__(self, key)
+        self._dirty = True
+
+    def __ior__(self, other: Any) -> ParamGroup:  # type: ignore[override,misc]
+        dict.update(self, other)
+        self._dirty = True
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        dict.update(self, *args, **kwargs)
+        self._dirty = True
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        out = dict.setdefault(self, key, default)
+        self._dirty = True
+        return out
+
+    def pop(self, *args: Any) -> Any:
+        out = dict.pop(self, *args)
+        self._dirty = True
+        return out
+
+    def popitem(self) -> Any:
+        out = dict.popitem(self)
+        self._dirty = True
+        return out
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self._dirty = True
 
 
 def _check_param(p: Any, where: str) -> np.ndarray:
@@ -174,23 +351,28 @@ class Optimizer:
         no parameter, state or step count changes.  "ignore" skips the check (one read of
         every gradient) and lets NaN/Inf reach the parameters, as torch.optim does.
 
-    Subclasses name their native algorithm, their hyperparameters (in the order the
-    kernel reads them) and the state each parameter keeps.
+    The hyperparameters of each group (``param_groups[i][key]``) may be edited between
+    steps, as in torch.  Each is checked against the optimizer's rules (``_rules``: a
+    bool, or a finite number in a range that also stays finite in the parameters' dtype)
+    when the optimizer is built, when a state dict is loaded, and by the next ``step()``
+    after an edit; a bad value raises TypeError or ValueError naming the group and the
+    key, before anything is written.
+
+    Subclasses name their native algorithm, their hyperparameters with their rules, the
+    order the kernel reads them in, and the state each parameter keeps.
     """
 
     _algo: ClassVar[_core.Algo]
     _slots: ClassVar[tuple[str, ...]]
+    _rules: ClassVar[dict[str, Rule]]
+    _nonnegative: ClassVar[tuple[str, ...]] = ()  # state slots that hold sums of squares
+    _pairs: ClassVar[tuple[str, ...]] = ()  # the keys whose rule is a pair (betas)
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any], *,
                  max_grad_norm: float | None = None, nonfinite: str = "raise") -> None:
-        if max_grad_norm is not None:
-            max_grad_norm = _check("max_grad_norm", max_grad_norm, 0.0, lo_open=True)
-        if nonfinite not in ("raise", "skip", "ignore"):
-            raise ValueError(f"nonfinite: expected 'raise', 'skip' or 'ignore', "
-                             f"got {nonfinite!r}")
-        self.defaults = defaults
         self.max_grad_norm = max_grad_norm
         self.nonfinite = nonfinite
+        self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.skipped_steps = 0
         self.last_grad_norm: float | None = None
@@ -199,6 +381,7 @@ class Optimizer:
         self._steps = np.zeros(0, dtype=np.int64)
         self._sizes: list[int] = []
         self._group_params: list[tuple[np.ndarray, ...]] = []
+        self._group_dtypes: list[np.dtype[Any]] = []
         groups: list[Any] = list(params) if not isinstance(params, np.ndarray) else [params]
         if not groups:
             raise ValueError("params: empty parameter list")
@@ -207,18 +390,144 @@ class Optimizer:
         for g in groups:
             self.add_param_group(g)
 
+    # -- settings checked when set ---------------------------------------------------
+    @property
+    def max_grad_norm(self) -> float | None:
+        """The global gradient-norm clip (None: no clipping); a number > 0 (inf allowed)."""
+        return self._max_grad_norm
+
+    @max_grad_norm.setter
+    def max_grad_norm(self, value: float | None) -> None:
+        if value is not None:
+            v = Rule._number(value)
+            if v is None:
+                raise TypeError(f"max_grad_norm: expected None or a number > 0, got "
+                                f"{type(value).__name__} {value!r}")
+            if not v > 0:  # NaN too
+                raise ValueError(f"max_grad_norm: expected None or a number > 0, got "
+                                 f"{value!r}")
+            value = v
+        self._max_grad_norm = value
+
+    @property
+    def nonfinite(self) -> str:
+        """What a step with a NaN/Inf gradient does: "raise", "skip" or "ignore"."""
+        return self._nonfinite
+
+    @nonfinite.setter
+    def nonfinite(self, value: str) -> None:
+        if not (isinstance(value, str) and value in ("raise", "skip", "ignore")):
+            raise ValueError(f"nonfinite: expected 'raise', 'skip' or 'ignore', got {value!r}")
+        self._nonfinite = value
+
     # -- subclass hooks ------------------------------------------------------------
-    def _validate(self, group: dict[str, Any]) -> None:
+    def _check_group(self, c: dict[str, Any], where: str, dtype: np.dtype[Any]) -> None:
+        """Checks that tie keys together or depend on the parameters' dtype, on the
+        checked values ``c``; raise ValueError naming ``where``."""
+
+    def _lr_ok(self, lr: float, c: dict[str, Any], big: float) -> bool:
+        """Whether the rate ``lr`` (a float in [0, big]) passes the checks of
+        :meth:`_check_group` that involve it, with the other values ``c``.  When it holds
+        for a rate it must hold for every smaller one (ParamGroup's fast path relies on
+        it)."""
+        return True
+
+    def _lr_max(self, c: dict[str, Any], big: float) -> float:
+        """About the largest rate that passes :meth:`_lr_ok` (checked, and lowered to one
+        that does)."""
+        return big
+
+    def _hyper(self, c: dict[str, Any]) -> tuple[Any, ...]:
+        """The native tuple of the checked values ``c`` (the order csrc/msopt/optim reads;
+        ``lr`` first)."""
         raise NotImplementedError
 
-    def _hyper(self, group: dict[str, Any]) -> tuple[Any, ...]:
-        raise NotImplementedError
-
-    def _needs(self, group: dict[str, Any]) -> tuple[bool, ...]:
+    def _needs(self, c: dict[str, Any]) -> tuple[bool, ...]:
         return (True,) * len(self._slots)
 
-    def _fill(self, slot: str, group: dict[str, Any]) -> float:
+    def _fill(self, slot: str, c: dict[str, Any]) -> float:
         return 0.0
+
+    # -- checking hyperparameters ------------------------------------------------------
+    def _checked_values(self, group: Mapping[str, Any], where: str, dtype: np.dtype[Any]
+                        ) -> dict[str, Any]:
+        """The group's hyperparameters checked by the rules: {key: float, bool or pair}."""
+        if not isinstance(group, dict) and not isinstance(group, Mapping):
+            raise TypeError(f"{where}: expected a dict, got {type(group).__name__}")
+        c: dict[str, Any] = {}
+        for key, kind, lo, hi in _fast_rules(type(self), dtype):
+            try:
+                v = group[key]
+            except KeyError:
+                raise ValueError(f"{where}: the key {key!r} is missing") from None
+            # The common cases decided inline (NaN fails every comparison); the rest, and
+            # every error message, by the rule itself.
+            if kind == "number":
+                if type(v) is float and lo <= v <= hi:
+                    c[key] = v
+                    continue
+            elif kind == "bool":
+                if v is True or v is False:
+                    c[key] = v
+                    continue
+            elif (type(v) is tuple and len(v) == 2 and type(v[0]) is float
+                  and type(v[1]) is float and lo <= v[0] <= hi and lo <= v[1] <= hi):
+                c[key] = v
+                continue
+            c[key] = _check_key(self._rules[key], where, key, v, dtype)
+        if "initial_lr" in group:
+            c["initial_lr"] = _INITIAL_LR.check(where, "initial_lr", group["initial_lr"])
+        self._check_group(c, where, dtype)
+        return c
+
+    def _keep(self, g: ParamGroup, c: dict[str, Any], dtype: np.dtype[Any]) -> None:
+        """Note in ``g`` the native tuple of its checked values ``c`` and the range of
+        rates its fast path accepts; store its pairs as tuples of floats (a list edited in
+        place would go unseen)."""
+        for key in self._pairs:
+            dict.__setitem__(g, key, c[key])
+        big = _LIMITS[dtype][0]
+        hi = min(self._lr_max(c, big), big)  # lr's own rule: finite in the dtype
+        while hi > 0 and not self._lr_ok(hi, c, big):  # _lr_ok grows with lr: one hi is
+            hi = math.nextafter(hi, 0.0)               # enough to vouch for [0, hi]
+        g._lr_max = -1.0  # (a fast path running meanwhile in another thread fails)
+        g._hyper = hyper = self._hyper(c)
+        g._rest = hyper[1:]
+        g._lr_max = hi
+
+    def _recheck(self, gi: int, g: Any) -> tuple[Any, ...]:
+        """Check group ``gi`` (edited since its last check); keep the result in it."""
+        tracked = type(g) is ParamGroup
+        if tracked:
+            g._dirty = False  # before reading: an edit made meanwhile marks it again
+        try:
+            c = self._checked_values(g, f"param_groups[{gi}]", self._group_dtypes[gi])
+        except BaseException:
+            if tracked:
+                g._dirty = True  # still to be checked: the next step raises again
+            raise
+        if not tracked:  # a plain dict put in by hand: checked at every step
+            return self._hyper(c)
+        self._keep(g, c, self._group_dtypes[gi])
+        return g._hyper
+
+    def _native_hypers(self) -> list[tuple[Any, ...]]:
+        """One checked hyperparameter tuple per group, for the native step: groups edited
+        since their last check are checked again first (so a bad edit raises here)."""
+        groups, mine = self.param_groups, self._group_params
+        if len(groups) != len(mine):
+            raise ValueError("param_groups: groups were added or removed by hand; use "
+                             "add_param_group")
+        out = []
+        for gi, g in enumerate(groups):
+            if type(g) is ParamGroup and not g._dirty:
+                out.append(g._hyper)
+            else:
+                out.append(self._recheck(gi, g))
+            if g["params"] is not mine[gi]:
+                raise ValueError("param_groups: parameters were replaced, added or removed "
+                                 "by hand; build a new optimizer or use add_param_group")
+        return out
 
     # -- groups --------------------------------------------------------------------
     def add_param_group(self, param_group: Mapping[str, Any]) -> None:
@@ -233,16 +542,21 @@ class Optimizer:
         unknown = set(param_group) - set(self.defaults) - {"params", "initial_lr"}
         if unknown:
             raise TypeError(f"param_group: unknown hyperparameter(s) {sorted(unknown)}")
-        group = {**self.defaults, **{k: v for k, v in param_group.items() if k != "params"}}
-        self._validate(group)
+        group = ParamGroup({**self.defaults,
+                            **{k: v for k, v in param_group.items() if k != "params"}})
+        dtype = np.dtype(np.float32 if any(p.dtype == np.float32 for p in ps) else np.float64)
+        c = self._checked_values(group, f"param_groups[{gi}]", dtype)
         _check_disjoint(self._params + ps)
         group["params"] = tuple(ps)  # a tuple: replacing a parameter in place is refused
-        self._group_params.append(group["params"])
-        needs = self._needs(group)
+        needs = self._needs(c)
         for p in ps:
             for slot, need in zip(self._slots, needs):
-                self._states.append(np.full_like(p, self._fill(slot, group)) if need else None)
+                self._states.append(np.full_like(p, self._fill(slot, c)) if need else None)
             self._states.extend([None] * (_SLOTS - len(self._slots)))
+        self._group_params.append(group["params"])
+        self._group_dtypes.append(dtype)
+        self._keep(group, c, dtype)
+        group._dirty = False
         self.param_groups.append(group)
         self._params.extend(ps)
         self._steps = np.concatenate([self._steps, np.zeros(len(ps), np.int64)])
@@ -263,31 +577,29 @@ class Optimizer:
         ------
         NonFiniteGradientError
             A gradient holds NaN/Inf and ``nonfinite="raise"``.  Nothing was changed.
+        TypeError, ValueError
+            A bad gradient, or a hyperparameter edited into a bad value (the message names
+            ``param_groups[i][key]``).  Nothing was changed.
         """
         if isinstance(grads, np.ndarray):
             raise TypeError("grads: expected a sequence with one gradient per parameter, "
                             "got a single array (wrap it in a list)")
         grads = list(grads)  # a private list: other threads may edit the caller's
-        groups = self.param_groups
-        hypers = [self._hyper(g) for g in groups]
-        if len(groups) != len(self._group_params) or any(
-                g["params"] is not ps for g, ps in zip(groups, self._group_params)):
-            raise ValueError("param_groups: parameters were replaced, added or removed by "
-                             "hand; build a new optimizer or use add_param_group")
+        hypers = self._native_hypers()
         finite, norm, _ = _core.optimizer_step(
             self._algo, self._params, grads, self._states, self._steps, hypers, self._sizes,
-            self.max_grad_norm or 0.0, self.nonfinite != "ignore")
-        self.last_grad_norm = None if self.max_grad_norm is None else (
+            self._max_grad_norm or 0.0, self._nonfinite != "ignore")
+        self.last_grad_norm = None if self._max_grad_norm is None else (
             norm if finite else math.nan)
         if not finite:
-            if self.nonfinite == "ignore":
+            if self._nonfinite == "ignore":
                 # Clipping needs a finite norm, so with max_grad_norm set the check is made
                 # even under "ignore": a NaN/Inf gradient (or an overflowing norm) refuses
                 # the step instead of scaling every gradient by NaN.
                 raise NonFiniteGradientError(
                     "grads: the global gradient norm is not finite, so it cannot clip; no "
                     "parameter or state was changed.")
-            if self.nonfinite == "raise":
+            if self._nonfinite == "raise":
                 raise NonFiniteGradientError(
                     "grads: a gradient holds NaN or Inf (or the global norm overflowed); "
                     "no parameter or state was changed.  Pass nonfinite='skip' to skip "
@@ -298,11 +610,12 @@ class Optimizer:
     def native_state(self) -> NativeState:
         """The optimizer's algorithm, hyperparameters, state arrays and step counters, for
         native runners (see :class:`NativeState`).  The arrays are live, not copies: a
-        runner updates them in place, as :meth:`step` does.  The one way code outside this
-        module reaches the optimizer's internals."""
-        return NativeState(self._algo, [self._hyper(g) for g in self.param_groups],
-                           list(self._sizes), self._params, self._states, self._steps,
-                           self.max_grad_norm or 0.0)
+        runner updates them in place, as :meth:`step` does.  The hyperparameters are
+        checked as :meth:`step` checks them (TypeError/ValueError for a bad edit).  The one
+        way code outside this module reaches the optimizer's internals."""
+        return NativeState(self._algo, self._native_hypers(), list(self._sizes),
+                           self._params, self._states, self._steps,
+                           self._max_grad_norm or 0.0)
 
     @property
     def state(self) -> dict[int, dict[str, Any]]:
@@ -333,26 +646,45 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict`.  Everything is checked before
-        anything is changed; state arrays are copied into the existing buffers."""
+        anything is changed (the hyperparameters by the same rules as the constructor's,
+        the step counts, the state arrays' shapes, dtypes and values); state arrays are
+        copied into the existing buffers."""
+        where = "state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
         name = state_dict.get("optimizer", type(self).__name__)
         if name != type(self).__name__:
             raise ValueError(f"state_dict: it is from a {name} optimizer, not "
                              f"{type(self).__name__}")
         groups = state_dict.get("param_groups")
-        if groups is None or len(groups) != len(self.param_groups):
+        if isinstance(groups, (str, bytes, Mapping)) or not isinstance(groups, Sequence):
+            raise TypeError(f"{where}['param_groups']: expected a list of dicts, got "
+                            f"{type(groups).__name__}")
+        if len(groups) != len(self.param_groups):
             raise ValueError("state_dict: the number of param groups differs")
         start = 0
+        checked = []
         for gi, (g, mine) in enumerate(zip(groups, self.param_groups)):
+            gw = f"{where}['param_groups'][{gi}]"
+            if not isinstance(g, Mapping):
+                raise TypeError(f"{gw}: expected a dict, got {type(g).__name__}")
             want = list(range(start, start + len(mine["params"])))
-            if list(g.get("params", [])) != want:
+            try:
+                same = list(g.get("params", [])) == want
+            except TypeError:
+                same = False
+            if not same:
                 raise ValueError(f"state_dict: param group {gi} holds different parameters")
             start += len(want)
             extra = set(g) - set(self.defaults) - {"params", "initial_lr"}
             if extra:
                 raise ValueError(f"state_dict: param group {gi} has unknown keys "
                                  f"{sorted(extra)}")
-            self._validate({**mine, **g})
+            merged = {k: v for k, v in {**mine, **g}.items() if k != "params"}
+            checked.append(self._checked_values(merged, gw, self._group_dtypes[gi]))
         state = state_dict.get("state", {})
+        if not isinstance(state, Mapping):
+            raise TypeError(f"{where}['state']: expected a dict, got {type(state).__name__}")
         new_states = list(self._states)
         writes: list[tuple[int, np.ndarray]] = []
         steps = self._steps.copy()
@@ -361,12 +693,15 @@ class Optimizer:
             entry = state.get(i, state.get(str(i)))
             if entry is None:
                 raise ValueError(f"state_dict: no state for parameter {i}")
+            if not isinstance(entry, Mapping):
+                raise TypeError(f"{where}['state'][{i}]: expected a dict, got "
+                                f"{type(entry).__name__}")
             have = {k for k in entry if k != "step"}
             unknown = have - set(self._slots)
             if unknown:
                 raise ValueError(f"state_dict: parameter {i} has state {sorted(unknown)}, "
                                  f"which {type(self).__name__} does not keep")
-            needs = self._needs({**self.param_groups[group_of[i]], **groups[group_of[i]]})
+            needs = self._needs(checked[group_of[i]])
             missing = {n for n, need in zip(self._slots, needs) if need} - have
             if missing:
                 raise ValueError(f"state_dict: parameter {i} lacks state {sorted(missing)}")
@@ -379,10 +714,18 @@ class Optimizer:
                     raise ValueError(f"state_dict: state[{i}][{n!r}] has shape {src.shape} "
                                      f"and dtype {src.dtype}; the parameter needs "
                                      f"{p.shape} {p.dtype}")
+                if np.isnan(src).any() or (n in self._nonnegative and (src < 0).any()):
+                    rule = "holds NaN" if np.isnan(src).any() else "holds negative values"
+                    raise ValueError(f"{where}['state'][{i}][{n!r}]: {rule}; a step would "
+                                     f"write NaN into the parameter")
                 writes.append((i * _SLOTS + s, src))
             step = entry.get("step", 0)
-            if int(step) != step or step < 0:
-                raise ValueError(f"state_dict: state[{i}]['step'] must be an int >= 0")
+            if isinstance(step, _NOT_REAL) or not isinstance(step, (int, np.integer)):
+                raise TypeError(f"{where}['state'][{i}]['step']: expected {_STEP_RULE}, got "
+                                f"{type(step).__name__} {step!r}")
+            if not 0 <= step <= MAX_STEP:
+                raise ValueError(f"{where}['state'][{i}]['step']: expected {_STEP_RULE}, got "
+                                 f"{step!r}")
             steps[i] = int(step)
         for k, src in writes:
             dst = new_states[k]
@@ -391,8 +734,11 @@ class Optimizer:
             np.copyto(dst, src)
         self._states = new_states
         self._steps[:] = steps
-        for g, mine in zip(groups, self.param_groups):
+        for gi, (g, mine, c) in enumerate(zip(groups, self.param_groups, checked)):
             mine.update({k: v for k, v in g.items() if k != "params"})
+            if type(mine) is ParamGroup:
+                self._keep(mine, c, self._group_dtypes[gi])
+                mine._dirty = False
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -414,6 +760,21 @@ def _check_disjoint(params: Sequence[np.ndarray]) -> None:
             a, b = sorted((i0, i1))
             raise ValueError(f"params: parameters {a} and {b} share memory (a parameter "
                              "listed twice, or overlapping views); each must be distinct")
+
+
+_BOOL = Rule("bool")
+_NONNEG = Rule("number")  # finite, >= 0
+_POS = Rule("number", lo_open=True)  # finite, > 0 (eps)
+
+
+def _check_decay(c: dict[str, Any], where: str, dtype: np.dtype[Any], decoupled: bool
+                 ) -> None:
+    """Decoupled weight decay multiplies by 1 - lr * weight_decay: that must be finite in
+    the parameters' dtype."""
+    if decoupled and not c["lr"] * c["weight_decay"] <= _LIMITS[dtype][0]:
+        raise ValueError(f"{where}['weight_decay']: the decay factor 1 - lr * weight_decay "
+                         f"overflows {dtype}, the dtype of the group's parameters (lr = "
+                         f"{c['lr']:g}, weight_decay = {c['weight_decay']:g})")
 
 
 class SGD(Optimizer):
@@ -439,20 +800,20 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize), **kw)
 
-    def _validate(self, g: dict[str, Any]) -> None:
-        _check("lr", g["lr"], 0.0)
-        _check("momentum", g["momentum"], 0.0)
-        _check("dampening", g["dampening"], -math.inf)
-        _check("weight_decay", g["weight_decay"], 0.0)
-        if g["nesterov"] and (g["momentum"] <= 0 or g["dampening"] != 0):
-            raise ValueError("nesterov: requires momentum > 0 and dampening == 0")
+    _rules = {"lr": _NONNEG, "momentum": _NONNEG, "dampening": Rule("number", -math.inf),
+              "weight_decay": _NONNEG, "nesterov": _BOOL, "maximize": _BOOL}
 
-    def _hyper(self, g: dict[str, Any]) -> tuple[Any, ...]:
-        return (g["lr"], g["momentum"], g["dampening"], g["weight_decay"], g["nesterov"],
-                g["maximize"])
+    def _check_group(self, c: dict[str, Any], where: str, dtype: np.dtype[Any]) -> None:
+        if c["nesterov"] and (c["momentum"] <= 0 or c["dampening"] != 0):
+            raise ValueError(f"{where}['nesterov']: nesterov requires momentum > 0 and "
+                             "dampening == 0")
 
-    def _needs(self, g: dict[str, Any]) -> tuple[bool, ...]:
-        return (g["momentum"] != 0,)
+    def _hyper(self, c: dict[str, Any]) -> tuple[Any, ...]:
+        return (c["lr"], c["momentum"], c["dampening"], c["weight_decay"], c["nesterov"],
+                c["maximize"])
+
+    def _needs(self, c: dict[str, Any]) -> tuple[bool, ...]:
+        return (c["momentum"] != 0,)
 
 
 class Adam(Optimizer):
@@ -480,18 +841,37 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=wd,
                                       amsgrad=amsgrad, maximize=maximize), **kw)
 
-    def _validate(self, g: dict[str, Any]) -> None:
-        _check("lr", g["lr"], 0.0)
-        g["betas"] = _check_betas(g["betas"])
-        _check("eps", g["eps"], 0.0, lo_open=True)
-        _check("weight_decay", g["weight_decay"], 0.0)
+    _rules = {"lr": _NONNEG, "betas": Rule("pair", 0.0, 1.0, hi_open=True), "eps": _POS,
+              "weight_decay": _NONNEG, "amsgrad": _BOOL, "maximize": _BOOL}
+    _nonnegative = ("exp_avg_sq", "max_exp_avg_sq")
+    _pairs = ("betas",)
 
-    def _hyper(self, g: dict[str, Any]) -> tuple[Any, ...]:
-        b1, b2 = g["betas"]
-        return (g["lr"], b1, b2, g["eps"], g["weight_decay"], g["amsgrad"], g["maximize"])
+    def _check_group(self, c: dict[str, Any], where: str, dtype: np.dtype[Any]) -> None:
+        # The first step moves by up to lr / (1 - beta1) (times |m / sqrt(v)| <= about 1):
+        # that step size must be a finite number of the parameters' dtype.
+        size = c["lr"] / (1.0 - c["betas"][0])
+        if not size <= _LIMITS[dtype][0]:
+            raise ValueError(f"{where}['lr']: the first step's size lr / (1 - betas[0]) = "
+                             f"{size:g} overflows {dtype}, the dtype of the group's "
+                             "parameters")
+        _check_decay(c, where, dtype, self._algo == _core.Algo.ADAMW)
 
-    def _needs(self, g: dict[str, Any]) -> tuple[bool, ...]:
-        return (True, True, bool(g["amsgrad"]))
+    def _lr_ok(self, lr: float, c: dict[str, Any], big: float) -> bool:
+        return lr / (1.0 - c["betas"][0]) <= big and (
+            self._algo != _core.Algo.ADAMW or lr * c["weight_decay"] <= big)
+
+    def _lr_max(self, c: dict[str, Any], big: float) -> float:
+        hi = big * (1.0 - c["betas"][0])
+        if self._algo == _core.Algo.ADAMW and c["weight_decay"] > 0:
+            hi = min(hi, big / c["weight_decay"])
+        return hi
+
+    def _hyper(self, c: dict[str, Any]) -> tuple[Any, ...]:
+        b1, b2 = c["betas"]
+        return (c["lr"], b1, b2, c["eps"], c["weight_decay"], c["amsgrad"], c["maximize"])
+
+    def _needs(self, c: dict[str, Any]) -> tuple[bool, ...]:
+        return (True, True, c["amsgrad"])
 
 
 class AdamW(Adam):
@@ -523,18 +903,15 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value,
                                       eps=eps, maximize=maximize), **kw)
 
-    def _validate(self, g: dict[str, Any]) -> None:
-        _check("lr", g["lr"], 0.0)
-        _check("lr_decay", g["lr_decay"], 0.0)
-        _check("weight_decay", g["weight_decay"], 0.0)
-        _check("initial_accumulator_value", g["initial_accumulator_value"], 0.0)
-        _check("eps", g["eps"], 0.0, lo_open=True)
+    _rules = {"lr": _NONNEG, "lr_decay": _NONNEG, "weight_decay": _NONNEG,
+              "initial_accumulator_value": _NONNEG, "eps": _POS, "maximize": _BOOL}
+    _nonnegative = ("sum",)
 
-    def _hyper(self, g: dict[str, Any]) -> tuple[Any, ...]:
-        return (g["lr"], g["lr_decay"], g["weight_decay"], g["eps"], g["maximize"])
+    def _hyper(self, c: dict[str, Any]) -> tuple[Any, ...]:
+        return (c["lr"], c["lr_decay"], c["weight_decay"], c["eps"], c["maximize"])
 
-    def _fill(self, slot: str, g: dict[str, Any]) -> float:
-        return float(g["initial_accumulator_value"])
+    def _fill(self, slot: str, c: dict[str, Any]) -> float:
+        return float(c["initial_accumulator_value"])
 
 
 class RMSprop(Optimizer):
@@ -550,19 +927,17 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered,
                                       maximize=maximize), **kw)
 
-    def _validate(self, g: dict[str, Any]) -> None:
-        _check("lr", g["lr"], 0.0)
-        _check("alpha", g["alpha"], 0.0, 1.0)
-        _check("eps", g["eps"], 0.0, lo_open=True)
-        _check("weight_decay", g["weight_decay"], 0.0)
-        _check("momentum", g["momentum"], 0.0)
+    _rules = {"lr": _NONNEG, "alpha": Rule("number", 0.0, 1.0), "eps": _POS,
+              "weight_decay": _NONNEG, "momentum": _NONNEG, "centered": _BOOL,
+              "maximize": _BOOL}
+    _nonnegative = ("square_avg",)
 
-    def _hyper(self, g: dict[str, Any]) -> tuple[Any, ...]:
-        return (g["lr"], g["alpha"], g["eps"], g["weight_decay"], g["momentum"],
-                g["centered"], g["maximize"])
+    def _hyper(self, c: dict[str, Any]) -> tuple[Any, ...]:
+        return (c["lr"], c["alpha"], c["eps"], c["weight_decay"], c["momentum"],
+                c["centered"], c["maximize"])
 
-    def _needs(self, g: dict[str, Any]) -> tuple[bool, ...]:
-        return (True, g["momentum"] != 0, bool(g["centered"]))
+    def _needs(self, c: dict[str, Any]) -> tuple[bool, ...]:
+        return (True, c["momentum"] != 0, c["centered"])
 
 
 class Lion(Optimizer):
@@ -577,14 +952,22 @@ class Lion(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay,
                                       maximize=maximize), **kw)
 
-    def _validate(self, g: dict[str, Any]) -> None:
-        _check("lr", g["lr"], 0.0)
-        g["betas"] = _check_betas(g["betas"], hi_open=False)
-        _check("weight_decay", g["weight_decay"], 0.0)
+    _rules = {"lr": _NONNEG, "betas": Rule("pair", 0.0, 1.0), "weight_decay": _NONNEG,
+              "maximize": _BOOL}
+    _pairs = ("betas",)
 
-    def _hyper(self, g: dict[str, Any]) -> tuple[Any, ...]:
-        b1, b2 = g["betas"]
-        return (g["lr"], b1, b2, g["weight_decay"], g["maximize"])
+    def _check_group(self, c: dict[str, Any], where: str, dtype: np.dtype[Any]) -> None:
+        _check_decay(c, where, dtype, True)
+
+    def _lr_ok(self, lr: float, c: dict[str, Any], big: float) -> bool:
+        return lr * c["weight_decay"] <= big
+
+    def _lr_max(self, c: dict[str, Any], big: float) -> float:
+        return big / c["weight_decay"] if c["weight_decay"] > 0 else big
+
+    def _hyper(self, c: dict[str, Any]) -> tuple[Any, ...]:
+        b1, b2 = c["betas"]
+        return (c["lr"], b1, b2, c["weight_decay"], c["maximize"])
 
 
 # -- saving ---------------------------------------------------------------------------
