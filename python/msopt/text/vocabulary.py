@@ -72,7 +72,9 @@ def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = 
                                      f"{e.start}); pass errors='replace' to read such bytes "
                                      "as U+FFFD") from None
     else:
-        if isinstance(source, bytes) or not isinstance(source, Iterable):
+        if isinstance(source, bytes):
+            raise TypeError("source: a path or an iterable of str, not bytes")
+        if not isinstance(source, Iterable):
             raise TypeError(f"source: expected a path or an iterable of str, got "
                             f"{type(source).__name__}")
         for line in source:
