@@ -37,6 +37,8 @@ F16 = "fuzz finding F16: a refused most_similar/similarity fills the _unit cache
 F17 = "fuzz finding F17: TextClassifier.test(k=<not an int>) raises an unnamed TypeError"
 F18 = ("fuzz finding F18: EmbeddingBag per_sample_weights of a wrong type (e.g. 1+0j) "
        "raises an unnamed TypeError")
+F19 = ("fuzz finding F19: _core.Vocab lets a lone surrogate's UnicodeEncodeError through "
+       "(not naming lines/word; id() gives pybind11's generic TypeError)")
 D3 = "issue defect 3: hyperparameters not checked on some paths"
 D4 = "issue defect 4: a rejected fit changes a fitted estimator / parameters unchecked"
 D5 = "issue defect 5: LinearModel.run leaves inf/NaN weights / refuses nothing up front"
@@ -46,6 +48,9 @@ KNOWN: dict[str, str] = {
     "_core.linear_tile_max": F1,
     "_core.optimizer_step": F1,
     "_core.Schedule": F2,
+    "_core.Vocab.count": F19,
+    "_core.Vocab.encode": F19,
+    "_core.Vocab.id": F19,
     **{f"{o}()": D3 for o in _OPTS},
     **{f"{o}.param_groups-edit+step": D3 for o in _OPTS},
     **{f"{o}.add_param_group": f"{D3}; {F6}" for o in _OPTS},

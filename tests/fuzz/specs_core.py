@@ -174,9 +174,14 @@ def _loss_check(data: Any, kw: dict[str, Any], result: Any, _v: Any) -> None:
     loss, dW, db = result
     assert dW.shape == kw["W"].shape
     assert dW.dtype == kw["W"].dtype
+    # the dense twin multiplies NaN data by the implicit zeros of CSR input: compare
+    # finite data only
+    finite = all(np.isfinite(kw[k]).all() for k in data["kw"]
+                 if isinstance(kw[k], np.ndarray) and kw[k].dtype.kind == "f")
     if not (_same_arrays(kw, data["kw"]) and kw["loss"] == _core.Loss[data["loss"].upper()]
-            and kw["huber_eps"] == 1.35):
-        assert_finite([loss, dW, db])
+            and kw["huber_eps"] == 1.35 and finite):
+        if finite:
+            assert_finite([loss, dW, db])
         return
     X = _dense_X(kw, data["n"], data["d"])
     Z = reference.linear_forward(X, kw["W"], kw["b"])
@@ -355,6 +360,10 @@ def _lossk_make(rng: np.random.Generator) -> tuple[Any, dict[str, Any]]:
 def _lossk_check(valid: Any, kw: dict[str, Any], result: Any, _v: Any) -> None:
     loss, g = result
     assert g.shape == np.shape(kw["scores"])
+    finite = all(np.isfinite(v).all() for v in kw.values()
+                 if isinstance(v, np.ndarray) and v.dtype.kind == "f")
+    if not finite:  # NaN/Inf scores: the sum is the data's, no reference needed
+        return
     if all(_snap_eq(kw[k], valid[k]) for k in valid if k != "remove_accidental_hits"
            ) and kw["remove_accidental_hits"] in (True, False):
         ref_loss, ref_g = reference.losses.loss_grad(**kw)

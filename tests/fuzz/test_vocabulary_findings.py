@@ -56,3 +56,14 @@ def test_getitem_of_a_non_str_is_a_named_type_error():
         vocab[slice(1)]
     assert slice(1) not in vocab
     assert vocab["cat"] == 1
+
+
+def test_lone_surrogates_are_named():
+    vocab = msopt.Vocabulary(min_count=1).fit(LINES)
+    with pytest.raises(ValueError, match="source"):
+        msopt.Vocabulary(min_count=1).fit(["a \ud800 b"])
+    with pytest.raises(ValueError, match="source"):
+        vocab.encode(["the \ud800"])
+    with pytest.raises(KeyError):
+        vocab["\ud800"]
+    assert "\ud800" not in vocab

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -46,6 +47,25 @@ def _int64(name: str, value: Any, lo: int, *, none: bool = False) -> Any:
     if v is not None and v > _INT64_MAX:
         raise ValueError(f"{name}: must be < 2**63, got {v}")
     return v
+
+
+def _is_utf8(word: str) -> bool:
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _utf8_errors() -> Iterator[None]:
+    """A str line with a lone surrogate cannot be UTF-8 encoded for the native counter:
+    a ValueError naming ``source`` instead of the codec's."""
+    try:
+        yield
+    except UnicodeEncodeError as e:
+        raise ValueError(f"source: a line holds {e.object[e.start:e.end]!r}, which is not "
+                         f"valid Unicode text ({e.reason})") from None
 
 
 def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = "strict"
@@ -150,7 +170,8 @@ class Vocabulary(ParamsMixin):
         """Count the tokens of ``source`` (streamed in chunks of lines) and build."""
         core = _core.Vocab()
         for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
-            core.count(chunk)
+            with _utf8_errors():
+                core.count(chunk)
         if core.total_tokens == 0:
             raise ValueError("source: the corpus holds no tokens")
         size = core.finalize(self.min_count, self.max_vocab or 0)
@@ -212,12 +233,14 @@ class Vocabulary(ParamsMixin):
 
     def __contains__(self, word: str) -> bool:
         core = self._built()
-        return isinstance(word, str) and core.id(word) >= 0
+        return isinstance(word, str) and _is_utf8(word) and core.id(word) >= 0
 
     def __getitem__(self, word: str) -> int:
         core = self._built()
         if not isinstance(word, str):
             raise TypeError(f"word: expected a str, got {type(word).__name__}")
+        if not _is_utf8(word):  # a lone surrogate: no token can hold it
+            raise KeyError(word)
         i = core.id(word)
         if i < 0:
             raise KeyError(word)
@@ -233,7 +256,8 @@ class Vocabulary(ParamsMixin):
         ngrams, buckets = _int64("ngrams", ngrams, 1), _int64("buckets", buckets, 0)
         ids, offsets, base = [], [], 0
         for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
-            i, o = core.encode(chunk, int(ngrams), int(buckets))
+            with _utf8_errors():
+                i, o = core.encode(chunk, int(ngrams), int(buckets))
             ids.append(i)
             offsets.append(o + base)
             base += len(i)
