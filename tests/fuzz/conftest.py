@@ -19,7 +19,7 @@ _COMMON = dict(
 
 # MSOPT_FUZZ_EXAMPLES overrides the short budget (e.g. to replay a case at a larger size).
 settings.register_profile(
-    "msopt-fuzz", max_examples=int(os.environ.get("MSOPT_FUZZ_EXAMPLES", "25")),
+    "msopt-fuzz", max_examples=int(os.environ.get("MSOPT_FUZZ_EXAMPLES", "20")),
     phases=(Phase.explicit, Phase.generate), **_COMMON)
 settings.register_profile(
     "msopt-fuzz-long", max_examples=int(os.environ.get("MSOPT_FUZZ_LONG_EXAMPLES", "600")),

@@ -39,6 +39,14 @@ F18 = ("fuzz finding F18: EmbeddingBag per_sample_weights of a wrong type (e.g. 
        "raises an unnamed TypeError")
 F19 = ("fuzz finding F19: _core.Vocab lets a lone surrogate's UnicodeEncodeError through "
        "(not naming lines/word; id() gives pybind11's generic TypeError)")
+F20 = ("fuzz finding F20: TextClassifier partial_fit(classes=0-d array) / score(labels "
+       "ragged) raise NumPy's messages, not naming classes/labels")
+F21 = ("fuzz finding F21: TextClassifier.predict/predict_proba with a lone surrogate blame "
+       "Vocabulary's 'source', not 'texts'")
+F22 = "fuzz finding F22: _core.Schedule.rates(start > stop) raises NumPy's message"
+F23 = "fuzz finding F23: _core.linear_run(optimizer=None) raises AttributeError"
+F24 = ("fuzz finding F24: TextClassifier(lr=1e308) / _core.fasttext_train accept a finite "
+       "but huge rate and write NaN/Inf into the tables")
 D3 = "issue defect 3: hyperparameters not checked on some paths"
 D4 = "issue defect 4: a rejected fit changes a fitted estimator / parameters unchecked"
 D5 = "issue defect 5: LinearModel.run leaves inf/NaN weights / refuses nothing up front"
@@ -49,6 +57,15 @@ KNOWN: dict[str, str] = {
     "_core.optimizer_step": F1,
     "_core.Schedule": F2,
     "_core.Vocab.count": F19,
+    "_core.fnv1a": F19,
+    "_core.Schedule.rates": F22,
+    "_core.LinearRunOptions": D5,
+    "_core.linear_run": F23,
+    "_core.fasttext_train": F24,
+    "TextClassifier.partial_fit": F20,
+    "TextClassifier.score": F20,
+    "TextClassifier.predict": F21,
+    "TextClassifier.predict_proba": F21,
     "_core.Vocab.encode": F19,
     "_core.Vocab.id": F19,
     **{f"{o}()": D3 for o in _OPTS},
