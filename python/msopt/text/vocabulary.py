@@ -25,6 +25,8 @@ Examples
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,6 +41,34 @@ from msopt._io import atomic_write, check_path
 __all__ = ["Vocabulary", "iter_lines", "read_labeled"]
 
 _HEADER = "msopt-vocab 1"
+_INT64_MAX = 2**63 - 1
+
+
+def _int64(name: str, value: Any, lo: int, *, none: bool = False) -> Any:
+    """An int in [lo, 2**63) (the native counters are int64), named in the error."""
+    v = check_int(name, value, lo, none=none)
+    if v is not None and v > _INT64_MAX:
+        raise ValueError(f"{name}: must be < 2**63, got {v}")
+    return v
+
+
+def _is_utf8(word: str) -> bool:
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _utf8_errors() -> Iterator[None]:
+    """A str line with a lone surrogate cannot be UTF-8 encoded for the native counter:
+    a ValueError naming ``source`` instead of the codec's."""
+    try:
+        yield
+    except UnicodeEncodeError as e:
+        raise ValueError(f"source: a line holds {e.object[e.start:e.end]!r}, which is not "
+                         f"valid Unicode text ({e.reason})") from None
 
 
 def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = "strict"
@@ -47,6 +77,13 @@ def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = 
 
     ``errors="strict"`` turns bytes that are not UTF-8 into a ValueError naming the file and
     line; ``errors="replace"`` reads them as U+FFFD."""
+    if not isinstance(errors, str):
+        raise TypeError(f"errors: expected a str, got {type(errors).__name__}")
+    try:
+        codecs.lookup_error(errors)
+    except (LookupError, ValueError):  # ValueError: "\x00" or a lone surrogate
+        raise ValueError(f"errors: unknown error handler {errors!r}; use 'strict' or "
+                         "'replace'") from None
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         with open(path, "rb") as f:
@@ -60,6 +97,9 @@ def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = 
     else:
         if isinstance(source, bytes):
             raise TypeError("source: a path or an iterable of str, not bytes")
+        if not isinstance(source, Iterable):
+            raise TypeError(f"source: expected a path or an iterable of str, got "
+                            f"{type(source).__name__}")
         for line in source:
             if not isinstance(line, str):
                 raise TypeError(f"source: lines must be str, got {type(line).__name__}")
@@ -103,10 +143,10 @@ class Vocabulary(ParamsMixin):
     @keyword_aliases()
     def __init__(self, min_count: int = 5, max_vocab: int | None = None, *,
                  lower: bool = False, chunk_lines: int = 8192) -> None:
-        self.min_count = check_int("min_count", min_count, 1)
-        self.max_vocab = check_int("max_vocab", max_vocab, 1, none=True)
+        self.min_count = _int64("min_count", min_count, 1)
+        self.max_vocab = _int64("max_vocab", max_vocab, 1, none=True)
         self.lower = check_bool("lower", lower)
-        self.chunk_lines = check_int("chunk_lines", chunk_lines, 1)
+        self.chunk_lines = _int64("chunk_lines", chunk_lines, 1)
         self._core = _core.Vocab()
 
     def _repr_state(self) -> list[str]:
@@ -133,7 +173,8 @@ class Vocabulary(ParamsMixin):
         """Count the tokens of ``source`` (streamed in chunks of lines) and build."""
         core = _core.Vocab()
         for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
-            core.count(chunk)
+            with _utf8_errors():
+                core.count(chunk)
         if core.total_tokens == 0:
             raise ValueError("source: the corpus holds no tokens")
         size = core.finalize(self.min_count, self.max_vocab or 0)
@@ -149,12 +190,26 @@ class Vocabulary(ParamsMixin):
                     ) -> Vocabulary:
         """A built vocabulary of these words, in id order, with their counts (as saved with
         a model)."""
-        counts = [int(c) for c in counts]
-        if len(words) != len(counts) or not all(words) or len(set(words)) != len(words):
+        if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
+            raise TypeError(f"words: expected a list of str, got {type(words).__name__}")
+        words = list(words)
+        bad = next((w for w in words if not isinstance(w, str)), None)
+        if bad is not None:
+            raise TypeError(f"words: expected str items, got {type(bad).__name__}")
+        # Check the counts' shape and type with NumPy before reading them one by one (a
+        # huge or broadcast array must not be walked in Python).
+        try:
+            arr = np.asarray(counts)
+        except (TypeError, ValueError, OverflowError):
+            raise TypeError("counts: expected a 1-D sequence of ints") from None
+        if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iuO"):
+            raise TypeError(f"counts: expected a 1-D sequence of ints, got a {arr.ndim}-D "
+                            f"{arr.dtype} array")
+        if len(words) != len(arr) or not all(words) or len(set(words)) != len(words):
             raise ValueError(f"words, counts: {len(words)} words (distinct, non-empty) and "
-                             f"{len(counts)} counts expected to agree")
-        if counts and min(counts) < 1:
-            raise ValueError("counts: must be >= 1")
+                             f"{len(arr)} counts expected to agree")
+        counts = [_int64("counts", c, 1) for c in arr.tolist()]
+        total_tokens = _int64("total_tokens", total_tokens, 0)
         vocab = cls(min_count, max_vocab, lower=lower)
         vocab._core.assign(list(words), counts, int(total_tokens))
         return vocab
@@ -180,10 +235,16 @@ class Vocabulary(ParamsMixin):
         return int(self._built().total_tokens)
 
     def __contains__(self, word: str) -> bool:
-        return self._built().id(word) >= 0
+        core = self._built()
+        return isinstance(word, str) and _is_utf8(word) and core.id(word) >= 0
 
     def __getitem__(self, word: str) -> int:
-        i = self._built().id(word)
+        core = self._built()
+        if not isinstance(word, str):
+            raise TypeError(f"word: expected a str, got {type(word).__name__}")
+        if not _is_utf8(word):  # a lone surrogate: no token can hold it
+            raise KeyError(word)
+        i = core.id(word)
         if i < 0:
             raise KeyError(word)
         return int(i)
@@ -195,10 +256,11 @@ class Vocabulary(ParamsMixin):
         consecutive tokens, hashed as fastText does into ``[len(self), len(self) +
         buckets)``."""
         core = self._built()
-        ngrams, buckets = check_int("ngrams", ngrams, 1), check_int("buckets", buckets, 0)
+        ngrams, buckets = _int64("ngrams", ngrams, 1), _int64("buckets", buckets, 0)
         ids, offsets, base = [], [], 0
         for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
-            i, o = core.encode(chunk, int(ngrams), int(buckets))
+            with _utf8_errors():
+                i, o = core.encode(chunk, int(ngrams), int(buckets))
             ids.append(i)
             offsets.append(o + base)
             base += len(i)
