@@ -317,8 +317,12 @@ w2v = msopt.Word2Vec(sentences, dim=16, min_count=1, epochs=1, threads=2, seed=0
 def w2v_train():
     w2v.train(sentences)
 
+import faulthandler
 def forks_while(name, busy, child_call):
     print("case", name, flush=True)
+    # Once first in this thread: a fork while another thread is inside an import leaves the
+    # child waiting forever for that module's import lock (a hazard of Python itself).
+    busy()
     stop = threading.Event()
     errors = []
     def loop():
@@ -334,6 +338,7 @@ def forks_while(name, busy, child_call):
         while forks < 4 or time.perf_counter() < end:
             pid = os.fork()
             if pid == 0:
+                faulthandler.dump_traceback_later(60, exit=True)  # a hung child reports
                 try:
                     child_call()
                     code = 0
