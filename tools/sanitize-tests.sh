@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds msopt with AddressSanitizer and UBSan (the MSOPT_SANITIZE CMake option) into a
 # scratch folder and runs the test suite against that build.  The torch comparisons are left
-# out (torch and a preloaded ASan runtime do not mix), and so is the fork test.
+# out (torch and a preloaded ASan runtime do not mix), and so are the fork tests (every test
+# with "fork" in its name).  The concurrency suite's subprocesses inherit LD_PRELOAD and the
+# options below, so its thread races run sanitized too: an out-of-bounds read that would not
+# crash a plain build still fails there.
 # Usage: tools/sanitize-tests.sh   (from the repository, with the test extras installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -9,9 +9,12 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace py = pybind11;
 
@@ -206,6 +209,60 @@ inline ArrayView int64_vector(py::handle o, const char* name) {
     return array(o, name, Want{kI64, 1});
 }
 
+// -- private copies of inputs read without the GIL -------------------------------------
+// Another Python thread may write the caller's arrays at any time while a native call
+// runs without the GIL (and even with it held, when the binding runs Python code: an
+// attribute, a __float__, a garbage collection).  So a check of an array's *contents*
+// holds only for a copy that no one else can reach.  The rule of every binding:
+//   - inputs whose contents are checked or used to address memory (ids, offsets, labels,
+//     CSR indices and indptr, counts, sampler weights) and the small per-sample float
+//     inputs (sample weights, per-sample weights) are read through a private copy, taken
+//     *before* the contents are checked: copy, check the copy, use the copy;
+//   - large float operands that are only read (X, CSR values, y, scores, grad_out, the
+//     tables of a forward pass) are read in place: a race there gives wrong numbers,
+//     never an out-of-range access, and copying them would cost a pass over the data;
+//   - arrays written in place (parameters, optimizer state, step counts, tables being
+//     trained) cannot be copied; no kernel derives an address from their contents, so a
+//     race on them also gives wrong numbers only.
+// Shapes, dtypes and flags are read while the GIL is held; a copy keeps its own shape.
+class Copies {
+  public:
+    // A view of a private copy of v's elements and shape (v C-contiguous, as array()
+    // checked).
+    ArrayView of(ArrayView v) {
+        const std::size_t bytes = v.size() * elsize(v), nd = std::size_t(v.ndim);
+        static_assert(sizeof(Py_ssize_t) == 8);
+        auto buf = std::unique_ptr<std::int64_t[]>(new std::int64_t[nd + bytes / 8 + 1]);
+        auto* dims = reinterpret_cast<Py_ssize_t*>(buf.get());
+        for (std::size_t d = 0; d < nd; ++d) dims[d] = v.shape[d];
+        if (bytes) std::memcpy(buf.get() + nd, v.data, bytes);
+        v.shape = dims;
+        v.data = reinterpret_cast<char*>(buf.get() + nd);
+        v.flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+        bufs_.push_back(std::move(buf));
+        return v;
+    }
+
+  private:
+    static std::size_t elsize(const ArrayView& v) {
+        return (dtype_bit(v) & (kF32 | kI32)) ? 4u : 8u;
+    }
+    std::vector<std::unique_ptr<std::int64_t[]>> bufs_;
+};
+
+// array(o, name, w), then a private copy of it in `copies` (see Copies).
+inline ArrayView private_array(py::handle o, const Name& name, const Want& w, Copies& copies) {
+    Want cw = w;
+    cw.contiguous = true;
+    cw.writeable = false;
+    return copies.of(array(o.ptr(), name, cw));
+}
+
+// A private copy of a 1-D C-contiguous int64 array (ids, offsets, labels, indices).
+inline ArrayView private_int64_vector(py::handle o, const char* name, Copies& copies) {
+    return private_array(o, name, Want{kI64, 1}, copies);
+}
+
 // -- typed enums at the boundary ------------------------------------------------------
 // Enums cross as py::native_enum (enum.IntEnum subclasses).  Functions on a hot path take
 // them as a handle and read them here: a type check against the registered class and an
@@ -291,10 +348,11 @@ struct Ragged {
     std::size_t n;
 };
 
+// Both are private copies (in `copies`), checked after they are taken.
 inline Ragged ragged_ids(py::handle ids, py::handle offsets, std::int64_t rows,
-                         const std::string& what) {
-    const ArrayView iv = int64_vector(ids, "ids");
-    const ArrayView ov = int64_vector(offsets, "offsets");
+                         const std::string& what, Copies& copies) {
+    const ArrayView iv = private_int64_vector(ids, "ids", copies);
+    const ArrayView ov = private_int64_vector(offsets, "offsets", copies);
     const Ragged r{reinterpret_cast<const std::int64_t*>(iv.data), std::size_t(iv.shape[0]),
                    reinterpret_cast<const std::int64_t*>(ov.data), std::size_t(ov.shape[0])};
     check_ids(r.ids, r.n_ids, rows, what);

@@ -1,5 +1,7 @@
-// embedding_bag_forward / embedding_bag_backward: ids and offsets checked with the GIL
-// held, then the pooling or its backward without it.
+// embedding_bag_forward / embedding_bag_backward: ids and offsets copied and checked with
+// the GIL held, then the pooling or its backward without it.  The ids, offsets and
+// per-sample weights the kernels read are private copies (bind::Copies); the table and
+// grad_out are read in place (a race on them gives wrong numbers, never a bad address).
 #include "common.hpp"
 
 #include <cstring>
@@ -12,18 +14,20 @@ namespace {
 
 using bind::ArrayView;
 
-embedding::Bags parse_bags(py::handle ids_o, py::handle offsets_o, std::int64_t rows) {
+embedding::Bags parse_bags(py::handle ids_o, py::handle offsets_o, std::int64_t rows,
+                           bind::Copies& copies) {
     const auto r = bind::ragged_ids(ids_o, offsets_o, rows,
-                                    "a table of " + std::to_string(rows) + " rows");
+                                    "a table of " + std::to_string(rows) + " rows", copies);
     return {r.ids, r.n_ids, r.offsets, r.n};
 }
 
 const void* parse_weights(py::handle w, const ArrayView& like, std::size_t n_ids,
-                          embedding::Mode mode) {
+                          embedding::Mode mode, bind::Copies& copies) {
     if (w.is_none()) return nullptr;
     if (mode != embedding::Mode::Sum)
         throw std::invalid_argument("per_sample_weights: only with mode='sum'");
-    const ArrayView wv = bind::array(w, "per_sample_weights", bind::Want{bind::dtype_bit(like), 1});
+    const ArrayView wv = bind::private_array(w, "per_sample_weights",
+                                             bind::Want{bind::dtype_bit(like), 1}, copies);
     bind::shape(wv, "per_sample_weights", {Py_ssize_t(n_ids)}, " (one weight per id)");
     return wv.data;
 }
@@ -41,8 +45,9 @@ py::array forward(py::handle table, py::handle ids, py::handle offsets, py::hand
                   int mode_id) {
     const ArrayView tv = float_matrix(table, "table");
     const auto mode = parse_mode(mode_id);
-    const auto bags = parse_bags(ids, offsets, tv.shape[0]);
-    const void* w = parse_weights(weights, tv, bags.n_ids, mode);
+    bind::Copies copies;
+    const auto bags = parse_bags(ids, offsets, tv.shape[0], copies);
+    const void* w = parse_weights(weights, tv, bags.n_ids, mode, copies);
     const std::size_t dim = std::size_t(tv.shape[1]);
     py::array out(py::reinterpret_borrow<py::object>(table).attr("dtype"),
                   {py::ssize_t(bags.n_bags), py::ssize_t(dim)});
@@ -61,26 +66,26 @@ py::array forward(py::handle table, py::handle ids, py::handle offsets, py::hand
 }
 
 struct BackwardArgs {
+    bind::Copies copies;  // ids, offsets and weights, alive while the kernel reads them
     ArrayView grad;
     embedding::Mode mode;
     embedding::Bags bags;
     const void* weights;
 };
 
-BackwardArgs backward_args(py::handle grad_out, py::handle ids, py::handle offsets,
-                           py::handle weights, int mode_id, std::int64_t rows) {
-    BackwardArgs a;
+void backward_args(BackwardArgs& a, py::handle grad_out, py::handle ids, py::handle offsets,
+                   py::handle weights, int mode_id, std::int64_t rows) {
     a.grad = float_matrix(grad_out, "grad_out");
     a.mode = parse_mode(mode_id);
-    a.bags = parse_bags(ids, offsets, rows);
+    a.bags = parse_bags(ids, offsets, rows, a.copies);
     bind::shape(a.grad, "grad_out", {Py_ssize_t(a.bags.n_bags), -1}, " (one row per bag)");
-    a.weights = parse_weights(weights, a.grad, a.bags.n_ids, a.mode);
-    return a;
+    a.weights = parse_weights(weights, a.grad, a.bags.n_ids, a.mode, a.copies);
 }
 
 py::array backward(py::handle grad_out, py::handle ids, py::handle offsets, py::handle weights,
                    int mode_id, std::int64_t rows) {
-    const BackwardArgs a = backward_args(grad_out, ids, offsets, weights, mode_id, rows);
+    BackwardArgs a;
+    backward_args(a, grad_out, ids, offsets, weights, mode_id, rows);
     const std::size_t dim = std::size_t(a.grad.shape[1]);
     py::array values(py::reinterpret_borrow<py::object>(grad_out).attr("dtype"),
                      {py::ssize_t(a.bags.n_ids), py::ssize_t(dim)});
@@ -119,7 +124,8 @@ py::tuple merged_t(const BackwardArgs& a) {
 
 py::tuple backward_merged(py::handle grad_out, py::handle ids, py::handle offsets,
                           py::handle weights, int mode_id, std::int64_t rows) {
-    const BackwardArgs a = backward_args(grad_out, ids, offsets, weights, mode_id, rows);
+    BackwardArgs a;
+    backward_args(a, grad_out, ids, offsets, weights, mode_id, rows);
     return a.grad.is_f32() ? merged_t<float>(a) : merged_t<double>(a);
 }
 

@@ -1,5 +1,7 @@
 // fasttext_train / fasttext_predict_proba: documents, labels, tables and the loss checked
-// with the GIL held; the native loop runs without it.
+// with the GIL held; the native loop runs without it.  Ids, offsets, labels and class
+// weights are private copies checked after they are taken (bind::Copies); the tables are
+// trained in place (a race on them gives wrong numbers, never a bad address).
 #include "common.hpp"
 
 #include <cmath>
@@ -13,9 +15,10 @@ namespace {
 
 using bind::ArrayView;
 
-ftx::Docs parse_docs(py::handle ids, py::handle offsets, std::size_t rows) {
+ftx::Docs parse_docs(py::handle ids, py::handle offsets, std::size_t rows,
+                     bind::Copies& copies) {
     const auto r = bind::ragged_ids(ids, offsets, std::int64_t(rows),
-                                    std::to_string(rows) + " input rows");
+                                    std::to_string(rows) + " input rows", copies);
     ftx::Docs d;
     d.ids = r.ids, d.n_ids = r.n_ids, d.offsets = r.offsets, d.n_docs = r.n;
     return d;
@@ -43,8 +46,10 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     if (in.shape[1] < 1) throw std::invalid_argument("input, output: dim must be >= 1");
     if (in.shape[0] >= INT32_MAX || out.shape[0] >= INT32_MAX)
         throw std::invalid_argument("input, output: at most 2^31 - 2 rows are supported");
-    ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]));
-    const ArrayView lv = bind::array(labels, "labels", bind::Want{bind::kI32, 1});
+    bind::Copies copies;
+    ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]), copies);
+    const ArrayView lv =
+        bind::private_array(labels, "labels", bind::Want{bind::kI32, 1}, copies);
     bind::shape(lv, "labels", {Py_ssize_t(d.n_docs)}, " (one label per document)");
     d.labels = reinterpret_cast<const std::int32_t*>(lv.data);
     for (std::size_t i = 0; i < d.n_docs; ++i)
@@ -54,8 +59,8 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     p.loss = parse_loss(loss);
     const double* weights = nullptr;
     if (p.loss == ftx::Loss::ns) {
-        const ArrayView wv = bind::array(class_weights, "class_weights",
-                                         bind::Want{bind::kF64, 1});
+        const ArrayView wv = bind::private_array(class_weights, "class_weights",
+                                                 bind::Want{bind::kF64, 1}, copies);
         bind::shape(wv, "class_weights", {out.shape[0]}, " (loss 'ns': one per output row)");
         weights = reinterpret_cast<const double*>(wv.data);
         for (py::ssize_t k = 0; k < wv.shape[0]; ++k)
@@ -92,7 +97,8 @@ py::array_t<float> proba(py::handle ids, py::handle offsets, py::handle input,
     if (in.shape[1] != out.shape[1])
         throw std::invalid_argument("input, output: rows of the same width expected, got " +
                                     bind::shape_str(in) + " and " + bind::shape_str(out));
-    const ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]));
+    bind::Copies copies;
+    const ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]), copies);
     const ftx::Loss l = parse_loss(loss);
     py::array_t<float> pr({py::ssize_t(d.n_docs), py::ssize_t(out.shape[0])});
     float* p = pr.mutable_data();

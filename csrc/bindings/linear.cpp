@@ -1,5 +1,8 @@
 // linear_run / linear_forward / linear_loss_grad: validate the data, the model and the
-// optimizer state (GIL held), then run without the GIL.
+// optimizer state (GIL held), then run without the GIL.  CSR indices and indptr, labels and
+// sample weights are private copies, checked after they are taken (bind::Copies); X and y
+// are read in place, W, b and the optimizer state written in place (a race on those gives
+// wrong numbers, never a bad address: no kernel derives an address from their contents).
 #include "common.hpp"
 
 #include <cstring>
@@ -24,7 +27,7 @@ template <class T>
 linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
                            std::size_t n_features, py::handle y, py::handle labels,
                            py::handle sw, int type_num, std::size_t C, linear::Loss loss,
-                           bool targets_optional = false) {
+                           bind::Copies& copies, bool targets_optional = false) {
     linear::Data<T> D;
     const unsigned dt = model_dtype(type_num);
     D.d = n_features;
@@ -36,8 +39,8 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
         D.n = std::size_t(xv.shape[0]);
     } else {
         const ArrayView xv = bind::array(X, "X", Want{dt, 1});
-        const ArrayView pv = bind::int64_vector(indptr, "indptr");
-        const ArrayView iv = bind::int64_vector(indices, "indices");
+        const ArrayView pv = bind::private_int64_vector(indptr, "indptr", copies);
+        const ArrayView iv = bind::private_int64_vector(indices, "indices", copies);
         if (pv.shape[0] < 1) bind::shape(pv, "indptr", {-1}, " (n + 1 >= 1 row pointers)");
         bind::shape(xv, "X", {iv.shape[0]}, " (CSR values, one per index)");
         const auto* ip = reinterpret_cast<const std::int64_t*>(pv.data);
@@ -68,7 +71,7 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
         bind::shape(yv, "y", {Py_ssize_t(D.n), Py_ssize_t(C)});
         D.y = reinterpret_cast<const T*>(yv.data);
     } else if (!regression && !labels.is_none()) {
-        const ArrayView lv = bind::int64_vector(labels, "labels");
+        const ArrayView lv = bind::private_int64_vector(labels, "labels", copies);
         bind::shape(lv, "labels", {Py_ssize_t(D.n)});
         const auto* lp = reinterpret_cast<const std::int64_t*>(lv.data);
         const bool binary = C == 1 && loss != linear::Loss::Softmax;
@@ -84,7 +87,7 @@ linear::Data<T> parse_data(py::handle X, py::handle indptr, py::handle indices,
                                                : "labels: class ids are required for this loss");
     }
     if (!sw.is_none()) {
-        const ArrayView wv = bind::array(sw, "sample_weight", Want{dt, 1});
+        const ArrayView wv = bind::private_array(sw, "sample_weight", Want{dt, 1}, copies);
         bind::shape(wv, "sample_weight", {Py_ssize_t(D.n)});
         D.sw = reinterpret_cast<const T*>(wv.data);
     }
@@ -213,13 +216,14 @@ py::tuple linear_run(py::handle X, py::handle indptr, py::handle indices, py::ha
     opt.step_w = reinterpret_cast<std::int64_t*>(sv.data);
     opt.step_b = m.has_b ? opt.step_w + 1 : nullptr;
     linear::RunSpec spec = o.run;
+    bind::Copies copies;
     if (m.W.is_f32()) {
         auto D = parse_data<float>(X, indptr, indices, m.d, y, labels, sample_weight,
-                                   m.type_num, m.C, loss.loss);
+                                   m.type_num, m.C, loss.loss, copies);
         return run_t<float>(m, D, loss, opt, spec);
     }
     auto D = parse_data<double>(X, indptr, indices, m.d, y, labels, sample_weight, m.type_num,
-                                m.C, loss.loss);
+                                m.C, loss.loss, copies);
     return run_t<double>(m, D, loss, opt, spec);
 }
 
@@ -240,15 +244,16 @@ py::array linear_forward(py::handle X, py::handle indptr, py::handle indices, py
                          py::handle b) {
     const Model m = parse_model(W, b, false);
     // Targets are not needed: borrow the regression path with no y.
+    bind::Copies copies;
     if (m.W.is_f32()) {
         linear::Data<float> D = parse_data<float>(X, indptr, indices, m.d, py::none(),
                                                   py::none(), py::none(), m.type_num, m.C,
-                                                  linear::Loss::Squared, true);
+                                                  linear::Loss::Squared, copies, true);
         return forward_t<float>(m, D);
     }
     linear::Data<double> D = parse_data<double>(X, indptr, indices, m.d, py::none(), py::none(),
                                                 py::none(), m.type_num, m.C,
-                                                linear::Loss::Squared, true);
+                                                linear::Loss::Squared, copies, true);
     return forward_t<double>(m, D);
 }
 
@@ -273,13 +278,15 @@ py::tuple linear_loss_grad(py::handle X, py::handle indptr, py::handle indices, 
                            py::handle b, linear::Loss loss_kind, double huber_eps) {
     const Model m = parse_model(W, b, false);
     linear::LossSpec loss{loss_kind, huber_eps};
+    bind::Copies copies;
     if (m.W.is_f32())
         return loss_grad_t<float>(m, parse_data<float>(X, indptr, indices, m.d, y, labels,
                                                        sample_weight, m.type_num, m.C,
-                                                       loss.loss),
+                                                       loss.loss, copies),
                                   loss);
     return loss_grad_t<double>(m, parse_data<double>(X, indptr, indices, m.d, y, labels,
-                                                     sample_weight, m.type_num, m.C, loss.loss),
+                                                     sample_weight, m.type_num, m.C, loss.loss,
+                                                     copies),
                                loss);
 }
 

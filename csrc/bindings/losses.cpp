@@ -1,6 +1,8 @@
 // loss_grad: the loss kernels of csrc/msopt/losses on their own (for tests and for Python
 // code that wants a loss and its gradient).  Inputs checked with the GIL held; the scores
-// are copied into the returned gradient array, which the kernel then overwrites.
+// are copied into the returned gradient array, which the kernel then overwrites.  Class
+// ids and the sampler's weights are private copies checked after they are taken
+// (bind::Copies); float targets and log_q are read in place (wrong numbers at worst).
 #include "common.hpp"
 
 #include <cmath>
@@ -37,6 +39,7 @@ py::array_t<T> copy_of(const ArrayView& s) {
 
 template <class T>
 py::tuple dense(losses::Dense kind, const ArrayView& s, py::handle targets, double huber_eps) {
+    bind::Copies copies;
     const std::size_t B = std::size_t(s.shape[0]), C = std::size_t(s.shape[1]);
     losses::DenseSpec spec{kind, huber_eps};
     const T* y = nullptr;
@@ -49,7 +52,7 @@ py::tuple dense(losses::Dense kind, const ArrayView& s, py::handle targets, doub
                                  "and shape " + bind::shape_str(s));
         y = reinterpret_cast<const T*>(t.data);
     } else {
-        const ArrayView t = bind::int64_vector(targets, "targets");
+        const ArrayView t = bind::private_int64_vector(targets, "targets", copies);
         if (std::size_t(t.shape[0]) != B)
             throw std::invalid_argument("targets: one class id per row of scores " +
                                         bind::shape_str(s) + " expected, got " +
@@ -107,6 +110,8 @@ py::tuple sampled(const ArrayView& s, py::handle targets, py::handle log_q, bool
         !q.c_contiguous())
         throw py::type_error("log_q: expected a C-contiguous array of the scores' dtype and "
                              "shape " + bind::shape_str(s));
+    bind::Copies copies;
+    ids = copies.of(ids);
     py::array_t<T> out = copy_of<T>(s);
     T* z = out.mutable_data();
     double loss;
@@ -151,6 +156,8 @@ py::array_t<std::int64_t> sample_classes(py::handle weights, std::int64_t n, std
     ArrayView w;
     if (!bind::view(weights.ptr(), w) || !w.is_f64() || w.ndim != 1 || !w.c_contiguous())
         throw py::type_error("weights: expected a 1-D C-contiguous float64 array");
+    bind::Copies copies;  // checked below, then read without the GIL
+    w = copies.of(w);
     const std::size_t K = std::size_t(w.shape[0]);
     const auto* wp = reinterpret_cast<const double*>(w.data);
     double total = 0.0;

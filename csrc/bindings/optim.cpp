@@ -44,9 +44,19 @@ PyObject* contiguous(PyObject* o, Scratch& s) {
     return c.ptr();
 }
 
-py::tuple optimizer_step(py::handle algo_o, py::list params, py::list grads, py::list states,
-                         py::handle steps_arr, py::list hypers, py::list group_sizes,
-                         double max_norm, bool check_finite) {
+// A shallow copy of a list: the checks below call Python code (numpy.ascontiguousarray,
+// __float__), during which another thread may shrink or refill the caller's lists.
+py::list snapshot(const py::list& l) {
+    PyObject* c = PyList_GetSlice(l.ptr(), 0, PyList_GET_SIZE(l.ptr()));
+    if (!c) throw py::error_already_set();
+    return py::reinterpret_steal<py::list>(c);
+}
+
+py::tuple optimizer_step(py::handle algo_o, py::list params_in, py::list grads_in,
+                         py::list states_in, py::handle steps_arr, py::list hypers,
+                         py::list group_sizes, double max_norm, bool check_finite) {
+    const py::list params = snapshot(params_in), grads = snapshot(grads_in),
+                   states = snapshot(states_in);
     const Algo algo = bind::enum_value<Algo>(algo_o, "algo");
     const std::size_t n = params.size();
     if (grads.size() != n)

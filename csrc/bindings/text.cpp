@@ -1,9 +1,14 @@
 // msopt._core.Vocab: the string-heavy part of msopt.text.  Lines arrive as lists of str;
 // their UTF-8 bytes are taken (with owned references) while the GIL is held, and the
-// counting and encoding run without it.
+// counting and encoding run without it.  str objects are immutable, so the bytes need no
+// copy.  One Vocab may be used by several Python threads: a readers-writer lock per Vocab
+// lets encodes and lookups run together and makes count, finalize and assign exclusive
+// (without it a count racing an encode or another count corrupts the hash maps).
 #include "common.hpp"
 
 #include <cstring>
+#include <mutex>
+#include <shared_mutex>
 #include <string_view>
 #include <vector>
 
@@ -37,46 +42,72 @@ Lines utf8_lines(py::handle lines) {
     return out;
 }
 
+// A Vocab and its lock.  The lock is taken without the GIL (a thread waiting for it holds
+// no GIL, so the holder, which never needs the GIL, always gets to finish).
+struct SharedVocab {
+    text::Vocab v;
+    mutable std::shared_mutex m;
+
+    template <class Lock>
+    Lock lock() const {
+        Lock l(m, std::try_to_lock);
+        if (!l.owns_lock()) {
+            py::gil_scoped_release nogil;
+            l.lock();
+        }
+        return l;
+    }
+    std::shared_lock<std::shared_mutex> reading() const {
+        return lock<std::shared_lock<std::shared_mutex>>();
+    }
+    std::unique_lock<std::shared_mutex> writing() const {
+        return lock<std::unique_lock<std::shared_mutex>>();
+    }
+};
+
 }  // namespace
 
 void register_text(py::module_& m) {
-    py::class_<text::Vocab>(m, "Vocab", "Word counts and the vocabulary built from them.")
+    py::class_<SharedVocab>(m, "Vocab", "Word counts and the vocabulary built from them.")
         .def(py::init<>())
         .def(
             "count",
-            [](text::Vocab& v, py::handle lines) {
-                if (v.finalized())
-                    throw std::invalid_argument("count: the vocabulary is already built");
+            [](SharedVocab& sv, py::handle lines) {
                 Lines ls = utf8_lines(lines);
                 py::gil_scoped_release nogil;
-                for (auto s : ls.views) v.count_line(s);
+                std::unique_lock<std::shared_mutex> lk(sv.m);
+                if (sv.v.finalized())
+                    throw std::invalid_argument("count: the vocabulary is already built");
+                for (auto s : ls.views) sv.v.count_line(s);
             },
             py::arg("lines"), "Add the whitespace-separated tokens of these lines.")
         .def(
             "finalize",
-            [](text::Vocab& v, std::int64_t min_count, std::size_t max_vocab) {
-                if (v.finalized())
-                    throw std::invalid_argument("finalize: the vocabulary is already built");
+            [](SharedVocab& sv, std::int64_t min_count, std::size_t max_vocab) {
                 py::gil_scoped_release nogil;
-                return v.finalize(min_count, max_vocab);
+                std::unique_lock<std::shared_mutex> lk(sv.m);
+                if (sv.v.finalized())
+                    throw std::invalid_argument("finalize: the vocabulary is already built");
+                return sv.v.finalize(min_count, max_vocab);
             },
             py::arg("min_count"), py::arg("max_vocab"),
             "Build the vocabulary: words seen >= min_count times, the max_vocab most "
             "frequent (0: all), by count then first appearance.  Returns its size.")
         .def(
             "encode",
-            [](const text::Vocab& v, py::handle lines, int ngrams, std::uint64_t buckets) {
-                if (!v.finalized())
-                    throw std::invalid_argument("encode: build the vocabulary first");
+            [](const SharedVocab& sv, py::handle lines, int ngrams, std::uint64_t buckets) {
                 if (ngrams < 1) throw std::invalid_argument("ngrams: must be >= 1");
                 Lines ls = utf8_lines(lines);
                 std::vector<std::int64_t> ids, offsets;
                 offsets.reserve(ls.views.size());
                 {
                     py::gil_scoped_release nogil;
+                    std::shared_lock<std::shared_mutex> lk(sv.m);
+                    if (!sv.v.finalized())
+                        throw std::invalid_argument("encode: build the vocabulary first");
                     for (auto s : ls.views) {
                         offsets.push_back(std::int64_t(ids.size()));
-                        v.encode_line(s, ngrams, buckets, ids);
+                        sv.v.encode_line(s, ngrams, buckets, ids);
                     }
                 }
                 py::array_t<std::int64_t> a(py::ssize_t(ids.size())), o(py::ssize_t(offsets.size()));
@@ -88,26 +119,57 @@ void register_text(py::module_& m) {
             py::arg("lines"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
             "(ids, offsets): each line's word ids, then its hashed n-gram ids (n = 2.."
             "ngrams) in [len(vocab), len(vocab) + buckets).")
-        .def("id", &text::Vocab::id, py::arg("word"), "The word's id, or -1.")
-        .def("__len__", &text::Vocab::size)
-        .def_property_readonly("words", [](const text::Vocab& v) { return v.words(); })
+        .def(
+            "id",
+            [](const SharedVocab& sv, std::string_view w) {
+                auto lk = sv.reading();
+                return sv.v.id(w);
+            },
+            py::arg("word"), "The word's id, or -1.")
+        .def("__len__",
+             [](const SharedVocab& sv) {
+                 auto lk = sv.reading();
+                 return sv.v.size();
+             })
+        .def_property_readonly("words",
+                               [](const SharedVocab& sv) {
+                                   std::vector<std::string> w;
+                                   {
+                                       auto lk = sv.reading();
+                                       w = sv.v.words();
+                                   }
+                                   return w;
+                               })
         .def_property_readonly("counts",
-                               [](const text::Vocab& v) {
-                                   const auto& c = v.counts();
+                               [](const SharedVocab& sv) {
+                                   std::vector<std::int64_t> c;
+                                   {
+                                       auto lk = sv.reading();
+                                       c = sv.v.counts();
+                                   }
                                    py::array_t<std::int64_t> a(py::ssize_t(c.size()));
                                    if (!c.empty())
                                        std::memcpy(a.mutable_data(), c.data(), c.size() * 8);
                                    return a;
                                })
-        .def_property_readonly("total_tokens", &text::Vocab::total_tokens)
-        .def_property_readonly("built", &text::Vocab::finalized)
+        .def_property_readonly("total_tokens",
+                               [](const SharedVocab& sv) {
+                                   auto lk = sv.reading();
+                                   return sv.v.total_tokens();
+                               })
+        .def_property_readonly("built",
+                               [](const SharedVocab& sv) {
+                                   auto lk = sv.reading();
+                                   return sv.v.finalized();
+                               })
         .def(
             "assign",
-            [](text::Vocab& v, std::vector<std::string> words, std::vector<std::int64_t> counts,
+            [](SharedVocab& sv, std::vector<std::string> words, std::vector<std::int64_t> counts,
                std::int64_t total) {
                 if (words.size() != counts.size())
                     throw std::invalid_argument("counts: one per word expected");
-                v.assign(std::move(words), std::move(counts), total);
+                auto lk = sv.writing();
+                sv.v.assign(std::move(words), std::move(counts), total);
             },
             py::arg("words"), py::arg("counts"), py::arg("total_tokens"),
             "Set a built vocabulary (words in id order).");

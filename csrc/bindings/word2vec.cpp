@@ -1,5 +1,7 @@
 // word2vec_train: the corpus and both tables checked with the GIL held, then every epoch
-// in one call without it.
+// in one call without it.  Ids, offsets and counts are private copies checked after they
+// are taken (bind::Copies); syn0 and syn1 are trained in place (a race on them gives wrong
+// numbers, never a bad address).
 #include "common.hpp"
 
 #include <cmath>
@@ -17,7 +19,8 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle counts_a, py:
                 double min_alpha, int epochs, std::uint64_t seed, int threads, bool sg,
                 bool cbow_mean, bool table_sigmoid, bool compute_loss, bool deterministic,
                 std::size_t round_words, bool freeze_input, bool freeze_output) {
-    const ArrayView cv = bind::int64_vector(counts_a, "counts");
+    bind::Copies copies;
+    const ArrayView cv = bind::private_int64_vector(counts_a, "counts", copies);
     const bind::Want table{bind::kF32, 2, true};
     const ArrayView s0 = bind::array(syn0_a, "syn0", table);
     const ArrayView s1 = bind::array(syn1_a, "syn1", table);
@@ -34,7 +37,7 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle counts_a, py:
             "finite min_alpha >= 0 and finite sample >= 0 are required");
     if (s0.shape[1] < 1) throw std::invalid_argument("syn0, syn1: vector_size must be >= 1");
     const auto g = bind::ragged_ids(ids_a, offsets_a, std::int64_t(V),
-                                    "a vocabulary of " + std::to_string(V));
+                                    "a vocabulary of " + std::to_string(V), copies);
     const w2v::Corpus c{g.ids, g.n_ids, g.offsets, g.n};
     const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
     for (std::size_t w = 0; w < V; ++w)

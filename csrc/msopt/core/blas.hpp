@@ -17,4 +17,7 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 // The BLAS's own thread count (kept equal to msopt's, so the two never multiply).
 void set_threads(int n);
 
+// Every call above is counted while it is inside BLAS, and fork() waits until none is
+// (OpenBLAS's own fork handler stops its workers under a running call): see blas.cpp.
+
 }  // namespace msopt::blas
