@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 import msopt
-from msopt.linear_model import layer
 from msopt import _api
 
 sp = pytest.importorskip("scipy.sparse")

@@ -15,7 +15,8 @@ import numpy as np
 
 __all__ = ["INT32_MAX", "INT64_MAX", "MAX_EPOCHS", "MAX_THREADS", "UINT64_MAX", "ParamsMixin",
            "check_bool", "check_choice", "check_int", "check_memory", "check_number",
-           "check_seed", "int_bound", "keyword_aliases", "make_optimizer", "not_fitted",
+           "check_seed", "int_bound", "keyword_aliases", "make_optimizer", "named_errors",
+           "not_fitted",
            "readable_bytes", "real_array", "unexpected_keyword"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -288,3 +289,17 @@ def make_optimizer(make: Callable[..., Any], params: Any, optimizer_params: Any,
         if extra and any(repr(k) in msg for k in extra):
             raise type(e)(f"optimizer_params: {msg}") from None
         raise
+
+
+def named_errors(name: str, call: Callable[[], Any]) -> Any:
+    """``call()``, with its TypeError or ValueError re-raised naming the caller's argument
+    ``name`` (for a vocabulary's error, which names its own argument ``source``)."""
+    try:
+        return call()
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        if msg.startswith("source"):
+            msg = name + msg[len("source"):]
+        elif not msg.startswith(name):
+            msg = f"{name}: {msg}"
+        raise type(e)(msg) from None
