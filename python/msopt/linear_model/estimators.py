@@ -378,15 +378,16 @@ class _LinearEstimator(_SkBase):
         bs = data.n if self.batch_size is None else min(int(self.batch_size), data.n)
         steps_per_epoch = -(-data.n // bs)
         schedule_steps = int(self.max_iter) * steps_per_epoch
-        warmup_steps = int(self.warmup_epochs * steps_per_epoch)
+        warmup = float(self.warmup_epochs) * steps_per_epoch  # (inf for 1e308 epochs)
         epochs_done = 0 if first else self._epochs_done
         if schedule_steps > _I64:
             raise ValueError(f"max_iter: {self.max_iter} epochs of {steps_per_epoch} steps "
                              f"exceed the step counter's range (2**63 - 1)")
-        if warmup_steps > _I64:
+        if warmup > _I64:
             raise ValueError(f"warmup_epochs: {self.warmup_epochs} epochs of "
                              f"{steps_per_epoch} steps exceed the step counter's range "
                              "(2**63 - 1)")
+        warmup_steps = int(warmup)
         if epochs_done + max_epochs > _I64:
             raise ValueError(f"max_iter: {epochs_done} epochs done plus {max_epochs} exceed "
                              "the epoch counter's range (2**63 - 1)")
@@ -412,6 +413,11 @@ class _LinearEstimator(_SkBase):
         self._n_seen = n_seen
         self._set_targets_meta(classes, y)
         l2, l1 = self._l2_l1(self._penalty_scale(n_seen))
+        if not (math.isfinite(l2) and math.isfinite(l1)):
+            name = "C" if self._is_classifier else "alpha"
+            raise ValueError(f"{name}: {getattr(self, name)!r} gives a penalty strength that "
+                             f"overflows ({l2 if not math.isfinite(l2) else l1}) with "
+                             f"{n_seen} samples")
         model.l2, model.l1 = l2, l1
 
         # 5. Epochs between convergence checks.

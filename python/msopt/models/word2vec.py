@@ -122,7 +122,7 @@ class KeyedVectors:
         self._unit: np.ndarray | None = None
 
     def __contains__(self, word: str) -> bool:
-        return word in self.key_to_index
+        return isinstance(word, str) and word in self.key_to_index
 
     def __len__(self) -> int:
         return len(self.index_to_key)
@@ -139,7 +139,9 @@ class KeyedVectors:
         state["_unit"] = None  # a cache: rebuilt on first use
         return state
 
-    def _index(self, word: str) -> int:
+    def _index(self, word: str, name: str = "word") -> int:
+        if not isinstance(word, str):
+            raise TypeError(f"{name}: expected a str, got {type(word).__name__}")
         try:
             return self.key_to_index[word]
         except KeyError:
@@ -154,7 +156,7 @@ class KeyedVectors:
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
-        i, j = self._index(a), self._index(b)  # a refused word leaves the cache alone
+        i, j = self._index(a, "a"), self._index(b, "b")  # a refused word leaves the cache alone
         u = self._normed()
         return float(u[i] @ u[j])
 

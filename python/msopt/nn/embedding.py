@@ -188,6 +188,10 @@ class EmbeddingBag:
         if g.dtype != self.weight.dtype:
             raise TypeError(f"grad_out: dtype {g.dtype} does not match the table's "
                             f"{self.weight.dtype}")
+        want = (len(o), self.weight.shape[1])
+        if g.ndim != 2 or g.shape[1] != want[1] or (len(o) and g.shape[0] != want[0]):
+            raise ValueError(f"grad_out: expected shape {want} (one row of dim values per "
+                             f"bag), got {g.shape}")
         if merged:
             uniq, values = _core.embedding_bag_backward_merged(g, i, o, w, _MODES[self.mode],
                                                                self.weight.shape[0])
