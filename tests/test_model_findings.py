@@ -266,3 +266,11 @@ def test_word2vec_that_diverges_raises_and_changes_nothing():
     assert pickle.dumps(m) == before
     assert m.wv.vectors is vectors
     np.testing.assert_array_equal(m.wv._unit, unit)
+
+
+def test_most_similar_never_returns_the_word_itself():
+    wv = _w2v().wv
+    out = wv.most_similar("a", topn=np.int64(2**53 + 1))
+    assert len(out) == len(wv) - 1
+    assert "a" not in [w for w, _ in out]
+    assert all(np.isfinite(s) for _, s in out)

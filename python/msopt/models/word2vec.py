@@ -167,7 +167,8 @@ class KeyedVectors:
         u = self._normed()
         sims = u @ u[i]
         sims[i] = -np.inf
-        top = np.argsort(-sims, kind="stable")[:topn]
+        order = np.argsort(-sims, kind="stable")
+        top = order[order != i][:topn]  # never the word itself, whatever topn
         return [(self.index_to_key[j], float(sims[j])) for j in top]
 
     def _folded(self, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
