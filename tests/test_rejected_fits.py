@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import msopt
-from msopt.linear_model import layer
+from msopt import _api
 
 sp = pytest.importorskip("scipy.sparse")
 
@@ -346,7 +346,7 @@ def test_layer_constructor_refuses_nonfinite_l2(kw):
 
 # -- too large a model -------------------------------------------------------------------------
 def test_a_model_larger_than_memory_is_refused_before_allocation(monkeypatch):
-    monkeypatch.setattr(layer, "_physical_memory", lambda: 10 * 2**20)  # 10 MiB
+    monkeypatch.setattr(_api, "_physical_memory", lambda: 10 * 2**20)  # 10 MiB
     with pytest.raises(MemoryError, match=r"n_features=1,000,000 .* 7.6 MiB per array.*"
                        r"3 such arrays \(22.9 MiB\).*10.0 MiB"):
         msopt.LinearModel(1_000_000, 1, "squared", optimizer="adam")
@@ -380,7 +380,7 @@ for make in (lambda: msopt.LogisticRegression().fit(X, [0, 1]),
 @pytest.mark.skipif(not hasattr(os, "sysconf") or sys.platform != "linux",
                     reason="needs RLIMIT_AS and SC_PHYS_PAGES")
 def test_a_csr_of_three_billion_columns_is_refused_with_its_size():
-    mem = layer._physical_memory()
+    mem = _api._physical_memory()
     if mem is None or mem >= 3 * 3_000_000_000 * 8:  # W and Adam's two state arrays
         pytest.skip("this machine could hold the model")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -7,14 +7,17 @@ import difflib
 import functools
 import inspect
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
 
 __all__ = ["INT32_MAX", "INT64_MAX", "MAX_EPOCHS", "MAX_THREADS", "UINT64_MAX", "ParamsMixin",
-           "check_bool", "check_choice", "check_int", "check_number", "check_seed",
-           "int_bound", "keyword_aliases", "not_fitted", "unexpected_keyword"]
+           "check_bool", "check_choice", "check_int", "check_memory", "check_number",
+           "check_seed", "int_bound", "keyword_aliases", "make_optimizer", "named_errors",
+           "not_fitted",
+           "readable_bytes", "real_array", "unexpected_keyword"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -209,3 +212,94 @@ def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
     if not ok:
         raise ValueError(f"{name}: expected one of {choices}, got {value!r}")
     return value
+
+
+# -- memory: refuse, before allocating, what cannot fit ------------------------------------
+def _physical_memory() -> int | None:
+    """The machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def readable_bytes(n: float) -> str:
+    """``n`` bytes for a person: ``22.4 GiB``."""
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def check_memory(who: str, shape_desc: str, per_array: int, arrays: int, *,
+                 what: str = "", hint: str = "") -> int:
+    """Refuse, before anything is allocated, ``arrays`` arrays of ``per_array`` bytes each
+    that together exceed the machine's physical memory: MemoryError (NumPy's convention for
+    an allocation that cannot succeed) stating the sizes.  ``shape_desc`` says what one
+    array is (``"n_features=3,000,000,000 x n_outputs=1 float64 weights"``), ``what`` what
+    the arrays are for, ``hint`` how to shrink them.  Returns the byte count (no check
+    where the OS does not tell its memory)."""
+    need = int(arrays) * int(per_array)
+    have = _physical_memory()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"{who}: {shape_desc} take {readable_bytes(per_array)} per array, and "
+            f"{what or 'the model needs'} {arrays} such arrays ({readable_bytes(need)}), "
+            f"more than this machine's {readable_bytes(have)} of memory."
+            + (f"  {hint}" if hint else ""))
+    return need
+
+
+# -- arrays and optimizers built from user input -------------------------------------------
+def real_array(name: str, value: Any, dtype: Any) -> np.ndarray:
+    """``value`` as a C-contiguous array of ``dtype`` (float32/float64), from real numbers
+    only: TypeError naming ``name`` for what is not an array of real numbers (strings,
+    complex, dates, objects that are not numbers; NumPy's own conversion errors too)."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{name}: expected an array of real numbers ({e})") from None
+    if a.dtype.kind not in "biuf":
+        if a.dtype.kind != "O":
+            raise TypeError(f"{name}: expected an array of real numbers, got dtype {a.dtype}")
+        if any(isinstance(v, (complex, np.complexfloating)) for v in a.reshape(-1).tolist()):
+            raise TypeError(f"{name}: expected an array of real numbers, got complex values")
+    try:
+        return np.ascontiguousarray(a, dtype=dtype)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise TypeError(f"{name}: expected an array of real numbers ({e})") from None
+
+
+def make_optimizer(make: Callable[..., Any], params: Any, optimizer_params: Any,
+                   **kw: Any) -> Any:
+    """``make(params, **kw, **optimizer_params)``, with an error about a key of
+    ``optimizer_params`` (an unknown one, or a bad value) named ``optimizer_params: ...``."""
+    extra = dict(optimizer_params or {})
+    for key in extra:
+        if not isinstance(key, str):
+            raise TypeError(f"optimizer_params: keys must be str, got {type(key).__name__}")
+        if key in kw or key == "params":
+            raise TypeError(f"optimizer_params: {key!r} is an argument of its own here, not "
+                            "an optimizer setting")
+    try:
+        return make(params, **kw, **extra)
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        if extra and any(repr(k) in msg for k in extra):
+            raise type(e)(f"optimizer_params: {msg}") from None
+        raise
+
+
+def named_errors(name: str, call: Callable[[], Any]) -> Any:
+    """``call()``, with its TypeError or ValueError re-raised naming the caller's argument
+    ``name`` (for a vocabulary's error, which names its own argument ``source``)."""
+    try:
+        return call()
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        if msg.startswith("source"):
+            msg = name + msg[len("source"):]
+        elif not msg.startswith(name):
+            msg = f"{name}: {msg}"
+        raise type(e)(msg) from None

@@ -34,7 +34,18 @@ def check_path(path: Any, name: str = "path") -> str:
     path only: an atomic replace needs the file's folder and name."""
     if isinstance(path, (str, bytes, os.PathLike)):
         p = os.fspath(path)
-        return os.fsdecode(p) if isinstance(p, bytes) else p
+        p = os.fsdecode(p) if isinstance(p, bytes) else p
+        if not isinstance(p, str):  # a PathLike whose __fspath__ returns something else
+            raise TypeError(f"{name}: expected a file path (str or os.PathLike), got "
+                            f"{type(path).__name__}")
+        if "\x00" in p:
+            raise ValueError(f"{name}: a file path cannot hold a NUL character, got {p!r}")
+        try:
+            os.fsencode(p)
+        except UnicodeError:
+            raise ValueError(f"{name}: {p!r} cannot be encoded as a file name on this "
+                             "system") from None
+        return p
     raise TypeError(f"{name}: expected a file path (str or os.PathLike), got "
                     f"{type(path).__name__}")
 

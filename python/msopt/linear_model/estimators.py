@@ -8,9 +8,10 @@ helpers.
 from __future__ import annotations
 
 import math
+import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from msopt.linear_model.layer import (
     _Data,
     _is_sparse,
     check_model_size,
+    real_array,
 )
 from msopt.optim import OPTIMIZERS
 
@@ -90,7 +92,71 @@ if _HAVE_SKLEARN:
 def _validate(est: Any, X: Any, y: Any = None, *, reset: bool, regression: bool = False,
               multi_output: bool = False) -> Any:
     """Input checks with scikit-learn's helpers when installed (its messages, its dtype
-    rules), and equivalent checks otherwise."""
+    rules), and equivalent checks otherwise.  An error is re-raised with the name of the
+    argument at fault (``X: ...`` or ``y: ...``) when its message does not say it."""
+    try:
+        return _validate_inner(est, X, y, reset=reset, regression=regression,
+                               multi_output=multi_output)
+    except (TypeError, ValueError) as e:
+        culprit = "X"
+        if y is not None and not _names(str(e), "X") and _x_is_valid(X):
+            culprit = "y"
+        if _names(str(e), culprit):
+            raise
+        raise type(e)(f"{culprit}: {e}") from None
+
+
+def _x_is_valid(X: Any) -> bool:
+    """Whether X alone passes the input checks (to tell whether X or y is at fault)."""
+    class _Probe:
+        pass
+
+    try:
+        if _HAVE_SKLEARN:
+            from sklearn.utils import check_array
+
+            check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32])
+        else:
+            _validate_inner(_Probe(), X, None, reset=True)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _names(msg: str, name: str) -> bool:
+    """Whether an error message already names the argument ``name``."""
+    return re.search(rf"(^|[^A-Za-z_]){name}([^A-Za-z_]|$)", msg) is not None
+
+
+def _sample_weight(sample_weight: Any, n: int) -> np.ndarray:
+    """``sample_weight`` as float64 of shape (n,), finite, >= 0 and not all zero; errors
+    name it."""
+    sw = real_array("sample_weight", sample_weight, np.float64)
+    if sw.shape != (n,):
+        raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
+    if not np.isfinite(sw).all() or (sw < 0).any():
+        raise ValueError("sample_weight: must be finite and >= 0")
+    if not sw.any():
+        raise ValueError("sample_weight: Sample weights must contain at least one non-zero "
+                         "number.")
+    return sw
+
+
+def _named_score(score: Callable[[], float], y: Any, sample_weight: Any, n: int) -> float:
+    """scikit-learn's score, with ``sample_weight`` checked first and any other error of
+    its metric (the predictions are valid by then) re-raised naming ``y``."""
+    if sample_weight is not None:
+        _sample_weight(sample_weight, n)
+    try:
+        return score()
+    except (TypeError, ValueError) as e:
+        if _names(str(e), "y"):
+            raise
+        raise type(e)(f"y: {e}") from None
+
+
+def _validate_inner(est: Any, X: Any, y: Any = None, *, reset: bool, regression: bool = False,
+                    multi_output: bool = False) -> Any:
     if _HAVE_SKLEARN:
         kw: dict[str, Any] = dict(accept_sparse="csr", dtype=[np.float64, np.float32],
                                   reset=reset)
@@ -180,7 +246,7 @@ class _LinearEstimator(_SkBase):
         _check_count("check_every", self.check_every, 1)
         if self.callbacks is not None:
             if isinstance(self.callbacks, (str, bytes)) or not isinstance(self.callbacks,
-                                                                           Iterable):
+                                                                           Sequence):
                 raise TypeError(f"callbacks: expected a list of callables, got "
                                 f"{type(self.callbacks).__name__}")
             for i, cb in enumerate(self.callbacks):
@@ -272,7 +338,15 @@ class _LinearEstimator(_SkBase):
                          multi_output=self._is_regressor)
         y = np.asarray(y)
         classes = self._classes_for(y, first, classes)
-        loss, n_out, target = self._prepare_targets(y, classes)
+        try:
+            loss, n_out, target = self._prepare_targets(y, classes)
+        except ValueError as e:
+            if first:
+                raise
+            how = ("the classes of the first partial_fit" if partial else
+                   "the fitted model's classes: warm_start=True continues that model; set "
+                   "warm_start=False to fit from scratch")
+            raise ValueError(f"{e} ({how})") from None
         if old is not None and not first and n_out != old.W.shape[1]:
             raise ValueError(f"y: {n_out} output column(s), but the fitted model has "
                              f"{old.W.shape[1]}; fit from scratch instead")
@@ -285,15 +359,7 @@ class _LinearEstimator(_SkBase):
         check_model_size(type(self).__name__, n_features, n_out, dtype, self.optimizer,
                          self.optimizer_params, training=True)
         data = _Data(X, dtype)
-        sw = None
-        if sample_weight is not None:
-            sw = np.asarray(sample_weight, dtype=np.float64)
-            if sw.shape != (data.n,):
-                raise ValueError(f"sample_weight: expected shape ({data.n},), got {sw.shape}")
-            if not np.isfinite(sw).all() or (sw < 0).any():
-                raise ValueError("sample_weight: must be finite and >= 0")
-            if not sw.any():
-                raise ValueError("Sample weights must contain at least one non-zero number.")
+        sw = None if sample_weight is None else _sample_weight(sample_weight, data.n)
         if self.early_stopping and not partial and data.n < 2:
             raise ValueError("validation_fraction: leaves no training data")
         seed = self._seed() if first else self._seed_
@@ -312,15 +378,16 @@ class _LinearEstimator(_SkBase):
         bs = data.n if self.batch_size is None else min(int(self.batch_size), data.n)
         steps_per_epoch = -(-data.n // bs)
         schedule_steps = int(self.max_iter) * steps_per_epoch
-        warmup_steps = int(self.warmup_epochs * steps_per_epoch)
+        warmup = float(self.warmup_epochs) * steps_per_epoch  # (inf for 1e308 epochs)
         epochs_done = 0 if first else self._epochs_done
         if schedule_steps > _I64:
             raise ValueError(f"max_iter: {self.max_iter} epochs of {steps_per_epoch} steps "
                              f"exceed the step counter's range (2**63 - 1)")
-        if warmup_steps > _I64:
+        if warmup > _I64:
             raise ValueError(f"warmup_epochs: {self.warmup_epochs} epochs of "
                              f"{steps_per_epoch} steps exceed the step counter's range "
                              "(2**63 - 1)")
+        warmup_steps = int(warmup)
         if epochs_done + max_epochs > _I64:
             raise ValueError(f"max_iter: {epochs_done} epochs done plus {max_epochs} exceed "
                              "the epoch counter's range (2**63 - 1)")
@@ -346,6 +413,11 @@ class _LinearEstimator(_SkBase):
         self._n_seen = n_seen
         self._set_targets_meta(classes, y)
         l2, l1 = self._l2_l1(self._penalty_scale(n_seen))
+        if not (math.isfinite(l2) and math.isfinite(l1)):
+            name = "C" if self._is_classifier else "alpha"
+            raise ValueError(f"{name}: {getattr(self, name)!r} gives a penalty strength that "
+                             f"overflows ({l2 if not math.isfinite(l2) else l1}) with "
+                             f"{n_seen} samples")
         model.l2, model.l1 = l2, l1
 
         # 5. Epochs between convergence checks.
@@ -539,6 +611,19 @@ class _Classifier(_SkClassifier, _LinearEstimator):
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError("classes: differs from the classes of the first partial_fit")
         return self._fit(X, y, sample_weight, partial=True, max_epochs=1, classes=classes)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy of ``predict(X)`` against ``y`` (weighted by ``sample_weight``)."""
+        pred = self.predict(X)
+
+        def metric() -> float:
+            if _HAVE_SKLEARN:
+                from sklearn.metrics import accuracy_score
+
+                return float(accuracy_score(y, pred, sample_weight=sample_weight))
+            return float(np.average(pred == np.asarray(y), weights=sample_weight))
+
+        return _named_score(metric, y, sample_weight, len(pred))
 
     def decision_function(self, X: Any) -> np.ndarray:
         z = self._scores(X)
@@ -746,6 +831,26 @@ class LinearRegression(_SkRegressor, _LinearEstimator):
     def predict(self, X: Any) -> np.ndarray:
         z = self._scores(X)
         return z[:, 0] if self._y_ndim == 1 else z
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """The coefficient of determination R^2 of ``predict(X)`` against ``y``."""
+        pred = self.predict(X)
+
+        def metric() -> float:
+            if _HAVE_SKLEARN:
+                from sklearn.metrics import r2_score
+
+                return float(r2_score(y, pred, sample_weight=sample_weight))
+            yy = np.asarray(y, dtype=float)
+            p = np.asarray(pred, dtype=float).reshape(yy.shape)
+            w = None if sample_weight is None else np.asarray(sample_weight, float)
+            ss_res = np.average((yy - p) ** 2, axis=0, weights=w)
+            ss_tot = np.average((yy - np.average(yy, axis=0, weights=w)) ** 2, axis=0,
+                                weights=w)
+            ok = ss_tot > 0
+            return float(np.mean(np.where(ok, 1 - ss_res / np.where(ok, ss_tot, 1), 0.0)))
+
+        return _named_score(metric, y, sample_weight, len(pred))
 
     def _coef_view(self, W: np.ndarray) -> np.ndarray:
         return W[:, 0].copy() if self._y_ndim == 1 else W.T.copy()

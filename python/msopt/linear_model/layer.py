@@ -7,8 +7,7 @@ with the GIL released.  It needs only NumPy.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -20,12 +19,15 @@ from msopt._api import (
     check_bool,
     check_choice,
     check_int,
+    check_memory,
     check_number,
     check_seed,
     keyword_aliases,
+    make_optimizer,
+    real_array,
 )
 from msopt.exceptions import DivergenceError
-from msopt.optim import OPTIMIZERS, Optimizer
+from msopt.optim import OPTIMIZERS
 
 __all__ = ["DivergenceError", "LinearModel"]
 
@@ -48,22 +50,6 @@ def run_schedule(schedule: str, total: int, warmup: int, min_factor: float) -> _
 
 
 # -- model size ---------------------------------------------------------------------------
-def _physical_memory() -> int | None:
-    """The machine's physical memory in bytes, or None where the OS does not say."""
-    try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _readable_bytes(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # pragma: no cover
-
-
 def _state_arrays(optimizer: str, optimizer_params: Any) -> int:
     """How many state arrays of the parameter's size ``optimizer`` keeps with these
     settings (found on a one-element parameter); at most its slot count if the settings
@@ -89,18 +75,11 @@ def check_model_size(who: str, n_features: int, n_outputs: int, dtype: Any,
     slots = _state_arrays(optimizer, optimizer_params)
     arrays = (1 + slots) * (2 if training else 1) + (1 if training else 0)
     per_array = n_features * n_outputs * np.dtype(dtype).itemsize
-    need = arrays * per_array
-    have = _physical_memory()
-    if have is not None and need > have:
-        what = ("training needs" if training else "the weights and the optimizer's state need")
-        raise MemoryError(
-            f"{who}: n_features={n_features:,} x n_outputs={n_outputs:,} "
-            f"{np.dtype(dtype).name} weights take {_readable_bytes(per_array)} per array, "
-            f"and with the {optimizer!r} optimizer {what} {arrays} such arrays "
-            f"({_readable_bytes(need)}), more than this machine's {_readable_bytes(have)} "
-            "of memory.  Reduce the number of features (e.g. hash them into fewer "
-            "columns).")
-    return need
+    what = ("training needs" if training else "the weights and the optimizer's state need")
+    return check_memory(
+        who, f"n_features={n_features:,} x n_outputs={n_outputs:,} {np.dtype(dtype).name} "
+        "weights", per_array, arrays, what=f"with the {optimizer!r} optimizer {what}",
+        hint="Reduce the number of features (e.g. hash them into fewer columns).")
 
 
 MAX_DOUBLE_INT = 2**1023  # ints this large still convert to a double
@@ -117,13 +96,13 @@ class _Data:
     def __init__(self, X: Any, dtype: Any) -> None:
         if _is_sparse(X):
             X = X.tocsr()
-            self.values = np.ascontiguousarray(X.data, dtype=dtype)
+            self.values = real_array("X", X.data, dtype)
             self.indptr: np.ndarray | None = np.ascontiguousarray(X.indptr, dtype=np.int64)
             self.indices: np.ndarray | None = np.ascontiguousarray(X.indices, dtype=np.int64)
             self.n, self.d = X.shape
             self._csr = X
         else:
-            self.values = np.ascontiguousarray(X, dtype=dtype)
+            self.values = real_array("X", X, dtype)
             if self.values.ndim != 2:
                 raise ValueError(f"X: expected a 2-D array, got {self.values.ndim}-D")
             self.indptr = self.indices = None
@@ -261,9 +240,8 @@ class LinearModel:
         groups: list[dict[str, Any]] = [{"params": [self.W]}]
         if self.b is not None:
             groups.append({"params": [self.b], "weight_decay": 0.0})
-        make: Callable[..., Optimizer] = OPTIMIZERS[optimizer]
-        self.optimizer = make(groups, lr=lr, **(optimizer_params or {}),
-                              max_grad_norm=max_grad_norm)
+        self.optimizer = make_optimizer(OPTIMIZERS[optimizer], groups, optimizer_params,
+                                        lr=lr, max_grad_norm=max_grad_norm)
 
     def __repr__(self) -> str:
         n, k = self.W.shape
@@ -300,17 +278,31 @@ class LinearModel:
     def _targets(self, y: Any, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         C = self.W.shape[1]
         if self.loss in ("squared", "huber"):
-            yy = np.ascontiguousarray(np.asarray(y, dtype=self.dtype).reshape(n, C))
-            return yy, None
-        lab = np.asarray(y)
+            yy = real_array("y", y, self.dtype)
+            if yy.size != n * C or (yy.ndim > 1 and yy.shape[0] != n):
+                raise ValueError(f"y: expected {n} target(s) of {C} output(s), got shape "
+                                 f"{yy.shape}")
+            return np.ascontiguousarray(yy.reshape(n, C)), None
+        try:
+            lab = np.asarray(y)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"y: class ids (integers) expected ({e})") from None
         if lab.dtype.kind not in "iub":
-            raise TypeError(f"y: class ids (integers) expected for the {self.loss} loss")
-        return None, np.ascontiguousarray(lab.reshape(n), dtype=np.int64)
+            raise TypeError(f"y: class ids (integers) expected for the {self.loss} loss, got "
+                            f"dtype {lab.dtype}")
+        if lab.size != n or (lab.ndim > 1 and lab.shape[0] != n):
+            raise ValueError(f"y: expected {n} class id(s), got shape {lab.shape}")
+        lab = lab.reshape(n)
+        k = max(C, 2)
+        if n and (int(lab.min()) < 0 or int(lab.max()) >= k):
+            i = int(np.flatnonzero((lab < 0) | (lab >= k))[0])
+            raise IndexError(f"y[{i}] = {int(lab[i])} is not a class id below {k}")
+        return None, np.ascontiguousarray(lab, dtype=np.int64)
 
     def _sw(self, sample_weight: Any, n: int) -> np.ndarray | None:
         if sample_weight is None:
             return None
-        sw = np.ascontiguousarray(sample_weight, dtype=self.dtype)
+        sw = real_array("sample_weight", sample_weight, self.dtype)
         if sw.shape != (n,):
             raise ValueError(f"sample_weight: expected shape ({n},), got {sw.shape}")
         return sw

@@ -23,9 +23,11 @@ from msopt._api import (
     check_bool,
     check_choice,
     check_int,
+    check_memory,
     check_number,
     check_seed,
     keyword_aliases,
+    named_errors,
     not_fitted,
 )
 from msopt._io import (
@@ -36,6 +38,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
+from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary, read_labeled
 
 __all__ = ["TextClassifier"]
@@ -270,8 +273,11 @@ class TextClassifier(ParamsMixin):
             raise ValueError(f"texts and labels differ in length: {len(t)} and {len(ls)}")
         return t, ls
 
-    def _encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        return self.vocab_.encode(texts, ngrams=int(self.ngrams), buckets=int(self.buckets))
+    def _encode(self, texts: Sequence[str], vocab: Vocabulary | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+        v = self.vocab_ if vocab is None else vocab
+        return named_errors("texts", lambda: v.encode(texts, ngrams=int(self.ngrams),
+                                                      buckets=int(self.buckets)))
 
     def _class_ids(self, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
         unknown = sorted(set(labels.tolist()) - set(classes.tolist()), key=repr)
@@ -329,8 +335,17 @@ class TextClassifier(ParamsMixin):
         y = self._class_ids(ls, self.classes_)
         ids, offsets = self._encode(t)
         counts = self.class_counts_ + np.bincount(y, minlength=len(self.classes_))
-        losses = self._train(len(self.vocab_), ids, offsets, y, self.input_, self.output_,
-                             counts, self.calls_)
+        # The same tables continue in place; a copy puts them back if the call fails (a
+        # divergence, an interrupt), so that a failed call leaves the model as it was.
+        undo = (self.input_.copy(), self.output_.copy())
+        try:
+            losses = self._train(len(self.vocab_), ids, offsets, y, self.input_,
+                                 self.output_, counts, self.calls_)
+        except BaseException:
+            np.copyto(self.input_, undo[0])
+            np.copyto(self.output_, undo[1])
+            raise
+        del undo
         self.class_counts_ = counts
         self.calls_ += 1
         self.loss_history_ += losses
@@ -354,9 +369,15 @@ class TextClassifier(ParamsMixin):
         if len(vocab) + int(self.buckets) > MAX_ROWS:  # checked before the table is made
             raise ValueError(f"buckets: {len(vocab):,} words + {self.buckets:,} buckets "
                              f"exceed the {MAX_ROWS:,} input rows the trainer takes")
-        ids, offsets = vocab.encode(t, ngrams=int(self.ngrams), buckets=int(self.buckets))
+        ids, offsets = self._encode(t, vocab)
         rng = np.random.default_rng(int(self.seed))
         dim = int(self.dim)
+        # The tables' size, before they are allocated: the input table, and the copy that a
+        # later partial_fit keeps to undo a failed call.
+        rows = len(vocab) + int(self.buckets)
+        check_memory("TextClassifier", f"{rows:,} rows (words + buckets) x dim={dim:,} "
+                     "float32", rows * dim * 4, 2, what="training needs",
+                     hint="Reduce buckets or dim.")
         # Uniform in [-1/dim, 1/dim), as fastText; drawn in float32 to spare a float64 copy.
         table = rng.random((len(vocab) + int(self.buckets), dim), dtype=np.float32)
         table *= np.float32(2.0 / dim)
@@ -380,6 +401,10 @@ class TextClassifier(ParamsMixin):
                                       int(self.negative), float(self.lr), int(self.epochs),
                                       seed, int(self.threads or _core.get_num_threads()),
                                       deterministic=bool(self.deterministic))
+        if not (np.isfinite(input).all() and np.isfinite(output).all()):
+            raise DivergenceError(
+                f"TextClassifier: the tables became NaN or Inf (lr={self.lr!r} is too large "
+                "for this data); the model is as it was before this call.  Try a smaller lr.")
         self.train_seconds_ = time.perf_counter() - t0
         n_words = int(np.count_nonzero(ids < n_vocab))  # the word ids; the rest are n-grams
         self.words_per_sec_ = n_words * int(self.epochs) / max(self.train_seconds_, 1e-9)
@@ -418,6 +443,7 @@ class TextClassifier(ParamsMixin):
 
     def test(self, texts: Any, labels: Any = None, k: int = 1) -> tuple[int, float, float]:
         """(n, precision at k, recall at k), one true label per text, as fastText's test."""
+        k = check_int("k", k, 1)
         self._check_fitted()
         t, ls = self._texts_labels(texts, labels)
         if not t:
@@ -553,7 +579,11 @@ def _class_set(classes: Any) -> np.ndarray:
     """The distinct labels of ``classes`` (an iterable of labels), sorted."""
     if isinstance(classes, (str, bytes)) or not isinstance(classes, Iterable):
         raise TypeError(f"classes: expected an iterable of labels, got {type(classes).__name__}")
-    return np.unique(_label_array("classes", list(classes)))
+    try:
+        items = list(classes)
+    except TypeError as e:  # a 0-d array, say
+        raise TypeError(f"classes: expected an iterable of labels ({e})") from None
+    return np.unique(_label_array("classes", items))
 
 
 def _label_array(name: str, labels: Any) -> np.ndarray:
@@ -561,8 +591,15 @@ def _label_array(name: str, labels: Any) -> np.ndarray:
     mix of types (an object array) is read as str.  A str label ending in NUL is refused
     (ValueError): a NumPy str array, and so ``classes_`` and the model file, would drop
     its trailing NULs and so merge it with another label."""
-    items = list(labels)
-    a = np.asarray(items)
+    try:
+        items = list(labels)
+    except TypeError as e:  # a 0-d array, say
+        raise TypeError(f"{name}: expected an iterable of labels ({e})") from None
+    try:
+        a = np.asarray(items)
+    except (TypeError, ValueError) as e:  # ragged: a label that is a sequence
+        raise ValueError(f"{name}: expected one label (a str or a number) per text ({e})"
+                         ) from None
     if a.ndim != 1:
         raise ValueError(f"{name}: expected one label per text, got shape {a.shape}")
     if a.dtype.kind not in "Uiufb":

@@ -38,9 +38,11 @@ from msopt._api import (
     ParamsMixin,
     check_bool,
     check_int,
+    check_memory,
     check_number,
     check_seed,
     keyword_aliases,
+    named_errors,
     not_fitted,
 )
 from msopt._io import (
@@ -52,6 +54,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
+from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary
 
 __all__ = ["KeyedVectors", "Word2Vec"]
@@ -119,7 +122,7 @@ class KeyedVectors:
         self._unit: np.ndarray | None = None
 
     def __contains__(self, word: str) -> bool:
-        return word in self.key_to_index
+        return isinstance(word, str) and word in self.key_to_index
 
     def __len__(self) -> int:
         return len(self.index_to_key)
@@ -136,7 +139,9 @@ class KeyedVectors:
         state["_unit"] = None  # a cache: rebuilt on first use
         return state
 
-    def _index(self, word: str) -> int:
+    def _index(self, word: str, name: str = "word") -> int:
+        if not isinstance(word, str):
+            raise TypeError(f"{name}: expected a str, got {type(word).__name__}")
         try:
             return self.key_to_index[word]
         except KeyError:
@@ -151,16 +156,19 @@ class KeyedVectors:
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
+        i, j = self._index(a, "a"), self._index(b, "b")  # a refused word leaves the cache alone
         u = self._normed()
-        return float(u[self._index(a)] @ u[self._index(b)])
+        return float(u[i] @ u[j])
 
     def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
         """The ``topn`` words nearest to ``word`` by cosine similarity."""
+        i = self._index(word)  # a refused word leaves the cache alone
+        check_int("topn", topn, 0, none=True)
         u = self._normed()
-        i = self._index(word)
         sims = u @ u[i]
         sims[i] = -np.inf
-        top = np.argsort(-sims, kind="stable")[:topn]
+        order = np.argsort(-sims, kind="stable")
+        top = order[order != i][:topn]  # never the word itself, whatever topn
         return [(self.index_to_key[j], float(sims[j])) for j in top]
 
     def _folded(self, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
@@ -282,7 +290,16 @@ class _JoinedLines:
         self.sentences = sentences
 
     def __iter__(self) -> Iterator[str]:
-        return (s if isinstance(s, str) else " ".join(s) for s in self.sentences)
+        return (s if isinstance(s, str) else _joined(i, s) for i, s in enumerate(self.sentences))
+
+
+def _joined(i: int, tokens: Any) -> str:
+    """A token list joined by spaces; TypeError naming ``sentences[i]`` otherwise."""
+    try:
+        return " ".join(tokens)
+    except TypeError:
+        raise TypeError(f"sentences[{i}]: expected a str or a list of str tokens, got "
+                        f"{type(tokens).__name__}") from None
 
 
 class Word2Vec(ParamsMixin):
@@ -387,7 +404,7 @@ class Word2Vec(ParamsMixin):
         self.loss_history_: list[float] = []
         self._trained = False
         if sentences is not None:
-            lines = self._lines(sentences)  # a one-shot iterable is read once
+            lines = named_errors("sentences", lambda: self._lines(sentences))  # read once
             self.build_vocab(lines)
             self.train(lines)
 
@@ -453,16 +470,22 @@ class Word2Vec(ParamsMixin):
         in [-1, 1) / dim, outputs zero; word2vec.c draws from half that range,
         which measured 0.6 points lower on Austen's analogies with CBOW)."""
         self._check_params()
-        self.vocab = Vocabulary(self.min_count, self.max_vocab, lower=self.lower).fit(
-            self._lines(sentences))
-        V, dim = len(self.vocab), int(self.dim)
+        vocab = named_errors("sentences", lambda: Vocabulary(
+            self.min_count, self.max_vocab, lower=self.lower).fit(self._lines(sentences)))
+        V, dim = len(vocab), int(self.dim)
+        # The tables' size, before they are allocated: syn0 and syn1neg, and their copies
+        # that train keeps to undo a diverged call.
+        check_memory("Word2Vec", f"{V:,} words x dim={dim:,} float32 vectors", V * dim * 4, 4,
+                     what="building and training need",
+                     hint="Reduce dim, or the vocabulary (min_count, max_vocab).")
         rng = np.random.default_rng(self.seed)
         syn0 = rng.random((V, dim), dtype=np.float32)
         syn0 *= np.float32(2)  # uniform in [-1, 1) / dim, as gensim 4 (word2vec.c: half that)
         syn0 -= np.float32(1)
         syn0 /= np.float32(dim)
-        self.syn1neg = np.zeros((V, dim), np.float32)
-        self._wv = KeyedVectors(self.vocab.words, syn0)
+        syn1neg = np.zeros((V, dim), np.float32)
+        # installed only now that nothing can fail
+        self.vocab, self.syn1neg, self._wv = vocab, syn1neg, KeyedVectors(vocab.words, syn0)
         self._trained = False
         return self
 
@@ -477,16 +500,35 @@ class Word2Vec(ParamsMixin):
         self._check_params()
         epochs = check_int("epochs", self.epochs if epochs is None else epochs, 0,
                            hi=MAX_EPOCHS)
-        ids, offsets = self.vocab.encode(self._lines(sentences))
+        vocab = self.vocab
+        ids, offsets = named_errors("sentences", lambda: vocab.encode(self._lines(sentences)))
         offsets = _cut_long(offsets, len(ids))
         threads = self.threads or _core.get_num_threads()
+        # The tables are trained in place; a copy puts them back if the training diverges
+        # (a rate too large for the data writes Inf, then NaN).
+        vectors, syn1neg = self.wv.vectors, self.syn1neg
+        undo = (vectors.copy(), syn1neg.copy())
         t0 = time.perf_counter()
-        losses, words, examples = _core.word2vec_train(
-            ids, offsets, self.vocab.counts, self.wv.vectors, self.syn1neg,
-            int(self.window), int(self.negative), float(self.sample), float(self.lr),
-            float(self.min_lr), int(epochs), int(self.seed), int(threads), sg=bool(self.sg),
-            cbow_mean=bool(self.cbow_mean), table_sigmoid=self.sigmoid == "table",
-            compute_loss=bool(self.compute_loss), deterministic=bool(self.deterministic))
+        try:
+            losses, words, examples = _core.word2vec_train(
+                ids, offsets, self.vocab.counts, vectors, syn1neg,
+                int(self.window), int(self.negative), float(self.sample), float(self.lr),
+                float(self.min_lr), int(epochs), int(self.seed), int(threads), sg=bool(self.sg),
+                cbow_mean=bool(self.cbow_mean), table_sigmoid=self.sigmoid == "table",
+                compute_loss=bool(self.compute_loss), deterministic=bool(self.deterministic))
+            finite = bool(np.isfinite(vectors).all() and np.isfinite(syn1neg).all())
+        except BaseException:  # an interrupt: put the tables back too
+            np.copyto(vectors, undo[0])
+            np.copyto(syn1neg, undo[1])
+            raise
+        if not finite:
+            np.copyto(vectors, undo[0])
+            np.copyto(syn1neg, undo[1])
+            raise DivergenceError(
+                f"Word2Vec.train: the vectors became NaN or Inf (lr={self.lr!r} is too large "
+                "for this corpus); they are as they were before this call.  Try a smaller "
+                "lr.")
+        del undo
         self.wv._unit = None
         self.train_seconds_ = time.perf_counter() - t0
         self.words_per_sec_ = len(ids) * epochs / max(self.train_seconds_, 1e-9)

@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
-from msopt._api import check_choice, check_int, check_seed, keyword_aliases
+from msopt._api import (
+    check_choice,
+    check_int,
+    check_memory,
+    check_seed,
+    keyword_aliases,
+    make_optimizer,
+    real_array,
+)
 from msopt.optim import OPTIMIZERS, Optimizer, RowGrad
 
 __all__ = ["EmbeddingBag"]
@@ -29,6 +37,17 @@ def _ids(a: Any, name: str) -> np.ndarray:
     if arr.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _state_arrays(make: Callable[..., Optimizer], optimizer_params: Any) -> int:
+    """How many state arrays of the table's size the optimizer keeps with these settings
+    (found on a one-element parameter); its slot count if the settings are invalid (the
+    real construction then says why)."""
+    try:
+        opt = make([np.zeros(1)], **dict(optimizer_params or {}))
+        return sum(a is not None for a in opt.native_state().states)
+    except Exception:
+        return len(getattr(make, "_slots", ()))
 
 
 class EmbeddingBag:
@@ -94,11 +113,19 @@ class EmbeddingBag:
             dt = None
         if dt not in (np.float32, np.float64):
             raise TypeError(f"dtype: float32 or float64, got {dtype!r}")
+        make: Callable[..., Optimizer] = OPTIMIZERS[optimizer]
+        # The table's size, before anything of that size is allocated: the table (drawn in
+        # float64 first), and the optimizer's state arrays.
+        slots = _state_arrays(make, optimizer_params)
+        check_memory("EmbeddingBag", f"num_embeddings={num_embeddings:,} x dim={dim:,} "
+                     f"{dt.name} rows", num_embeddings * dim * dt.itemsize,
+                     1 + slots + (8 // dt.itemsize),
+                     what=f"with the {optimizer!r} optimizer the table and its state need",
+                     hint="Reduce num_embeddings (e.g. hash ids into fewer rows) or dim.")
         self.mode = mode
         rng = np.random.default_rng(seed)
         self.weight = rng.standard_normal((int(num_embeddings), int(dim))).astype(dtype)
-        make: Callable[..., Optimizer] = OPTIMIZERS[optimizer]
-        self.optimizer = make([self.weight], lr=lr, **(optimizer_params or {}))
+        self.optimizer = make_optimizer(make, [self.weight], optimizer_params, lr=lr)
         self._last: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
 
     def __repr__(self) -> str:
@@ -135,7 +162,7 @@ class EmbeddingBag:
         i, o = _ids(ids, "ids"), _ids(offsets, "offsets")
         w = None
         if per_sample_weights is not None:
-            w = np.ascontiguousarray(per_sample_weights, dtype=self.weight.dtype)
+            w = real_array("per_sample_weights", per_sample_weights, self.weight.dtype)
         return i, o, w
 
     def forward(self, ids: Any, offsets: Any, per_sample_weights: Any = None) -> np.ndarray:
@@ -161,6 +188,10 @@ class EmbeddingBag:
         if g.dtype != self.weight.dtype:
             raise TypeError(f"grad_out: dtype {g.dtype} does not match the table's "
                             f"{self.weight.dtype}")
+        want = (len(o), self.weight.shape[1])
+        if g.ndim != 2 or g.shape[1] != want[1] or (len(o) and g.shape[0] != want[0]):
+            raise ValueError(f"grad_out: expected shape {want} (one row of dim values per "
+                             f"bag), got {g.shape}")
         if merged:
             uniq, values = _core.embedding_bag_backward_merged(g, i, o, w, _MODES[self.mode],
                                                                self.weight.shape[0])
