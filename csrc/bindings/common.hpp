@@ -14,6 +14,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace py = pybind11;
@@ -202,6 +203,54 @@ inline void shape(const ArrayView& v, const Name& name, std::initializer_list<Py
 inline void shape_like(const ArrayView& v, const Name& name, const ArrayView& like,
                        const char* why = nullptr) {
     if (!v.same_shape(like)) refuse_shape_like(v, name, like, why);
+}
+
+// -- scalars ----------------------------------------------------------------------------
+// An int (a Python int, a NumPy integer: anything with __index__, not a bool or a float) in
+// [lo, hi]; TypeError / ValueError naming it.  pybind11's own casts would raise a generic
+// "Unable to cast" RuntimeError instead.
+inline std::int64_t int_arg(py::handle o, const Name& name, std::int64_t lo, std::int64_t hi) {
+    if (PyBool_Check(o.ptr()) || PyFloat_Check(o.ptr()) || !PyIndex_Check(o.ptr()))
+        throw py::type_error(name.str() + ": expected an int, got " + type_name(o.ptr()));
+    py::int_ i = py::reinterpret_steal<py::int_>(PyNumber_Index(o.ptr()));
+    if (!i) throw py::error_already_set();
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(i.ptr(), &overflow);
+    if (overflow || v < lo || v > hi)
+        throw py::value_error(name.str() + ": expected an int in [" + std::to_string(lo) + ", " +
+                              std::to_string(hi) + "], got " + py::str(i).cast<std::string>());
+    return std::int64_t(v);
+}
+
+// A real number (int, float, NumPy real scalar; not a str or complex, and a bool only with
+// allow_bool, for flags packed among numbers) as a double; TypeError naming it.
+inline double real_arg(py::handle o, const Name& name, bool allow_bool = false) {
+    PyObject* p = o.ptr();
+    if (PyBool_Check(p) && allow_bool) return p == Py_True ? 1.0 : 0.0;
+    if (PyBool_Check(p) || PyComplex_Check(p) || PyUnicode_Check(p) || PyBytes_Check(p) ||
+        !(PyFloat_Check(p) || PyIndex_Check(p) || (PyNumber_Check(p) && !is_array(p) &&
+                                                    PyObject_HasAttrString(p, "__float__"))))
+        throw py::type_error(name.str() + ": expected a real number, got " + type_name(p));
+    const double v = PyFloat_AsDouble(p);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        throw py::type_error(name.str() + ": expected a real number, got " + type_name(p));
+    }
+    return v;
+}
+
+// A str's UTF-8 bytes (valid while the str lives); TypeError for another type, ValueError
+// for text that has no UTF-8 form (lone surrogates).
+inline std::string_view utf8_arg(py::handle o, const Name& name) {
+    if (!PyUnicode_Check(o.ptr()))
+        throw py::type_error(name.str() + ": expected str, got " + type_name(o.ptr()));
+    Py_ssize_t len = 0;
+    const char* p = PyUnicode_AsUTF8AndSize(o.ptr(), &len);
+    if (!p) {
+        PyErr_Clear();
+        throw py::value_error(name.str() + ": not valid Unicode text (lone surrogates)");
+    }
+    return {p, std::size_t(len)};
 }
 
 // A 1-D C-contiguous int64 array (ids, offsets, counts).

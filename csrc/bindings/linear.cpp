@@ -5,7 +5,9 @@
 // wrong numbers, never a bad address: no kernel derives an address from their contents).
 #include "common.hpp"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "../msopt/linear/linear.hpp"
@@ -181,6 +183,17 @@ py::tuple linear_run(py::handle X, py::handle indptr, py::handle indices, py::ha
                      py::handle optimizer, const LinearRunOptions& o) {
     if (o.run.batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
     if (o.run.epochs < 0) throw std::invalid_argument("epochs: must be >= 0");
+    // (the layer checks these too; the options object can be edited field by field)
+    if (!(std::isfinite(o.run.l2) && o.run.l2 >= 0))
+        throw std::invalid_argument("options.l2: must be finite and >= 0");
+    if (!(std::isfinite(o.run.l1) && o.run.l1 >= 0))
+        throw std::invalid_argument("options.l1: must be finite and >= 0");
+    if (o.loss == linear::Loss::Huber && !(std::isfinite(o.huber_eps) && o.huber_eps > 0))
+        throw std::invalid_argument("options.huber_eps: must be finite and > 0");
+    for (const char* attr : {"algo", "hypers", "states", "steps", "max_grad_norm"})
+        if (!py::hasattr(optimizer, attr))
+            throw py::type_error(std::string("optimizer: expected an Optimizer.native_state(), "
+                                             "got ") + bind::type_name(optimizer.ptr()));
     const Model m = parse_model(W, b, true);
     const linear::LossSpec loss{o.loss, o.huber_eps};
     if ((loss.loss == linear::Loss::Logistic) && m.C != 1)
@@ -276,6 +289,8 @@ py::tuple loss_grad_t(const Model& m, const linear::Data<T>& D, const linear::Lo
 py::tuple linear_loss_grad(py::handle X, py::handle indptr, py::handle indices, py::handle y,
                            py::handle labels, py::handle sample_weight, py::handle W,
                            py::handle b, linear::Loss loss_kind, double huber_eps) {
+    if (loss_kind == linear::Loss::Huber && !(std::isfinite(huber_eps) && huber_eps > 0))
+        throw std::invalid_argument("huber_eps: must be finite and > 0");
     const Model m = parse_model(W, b, false);
     linear::LossSpec loss{loss_kind, huber_eps};
     bind::Copies copies;
@@ -366,7 +381,9 @@ void register_linear(py::module_& m) {
     m.def(
         "linear_tile_max",
         [](py::object n) {
-            if (!n.is_none()) linear::set_tile_max_work(n.cast<std::size_t>());
+            if (!n.is_none())
+                linear::set_tile_max_work(std::size_t(
+                    bind::int_arg(n, "n", 0, std::numeric_limits<std::int64_t>::max())));
             return linear::tile_max_work();
         },
         py::arg("n") = py::none(),

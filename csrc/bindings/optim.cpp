@@ -3,6 +3,7 @@
 #include "common.hpp"
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "../msopt/optim/optim.hpp"
@@ -78,13 +79,18 @@ py::tuple optimizer_step(py::handle algo_o, py::list params_in, py::list grads_i
     if (group_sizes.size() != hypers.size())
         throw std::invalid_argument("group_sizes: one size per group expected");
     for (std::size_t g = 0; g < hypers.size(); ++g) {
+        if (!PyTuple_Check(hypers[g].ptr()))
+            throw py::type_error(bind::Name("hypers", g).str() + ": expected a tuple, got " +
+                                 bind::type_name(hypers[g].ptr()));
         py::tuple t = hypers[g].cast<py::tuple>();
         if (int(t.size()) != hl)
             throw std::invalid_argument("hypers: group " + std::to_string(g) + " has " +
                                         std::to_string(t.size()) + " values, expected " +
                                         std::to_string(hl));
-        for (int j = 0; j < hl; ++j) gh[g].h[j] = t[j].cast<double>();
-        const std::size_t cnt = group_sizes[g].cast<std::size_t>();
+        for (int j = 0; j < hl; ++j)
+            gh[g].h[j] = bind::real_arg(t[j], bind::Name("hypers", g), true);
+        const auto cnt = std::size_t(bind::int_arg(group_sizes[g], bind::Name("group_sizes", g),
+                                                   0, std::int64_t(n)));
         for (std::size_t k = 0; k < cnt; ++k) group_of.push_back(g);
     }
     if (group_of.size() != n)
@@ -244,6 +250,13 @@ void register_optim(py::module_& m) {
         "                 floor + (base - floor) * (1 + cos(pi * (k - warmup) / (total - warmup))) / 2")
         .def(py::init([](ScheduleKind kind, double base, double end, double floor, double total,
                          double warmup, double gamma, std::int64_t step_size) {
+                 const std::pair<const char*, double> fields[] = {
+                     {"base", base},   {"end", end},       {"floor", floor},
+                     {"total", total}, {"warmup", warmup}, {"gamma", gamma}};
+                 for (const auto& [name, v] : fields)
+                     if (!std::isfinite(v))
+                         throw std::invalid_argument(std::string(name) +
+                                                     ": must be finite, got " + std::to_string(v));
                  if (kind == ScheduleKind::Step && step_size < 1)
                      throw std::invalid_argument("step_size: must be >= 1, got " +
                                                  std::to_string(step_size));
@@ -269,7 +282,12 @@ void register_optim(py::module_& m) {
         .def(
             "rates",
             [](const Schedule& s, std::int64_t start, std::int64_t stop) {
-                py::array_t<double> out(py::ssize_t(stop > start ? stop - start : 0));
+                if (stop < start)
+                    throw std::invalid_argument("stop: must be >= start");
+                const std::uint64_t count = std::uint64_t(stop) - std::uint64_t(start);
+                if (count > (std::uint64_t(1) << 32))
+                    throw std::invalid_argument("start, stop: at most 2**32 rates at once");
+                py::array_t<double> out{py::ssize_t(count)};
                 double* p = out.mutable_data();
                 for (std::int64_t k = start; k < stop; ++k) p[k - start] = s.at(double(k));
                 return out;

@@ -30,14 +30,9 @@ Lines utf8_lines(py::handle lines) {
     out.views.reserve(std::size_t(n));
     for (Py_ssize_t i = 0; i < n; ++i) {
         PyObject* o = PyList_GET_ITEM(lines.ptr(), i);
-        if (!PyUnicode_Check(o))
-            throw py::type_error("lines[" + std::to_string(i) + "]: expected str, got " +
-                                 bind::type_name(o));
-        Py_ssize_t len = 0;
-        const char* p = PyUnicode_AsUTF8AndSize(o, &len);
-        if (!p) throw py::error_already_set();  // e.g. lone surrogates
+        const std::string_view v = bind::utf8_arg(o, bind::Name("lines", std::size_t(i)));
         out.keep.push_back(py::reinterpret_borrow<py::object>(o));
-        out.views.emplace_back(p, std::size_t(len));
+        out.views.push_back(v);
     }
     return out;
 }
@@ -121,7 +116,8 @@ void register_text(py::module_& m) {
             "ngrams) in [len(vocab), len(vocab) + buckets).")
         .def(
             "id",
-            [](const SharedVocab& sv, std::string_view w) {
+            [](const SharedVocab& sv, py::handle word) {
+                const std::string_view w = bind::utf8_arg(word, "word");
                 auto lk = sv.reading();
                 return sv.v.id(w);
             },
@@ -173,7 +169,7 @@ void register_text(py::module_& m) {
             },
             py::arg("words"), py::arg("counts"), py::arg("total_tokens"),
             "Set a built vocabulary (words in id order).");
-    m.def("fnv1a", [](py::str s) { return text::fnv1a(s.cast<std::string>()); }, py::arg("s"),
+    m.def("fnv1a", [](py::handle s) { return text::fnv1a(std::string(bind::utf8_arg(s, "s"))); }, py::arg("s"),
           "fastText's 32-bit FNV-1a hash of a token's UTF-8 bytes.");
 }
 

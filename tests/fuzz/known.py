@@ -47,26 +47,12 @@ F22 = "fuzz finding F22: _core.Schedule.rates(start > stop) raises NumPy's messa
 F23 = "fuzz finding F23: _core.linear_run(optimizer=None) raises AttributeError"
 F24 = ("fuzz finding F24: TextClassifier(lr=1e308) / _core.fasttext_train accept a finite "
        "but huge rate and write NaN/Inf into the tables")
-SPEC_DIV = ("F24 is fixed (a finite lr too large for the data, e.g. 3.5e38, raises "
-            "DivergenceError with the model unchanged), but the spec does not list "
-            "DivergenceError in accept=")
 D3 = "issue defect 3: hyperparameters not checked on some paths"
 D4 = "issue defect 4: a rejected fit changes a fitted estimator / parameters unchecked"
 D5 = "issue defect 5: LinearModel.run leaves inf/NaN weights / refuses nothing up front"
 D7 = "issue defect 7: integers too big for C++ reach pybind11"
 
 KNOWN: dict[str, str] = {
-    "_core.linear_tile_max": F1,
-    "_core.optimizer_step": F1,
-    "_core.Schedule": F2,
-    "_core.Vocab.count": F19,
-    "_core.fnv1a": F19,
-    "_core.Schedule.rates": F22,
-    "_core.LinearRunOptions": D5,
-    "_core.linear_run": F23,
-    "_core.fasttext_train": F24,
-    "_core.Vocab.encode": F19,
-    "_core.Vocab.id": F19,
     **{f"{o}()": D3 for o in _OPTS},
     **{f"{o}.param_groups-edit+step": D3 for o in _OPTS},
     **{f"{o}.add_param_group": f"{D3}; {F6}" for o in _OPTS},
@@ -77,8 +63,6 @@ KNOWN: dict[str, str] = {
     **{f"lr_scheduler.{s}": F7 for s in _SCHED},
     "ReduceLROnPlateau.step": F7,
     "set_num_threads": D7,
-    "Word2Vec()": SPEC_DIV,
-    "TextClassifier().fit": SPEC_DIV,
 }
 
 
