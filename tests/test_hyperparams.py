@@ -370,7 +370,15 @@ def test_scheduler_that_overflows_the_rate_is_stopped_by_the_step():
         opt.step([np.zeros(3, np.float32)])
         sched.step()
     opt.step([np.zeros(3, np.float32)])
-    sched.step()  # 1e40
+    with pytest.raises(ValueError, match=r"ExponentialLR: the rate at epoch 4 .*gamma = "
+                                         r"10000000000.0.*1e\+40 overflows float32"):
+        sched.step()  # 1e40: refused by the scheduler, which changes nothing
+    assert sched.last_epoch == 3
+    assert opt.param_groups[0]["lr"] == 1e30
+    opt.step([np.zeros(3, np.float32)])  # the optimizer still steps with 1e30
+    assert (w == 1).all()
+    # An edit that bypasses the scheduler is still stopped by the step.
+    opt.param_groups[0]["lr"] = 1e40
     with pytest.raises(ValueError, match=r"param_groups\[0\]\['lr'\]: 1e\+40 overflows float32"):
         opt.step([np.zeros(3, np.float32)])
     assert (w == 1).all()

@@ -251,12 +251,17 @@ void register_optim(py::module_& m) {
         .def(py::init([](ScheduleKind kind, double base, double end, double floor, double total,
                          double warmup, double gamma, std::int64_t step_size) {
                  const std::pair<const char*, double> fields[] = {
-                     {"base", base},   {"end", end},       {"floor", floor},
-                     {"total", total}, {"warmup", warmup}, {"gamma", gamma}};
+                     {"base", base},   {"end", end},       {"total", total},
+                     {"warmup", warmup}, {"gamma", gamma}};
                  for (const auto& [name, v] : fields)
                      if (!std::isfinite(v))
                          throw std::invalid_argument(std::string(name) +
                                                      ": must be finite, got " + std::to_string(v));
+                 // floor = -inf: no floor (word2vec's and the classifier's linear decay)
+                 if (std::isnan(floor) || floor == HUGE_VAL ||
+                     (kind == ScheduleKind::WarmupCosine && !std::isfinite(floor)))
+                     throw std::invalid_argument("floor: must be finite (or -inf for no floor), "
+                                                 "got " + std::to_string(floor));
                  if (kind == ScheduleKind::Step && step_size < 1)
                      throw std::invalid_argument("step_size: must be >= 1, got " +
                                                  std::to_string(step_size));

@@ -18,9 +18,11 @@ import importlib
 import sys
 from typing import Any
 
+import numpy as _np
 import scipy_openblas32 as _openblas  # noqa: F401  (loads the BLAS _core links)
 
 from msopt import _core
+from msopt._api import MAX_THREADS
 from msopt.exceptions import (
     ConvergenceWarning,
     DivergenceError,
@@ -86,10 +88,14 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Set the threads the native kernels may use (n >= 1).  Results are bit-identical
-    for any thread count (element-wise updates; fixed-order reductions)."""
-    if isinstance(n, bool) or int(n) != n:
-        raise TypeError(f"n: expected an int, got {n!r}")
+    """Set the threads the native kernels may use, an int in [1, 1024].  Results are
+    bit-identical for any thread count (element-wise updates; fixed-order reductions)."""
+    if isinstance(n, float) and n.is_integer():  # 2.0: taken, as before
+        n = int(n)
+    if isinstance(n, (bool, _np.bool_)) or not isinstance(n, (int, _np.integer)):
+        raise TypeError(f"n: expected an int, got {type(n).__name__}")
+    if not 1 <= n <= MAX_THREADS:  # checked here: an int beyond C's int reaches no binding
+        raise ValueError(f"n: must be in [1, {MAX_THREADS}], got {n}")
     _core.set_num_threads(int(n))
 
 

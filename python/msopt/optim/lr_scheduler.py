@@ -33,8 +33,8 @@ from msopt import _core
 from msopt._api import INT64_MAX, check_choice, check_int, check_number
 from msopt.optim.optimizers import Optimizer
 
-__all__ = ["ExponentialLR", "LRScheduler", "LinearDecayLR", "ReduceLROnPlateau", "StepLR",
-           "WarmupCosineLR"]
+__all__ = ["ExponentialLR", "LRScheduler", "LinearDecayLR", "ReduceLROnPlateau", "ResumeError",
+           "StepLR", "WarmupCosineLR"]
 
 Check = Callable[[str, Any], Any]
 _REAL = (int, float, np.integer, np.floating)
@@ -64,6 +64,21 @@ def _rates(name: str, v: Any) -> list[float]:
 def _base_rates(name: str, v: Any) -> list[float]:
     """A list of base rates: finite numbers >= 0."""
     return [check_number(f"{name}[{k}]", x, lo=0) for k, x in enumerate(_rates(name, v))]
+
+
+class ResumeError(KeyError, ValueError):
+    """``last_epoch`` resumes a schedule, but a param group has no ``initial_lr``.  A
+    KeyError, as torch raises here, and a ValueError, as msopt raises for a bad argument."""
+
+    def __str__(self) -> str:  # the message, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""
+
+
+def _metric(name: str, v: Any) -> float:
+    """A metric: a real number (or a 0-d array of one), not NaN; ±inf is ordered."""
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
+        v = v[()]
+    return _best(name, v)
 
 
 class _Schedule:
@@ -121,8 +136,10 @@ class LRScheduler(_Schedule):
             if last_epoch == -1:
                 lr = g.get("initial_lr", g["lr"])  # as torch: a second schedule keeps it
             elif "initial_lr" not in g:
-                raise KeyError("initial_lr: not set in a param group; resume with "
-                               "last_epoch=-1 or load the scheduler's state_dict")
+                raise ResumeError(f"last_epoch: {last_epoch} resumes a schedule, but param "
+                                  f"group {gi} has no 'initial_lr' (set by a scheduler); "
+                                  "start with last_epoch=-1 or load the scheduler's "
+                                  "state_dict")
             else:
                 lr = g["initial_lr"]
             initial.append(check_number(f"param_groups[{gi}]['initial_lr']", lr, lo=0))
@@ -143,10 +160,24 @@ class LRScheduler(_Schedule):
     def step(self) -> None:
         """Set each group's rate for the next epoch.  A rate that is not a finite number
         (say, ``gamma ** epoch`` overflowed) is refused by the optimizer's next step."""
-        self.last_epoch += 1
-        for g, base in zip(self.optimizer.param_groups, self.base_lrs):
-            g["lr"] = self.lr_at(base, self.last_epoch)
+        epoch = self.last_epoch + 1
+        rates = [self.lr_at(base, epoch) for base in self.base_lrs]
+        for gi, (base, lr) in enumerate(zip(self.base_lrs, rates)):
+            error = self.optimizer._rate_error(gi, lr)
+            if error is not None:
+                raise ValueError(f"{type(self).__name__}: the rate at epoch {epoch} of param "
+                                 f"group {gi} would be {lr!r} (base_lr = {base!r}, "
+                                 f"{self._describe()}), which the optimizer refuses; "
+                                 f"nothing was changed: {error}")
+        self.last_epoch = epoch
+        for g, lr in zip(self.optimizer.param_groups, rates):
+            g["lr"] = lr
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
+
+    def _describe(self) -> str:
+        """The schedule's own arguments, as ``name = value``."""
+        return ", ".join(f"{k} = {getattr(self, k)!r}" for k in self._fields
+                         if not k.startswith("_") and k not in ("base_lrs", "last_epoch"))
 
 
 @lru_cache(maxsize=256)
@@ -279,7 +310,9 @@ class ReduceLROnPlateau(_Schedule):
         return a > (best * (1 + self.threshold) if rel else best + self.threshold)
 
     def step(self, metric: float) -> None:
-        current = float(metric)
+        """Record one check of ``metric`` (a number; NaN is refused: it compares as neither
+        better nor worse)."""
+        current = _metric("metric", metric)
         self.last_epoch += 1
         if self._better(current, self.best):
             self.best, self.num_bad_epochs = current, 0
@@ -302,7 +335,10 @@ def _best(name: str, v: Any) -> float:
     """The best metric so far: a number (inf before the first check), not NaN."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, _REAL):
         raise TypeError(f"{name}: expected a number, got {type(v).__name__}")
-    x = float(v)
+    try:
+        x = float(v)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{name}: {v!r} is beyond the float range") from None
     if math.isnan(x):
         raise ValueError(f"{name}: expected a number, not NaN")
     return x

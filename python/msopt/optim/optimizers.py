@@ -382,7 +382,7 @@ class Optimizer:
         self._sizes: list[int] = []
         self._group_params: list[tuple[np.ndarray, ...]] = []
         self._group_dtypes: list[np.dtype[Any]] = []
-        groups: list[Any] = list(params) if not isinstance(params, np.ndarray) else [params]
+        groups: list[Any] = _param_list(params, "params")
         if not groups:
             raise ValueError("params: empty parameter list")
         if not isinstance(groups[0], Mapping):
@@ -511,6 +511,26 @@ class Optimizer:
         self._keep(g, c, self._group_dtypes[gi])
         return g._hyper
 
+    def _rate_error(self, gi: int, lr: Any) -> str | None:
+        """Why the next step would refuse ``lr`` as group ``gi``'s rate (the message), or
+        None when it would take it; for schedulers, which check a rate before setting it.
+        A group holding another bad edit is left to the step (None)."""
+        g = self.param_groups[gi]
+        if type(g) is ParamGroup and not g._dirty and type(lr) is float \
+                and 0.0 <= lr <= g._lr_max:
+            return None
+        where, dtype = f"param_groups[{gi}]", self._group_dtypes[gi]
+        try:
+            self._checked_values({**g, "lr": lr}, where, dtype)
+            return None
+        except (TypeError, ValueError) as e:
+            error = str(e)
+        try:
+            self._checked_values(g, where, dtype)
+        except (TypeError, ValueError):
+            return None  # the group is refused anyway: the step names its bad key
+        return error
+
     def _native_hypers(self) -> list[tuple[Any, ...]]:
         """One checked hyperparameter tuple per group, for the native step: groups edited
         since their last check are checked again first (so a bad edit raises here)."""
@@ -534,9 +554,8 @@ class Optimizer:
         """Add a group of parameters with its own hyperparameters (missing ones default)."""
         if not isinstance(param_group, Mapping) or "params" not in param_group:
             raise TypeError("param_group: expected a dict with a 'params' list")
-        ps = param_group["params"]
-        ps = [ps] if isinstance(ps, np.ndarray) else list(ps)
         gi = len(self.param_groups)
+        ps = _param_list(param_group["params"], f"param_groups[{gi}]['params']")
         for k, p in enumerate(ps):
             _check_param(p, f"param_groups[{gi}]['params'][{k}]")
         unknown = set(param_group) - set(self.defaults) - {"params", "initial_lr"}
@@ -581,16 +600,16 @@ class Optimizer:
             A bad gradient, or a hyperparameter edited into a bad value (the message names
             ``param_groups[i][key]``).  Nothing was changed.
         """
-        if isinstance(grads, np.ndarray):
-            raise TypeError("grads: expected a sequence with one gradient per parameter, "
-                            "got a single array (wrap it in a list)")
-        grads = list(grads)  # a private list: other threads may edit the caller's
+        # A private list: other threads may edit the caller's.
+        grads = list(grads) if type(grads) is list else _grad_list(grads)
         hypers = self._native_hypers()
         finite, norm, _ = _core.optimizer_step(
             self._algo, self._params, grads, self._states, self._steps, hypers, self._sizes,
             self._max_grad_norm or 0.0, self._nonfinite != "ignore")
-        self.last_grad_norm = None if self._max_grad_norm is None else (
-            norm if finite else math.nan)
+        if finite:
+            self.last_grad_norm = None if self._max_grad_norm is None else norm
+        elif self._nonfinite == "skip":  # a step taken (and counted) as skipped
+            self.last_grad_norm = None if self._max_grad_norm is None else math.nan
         if not finite:
             if self._nonfinite == "ignore":
                 # Clipping needs a finite norm, so with max_grad_norm set the check is made
@@ -653,6 +672,9 @@ class Optimizer:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
         name = state_dict.get("optimizer", type(self).__name__)
+        if not isinstance(name, str):
+            raise TypeError(f"{where}['optimizer']: expected the optimizer's name, a str, "
+                            f"got {type(name).__name__}")
         if name != type(self).__name__:
             raise ValueError(f"state_dict: it is from a {name} optimizer, not "
                              f"{type(self).__name__}")
@@ -746,6 +768,38 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
         return "\n".join(lines + [")"])
+
+
+def _param_list(ps: Any, where: str) -> list[Any]:
+    """The parameters (or param groups) given as ``ps``: one array, or an iterable of
+    them (a private list)."""
+    if isinstance(ps, np.ndarray):
+        return [ps]
+    if isinstance(ps, (str, bytes, Mapping)) or not isinstance(ps, Iterable):
+        raise TypeError(f"{where}: expected a list of arrays (or of param group dicts), got "
+                        f"{type(ps).__name__}")
+    try:
+        return list(ps)
+    except TypeError as e:  # an iterable whose iteration fails
+        raise TypeError(f"{where}: could not iterate over it ({e})") from None
+
+
+def _grad_list(grads: Any) -> list[Any]:
+    """``step``'s gradients as a private list, when not given as a list."""
+    what = type(grads).__name__
+    if isinstance(grads, np.ndarray):
+        raise TypeError("grads: expected a sequence with one gradient per parameter, "
+                        "got a single array (wrap it in a list)")
+    if isinstance(grads, RowGrad):
+        raise TypeError("grads: expected a sequence with one gradient per parameter, "
+                        "got a single RowGrad (wrap it in a list)")
+    if isinstance(grads, (str, bytes, Mapping)) or not isinstance(grads, Iterable):
+        raise TypeError(f"grads: expected a sequence with one gradient per parameter, got "
+                        f"{what}")
+    try:
+        return list(grads)
+    except TypeError as e:  # an iterable whose iteration fails
+        raise TypeError(f"grads: could not iterate over the {what} ({e})") from None
 
 
 def _check_disjoint(params: Sequence[np.ndarray]) -> None:
@@ -982,14 +1036,46 @@ def flatten_state_dict(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
     >>> _ = buf.seek(0)
     >>> opt.load_state_dict(msopt.unflatten_state_dict(np.load(buf)))
     """
-    flat: dict[str, np.ndarray] = {"optimizer": np.array(state_dict["optimizer"])}
-    for i, entry in state_dict["state"].items():
+    where = "state_dict"
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{where}: expected a dict, got {type(state_dict).__name__}")
+    for key in ("optimizer", "state", "param_groups"):
+        if key not in state_dict:
+            raise ValueError(f"{where}: the key {key!r} is missing (not a state dict)")
+    name, state, groups = (state_dict[k] for k in ("optimizer", "state", "param_groups"))
+    if not isinstance(name, str):
+        raise TypeError(f"{where}['optimizer']: expected a str, got {type(name).__name__}")
+    if not isinstance(state, Mapping):
+        raise TypeError(f"{where}['state']: expected a dict, got {type(state).__name__}")
+    if isinstance(groups, (str, bytes, Mapping)) or not isinstance(groups, Sequence):
+        raise TypeError(f"{where}['param_groups']: expected a list of dicts, got "
+                        f"{type(groups).__name__}")
+    flat: dict[str, np.ndarray] = {"optimizer": np.array(name)}
+    for i, entry in state.items():
+        if not isinstance(entry, Mapping):
+            raise TypeError(f"{where}['state'][{i!r}]: expected a dict, got "
+                            f"{type(entry).__name__}")
         for k, v in entry.items():
-            flat[f"state/{i}/{k}"] = np.asarray(v)
-    for gi, g in enumerate(state_dict["param_groups"]):
+            flat[f"state/{i}/{k}"] = _flat_value(v, f"{where}['state'][{i!r}][{k!r}]")
+    for gi, g in enumerate(groups):
+        if not isinstance(g, Mapping):
+            raise TypeError(f"{where}['param_groups'][{gi}]: expected a dict, got "
+                            f"{type(g).__name__}")
         for k, v in g.items():
-            flat[f"param_groups/{gi}/{k}"] = np.asarray(v)
+            flat[f"param_groups/{gi}/{k}"] = _flat_value(
+                v, f"{where}['param_groups'][{gi}][{k!r}]")
     return flat
+
+
+def _flat_value(v: Any, where: str) -> np.ndarray:
+    """``v`` as a NumPy array that ``np.savez`` writes without pickling."""
+    try:
+        a = np.asarray(v)
+    except (TypeError, ValueError) as e:  # a ragged list, say
+        raise ValueError(f"{where}: cannot be stored as an array ({e})") from None
+    if a.dtype.hasobject:
+        raise TypeError(f"{where}: expected numbers or arrays, got {type(v).__name__}")
+    return a
 
 
 def _scalar(a: np.ndarray) -> Any:
@@ -998,23 +1084,46 @@ def _scalar(a: np.ndarray) -> Any:
 
 def unflatten_state_dict(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Inverse of :func:`flatten_state_dict` (accepts the mapping ``np.load`` returns)."""
-    out: dict[str, Any] = {"optimizer": str(flat["optimizer"]), "state": {},
-                           "param_groups": []}
+    if not isinstance(flat, Mapping):
+        raise TypeError(f"flat: expected a mapping of arrays (what np.load returns), got "
+                        f"{type(flat).__name__}")
+    if "optimizer" not in flat:
+        raise ValueError("flat: not a flattened state dict (no 'optimizer' key)")
+    name = np.asarray(flat["optimizer"])
+    if name.ndim != 0 or name.dtype.kind != "U":
+        raise ValueError(f"flat['optimizer']: expected the optimizer's name, got {name!r}")
+    out: dict[str, Any] = {"optimizer": str(name), "state": {}, "param_groups": []}
     groups: dict[int, dict[str, Any]] = {}
     for key in flat:
+        if not isinstance(key, str):
+            raise TypeError(f"flat: expected str keys, got {type(key).__name__} {key!r}")
         parts = key.split("/")
-        a = np.asarray(flat[key])
-        if parts[0] == "state" and len(parts) == 3:
-            entry = out["state"].setdefault(int(parts[1]), {})
-            entry[parts[2]] = int(a) if parts[2] == "step" else a
-        elif parts[0] == "param_groups" and len(parts) == 3:
-            g = groups.setdefault(int(parts[1]), {})
-            if parts[2] == "params":
-                g["params"] = [int(x) for x in a]
+        if parts[0] not in ("state", "param_groups") or len(parts) != 3:
+            continue  # the name, or an entry this version does not know
+        try:
+            a = np.asarray(flat[key])
+            index = int(parts[1])
+            if parts[0] == "state":
+                entry = out["state"].setdefault(index, {})
+                entry[parts[2]] = _int_item(a) if parts[2] == "step" else a
             else:
-                g[parts[2]] = tuple(a.tolist()) if a.ndim == 1 else _scalar(a)
+                g = groups.setdefault(index, {})
+                if parts[2] == "params":
+                    if a.ndim != 1 or (a.size and a.dtype.kind not in "iu"):
+                        raise ValueError("expected a 1-D array of parameter indices")
+                    g["params"] = [int(x) for x in a]
+                else:
+                    g[parts[2]] = tuple(a.tolist()) if a.ndim == 1 else _scalar(a)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ValueError(f"flat[{key!r}]: not a flattened state dict entry ({e})") from None
     out["param_groups"] = [groups[k] for k in sorted(groups)]
     return out
+
+
+def _int_item(a: np.ndarray) -> int:
+    if a.ndim != 0 or a.dtype.kind not in "iu":
+        raise ValueError(f"expected an integer step count, got {a!r}")
+    return int(a)
 
 
 # The optimizers by the lower-case names the models take (``optimizer="adam"``).

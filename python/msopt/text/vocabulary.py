@@ -69,6 +69,10 @@ def _utf8_errors() -> Iterator[None]:
     except UnicodeEncodeError as e:
         raise ValueError(f"source: a line holds {e.object[e.start:e.end]!r}, which is not "
                          f"valid Unicode text ({e.reason})") from None
+    except ValueError as e:  # the native counter's "lines[i]: not valid Unicode text"
+        if not str(e).startswith("lines["):
+            raise
+        raise ValueError(f"source: {str(e)[len('lines'):]}") from None
 
 
 def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = "strict"
