@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 from pathlib import Path
@@ -226,3 +227,244 @@ def test_generate_kernel_greedy_and_seeded():
                               threads=2)
     np.testing.assert_array_equal(b1, b2)
     assert not (b1 == b1[0]).all()
+
+
+# -- the model ---------------------------------------------------------------------------
+TEXT = ("the cat sat on the mat. the dog sat on the log. a cat and a dog met on a mat.\n"
+        * 30)
+
+
+def small(**kw):
+    opts = dict(context=4, dim=8, hidden=32, epochs=4, lr=1e-2, threads=1, seed=0)
+    opts.update(kw)
+    return msopt.LanguageModel(**opts)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return small().fit(TEXT)
+
+
+def test_fit_learns_and_reports(fitted):
+    assert fitted.stop_reason_ == "epochs" and fitted.epochs_ == 4
+    assert [h["epoch"] for h in fitted.history_] == [1, 2, 3, 4]
+    assert fitted.history_[-1]["train_loss"] < fitted.history_[0]["train_loss"]
+    assert fitted.perplexity("the cat sat on the log. ") < 4
+    assert fitted.vocab_[:3] == ["<unk>", "<s>", "</s>"]
+    assert fitted.score(TEXT) == pytest.approx(-math.log(fitted.perplexity(TEXT)))
+    r = repr(fitted)
+    assert r.startswith("LanguageModel(level='char', context=4") and "epochs_=4" in r
+
+
+def test_text_sources_agree(tmp_path, fitted):
+    path = tmp_path / "t.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    lines = TEXT.splitlines(keepends=True)
+    a = fitted.perplexity(TEXT[:200])
+    p = tmp_path / "v.txt"
+    p.write_text(TEXT[:200], encoding="utf-8")
+    assert fitted.perplexity(p) == a
+    assert fitted.perplexity(TEXT[:200].splitlines()) == a
+    b = small().fit(path)
+    c = small().fit(TEXT)
+    np.testing.assert_array_equal(b.params_[0], c.params_[0])
+    d, e = small().fit(lines), small().fit(TEXT[:-1])  # lines: joined by newlines
+    np.testing.assert_array_equal(d.params_[0], e.params_[0])
+
+
+def test_fit_repeats_at_a_fixed_seed():
+    a, b = small(threads=2).fit(TEXT), small(threads=2).fit(TEXT)
+    for x, y in zip(a.params_, b.params_):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_word_level_vocabulary_and_generation():
+    lm = small(level="word", min_count=2, context=3).fit(TEXT + " zebra")
+    assert "zebra" not in lm.vocab_ and "cat" in lm.vocab_ and "." in lm.vocab_
+    assert lm.counts_[0] == 1  # zebra became <unk>
+    out = lm.generate("the cat", max_tokens=8, temperature=0)
+    assert isinstance(out, str) and "<unk>" not in out
+    with pytest.raises(ValueError, match="<unk>"):
+        lm.generate("zebra giraffe", max_tokens=3)
+
+
+def test_generate_options(fitted):
+    g = fitted.generate("the ", max_tokens=30, n=4, seed=3, top_k=5, top_p=0.9)
+    assert isinstance(g, list) and len(g) == 4 and all(len(s) <= 30 for s in g)
+    assert g == fitted.generate("the ", max_tokens=30, n=4, seed=3, top_k=5, top_p=0.9)
+    greedy = fitted.generate("the c", max_tokens=20, temperature=0, n=3)
+    assert greedy[0] == greedy[1] == greedy[2]
+    assert fitted.generate("the c", max_tokens=20, temperature=0, stop=".").count(".") == 0
+    assert fitted.generate("", max_tokens=5, temperature=0) != ""
+    assert fitted.generate("the", max_tokens=0) == ""
+
+
+@pytest.mark.parametrize("kw,match", [
+    (dict(temperature=-1), "temperature"), (dict(top_p=0), "top_p"),
+    (dict(top_p=1.5), "top_p"), (dict(top_k=-1), "top_k"), (dict(n=0), "n"),
+    (dict(max_tokens=-1), "max_tokens"),
+])
+def test_generate_rejects_bad_options(fitted, kw, match):
+    with pytest.raises(ValueError, match=match):
+        fitted.generate("the", **kw)
+
+
+def test_prompt_of_unknown_tokens(fitted):
+    with pytest.raises(ValueError, match="prompt: none of its tokens"):
+        fitted.generate("ZQX", max_tokens=3)
+
+
+@pytest.mark.parametrize("kw,err,match", [
+    (dict(context=0), ValueError, "context"), (dict(level="byte"), ValueError, "level"),
+    (dict(dim=1.5), TypeError, "dim"), (dict(lr=0), ValueError, "lr"),
+    (dict(hidden=-1), ValueError, "hidden"), (dict(optimizer="adamax"), ValueError, "optimizer"),
+    (dict(batch_size=True), TypeError, "batch_size"), (dict(loss="nce"), ValueError, "loss"),
+    (dict(threads=0), ValueError, "threads"), (dict(warmup=1.0), ValueError, "warmup"),
+])
+def test_bad_hyperparameters_are_named(kw, err, match):
+    with pytest.raises(err, match=match):
+        msopt.LanguageModel(**kw)
+    lm = msopt.LanguageModel()
+    lm.set_params(**kw)
+    with pytest.raises(err, match=match):
+        lm.fit(TEXT)
+    assert not hasattr(lm, "params_")
+
+
+def test_unknown_keyword_suggests():
+    with pytest.raises(TypeError, match="did you mean 'context'"):
+        msopt.LanguageModel(contex=3)
+
+
+def test_bad_texts_change_nothing(fitted):
+    before = [p.copy() for p in fitted.params_]
+    hist = list(fitted.history_)
+    with pytest.raises(ValueError, match="shorter than the context"):
+        fitted.fit("ab")
+    with pytest.raises(ValueError, match="single token"):
+        fitted.fit("aaaaaaaaaaaa")
+    with pytest.raises(TypeError, match="text"):
+        fitted.fit(b"bytes")
+    with pytest.raises(ValueError, match="shorter than the context"):
+        fitted.partial_fit("ab")
+    for a, b in zip(fitted.params_, before):
+        np.testing.assert_array_equal(a, b)
+    assert fitted.history_ == hist
+
+
+def test_not_fitted():
+    lm = msopt.LanguageModel()
+    for call in (lambda: lm.generate("a"), lambda: lm.perplexity("abc"),
+                 lambda: lm.score("abc"), lambda: lm.save("x.npz")):
+        with pytest.raises(msopt.NotFittedError):
+            call()
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    val = "zebras graze. " * 20  # unlike the training text: validation gets worse
+    lm = small(epochs=30, lr=3e-2, n_iter_no_change=2).fit(TEXT, validation=val)
+    assert lm.stop_reason_ == "early_stopping" and lm.epochs_ < 30
+    best = min(h["val_loss"] for h in lm.history_)
+    assert math.log(lm.perplexity(val)) == pytest.approx(best, rel=1e-6)
+
+
+def test_partial_fit_continues_like_more_epochs():
+    a = small(epochs=2, schedule="constant").fit(TEXT)
+    a.partial_fit(TEXT)
+    assert a.epochs_ == 4 and len(a.history_) == 4
+    b = small(epochs=2, schedule="constant").fit(TEXT)
+    b.partial_fit(TEXT)
+    for x, y in zip(a.params_, b.params_):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_divergence_rolls_back(fitted):
+    before = [p.copy() for p in fitted.params_]
+    fitted.params_[3][0, 0] = np.nan  # O: every loss is NaN now
+    try:
+        with pytest.raises(msopt.DivergenceError, match="NaN or Inf"):
+            fitted.partial_fit(TEXT)
+        assert np.isnan(fitted.params_[3][0, 0]) and fitted.epochs_ == 4
+    finally:
+        fitted.params_[3][0, 0] = before[3][0, 0]
+
+
+@pytest.mark.parametrize("what", ["all", "output"])
+def test_dynamic_evaluation_leaves_the_model_unchanged(fitted, what):
+    before = [p.copy() for p in fitted.params_]
+    text = "a dog sat on a log. " * 20
+    static = fitted.perplexity(text)
+    dyn = fitted.perplexity(text, adapt=True, lr=0.5, segment=20, adapt_params=what)
+    assert dyn < static
+    for a, b in zip(fitted.params_, before):
+        np.testing.assert_array_equal(a, b)
+    assert fitted.perplexity(text) == static
+    per = fitted.token_losses(text, adapt=True, lr=0.5, segment=20, adapt_params=what)
+    assert math.exp(per.mean()) == pytest.approx(dyn, rel=1e-9)
+
+
+def test_generate_adapts_on_a_copy(fitted):
+    before = [p.copy() for p in fitted.params_]
+    out = fitted.generate("a dog sat on a log. " * 5, max_tokens=20, adapt=True, lr=0.5,
+                          temperature=0)
+    assert isinstance(out, str)
+    for a, b in zip(fitted.params_, before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_load_and_pickle(tmp_path, fitted):
+    path = tmp_path / "lm.npz"
+    fitted.save(path)
+    with np.load(path, allow_pickle=False) as f:
+        assert str(f["format"]) == "msopt-languagemodel 1"
+    for other in (msopt.LanguageModel.load(path), pickle.loads(pickle.dumps(fitted))):
+        assert other.vocab_ == fitted.vocab_ and other.history_ == fitted.history_
+        assert other.perplexity(TEXT[:300]) == fitted.perplexity(TEXT[:300])
+        assert other.generate("the", max_tokens=20, seed=1) == fitted.generate(
+            "the", max_tokens=20, seed=1)
+    # training continues exactly as from the saved model
+    a, b = msopt.LanguageModel.load(path), pickle.loads(pickle.dumps(fitted))
+    a.partial_fit(TEXT)
+    b.partial_fit(TEXT)
+    for x, y in zip(a.params_, b.params_):
+        np.testing.assert_array_equal(x, y)
+    unfitted = pickle.loads(pickle.dumps(msopt.LanguageModel(context=3)))
+    assert unfitted.context == 3 and not hasattr(unfitted, "params_")
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a model")
+    with pytest.raises(ValueError, match="bad.npz"):
+        msopt.LanguageModel.load(bad)
+
+
+def test_sampled_loss_trains(fitted):
+    lm = small(level="word", loss="sampled", samples=5, epochs=8).fit(TEXT)
+    assert lm.perplexity(TEXT) < 3
+
+
+@pytest.mark.parametrize("options", [dict(hidden2=16, activation="relu", direct=False),
+                                     dict(optimizer="sgd", lr=0.5, max_grad_norm=1.0,
+                                          schedule="linear", dtype="float64")])
+def test_other_architectures_and_optimizers(options):
+    lm = small(**options).fit(TEXT)
+    assert lm.perplexity(TEXT) < 6
+    assert lm.params_[0].dtype == (np.float64 if "dtype" in options else np.float32)
+
+
+def test_help_lists_parameters():
+    doc = msopt.LanguageModel.__doc__
+    for name in ("level", "context", "dim", "hidden", "direct", "loss", "optimizer", "lr",
+                 "batch_size", "epochs", "seed", "threads"):
+        assert f"\n    {name} :" in doc or f"\n    {name}," in doc, name
+    assert "LanguageModel" in dir(msopt)
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not (DATA / "tinyshakespeare").exists(),
+                    reason="the tinyshakespeare data (shared/data/tinyshakespeare) is absent")
+def test_tinyshakespeare_short_fit():
+    text = (DATA / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    n = int(len(text) * 0.9)
+    lm = msopt.LanguageModel(context=8, dim=16, hidden=128, epochs=1, batch_size=256,
+                             seed=0).fit(text[:200_000], validation=text[n:n + 20_000])
+    assert len(lm.vocab_) > 50
+    assert lm.history_[-1]["val_loss"] < 2.6
