@@ -36,7 +36,7 @@ const LmOps<T>& ops() {
 }
 
 // Rows per thread below which a batch stays on fewer threads.
-constexpr std::size_t kMinRowsPerThread = 32;
+constexpr std::size_t kMinRowsPerThread = 64;
 
 int threads_for_rows(int threads, std::size_t rows) {
     const std::size_t most = std::max<std::size_t>(1, rows / kMinRowsPerThread);
@@ -208,7 +208,9 @@ struct Trainer {
 
     // One step on the positions pos[0..B): returns the batch's summed loss (before the
     // step) and sets status.
-    double step(const std::int64_t* pos, std::size_t B, std::uint64_t draw_seed, int* status) {
+    // per_row (full softmax only): each position's loss, -log p before the step.
+    double step(const std::int64_t* pos, std::size_t B, std::uint64_t draw_seed, int* status,
+                double* per_row = nullptr) {
         const std::size_t c = sh.context, K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2,
                           U = sh.U(), V = sh.vocab, dim = sh.dim;
         const int io = sh.index_O();
@@ -241,7 +243,17 @@ struct Trainer {
             const T* u = &w.u[r0 * U];
             if (!S) {
                 scores_rows(sh, P, w, r0, r1);
-                part[std::size_t(t)] = k.softmax(z, m, V, &w.labels[r0], scale);
+                if (per_row) {
+                    double sum = 0.0;
+                    for (std::size_t i = 0; i < m; ++i) {
+                        const double l = k.softmax(z + i * V, 1, V, &w.labels[r0 + i], scale);
+                        per_row[r0 + i] = l;
+                        sum += l;
+                    }
+                    part[std::size_t(t)] = sum;
+                } else {
+                    part[std::size_t(t)] = k.softmax(z, m, V, &w.labels[r0], scale);
+                }
                 blas::gemm(false, false, m, U, V, T(1), z, V, P.p[io], U, T(0), du, U);
             } else {
                 for (std::size_t i = 0; i < m; ++i) {
@@ -508,18 +520,29 @@ Result dynamic(Stream& s, const Shape& sh, const Params<T>& P, const Optim& opt,
     if (end <= begin || !segment) return r;
     Trainer<T> tr(s, sh, P, opt, update, threads, std::min(segment, end - begin), 0, nullptr);
     std::vector<std::int64_t> pos;
+    std::vector<double> seg_loss;
     for (std::size_t a = begin; a < end; a += segment) {
         const std::size_t b = std::min(end, a + segment);
-        // Score first (the segment's tokens unseen), then learn from them.
-        r.loss += score(s, sh, P, a, b, threads, per_token ? per_token + (a - begin) : nullptr);
+        // Score first (the segment's tokens unseen), then learn from them: the first step's
+        // loss, taken before its update, is the segment's score.
+        pos.resize(b - a);
+        std::iota(pos.begin(), pos.end(), std::int64_t(a));
+        double* pt = per_token ? per_token + (a - begin) : nullptr;
+        if (steps == 0) {
+            r.loss += score(s, sh, P, a, b, threads, pt);
+        } else {
+            seg_loss.resize(b - a);
+            const double l = tr.step(pos.data(), pos.size(), 0, &r.status, seg_loss.data());
+            if (pt) std::copy(seg_loss.begin(), seg_loss.end(), pt);
+            r.loss += l;
+        }
         r.count += b - a;
         if (!std::isfinite(r.loss)) {
             r.status = kLossNotFinite;
             return r;
         }
-        pos.resize(b - a);
-        std::iota(pos.begin(), pos.end(), std::int64_t(a));
-        for (int k = 0; k < steps; ++k) {
+        if (r.status != kOk) return r;
+        for (int k = 1; k < steps; ++k) {
             tr.step(pos.data(), pos.size(), 0, &r.status);
             if (r.status != kOk) return r;
         }
