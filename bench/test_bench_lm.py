@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import os
 import re
-import time
 from pathlib import Path
 from typing import Any
 

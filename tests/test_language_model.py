@@ -69,7 +69,8 @@ def test_one_sgd_step_matches_reference_gradient(case, dtype, batch):
     loss, count, batches, status = _core.lm_train(
         data, shape, opt.native_state(), batch_size=batch, seed=3, epoch=0, batch_begin=0,
         batch_end=1, threads=2)
-    assert status == 0 and batches == 1
+    assert status == 0
+    assert batches == 1
     pos = _core.epoch_permutation(3, 0, len(tokens))[:min(batch, len(tokens))]
     want_loss, grads = ref.loss_grad(before, tokens, pos, **kw)
     assert loss == pytest.approx(want_loss, rel=TOL[dtype]["rtol"])
@@ -112,7 +113,7 @@ def test_gradient_matches_finite_differences(case):
     del grads
 
 
-@pytest.mark.parametrize("name,opts", [("Adam", {"lr": 0.01}), ("AdamW", {"lr": 0.01}),
+@pytest.mark.parametrize(("name", "opts"), [("Adam", {"lr": 0.01}), ("AdamW", {"lr": 0.01}),
                                        ("RMSprop", {"lr": 0.01}),
                                        ("SGD", {"lr": 0.1, "momentum": 0.9})])
 def test_steps_through_the_optimizer_engine(name, opts):
@@ -204,7 +205,8 @@ def test_nonfinite_gradient_changes_nothing():
     loss, count, batches, status = _core.lm_train(data, shape, opt.native_state(),
                                                   batch_size=8, seed=0, epoch=0,
                                                   batch_begin=0, batch_end=5)
-    assert status != 0 and batches == 0
+    assert status != 0
+    assert batches == 0
     for a, b in zip(params, before):
         np.testing.assert_array_equal(a, b)
     assert list(opt.native_state().steps) == [0] * 5
@@ -214,7 +216,8 @@ def test_generate_kernel_greedy_and_seeded():
     params, tokens, shape, kw = make(SHAPES[4], np.float32)
     ctx = np.full((5, shape.context), kw["bos"])
     a, la = _core.lm_generate(shape, params, ctx, max_tokens=20, temperature=0.0)
-    assert (a == a[0]).all() and (la == 20).all()
+    assert (a == a[0]).all()
+    assert (la == 20).all()
     # greedy = the argmax of the reference scores, token after token
     c = list(ctx[0])
     for t in range(20):
@@ -246,14 +249,16 @@ def fitted():
 
 
 def test_fit_learns_and_reports(fitted):
-    assert fitted.stop_reason_ == "epochs" and fitted.epochs_ == 4
+    assert fitted.stop_reason_ == "epochs"
+    assert fitted.epochs_ == 4
     assert [h["epoch"] for h in fitted.history_] == [1, 2, 3, 4]
     assert fitted.history_[-1]["train_loss"] < fitted.history_[0]["train_loss"]
     assert fitted.perplexity("the cat sat on the log. ") < 4
     assert fitted.vocab_[:3] == ["<unk>", "<s>", "</s>"]
     assert fitted.score(TEXT) == pytest.approx(-math.log(fitted.perplexity(TEXT)))
     r = repr(fitted)
-    assert r.startswith("LanguageModel(level='char', context=4") and "epochs_=4" in r
+    assert r.startswith("LanguageModel(level='char', context=4")
+    assert "epochs_=4" in r
 
 
 def test_text_sources_agree(tmp_path, fitted):
@@ -280,17 +285,22 @@ def test_fit_repeats_at_a_fixed_seed():
 
 def test_word_level_vocabulary_and_generation():
     lm = small(level="word", min_count=2, context=3).fit(TEXT + " zebra")
-    assert "zebra" not in lm.vocab_ and "cat" in lm.vocab_ and "." in lm.vocab_
+    assert "zebra" not in lm.vocab_
+    assert "cat" in lm.vocab_
+    assert "." in lm.vocab_
     assert lm.counts_[0] == 1  # zebra became <unk>
     out = lm.generate("the cat", max_tokens=8, temperature=0)
-    assert isinstance(out, str) and "<unk>" not in out
+    assert isinstance(out, str)
+    assert "<unk>" not in out
     with pytest.raises(ValueError, match="<unk>"):
         lm.generate("zebra giraffe", max_tokens=3)
 
 
 def test_generate_options(fitted):
     g = fitted.generate("the ", max_tokens=30, n=4, seed=3, top_k=5, top_p=0.9)
-    assert isinstance(g, list) and len(g) == 4 and all(len(s) <= 30 for s in g)
+    assert isinstance(g, list)
+    assert len(g) == 4
+    assert all(len(s) <= 30 for s in g)
     assert g == fitted.generate("the ", max_tokens=30, n=4, seed=3, top_k=5, top_p=0.9)
     greedy = fitted.generate("the c", max_tokens=20, temperature=0, n=3)
     assert greedy[0] == greedy[1] == greedy[2]
@@ -299,7 +309,7 @@ def test_generate_options(fitted):
     assert fitted.generate("the", max_tokens=0) == ""
 
 
-@pytest.mark.parametrize("kw,match", [
+@pytest.mark.parametrize(("kw", "match"), [
     (dict(temperature=-1), "temperature"), (dict(top_p=0), "top_p"),
     (dict(top_p=1.5), "top_p"), (dict(top_k=-1), "top_k"), (dict(n=0), "n"),
     (dict(max_tokens=-1), "max_tokens"),
@@ -314,7 +324,7 @@ def test_prompt_of_unknown_tokens(fitted):
         fitted.generate("ZQX", max_tokens=3)
 
 
-@pytest.mark.parametrize("kw,err,match", [
+@pytest.mark.parametrize(("kw", "err", "match"), [
     (dict(context=0), ValueError, "context"), (dict(level="byte"), ValueError, "level"),
     (dict(dim=1.5), TypeError, "dim"), (dict(lr=0), ValueError, "lr"),
     (dict(hidden=-1), ValueError, "hidden"), (dict(optimizer="adamax"), ValueError, "optimizer"),
@@ -363,7 +373,8 @@ def test_not_fitted():
 def test_early_stopping_keeps_the_best_epoch():
     val = "zebras graze. " * 20  # unlike the training text: validation gets worse
     lm = small(epochs=30, lr=3e-2, n_iter_no_change=2).fit(TEXT, validation=val)
-    assert lm.stop_reason_ == "early_stopping" and lm.epochs_ < 30
+    assert lm.stop_reason_ == "early_stopping"
+    assert lm.epochs_ < 30
     best = min(h["val_loss"] for h in lm.history_)
     assert math.log(lm.perplexity(val)) == pytest.approx(best, rel=1e-6)
 
@@ -371,7 +382,8 @@ def test_early_stopping_keeps_the_best_epoch():
 def test_partial_fit_continues_like_more_epochs():
     a = small(epochs=2, schedule="constant").fit(TEXT)
     a.partial_fit(TEXT)
-    assert a.epochs_ == 4 and len(a.history_) == 4
+    assert a.epochs_ == 4
+    assert len(a.history_) == 4
     b = small(epochs=2, schedule="constant").fit(TEXT)
     b.partial_fit(TEXT)
     for x, y in zip(a.params_, b.params_):
@@ -384,7 +396,8 @@ def test_divergence_rolls_back(fitted):
     try:
         with pytest.raises(msopt.DivergenceError, match="NaN or Inf"):
             fitted.partial_fit(TEXT)
-        assert np.isnan(fitted.params_[3][0, 0]) and fitted.epochs_ == 4
+        assert np.isnan(fitted.params_[3][0, 0])
+        assert fitted.epochs_ == 4
     finally:
         fitted.params_[3][0, 0] = before[3][0, 0]
 
@@ -418,7 +431,8 @@ def test_save_load_and_pickle(tmp_path, fitted):
     with np.load(path, allow_pickle=False) as f:
         assert str(f["format"]) == "msopt-languagemodel 1"
     for other in (msopt.LanguageModel.load(path), pickle.loads(pickle.dumps(fitted))):
-        assert other.vocab_ == fitted.vocab_ and other.history_ == fitted.history_
+        assert other.vocab_ == fitted.vocab_
+        assert other.history_ == fitted.history_
         assert other.perplexity(TEXT[:300]) == fitted.perplexity(TEXT[:300])
         assert other.generate("the", max_tokens=20, seed=1) == fitted.generate(
             "the", max_tokens=20, seed=1)
@@ -429,7 +443,8 @@ def test_save_load_and_pickle(tmp_path, fitted):
     for x, y in zip(a.params_, b.params_):
         np.testing.assert_array_equal(x, y)
     unfitted = pickle.loads(pickle.dumps(msopt.LanguageModel(context=3)))
-    assert unfitted.context == 3 and not hasattr(unfitted, "params_")
+    assert unfitted.context == 3
+    assert not hasattr(unfitted, "params_")
     bad = tmp_path / "bad.npz"
     bad.write_text("not a model")
     with pytest.raises(ValueError, match="bad.npz"):
@@ -468,3 +483,24 @@ def test_tinyshakespeare_short_fit():
                              seed=0).fit(text[:200_000], validation=text[n:n + 20_000])
     assert len(lm.vocab_) > 50
     assert lm.history_[-1]["val_loss"] < 2.6
+
+
+def test_ctrl_c_returns_quickly_and_keeps_a_consistent_model():
+    """Native calls return every ~0.25 s: a KeyboardInterrupt stops the fit within about
+    a second, keeping every step completed."""
+    import _thread
+    import threading
+    import time
+
+    lm = small(context=8, hidden=256, epochs=10_000, threads=2)
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        lm.fit(TEXT * 20)
+    elapsed = time.perf_counter() - t0
+    timer.join()
+    assert elapsed < 3.0
+    assert lm.stop_reason_ == "interrupted"
+    assert lm.epochs_ == len(lm.history_)
+    assert np.isfinite(lm.perplexity(TEXT[:100]))

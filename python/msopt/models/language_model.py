@@ -394,7 +394,7 @@ class LanguageModel(ParamsMixin):
         return out + [lin(U, (vocab, U)), lin(U, (vocab,))]
 
     def _make_optimizer(self, params: list[np.ndarray]) -> Optimizer:
-        cls = OPTIMIZERS[self.optimizer.lower()]
+        cls: Any = OPTIMIZERS[self.optimizer.lower()]
         try:
             return cls(params, lr=float(self.lr), max_grad_norm=self.max_grad_norm,
                        **(self.optimizer_params or {}))
@@ -521,7 +521,9 @@ class LanguageModel(ParamsMixin):
         self._check_fitted()
         data, start = self._stream(text, prefix)
         if adapt:
-            return self._dynamic(data, start, per_token=True, **adapt_options)[1]
+            per = self._dynamic(data, start, per_token=True, **adapt_options)[1]
+            assert per is not None
+            return per
         return _core.lm_score(data, self._shape(len(self.vocab_)), self.params_, start,
                               len(data), threads=self._threads(), per_token=True)
 
@@ -560,7 +562,8 @@ class LanguageModel(ParamsMixin):
                               len(data), threads=self._threads()) / n
 
     def _adapt_defaults(self, lr: float | None, steps: int, segment: int | None,
-                        adapt_params: str, adapt_optimizer: str) -> tuple[float, int, int, int, str]:
+                        adapt_params: str, adapt_optimizer: str
+                        ) -> tuple[float, int, int, int, str]:
         check_int("steps", steps, 0)
         if segment is None:
             segment = 100 if self.level == "char" else 20
@@ -585,13 +588,14 @@ class LanguageModel(ParamsMixin):
         lr_, steps_, seg, mask, opt_name = self._adapt_defaults(lr, steps, segment,
                                                                 adapt_params, adapt_optimizer)
         params = [p.copy() for p in self.params_]
-        opt = OPTIMIZERS[opt_name](params, lr=lr_)
+        opt = _optimizer(opt_name, params, lr_)
         shape = self._shape(len(self.vocab_))
         threads = self._threads()
         if start:  # the prefix: learned from, not scored
             _core.lm_dynamic(data, shape, opt.native_state(), 0, start, segment=seg,
                              steps=steps_, update=mask, threads=threads)
-        total, parts, a = 0.0, [], start
+        total, a = 0.0, start
+        parts: list[np.ndarray] = []
         per = max(seg, (65536 // seg) * seg)  # positions per native call
         while a < len(data):
             b = min(len(data), a + per)
@@ -602,7 +606,7 @@ class LanguageModel(ParamsMixin):
                 raise DivergenceError("dynamic evaluation: the loss or a gradient became NaN "
                                       f"or Inf; try a smaller lr (now {lr_})")
             total += loss
-            if per_token:
+            if per_token and tok is not None:
                 parts.append(tok)
             a = b
         return total, (np.concatenate(parts) if per_token else None)
@@ -652,7 +656,7 @@ class LanguageModel(ParamsMixin):
                 adapt_options.get("adapt_optimizer", "sgd"))
             params = [p.copy() for p in params]
             _core.lm_dynamic(data, self._shape(len(self.vocab_)),
-                             OPTIMIZERS[opt_name](params, lr=lr).native_state(), 0, len(ids),
+                             _optimizer(opt_name, params, lr).native_state(), 0, len(ids),
                              segment=seg, steps=steps, update=mask, threads=self._threads())
         C = int(self.context)
         ctx = np.concatenate([np.full(C, 1, np.int64), ids.astype(np.int64)])[-C:]
@@ -775,6 +779,11 @@ class LanguageModel(ParamsMixin):
         self.__dict__.update(other.__dict__)
 
 
+def _optimizer(name: str, params: list[np.ndarray], lr: float) -> Optimizer:
+    cls: Any = OPTIMIZERS[name]
+    return cls(params, lr=lr)
+
+
 def _write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
     """np.savez to a temporary file beside ``path``, flushed and fsynced, then renamed
     over it: a crash leaves the old file or the new one, never half of one."""
@@ -783,7 +792,7 @@ def _write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> N
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+# ruff: noqa: E741  (O is the output layer, as the kernel names it)
 from collections.abc import Sequence
 from typing import Any
 
