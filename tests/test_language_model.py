@@ -504,3 +504,31 @@ def test_ctrl_c_returns_quickly_and_keeps_a_consistent_model():
     assert lm.stop_reason_ == "interrupted"
     assert lm.epochs_ == len(lm.history_)
     assert np.isfinite(lm.perplexity(TEXT[:100]))
+
+
+def test_dropout_trains_repeats_and_is_off_when_scoring():
+    case = (13, 5, 4, 9, 6, False, "tanh", 60)
+    runs = []
+    for _ in range(2):
+        params, tokens, shape, kw = make(case, np.float64)
+        data = _core.LmData(tokens, shape.vocab, kw["bos"])
+        _core.lm_train(data, shape, msopt.SGD(params, lr=0.1).native_state(), batch_size=16,
+                       seed=1, epoch=0, batch_begin=0, batch_end=4, dropout=0.5, threads=2)
+        runs.append(params)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    plain, tokens, shape, kw = make(case, np.float64)
+    data = _core.LmData(tokens, shape.vocab, kw["bos"])
+    _core.lm_train(data, shape, msopt.SGD(plain, lr=0.1).native_state(), batch_size=16,
+                   seed=1, epoch=0, batch_begin=0, batch_end=4, dropout=0.0)
+    assert not np.array_equal(plain[3], runs[0][3])
+    # a dropped unit takes no gradient: with every unit but none dropped... p -> 0 is plain
+    tiny, *_ = make(case, np.float64)
+    _core.lm_train(data, shape, msopt.SGD(tiny, lr=0.1).native_state(), batch_size=16,
+                   seed=1, epoch=0, batch_begin=0, batch_end=4, dropout=1e-12)
+    for a, b in zip(tiny, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    lm = small(dropout=0.3).fit(TEXT)
+    assert lm.perplexity(TEXT) < 4
+    with pytest.raises(ValueError, match="dropout"):
+        msopt.LanguageModel(dropout=1.0)

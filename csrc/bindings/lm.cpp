@@ -188,7 +188,9 @@ py::tuple train(lm::Stream& s, const lm::Shape& sh, py::handle optimizer,
                 std::size_t batch_size, std::uint64_t seed, std::int64_t epoch,
                 std::size_t batch_begin, std::size_t batch_end, const Schedule& schedule,
                 std::int64_t schedule_origin, unsigned update, int threads,
-                std::size_t samples, py::handle sample_weights) {
+                std::size_t samples, py::handle sample_weights, double dropout) {
+    if (!(dropout >= 0.0 && dropout < 1.0))
+        throw std::invalid_argument("dropout: must be in [0, 1)");
     if (batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
     if (epoch < 0) throw std::invalid_argument("epoch: must be >= 0");
     check_threads(threads);
@@ -201,6 +203,7 @@ py::tuple train(lm::Stream& s, const lm::Shape& sh, py::handle optimizer,
     spec.batch_begin = batch_begin, spec.batch_end = batch_end;
     spec.schedule = schedule, spec.schedule_origin = schedule_origin;
     spec.update = check_update(sh, update), spec.threads = threads;
+    spec.dropout = dropout;
     std::vector<double> weights;
     if (samples) {
         if (samples > 1000000) throw std::invalid_argument("samples: must be <= 1,000,000");
@@ -359,6 +362,7 @@ void register_lm(py::module_& m) {
           py::arg("batch_begin"), py::arg("batch_end"), py::arg("schedule") = Schedule{},
           py::arg("schedule_origin") = 0, py::arg("update") = ~0u, py::arg("threads") = 1,
           py::arg("samples") = 0, py::arg("sample_weights") = py::none(),
+          py::arg("dropout") = 0.0,
           "Train batches [batch_begin, batch_end) of one epoch (positions in the order "
           "epoch_permutation(seed, epoch)); returns (summed loss, positions, batches, status: "
           "0 ok, 1 a non-finite loss, 2 a non-finite gradient; the failing batch wrote nothing).");

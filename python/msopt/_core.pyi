@@ -313,6 +313,7 @@ def lm_train(
     threads: int = 1,
     samples: int = 0,
     sample_weights: npt.NDArray[np.float64] | None = None,
+    dropout: float = 0.0,
 ) -> tuple[float, int, int, int]: ...
 def lm_score(
     data: LmData,

@@ -49,6 +49,7 @@ struct Work {
     std::size_t cap = 0;
     std::vector<std::int64_t> ids, labels;  // B x context, B
     std::vector<T> x, a1, h1, a2, u, z, du, dh1, dx;
+    std::vector<T> mask;  // dropout: 0 or 1 / (1 - p) per top unit (B x top)
     // the sampled loss
     std::vector<std::int64_t> zids;         // B x (1 + S)
     std::vector<T> logq;                    // B x (1 + S)
@@ -115,23 +116,36 @@ void scores_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0
 
 // From du (rows [r0, r1), scale * dLoss/du) down to dx: the hidden layers' deltas are left
 // in du[:, :top] (a2's or a1's) and dh1 (a1's, two layers).
+// With dropout, the top layer's outputs before the mask are in a2 (two layers) or a1 (one),
+// and du[:, :top] is first multiplied by the mask.
 template <class T>
 void backward_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
-                   std::size_t r1) {
+                   std::size_t r1, bool dropped) {
     const LmOps<T>& k = ops<T>();
     const std::size_t m = r1 - r0, K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2, U = sh.U();
     T* du = &w.du[r0 * U];
     const T* u = &w.u[r0 * U];
+    std::size_t ldh = U;
+    const std::size_t top = sh.top();
+    if (dropped) {
+        for (std::size_t i = 0; i < m; ++i) {
+            const T* mk = &w.mask[(r0 + i) * top];
+            T* d = du + i * U;
+            for (std::size_t j = 0; j < top; ++j) d[j] *= mk[j];
+        }
+        u = H2 ? &w.a2[r0 * H2] : &w.a1[r0 * H1];
+        ldh = top;
+    }
     const T* da1;
     std::size_t ld1;
     if (H2) {
-        k.act_grad(sh.act, u, U, m, H2, du, U);  // da2
+        k.act_grad(sh.act, u, ldh, m, H2, du, U);  // da2
         T* dh1 = &w.dh1[r0 * H1];
         blas::gemm(false, true, m, H1, H2, T(1), du, U, P.p[3], H2, T(0), dh1, H1);
         k.act_grad(sh.act, &w.h1[r0 * H1], H1, m, H1, dh1, H1);
         da1 = dh1, ld1 = H1;
     } else {
-        k.act_grad(sh.act, u, U, m, H1, du, U);
+        k.act_grad(sh.act, u, ldh, m, H1, du, U);
         da1 = du, ld1 = U;
     }
     T* dx = &w.dx[r0 * K];
@@ -165,6 +179,7 @@ struct Trainer {
     unsigned update;
     int threads;
     std::size_t S = 0;  // sampled: classes drawn per batch
+    double dropout = 0.0;
     const losses::AliasTable* sampler = nullptr;
     std::vector<T> logq_all;  // log(S q(c)) of every class
     Work<T> w;
@@ -191,6 +206,7 @@ struct Trainer {
                 logq_all[c] = T(std::log(double(S) * weights[c] / total));
         }
         w.reserve(sh, batch, S ? 1 + S : V);
+        w.mask.resize(batch * sh.top());
         if (S) w.zids.resize(batch * (1 + S)), w.logq.resize(batch * (1 + S));
         if (on(1)) gW1.resize(K * H1);
         if (on(2)) gb1.resize(H1);
@@ -231,6 +247,7 @@ struct Trainer {
         const int nt = threads_for_rows(threads, B);
         const double scale = 1.0 / double(B);
         const std::size_t zc = S ? 1 + S : V;
+        const bool dropped = dropout > 0.0;
         // Rows: forward, loss, backward to dx.
         parallel_for(nt, [&](int t) {
             const auto [r0, r1] = share(B, t, nt);
@@ -238,6 +255,7 @@ struct Trainer {
             part[std::size_t(t)] = 0.0;
             if (!m) return;
             hidden_rows(sh, P, w, r0, r1);
+            if (dropped) drop_rows(r0, r1, draw_seed);
             T* z = &w.z[r0 * zc];
             T* du = &w.du[r0 * U];
             const T* u = &w.u[r0 * U];
@@ -281,7 +299,7 @@ struct Trainer {
                     for (std::size_t j = 0; j < U; ++j) du[i * U + j] += a * oy[j];
                 }
             }
-            backward_rows(sh, P, w, r0, r1);
+            backward_rows(sh, P, w, r0, r1, dropped);
         });
         double loss = 0.0;
         for (int t = 0; t < nt; ++t) loss += part[std::size_t(t)];
@@ -418,6 +436,25 @@ struct Trainer {
         return loss;
     }
 
+    // Dropout on rows [r0, r1): keep the top layer's outputs (in a2 or a1, free after the
+    // activation), then mask them in u.  Each row's draws come from (seed, row).
+    void drop_rows(std::size_t r0, std::size_t r1, std::uint64_t seed) {
+        const std::size_t top = sh.top(), U = sh.U(), H2 = sh.hidden2;
+        const T keep = T(1.0 / (1.0 - dropout));
+        T* saved = H2 ? w.a2.data() : w.a1.data();
+        for (std::size_t i = r0; i < r1; ++i) {
+            SplitMix64 rng{stream_seed(seed ^ 0xD1B54A32D192ED03ull, 1, i)};
+            T* u = &w.u[i * U];
+            T* mk = &w.mask[i * top];
+            T* h = saved + i * top;
+            for (std::size_t j = 0; j < top; ++j) {
+                h[j] = u[j];
+                mk[j] = rng.uniform() >= dropout ? keep : T(0);
+                u[j] *= mk[j];
+            }
+        }
+    }
+
     Schedule schedule;
     std::int64_t origin = 0;
     double opt_factor() const {
@@ -443,6 +480,7 @@ Result train(Stream& s, const Shape& sh, const Params<T>& P, const Optim& opt,
                   spec.sample_weights);
     tr.schedule = spec.schedule;
     tr.origin = spec.schedule_origin;
+    tr.dropout = spec.dropout;
     const std::size_t n_batches = (n + bs - 1) / bs;
     for (std::size_t b = spec.batch_begin; b < std::min(spec.batch_end, n_batches); ++b) {
         const std::size_t lo = b * bs, B = std::min(bs, n - lo);

@@ -115,6 +115,9 @@ struct TrainSpec {
     // The sampled loss: S classes drawn per batch from `sample_weights` (vocab values).
     std::size_t samples = 0;
     const double* sample_weights = nullptr;
+    // Dropout on the last hidden layer's units (inverted: kept units scaled by
+    // 1 / (1 - dropout)), drawn per position from (seed, epoch, batch, row).
+    double dropout = 0.0;
 };
 
 enum Status : int { kOk = 0, kLossNotFinite = 1, kGradNotFinite = 2 };

@@ -103,6 +103,10 @@ class LanguageModel(ParamsMixin):
         The hidden layers' activation.
     direct : bool, default True
         Connect the concatenated embeddings to the output too (Bengio's ``W x``).
+    dropout : float, default 0.0
+        In training, each unit of the last hidden layer is dropped with this probability
+        (the kept ones scaled by ``1 / (1 - dropout)``), drawn per position from the seed.
+        Scoring, generation and dynamic evaluation use every unit.
     loss : {"softmax", "sampled"}
         Full softmax, or sampled softmax with ``samples`` classes drawn per batch from the
         training unigram distribution raised to ``sample_power`` (the shared alias
@@ -198,7 +202,8 @@ class LanguageModel(ParamsMixin):
     @keyword_aliases(learning_rate="lr", random_state="seed", batch="batch_size")
     def __init__(self, level: str = "char", context: int = 16, dim: int = 32,
                  hidden: int = 512, hidden2: int = 0, activation: str = "tanh",
-                 direct: bool = True, loss: str = "softmax", samples: int = 512,
+                 direct: bool = True, dropout: float = 0.0, loss: str = "softmax",
+                 samples: int = 512,
                  sample_power: float = 0.75, optimizer: str = "adam", lr: float = 2e-3,
                  optimizer_params: dict[str, Any] | None = None,
                  max_grad_norm: float | None = None, schedule: str = "cosine",
@@ -208,6 +213,7 @@ class LanguageModel(ParamsMixin):
                  threads: int | None = None, seed: int = 0, verbose: int = 0) -> None:
         self.level, self.context, self.dim, self.hidden = level, context, dim, hidden
         self.hidden2, self.activation, self.direct = hidden2, activation, direct
+        self.dropout = dropout
         self.loss, self.samples, self.sample_power = loss, samples, sample_power
         self.optimizer, self.lr, self.optimizer_params = optimizer, lr, optimizer_params
         self.max_grad_norm, self.schedule, self.warmup = max_grad_norm, schedule, warmup
@@ -252,6 +258,9 @@ class LanguageModel(ParamsMixin):
         if self.min_lr_factor > 1:
             raise ValueError(f"min_lr_factor: must be <= 1, got {self.min_lr_factor}")
         check_number("tol", self.tol, lo=0)
+        check_number("dropout", self.dropout, lo=0)
+        if self.dropout >= 1:
+            raise ValueError(f"dropout: must be < 1, got {self.dropout}")
         if self.max_grad_norm is not None:
             check_number("max_grad_norm", self.max_grad_norm, lo=0, strict=True)
         if self.optimizer_params is not None:
@@ -452,7 +461,8 @@ class LanguageModel(ParamsMixin):
                         data, shape, opt.native_state(), batch_size=bs, seed=seed,
                         epoch=epochs_done, batch_begin=b, batch_end=min(n_batches, b + chunk),
                         schedule=sched, schedule_origin=origin, threads=threads,
-                        samples=int(self.samples) if sampled else 0, sample_weights=weights)
+                        samples=int(self.samples) if sampled else 0, sample_weights=weights,
+                        dropout=float(self.dropout))
                     if status:
                         what = "loss" if status == 1 else "gradient"
                         raise DivergenceError(
