@@ -71,22 +71,50 @@ inline void context_ids(const Stream& s, std::size_t c, std::size_t t, std::int6
     }
 }
 
+// Prediction with fixed weights and a small vocabulary: the first layer's product of
+// every token at every context position, PW[j] = E W1[j dim : (j + 1) dim] (context x
+// vocab x hidden1), so a1 = b1 + sum_j PW[j][id_j] costs context * hidden1 additions
+// instead of context * dim * hidden1 multiply-adds.  Worth it when the rows to score
+// outnumber the vocabulary (the table costs a vocabulary's worth of rows) and it stays
+// small.
+template <class T>
+std::vector<T> first_layer_table(const Shape& sh, const Params<T>& P, std::size_t rows) {
+    const std::size_t c = sh.context, V = sh.vocab, H1 = sh.hidden1, dim = sh.dim;
+    if (rows < 2 * V || c * V * H1 > (std::size_t(1) << 22)) return {};
+    std::vector<T> pw(c * V * H1);
+    for (std::size_t j = 0; j < c; ++j)
+        blas::gemm(false, false, V, H1, dim, T(1), P.p[0], dim, P.p[1] + j * dim * H1, H1,
+                   T(0), &pw[j * V * H1], H1);
+    return pw;
+}
+
 // Rows [r0, r1) of w: x from w.ids, then the hidden layers into u (h_top, then x when
-// direct).  BLAS on this thread only.
+// direct).  BLAS on this thread only.  pw: first_layer_table's, or null.
 template <class T>
 void hidden_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
-                 std::size_t r1) {
+                 std::size_t r1, const T* pw = nullptr) {
     const LmOps<T>& k = ops<T>();
     const std::size_t m = r1 - r0, K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2, U = sh.U();
-    const std::size_t c = sh.context, dim = sh.dim;
+    const std::size_t c = sh.context, dim = sh.dim, V = sh.vocab;
     const T* E = P.p[0];
-    for (std::size_t i = r0; i < r1; ++i)
-        for (std::size_t j = 0; j < c; ++j)
-            std::memcpy(&w.x[i * K + j * dim], E + std::size_t(w.ids[i * c + j]) * dim,
-                        dim * sizeof(T));
+    if (!pw || sh.direct)
+        for (std::size_t i = r0; i < r1; ++i)
+            for (std::size_t j = 0; j < c; ++j)
+                std::memcpy(&w.x[i * K + j * dim], E + std::size_t(w.ids[i * c + j]) * dim,
+                            dim * sizeof(T));
     T* a1 = &w.a1[r0 * H1];
     for (std::size_t i = 0; i < m; ++i) std::memcpy(a1 + i * H1, P.p[2], H1 * sizeof(T));
-    blas::gemm(false, false, m, H1, K, T(1), &w.x[r0 * K], K, P.p[1], H1, T(1), a1, H1);
+    if (pw) {
+        for (std::size_t i = 0; i < m; ++i) {
+            T* __restrict a = a1 + i * H1;
+            for (std::size_t j = 0; j < c; ++j) {
+                const T* __restrict row = pw + (j * V + std::size_t(w.ids[(r0 + i) * c + j])) * H1;
+                for (std::size_t q = 0; q < H1; ++q) a[q] += row[q];
+            }
+        }
+    } else {
+        blas::gemm(false, false, m, H1, K, T(1), &w.x[r0 * K], K, P.p[1], H1, T(1), a1, H1);
+    }
     T* u = &w.u[r0 * U];
     if (H2) {
         T* h1 = &w.h1[r0 * H1];
@@ -499,7 +527,8 @@ namespace {
 // Scores of positions [lo, hi) on this thread, in blocks of `blk` rows.
 template <class T>
 double score_range(const Stream& s, const Shape& sh, const Params<T>& P, Work<T>& w,
-                   std::size_t lo, std::size_t hi, std::size_t blk, double* per_token) {
+                   std::size_t lo, std::size_t hi, std::size_t blk, double* per_token,
+                   const T* pw) {
     const LmOps<T>& k = ops<T>();
     const std::size_t c = sh.context, V = sh.vocab;
     double total = 0.0;
@@ -509,7 +538,7 @@ double score_range(const Stream& s, const Shape& sh, const Params<T>& P, Work<T>
             context_ids(s, c, a + i, &w.ids[i * c]);
             w.labels[i] = s.tok[a + i];
         }
-        hidden_rows(sh, P, w, 0, m);
+        hidden_rows(sh, P, w, 0, m, pw);
         scores_rows(sh, P, w, 0, m);
         if (per_token) {
             for (std::size_t i = 0; i < m; ++i) {
@@ -534,6 +563,7 @@ double score(const Stream& s, const Shape& sh, const Params<T>& P, std::size_t b
     blas::set_threads(1);
     if (end <= begin) return 0.0;
     const std::size_t n = end - begin;
+    const std::vector<T> pw = first_layer_table(sh, P, n);
     const int nt = threads_for_rows(threads, n / 4);
     std::vector<double> part(std::size_t(nt), 0.0);
     parallel_for(nt, [&](int t) {
@@ -542,7 +572,8 @@ double score(const Stream& s, const Shape& sh, const Params<T>& P, std::size_t b
         Work<T> w;
         w.reserve(sh, std::min(kScoreBlock, b - a), sh.vocab);
         part[std::size_t(t)] = score_range(s, sh, P, w, begin + a, begin + b, kScoreBlock,
-                                           per_token ? per_token - begin : nullptr);
+                                           per_token ? per_token - begin : nullptr,
+                                           pw.empty() ? nullptr : pw.data());
     });
     double total = 0.0;
     for (double p : part) total += p;
@@ -605,6 +636,24 @@ std::int32_t draw(T* z, std::size_t V, const Sampling& smp, SplitMix64& rng,
     }
     double mx = -INFINITY;
     for (std::size_t v = 0; v < V; ++v) mx = std::max(mx, double(z[v]));
+    if (smp.top_k == 0 && smp.top_p >= 1.0) {  // the whole softmax: one pass, no sort
+        const double inv_t = 1.0 / smp.temperature;
+        double sum = 0.0;
+        for (std::size_t v = 0; v < V; ++v) {
+            const T p = T(std::exp((double(z[v]) - mx) * inv_t));
+            z[v] = p;
+            sum += double(p);
+        }
+        double r = rng.uniform() * sum;
+        std::size_t last = 0;
+        for (std::size_t v = 0; v < V; ++v) {
+            if (!(z[v] > T(0))) continue;
+            if (r < double(z[v])) return std::int32_t(v);
+            r -= double(z[v]);
+            last = v;
+        }
+        return std::int32_t(last);
+    }
     tmp.clear();
     double sum = 0.0;
     for (std::size_t v = 0; v < V; ++v) {
@@ -655,7 +704,10 @@ void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts,
               std::int64_t* lengths) {
     blas::set_threads(1);
     const std::size_t c = sh.context, V = sh.vocab;
-    const int nt = int(std::min<std::size_t>(std::size_t(std::max(1, threads)), std::max<std::size_t>(1, n / 8)));
+    const int nt = int(std::min<std::size_t>(std::size_t(std::max(1, threads)),
+                                             std::max<std::size_t>(1, n / 8)));
+    const std::vector<T> table = first_layer_table(sh, P, n * max_tokens);
+    const T* pw = table.empty() ? nullptr : table.data();
     parallel_for(nt, [&](int t) {
         const auto [r0, r1] = share(n, t, nt);
         if (r1 <= r0) return;
@@ -679,7 +731,7 @@ void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts,
                     active[na++] = i;
                 }
             if (!na) break;
-            hidden_rows(sh, P, w, 0, na);
+            hidden_rows(sh, P, w, 0, na, pw);
             scores_rows(sh, P, w, 0, na);
             for (std::size_t q = 0; q < na; ++q) {
                 const std::size_t i = active[q];
