@@ -7,7 +7,8 @@ the same MLP in torch trained for the same epochs.
 
 - shakespeare: tinyshakespeare, characters, first 90% train / last 10% validation; every
   validation character scored with the preceding text as context; nats per character.
-- austen: the five novels in sorted file-name order, lower-cased tokens
+- austen: the five novels (between the Gutenberg header and footer) in sorted file-name
+  order, lower-cased tokens
   ``[^\\W_]+(?:'[^\\W_]+)*|[^\\w\\s]``, the last 10% of tokens held out, words seen 3 times
   in training; perplexity.
 
@@ -34,10 +35,17 @@ from msopt.models.language_model import LanguageModel  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
 
-SHAKESPEARE = dict(level="char", context=24, dim=16, hidden=1024, direct=True, epochs=8,
-                   batch_size=256, lr=2e-3)
-AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=True, epochs=6,
-              batch_size=256, lr=2e-3, min_count=3)
+SHAKESPEARE = dict(level="char", context=24, dim=16, hidden=1024, direct=True, dropout=0.3,
+                   epochs=8, batch_size=256, lr=2e-3)
+AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, dropout=0.3,
+              loss="sampled", samples=512, epochs=6, batch_size=256, lr=2e-3, min_count=3)
+
+
+def gutenberg_body(text: str) -> str:
+    """The book between Project Gutenberg's ``*** START OF`` and ``*** END OF`` lines."""
+    start = text.find("\n", text.find("*** START OF")) + 1
+    end = text.find("*** END OF")
+    return text[start:end if end >= 0 else len(text)]
 
 
 def row(name: str, value: float, unit: str, seconds: float | None = None) -> None:
@@ -124,8 +132,8 @@ def torch_same(train: str, val: str, cfg: dict) -> None:
 
 
 def austen(args: argparse.Namespace) -> None:
-    full = "".join(f.read_text(encoding="utf-8")
-                   for f in sorted((DATA / "gutenberg_austen").glob("*.txt")))
+    full = "\n".join(gutenberg_body(f.read_text(encoding="utf-8-sig"))
+                     for f in sorted((DATA / "gutenberg_austen").glob("*.txt")))
     lowered = full.lower()
     starts = [m.start() for m in WORD.finditer(lowered)]
     toks = WORD.findall(lowered)
@@ -165,5 +173,9 @@ if __name__ == "__main__":
     ap.add_argument("--torch", action="store_true")
     ap.add_argument("--epochs", type=int, default=0)
     ap.add_argument("--lr", type=float, default=1.0, help="dynamic evaluation's SGD rate")
+    ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
+    if a.threads:
+        import msopt
+        msopt.set_num_threads(a.threads)
     shakespeare(a) if a.corpus == "shakespeare" else austen(a)

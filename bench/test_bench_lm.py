@@ -46,6 +46,13 @@ CHAR = dict(context=8, dim=24, hidden=256)
 WORDM = dict(context=5, dim=64, hidden=256)
 
 
+def gutenberg_body(text: str) -> str:
+    """The book between Project Gutenberg's ``*** START OF`` and ``*** END OF`` lines."""
+    start = text.find("\n", text.find("*** START OF")) + 1
+    end = text.find("*** END OF")
+    return text[start:end if end >= 0 else len(text)]
+
+
 @functools.cache
 def char_ids() -> tuple[np.ndarray, int]:
     if not SHAKES.exists():
@@ -62,7 +69,7 @@ def word_ids() -> tuple[np.ndarray, int]:
         pytest.skip("the Austen data (shared/data/gutenberg_austen) is absent")
     toks: list[str] = []
     for f in sorted(AUSTEN.glob("*.txt")):
-        toks += WORD.findall(f.read_text(encoding="utf-8").lower())
+        toks += WORD.findall(gutenberg_body(f.read_text(encoding="utf-8-sig")).lower())
     n = int(len(toks) * 0.9)
     counts: dict[str, int] = {}
     for t in toks[:n]:
