@@ -532,3 +532,10 @@ def test_dropout_trains_repeats_and_is_off_when_scoring():
     assert lm.perplexity(TEXT) < 4
     with pytest.raises(ValueError, match="dropout"):
         msopt.LanguageModel(dropout=1.0)
+
+
+def test_long_generation_spans_several_native_calls(fitted):
+    a = fitted.generate("the ", max_tokens=600, n=2, seed=5)
+    assert a == fitted.generate("the ", max_tokens=600, n=2, seed=5)
+    assert all(len(s) <= 600 for s in a)
+    assert max(len(s) for s in a) > 256 or any("</s>" not in s for s in a)
