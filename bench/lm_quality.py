@@ -35,10 +35,10 @@ from msopt.models.language_model import LanguageModel  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
 
-SHAKESPEARE = dict(level="char", context=24, dim=16, hidden=1024, direct=True, dropout=0.3,
+SHAKESPEARE = dict(level="char", context=12, dim=32, hidden=1024, direct=True, dropout=0.15,
                    epochs=8, batch_size=256, lr=2e-3)
 AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, dropout=0.3,
-              loss="sampled", samples=512, epochs=6, batch_size=256, lr=2e-3, min_count=3)
+              loss="sampled", samples=512, epochs=3, batch_size=256, lr=2e-3, min_count=3)
 
 
 def gutenberg_body(text: str) -> str:
@@ -172,7 +172,7 @@ if __name__ == "__main__":
     ap.add_argument("corpus", choices=["shakespeare", "austen"])
     ap.add_argument("--torch", action="store_true")
     ap.add_argument("--epochs", type=int, default=0)
-    ap.add_argument("--lr", type=float, default=1.0, help="dynamic evaluation's SGD rate")
+    ap.add_argument("--lr", type=float, default=0.03, help="dynamic evaluation's SGD rate")
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
     if a.threads:

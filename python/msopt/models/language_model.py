@@ -551,7 +551,8 @@ class LanguageModel(ParamsMixin):
 
         With ``adapt=True`` this is dynamic evaluation (Krause et al. 2018): the text is
         read in segments of ``segment`` tokens; each is scored first, then the model takes
-        ``steps`` gradient steps on it (``adapt_optimizer`` at rate ``lr``), so every token is
+        ``steps`` gradient steps on it (``adapt_optimizer`` at rate ``lr``: default 0.03 for
+        "sgd", 3e-4 for the others; segments of 100 characters or 20 words), so every token is
         scored before the model has seen it.  ``adapt_params`` says what adapts: "all"
         parameters, or "output": the output layer and the embedding rows of the tokens
         seen.  The adaptation works on a copy: the model is unchanged afterwards.
@@ -583,7 +584,9 @@ class LanguageModel(ParamsMixin):
             raise ValueError(f"adapt_optimizer: expected one of {tuple(OPTIMIZERS)}, got "
                              f"{adapt_optimizer!r}")
         if lr is None:
-            lr = 1.0 if adapt_optimizer.lower() == "sgd" else 1e-4
+            # measured on tinyshakespeare (chars) and Austen (words): SGD 0.03 and Adam
+            # 3e-4 gave the lowest perplexities of the rates tried
+            lr = 0.03 if adapt_optimizer.lower() == "sgd" else 3e-4
         lr = check_number("lr", lr, lo=0, strict=True)
         H2 = int(self.hidden2)
         io = 5 if H2 else 3
