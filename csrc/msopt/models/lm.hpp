@@ -11,8 +11,9 @@
 //     z  = u O^T + bo                                   O: vocab x U, U = H_top (+ K)
 //     loss = logsumexp(z) - z_target                    (losses/dense.hpp's softmax rule)
 //
-// act is tanh (1 - 2 / (exp(2a) + 1) through the vectorized exp, a short series near 0) or
-// ReLU.  With the sampled loss, z covers the target and S classes drawn once per batch
+// act is tanh (sign(a) (1 - e) / (1 + e), e = exp(-2 |a|) through the vectorized exp, a
+// short series near 0) or ReLU; with dropout, the last hidden layer's units are dropped in
+// training.  With the sampled loss, z covers the target and S classes drawn once per batch
 // from the sampler (losses/alias.hpp), each corrected by -log(S q(class)), through
 // losses/sampled.hpp's rule; O and bo then take row-sparse gradients.
 //
