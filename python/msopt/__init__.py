@@ -58,6 +58,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Word2Vec": ("msopt.models", "Word2Vec"),
     "KeyedVectors": ("msopt.models", "KeyedVectors"),
     "TextClassifier": ("msopt.models", "TextClassifier"),
+    "LanguageModel": ("msopt.models.language_model", "LanguageModel"),
     "Vocabulary": ("msopt.text", "Vocabulary"),
     **{m: (f"msopt.{m}", None) for m in ("linear_model", "nn", "models", "text", "reference")},
     # the modules' earlier homes, kept as attributes

@@ -253,3 +253,102 @@ def loss_grad(
 def sample_classes(
     weights: npt.NDArray[np.float64], n: int, seed: int = 0, exclude: int = -1
 ) -> npt.NDArray[np.int64]: ...
+
+# -- the language model (msopt/models/lm.hpp) -----------------------------------------------
+class LmActivation(enum.IntEnum):
+    TANH = 0
+    RELU = 1
+
+class LmShape:
+    """A language model's architecture: parameters E (vocab, dim), W1 (context*dim,
+    hidden1), b1, [W2 (hidden1, hidden2), b2], O (vocab, top + direct*context*dim), bo."""
+
+    def __init__(
+        self,
+        *,
+        vocab: int,
+        dim: int,
+        context: int,
+        hidden1: int,
+        hidden2: int = 0,
+        direct: bool = False,
+        act: LmActivation = ...,
+    ) -> None: ...
+    @property
+    def vocab(self) -> int: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def context(self) -> int: ...
+    @property
+    def hidden1(self) -> int: ...
+    @property
+    def hidden2(self) -> int: ...
+    @property
+    def direct(self) -> bool: ...
+    @property
+    def act(self) -> LmActivation: ...
+
+class LmData:
+    """A private copy of a token stream (ids below vocab; bos pads the first contexts)."""
+
+    def __init__(
+        self, tokens: npt.NDArray[np.integer[Any]], vocab: int, bos: int
+    ) -> None: ...
+    def __len__(self) -> int: ...
+
+def lm_train(
+    data: LmData,
+    shape: LmShape,
+    optimizer: Any,
+    *,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    batch_begin: int,
+    batch_end: int,
+    schedule: Schedule = ...,
+    schedule_origin: int = 0,
+    update: int = ...,
+    threads: int = 1,
+    samples: int = 0,
+    sample_weights: npt.NDArray[np.float64] | None = None,
+    dropout: float = 0.0,
+) -> tuple[float, int, int, int]: ...
+def lm_score(
+    data: LmData,
+    shape: LmShape,
+    params: list[npt.NDArray[np.floating[Any]]],
+    begin: int,
+    end: int,
+    *,
+    threads: int = 1,
+    per_token: bool = False,
+) -> Any: ...
+def lm_dynamic(
+    data: LmData,
+    shape: LmShape,
+    optimizer: Any,
+    begin: int,
+    end: int,
+    *,
+    segment: int,
+    steps: int,
+    update: int = ...,
+    threads: int = 1,
+    per_token: bool = False,
+) -> tuple[float, int, int, int, npt.NDArray[np.float64] | None]: ...
+def lm_generate(
+    shape: LmShape,
+    params: list[npt.NDArray[np.floating[Any]]],
+    contexts: npt.NDArray[np.integer[Any]],
+    *,
+    max_tokens: int,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    stop: int = -1,
+    banned: npt.NDArray[np.integer[Any]] | None = None,
+    threads: int = 1,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...

@@ -1,0 +1,181 @@
+"""LanguageModel quality on real text beside the baselines, computed here on the same
+split: interpolated modified Kneser-Ney n-grams (bench/kneser_ney.py) and, with --torch,
+the same MLP in torch trained for the same epochs.
+
+    python bench/lm_quality.py shakespeare [--torch] [--epochs N]
+    python bench/lm_quality.py austen
+
+- shakespeare: tinyshakespeare, characters, first 90% train / last 10% validation; every
+  validation character scored with the preceding text as context; nats per character.
+- austen: the five novels (between the Gutenberg header and footer) in sorted file-name
+  order, lower-cased tokens
+  ``[^\\W_]+(?:'[^\\W_]+)*|[^\\w\\s]``, the last 10% of tokens held out, words seen 3 times
+  in training; perplexity.
+
+msopt's scores leave out the final ``</s>`` the model appends to a text, so every system
+scores exactly the same tokens.  Prints one line per system and samples at a fixed seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kneser_ney import KneserNey  # noqa: E402
+
+from msopt.models.language_model import LanguageModel  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
+
+SHAKESPEARE = dict(level="char", context=12, dim=32, hidden=1024, direct=True, dropout=0.15,
+                   epochs=8, batch_size=256, lr=2e-3)
+AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, dropout=0.3,
+              loss="sampled", samples=512, epochs=3, batch_size=256, lr=2e-3, min_count=3)
+
+
+def gutenberg_body(text: str) -> str:
+    """The book between Project Gutenberg's ``*** START OF`` and ``*** END OF`` lines."""
+    start = text.find("\n", text.find("*** START OF")) + 1
+    end = text.find("*** END OF")
+    return text[start:end if end >= 0 else len(text)]
+
+
+def row(name: str, value: float, unit: str, seconds: float | None = None) -> None:
+    extra = f"  ({seconds:,.0f} s)" if seconds is not None else ""
+    print(f"{name:<48} {value:8.4f} {unit}{extra}", flush=True)
+
+
+def shakespeare(args: argparse.Namespace) -> None:
+    text = (DATA / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    n = int(len(text) * 0.9)
+    train, val = text[:n], text[n:]
+    print(f"tinyshakespeare: {len(train):,} / {len(val):,} characters")
+    chars = sorted(set(text))
+    idx = {c: i for i, c in enumerate(chars)}
+    ids = np.array([idx[c] for c in text], np.int32)
+    for order in (5, 7):
+        t0 = time.time()
+        kn = KneserNey(order, len(chars) + 1, len(chars)).fit(ids[:n])
+        row(f"KN {order}-gram", kn.token_losses(ids, n).mean(), "nats/char", time.time() - t0)
+    cfg = dict(SHAKESPEARE, epochs=args.epochs or SHAKESPEARE["epochs"])
+    t0 = time.time()
+    lm = LanguageModel(verbose=1, seed=0, **cfg).fit(train, validation=val)
+    fit_s = time.time() - t0
+    static = lm.token_losses(val, prefix=train)[:-1].mean()
+    row(f"msopt {cfg}", static, "nats/char", fit_s)
+    t0 = time.time()
+    dyn = lm.token_losses(val, prefix=train[-5000:], adapt=True, lr=args.lr)[:-1].mean()
+    row(f"msopt dynamic evaluation (SGD lr {args.lr}, segment 100)", dyn, "nats/char",
+        time.time() - t0)
+    for t in (0.8,):
+        print(f"sample (seed 0, temperature {t}):\n"
+              + lm.generate("ROMEO:\n", max_tokens=300, temperature=t, seed=0))
+    if args.torch:
+        torch_same(train, val, cfg)
+
+
+def torch_same(train: str, val: str, cfg: dict) -> None:
+    """The same MLP (embedding, concatenation, tanh layer, output with the direct
+    connection) in torch, Adam with the same cosine schedule and epochs."""
+    import torch
+    import torch.nn as nn
+
+    torch.manual_seed(0)
+    chars = sorted(set(train + val))
+    idx = {c: i + 1 for i, c in enumerate(chars)}
+    V = len(chars) + 1
+    C, D, H = cfg["context"], cfg["dim"], cfg["hidden"]
+    ids = np.array([0] * C + [idx[c] for c in train + val], np.int64)
+    ctx = torch.from_numpy(np.lib.stride_tricks.sliding_window_view(ids[:-1], C).copy())
+    y = torch.from_numpy(ids[C:].copy())
+    n = len(train)
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb, self.l1 = nn.Embedding(V, D), nn.Linear(C * D, H)
+            self.out = nn.Linear(H + C * D, V)
+
+        def forward(self, c: torch.Tensor) -> torch.Tensor:
+            x = self.emb(c).flatten(1)
+            return self.out(torch.cat([torch.tanh(self.l1(x)), x], 1))
+
+    m = MLP()
+    opt = torch.optim.Adam(m.parameters(), lr=cfg["lr"])
+    steps = cfg["epochs"] * -(-n // cfg["batch_size"])
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(
+        0.05, 0.05 + 0.95 * (1 + math.cos(math.pi * min(k, steps) / steps)) / 2))
+    t0 = time.time()
+    for _e in range(cfg["epochs"]):
+        perm = torch.randperm(n)
+        for b in range(0, n, cfg["batch_size"]):
+            p = perm[b:b + cfg["batch_size"]]
+            loss = nn.functional.cross_entropy(m(ctx[p]), y[p])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    with torch.no_grad():
+        losses = [nn.functional.cross_entropy(m(ctx[a:a + 4096]), y[a:a + 4096],
+                                              reduction="sum").item()
+                  for a in range(n, len(y), 4096)]
+    row(f"torch, the same MLP, {cfg['epochs']} epochs", sum(losses) / (len(y) - n),
+        "nats/char", time.time() - t0)
+
+
+def austen(args: argparse.Namespace) -> None:
+    full = "\n".join(gutenberg_body(f.read_text(encoding="utf-8-sig"))
+                     for f in sorted((DATA / "gutenberg_austen").glob("*.txt")))
+    lowered = full.lower()
+    starts = [m.start() for m in WORD.finditer(lowered)]
+    toks = WORD.findall(lowered)
+    n = int(len(toks) * 0.9)
+    train_text, val_text = lowered[:starts[n]], lowered[starts[n]:]
+    counts: dict[str, int] = {}
+    for t in toks[:n]:
+        counts[t] = counts.get(t, 0) + 1
+    vocab = {t: i + 2 for i, t in enumerate(sorted(t for t, c in counts.items() if c >= 3))}
+    print(f"Austen: {n:,} / {len(toks) - n:,} tokens, vocabulary {len(vocab) + 1:,} "
+          "(with <unk>)")
+    ids = np.array([vocab.get(t, 0) for t in toks], np.int32)
+    for order in (3, 5):
+        t0 = time.time()
+        kn = KneserNey(order, len(vocab) + 2, 1).fit(ids[:n])
+        row(f"KN {order}-gram", math.exp(kn.token_losses(ids, n).mean()), "perplexity",
+            time.time() - t0)
+    cfg = dict(AUSTEN, epochs=args.epochs or AUSTEN["epochs"])
+    t0 = time.time()
+    lm = LanguageModel(verbose=1, seed=0, **cfg).fit(train_text, validation=val_text)
+    fit_s = time.time() - t0
+    per = lm.token_losses(val_text, prefix=train_text[-2000:])[:-1]
+    row(f"msopt {cfg}", math.exp(per.mean()), "perplexity", fit_s)
+    t0 = time.time()
+    dyn = lm.token_losses(val_text, prefix=train_text[-2000:], adapt=True,
+                          lr=args.lr)[:-1]
+    row(f"msopt dynamic evaluation (SGD lr {args.lr}, segment 20)", math.exp(dyn.mean()),
+        "perplexity", time.time() - t0)
+    print("sample (seed 0, temperature 0.8):\n"
+          + lm.generate("it is a truth universally acknowledged", max_tokens=60,
+                        temperature=0.8, seed=0))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("corpus", choices=["shakespeare", "austen"])
+    ap.add_argument("--torch", action="store_true")
+    ap.add_argument("--epochs", type=int, default=0)
+    ap.add_argument("--lr", type=float, default=0.03, help="dynamic evaluation's SGD rate")
+    ap.add_argument("--threads", type=int, default=0)
+    a = ap.parse_args()
+    if a.threads:
+        import msopt
+        msopt.set_num_threads(a.threads)
+    shakespeare(a) if a.corpus == "shakespeare" else austen(a)

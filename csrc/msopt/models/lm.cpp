@@ -1,0 +1,768 @@
+#include "lm.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "../core/blas.hpp"
+#include "../core/dispatch.hpp"
+#include "../core/random.hpp"
+#include "../core/threads.hpp"
+#include "../linear/linear.hpp"
+#include "../losses/alias.hpp"
+#include "../optim/step.hpp"
+
+namespace msopt::lm {
+
+MSOPT_ISA_DISPATCH(Kernels, kernels)
+
+const std::int64_t* Stream::order(std::uint64_t seed, std::int64_t epoch) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (perm_epoch != epoch || perm_seed != seed || perm.size() != tok.size()) {
+        perm.resize(tok.size());
+        linear::epoch_permutation(seed, epoch, perm.data(), perm.size());
+        perm_seed = seed, perm_epoch = epoch;
+    }
+    return perm.data();
+}
+
+namespace {
+
+template <class T>
+const LmOps<T>& ops() {
+    if constexpr (sizeof(T) == 4) return kernels().f32;
+    else return kernels().f64;
+}
+
+// Rows per thread below which a batch stays on fewer threads.
+constexpr std::size_t kMinRowsPerThread = 64;
+
+int threads_for_rows(int threads, std::size_t rows) {
+    const std::size_t most = std::max<std::size_t>(1, rows / kMinRowsPerThread);
+    return int(std::min<std::size_t>(std::size_t(std::max(1, threads)), most));
+}
+
+// Scratch of a batch of up to B rows.
+template <class T>
+struct Work {
+    std::size_t cap = 0;
+    std::vector<std::int64_t> ids, labels;  // B x context, B
+    std::vector<T> x, a1, h1, a2, u, z, du, dh1, dx;
+    std::vector<T> mask;  // dropout: 0 or 1 / (1 - p) per top unit (B x top)
+    // the sampled loss
+    std::vector<std::int64_t> zids;         // B x (1 + S)
+    std::vector<T> logq;                    // B x (1 + S)
+    void reserve(const Shape& sh, std::size_t B, std::size_t zcols) {
+        cap = B;
+        ids.resize(B * sh.context), labels.resize(B);
+        x.resize(B * sh.K()), a1.resize(B * sh.hidden1), u.resize(B * sh.U());
+        if (sh.hidden2) h1.resize(B * sh.hidden1), a2.resize(B * sh.hidden2);
+        z.resize(B * zcols), du.resize(B * sh.U()), dx.resize(B * sh.K());
+        if (sh.hidden2) dh1.resize(B * sh.hidden1);
+    }
+};
+
+// The ids of the context of position t, oldest first.
+inline void context_ids(const Stream& s, std::size_t c, std::size_t t, std::int64_t* out) {
+    for (std::size_t j = 0; j < c; ++j) {
+        const std::ptrdiff_t k = std::ptrdiff_t(t) - std::ptrdiff_t(c) + std::ptrdiff_t(j);
+        out[j] = k >= 0 ? s.tok[std::size_t(k)] : s.bos;
+    }
+}
+
+// Prediction with fixed weights and a small vocabulary: the first layer's product of
+// every token at every context position, PW[j] = E W1[j dim : (j + 1) dim] (context x
+// vocab x hidden1), so a1 = b1 + sum_j PW[j][id_j] costs context * hidden1 additions
+// instead of context * dim * hidden1 multiply-adds.  Worth it when the rows to score
+// outnumber the vocabulary (the table costs a vocabulary's worth of rows) and it stays
+// small.
+template <class T>
+std::vector<T> first_layer_table(const Shape& sh, const Params<T>& P, std::size_t rows) {
+    const std::size_t c = sh.context, V = sh.vocab, H1 = sh.hidden1, dim = sh.dim;
+    if (rows < 2 * V || c * V * H1 > (std::size_t(1) << 22)) return {};
+    std::vector<T> pw(c * V * H1);
+    for (std::size_t j = 0; j < c; ++j)
+        blas::gemm(false, false, V, H1, dim, T(1), P.p[0], dim, P.p[1] + j * dim * H1, H1,
+                   T(0), &pw[j * V * H1], H1);
+    return pw;
+}
+
+// Rows [r0, r1) of w: x from w.ids, then the hidden layers into u (h_top, then x when
+// direct).  BLAS on this thread only.  pw: first_layer_table's, or null.
+template <class T>
+void hidden_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
+                 std::size_t r1, const T* pw = nullptr) {
+    const LmOps<T>& k = ops<T>();
+    const std::size_t m = r1 - r0, K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2, U = sh.U();
+    const std::size_t c = sh.context, dim = sh.dim, V = sh.vocab;
+    const T* E = P.p[0];
+    if (!pw || sh.direct)
+        for (std::size_t i = r0; i < r1; ++i)
+            for (std::size_t j = 0; j < c; ++j)
+                std::memcpy(&w.x[i * K + j * dim], E + std::size_t(w.ids[i * c + j]) * dim,
+                            dim * sizeof(T));
+    T* a1 = &w.a1[r0 * H1];
+    for (std::size_t i = 0; i < m; ++i) std::memcpy(a1 + i * H1, P.p[2], H1 * sizeof(T));
+    if (pw) {
+        for (std::size_t i = 0; i < m; ++i) {
+            T* __restrict a = a1 + i * H1;
+            for (std::size_t j = 0; j < c; ++j) {
+                const T* __restrict row = pw + (j * V + std::size_t(w.ids[(r0 + i) * c + j])) * H1;
+                for (std::size_t q = 0; q < H1; ++q) a[q] += row[q];
+            }
+        }
+    } else {
+        blas::gemm(false, false, m, H1, K, T(1), &w.x[r0 * K], K, P.p[1], H1, T(1), a1, H1);
+    }
+    T* u = &w.u[r0 * U];
+    if (H2) {
+        T* h1 = &w.h1[r0 * H1];
+        k.activate(sh.act, a1, m, H1, h1, H1);
+        T* a2 = &w.a2[r0 * H2];
+        for (std::size_t i = 0; i < m; ++i) std::memcpy(a2 + i * H2, P.p[4], H2 * sizeof(T));
+        blas::gemm(false, false, m, H2, H1, T(1), h1, H1, P.p[3], H2, T(1), a2, H2);
+        k.activate(sh.act, a2, m, H2, u, U);
+    } else {
+        k.activate(sh.act, a1, m, H1, u, U);
+    }
+    if (sh.direct)
+        for (std::size_t i = 0; i < m; ++i)
+            std::memcpy(u + i * U + sh.top(), &w.x[(r0 + i) * K], K * sizeof(T));
+}
+
+// Full-softmax scores of rows [r0, r1): z = u O^T + bo.
+template <class T>
+void scores_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
+                 std::size_t r1) {
+    const std::size_t m = r1 - r0, V = sh.vocab, U = sh.U();
+    const int io = sh.index_O();
+    T* z = &w.z[r0 * V];
+    for (std::size_t i = 0; i < m; ++i) std::memcpy(z + i * V, P.p[io + 1], V * sizeof(T));
+    blas::gemm(false, true, m, V, U, T(1), &w.u[r0 * U], U, P.p[io], U, T(1), z, V);
+}
+
+// From du (rows [r0, r1), scale * dLoss/du) down to dx: the hidden layers' deltas are left
+// in du[:, :top] (a2's or a1's) and dh1 (a1's, two layers).
+// With dropout, the top layer's outputs before the mask are in a2 (two layers) or a1 (one),
+// and du[:, :top] is first multiplied by the mask.
+template <class T>
+void backward_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
+                   std::size_t r1, bool dropped) {
+    const LmOps<T>& k = ops<T>();
+    const std::size_t m = r1 - r0, K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2, U = sh.U();
+    T* du = &w.du[r0 * U];
+    const T* u = &w.u[r0 * U];
+    std::size_t ldh = U;
+    const std::size_t top = sh.top();
+    if (dropped) {
+        for (std::size_t i = 0; i < m; ++i) {
+            const T* mk = &w.mask[(r0 + i) * top];
+            T* d = du + i * U;
+            for (std::size_t j = 0; j < top; ++j) d[j] *= mk[j];
+        }
+        u = H2 ? &w.a2[r0 * H2] : &w.a1[r0 * H1];
+        ldh = top;
+    }
+    const T* da1;
+    std::size_t ld1;
+    if (H2) {
+        k.act_grad(sh.act, u, ldh, m, H2, du, U);  // da2
+        T* dh1 = &w.dh1[r0 * H1];
+        blas::gemm(false, true, m, H1, H2, T(1), du, U, P.p[3], H2, T(0), dh1, H1);
+        k.act_grad(sh.act, &w.h1[r0 * H1], H1, m, H1, dh1, H1);
+        da1 = dh1, ld1 = H1;
+    } else {
+        k.act_grad(sh.act, u, ldh, m, H1, du, U);
+        da1 = du, ld1 = U;
+    }
+    T* dx = &w.dx[r0 * K];
+    blas::gemm(false, true, m, K, H1, T(1), da1, ld1, P.p[1], H1, T(0), dx, K);
+    if (sh.direct)
+        for (std::size_t i = 0; i < m; ++i) {
+            T* d = dx + i * K;
+            const T* s = du + i * U + sh.top();
+            for (std::size_t j = 0; j < K; ++j) d[j] += s[j];
+        }
+}
+
+// out[c] = sum over rows of M[:, c], for c in [c0, c1), rows in order.
+template <class T>
+void colsum(const T* M, std::size_t ld, std::size_t rows, std::size_t c0, std::size_t c1,
+            T* out) {
+    for (std::size_t c = c0; c < c1; ++c) out[c] = T(0);
+    for (std::size_t i = 0; i < rows; ++i) {
+        const T* r = M + i * ld;
+        for (std::size_t c = c0; c < c1; ++c) out[c] += r[c];
+    }
+}
+
+// A training (or adaptation) step: the state a run keeps across batches.
+template <class T>
+struct Trainer {
+    const Stream& s;
+    const Shape& sh;
+    const Params<T>& P;
+    const Optim& opt;
+    unsigned update;
+    int threads;
+    std::size_t S = 0;  // sampled: classes drawn per batch
+    double dropout = 0.0;
+    const losses::AliasTable* sampler = nullptr;
+    std::vector<T> logq_all;  // log(S q(c)) of every class
+    Work<T> w;
+    std::vector<T> gW1, gb1, gW2, gb2, gO, gbo, gE, gOr, gbor;
+    std::vector<std::int64_t> uE, uO, sidx;
+    std::vector<T> Os, bs;  // sampled: the drawn classes' rows of O and bo
+    std::vector<double> part;
+    std::vector<ParamTask> tasks;
+
+    Trainer(const Stream& s_, const Shape& sh_, const Params<T>& P_, const Optim& o,
+            unsigned upd, int nt, std::size_t batch, std::size_t samples,
+            const double* weights)
+        : s(s_), sh(sh_), P(P_), opt(o), update(upd), threads(nt) {
+        const std::size_t K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2, U = sh.U(),
+                          V = sh.vocab;
+        if (samples && weights) {
+            S = samples;
+            sampler_own = losses::AliasTable(weights, V);
+            sampler = &sampler_own;
+            double total = 0.0;
+            for (std::size_t c = 0; c < V; ++c) total += weights[c];
+            logq_all.resize(V);
+            for (std::size_t c = 0; c < V; ++c)
+                logq_all[c] = T(std::log(double(S) * weights[c] / total));
+        }
+        w.reserve(sh, batch, S ? 1 + S : V);
+        w.mask.resize(batch * sh.top());
+        if (S) w.zids.resize(batch * (1 + S)), w.logq.resize(batch * (1 + S));
+        if (on(1)) gW1.resize(K * H1);
+        if (on(2)) gb1.resize(H1);
+        if (H2 && on(3)) gW2.resize(H1 * H2);
+        if (H2 && on(4)) gb2.resize(H2);
+        if (!S) {
+            if (on(sh.index_O())) gO.resize(V * U);
+            if (on(sh.index_O() + 1)) gbo.resize(V);
+        } else {
+            Os.resize(S * U), bs.resize(S), sidx.resize(S);
+        }
+        part.resize(std::size_t(std::max(1, nt)));
+    }
+    bool on(int i) const { return (update >> i) & 1u; }
+
+    // One step on the positions pos[0..B): returns the batch's summed loss (before the
+    // step) and sets status.
+    // per_row (full softmax only): each position's loss, -log p before the step.
+    double step(const std::int64_t* pos, std::size_t B, std::uint64_t draw_seed, int* status,
+                double* per_row = nullptr) {
+        const std::size_t c = sh.context, K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2,
+                          U = sh.U(), V = sh.vocab, dim = sh.dim;
+        const int io = sh.index_O();
+        const LmOps<T>& k = ops<T>();
+        for (std::size_t i = 0; i < B; ++i) {
+            context_ids(s, c, std::size_t(pos[i]), &w.ids[i * c]);
+            w.labels[i] = s.tok[std::size_t(pos[i])];
+        }
+        if (S) {  // the batch's shared classes, their rows and log Q
+            SplitMix64 rng{draw_seed};
+            for (std::size_t j = 0; j < S; ++j) {
+                const std::size_t cl = sampler->draw(rng.next());
+                sidx[j] = std::int64_t(cl);
+                std::memcpy(&Os[j * U], P.p[io] + cl * U, U * sizeof(T));
+                bs[j] = P.p[io + 1][cl];
+            }
+        }
+        const int nt = threads_for_rows(threads, B);
+        const double scale = 1.0 / double(B);
+        const std::size_t zc = S ? 1 + S : V;
+        const bool dropped = dropout > 0.0;
+        // Rows: forward, loss, backward to dx.
+        parallel_for(nt, [&](int t) {
+            const auto [r0, r1] = share(B, t, nt);
+            const std::size_t m = r1 - r0;
+            part[std::size_t(t)] = 0.0;
+            if (!m) return;
+            hidden_rows(sh, P, w, r0, r1);
+            if (dropped) drop_rows(r0, r1, draw_seed);
+            T* z = &w.z[r0 * zc];
+            T* du = &w.du[r0 * U];
+            const T* u = &w.u[r0 * U];
+            if (!S) {
+                scores_rows(sh, P, w, r0, r1);
+                if (per_row) {
+                    double sum = 0.0;
+                    for (std::size_t i = 0; i < m; ++i) {
+                        const double l = k.softmax(z + i * V, 1, V, &w.labels[r0 + i], scale);
+                        per_row[r0 + i] = l;
+                        sum += l;
+                    }
+                    part[std::size_t(t)] = sum;
+                } else {
+                    part[std::size_t(t)] = k.softmax(z, m, V, &w.labels[r0], scale);
+                }
+                blas::gemm(false, false, m, U, V, T(1), z, V, P.p[io], U, T(0), du, U);
+            } else {
+                for (std::size_t i = 0; i < m; ++i) {
+                    const std::size_t y = std::size_t(w.labels[r0 + i]);
+                    const T* oy = P.p[io] + y * U;
+                    T acc = P.p[io + 1][y];
+                    T d = T(0);
+                    for (std::size_t j = 0; j < U; ++j) d += u[i * U + j] * oy[j];
+                    z[i * zc] = acc + d;
+                    std::int64_t* ids = &w.zids[(r0 + i) * zc];
+                    T* lq = &w.logq[(r0 + i) * zc];
+                    ids[0] = std::int64_t(y), lq[0] = logq_all[y];
+                    for (std::size_t j = 0; j < S; ++j) {
+                        ids[1 + j] = sidx[j], lq[1 + j] = logq_all[std::size_t(sidx[j])];
+                        z[i * zc + 1 + j] = bs[j];
+                    }
+                }
+                blas::gemm(false, true, m, S, U, T(1), u, U, Os.data(), U, T(1), z + 1, zc);
+                part[std::size_t(t)] =
+                    k.sampled(z, m, zc, &w.zids[r0 * zc], &w.logq[r0 * zc], scale);
+                blas::gemm(false, false, m, U, S, T(1), z + 1, zc, Os.data(), U, T(0), du, U);
+                for (std::size_t i = 0; i < m; ++i) {
+                    const T a = z[i * zc];
+                    const T* oy = P.p[io] + std::size_t(w.labels[r0 + i]) * U;
+                    for (std::size_t j = 0; j < U; ++j) du[i * U + j] += a * oy[j];
+                }
+            }
+            backward_rows(sh, P, w, r0, r1, dropped);
+        });
+        double loss = 0.0;
+        for (int t = 0; t < nt; ++t) loss += part[std::size_t(t)];
+        if (!std::isfinite(loss)) {
+            *status = kLossNotFinite;
+            return loss;
+        }
+        // Weight gradients, each cut by its output rows over the threads.
+        const T* da1 = H2 ? w.dh1.data() : w.du.data();
+        const std::size_t ld1 = H2 ? H1 : U;
+        const T* h1in = H2 ? w.h1.data() : nullptr;
+        if (S) {
+            gOr.resize((S + B) * U), gbor.resize(S + B);
+        }
+        parallel_for(nt, [&](int t) {
+            if (on(1)) {
+                const auto [a, b] = share(K, t, nt);
+                if (b > a)
+                    blas::gemm(true, false, b - a, H1, B, T(1), w.x.data() + a, K, da1, ld1,
+                               T(0), &gW1[a * H1], H1);
+            }
+            if (on(2)) {
+                const auto [a, b] = share(H1, t, nt);
+                colsum(da1, ld1, B, a, b, gb1.data());
+            }
+            if (H2 && on(3)) {
+                const auto [a, b] = share(H1, t, nt);
+                if (b > a)
+                    blas::gemm(true, false, b - a, H2, B, T(1), h1in + a, H1, w.du.data(), U,
+                               T(0), &gW2[a * H2], H2);
+            }
+            if (H2 && on(4)) {
+                const auto [a, b] = share(H2, t, nt);
+                colsum(w.du.data(), U, B, a, b, gb2.data());
+            }
+            if (!S) {
+                if (on(io)) {
+                    const auto [a, b] = share(V, t, nt);
+                    if (b > a)
+                        blas::gemm(true, false, b - a, U, B, T(1), w.z.data() + a, V,
+                                   w.u.data(), U, T(0), &gO[a * U], U);
+                }
+                if (on(io + 1)) {
+                    const auto [a, b] = share(V, t, nt);
+                    colsum(w.z.data(), V, B, a, b, gbo.data());
+                }
+            } else {
+                // rows [0, S): the drawn classes' gradients; [S, S + B): each target's
+                if (on(io)) {
+                    const auto [a, b] = share(S, t, nt);
+                    if (b > a)
+                        blas::gemm(true, false, b - a, U, B, T(1), w.z.data() + 1 + a, zc,
+                                   w.u.data(), U, T(0), &gOr[a * U], U);
+                    const auto [i0, i1] = share(B, t, nt);
+                    for (std::size_t i = i0; i < i1; ++i) {
+                        const T g0 = w.z[i * zc];
+                        T* dst = &gOr[(S + i) * U];
+                        const T* src = &w.u[i * U];
+                        for (std::size_t j = 0; j < U; ++j) dst[j] = g0 * src[j];
+                    }
+                }
+                if (on(io + 1)) {
+                    const auto [a, b] = share(S, t, nt);
+                    for (std::size_t j = a; j < b; ++j) {
+                        T acc = T(0);
+                        for (std::size_t i = 0; i < B; ++i) acc += w.z[i * zc + 1 + j];
+                        gbor[j] = acc;
+                    }
+                    const auto [i0, i1] = share(B, t, nt);
+                    for (std::size_t i = i0; i < i1; ++i) gbor[S + i] = w.z[i * zc];
+                }
+            }
+        });
+        // The optimizer engine: one call for every parameter updated.
+        tasks.clear();
+        const double f = opt_factor();
+        const DType dt = sizeof(T) == 4 ? DType::F32 : DType::F64;
+        auto add = [&](int i, const T* g, std::size_t n, std::size_t d,
+                       const std::int64_t* rows) {
+            ParamTask pt;
+            pt.dtype = dt;
+            pt.param = P.p[i];
+            pt.grad = g;
+            pt.n = n;
+            pt.dim = d;
+            pt.rows = rows;
+            for (int q = 0; q < kMaxSlots; ++q) pt.state[q] = opt.state[i][q];
+            double h[8];
+            std::memcpy(h, opt.hyper[i], sizeof h);
+            h[0] *= f;
+            bool need[kMaxSlots];
+            pt.coeffs = make_coeffs(opt.algo, h, *opt.step[i] + 1, need);
+            tasks.push_back(pt);
+        };
+        if (on(0)) {
+            const std::size_t n = B * c;
+            const T* vals = w.dx.data();
+            if (coalesce_rows<T>(w.ids.data(), n, w.dx.data(), dim, uE, gE)) vals = gE.data();
+            // no repeat: uE holds the ids, the values are dx as it is
+            add(0, vals, uE.size() * dim, dim, uE.data());
+        }
+        if (on(1)) add(1, gW1.data(), K * H1, 0, nullptr);
+        if (on(2)) add(2, gb1.data(), H1, 0, nullptr);
+        if (H2 && on(3)) add(3, gW2.data(), H1 * H2, 0, nullptr);
+        if (H2 && on(4)) add(4, gb2.data(), H2, 0, nullptr);
+        std::vector<T> bo_rows;
+        std::vector<std::int64_t> uB;
+        if (!S) {
+            if (on(io)) add(io, gO.data(), V * U, 0, nullptr);
+            if (on(io + 1)) add(io + 1, gbo.data(), V, 0, nullptr);
+        } else {
+            std::vector<std::int64_t> ids(S + B);
+            for (std::size_t j = 0; j < S; ++j) ids[j] = sidx[j];
+            for (std::size_t i = 0; i < B; ++i) ids[S + i] = w.labels[i];
+            if (on(io)) {
+                const T* vals = gOr.data();
+                if (coalesce_rows<T>(ids.data(), S + B, gOr.data(), U, uO, gO)) vals = gO.data();
+                add(io, vals, uO.size() * U, U, uO.data());
+            }
+            if (on(io + 1)) {
+                const T* vals = gbor.data();
+                if (coalesce_rows<T>(ids.data(), S + B, gbor.data(), 1, uB, bo_rows))
+                    vals = bo_rows.data();
+                add(io + 1, vals, uB.size(), 1, uB.data());
+            }
+        }
+        const StepStats st = run_step(tasks, opt.max_norm, true);
+        if (!st.finite) {
+            *status = kGradNotFinite;
+            return loss;
+        }
+        for (int i = 0; i < sh.n_params(); ++i)
+            if (on(i)) ++*opt.step[i];
+        return loss;
+    }
+
+    // Dropout on rows [r0, r1): keep the top layer's outputs (in a2 or a1, free after the
+    // activation), then mask them in u.  Each row's draws come from (seed, row).
+    void drop_rows(std::size_t r0, std::size_t r1, std::uint64_t seed) {
+        const std::size_t top = sh.top(), U = sh.U(), H2 = sh.hidden2;
+        const T keep = T(1.0 / (1.0 - dropout));
+        T* saved = H2 ? w.a2.data() : w.a1.data();
+        for (std::size_t i = r0; i < r1; ++i) {
+            SplitMix64 rng{stream_seed(seed ^ 0xD1B54A32D192ED03ull, 1, i)};
+            T* u = &w.u[i * U];
+            T* mk = &w.mask[i * top];
+            T* h = saved + i * top;
+            for (std::size_t j = 0; j < top; ++j) {
+                h[j] = u[j];
+                mk[j] = rng.uniform() >= dropout ? keep : T(0);
+                u[j] *= mk[j];
+            }
+        }
+    }
+
+    Schedule schedule;
+    std::int64_t origin = 0;
+    double opt_factor() const {
+        return schedule.at(double(*opt.step[sh.index_O()] - origin));
+    }
+
+  private:
+    losses::AliasTable sampler_own;
+};
+
+}  // namespace
+
+template <class T>
+Result train(Stream& s, const Shape& sh, const Params<T>& P, const Optim& opt,
+             const TrainSpec& spec) {
+    blas::set_threads(1);
+    Result r;
+    const std::size_t n = s.tok.size();
+    const std::size_t bs = std::min(spec.batch_size, n);
+    if (!bs) return r;
+    const std::int64_t* order = s.order(spec.seed, spec.epoch);
+    Trainer<T> tr(s, sh, P, opt, spec.update, spec.threads, bs, spec.samples,
+                  spec.sample_weights);
+    tr.schedule = spec.schedule;
+    tr.origin = spec.schedule_origin;
+    tr.dropout = spec.dropout;
+    const std::size_t n_batches = (n + bs - 1) / bs;
+    for (std::size_t b = spec.batch_begin; b < std::min(spec.batch_end, n_batches); ++b) {
+        const std::size_t lo = b * bs, B = std::min(bs, n - lo);
+        const std::uint64_t ds = stream_seed(spec.seed, 0, std::uint64_t(spec.epoch) * 1000003u + b);
+        const double l = tr.step(order + lo, B, ds, &r.status);
+        if (r.status != kOk) return r;
+        r.loss += l;
+        r.count += B;
+        ++r.batches;
+    }
+    return r;
+}
+
+namespace {
+
+// Scores of positions [lo, hi) on this thread, in blocks of `blk` rows.
+template <class T>
+double score_range(const Stream& s, const Shape& sh, const Params<T>& P, Work<T>& w,
+                   std::size_t lo, std::size_t hi, std::size_t blk, double* per_token,
+                   const T* pw) {
+    const LmOps<T>& k = ops<T>();
+    const std::size_t c = sh.context, V = sh.vocab;
+    double total = 0.0;
+    for (std::size_t a = lo; a < hi; a += blk) {
+        const std::size_t m = std::min(blk, hi - a);
+        for (std::size_t i = 0; i < m; ++i) {
+            context_ids(s, c, a + i, &w.ids[i * c]);
+            w.labels[i] = s.tok[a + i];
+        }
+        hidden_rows(sh, P, w, 0, m, pw);
+        scores_rows(sh, P, w, 0, m);
+        if (per_token) {
+            for (std::size_t i = 0; i < m; ++i) {
+                const double l = k.softmax(&w.z[i * V], 1, V, &w.labels[i], 1.0);
+                per_token[a + i] = l;
+                total += l;
+            }
+        } else {
+            total += k.softmax(w.z.data(), m, V, w.labels.data(), 1.0);
+        }
+    }
+    return total;
+}
+
+constexpr std::size_t kScoreBlock = 256;
+
+}  // namespace
+
+template <class T>
+double score(const Stream& s, const Shape& sh, const Params<T>& P, std::size_t begin,
+             std::size_t end, int threads, double* per_token) {
+    blas::set_threads(1);
+    if (end <= begin) return 0.0;
+    const std::size_t n = end - begin;
+    const std::vector<T> pw = first_layer_table(sh, P, n);
+    const int nt = threads_for_rows(threads, n / 4);
+    std::vector<double> part(std::size_t(nt), 0.0);
+    parallel_for(nt, [&](int t) {
+        const auto [a, b] = share(n, t, nt);
+        if (b <= a) return;
+        Work<T> w;
+        w.reserve(sh, std::min(kScoreBlock, b - a), sh.vocab);
+        part[std::size_t(t)] = score_range(s, sh, P, w, begin + a, begin + b, kScoreBlock,
+                                           per_token ? per_token - begin : nullptr,
+                                           pw.empty() ? nullptr : pw.data());
+    });
+    double total = 0.0;
+    for (double p : part) total += p;
+    return total;
+}
+
+template <class T>
+Result dynamic(Stream& s, const Shape& sh, const Params<T>& P, const Optim& opt,
+               std::size_t begin, std::size_t end, std::size_t segment, int steps,
+               unsigned update, int threads, double* per_token) {
+    blas::set_threads(1);
+    Result r;
+    if (end <= begin || !segment) return r;
+    Trainer<T> tr(s, sh, P, opt, update, threads, std::min(segment, end - begin), 0, nullptr);
+    std::vector<std::int64_t> pos;
+    std::vector<double> seg_loss;
+    for (std::size_t a = begin; a < end; a += segment) {
+        const std::size_t b = std::min(end, a + segment);
+        // Score first (the segment's tokens unseen), then learn from them: the first step's
+        // loss, taken before its update, is the segment's score.
+        pos.resize(b - a);
+        std::iota(pos.begin(), pos.end(), std::int64_t(a));
+        double* pt = per_token ? per_token + (a - begin) : nullptr;
+        if (steps == 0) {
+            r.loss += score(s, sh, P, a, b, threads, pt);
+        } else {
+            seg_loss.resize(b - a);
+            const double l = tr.step(pos.data(), pos.size(), 0, &r.status, seg_loss.data());
+            if (pt) std::copy(seg_loss.begin(), seg_loss.end(), pt);
+            r.loss += l;
+        }
+        r.count += b - a;
+        if (!std::isfinite(r.loss)) {
+            r.status = kLossNotFinite;
+            return r;
+        }
+        if (r.status != kOk) return r;
+        for (int k = 1; k < steps; ++k) {
+            tr.step(pos.data(), pos.size(), 0, &r.status);
+            if (r.status != kOk) return r;
+        }
+        ++r.batches;
+    }
+    return r;
+}
+
+namespace {
+
+// Draws one class from the scores z (V values, overwritten) by the sampling rules.
+template <class T>
+std::int32_t draw(T* z, std::size_t V, const Sampling& smp, SplitMix64& rng,
+                  std::vector<std::pair<double, std::int32_t>>& tmp) {
+    for (std::int32_t b : smp.banned)
+        if (b >= 0 && std::size_t(b) < V) z[b] = T(-INFINITY);
+    if (smp.temperature == 0.0) {
+        std::size_t best = 0;
+        for (std::size_t v = 1; v < V; ++v)
+            if (z[v] > z[best]) best = v;
+        return std::int32_t(best);
+    }
+    double mx = -INFINITY;
+    for (std::size_t v = 0; v < V; ++v) mx = std::max(mx, double(z[v]));
+    if (smp.top_k == 0 && smp.top_p >= 1.0) {  // the whole softmax: one pass, no sort
+        const double inv_t = 1.0 / smp.temperature;
+        double sum = 0.0;
+        for (std::size_t v = 0; v < V; ++v) {
+            const T p = T(std::exp((double(z[v]) - mx) * inv_t));
+            z[v] = p;
+            sum += double(p);
+        }
+        double r = rng.uniform() * sum;
+        std::size_t last = 0;
+        for (std::size_t v = 0; v < V; ++v) {
+            if (!(z[v] > T(0))) continue;
+            if (r < double(z[v])) return std::int32_t(v);
+            r -= double(z[v]);
+            last = v;
+        }
+        return std::int32_t(last);
+    }
+    tmp.clear();
+    double sum = 0.0;
+    for (std::size_t v = 0; v < V; ++v) {
+        const double p = std::exp((double(z[v]) - mx) / smp.temperature);
+        if (p > 0.0) tmp.emplace_back(p, std::int32_t(v)), sum += p;
+    }
+    std::size_t keep = tmp.size();
+    const bool topk = smp.top_k > 0 && smp.top_k < keep;
+    if (topk || smp.top_p < 1.0) {
+        // by probability, descending; ties by id
+        auto cmp = [](const auto& a, const auto& b) {
+            return a.first > b.first || (a.first == b.first && a.second < b.second);
+        };
+        if (topk) {
+            std::partial_sort(tmp.begin(), tmp.begin() + std::ptrdiff_t(smp.top_k), tmp.end(),
+                              cmp);
+            keep = smp.top_k;
+        } else {
+            std::sort(tmp.begin(), tmp.end(), cmp);
+        }
+        sum = 0.0;
+        for (std::size_t j = 0; j < keep; ++j) sum += tmp[j].first;
+        if (smp.top_p < 1.0) {
+            double acc = 0.0;
+            std::size_t j = 0;
+            for (; j < keep; ++j) {
+                acc += tmp[j].first;
+                if (acc >= smp.top_p * sum) break;
+            }
+            keep = std::min(keep, j + 1);
+            sum = 0.0;
+            for (std::size_t q = 0; q < keep; ++q) sum += tmp[q].first;
+        }
+    }
+    double r = rng.uniform() * sum;
+    for (std::size_t j = 0; j < keep; ++j) {
+        if (r < tmp[j].first) return tmp[j].second;
+        r -= tmp[j].first;
+    }
+    return tmp[keep - 1].second;
+}
+
+}  // namespace
+
+template <class T>
+void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts, std::size_t n,
+              std::size_t max_tokens, const Sampling& smp, int threads, std::int32_t* out,
+              std::int64_t* lengths) {
+    blas::set_threads(1);
+    const std::size_t c = sh.context, V = sh.vocab;
+    const int nt = int(std::min<std::size_t>(std::size_t(std::max(1, threads)),
+                                             std::max<std::size_t>(1, n / 8)));
+    const std::vector<T> table = first_layer_table(sh, P, n * max_tokens);
+    const T* pw = table.empty() ? nullptr : table.data();
+    parallel_for(nt, [&](int t) {
+        const auto [r0, r1] = share(n, t, nt);
+        if (r1 <= r0) return;
+        const std::size_t m = r1 - r0;
+        Work<T> w;
+        w.reserve(sh, m, V);
+        std::vector<std::int64_t> ctx(m * c);
+        for (std::size_t i = 0; i < m * c; ++i) ctx[i] = contexts[r0 * c + i];
+        std::vector<SplitMix64> rng;
+        for (std::size_t i = r0; i < r1; ++i)
+            rng.push_back(SplitMix64{stream_seed(smp.seed, 0, i * 0x9E3779B97F4A7C15ull)});
+        std::vector<char> done(m, 0);
+        std::vector<std::size_t> active(m);
+        std::vector<std::pair<double, std::int32_t>> tmp;
+        for (std::size_t i = 0; i < m; ++i) lengths[r0 + i] = 0;
+        for (std::size_t step = 0; step < max_tokens; ++step) {
+            std::size_t na = 0;
+            for (std::size_t i = 0; i < m; ++i)
+                if (!done[i]) {
+                    std::memcpy(&w.ids[na * c], &ctx[i * c], c * sizeof(std::int64_t));
+                    active[na++] = i;
+                }
+            if (!na) break;
+            hidden_rows(sh, P, w, 0, na, pw);
+            scores_rows(sh, P, w, 0, na);
+            for (std::size_t q = 0; q < na; ++q) {
+                const std::size_t i = active[q];
+                const std::int32_t tok = draw(&w.z[q * V], V, smp, rng[i], tmp);
+                if (tok == smp.stop) {
+                    done[i] = 1;
+                    continue;
+                }
+                out[(r0 + i) * max_tokens + step] = tok;
+                lengths[r0 + i] = std::int64_t(step + 1);
+                std::int64_t* cx = &ctx[i * c];
+                std::memmove(cx, cx + 1, (c - 1) * sizeof(std::int64_t));
+                cx[c - 1] = tok;
+            }
+        }
+    });
+}
+
+#define MSOPT_INSTANTIATE(T)                                                                  \
+    template Result train<T>(Stream&, const Shape&, const Params<T>&, const Optim&,           \
+                             const TrainSpec&);                                               \
+    template double score<T>(const Stream&, const Shape&, const Params<T>&, std::size_t,      \
+                             std::size_t, int, double*);                                      \
+    template Result dynamic<T>(Stream&, const Shape&, const Params<T>&, const Optim&,         \
+                               std::size_t, std::size_t, std::size_t, int, unsigned, int,     \
+                               double*);                                                      \
+    template void generate<T>(const Shape&, const Params<T>&, const std::int32_t*,            \
+                              std::size_t, std::size_t, const Sampling&, int, std::int32_t*,  \
+                              std::int64_t*);
+MSOPT_INSTANTIATE(float)
+MSOPT_INSTANTIATE(double)
+#undef MSOPT_INSTANTIATE
+
+}  // namespace msopt::lm

@@ -1,0 +1,816 @@
+"""A neural language model (Bengio et al. 2003) trained, scored, adapted (dynamic
+evaluation, Krause et al. 2018) and sampled in native loops: the previous ``context``
+tokens embedded and concatenated, one or two tanh/ReLU layers, a softmax (or sampled
+softmax) over the vocabulary, an optional direct connection; every step a fused
+forward/backward/update through msopt's optimizer engine."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from msopt import _core
+from msopt._api import (
+    ParamsMixin,
+    check_bool,
+    check_choice,
+    check_int,
+    check_number,
+    keyword_aliases,
+    not_fitted,
+)
+from msopt._io import read_npz
+from msopt.exceptions import DivergenceError
+from msopt.optim.optimizers import OPTIMIZERS, Optimizer, flatten_state_dict, unflatten_state_dict
+
+__all__ = ["LanguageModel"]
+
+FORMAT = "msopt-languagemodel 1"
+UNK, BOS, EOS = "<unk>", "<s>", "</s>"
+SPECIALS = (UNK, BOS, EOS)  # ids 0, 1, 2
+WORD_PATTERN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
+LEVELS = ("char", "word")
+LOSSES = ("softmax", "sampled")
+ACTIVATIONS = {"tanh": _core.LmActivation.TANH, "relu": _core.LmActivation.RELU}
+SCHEDULES = ("constant", "linear", "cosine")
+ADAPT = ("all", "output")
+_NO_SPACE_BEFORE = set(".,;:!?)]}'\"")
+_CHUNK_SECONDS = 0.25  # a native training call returns to Python about this often
+
+
+def read_text(text: Any, name: str = "text") -> str:
+    """The text of a str (the text itself), an os.PathLike (a UTF-8 file) or an iterable
+    of str (lines; one trailing newline of each is dropped, then they are joined by
+    newlines)."""
+    if isinstance(text, str):
+        return text
+    if isinstance(text, os.PathLike):
+        with open(text, encoding="utf-8") as f:
+            return f.read()
+    if isinstance(text, (bytes, bytearray)) or not isinstance(text, Iterable):
+        raise TypeError(f"{name}: expected a str (the text), an os.PathLike (a file) or an "
+                        f"iterable of str (lines), got {type(text).__name__}")
+    lines = []
+    for i, line in enumerate(text):
+        if not isinstance(line, str):
+            raise TypeError(f"{name}[{i}]: expected str, got {type(line).__name__}")
+        lines.append(line[:-1] if line.endswith("\n") else line)
+    return "\n".join(lines)
+
+
+class LanguageModel(ParamsMixin):
+    """A feed-forward neural language model (Bengio et al. 2003), with dynamic evaluation.
+
+    The previous ``context`` tokens are embedded (width ``dim``) and concatenated into x;
+    ``hidden`` tanh or ReLU units follow (and ``hidden2`` more, optionally); the output layer
+    scores every token from the last hidden layer (and from x itself with ``direct=True``,
+    Bengio's ``W x``).  Training minimizes the cross-entropy of the softmax over the
+    vocabulary (or, with ``loss="sampled"``, of a sampled softmax with the log-Q
+    correction; perplexities are always over the full softmax) by minibatch steps of any
+    msopt optimizer (Adam by default): each step is one fused native
+    forward/backward/update, the embedding rows updated as row-sparse gradients, and
+    whole runs of batches go in one native call with the GIL released.
+
+    Tokens: characters (``level="char"``) or words (``level="word"``: runs of letters and
+    digits with inner apostrophes, and single punctuation marks, lower-cased by default).
+    The vocabulary keeps tokens seen ``min_count`` times or more, plus ``<unk>`` (every
+    other token), ``<s>`` (the context before a text's start) and ``</s>`` (its end, scored
+    and predicted like any token).  A text is one str, a file (``os.PathLike``, UTF-8) or
+    an iterable of lines (joined by newlines).
+
+    Parameters
+    ----------
+    level : {"char", "word"}
+        Tokens are characters or words.
+    context : int, default 16
+        Previous tokens the model sees (>= 1).
+    dim : int, default 32
+        Width of each token's embedding.
+    hidden : int, default 512
+        Units of the hidden layer.
+    hidden2 : int, default 0
+        Units of a second hidden layer (0: none).
+    activation : {"tanh", "relu"}
+        The hidden layers' activation.
+    direct : bool, default True
+        Connect the concatenated embeddings to the output too (Bengio's ``W x``).
+    dropout : float, default 0.0
+        In training, each unit of the last hidden layer is dropped with this probability
+        (the kept ones scaled by ``1 / (1 - dropout)``), drawn per position from the seed.
+        Scoring, generation and dynamic evaluation use every unit.
+    loss : {"softmax", "sampled"}
+        Full softmax, or sampled softmax with ``samples`` classes drawn per batch from the
+        training unigram distribution raised to ``sample_power`` (the shared alias
+        sampler), each logit corrected by ``-log(samples * q(class))``.
+    samples : int, default 512
+        Classes drawn per batch by the sampled loss.
+    sample_power : float, default 0.75
+        The sampled loss draws classes in proportion to ``(count + 1) ** sample_power``.
+    optimizer : str, default "adam"
+        Any of msopt's optimizers: "sgd", "adam", "adamw", "adagrad", "rmsprop", "lion".
+    lr : float, default 2e-3
+        The base learning rate (alias ``learning_rate``).
+    optimizer_params : dict, optional
+        Other hyperparameters of the optimizer (``betas``, ``weight_decay``, ...).
+    max_grad_norm : float, optional
+        Clip the global gradient norm of each step (the optimizer engine's clipping).
+    schedule : {"constant", "linear", "cosine"}
+        The learning rate over each :meth:`fit` (or :meth:`partial_fit` call), by steps:
+        constant, linear decay to ``min_lr_factor`` of ``lr``, or linear warmup over
+        ``warmup`` of the steps then a cosine to ``min_lr_factor``.
+    warmup : float, default 0.02
+        Share of the steps spent warming up (``"cosine"``).
+    min_lr_factor : float, default 0.05
+        The learning rate's floor, as a share of ``lr`` (``"linear"``, ``"cosine"``).
+    batch_size : int, default 256
+        Positions per step (alias ``batch``).
+    epochs : int, default 5
+        Passes over the text per :meth:`fit` or :meth:`partial_fit` call.
+    min_count : int, default 1
+        Tokens seen fewer times in the training text become ``<unk>``.
+    lower : bool, optional
+        Lower-case the text (default: True for words, False for characters).
+    n_iter_no_change : int, default 2
+        With a validation text, stop after this many epochs without a relative
+        improvement of ``tol`` of its perplexity, and keep the best epoch's weights.
+    tol : float, default 1e-3
+        The relative improvement early stopping asks for.
+    dtype : {"float32", "float64"}
+        The parameters' type.
+    threads : int, optional
+        Threads of the native loops (default: msopt's thread count).  A fixed seed and
+        thread count repeat a fit bit for bit.
+    seed : int, default 0
+        Seeds the initial weights, the order of the positions and the sampled classes
+        (alias ``random_state``).
+    verbose : int, default 0
+        Print one line per epoch (losses, validation perplexity, tokens/s).
+
+    Attributes
+    ----------
+    vocab_ : list of str
+        The tokens by id: ``<unk>``, ``<s>``, ``</s>``, then by descending training count.
+    counts_ : ndarray of int64
+        Training count of each token.
+    params_ : list of ndarray
+        ``E`` (vocab x dim), ``W1``, ``b1``, [``W2``, ``b2``], ``O`` (vocab x (top + direct
+        inputs)), ``bo``: the native order.
+    optimizer_ : msopt.Optimizer
+        The optimizer over ``params_``, with its state (training continues from it).
+    history_ : list of dict
+        One entry per epoch: ``epoch``, ``train_loss`` (mean nats per token over the
+        epoch's steps, before each step), ``val_loss`` and ``val_perplexity`` (with a
+        validation text), ``seconds``, ``tokens_per_sec``.
+    stop_reason_ : str
+        Why the last training call stopped: ``"epochs"``, ``"early_stopping"`` or
+        ``"interrupted"`` (Ctrl-C: the model keeps every step completed, and the
+        KeyboardInterrupt is raised again).
+    epochs_ : int
+        Epochs trained since :meth:`fit`.
+
+    Examples
+    --------
+    >>> from msopt import LanguageModel
+    >>> text = "the cat sat on the mat. the dog sat on the log. " * 40
+    >>> lm = LanguageModel(context=4, dim=8, hidden=32, epochs=8, lr=1e-2, threads=1)
+    >>> lm = lm.fit(text)
+    >>> lm.perplexity("the cat sat on the log. ") < 3
+    True
+    >>> lm.generate("the c", max_tokens=10, temperature=0)
+    'at sat on '
+    """
+
+    vocab_: list[str]
+    counts_: np.ndarray
+    params_: list[np.ndarray]
+    optimizer_: Optimizer
+    history_: list[dict[str, Any]]
+    stop_reason_: str
+    epochs_: int
+
+    _repr_always = ("level", "context", "dim", "hidden")
+
+    @keyword_aliases(learning_rate="lr", random_state="seed", batch="batch_size")
+    def __init__(self, level: str = "char", context: int = 16, dim: int = 32,
+                 hidden: int = 512, hidden2: int = 0, activation: str = "tanh",
+                 direct: bool = True, dropout: float = 0.0, loss: str = "softmax",
+                 samples: int = 512,
+                 sample_power: float = 0.75, optimizer: str = "adam", lr: float = 2e-3,
+                 optimizer_params: dict[str, Any] | None = None,
+                 max_grad_norm: float | None = None, schedule: str = "cosine",
+                 warmup: float = 0.02, min_lr_factor: float = 0.05, batch_size: int = 256,
+                 epochs: int = 5, min_count: int = 1, lower: bool | None = None,
+                 n_iter_no_change: int = 2, tol: float = 1e-3, dtype: str = "float32",
+                 threads: int | None = None, seed: int = 0, verbose: int = 0) -> None:
+        self.level, self.context, self.dim, self.hidden = level, context, dim, hidden
+        self.hidden2, self.activation, self.direct = hidden2, activation, direct
+        self.dropout = dropout
+        self.loss, self.samples, self.sample_power = loss, samples, sample_power
+        self.optimizer, self.lr, self.optimizer_params = optimizer, lr, optimizer_params
+        self.max_grad_norm, self.schedule, self.warmup = max_grad_norm, schedule, warmup
+        self.min_lr_factor, self.batch_size, self.epochs = min_lr_factor, batch_size, epochs
+        self.min_count, self.lower = min_count, lower
+        self.n_iter_no_change, self.tol, self.dtype = n_iter_no_change, tol, dtype
+        self.threads, self.seed, self.verbose = threads, seed, verbose
+        self._check_params()
+
+    # -- parameters -----------------------------------------------------------------------
+    def _check_params(self) -> None:
+        """TypeError for a wrong type, ValueError for a wrong value, naming the argument."""
+        check_choice("level", self.level, LEVELS)
+        check_choice("activation", self.activation, tuple(ACTIVATIONS))
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+        if not isinstance(self.optimizer, str) or self.optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"optimizer: expected one of {tuple(OPTIMIZERS)}, got "
+                             f"{self.optimizer!r}")
+        for name, lo, hi in (("context", 1, 4096), ("dim", 1, 1 << 20), ("hidden", 1, 1 << 20),
+                             ("hidden2", 0, 1 << 20), ("samples", 1, 1_000_000),
+                             ("batch_size", 1, 1 << 24), ("epochs", 0, 1 << 30),
+                             ("min_count", 1, 1 << 62), ("n_iter_no_change", 1, 1 << 30),
+                             ("seed", 0, 2**64 - 1)):
+            v = check_int(name, getattr(self, name), lo)
+            if v > hi:
+                raise ValueError(f"{name}: must be <= {hi:,}, got {v}")
+        check_int("threads", self.threads, 1, none=True)
+        if self.threads is not None and self.threads > 1024:
+            raise ValueError(f"threads: must be <= 1024, got {self.threads}")
+        check_int("verbose", self.verbose, 0)
+        check_bool("direct", self.direct)
+        if self.lower is not None:
+            check_bool("lower", self.lower)
+        check_number("lr", self.lr, lo=0, strict=True)
+        check_number("sample_power", self.sample_power, lo=0)
+        check_number("warmup", self.warmup, lo=0)
+        if self.warmup >= 1:
+            raise ValueError(f"warmup: must be < 1 (a share of the steps), got {self.warmup}")
+        check_number("min_lr_factor", self.min_lr_factor, lo=0)
+        if self.min_lr_factor > 1:
+            raise ValueError(f"min_lr_factor: must be <= 1, got {self.min_lr_factor}")
+        check_number("tol", self.tol, lo=0)
+        check_number("dropout", self.dropout, lo=0)
+        if self.dropout >= 1:
+            raise ValueError(f"dropout: must be < 1, got {self.dropout}")
+        if self.max_grad_norm is not None:
+            check_number("max_grad_norm", self.max_grad_norm, lo=0, strict=True)
+        if self.optimizer_params is not None:
+            if not isinstance(self.optimizer_params, dict):
+                raise TypeError("optimizer_params: expected a dict or None, got "
+                                f"{type(self.optimizer_params).__name__}")
+            bad = {"lr", "params", "max_grad_norm"} & set(self.optimizer_params)
+            if bad:
+                raise ValueError(f"optimizer_params: {sorted(bad)} are set by the model's own "
+                                 "arguments")
+
+    def _threads(self) -> int:
+        return int(self.threads or _core.get_num_threads())
+
+    def _np_dtype(self) -> type:
+        return np.float32 if self.dtype == "float32" else np.float64
+
+    def _lower(self) -> bool:
+        return self.level == "word" if self.lower is None else bool(self.lower)
+
+    def _shape(self, vocab: int) -> Any:
+        return _core.LmShape(vocab=vocab, dim=int(self.dim), context=int(self.context),
+                             hidden1=int(self.hidden), hidden2=int(self.hidden2),
+                             direct=bool(self.direct), act=ACTIVATIONS[self.activation])
+
+    def _repr_state(self) -> list[str]:
+        if not hasattr(self, "params_"):
+            return []
+        return [f"vocab={len(self.vocab_):,}", f"epochs_={self.epochs_}"]
+
+    # -- tokens ---------------------------------------------------------------------------
+    def _tokens(self, text: str) -> list[str] | str:
+        if self._lower():
+            text = text.lower()
+        return text if self.level == "char" else WORD_PATTERN.findall(text)
+
+    def _ids(self, text: str, *, eos: bool = True) -> np.ndarray:
+        """The ids of a text's tokens (then ``</s>`` when eos)."""
+        toks = self._tokens(text)
+        lookup = self._index
+        if self.level == "char":
+            cps = np.frombuffer(toks.encode("utf-32-le"), np.uint32)  # type: ignore[union-attr]
+            keys, vals = self._char_table
+            pos = np.minimum(np.searchsorted(keys, cps), len(keys) - 1)
+            ids = np.where(keys[pos] == cps, vals[pos], 0).astype(np.int32)
+        else:
+            ids = np.fromiter((lookup.get(t, 0) for t in toks), np.int32, len(toks))
+        return np.append(ids, np.int32(2)) if eos else ids
+
+    def _set_vocab(self, vocab: list[str], counts: np.ndarray) -> None:
+        self.vocab_, self.counts_ = vocab, counts
+        self._index = {t: i for i, t in enumerate(vocab)}
+        if self.level == "char":
+            pairs = sorted((ord(t), i) for i, t in enumerate(vocab) if len(t) == 1)
+            self._char_table = (np.array([p[0] for p in pairs], np.uint32),
+                                np.array([p[1] for p in pairs], np.int32))
+
+    def _build_vocab(self, text: str) -> tuple[list[str], np.ndarray]:
+        counts = Counter(self._tokens(text))
+        for s in SPECIALS:
+            counts.pop(s, None)
+        kept = [(t, c) for t, c in counts.items() if c >= int(self.min_count)]
+        kept.sort(key=lambda tc: -tc[1])  # stable: ties by first appearance
+        if not kept:
+            raise ValueError("text: no token is seen min_count times; the vocabulary would "
+                             "hold no token")
+        if len(kept) < 2:
+            raise ValueError(f"text: the vocabulary has a single token ({kept[0][0]!r}); a "
+                             "language model needs at least two")
+        vocab = list(SPECIALS) + [t for t, _ in kept]
+        total = sum(counts.values())
+        unk = total - sum(c for _, c in kept)
+        return vocab, np.array([unk, 0, 1] + [c for _, c in kept], np.int64)
+
+    # -- training -------------------------------------------------------------------------
+    def fit(self, text: Any, validation: Any = None) -> LanguageModel:
+        """Train from scratch: a new vocabulary from ``text``, new weights, ``epochs``
+        epochs (fewer with early stopping on ``validation``'s perplexity).  Returns self.
+
+        Nothing changes unless the call succeeds (an interrupted call keeps every step
+        completed)."""
+        self._check_params()
+        t = read_text(text, "text")
+        val = None if validation is None else read_text(validation, "validation")
+        vocab, counts = self._build_vocab(t)
+        saved = self.__dict__.copy()
+        params: list[np.ndarray] = []
+        try:
+            self._set_vocab(vocab, counts)
+            ids = self._ids(t)
+            if len(ids) - 1 < int(self.context):
+                raise ValueError(f"text: {len(ids) - 1} tokens, shorter than the context "
+                                 f"({self.context})")
+            params = self._init_params(len(vocab))
+            opt = self._make_optimizer(params)
+            self.history_, self.epochs_ = [], 0
+            self._train(ids, val, params, opt, first=True)
+        except BaseException as e:
+            kept = isinstance(e, KeyboardInterrupt) and self.__dict__.get("params_") is params
+            if not kept:  # a rejected or failed call changes nothing
+                self.__dict__.clear()
+                self.__dict__.update(saved)
+            raise
+        return self
+
+    def partial_fit(self, text: Any, validation: Any = None) -> LanguageModel:
+        """Train ``epochs`` more epochs on ``text`` from the current weights and optimizer
+        state (the vocabulary stays; unseen tokens read as ``<unk>``).  A first call
+        (unfitted model) is :meth:`fit`."""
+        if not hasattr(self, "params_"):
+            return self.fit(text, validation)
+        self._check_params()
+        t = read_text(text, "text")
+        val = None if validation is None else read_text(validation, "validation")
+        ids = self._ids(t)
+        if len(ids) - 1 < int(self.context):
+            raise ValueError(f"text: {len(ids) - 1} tokens, shorter than the context "
+                             f"({self.context})")
+        params = [p.copy() for p in self.params_]
+        opt = self._make_optimizer(params)
+        opt.load_state_dict(self.optimizer_.state_dict())
+        self._train(ids, val, params, opt, first=False)
+        return self
+
+    def _init_params(self, vocab: int) -> list[np.ndarray]:
+        """torch's default initialization (nn.Embedding, nn.Linear) at ``seed``."""
+        rng = np.random.default_rng(int(self.seed))
+        dt = self._np_dtype()
+        K, H, H2 = int(self.context) * int(self.dim), int(self.hidden), int(self.hidden2)
+        U = (H2 or H) + (K if self.direct else 0)
+
+        def lin(fan_in: int, shape: tuple[int, ...]) -> np.ndarray:
+            b = 1.0 / math.sqrt(fan_in)
+            return rng.uniform(-b, b, shape).astype(dt)
+
+        out = [rng.standard_normal((vocab, int(self.dim))).astype(dt), lin(K, (K, H)),
+               lin(K, (H,))]
+        if H2:
+            out += [lin(H, (H, H2)), lin(H, (H2,))]
+        return out + [lin(U, (vocab, U)), lin(U, (vocab,))]
+
+    def _make_optimizer(self, params: list[np.ndarray]) -> Optimizer:
+        cls: Any = OPTIMIZERS[self.optimizer.lower()]
+        try:
+            return cls(params, lr=float(self.lr), max_grad_norm=self.max_grad_norm,
+                       **(self.optimizer_params or {}))
+        except TypeError as e:
+            raise TypeError(f"optimizer_params: {e}") from None
+
+    def _schedule(self, total: int) -> Any:
+        if self.schedule == "constant":
+            return _core.Schedule()
+        if self.schedule == "linear":
+            return _core.Schedule(_core.ScheduleKind.LINEAR, total=max(total, 1),
+                                  floor=float(self.min_lr_factor))
+        return _core.Schedule(_core.ScheduleKind.WARMUP_COSINE, total=max(total, 1),
+                              warmup=int(self.warmup * total), floor=float(self.min_lr_factor))
+
+    def _sample_weights(self) -> np.ndarray:
+        w = (self.counts_.astype(np.float64) + 1.0) ** float(self.sample_power)
+        return np.ascontiguousarray(w)
+
+    def _train(self, ids: np.ndarray, val: str | None, params: list[np.ndarray],
+               opt: Optimizer, *, first: bool) -> None:
+        V = len(self.vocab_)
+        shape = self._shape(V)
+        data = _core.LmData(ids, V, 1)
+        val_data = None
+        if val is not None:
+            vids = self._ids(val)
+            val_data = _core.LmData(vids, V, 1)
+        bs = int(self.batch_size)
+        n_batches = -(-len(ids) // min(bs, len(ids)))
+        epochs = int(self.epochs)
+        sched = self._schedule(epochs * n_batches)
+        origin = int(opt.native_state().steps[shape.hidden2 and 5 or 3])
+        threads = self._threads()
+        sampled = self.loss == "sampled"
+        weights = self._sample_weights() if sampled else None
+        history = list(self.history_) if not first else []
+        epochs_done = 0 if first else self.epochs_
+        seed = int(self.seed)
+        best: tuple[float, list[np.ndarray], Any, int] | None = None
+        stale, stop = 0, "epochs"
+        chunk = 4
+
+        def install() -> None:
+            self.params_, self.optimizer_ = params, opt
+            self.history_, self.epochs_, self.stop_reason_ = history, epochs_done, stop
+
+        try:
+            for _e in range(epochs):
+                t0 = time.perf_counter()
+                total, count, b = 0.0, 0, 0
+                while b < n_batches:
+                    c0 = time.perf_counter()
+                    loss, n, done, status = _core.lm_train(
+                        data, shape, opt.native_state(), batch_size=bs, seed=seed,
+                        epoch=epochs_done, batch_begin=b, batch_end=min(n_batches, b + chunk),
+                        schedule=sched, schedule_origin=origin, threads=threads,
+                        samples=int(self.samples) if sampled else 0, sample_weights=weights,
+                        dropout=float(self.dropout))
+                    if status:
+                        what = "loss" if status == 1 else "gradient"
+                        raise DivergenceError(
+                            f"the training {what} became NaN or Inf in epoch "
+                            f"{epochs_done + 1} (batch {b + done + 1}); the model was left as "
+                            f"it was before this call.  Try a smaller lr (now {self.lr}) or "
+                            "max_grad_norm.")
+                    total, count, b = total + loss, count + n, b + done
+                    spent = time.perf_counter() - c0
+                    chunk = max(1, min(chunk * 4, int(chunk * _CHUNK_SECONDS / max(spent, 1e-4))))
+                epochs_done += 1
+                seconds = time.perf_counter() - t0
+                entry: dict[str, Any] = {"epoch": epochs_done, "train_loss": total / max(count, 1),
+                                         "seconds": seconds,
+                                         "tokens_per_sec": count / max(seconds, 1e-9)}
+                if val_data is not None:
+                    vl = _core.lm_score(val_data, shape, params, 0, len(val_data),
+                                        threads=threads) / len(val_data)
+                    entry["val_loss"] = vl
+                    entry["val_perplexity"] = math.exp(min(vl, 700.0))
+                history.append(entry)
+                if self.verbose:
+                    print(f"LanguageModel: epoch {epochs_done}: train {entry['train_loss']:.4f}"
+                          + (f", validation {entry['val_loss']:.4f} (perplexity "
+                             f"{entry['val_perplexity']:.2f})" if val_data is not None else "")
+                          + f", {entry['tokens_per_sec']:,.0f} tokens/s", flush=True)
+                if val_data is not None:
+                    vl = entry["val_loss"]
+                    if best is None or vl < best[0] - abs(best[0]) * float(self.tol):
+                        best = (vl, [p.copy() for p in params], opt.state_dict(), epochs_done)
+                        stale = 0
+                    else:
+                        stale += 1
+                        if stale >= int(self.n_iter_no_change):
+                            stop = "early_stopping"
+                            break
+            if stop == "early_stopping" and best is not None:
+                for p, q in zip(params, best[1]):
+                    p[...] = q
+                opt.load_state_dict(best[2])
+        except KeyboardInterrupt:
+            stop = "interrupted"
+            install()
+            raise
+        install()
+
+    # -- prediction -----------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise not_fitted(self, "call fit() (or load())")
+
+    def _stream(self, text: Any, prefix: Any) -> tuple[Any, int]:
+        t = read_text(text, "text")
+        ids = self._ids(t)
+        start = 0
+        if prefix is not None:
+            pre = self._ids(read_text(prefix, "prefix"), eos=False)
+            ids, start = np.concatenate([pre, ids]), len(pre)
+        return _core.LmData(ids, len(self.vocab_), 1), start
+
+    def token_losses(self, text: Any, *, prefix: Any = None, adapt: bool = False,
+                     **adapt_options: Any) -> np.ndarray:
+        """-log p (nats) of each token of ``text`` (its final ``</s>`` included), float64;
+        ``prefix`` is read as context but not scored.  ``adapt`` and its options as for
+        :meth:`perplexity`."""
+        self._check_fitted()
+        data, start = self._stream(text, prefix)
+        if adapt:
+            per = self._dynamic(data, start, per_token=True, **adapt_options)[1]
+            assert per is not None
+            return per
+        return _core.lm_score(data, self._shape(len(self.vocab_)), self.params_, start,
+                              len(data), threads=self._threads(), per_token=True)
+
+    def score(self, text: Any, *, prefix: Any = None, adapt: bool = False,
+              **adapt_options: Any) -> float:
+        """Mean log-likelihood per token (nats; the text's final ``</s>`` included), the
+        negative of the mean cross-entropy; options as for :meth:`perplexity`."""
+        return -self._mean_loss(text, prefix, adapt, adapt_options)
+
+    def perplexity(self, text: Any, adapt: bool = False, *, lr: float | None = None,
+                   steps: int = 1, segment: int | None = None, adapt_params: str = "all",
+                   adapt_optimizer: str = "sgd", prefix: Any = None) -> float:
+        """Perplexity of ``text`` (exp of the mean cross-entropy per token, ``</s>``
+        included), over the full softmax, batched and multi-threaded.
+
+        With ``adapt=True`` this is dynamic evaluation (Krause et al. 2018): the text is
+        read in segments of ``segment`` tokens; each is scored first, then the model takes
+        ``steps`` gradient steps on it (``adapt_optimizer`` at rate ``lr``: default 0.03 for
+        "sgd", 3e-4 for the others; segments of 100 characters or 20 words), so every token is
+        scored before the model has seen it.  ``adapt_params`` says what adapts: "all"
+        parameters, or "output": the output layer and the embedding rows of the tokens
+        seen.  The adaptation works on a copy: the model is unchanged afterwards.
+        ``prefix`` is read as context (and, adapting, learned from) but not scored."""
+        options = {"lr": lr, "steps": steps, "segment": segment, "adapt_params": adapt_params,
+                   "adapt_optimizer": adapt_optimizer}
+        return math.exp(min(self._mean_loss(text, prefix, adapt, options), 700.0))
+
+    def _mean_loss(self, text: Any, prefix: Any, adapt: bool, options: dict[str, Any]) -> float:
+        self._check_fitted()
+        check_bool("adapt", adapt)
+        data, start = self._stream(text, prefix)
+        n = len(data) - start
+        if adapt:
+            loss, _ = self._dynamic(data, start, **options)
+            return loss / n
+        return _core.lm_score(data, self._shape(len(self.vocab_)), self.params_, start,
+                              len(data), threads=self._threads()) / n
+
+    def _adapt_defaults(self, lr: float | None, steps: int, segment: int | None,
+                        adapt_params: str, adapt_optimizer: str
+                        ) -> tuple[float, int, int, int, str]:
+        check_int("steps", steps, 0)
+        if segment is None:
+            segment = 100 if self.level == "char" else 20
+        check_int("segment", segment, 1)
+        check_choice("adapt_params", adapt_params, ADAPT)
+        if not isinstance(adapt_optimizer, str) or adapt_optimizer.lower() not in OPTIMIZERS:
+            raise ValueError(f"adapt_optimizer: expected one of {tuple(OPTIMIZERS)}, got "
+                             f"{adapt_optimizer!r}")
+        if lr is None:
+            # measured on tinyshakespeare (chars) and Austen (words): SGD 0.03 and Adam
+            # 3e-4 gave the lowest perplexities of the rates tried
+            lr = 0.03 if adapt_optimizer.lower() == "sgd" else 3e-4
+        lr = check_number("lr", lr, lo=0, strict=True)
+        H2 = int(self.hidden2)
+        io = 5 if H2 else 3
+        mask = (1 << (7 if H2 else 5)) - 1 if adapt_params == "all" else \
+            (1 << 0) | (1 << io) | (1 << (io + 1))
+        return lr, int(steps), int(segment), mask, adapt_optimizer.lower()
+
+    def _dynamic(self, data: Any, start: int, *, lr: float | None = None, steps: int = 1,
+                 segment: int | None = None, adapt_params: str = "all",
+                 adapt_optimizer: str = "sgd", per_token: bool = False,
+                 ) -> tuple[float, np.ndarray | None]:
+        lr_, steps_, seg, mask, opt_name = self._adapt_defaults(lr, steps, segment,
+                                                                adapt_params, adapt_optimizer)
+        params = [p.copy() for p in self.params_]
+        opt = _optimizer(opt_name, params, lr_)
+        shape = self._shape(len(self.vocab_))
+        threads = self._threads()
+        if start:  # the prefix: learned from, not scored
+            _core.lm_dynamic(data, shape, opt.native_state(), 0, start, segment=seg,
+                             steps=steps_, update=mask, threads=threads)
+        total, a = 0.0, start
+        parts: list[np.ndarray] = []
+        per = max(seg, (65536 // seg) * seg)  # positions per native call
+        while a < len(data):
+            b = min(len(data), a + per)
+            loss, _n, _segs, status, tok = _core.lm_dynamic(
+                data, shape, opt.native_state(), a, b, segment=seg, steps=steps_, update=mask,
+                threads=threads, per_token=per_token)
+            if status:
+                raise DivergenceError("dynamic evaluation: the loss or a gradient became NaN "
+                                      f"or Inf; try a smaller lr (now {lr_})")
+            total += loss
+            if per_token and tok is not None:
+                parts.append(tok)
+            a = b
+        return total, (np.concatenate(parts) if per_token else None)
+
+    def generate(self, prompt: str = "", max_tokens: int = 100, *, temperature: float = 1.0,
+                 top_k: int = 0, top_p: float = 1.0, seed: int | None = None, n: int = 1,
+                 stop: str | list[str] | None = None, adapt: bool = False,
+                 **adapt_options: Any) -> str | list[str]:
+        """Continue ``prompt`` by up to ``max_tokens`` tokens: a str for ``n=1``, a list of
+        ``n`` str otherwise (the continuations, without the prompt).
+
+        All ``n`` rows are sampled together in native calls (one per 256 tokens).  Each
+        token is drawn from the softmax at ``temperature`` (0: the most likely token,
+        greedy), restricted to the ``top_k`` most likely tokens (0: all) and to the
+        smallest set of them with probability ``top_p`` or more.  A fixed ``seed`` repeats
+        exactly (default: the model's ``seed``).  A row ends at ``</s>`` or where one of
+        the ``stop`` strings appears (the stop string is cut off).  ``<s>`` and ``<unk>``
+        are never drawn.  With ``adapt=True`` the model first adapts to the prompt by
+        dynamic evaluation (options as for :meth:`perplexity`), on a copy."""
+        self._check_fitted()
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt: expected a str, got {type(prompt).__name__}")
+        max_tokens = check_int("max_tokens", max_tokens, 0)
+        temperature = check_number("temperature", temperature, lo=0)
+        top_k = check_int("top_k", top_k, 0)
+        top_p = check_number("top_p", top_p, lo=0, strict=True)
+        if top_p > 1:
+            raise ValueError(f"top_p: must be in (0, 1], got {top_p}")
+        n = check_int("n", n, 1)
+        seed = int(self.seed) if seed is None else check_int("seed", seed, 0)
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        for s in stops:
+            if not isinstance(s, str) or not s:
+                raise ValueError("stop: expected non-empty strings")
+        ids = self._ids(prompt, eos=False) if prompt else np.zeros(0, np.int32)
+        if prompt and len(ids) and (ids == 0).all():
+            raise ValueError(f"prompt: none of its tokens is in the vocabulary "
+                             f"({len(ids)} token(s), each read as <unk>)")
+        if prompt and not len(ids):
+            raise ValueError("prompt: holds no token")
+        params = self.params_
+        if adapt and len(ids):
+            data = _core.LmData(ids, len(self.vocab_), 1)
+            lr, steps, seg, mask, opt_name = self._adapt_defaults(
+                adapt_options.get("lr"), adapt_options.get("steps", 1),
+                adapt_options.get("segment"), adapt_options.get("adapt_params", "all"),
+                adapt_options.get("adapt_optimizer", "sgd"))
+            params = [p.copy() for p in params]
+            _core.lm_dynamic(data, self._shape(len(self.vocab_)),
+                             _optimizer(opt_name, params, lr).native_state(), 0, len(ids),
+                             segment=seg, steps=steps, update=mask, threads=self._threads())
+        C = int(self.context)
+        ctx = np.concatenate([np.full(C, 1, np.int64), ids.astype(np.int64)])[-C:]
+        contexts = np.repeat(ctx[None, :], n, axis=0)
+        shape = self._shape(len(self.vocab_))
+        out = [[] for _ in range(n)]  # type: list[list[int]]
+        alive = np.ones(n, bool)
+        texts = [""] * n
+        done_tokens, call = 0, 0
+        while done_tokens < max_tokens and alive.any():
+            k = min(256, max_tokens - done_tokens)
+            rows = np.flatnonzero(alive)
+            toks, lens = _core.lm_generate(
+                shape, params, contexts[rows], max_tokens=k, temperature=temperature,
+                top_k=top_k, top_p=top_p, seed=(seed * 1_000_003 + call) % 2**64, stop=2,
+                banned=np.array([0, 1], np.int64), threads=self._threads())
+            call += 1
+            for j, r in enumerate(rows):
+                got = toks[j, :lens[j]].tolist()
+                out[r].extend(got)
+                if lens[j] < k:
+                    alive[r] = False
+                texts[r] = self._detok(out[r])
+                if stops and any(s in texts[r] for s in stops):
+                    alive[r] = False
+                hist = np.concatenate([contexts[r], np.asarray(got, np.int64)])
+                contexts[r] = hist[-C:]
+            done_tokens += k
+        if stops:
+            for i, t in enumerate(texts):
+                cut = min((t.find(s) for s in stops if s in t), default=-1)
+                if cut >= 0:
+                    texts[i] = t[:cut]
+        return texts[0] if n == 1 else texts
+
+    def _detok(self, ids: list[int]) -> str:
+        toks = [self.vocab_[i] for i in ids]
+        if self.level == "char":
+            return "".join(toks)
+        out = ""
+        for t in toks:
+            out += (t if not out or t[0] in _NO_SPACE_BEFORE or out.endswith(("(", "\n"))
+                    else " " + t)
+        return out
+
+    # -- files and pickling ---------------------------------------------------------------
+    def _arrays(self) -> dict[str, np.ndarray]:
+        state = {"history": self.history_, "stop_reason": self.stop_reason_,
+                 "epochs": self.epochs_, "vocab": self.vocab_}
+        arrays = {"format": np.array(FORMAT), "params": np.array(json.dumps(self.get_params())),
+                  "state": np.array(json.dumps(state)), "counts": self.counts_}
+        for i, p in enumerate(self.params_):
+            arrays[f"param/{i}"] = p
+        for k, v in flatten_state_dict(self.optimizer_.state_dict()).items():
+            arrays[f"optimizer/{k}"] = v
+        return arrays
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model to ``path`` (exactly; no extension added): one ``.npz`` archive
+        without pickled objects, replaced atomically (a temporary file in the same folder,
+        flushed to disk, then renamed over ``path``).  Members: ``format``
+        (``"msopt-languagemodel 1"``), ``params`` (the constructor's arguments, JSON),
+        ``state`` (JSON: the vocabulary, history, stop reason, epochs), ``counts`` (int64),
+        ``param/<i>`` (the weights, in the native order) and ``optimizer/...`` (the
+        optimizer's flattened state dict, so training continues exactly)."""
+        self._check_fitted()
+        _write_npz(path, self._arrays())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> LanguageModel:
+        """Read a model written by :meth:`save`; anything else raises ValueError naming
+        the file (FileNotFoundError for a missing one)."""
+        return cls._from_arrays(read_npz(path, FORMAT, "msopt LanguageModel"),
+                                os.fspath(path))
+
+    @classmethod
+    def _from_arrays(cls, a: dict[str, np.ndarray], name: str) -> LanguageModel:
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"{name}: {msg}")
+
+        try:
+            params = json.loads(str(a["params"]))
+            state = json.loads(str(a["state"]))
+            model = cls(**params)
+            vocab = [str(t) for t in state["vocab"]]
+            counts = np.ascontiguousarray(a["counts"], np.int64)
+            if counts.shape != (len(vocab),) or vocab[:3] != list(SPECIALS):
+                raise ValueError("the vocabulary and its counts disagree")
+            model._set_vocab(vocab, counts)
+            want = model._init_params(len(vocab))
+            ps = []
+            for i, w in enumerate(want):
+                p = a[f"param/{i}"]
+                if p.shape != w.shape or p.dtype != w.dtype:
+                    raise ValueError(f"param/{i}: expected {w.dtype} {w.shape}, got "
+                                     f"{p.dtype} {p.shape}")
+                ps.append(np.array(p, order="C"))
+            opt = model._make_optimizer(ps)
+            flat = {k[len("optimizer/"):]: v for k, v in a.items()
+                    if k.startswith("optimizer/")}
+            opt.load_state_dict(unflatten_state_dict(flat))
+            model.params_, model.optimizer_ = ps, opt
+            model.history_ = list(state["history"])
+            model.stop_reason_ = str(state["stop_reason"])
+            model.epochs_ = int(state["epochs"])
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as e:
+            raise bad(f"not a valid LanguageModel file ({e})") from None
+        return model
+
+    def __getstate__(self) -> dict[str, Any]:
+        if not hasattr(self, "params_"):
+            return {"init": self.get_params()}
+        return {"arrays": self._arrays()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "init" in state:
+            self.__init__(**state["init"])  # type: ignore[misc]
+            return
+        other = type(self)._from_arrays(state["arrays"], "pickle")
+        self.__dict__.update(other.__dict__)
+
+
+def _optimizer(name: str, params: list[np.ndarray], lr: float) -> Optimizer:
+    cls: Any = OPTIMIZERS[name]
+    return cls(params, lr=lr)
+
+
+def _write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
+    """np.savez to a temporary file beside ``path``, flushed and fsynced, then renamed
+    over it: a crash leaves the old file or the new one, never half of one."""
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
