@@ -10,7 +10,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -28,7 +27,7 @@ from msopt._api import (
     keyword_aliases,
     not_fitted,
 )
-from msopt._io import read_npz
+from msopt._io import atomic_write, check_path, read_npz
 from msopt.exceptions import DivergenceError
 from msopt.optim.optimizers import OPTIMIZERS, Optimizer, flatten_state_dict, unflatten_state_dict
 
@@ -798,19 +797,8 @@ def _optimizer(name: str, params: list[np.ndarray], lr: float) -> Optimizer:
 
 
 def _write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
-    """np.savez to a temporary file beside ``path``, flushed and fsynced, then renamed
-    over it: a crash leaves the old file or the new one, never half of one."""
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """np.savez through msopt's atomic writer: a crash leaves the old file or the new one,
+    never part of one."""
+    with atomic_write(check_path(path)) as f:
+        np.savez(f, **arrays)  # type: ignore[arg-type]
 
