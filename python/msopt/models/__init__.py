@@ -1,9 +1,10 @@
 """Models trained end to end in native loops: :class:`Word2Vec` (with :class:`KeyedVectors`)
-and the fastText-style :class:`TextClassifier`."""
+the fastText-style :class:`TextClassifier` and the neural :class:`LanguageModel`."""
 
 from __future__ import annotations
 
+from msopt.models.language_model import LanguageModel
 from msopt.models.text_classifier import TextClassifier
 from msopt.models.word2vec import KeyedVectors, Word2Vec
 
-__all__ = ["KeyedVectors", "TextClassifier", "Word2Vec"]
+__all__ = ["KeyedVectors", "LanguageModel", "TextClassifier", "Word2Vec"]

@@ -1,7 +1,8 @@
 """Pure-NumPy twins of msopt's native kernels: the oracle the tests compare against.
 
 One module per area (``optim``, ``linear``, ``losses``, ``embedding``, ``models``); every name is
-re-exported here.
+re-exported here.  The language model's twin is its own module,
+``msopt.reference.language_model``.
 
 Each function performs, on NumPy arrays and in the parameter's own dtype, exactly the
 arithmetic of the matching C++ loop, in the same order: scalars are Python floats (which
