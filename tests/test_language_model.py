@@ -539,3 +539,16 @@ def test_long_generation_spans_several_native_calls(fitted):
     assert a == fitted.generate("the ", max_tokens=600, n=2, seed=5)
     assert all(len(s) <= 600 for s in a)
     assert max(len(s) for s in a) > 256 or any("</s>" not in s for s in a)
+
+
+def test_fuzz_findings_are_named(fitted):
+    """Found by tests/fuzz: a lone surrogate reached the codec's error, and a huge top_k
+    reached pybind11's generic one."""
+    with pytest.raises(ValueError, match="prompt"):
+        fitted.generate("\ud800", max_tokens=2)
+    with pytest.raises(ValueError, match="text"):
+        fitted.perplexity("ab\ud800")
+    with pytest.raises(ValueError, match="top_k"):
+        fitted.generate("a", max_tokens=2, top_k=2**70)
+    with pytest.raises(ValueError, match="seed"):
+        fitted.generate("a", max_tokens=2, seed=2**64)

@@ -548,6 +548,21 @@ def _tc_saved() -> str:
     return str(path)
 
 
+LM_TEXT = "the cat sat on the mat. the dog sat on the log. a cat and a dog.\n" * 3
+LM_ALIASES = {"lr": ("lr", "learning_rate"), "seed": ("seed", "random_state"),
+              "threads": ("threads", "workers")}
+
+
+def _lm_kw(rng: np.random.Generator) -> dict[str, Any]:
+    level = ["char", "word"][int(rng.integers(0, 2))]
+    return dict(level=level, context=3, dim=4, hidden=8, epochs=1, batch_size=16,
+                threads=1, seed=0)
+
+
+def _lm(rng: np.random.Generator) -> Any:
+    return msopt.LanguageModel(**_lm_kw(rng)).fit(LM_TEXT)
+
+
 def _texts(rng: np.random.Generator) -> list[str]:
     return list(TEXTS)
 
@@ -655,6 +670,19 @@ SPECS += [
          lambda m, kw: m.score(**kw), related=("texts", "labels")),
     Spec("TextClassifier.test", lambda r: (_tc(r), {"texts": TEXTS, "labels": LABELS, "k": 1}),
          lambda m, kw: list(m.test(**kw)), related=("texts", "labels"), accept=(OSError,)),
+    Spec("LanguageModel().fit", lambda r: (None, _lm_kw(r)),
+         lambda _t, kw: msopt.LanguageModel(**kw).fit(LM_TEXT).perplexity(LM_TEXT),
+         names=LM_ALIASES, accept=(DivergenceError,),
+         work=("context", "dim", "hidden", "epochs", "batch_size", "threads")),
+    Spec("LanguageModel.fit (fitted)", lambda r: (_lm(r), {"text": LM_TEXT}),
+         lambda m, kw: m.fit(**kw).perplexity(LM_TEXT), accept=(OSError, DivergenceError),
+         work=("text",)),
+    Spec("LanguageModel.perplexity", lambda r: (_lm(r), {"text": LM_TEXT, "adapt": False}),
+         lambda m, kw: m.perplexity(**kw), accept=(OSError,), work=("text",)),
+    Spec("LanguageModel.generate",
+         lambda r: (_lm(r), {"prompt": "the ", "max_tokens": 5, "temperature": 1.0,
+                             "top_k": 0, "top_p": 1.0, "seed": 0, "n": 2}),
+         lambda m, kw: m.generate(**kw), check=lambda *a: None, work=("max_tokens", "n")),
     Spec("TextClassifier.load", lambda r: (None, {"path": _tc_saved()}),
          lambda _t, kw: msopt.TextClassifier.load(**kw).predict_proba(TEXTS),
          accept=(OSError,)),

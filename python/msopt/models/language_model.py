@@ -19,11 +19,14 @@ import numpy as np
 
 from msopt import _core
 from msopt._api import (
+    INT32_MAX,
+    INT64_MAX,
     ParamsMixin,
     check_bool,
     check_choice,
     check_int,
     check_number,
+    check_seed,
     keyword_aliases,
     not_fitted,
 )
@@ -296,12 +299,17 @@ class LanguageModel(ParamsMixin):
             text = text.lower()
         return text if self.level == "char" else WORD_PATTERN.findall(text)
 
-    def _ids(self, text: str, *, eos: bool = True) -> np.ndarray:
+    def _ids(self, text: str, *, eos: bool = True, name: str = "text") -> np.ndarray:
         """The ids of a text's tokens (then ``</s>`` when eos)."""
         toks = self._tokens(text)
         lookup = self._index
         if self.level == "char":
-            cps = np.frombuffer(toks.encode("utf-32-le"), np.uint32)  # type: ignore[union-attr]
+            try:
+                data = toks.encode("utf-32-le")  # type: ignore[union-attr]
+            except UnicodeEncodeError as e:
+                raise ValueError(f"{name}: holds {e.object[e.start:e.end]!r}, which is not valid "
+                                 f"Unicode text ({e.reason})") from None
+            cps = np.frombuffer(data, np.uint32)
             keys, vals = self._char_table
             pos = np.minimum(np.searchsorted(keys, cps), len(keys) - 1)
             ids = np.where(keys[pos] == cps, vals[pos], 0).astype(np.int32)
@@ -429,7 +437,7 @@ class LanguageModel(ParamsMixin):
         data = _core.LmData(ids, V, 1)
         val_data = None
         if val is not None:
-            vids = self._ids(val)
+            vids = self._ids(val, name="validation")
             val_data = _core.LmData(vids, V, 1)
         bs = int(self.batch_size)
         n_batches = -(-len(ids) // min(bs, len(ids)))
@@ -518,7 +526,7 @@ class LanguageModel(ParamsMixin):
         ids = self._ids(t)
         start = 0
         if prefix is not None:
-            pre = self._ids(read_text(prefix, "prefix"), eos=False)
+            pre = self._ids(read_text(prefix, "prefix"), eos=False, name="prefix")
             ids, start = np.concatenate([pre, ids]), len(pre)
         return _core.LmData(ids, len(self.vocab_), 1), start
 
@@ -641,19 +649,19 @@ class LanguageModel(ParamsMixin):
         self._check_fitted()
         if not isinstance(prompt, str):
             raise TypeError(f"prompt: expected a str, got {type(prompt).__name__}")
-        max_tokens = check_int("max_tokens", max_tokens, 0)
+        max_tokens = check_int("max_tokens", max_tokens, 0, hi=INT64_MAX)
         temperature = check_number("temperature", temperature, lo=0)
-        top_k = check_int("top_k", top_k, 0)
+        top_k = check_int("top_k", top_k, 0, hi=INT64_MAX)
         top_p = check_number("top_p", top_p, lo=0, strict=True)
         if top_p > 1:
             raise ValueError(f"top_p: must be in (0, 1], got {top_p}")
-        n = check_int("n", n, 1)
-        seed = int(self.seed) if seed is None else check_int("seed", seed, 0)
+        n = check_int("n", n, 1, hi=INT32_MAX)
+        seed = int(self.seed) if seed is None else check_seed("seed", seed)
         stops = [stop] if isinstance(stop, str) else list(stop or [])
         for s in stops:
             if not isinstance(s, str) or not s:
                 raise ValueError("stop: expected non-empty strings")
-        ids = self._ids(prompt, eos=False) if prompt else np.zeros(0, np.int32)
+        ids = self._ids(prompt, eos=False, name="prompt") if prompt else np.zeros(0, np.int32)
         if prompt and len(ids) and (ids == 0).all():
             raise ValueError(f"prompt: none of its tokens is in the vocabulary "
                              f"({len(ids)} token(s), each read as <unk>)")
