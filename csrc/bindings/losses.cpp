@@ -137,6 +137,8 @@ py::tuple loss_grad(const std::string& kind, py::handle scores, py::handle targe
         {"squared", losses::Dense::Squared}, {"huber", losses::Dense::Huber},
         {"logistic", losses::Dense::Logistic}, {"softmax", losses::Dense::Softmax},
         {"hinge", losses::Dense::Hinge}};
+    if (kind == "huber" && !(std::isfinite(huber_eps) && huber_eps > 0))
+        throw std::invalid_argument("huber_eps: must be finite and > 0");
     for (const auto& [name, k] : dense_kinds)
         if (kind == name)
             return f32 ? dense<float>(k, s, targets, huber_eps)

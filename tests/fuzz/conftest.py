@@ -22,6 +22,6 @@ settings.register_profile(
     "msopt-fuzz", max_examples=int(os.environ.get("MSOPT_FUZZ_EXAMPLES", "20")),
     phases=(Phase.explicit, Phase.generate), **_COMMON)
 settings.register_profile(
-    "msopt-fuzz-long", max_examples=int(os.environ.get("MSOPT_FUZZ_LONG_EXAMPLES", "600")),
+    "msopt-fuzz-long", max_examples=int(os.environ.get("MSOPT_FUZZ_LONG_EXAMPLES", "300")),
     phases=(Phase.explicit, Phase.generate, Phase.shrink), **_COMMON)
 

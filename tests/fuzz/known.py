@@ -54,10 +54,15 @@ DIV = ("optimizer finding: finite but huge hyperparameters (lr=1e30 or momentum=
 SCHED_SPEC = ("spec: a schedule whose rate overflows at a later epoch (gamma=3.5e38) is refused "
               "by that scheduler step, unchanged, but the spec's earlier optimizer steps "
               "already changed the target")
+SCHEDULE_HUGE = ("core finding: _core.Schedule takes finite but huge fields (base=1e308) whose "
+                 "formula overflows to inf; the public schedulers refuse any rate the "
+                 "optimizer would refuse")
+
 KNOWN: dict[str, str] = {
-    **{f"{o}()": DIV for o in _OPTS if o != "Adagrad"},
-    "RMSprop.param_groups-edit+step": DIV,
-    **{f"lr_scheduler.{s}": SCHED_SPEC for s in ("StepLR", "ExponentialLR")},
+    "_core.Schedule": SCHEDULE_HUGE,
+    **{f"{o}()": DIV for o in _OPTS},
+    **{f"{o}.param_groups-edit+step": DIV for o in _OPTS},
+    **{f"lr_scheduler.{s}": SCHED_SPEC for s in _SCHED},
 }
 
 
