@@ -16,7 +16,7 @@ python -m pip install --no-deps --target "$out/site" \
 runtime="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
 cd "$out"  # away from the source tree, so the sanitized build is the one imported
 LD_PRELOAD="$runtime" \
-ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 \
+ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 PYTHONPATH="$out/site" \
   python -m pytest "$OLDPWD/tests" -q -p no:cacheprovider -k "not torch and not fork" \

@@ -8,7 +8,7 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -303,3 +303,23 @@ def named_errors(name: str, call: Callable[[], Any]) -> Any:
         elif not msg.startswith(name):
             msg = f"{name}: {msg}"
         raise type(e)(msg) from None
+
+
+def check_optimizer(name: str, optimizer: Any, optimizer_params: Any,
+                    choices: Mapping[str, Any]) -> None:
+    """An optimizer name among ``choices`` and its ``optimizer_params`` (a dict or None)."""
+    check_choice(name, optimizer, tuple(sorted(choices)))
+    if optimizer_params is not None and not isinstance(optimizer_params, Mapping):
+        raise TypeError(f"optimizer_params: expected a dict or None, got "
+                        f"{type(optimizer_params).__name__}")
+
+
+def check_float_dtype(name: str, dtype: Any) -> np.dtype:
+    """float32 or float64 (anything ``np.dtype`` reads as one of them)."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"{name}: float32 or float64, got {dtype!r}")
+    return dt

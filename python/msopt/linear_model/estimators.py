@@ -903,7 +903,12 @@ def _check_positive(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
                                                          np.floating)):
         raise TypeError(f"{name}: expected a number or None, got {type(value).__name__}")
-    if not float(value) > 0:
+    try:
+        v = float(value)
+    except OverflowError:
+        raise ValueError(f"{name}: {value!r} is too large for a float (float('inf') means "
+                         "no limit)") from None
+    if not v > 0:
         raise ValueError(f"{name}: must be > 0, got {value!r}")
 
 

@@ -7,7 +7,6 @@ with the GIL released.  It needs only NumPy.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -18,9 +17,11 @@ from msopt._api import (
     UINT64_MAX,
     check_bool,
     check_choice,
+    check_float_dtype,
     check_int,
     check_memory,
     check_number,
+    check_optimizer,
     check_seed,
     keyword_aliases,
     make_optimizer,
@@ -206,16 +207,8 @@ class LinearModel:
         fit_intercept = check_bool("fit_intercept", fit_intercept)
         huber_epsilon = check_number("huber_epsilon", huber_epsilon, lo=0, strict=True)
         check_choice("loss", loss, tuple(sorted(LOSSES)))
-        check_choice("optimizer", optimizer, tuple(sorted(OPTIMIZERS)))
-        if optimizer_params is not None and not isinstance(optimizer_params, Mapping):
-            raise TypeError(f"optimizer_params: expected a dict or None, got "
-                            f"{type(optimizer_params).__name__}")
-        try:
-            dt = np.dtype(dtype)
-        except TypeError:
-            dt = None
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype: float32 or float64, got {dtype!r}")
+        check_optimizer("optimizer", optimizer, optimizer_params, OPTIMIZERS)
+        check_float_dtype("dtype", dtype)
         self._init = dict(n_features=n_features, n_outputs=n_outputs, loss=loss,
                           huber_epsilon=huber_epsilon, fit_intercept=fit_intercept,
                           optimizer=optimizer, lr=lr, optimizer_params=optimizer_params,

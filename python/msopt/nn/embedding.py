@@ -8,7 +8,7 @@ of the table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,8 +16,10 @@ import numpy as np
 from msopt import _core
 from msopt._api import (
     check_choice,
+    check_float_dtype,
     check_int,
     check_memory,
+    check_optimizer,
     check_seed,
     keyword_aliases,
     make_optimizer,
@@ -103,16 +105,8 @@ class EmbeddingBag:
         self._init = dict(num_embeddings=num_embeddings, dim=dim, mode=mode,
                           optimizer=optimizer, lr=lr, optimizer_params=optimizer_params,
                           dtype=dtype, seed=seed)
-        check_choice("optimizer", optimizer, tuple(sorted(OPTIMIZERS)))
-        if optimizer_params is not None and not isinstance(optimizer_params, Mapping):
-            raise TypeError(f"optimizer_params: expected a dict or None, got "
-                            f"{type(optimizer_params).__name__}")
-        try:
-            dt = np.dtype(dtype)
-        except TypeError:
-            dt = None
-        if dt not in (np.float32, np.float64):
-            raise TypeError(f"dtype: float32 or float64, got {dtype!r}")
+        check_optimizer("optimizer", optimizer, optimizer_params, OPTIMIZERS)
+        dt = check_float_dtype("dtype", dtype)
         make: Callable[..., Optimizer] = OPTIMIZERS[optimizer]
         # The table's size, before anything of that size is allocated: the table (drawn in
         # float64 first), and the optimizer's state arrays.
