@@ -552,3 +552,155 @@ def test_fuzz_findings_are_named(fitted):
         fitted.generate("a", max_tokens=2, top_k=2**70)
     with pytest.raises(ValueError, match="seed"):
         fitted.generate("a", max_tokens=2, seed=2**64)
+
+
+# -- the hashed n-gram part (ngram > 0) --------------------------------------------------
+# (vocab, dim, context, hidden, hidden2, direct, act, n tokens, ngram, table size)
+NGRAM = [
+    (2, 1, 1, 1, 0, False, "tanh", 1, 1, 1),       # one entry: every class reads it
+    (11, 4, 3, 8, 0, True, "tanh", 37, 3, 5),      # a table smaller than the vocabulary
+    (13, 5, 4, 9, 6, False, "relu", 50, 2, 17),    # two layers, an odd table
+    (65, 8, 6, 33, 0, True, "relu", 130, 6, 1000),  # orders up to the whole context
+]
+
+
+def make_ngram(case, dtype, seed=0):
+    *arch, ngram, size = case
+    params, tokens, _, kw = make(tuple(arch), dtype, seed)
+    V, D, C, H, H2, direct, act, _n = arch
+    params.append(np.random.default_rng(seed + 1).standard_normal(size).astype(dtype) * 0.5)
+    shape = _core.LmShape(vocab=V, dim=D, context=C, hidden1=H, hidden2=H2, direct=direct,
+                          act=ACT[act], ngram=ngram, ngram_size=size)
+    return params, tokens, shape, dict(kw, ngram=ngram)
+
+
+def test_ngram_starts_fold_the_context_newest_first():
+    ids = np.array([[3, 1, 4, 1], [0, 0, 0, 7]])
+    st = ref.ngram_starts(ids, 4, 2**61 - 1)
+    h = 0xCBF29CE484222325
+    for k, t in enumerate([1, 4, 1, 3]):  # the first row, newest first
+        h = ((h ^ (t + 1)) * 0x100000001B3) % 2**64
+        assert st[0, k] == (h ^ (h >> 32)) % (2**61 - 1)
+    assert st[1, 0] != st[0, 0]  # the newest id differs
+    assert len(set(st[0])) == 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", NGRAM, ids=lambda c: "-".join(map(str, c)))
+def test_ngram_score_and_step_match_reference(case, dtype):
+    params, tokens, shape, kw = make_ngram(case, dtype)
+    data = _core.LmData(tokens, shape.vocab, kw["bos"])
+    per = _core.lm_score(data, shape, params, 0, len(tokens), per_token=True, threads=2)
+    np.testing.assert_allclose(per, ref.score(params, tokens, 0, len(tokens), **kw),
+                               **TOL[dtype])
+    before = [p.copy() for p in params]
+    loss, count, batches, status = _core.lm_train(
+        data, shape, msopt.SGD(params, lr=0.5).native_state(), batch_size=16, seed=3,
+        epoch=0, batch_begin=0, batch_end=1, threads=2)
+    assert (batches, status) == (1, 0)
+    pos = _core.epoch_permutation(3, 0, len(tokens))[:min(16, len(tokens))]
+    want_loss, grads = ref.loss_grad(before, tokens, pos, **kw)
+    assert loss == pytest.approx(want_loss, rel=TOL[dtype]["rtol"])
+    for p, g in zip(before, grads):
+        if isinstance(g, tuple):
+            np.add.at(p.reshape(len(p), -1), g[0], -0.5 * g[1])
+        else:
+            p -= dtype(0.5) * g
+    for i, (got, want) in enumerate(zip(params, before)):
+        np.testing.assert_allclose(got, want, **TOL[dtype], err_msg=str(i))
+    if case[-1] > 1:  # (one entry read by every class: the softmax's gradient sums to 0)
+        assert not np.array_equal(params[-1], make_ngram(case, dtype)[0][-1])  # G trained
+
+
+def test_ngram_gradient_matches_finite_differences():
+    params, tokens, shape, kw = make_ngram(NGRAM[2], np.float64, seed=4)
+    moved = [p.copy() for p in params]
+    data = _core.LmData(tokens, shape.vocab, kw["bos"])
+    _core.lm_train(data, shape, msopt.SGD(moved, lr=1.0).native_state(),
+                   batch_size=len(tokens), seed=0, epoch=0, batch_begin=0, batch_end=1)
+    native = params[-1] - moved[-1]
+    G, eps = params[-1], 1e-6
+    for j in range(len(G)):
+        old = G[j]
+        G[j] = old + eps
+        up = ref.score(params, tokens, 0, len(tokens), **kw).mean()
+        G[j] = old - eps
+        down = ref.score(params, tokens, 0, len(tokens), **kw).mean()
+        G[j] = old
+        assert native[j] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9), j
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ngram_with_sampled_softmax_matches_reference(dtype):
+    params, tokens, shape, kw = make_ngram((23, 4, 3, 7, 0, True, "tanh", 40, 3, 29), dtype)
+    before = [p.copy() for p in params]
+    weights = np.random.default_rng(2).random(23) + 0.1
+    S, seed = 6, 11
+    data = _core.LmData(tokens, shape.vocab, kw["bos"])
+    loss, *_ = _core.lm_train(data, shape, msopt.SGD(params, lr=1.0).native_state(),
+                              batch_size=16, seed=seed, epoch=0, batch_begin=0, batch_end=1,
+                              samples=S, sample_weights=weights, threads=2)
+    pos = _core.epoch_permutation(seed, 0, len(tokens))[:16]
+    classes = ref.sampled_classes(weights, S, (seed * 0x100000001B3) & (2**64 - 1))
+    want_loss, grads = ref.sampled_loss_grad(before, tokens, pos, classes, weights, **kw)
+    assert loss == pytest.approx(want_loss, rel=TOL[dtype]["rtol"])
+    for p, g in zip(before, grads):
+        if isinstance(g, tuple):
+            np.add.at(p.reshape(len(p), -1), g[0], -g[1])
+        else:
+            p -= g
+    for got, want in zip(params, before):
+        np.testing.assert_allclose(got, want, **TOL[dtype])
+
+
+def test_ngram_dynamic_evaluation_and_greedy_generation_match_reference():
+    params, tokens, shape, kw = make_ngram(NGRAM[1], np.float64)
+    data = _core.LmData(tokens, shape.vocab, kw["bos"])
+    mine = [p.copy() for p in params]
+    *_, per = _core.lm_dynamic(data, shape, msopt.SGD(mine, lr=0.3).native_state(), 0,
+                               len(tokens), segment=5, steps=2, per_token=True)
+    want = ref.dynamic([p.copy() for p in params], tokens, 0, len(tokens), segment=5,
+                       steps=2, lr=0.3, **kw)
+    np.testing.assert_allclose(per, want, rtol=1e-9)
+    ctx = np.full((3, shape.context), kw["bos"])
+    out, _ = _core.lm_generate(shape, params, ctx, max_tokens=15, temperature=0.0)
+    c = list(ctx[0])
+    for t in range(15):
+        z = ref.forward(params, np.array([c[-shape.context:]]), act=kw["act"],
+                        direct=kw["direct"], ngram=kw["ngram"])["z"][0]
+        assert out[0, t] == int(np.argmax(z))
+        c.append(out[0, t])
+
+
+def test_ngram_training_repeats_at_a_fixed_seed_and_thread_count():
+    runs = []
+    for _ in range(2):
+        params, tokens, shape, kw = make_ngram((40, 8, 5, 64, 0, True, "tanh", 3000, 4, 4093),
+                                               np.float32)
+        data = _core.LmData(tokens, shape.vocab, kw["bos"])
+        _core.lm_train(data, shape, msopt.Adam(params, lr=1e-2).native_state(),
+                       batch_size=128, seed=4, epoch=0, batch_begin=0, batch_end=20, threads=2)
+        runs.append(params)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_ngram_model_fits_saves_and_adapts(tmp_path):
+    lm = small(ngram=3, ngram_size=4099).fit(TEXT)
+    base = small().fit(TEXT)
+    assert len(lm.params_) == 6 and lm.params_[-1].shape == (4099,)
+    assert lm.perplexity(TEXT) < base.perplexity(TEXT)
+    path = tmp_path / "ng.npz"
+    lm.save(path)
+    for other in (msopt.LanguageModel.load(path), pickle.loads(pickle.dumps(lm))):
+        assert (other.ngram, other.ngram_size) == (3, 4099)
+        assert other.perplexity(TEXT[:200]) == lm.perplexity(TEXT[:200])
+    G = lm.params_[-1].copy()
+    for what in ("all", "output"):
+        assert lm.perplexity(TEXT[:300], adapt=True, adapt_params=what) > 0
+    np.testing.assert_array_equal(lm.params_[-1], G)
+    assert isinstance(lm.generate("the", max_tokens=10, seed=0), str)
+    with pytest.raises(ValueError, match="ngram: must be <= context"):
+        msopt.LanguageModel(context=2, ngram=3)
+    with pytest.raises(ValueError, match="ngram_size"):
+        msopt.LanguageModel(ngram=2, ngram_size=0)

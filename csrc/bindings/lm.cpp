@@ -17,7 +17,7 @@ namespace {
 using bind::ArrayView;
 using bind::Want;
 
-const char* const kNames[7] = {"E", "W1", "b1", "W2", "b2", "O", "bo"};
+const char* const kNames[8] = {"E", "W1", "b1", "W2", "b2", "O", "bo", "G"};
 
 // The name of parameter i of a model of shape sh.
 const char* pname(const lm::Shape& sh, int i) {
@@ -33,6 +33,7 @@ std::vector<std::vector<Py_ssize_t>> shapes_of(const lm::Shape& sh) {
     if (sh.hidden2) s.push_back({H1, H2}), s.push_back({H2});
     s.push_back({V, U});
     s.push_back({V});
+    if (sh.ngram) s.push_back({Py_ssize_t(sh.ngram_size)});
     return s;
 }
 
@@ -196,7 +197,7 @@ py::tuple train(lm::Stream& s, const lm::Shape& sh, py::handle optimizer,
     check_threads(threads);
     std::vector<py::object> keep;
     lm::Optim opt;
-    void* p[7] = {};
+    void* p[lm::kMaxParams] = {};
     const unsigned dt = parse_optim(sh, optimizer, opt, p, keep);
     lm::TrainSpec spec;
     spec.batch_size = batch_size, spec.seed = seed, spec.epoch = epoch;
@@ -232,7 +233,7 @@ py::object score(const lm::Stream& s, const lm::Shape& sh, py::handle params,
     check_range(s, begin, end);
     check_threads(threads);
     std::vector<py::object> keep;
-    void* p[7] = {};
+    void* p[lm::kMaxParams] = {};
     const unsigned dt = parse_params(sh, params, false, p, keep);
     py::array_t<double> tok(per_token ? py::ssize_t(end - begin) : 0);
     double* tp = per_token ? tok.mutable_data() : nullptr;
@@ -256,7 +257,7 @@ py::tuple dynamic(lm::Stream& s, const lm::Shape& sh, py::handle optimizer, std:
     if (steps < 0) throw std::invalid_argument("steps: must be >= 0");
     std::vector<py::object> keep;
     lm::Optim opt;
-    void* p[7] = {};
+    void* p[lm::kMaxParams] = {};
     const unsigned dt = parse_optim(sh, optimizer, opt, p, keep);
     py::array_t<double> tok(per_token ? py::ssize_t(end - begin) : 0);
     double* tp = per_token ? tok.mutable_data() : nullptr;
@@ -283,7 +284,7 @@ py::tuple generate(const lm::Shape& sh, py::handle params, py::handle contexts,
     if (!(top_p > 0.0 && top_p <= 1.0))
         throw std::invalid_argument("top_p: must be in (0, 1]");
     std::vector<py::object> keep;
-    void* p[7] = {};
+    void* p[lm::kMaxParams] = {};
     const unsigned dt = parse_params(sh, params, false, p, keep);
     const ArrayView cv = bind::array(contexts, "contexts", Want{bind::kI64 | bind::kI32, 2});
     bind::shape(cv, "contexts", {-1, Py_ssize_t(sh.context)}, " (one row of context ids per sample)");
@@ -321,7 +322,8 @@ void register_lm(py::module_& m) {
     py::class_<lm::Shape>(m, "LmShape",
                           "A language model's architecture (msopt/models/lm.hpp).")
         .def(py::init([](std::size_t vocab, std::size_t dim, std::size_t context,
-                         std::size_t hidden1, std::size_t hidden2, bool direct, lm::Act act) {
+                         std::size_t hidden1, std::size_t hidden2, bool direct, lm::Act act,
+                         std::size_t ngram, std::size_t ngram_size) {
                  if (vocab < 2) throw std::invalid_argument("vocab: must be >= 2");
                  if (dim < 1) throw std::invalid_argument("dim: must be >= 1");
                  if (context < 1) throw std::invalid_argument("context: must be >= 1");
@@ -329,6 +331,13 @@ void register_lm(py::module_& m) {
                  lm::Shape s;
                  s.vocab = vocab, s.dim = dim, s.context = context, s.hidden1 = hidden1;
                  s.hidden2 = hidden2, s.direct = direct, s.act = act;
+                 if (ngram > context)
+                     throw std::invalid_argument("ngram: must be <= context (" +
+                                                 std::to_string(context) + "), got " +
+                                                 std::to_string(ngram));
+                 if (ngram && (ngram_size < 1 || ngram_size > (std::size_t(1) << 40)))
+                     throw std::invalid_argument("ngram_size: must be in [1, 2**40] when ngram > 0");
+                 s.ngram = ngram, s.ngram_size = ngram ? ngram_size : 0;
                  const double big = double(vocab) * double(s.U()) + double(s.K()) * double(hidden1) +
                                     double(hidden1) * double(hidden2);
                  if (vocab >= INT32_MAX || s.U() >= INT32_MAX || big > 4e18)
@@ -337,13 +346,15 @@ void register_lm(py::module_& m) {
              }),
              py::kw_only(), py::arg("vocab"), py::arg("dim"), py::arg("context"),
              py::arg("hidden1"), py::arg("hidden2") = 0, py::arg("direct") = false,
-             py::arg("act") = lm::Act::Tanh)
+             py::arg("act") = lm::Act::Tanh, py::arg("ngram") = 0, py::arg("ngram_size") = 0)
         .def_readonly("vocab", &lm::Shape::vocab)
         .def_readonly("dim", &lm::Shape::dim)
         .def_readonly("context", &lm::Shape::context)
         .def_readonly("hidden1", &lm::Shape::hidden1)
         .def_readonly("hidden2", &lm::Shape::hidden2)
         .def_readonly("direct", &lm::Shape::direct)
+        .def_readonly("ngram", &lm::Shape::ngram)
+        .def_readonly("ngram_size", &lm::Shape::ngram_size)
         .def_readonly("act", &lm::Shape::act);
     py::class_<lm::Stream>(m, "LmData",
                            "A token stream (a private copy) and its cached epoch order.")

@@ -50,6 +50,7 @@ struct Work {
     std::vector<std::int64_t> ids, labels;  // B x context, B
     std::vector<T> x, a1, h1, a2, u, z, du, dh1, dx;
     std::vector<T> mask;  // dropout: 0 or 1 / (1 - p) per top unit (B x top)
+    std::vector<std::int64_t> gs;  // the n-gram part: B x ngram starts in G
     // the sampled loss
     std::vector<std::int64_t> zids;         // B x (1 + S)
     std::vector<T> logq;                    // B x (1 + S)
@@ -60,6 +61,7 @@ struct Work {
         if (sh.hidden2) h1.resize(B * sh.hidden1), a2.resize(B * sh.hidden2);
         z.resize(B * zcols), du.resize(B * sh.U()), dx.resize(B * sh.K());
         if (sh.hidden2) dh1.resize(B * sh.hidden1);
+        gs.resize(B * sh.ngram);
     }
 };
 
@@ -131,7 +133,27 @@ void hidden_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0
             std::memcpy(u + i * U + sh.top(), &w.x[(r0 + i) * K], K * sizeof(T));
 }
 
-// Full-softmax scores of rows [r0, r1): z = u O^T + bo.
+// The n-gram part of rows [r0, r1): w.gs from w.ids, then z[i, c] += sum_k G[(start_k + c)
+// mod M] for every class c (ldz = V; z points at row r0).
+template <class T>
+void ngram_add(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
+               std::size_t r1, T* z, std::size_t ldz) {
+    const std::size_t c = sh.context, n = sh.ngram, M = sh.ngram_size, V = sh.vocab;
+    const T* G = P.p[sh.index_G()];
+    for (std::size_t i = r0; i < r1; ++i) {
+        ngram_starts(&w.ids[i * c], c, n, M, &w.gs[i * n]);
+        T* __restrict zi = z + (i - r0) * ldz;
+        for (std::size_t k = 0; k < n; ++k) {
+            const std::size_t a = std::size_t(w.gs[i * n + k]);
+            const std::size_t first = std::min(V, M - a);  // the run before the wrap
+            const T* __restrict g = G + a;
+            for (std::size_t q = 0; q < first; ++q) zi[q] += g[q];
+            for (std::size_t q = first; q < V; ++q) zi[q] += G[(a + q) % M];
+        }
+    }
+}
+
+// Full-softmax scores of rows [r0, r1): z = u O^T + bo (+ the n-gram part).
 template <class T>
 void scores_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
                  std::size_t r1) {
@@ -140,6 +162,7 @@ void scores_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0
     T* z = &w.z[r0 * V];
     for (std::size_t i = 0; i < m; ++i) std::memcpy(z + i * V, P.p[io + 1], V * sizeof(T));
     blas::gemm(false, true, m, V, U, T(1), &w.u[r0 * U], U, P.p[io], U, T(1), z, V);
+    if (sh.ngram) ngram_add(sh, P, w, r0, r1, z, V);
 }
 
 // From du (rows [r0, r1), scale * dLoss/du) down to dx: the hidden layers' deltas are left
@@ -214,6 +237,11 @@ struct Trainer {
     std::vector<T> gW1, gb1, gW2, gb2, gO, gbo, gE, gOr, gbor;
     std::vector<std::int64_t> uE, uO, sidx;
     std::vector<T> Os, bs;  // sampled: the drawn classes' rows of O and bo
+    // The n-gram table's gradient: dense scratch (M values, zero between steps), a mark per
+    // entry, and the entries touched in order of first touch with their values.
+    std::vector<T> gG, gGv;
+    std::vector<unsigned char> gmark;
+    std::vector<std::int64_t> uG;
     std::vector<double> part;
     std::vector<ParamTask> tasks;
 
@@ -247,6 +275,8 @@ struct Trainer {
             Os.resize(S * U), bs.resize(S), sidx.resize(S);
         }
         part.resize(std::size_t(std::max(1, nt)));
+        if (sh.ngram && on(sh.index_G()))
+            gG.assign(sh.ngram_size, T(0)), gmark.assign(sh.ngram_size, 0);
     }
     bool on(int i) const { return (update >> i) & 1u; }
 
@@ -316,6 +346,7 @@ struct Trainer {
                         ids[1 + j] = sidx[j], lq[1 + j] = logq_all[std::size_t(sidx[j])];
                         z[i * zc + 1 + j] = bs[j];
                     }
+                    if (sh.ngram) ngram_add_columns(r0 + i, ids, zc, z + i * zc);
                 }
                 blas::gemm(false, true, m, S, U, T(1), u, U, Os.data(), U, T(1), z + 1, zc);
                 part[std::size_t(t)] =
@@ -454,6 +485,10 @@ struct Trainer {
                 add(io + 1, vals, uB.size(), 1, uB.data());
             }
         }
+        if (sh.ngram && on(sh.index_G())) {
+            ngram_grad(B, zc);
+            add(sh.index_G(), gGv.data(), uG.size(), 1, uG.data());
+        }
         const StepStats st = run_step(tasks, opt.max_norm, true);
         if (!st.finite) {
             *status = kGradNotFinite;
@@ -462,6 +497,48 @@ struct Trainer {
         for (int i = 0; i < sh.n_params(); ++i)
             if (on(i)) ++*opt.step[i];
         return loss;
+    }
+
+    // The n-gram part of sampled row i: w.gs[i], then z[j] += sum_k G[(start_k + ids[j]) mod
+    // M] for its n columns.
+    void ngram_add_columns(std::size_t i, const std::int64_t* ids, std::size_t n, T* z) {
+        const std::size_t c = sh.context, N = sh.ngram, M = sh.ngram_size;
+        const T* G = P.p[sh.index_G()];
+        std::int64_t* st = &w.gs[i * N];
+        ngram_starts(&w.ids[i * c], c, N, M, st);
+        for (std::size_t k = 0; k < N; ++k)
+            for (std::size_t j = 0; j < n; ++j) {
+                std::size_t e = std::size_t(st[k]) + std::size_t(ids[j]);
+                while (e >= M) e -= M;
+                z[j] += G[e];
+            }
+    }
+
+    // G's gradient from the score gradients in w.z (B rows of zc columns: every class, or
+    // the sampled ones named by w.zids): summed per entry on this thread, in row order, so
+    // the bits do not depend on the thread count.  Leaves uG (entries, by first touch) and
+    // gGv (their values), and the scratch zeroed again.
+    void ngram_grad(std::size_t B, std::size_t zc) {
+        const std::size_t N = sh.ngram, M = sh.ngram_size;
+        uG.clear();
+        for (std::size_t i = 0; i < B; ++i) {
+            const T* dz = &w.z[i * zc];
+            const std::int64_t* cls = S ? &w.zids[i * zc] : nullptr;
+            for (std::size_t k = 0; k < N; ++k) {
+                const std::size_t a = std::size_t(w.gs[i * N + k]);
+                for (std::size_t q = 0; q < zc; ++q) {
+                    std::size_t e = a + (cls ? std::size_t(cls[q]) : q);
+                    while (e >= M) e -= M;
+                    if (!gmark[e]) gmark[e] = 1, uG.push_back(std::int64_t(e));
+                    gG[e] += dz[q];
+                }
+            }
+        }
+        gGv.resize(uG.size());
+        for (std::size_t j = 0; j < uG.size(); ++j) {
+            const std::size_t e = std::size_t(uG[j]);
+            gGv[j] = gG[e], gG[e] = T(0), gmark[e] = 0;
+        }
     }
 
     // Dropout on rows [r0, r1): keep the top layer's outputs (in a2 or a1, free after the

@@ -9,7 +9,15 @@
 //     a2 = h1 W2 + b2, h2 = act(a2)   (optional)        W2: H1 x H2
 //     u  = [h_top, x]  (x only with the direct connection, Bengio's W x)
 //     z  = u O^T + bo                                   O: vocab x U, U = H_top (+ K)
+//     z += sum_k G[(start_k + class) mod M]             (optional n-gram part, below)
 //     loss = logsumexp(z) - z_target                    (losses/dense.hpp's softmax rule)
+//
+// The optional n-gram part is a hashed maximum-entropy model joined to the output, as in
+// Mikolov's RNNME: for each order k = 1..ngram, the last k context ids hash to a start
+// position start_k in a table G of M values, and class c reads G[(start_k + c) mod M].  It
+// learns sharp, sparse n-gram evidence (what a Kneser-Ney model keeps) that the dense
+// layers do not hold well, at the cost of ngram x classes additions per position; G takes
+// row-sparse updates of width 1 (the entries the batch touched) through the engine.
 //
 // act is tanh (sign(a) (1 - e) / (1 + e), e = exp(-2 |a|) through the vectorized exp, a
 // short series near 0) or ReLU; with dropout, the last hidden layer's units are dropped in
@@ -38,6 +46,20 @@ namespace msopt::lm {
 
 enum class Act : int { Tanh = 0, Relu = 1 };
 
+constexpr int kMaxParams = 8;
+
+// The start in the n-gram table of each order k = 1..n (out[k - 1]) for a context of c ids
+// (oldest first): FNV-1a over the ids (plus one) from the newest back, so order k extends
+// order k - 1's hash, folded to [0, M).
+inline void ngram_starts(const std::int64_t* ids, std::size_t c, std::size_t n, std::size_t M,
+                         std::int64_t* out) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::size_t k = 0; k < n; ++k) {
+        h = (h ^ std::uint64_t(ids[c - 1 - k] + 1)) * 0x100000001b3ull;
+        out[k] = std::int64_t((h ^ (h >> 32)) % M);
+    }
+}
+
 // The element rules (lm_rules.hpp), one set per dtype, compiled per ISA (lm_isa.cpp).
 template <class T>
 struct LmOps {
@@ -65,21 +87,23 @@ struct Kernels {
 const Kernels& kernels() noexcept;
 
 // The architecture.  Parameters, in this order everywhere (the optimizer's order too):
-// E, W1, b1, [W2, b2], O, bo.
+// E, W1, b1, [W2, b2], O, bo, [G].
 struct Shape {
     std::size_t vocab = 0, dim = 0, context = 0, hidden1 = 0, hidden2 = 0;  // hidden2 0: one layer
+    std::size_t ngram = 0, ngram_size = 0;  // n-gram orders (<= context; 0: none) and M
     bool direct = false;
     Act act = Act::Tanh;
     std::size_t K() const { return context * dim; }
     std::size_t top() const { return hidden2 ? hidden2 : hidden1; }
     std::size_t U() const { return top() + (direct ? K() : 0); }
-    int n_params() const { return hidden2 ? 7 : 5; }
+    int n_params() const { return (hidden2 ? 7 : 5) + (ngram ? 1 : 0); }
     int index_O() const { return hidden2 ? 5 : 3; }
+    int index_G() const { return hidden2 ? 7 : 5; }  // the n-gram table, when ngram > 0
 };
 
 template <class T>
 struct Params {
-    T* p[7] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};  // by index
+    T* p[kMaxParams] = {};  // by index
 };
 
 // The token stream (a copy owned by the caller's LmData), and each epoch's order.
@@ -98,9 +122,9 @@ struct Stream {
 // hyperparameters (the engine's tuple), its state slots and its step counter.
 struct Optim {
     Algo algo = Algo::Adam;
-    double hyper[7][8] = {};
-    void* state[7][kMaxSlots] = {};
-    std::int64_t* step[7] = {};
+    double hyper[kMaxParams][8] = {};
+    void* state[kMaxParams][kMaxSlots] = {};
+    std::int64_t* step[kMaxParams] = {};
     double max_norm = 0.0;
 };
 

@@ -105,6 +105,15 @@ class LanguageModel(ParamsMixin):
         The hidden layers' activation.
     direct : bool, default True
         Connect the concatenated embeddings to the output too (Bengio's ``W x``).
+    ngram : int, default 0
+        Orders of a hashed n-gram part joined to the output (a maximum-entropy model as in
+        Mikolov's RNNME): for each k in 1..ngram, the last k tokens hash to a start in a
+        table of ``ngram_size`` weights, and each class reads the weight at start + class.
+        It holds the sparse n-gram evidence that a Kneser-Ney model keeps; 0 turns it off.
+        At most ``context``.  It costs ``ngram`` x vocabulary additions per token.
+    ngram_size : int, default 4,194,304
+        Weights in the n-gram table (memory: 4 bytes each in float32, three times that with
+        Adam's state).  Larger tables collide less.
     dropout : float, default 0.0
         In training, each unit of the last hidden layer is dropped with this probability
         (the kept ones scaled by ``1 / (1 - dropout)``), drawn per position from the seed.
@@ -204,7 +213,8 @@ class LanguageModel(ParamsMixin):
     @keyword_aliases(learning_rate="lr", random_state="seed", batch="batch_size")
     def __init__(self, level: str = "char", context: int = 16, dim: int = 32,
                  hidden: int = 512, hidden2: int = 0, activation: str = "tanh",
-                 direct: bool = True, dropout: float = 0.0, loss: str = "softmax",
+                 direct: bool = True, ngram: int = 0, ngram_size: int = 1 << 22,
+                 dropout: float = 0.0, loss: str = "softmax",
                  samples: int = 512,
                  sample_power: float = 0.75, optimizer: str = "adam", lr: float = 2e-3,
                  optimizer_params: dict[str, Any] | None = None,
@@ -215,7 +225,7 @@ class LanguageModel(ParamsMixin):
                  threads: int | None = None, seed: int = 0, verbose: int = 0) -> None:
         self.level, self.context, self.dim, self.hidden = level, context, dim, hidden
         self.hidden2, self.activation, self.direct = hidden2, activation, direct
-        self.dropout = dropout
+        self.ngram, self.ngram_size, self.dropout = ngram, ngram_size, dropout
         self.loss, self.samples, self.sample_power = loss, samples, sample_power
         self.optimizer, self.lr, self.optimizer_params = optimizer, lr, optimizer_params
         self.max_grad_norm, self.schedule, self.warmup = max_grad_norm, schedule, warmup
@@ -238,6 +248,7 @@ class LanguageModel(ParamsMixin):
                              f"{self.optimizer!r}")
         for name, lo, hi in (("context", 1, 4096), ("dim", 1, 1 << 20), ("hidden", 1, 1 << 20),
                              ("hidden2", 0, 1 << 20), ("samples", 1, 1_000_000),
+                             ("ngram", 0, 4096), ("ngram_size", 1, 1 << 40),
                              ("batch_size", 1, 1 << 24), ("epochs", 0, 1 << 30),
                              ("min_count", 1, 1 << 62), ("n_iter_no_change", 1, 1 << 30),
                              ("seed", 0, 2**64 - 1)):
@@ -249,6 +260,8 @@ class LanguageModel(ParamsMixin):
             raise ValueError(f"threads: must be <= 1024, got {self.threads}")
         check_int("verbose", self.verbose, 0)
         check_bool("direct", self.direct)
+        if self.ngram > self.context:
+            raise ValueError(f"ngram: must be <= context ({self.context}), got {self.ngram}")
         if self.lower is not None:
             check_bool("lower", self.lower)
         check_number("lr", self.lr, lo=0, strict=True)
@@ -286,7 +299,8 @@ class LanguageModel(ParamsMixin):
     def _shape(self, vocab: int) -> Any:
         return _core.LmShape(vocab=vocab, dim=int(self.dim), context=int(self.context),
                              hidden1=int(self.hidden), hidden2=int(self.hidden2),
-                             direct=bool(self.direct), act=ACTIVATIONS[self.activation])
+                             direct=bool(self.direct), act=ACTIVATIONS[self.activation],
+                             ngram=int(self.ngram), ngram_size=int(self.ngram_size))
 
     def _repr_state(self) -> list[str]:
         if not hasattr(self, "params_"):
@@ -407,7 +421,10 @@ class LanguageModel(ParamsMixin):
                lin(K, (H,))]
         if H2:
             out += [lin(H, (H, H2)), lin(H, (H2,))]
-        return out + [lin(U, (vocab, U)), lin(U, (vocab,))]
+        out += [lin(U, (vocab, U)), lin(U, (vocab,))]
+        if self.ngram:
+            out.append(np.zeros(int(self.ngram_size), dt))
+        return out
 
     def _make_optimizer(self, params: list[np.ndarray]) -> Optimizer:
         cls: Any = OPTIMIZERS[self.optimizer.lower()]
@@ -561,8 +578,8 @@ class LanguageModel(ParamsMixin):
         ``steps`` gradient steps on it (``adapt_optimizer`` at rate ``lr``: default 0.03 for
         "sgd", 3e-4 for the others; segments of 100 characters or 20 words), so every token is
         scored before the model has seen it.  ``adapt_params`` says what adapts: "all"
-        parameters, or "output": the output layer and the embedding rows of the tokens
-        seen.  The adaptation works on a copy: the model is unchanged afterwards.
+        parameters, or "output": the output layer (with the n-gram table) and the embedding
+        rows of the tokens seen.  The adaptation works on a copy: the model is unchanged afterwards.
         ``prefix`` is read as context (and, adapting, learned from) but not scored."""
         options = {"lr": lr, "steps": steps, "segment": segment, "adapt_params": adapt_params,
                    "adapt_optimizer": adapt_optimizer}
@@ -597,8 +614,9 @@ class LanguageModel(ParamsMixin):
         lr = check_number("lr", lr, lo=0, strict=True)
         H2 = int(self.hidden2)
         io = 5 if H2 else 3
-        mask = (1 << (7 if H2 else 5)) - 1 if adapt_params == "all" else \
-            (1 << 0) | (1 << io) | (1 << (io + 1))
+        n = (7 if H2 else 5) + (1 if self.ngram else 0)
+        mask = (1 << n) - 1 if adapt_params == "all" else \
+            (1 << 0) | (1 << io) | (1 << (io + 1)) | ((1 << (io + 2)) if self.ngram else 0)
         return lr, int(steps), int(segment), mask, adapt_optimizer.lower()
 
     def _dynamic(self, data: Any, start: int, *, lr: float | None = None, steps: int = 1,
