@@ -83,18 +83,27 @@ def shakespeare(args: argparse.Namespace) -> None:
 
 
 def torch_same(train: str, val: str, cfg: dict) -> None:
-    """The same MLP (embedding, concatenation, tanh layer, output with the direct
-    connection) in torch, Adam with the same cosine schedule and epochs."""
+    """The same model in torch: embedding, concatenation, tanh layer (dropout on it), output
+    with the direct connection, and the same hashed n-gram part (``ngram``: the entries
+    msopt.reference.language_model.ngram_starts names, as a sparse embedding of width 1).
+    Adam (SparseAdam for the n-gram table, whose lazy moments match msopt's row-sparse
+    Adam) with the same warmup-cosine schedule, batches and epochs."""
     import torch
     import torch.nn as nn
+
+    from msopt.reference.language_model import ngram_starts
 
     torch.manual_seed(0)
     chars = sorted(set(train + val))
     idx = {c: i + 1 for i, c in enumerate(chars)}
     V = len(chars) + 1
     C, D, H = cfg["context"], cfg["dim"], cfg["hidden"]
+    N, M = cfg.get("ngram", 0), cfg.get("ngram_size", 1)
     ids = np.array([0] * C + [idx[c] for c in train + val], np.int64)
-    ctx = torch.from_numpy(np.lib.stride_tricks.sliding_window_view(ids[:-1], C).copy())
+    windows = np.lib.stride_tricks.sliding_window_view(ids[:-1], C)
+    ctx = torch.from_numpy(windows.copy())
+    starts = torch.from_numpy(ngram_starts(windows, N, M)) if N else None
+    cols = torch.arange(V)
     y = torch.from_numpy(ids[C:].copy())
     n = len(train)
 
@@ -102,69 +111,57 @@ def torch_same(train: str, val: str, cfg: dict) -> None:
         def __init__(self) -> None:
             super().__init__()
             self.emb, self.l1 = nn.Embedding(V, D), nn.Linear(C * D, H)
+            self.drop = nn.Dropout(cfg.get("dropout", 0.0))
             self.out = nn.Linear(H + C * D, V)
+            self.G = nn.Embedding(M, 1, sparse=True) if N else None
+            if N:
+                nn.init.zeros_(self.G.weight)
 
-        def forward(self, c: torch.Tensor) -> torch.Tensor:
+        def forward(self, c: torch.Tensor, st: torch.Tensor | None) -> torch.Tensor:
             x = self.emb(c).flatten(1)
-            return self.out(torch.cat([torch.tanh(self.l1(x)), x], 1))
+            z = self.out(torch.cat([self.drop(torch.tanh(self.l1(x))), x], 1))
+            if N:
+                e = (st[:, :, None] + cols[None, None, :]) % M
+                z = z + self.G(e).squeeze(-1).sum(1)
+            return z
 
     m = MLP()
-    opt = torch.optim.Adam(m.parameters(), lr=cfg["lr"])
+    dense = [p for name, p in m.named_parameters() if not name.startswith("G.")]
+    opts = [torch.optim.Adam(dense, lr=cfg["lr"])]
+    if N:
+        opts.append(torch.optim.SparseAdam(list(m.G.parameters()), lr=cfg["lr"]))
     steps = cfg["epochs"] * -(-n // cfg["batch_size"])
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: max(
-        0.05, 0.05 + 0.95 * (1 + math.cos(math.pi * min(k, steps) / steps)) / 2))
+    warm = max(1, int(cfg.get("warmup", 0.02) * steps))
+    lo = cfg.get("min_lr_factor", 0.05)
+
+    def factor(k: int) -> float:
+        if k < warm:
+            return (k + 1) / warm
+        f = min(1.0, (k - warm) / max(1, steps - warm))
+        return lo + (1 - lo) * (1 + math.cos(math.pi * f)) / 2
+
+    scheds = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in opts]
     t0 = time.time()
     for _e in range(cfg["epochs"]):
+        m.train()
         perm = torch.randperm(n)
         for b in range(0, n, cfg["batch_size"]):
             p = perm[b:b + cfg["batch_size"]]
-            loss = nn.functional.cross_entropy(m(ctx[p]), y[p])
-            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(ctx[p], starts[p] if N else None), y[p])
+            for o in opts:
+                o.zero_grad()
             loss.backward()
-            opt.step()
-            sched.step()
+            for o in opts:
+                o.step()
+            for sc in scheds:
+                sc.step()
+    m.eval()
     with torch.no_grad():
-        losses = [nn.functional.cross_entropy(m(ctx[a:a + 4096]), y[a:a + 4096],
-                                              reduction="sum").item()
-                  for a in range(n, len(y), 4096)]
-    row(f"torch, the same MLP, {cfg['epochs']} epochs", sum(losses) / (len(y) - n),
+        losses = [nn.functional.cross_entropy(
+            m(ctx[a:a + 4096], starts[a:a + 4096] if N else None), y[a:a + 4096],
+            reduction="sum").item() for a in range(n, len(y), 4096)]
+    row(f"torch, the same model, {cfg['epochs']} epochs", sum(losses) / (len(y) - n),
         "nats/char", time.time() - t0)
-
-
-def austen(args: argparse.Namespace) -> None:
-    full = "\n".join(gutenberg_body(f.read_text(encoding="utf-8-sig"))
-                     for f in sorted((DATA / "gutenberg_austen").glob("*.txt")))
-    lowered = full.lower()
-    starts = [m.start() for m in WORD.finditer(lowered)]
-    toks = WORD.findall(lowered)
-    n = int(len(toks) * 0.9)
-    train_text, val_text = lowered[:starts[n]], lowered[starts[n]:]
-    counts: dict[str, int] = {}
-    for t in toks[:n]:
-        counts[t] = counts.get(t, 0) + 1
-    vocab = {t: i + 2 for i, t in enumerate(sorted(t for t, c in counts.items() if c >= 3))}
-    print(f"Austen: {n:,} / {len(toks) - n:,} tokens, vocabulary {len(vocab) + 1:,} "
-          "(with <unk>)")
-    ids = np.array([vocab.get(t, 0) for t in toks], np.int32)
-    for order in (3, 5):
-        t0 = time.time()
-        kn = KneserNey(order, len(vocab) + 2, 1).fit(ids[:n])
-        row(f"KN {order}-gram", math.exp(kn.token_losses(ids, n).mean()), "perplexity",
-            time.time() - t0)
-    cfg = dict(AUSTEN, epochs=args.epochs or AUSTEN["epochs"])
-    t0 = time.time()
-    lm = LanguageModel(verbose=1, seed=0, **cfg).fit(train_text, validation=val_text)
-    fit_s = time.time() - t0
-    per = lm.token_losses(val_text, prefix=train_text[-2000:])[:-1]
-    row(f"msopt {cfg}", math.exp(per.mean()), "perplexity", fit_s)
-    t0 = time.time()
-    dyn = lm.token_losses(val_text, prefix=train_text[-2000:], adapt=True,
-                          lr=args.lr)[:-1]
-    row(f"msopt dynamic evaluation (SGD lr {args.lr}, segment 20)", math.exp(dyn.mean()),
-        "perplexity", time.time() - t0)
-    print("sample (seed 0, temperature 0.8):\n"
-          + lm.generate("it is a truth universally acknowledged", max_tokens=60,
-                        temperature=0.8, seed=0))
 
 
 if __name__ == "__main__":

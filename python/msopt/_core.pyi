@@ -261,7 +261,8 @@ class LmActivation(enum.IntEnum):
 
 class LmShape:
     """A language model's architecture: parameters E (vocab, dim), W1 (context*dim,
-    hidden1), b1, [W2 (hidden1, hidden2), b2], O (vocab, top + direct*context*dim), bo."""
+    hidden1), b1, [W2 (hidden1, hidden2), b2], O (vocab, top + direct*context*dim), bo,
+    [G (ngram_size,): the hashed n-gram part, when ngram > 0]."""
 
     def __init__(
         self,
@@ -273,6 +274,8 @@ class LmShape:
         hidden2: int = 0,
         direct: bool = False,
         act: LmActivation = ...,
+        ngram: int = 0,
+        ngram_size: int = 0,
     ) -> None: ...
     @property
     def vocab(self) -> int: ...
@@ -288,6 +291,10 @@ class LmShape:
     def direct(self) -> bool: ...
     @property
     def act(self) -> LmActivation: ...
+    @property
+    def ngram(self) -> int: ...
+    @property
+    def ngram_size(self) -> int: ...
 
 class LmData:
     """A private copy of a token stream (ids below vocab; bos pads the first contexts)."""
