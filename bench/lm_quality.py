@@ -35,8 +35,8 @@ from msopt.models.language_model import LanguageModel  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
 
-SHAKESPEARE = dict(level="char", context=12, dim=32, hidden=1024, direct=True, dropout=0.15,
-                   epochs=8, batch_size=256, lr=2e-3)
+SHAKESPEARE = dict(level="char", context=12, dim=32, hidden=512, direct=True, ngram=7,
+                   ngram_size=2**24, dropout=0.1, epochs=4, batch_size=256, lr=2e-3)
 AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, dropout=0.3,
               loss="sampled", samples=512, epochs=3, batch_size=256, lr=2e-3, min_count=3)
 

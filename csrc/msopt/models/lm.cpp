@@ -220,6 +220,26 @@ void colsum(const T* M, std::size_t ld, std::size_t rows, std::size_t c0, std::s
     }
 }
 
+// Dense scratch for the n-gram table's gradient: M values and a mark per entry, all zero
+// between steps (each step zeroes what it touched).  Kept per calling thread, so the many
+// short native calls of a fit do not clear a table-sized buffer each time; a call with
+// another table size replaces it.
+template <class T>
+struct NgramScratch {
+    std::vector<T> g;
+    std::vector<unsigned char> mark;
+};
+
+template <class T>
+NgramScratch<T>& ngram_scratch(std::size_t M) {
+    thread_local NgramScratch<T> s;
+    if (s.g.size() != M) {
+        s.g.assign(M, T(0));
+        s.mark.assign(M, 0);
+    }
+    return s;
+}
+
 // A training (or adaptation) step: the state a run keeps across batches.
 template <class T>
 struct Trainer {
@@ -237,10 +257,10 @@ struct Trainer {
     std::vector<T> gW1, gb1, gW2, gb2, gO, gbo, gE, gOr, gbor;
     std::vector<std::int64_t> uE, uO, sidx;
     std::vector<T> Os, bs;  // sampled: the drawn classes' rows of O and bo
-    // The n-gram table's gradient: dense scratch (M values, zero between steps), a mark per
-    // entry, and the entries touched in order of first touch with their values.
-    std::vector<T> gG, gGv;
-    std::vector<unsigned char> gmark;
+    // The n-gram table's gradient: the calling thread's dense scratch (ngram_scratch), and
+    // the entries touched in order of first touch with their values.
+    NgramScratch<T>* scratch = nullptr;
+    std::vector<T> gGv;
     std::vector<std::int64_t> uG;
     std::vector<double> part;
     std::vector<ParamTask> tasks;
@@ -275,8 +295,7 @@ struct Trainer {
             Os.resize(S * U), bs.resize(S), sidx.resize(S);
         }
         part.resize(std::size_t(std::max(1, nt)));
-        if (sh.ngram && on(sh.index_G()))
-            gG.assign(sh.ngram_size, T(0)), gmark.assign(sh.ngram_size, 0);
+        if (sh.ngram && on(sh.index_G())) scratch = &ngram_scratch<T>(sh.ngram_size);
     }
     bool on(int i) const { return (update >> i) & 1u; }
 
@@ -520,6 +539,8 @@ struct Trainer {
     // gGv (their values), and the scratch zeroed again.
     void ngram_grad(std::size_t B, std::size_t zc) {
         const std::size_t N = sh.ngram, M = sh.ngram_size;
+        T* gG = scratch->g.data();
+        unsigned char* gmark = scratch->mark.data();
         uG.clear();
         for (std::size_t i = 0; i < B; ++i) {
             const T* dz = &w.z[i * zc];
