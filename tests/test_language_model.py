@@ -140,10 +140,14 @@ def test_steps_through_the_optimizer_engine(name, opts):
     assert list(opt.native_state().steps) == [3] * len(params)
 
 
+@pytest.mark.parametrize("ngram", [0, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sampled_softmax_step_matches_reference(dtype):
+def test_sampled_softmax_step_matches_reference(dtype, ngram):
     case = (23, 4, 3, 7, 0, True, "tanh", 40)
-    params, tokens, shape, kw = make(case, dtype)
+    if ngram:  # with the n-gram part (make_ngram, below): G read at the sampled columns
+        params, tokens, shape, kw = make_ngram((*case, ngram, 29), dtype)
+    else:
+        params, tokens, shape, kw = make(case, dtype)
     before = [p.copy() for p in params]
     weights = np.random.default_rng(2).random(23) + 0.1
     S, seed = 6, 11
@@ -628,29 +632,6 @@ def test_ngram_gradient_matches_finite_differences():
         down = ref.score(params, tokens, 0, len(tokens), **kw).mean()
         G[j] = old
         assert native[j] == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-9), j
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_ngram_with_sampled_softmax_matches_reference(dtype):
-    params, tokens, shape, kw = make_ngram((23, 4, 3, 7, 0, True, "tanh", 40, 3, 29), dtype)
-    before = [p.copy() for p in params]
-    weights = np.random.default_rng(2).random(23) + 0.1
-    S, seed = 6, 11
-    data = _core.LmData(tokens, shape.vocab, kw["bos"])
-    loss, *_ = _core.lm_train(data, shape, msopt.SGD(params, lr=1.0).native_state(),
-                              batch_size=16, seed=seed, epoch=0, batch_begin=0, batch_end=1,
-                              samples=S, sample_weights=weights, threads=2)
-    pos = _core.epoch_permutation(seed, 0, len(tokens))[:16]
-    classes = ref.sampled_classes(weights, S, (seed * 0x100000001B3) & (2**64 - 1))
-    want_loss, grads = ref.sampled_loss_grad(before, tokens, pos, classes, weights, **kw)
-    assert loss == pytest.approx(want_loss, rel=TOL[dtype]["rtol"])
-    for p, g in zip(before, grads):
-        if isinstance(g, tuple):
-            np.add.at(p.reshape(len(p), -1), g[0], -g[1])
-        else:
-            p -= g
-    for got, want in zip(params, before):
-        np.testing.assert_allclose(got, want, **TOL[dtype])
 
 
 def test_ngram_dynamic_evaluation_and_greedy_generation_match_reference():
