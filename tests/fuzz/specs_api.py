@@ -556,7 +556,8 @@ LM_ALIASES = {"lr": ("lr", "learning_rate"), "seed": ("seed", "random_state"),
 def _lm_kw(rng: np.random.Generator) -> dict[str, Any]:
     level = ["char", "word"][int(rng.integers(0, 2))]
     return dict(level=level, context=3, dim=4, hidden=8, epochs=1, batch_size=16,
-                threads=1, seed=0)
+                threads=1, seed=0, ngram=int(rng.integers(0, 4)),
+                ngram_size=int(rng.integers(1, 5000)))
 
 
 def _lm(rng: np.random.Generator) -> Any:
