@@ -148,3 +148,33 @@ def test_word2vec_with_a_frozen_table(sg, freeze):
         return [a, b, losses]
 
     _assert_same(_on_every_isa(run))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_language_model(dtype, act):
+    """Training through the first-layer table (batch 64 over 9 ids) and without it (the
+    direct connection), scoring and sampling."""
+    from msopt.reference import language_model as ref
+
+    rng = np.random.default_rng(2)
+    tokens = rng.integers(0, 8, 300)
+    acts = {"tanh": _core.LmActivation.TANH, "relu": _core.LmActivation.RELU}
+
+    def run():
+        out = []
+        for direct in (False, True):
+            params = ref.init_params(np.random.default_rng(3), vocab=9, dim=4, context=3,
+                                     hidden=37, hidden2=0, direct=direct, dtype=dtype)
+            shape = _core.LmShape(vocab=9, dim=4, context=3, hidden1=37, direct=direct,
+                                  act=acts[act])
+            data = _core.LmData(tokens, 9, 8)
+            _core.lm_train(data, shape, msopt.Adam(params, lr=0.01).native_state(),
+                           batch_size=64, seed=0, epoch=0, batch_begin=0, batch_end=4)
+            out += params
+            out.append(_core.lm_score(data, shape, params, 0, 300, per_token=True))
+            out.append(_core.lm_generate(shape, params, np.full((4, 3), 8), max_tokens=30,
+                                         seed=1)[0])
+        return out
+
+    _assert_same(_on_every_isa(run))

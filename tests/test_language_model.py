@@ -140,6 +140,45 @@ def test_steps_through_the_optimizer_engine(name, opts):
     assert list(opt.native_state().steps) == [3] * len(params)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hidden2", [0, 4])
+def test_first_layer_table_steps_match_reference(dtype, hidden2):
+    """Batches with more rows than the vocabulary train through the first-layer table
+    (E W1 per context position, its deltas summed per id): Adam's three steps equal the
+    reference's, ids never seen (3 and 4) keep their rows and state, and one thread or two
+    give the same bits."""
+    V, C = 6, 3
+    rng = np.random.default_rng(7)
+    params = ref.init_params(rng, vocab=V, dim=3, context=C, hidden=7, hidden2=hidden2,
+                             direct=False, dtype=dtype)
+    tokens = rng.integers(0, 3, 131)  # ids 0..2; 5 is the boundary
+    shape = _core.LmShape(vocab=V, dim=3, context=C, hidden1=7, hidden2=hidden2)
+    kw = dict(context=C, bos=V - 1, act="tanh", direct=False)
+    data = _core.LmData(tokens, V, V - 1)
+    runs = []
+    for threads in (1, 2):
+        mine = [p.copy() for p in params]
+        opt = msopt.Adam(mine, lr=0.01)
+        _core.lm_train(data, shape, opt.native_state(), batch_size=40, seed=0, epoch=0,
+                       batch_begin=0, batch_end=3, threads=threads)
+        runs.append(mine)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    opt = msopt.Adam([p.copy() for p in params], lr=0.01)
+    hyper = [{k: v for k, v in g.items() if k not in ("params", "initial_lr")}
+             for g in opt.param_groups for _ in g["params"]]
+    want = [p.copy() for p in params]
+    states = [init_state("Adam", p, **h) for p, h in zip(want, hyper)]
+    steps = [0] * len(want)
+    for b in range(3):
+        pos = _core.epoch_permutation(0, 0, len(tokens))[b * 40:(b + 1) * 40]
+        _, grads = ref.loss_grad(want, tokens, pos, **kw)
+        assert ref.train_step("Adam", want, states, steps, hyper, grads)
+    for got, w in zip(runs[0], want):
+        np.testing.assert_allclose(got, w, **TOL[dtype])
+    np.testing.assert_array_equal(runs[0][0][3:5], params[0][3:5])
+
+
 @pytest.mark.parametrize("ngram", [0, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sampled_softmax_step_matches_reference(dtype, ngram):
@@ -234,6 +273,30 @@ def test_generate_kernel_greedy_and_seeded():
                               threads=2)
     np.testing.assert_array_equal(b1, b2)
     assert not (b1 == b1[0]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_generate_draws_follow_the_tempered_softmax(dtype):
+    """The first token of 20,000 rows from one context: its frequencies match
+    softmax(z / T) of the reference scores (chi-square), and a banned id never appears."""
+    params, tokens, shape, kw = make(SHAPES[1], dtype)  # 7 classes
+    params[3] *= dtype(3.0)  # O and bo: sharper scores than the untrained model's
+    params[4] *= dtype(3.0)
+    n, temp, banned = 20_000, 0.7, 2
+    ctx = np.full((n, shape.context), 3)
+    out, lengths = _core.lm_generate(shape, params, ctx, max_tokens=1, temperature=temp,
+                                     seed=11, banned=np.array([banned]), threads=2)
+    assert (lengths == 1).all()
+    z = ref.forward(params, ctx[:1], act=kw["act"], direct=kw["direct"])["z"][0]
+    z = z.astype(np.float64) / temp
+    z[banned] = -np.inf
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    counts = np.bincount(out[:, 0], minlength=shape.vocab)
+    assert counts[banned] == 0
+    keep = p * n >= 5
+    chi2 = (((counts - n * p) ** 2)[keep] / (n * p)[keep]).sum()
+    assert chi2 < 30.0, (counts, n * p)  # 5 degrees of freedom: P(chi2 > 30) < 2e-5
 
 
 # -- the model ---------------------------------------------------------------------------

@@ -80,13 +80,26 @@ inline void context_ids(const Stream& s, std::size_t c, std::size_t t, std::int6
 // outnumber the vocabulary (the table costs a vocabulary's worth of rows) and it stays
 // small.
 template <class T>
-std::vector<T> first_layer_table(const Shape& sh, const Params<T>& P, std::size_t rows) {
-    const std::size_t c = sh.context, V = sh.vocab, H1 = sh.hidden1, dim = sh.dim;
-    if (rows < 2 * V || c * V * H1 > (std::size_t(1) << 22)) return {};
-    std::vector<T> pw(c * V * H1);
-    for (std::size_t j = 0; j < c; ++j)
+void first_layer_products(const Shape& sh, const Params<T>& P, std::size_t j0, std::size_t j1,
+                          T* pw) {
+    const std::size_t V = sh.vocab, H1 = sh.hidden1, dim = sh.dim;
+    for (std::size_t j = j0; j < j1; ++j)
         blas::gemm(false, false, V, H1, dim, T(1), P.p[0], dim, P.p[1] + j * dim * H1, H1,
-                   T(0), &pw[j * V * H1], H1);
+                   T(0), pw + j * V * H1, H1);
+}
+
+// Whether rows of a batch or a text are worth the table: the table costs a vocabulary's
+// worth of rows (per step in training, where E and W1 change), and must stay small.
+inline bool table_pays(const Shape& sh, std::size_t rows, std::size_t per_vocab) {
+    return rows >= per_vocab * sh.vocab &&
+           sh.context * sh.vocab * sh.hidden1 <= (std::size_t(1) << 22);
+}
+
+template <class T>
+std::vector<T> first_layer_table(const Shape& sh, const Params<T>& P, std::size_t rows) {
+    if (!table_pays(sh, rows, 2)) return {};
+    std::vector<T> pw(sh.context * sh.vocab * sh.hidden1);
+    first_layer_products(sh, P, 0, sh.context, pw.data());
     return pw;
 }
 
@@ -105,16 +118,10 @@ void hidden_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0
                 std::memcpy(&w.x[i * K + j * dim], E + std::size_t(w.ids[i * c + j]) * dim,
                             dim * sizeof(T));
     T* a1 = &w.a1[r0 * H1];
-    for (std::size_t i = 0; i < m; ++i) std::memcpy(a1 + i * H1, P.p[2], H1 * sizeof(T));
     if (pw) {
-        for (std::size_t i = 0; i < m; ++i) {
-            T* __restrict a = a1 + i * H1;
-            for (std::size_t j = 0; j < c; ++j) {
-                const T* __restrict row = pw + (j * V + std::size_t(w.ids[(r0 + i) * c + j])) * H1;
-                for (std::size_t q = 0; q < H1; ++q) a[q] += row[q];
-            }
-        }
+        k.table_rows(pw, V, H1, &w.ids[r0 * c], c, m, P.p[2], a1, H1);
     } else {
+        for (std::size_t i = 0; i < m; ++i) std::memcpy(a1 + i * H1, P.p[2], H1 * sizeof(T));
         blas::gemm(false, false, m, H1, K, T(1), &w.x[r0 * K], K, P.p[1], H1, T(1), a1, H1);
     }
     T* u = &w.u[r0 * U];
@@ -168,10 +175,11 @@ void scores_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0
 // From du (rows [r0, r1), scale * dLoss/du) down to dx: the hidden layers' deltas are left
 // in du[:, :top] (a2's or a1's) and dh1 (a1's, two layers).
 // With dropout, the top layer's outputs before the mask are in a2 (two layers) or a1 (one),
-// and du[:, :top] is first multiplied by the mask.
+// and du[:, :top] is first multiplied by the mask.  need_dx false: stop at a1's delta (the
+// first-layer table's backward, in Trainer::table_grads, takes it from there).
 template <class T>
 void backward_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
-                   std::size_t r1, bool dropped) {
+                   std::size_t r1, bool dropped, bool need_dx = true) {
     const LmOps<T>& k = ops<T>();
     const std::size_t m = r1 - r0, K = sh.K(), H1 = sh.hidden1, H2 = sh.hidden2, U = sh.U();
     T* du = &w.du[r0 * U];
@@ -199,6 +207,7 @@ void backward_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t 
         k.act_grad(sh.act, u, ldh, m, H1, du, U);
         da1 = du, ld1 = U;
     }
+    if (!need_dx) return;
     T* dx = &w.dx[r0 * K];
     blas::gemm(false, true, m, K, H1, T(1), da1, ld1, P.p[1], H1, T(0), dx, K);
     if (sh.direct)
@@ -257,6 +266,13 @@ struct Trainer {
     std::vector<T> gW1, gb1, gW2, gb2, gO, gbo, gE, gOr, gbor;
     std::vector<std::int64_t> uE, uO, sidx;
     std::vector<T> Os, bs;  // sampled: the drawn classes' rows of O and bo
+    // The first-layer table in training (small vocabularies, no direct connection): pw =
+    // first_layer_products of this step's E and W1, and D[j] (vocab x hidden1) the sum of
+    // a1's deltas over the rows whose context position j holds each id.  Then
+    // gW1[j dim : (j + 1) dim] = E^T D[j] and E's gradient is sum_j D[j] W1[j]^T: three
+    // products of vocab rows in place of three of batch rows.
+    std::vector<T> pw, D, gEall;
+    std::vector<unsigned char> seen;
     // The n-gram table's gradient: the calling thread's dense scratch (ngram_scratch), and
     // the entries touched in order of first touch with their values.
     NgramScratch<T>* scratch = nullptr;
@@ -325,13 +341,21 @@ struct Trainer {
         const double scale = 1.0 / double(B);
         const std::size_t zc = S ? 1 + S : V;
         const bool dropped = dropout > 0.0;
-        // Rows: forward, loss, backward to dx.
+        const bool table = !sh.direct && table_pays(sh, B, 2);
+        if (table) {
+            pw.resize(c * V * H1);
+            parallel_for(nt, [&](int t) {
+                const auto [j0, j1] = share(c, t, nt);
+                first_layer_products(sh, P, j0, j1, pw.data());
+            });
+        }
+        // Rows: forward, loss, backward to dx (to a1's delta with the table).
         parallel_for(nt, [&](int t) {
             const auto [r0, r1] = share(B, t, nt);
             const std::size_t m = r1 - r0;
             part[std::size_t(t)] = 0.0;
             if (!m) return;
-            hidden_rows(sh, P, w, r0, r1);
+            hidden_rows(sh, P, w, r0, r1, table ? pw.data() : nullptr);
             if (dropped) drop_rows(r0, r1, draw_seed);
             T* z = &w.z[r0 * zc];
             T* du = &w.du[r0 * U];
@@ -377,7 +401,7 @@ struct Trainer {
                     for (std::size_t j = 0; j < U; ++j) du[i * U + j] += a * oy[j];
                 }
             }
-            backward_rows(sh, P, w, r0, r1, dropped);
+            backward_rows(sh, P, w, r0, r1, dropped, !table);
         });
         double loss = 0.0;
         for (int t = 0; t < nt; ++t) loss += part[std::size_t(t)];
@@ -392,8 +416,23 @@ struct Trainer {
         if (S) {
             gOr.resize((S + B) * U), gbor.resize(S + B);
         }
+        if (table && (on(0) || on(1))) table_deltas(B, da1, ld1, nt);
         parallel_for(nt, [&](int t) {
-            if (on(1)) {
+            if (table) {
+                if (on(1)) {
+                    const auto [j0, j1] = share(c, t, nt);
+                    for (std::size_t j = j0; j < j1; ++j)
+                        blas::gemm(true, false, dim, H1, V, T(1), P.p[0], dim, &D[j * V * H1],
+                                   H1, T(0), &gW1[j * dim * H1], H1);
+                }
+                if (on(0)) {
+                    const auto [a, b] = share(V, t, nt);
+                    for (std::size_t j = 0; j < c && b > a; ++j)
+                        blas::gemm(false, true, b - a, dim, H1, T(1), &D[(j * V + a) * H1], H1,
+                                   P.p[1] + j * dim * H1, H1, T(j ? 1 : 0), &gEall[a * dim],
+                                   dim);
+                }
+            } else if (on(1)) {
                 const auto [a, b] = share(K, t, nt);
                 if (b > a)
                     blas::gemm(true, false, b - a, H1, B, T(1), w.x.data() + a, K, da1, ld1,
@@ -472,7 +511,18 @@ struct Trainer {
             pt.coeffs = make_coeffs(opt.algo, h, *opt.step[i] + 1, need);
             tasks.push_back(pt);
         };
-        if (on(0)) {
+        if (on(0) && table) {  // the rows of the ids seen, in order of first appearance
+            seen.assign(V, 0);
+            uE.clear();
+            for (std::size_t q = 0; q < B * c; ++q) {
+                const std::size_t id = std::size_t(w.ids[q]);
+                if (!seen[id]) seen[id] = 1, uE.push_back(std::int64_t(id));
+            }
+            gE.resize(uE.size() * dim);
+            for (std::size_t r = 0; r < uE.size(); ++r)
+                std::memcpy(&gE[r * dim], &gEall[std::size_t(uE[r]) * dim], dim * sizeof(T));
+            add(0, gE.data(), uE.size() * dim, dim, uE.data());
+        } else if (on(0)) {
             const std::size_t n = B * c;
             const T* vals = w.dx.data();
             if (coalesce_rows<T>(w.ids.data(), n, w.dx.data(), dim, uE, gE)) vals = gE.data();
@@ -516,6 +566,26 @@ struct Trainer {
         for (int i = 0; i < sh.n_params(); ++i)
             if (on(i)) ++*opt.step[i];
         return loss;
+    }
+
+    // D[j][id] = sum of da1's rows (B rows, stride ld1) whose context position j holds id,
+    // summed in row order; each thread owns a band of hidden1's columns, so the bits do not
+    // depend on the thread count.
+    void table_deltas(std::size_t B, const T* da1, std::size_t ld1, int nt) {
+        const std::size_t c = sh.context, V = sh.vocab, H1 = sh.hidden1;
+        D.resize(c * V * H1);
+        if (on(0)) gEall.resize(V * sh.dim);
+        parallel_for(nt, [&](int t) {
+            const auto [a, b] = share(H1, t, nt);
+            if (b <= a) return;
+            for (std::size_t r = 0; r < c * V; ++r)
+                std::fill(&D[r * H1 + a], &D[r * H1 + b], T(0));
+            const LmOps<T>& k = ops<T>();
+            for (std::size_t i = 0; i < B; ++i)
+                for (std::size_t j = 0; j < c; ++j)
+                    k.add_to(&D[(j * V + std::size_t(w.ids[i * c + j])) * H1 + a],
+                             da1 + i * ld1 + a, b - a);
+        });
     }
 
     // The n-gram part of sampled row i: w.gs[i], then z[j] += sum_k G[(start_k + ids[j]) mod
@@ -726,7 +796,8 @@ std::int32_t draw(T* z, std::size_t V, const Sampling& smp, SplitMix64& rng,
                   std::vector<std::pair<double, std::int32_t>>& tmp) {
     for (std::int32_t b : smp.banned)
         if (b >= 0 && std::size_t(b) < V) z[b] = T(-INFINITY);
-    if (smp.temperature == 0.0) {
+    // greedy at 0, and where 1 / temperature overflows T (the limit of sharper sampling)
+    if (smp.temperature == 0.0 || !(std::abs(T(1.0 / smp.temperature)) < T(INFINITY))) {
         std::size_t best = 0;
         for (std::size_t v = 1; v < V; ++v)
             if (z[v] > z[best]) best = v;
@@ -735,13 +806,7 @@ std::int32_t draw(T* z, std::size_t V, const Sampling& smp, SplitMix64& rng,
     double mx = -INFINITY;
     for (std::size_t v = 0; v < V; ++v) mx = std::max(mx, double(z[v]));
     if (smp.top_k == 0 && smp.top_p >= 1.0) {  // the whole softmax: one pass, no sort
-        const double inv_t = 1.0 / smp.temperature;
-        double sum = 0.0;
-        for (std::size_t v = 0; v < V; ++v) {
-            const T p = T(std::exp((double(z[v]) - mx) * inv_t));
-            z[v] = p;
-            sum += double(p);
-        }
+        const double sum = ops<T>().exp_weights(z, V, T(mx), T(1.0 / smp.temperature));
         double r = rng.uniform() * sum;
         std::size_t last = 0;
         for (std::size_t v = 0; v < V; ++v) {

@@ -76,6 +76,16 @@ struct LmOps {
     // Sampled softmax with log-Q (losses/sampled.hpp), rows of n scores.
     double (*sampled)(T* Z, std::size_t B, std::size_t n, const std::int64_t* ids,
                       const T* log_q, double scale);
+    // The first-layer table's forward: out (rows x H, row stride ldo) = base + sum over j <
+    // c of table[(j V + ids[i c + j]) H : ... + H] for each row i.
+    void (*table_rows)(const T* table, std::size_t V, std::size_t H, const std::int64_t* ids,
+                       std::size_t c, std::size_t rows, const T* base, T* out,
+                       std::size_t ldo);
+    // dst[0..n) += src[0..n).
+    void (*add_to)(T* dst, const T* src, std::size_t n);
+    // Sampling weights: z[v] = exp((z[v] - mx) * inv_t) for v < V (exp(-inf) = 0); returns
+    // their sum.
+    double (*exp_weights)(T* z, std::size_t V, T mx, T inv_t);
 };
 
 struct Kernels {

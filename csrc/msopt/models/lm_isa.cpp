@@ -8,7 +8,8 @@ namespace {
 
 template <class T>
 constexpr LmOps<T> lm_ops() {
-    return {rules::activate<T>, rules::act_grad<T>, rules::softmax<T>, rules::sampled<T>};
+    return {rules::activate<T>,  rules::act_grad<T>, rules::softmax<T>,    rules::sampled<T>,
+            rules::table_rows<T>, rules::add_to<T>,   rules::exp_weights<T>};
 }
 
 }  // namespace

@@ -15,11 +15,32 @@
 namespace msopt::lm::rules {
 namespace {
 
-// tanh(a) in a loop the compiler vectorizes: sign(a) (1 - e) / (1 + e) with
+// tanh(a) in a loop the compiler vectorizes.  double: sign(a) (1 - e) / (1 + e) with
 // e = exp(-2 |a|) (simd::vexp), and below |a| = 1/16, where 1 - e would cancel, its
 // Taylor series to a^13 (the first term left out is below 1e-20 relative there).
+// float: a x P(a^2) / Q(a^2), degree 4 in a^2 both, fitted to tanh on [0, 9] by least
+// squares on the relative error reweighted toward minimax (at most 3e-7 in float
+// arithmetic, under 3 ulp), with a clamped to [-9, 9] (beyond, tanh rounds to +-1 within
+// an ulp); NaN passes through.  One division and ten multiply-adds: about twice as fast.
+inline float tanh_rational(float a) {
+    const float x = a > 9.0f ? 9.0f : (a < -9.0f ? -9.0f : a);
+    const float x2 = x * x;
+    float p = 1.33496404e-08f;
+    p = p * x2 + 2.06053750e-05f;
+    p = p * x2 + 3.49536138e-03f;
+    p = p * x2 + 1.33808346e-01f;
+    p = p * x2 + 9.99999979e-01f;
+    float q = 7.77447432e-07f;
+    q = q * x2 + 3.28526467e-04f;
+    q = q * x2 + 2.58761192e-02f;
+    q = q * x2 + 4.67141502e-01f;
+    q = q * x2 + 1.0f;
+    return x * p / q;
+}
+
 template <class T>
 inline T tanh_v(T a) {
+    if constexpr (sizeof(T) == 4) return tanh_rational(a);
     const T x = a < T(0) ? -a : a;
     const T e = simd::vexp<T>(T(-2) * x);
     const T big = (T(1) - e) / (T(1) + e);
@@ -71,6 +92,36 @@ template <class T>
 double sampled(T* Z, std::size_t B, std::size_t n, const std::int64_t* ids, const T* log_q,
                double scale) {
     return losses::sampled_loss_grad<T>(Z, B, n, ids, log_q, true, scale);
+}
+
+template <class T>
+inline void add_row(T* __restrict dst, const T* __restrict src, std::size_t n) {
+    for (std::size_t q = 0; q < n; ++q) dst[q] += src[q];
+}
+
+template <class T>
+void table_rows(const T* table, std::size_t V, std::size_t H, const std::int64_t* ids,
+                std::size_t c, std::size_t rows, const T* base, T* out, std::size_t ldo) {
+    for (std::size_t i = 0; i < rows; ++i) {
+        const std::int64_t* id = ids + i * c;
+        T* __restrict o = out + i * ldo;
+        for (std::size_t q = 0; q < H; ++q) o[q] = base[q];
+        for (std::size_t j = 0; j < c; ++j)
+            add_row(o, table + (j * V + std::size_t(id[j])) * H, H);
+    }
+}
+
+template <class T>
+void add_to(T* dst, const T* src, std::size_t n) {
+    add_row(dst, src, n);
+}
+
+template <class T>
+double exp_weights(T* __restrict z, std::size_t V, T mx, T inv_t) {
+    for (std::size_t v = 0; v < V; ++v) z[v] = simd::vexp<T>((z[v] - mx) * inv_t);
+    double sum = 0.0;
+    for (std::size_t v = 0; v < V; ++v) sum += double(z[v]);
+    return sum;
 }
 
 }  // namespace
