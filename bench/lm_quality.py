@@ -3,7 +3,7 @@ split: interpolated modified Kneser-Ney n-grams (bench/kneser_ney.py) and, with 
 the same MLP in torch trained for the same epochs.
 
     python bench/lm_quality.py shakespeare [--torch] [--epochs N]
-    python bench/lm_quality.py austen
+    python bench/lm_quality.py austen [--loss softmax] [--epochs N]
 
 - shakespeare: tinyshakespeare, characters, first 90% train / last 10% validation; every
   validation character scored with the preceding text as context; nats per character.
@@ -37,8 +37,10 @@ WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
 
 SHAKESPEARE = dict(level="char", context=12, dim=32, hidden=512, direct=True, ngram=7,
                    ngram_size=2**24, dropout=0.1, epochs=4, batch_size=256, lr=2e-3)
-AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, dropout=0.3,
-              loss="sampled", samples=512, epochs=3, batch_size=256, lr=2e-3, min_count=3)
+AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, ngram=3,
+              ngram_size=2**26, dropout=0.3, loss="sampled", samples=512, epochs=3,
+              batch_size=256, lr=2e-3, min_count=3, optimizer="adamw",
+              optimizer_params={"weight_decay": 0.1})
 
 
 def gutenberg_body(text: str) -> str:
@@ -80,6 +82,43 @@ def shakespeare(args: argparse.Namespace) -> None:
               + lm.generate("ROMEO:\n", max_tokens=300, temperature=t, seed=0))
     if args.torch:
         torch_same(train, val, cfg)
+
+
+def austen(args: argparse.Namespace) -> None:
+    full = "\n".join(gutenberg_body(f.read_text(encoding="utf-8-sig"))
+                     for f in sorted((DATA / "gutenberg_austen").glob("*.txt")))
+    lowered = full.lower()
+    starts = [m.start() for m in WORD.finditer(lowered)]
+    toks = WORD.findall(lowered)
+    n = int(len(toks) * 0.9)
+    train_text, val_text = lowered[:starts[n]], lowered[starts[n]:]
+    counts: dict[str, int] = {}
+    for t in toks[:n]:
+        counts[t] = counts.get(t, 0) + 1
+    vocab = {t: i + 2 for i, t in enumerate(sorted(t for t, c in counts.items() if c >= 3))}
+    print(f"Austen: {n:,} / {len(toks) - n:,} tokens, vocabulary {len(vocab) + 1:,} "
+          "(with <unk>)")
+    ids = np.array([vocab.get(t, 0) for t in toks], np.int32)
+    for order in (3, 5):
+        t0 = time.time()
+        kn = KneserNey(order, len(vocab) + 2, 1).fit(ids[:n])
+        row(f"KN {order}-gram", math.exp(kn.token_losses(ids, n).mean()), "perplexity",
+            time.time() - t0)
+    cfg = dict(AUSTEN, epochs=args.epochs or AUSTEN["epochs"], loss=args.loss or AUSTEN["loss"])
+    t0 = time.time()
+    lm = LanguageModel(verbose=1, seed=0, **cfg).fit(train_text, validation=val_text)
+    fit_s = time.time() - t0
+    per = lm.token_losses(val_text, prefix=train_text[-2000:])[:-1]
+    row(f"msopt {cfg}", math.exp(per.mean()), "perplexity", fit_s)
+    t0 = time.time()
+    dyn = lm.token_losses(val_text, prefix=train_text[-2000:], adapt=True, lr=args.lr,
+                          adapt_params="output")[:-1]
+    row(f"msopt dynamic evaluation (SGD lr {args.lr}, output layer, n-gram table and "
+        "embedding rows seen, segment 20)", math.exp(dyn.mean()), "perplexity",
+        time.time() - t0)
+    print("sample (seed 0, temperature 0.8):\nit is a truth universally acknowledged "
+          + lm.generate("it is a truth universally acknowledged", max_tokens=80,
+                        temperature=0.8, seed=0))
 
 
 def torch_same(train: str, val: str, cfg: dict) -> None:
@@ -169,6 +208,8 @@ if __name__ == "__main__":
     ap.add_argument("corpus", choices=["shakespeare", "austen"])
     ap.add_argument("--torch", action="store_true")
     ap.add_argument("--epochs", type=int, default=0)
+    ap.add_argument("--loss", choices=["softmax", "sampled"], default=None,
+                    help="austen: the word model's loss (sampled by default)")
     ap.add_argument("--lr", type=float, default=0.03, help="dynamic evaluation's SGD rate")
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
