@@ -363,6 +363,15 @@ def test_word_level_vocabulary_and_generation():
         lm.generate("zebra giraffe", max_tokens=3)
 
 
+def test_many_short_epochs():
+    """Hundreds of one-batch epochs: the batches per native call stay bounded (they grew
+    4x a call, until int * float overflowed after about 500 calls)."""
+    lm = small(epochs=700, batch_size=4096, hidden=2, dim=2, schedule="constant")
+    lm.fit("abcab" * 20)
+    assert lm.epochs_ == 700
+    assert len(lm.history_) == 700
+
+
 def test_generate_options(fitted):
     g = fitted.generate("the ", max_tokens=30, n=4, seed=3, top_k=5, top_p=0.9)
     assert isinstance(g, list)
@@ -732,7 +741,8 @@ def test_ngram_training_repeats_at_a_fixed_seed_and_thread_count():
 def test_ngram_model_fits_saves_and_adapts(tmp_path):
     lm = small(ngram=3, ngram_size=4099).fit(TEXT)
     base = small().fit(TEXT)
-    assert len(lm.params_) == 6 and lm.params_[-1].shape == (4099,)
+    assert len(lm.params_) == 6
+    assert lm.params_[-1].shape == (4099,)
     assert lm.perplexity(TEXT) < base.perplexity(TEXT)
     path = tmp_path / "ng.npz"
     lm.save(path)

@@ -496,7 +496,9 @@ class LanguageModel(ParamsMixin):
                             "max_grad_norm.")
                     total, count, b = total + loss, count + n, b + done
                     spent = time.perf_counter() - c0
-                    chunk = max(1, min(chunk * 4, int(chunk * _CHUNK_SECONDS / max(spent, 1e-4))))
+                    # at most an epoch: across many short epochs it would grow without end
+                    chunk = max(1, min(chunk * 4, n_batches,
+                                       int(chunk * _CHUNK_SECONDS / max(spent, 1e-4))))
                 epochs_done += 1
                 seconds = time.perf_counter() - t0
                 entry: dict[str, Any] = {"epoch": epochs_done, "train_loss": total / max(count, 1),
