@@ -73,12 +73,11 @@ inline void context_ids(const Stream& s, std::size_t c, std::size_t t, std::int6
     }
 }
 
-// Prediction with fixed weights and a small vocabulary: the first layer's product of
-// every token at every context position, PW[j] = E W1[j dim : (j + 1) dim] (context x
-// vocab x hidden1), so a1 = b1 + sum_j PW[j][id_j] costs context * hidden1 additions
-// instead of context * dim * hidden1 multiply-adds.  Worth it when the rows to score
-// outnumber the vocabulary (the table costs a vocabulary's worth of rows) and it stays
-// small.
+// The first-layer table of a small vocabulary: the first layer's product of every token at
+// every context position, PW[j] = E W1[j dim : (j + 1) dim] (context x vocab x hidden1), so
+// a1 = b1 + sum_j PW[j][id_j] costs context * hidden1 additions instead of context * dim *
+// hidden1 multiply-adds.  Built once for prediction (fixed weights), and at every step in
+// training (Trainer::step).  This fills positions [j0, j1).
 template <class T>
 void first_layer_products(const Shape& sh, const Params<T>& P, std::size_t j0, std::size_t j1,
                           T* pw) {
@@ -88,8 +87,8 @@ void first_layer_products(const Shape& sh, const Params<T>& P, std::size_t j0, s
                    T(0), pw + j * V * H1, H1);
 }
 
-// Whether rows of a batch or a text are worth the table: the table costs a vocabulary's
-// worth of rows (per step in training, where E and W1 change), and must stay small.
+// Whether rows of a batch or a text are worth the table: it costs a vocabulary's worth of
+// rows (per step in training, where E and W1 change), and must stay small.
 inline bool table_pays(const Shape& sh, std::size_t rows, std::size_t per_vocab) {
     return rows >= per_vocab * sh.vocab &&
            sh.context * sh.vocab * sh.hidden1 <= (std::size_t(1) << 22);
@@ -176,7 +175,7 @@ void scores_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0
 // in du[:, :top] (a2's or a1's) and dh1 (a1's, two layers).
 // With dropout, the top layer's outputs before the mask are in a2 (two layers) or a1 (one),
 // and du[:, :top] is first multiplied by the mask.  need_dx false: stop at a1's delta (the
-// first-layer table's backward, in Trainer::table_grads, takes it from there).
+// first-layer table's backward, Trainer::table_deltas, takes it from there).
 template <class T>
 void backward_rows(const Shape& sh, const Params<T>& P, Work<T>& w, std::size_t r0,
                    std::size_t r1, bool dropped, bool need_dx = true) {
@@ -272,7 +271,7 @@ struct Trainer {
     // gW1[j dim : (j + 1) dim] = E^T D[j] and E's gradient is sum_j D[j] W1[j]^T: three
     // products of vocab rows in place of three of batch rows.
     std::vector<T> pw, D, gEall;
-    std::vector<unsigned char> seen;
+    std::vector<std::uint32_t> which;  // first_appearance's index of each id (unused here)
     // The n-gram table's gradient: the calling thread's dense scratch (ngram_scratch), and
     // the entries touched in order of first touch with their values.
     NgramScratch<T>* scratch = nullptr;
@@ -512,12 +511,7 @@ struct Trainer {
             tasks.push_back(pt);
         };
         if (on(0) && table) {  // the rows of the ids seen, in order of first appearance
-            seen.assign(V, 0);
-            uE.clear();
-            for (std::size_t q = 0; q < B * c; ++q) {
-                const std::size_t id = std::size_t(w.ids[q]);
-                if (!seen[id]) seen[id] = 1, uE.push_back(std::int64_t(id));
-            }
+            first_appearance(w.ids.data(), B * c, uE, which);
             gE.resize(uE.size() * dim);
             for (std::size_t r = 0; r < uE.size(); ++r)
                 std::memcpy(&gE[r * dim], &gEall[std::size_t(uE[r]) * dim], dim * sizeof(T));

@@ -95,25 +95,20 @@ double sampled(T* Z, std::size_t B, std::size_t n, const std::int64_t* ids, cons
 }
 
 template <class T>
-inline void add_row(T* __restrict dst, const T* __restrict src, std::size_t n) {
-    for (std::size_t q = 0; q < n; ++q) dst[q] += src[q];
-}
-
-template <class T>
 void table_rows(const T* table, std::size_t V, std::size_t H, const std::int64_t* ids,
                 std::size_t c, std::size_t rows, const T* base, T* out, std::size_t ldo) {
     for (std::size_t i = 0; i < rows; ++i) {
         const std::int64_t* id = ids + i * c;
-        T* __restrict o = out + i * ldo;
+        T* o = out + i * ldo;
         for (std::size_t q = 0; q < H; ++q) o[q] = base[q];
         for (std::size_t j = 0; j < c; ++j)
-            add_row(o, table + (j * V + std::size_t(id[j])) * H, H);
+            simd::axpy(T(1), table + (j * V + std::size_t(id[j])) * H, o, H);  // 1 x: exact
     }
 }
 
 template <class T>
 void add_to(T* dst, const T* src, std::size_t n) {
-    add_row(dst, src, n);
+    simd::axpy(T(1), src, dst, n);
 }
 
 template <class T>
