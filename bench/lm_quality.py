@@ -38,7 +38,7 @@ WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
 SHAKESPEARE = dict(level="char", context=12, dim=32, hidden=512, direct=True, ngram=7,
                    ngram_size=2**24, dropout=0.1, epochs=4, batch_size=256, lr=2e-3)
 AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, ngram=3,
-              ngram_size=2**26, dropout=0.3, loss="sampled", samples=512, epochs=3,
+              ngram_size=2**26, kneser_ney=5, dropout=0.3, loss="sampled", samples=512, epochs=3,
               batch_size=256, lr=2e-3, min_count=3, optimizer="adamw",
               optimizer_params={"weight_decay": 0.1})
 
@@ -108,14 +108,20 @@ def austen(args: argparse.Namespace) -> None:
     t0 = time.time()
     lm = LanguageModel(verbose=1, seed=0, **cfg).fit(train_text, validation=val_text)
     fit_s = time.time() - t0
-    per = lm.token_losses(val_text, prefix=train_text[-2000:])[:-1]
-    row(f"msopt {cfg}", math.exp(per.mean()), "perplexity", fit_s)
-    t0 = time.time()
-    dyn = lm.token_losses(val_text, prefix=train_text[-2000:], adapt=True, lr=args.lr,
-                          adapt_params="output")[:-1]
-    row(f"msopt dynamic evaluation (SGD lr {args.lr}, output layer, n-gram table and "
-        "embedding rows seen, segment 20)", math.exp(dyn.mean()), "perplexity",
-        time.time() - t0)
+    prefix = train_text[-2000:]
+    weight = lm.kneser_ney_weight
+    for w in ((0.0, weight) if lm.kneser_ney else (weight,)):
+        lm.set_params(kneser_ney_weight=w)
+        alone = " (the network alone)" if lm.kneser_ney and not w else ""
+        t0 = time.time()
+        per = lm.token_losses(val_text, prefix=prefix)[:-1]
+        row(f"msopt {cfg}{alone}", math.exp(per.mean()), "perplexity",
+            fit_s + time.time() - t0)
+        t0 = time.time()
+        dyn = lm.token_losses(val_text, prefix=prefix, adapt=True, lr=args.lr,
+                              adapt_params="output")[:-1]
+        row(f"msopt dynamic evaluation{alone} (SGD lr {args.lr}, the output layer and the "
+            "n-gram table, segment 20)", math.exp(dyn.mean()), "perplexity", time.time() - t0)
     print("sample (seed 0, temperature 0.8):\nit is a truth universally acknowledged "
           + lm.generate("it is a truth universally acknowledged", max_tokens=80,
                         temperature=0.8, seed=0))

@@ -218,7 +218,7 @@ def test_generate(benchmark, n, runner):
     benchmark.pedantic(fn, rounds=5, warmup_rounds=1)
 
 
-@pytest.mark.parametrize("runner", ["msopt", "msopt dynamic"])
+@pytest.mark.parametrize("runner", ["msopt", "msopt dynamic", "msopt dynamic output"])
 def test_dynamic_vs_static(benchmark, runner):
     _bench._set_threads(2)
     ids, V = char_ids()
@@ -232,10 +232,14 @@ def test_dynamic_vs_static(benchmark, runner):
     else:
         from msopt.optim.optimizers import SGD
 
+        # all parameters, or (adapt_params="output") E's rows seen, O and bo: W1 fixed, so
+        # the step's forward uses the first-layer table as scoring does
+        update = (1 << len(params)) - 1 if runner == "msopt dynamic" else 0b11001
+
         def fn() -> None:
             copy = [p.copy() for p in params]
             _core.lm_dynamic(data, shape, SGD(copy, lr=0.5).native_state(), 0, len(data),
-                             segment=100, steps=1, threads=2)
+                             segment=100, steps=1, update=update, threads=2)
     benchmark.group = "LanguageModel evaluation, 20,000 chars"
     benchmark.extra_info.update(runner=runner, size="segment 100, 1 SGD step", params=20_000,
                                 bytes_per_param=0, threads=2, unit="token")

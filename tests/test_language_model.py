@@ -225,6 +225,37 @@ def test_dynamic_evaluation_matches_reference():
         np.testing.assert_allclose(got, w, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [(7, 3, 2, 5, 0, False, "tanh", 61),
+                                  (13, 5, 4, 9, 6, False, "relu", 50)],
+                         ids=["one-layer", "two-layers"])
+@pytest.mark.parametrize("what", ["output+embeddings", "output"])
+def test_dynamic_evaluation_with_the_first_layer_fixed_matches_reference(dtype, case, what):
+    # W1 fixed: the forward reads the first-layer table built once, and the rows of the ids
+    # whose embeddings a step updated are rebuilt after it
+    params, tokens, shape, kw = make(case, dtype, seed=3)
+    io = 5 if case[4] else 3
+    update = (1 << io) | (1 << (io + 1)) | (1 if what == "output+embeddings" else 0)
+    data = _core.LmData(tokens, shape.vocab, kw["bos"])
+    want_params = [p.copy() for p in params]
+    want = ref.dynamic(want_params, tokens, 0, len(tokens), segment=7, steps=2, lr=0.3,
+                       update=update, **kw)
+    runs = []
+    for threads in (1, 2):
+        mine = [p.copy() for p in params]
+        loss, count, segs, status, per = _core.lm_dynamic(
+            data, shape, msopt.SGD(mine, lr=0.3).native_state(), 0, len(tokens), segment=7,
+            steps=2, update=update, threads=threads, per_token=True)
+        assert status == 0
+        np.testing.assert_allclose(per, want, **TOL[dtype])
+        for got, w in zip(mine, want_params):
+            np.testing.assert_allclose(got, w, **TOL[dtype])
+        runs.append((per, mine))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_training_repeats_at_a_fixed_seed_and_thread_count():
     case = (40, 8, 5, 64, 0, True, "tanh", 3000)
     runs = []
@@ -478,7 +509,7 @@ def test_divergence_rolls_back(fitted):
         fitted.params_[3][0, 0] = before[3][0, 0]
 
 
-@pytest.mark.parametrize("what", ["all", "output"])
+@pytest.mark.parametrize("what", ["all", "output+embeddings", "output"])
 def test_dynamic_evaluation_leaves_the_model_unchanged(fitted, what):
     before = [p.copy() for p in fitted.params_]
     text = "a dog sat on a log. " * 20
@@ -750,7 +781,7 @@ def test_ngram_model_fits_saves_and_adapts(tmp_path):
         assert (other.ngram, other.ngram_size) == (3, 4099)
         assert other.perplexity(TEXT[:200]) == lm.perplexity(TEXT[:200])
     G = lm.params_[-1].copy()
-    for what in ("all", "output"):
+    for what in ("all", "output+embeddings", "output"):
         assert lm.perplexity(TEXT[:300], adapt=True, adapt_params=what) > 0
     np.testing.assert_array_equal(lm.params_[-1], G)
     assert isinstance(lm.generate("the", max_tokens=10, seed=0), str)

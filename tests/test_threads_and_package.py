@@ -115,7 +115,8 @@ def test_public_api():
 
 
 @pytest.mark.parametrize("module", ["msopt", "msopt.optim.optimizers", "msopt.lr_scheduler",
-                                    "msopt.reference", "msopt.linear_model.layer",
+                                    "msopt.reference", "msopt.reference.kneser_ney",
+                                    "msopt.linear_model.layer",
                                     "msopt.linear_model.estimators", "msopt.nn.embedding",
                                     "msopt.text.vocabulary", "msopt.models.word2vec",
                                     "msopt.models.text_classifier", "msopt.exceptions"])

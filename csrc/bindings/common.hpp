@@ -371,6 +371,7 @@ void register_embedding(py::module_& m);
 void register_text(py::module_& m);
 void register_word2vec(py::module_& m);
 void register_fasttext(py::module_& m);
+void register_kneser_ney(py::module_& m);
 
 // Binding files register themselves, so a new area adds a file and edits no shared one:
 // MSOPT_REGISTER_BINDINGS("50 word2vec", register_word2vec) at namespace scope in the

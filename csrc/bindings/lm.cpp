@@ -277,8 +277,22 @@ py::tuple dynamic(lm::Stream& s, const lm::Shape& sh, py::handle optimizer, std:
 
 py::tuple generate(const lm::Shape& sh, py::handle params, py::handle contexts,
                    std::size_t max_tokens, double temperature, std::size_t top_k, double top_p,
-                   std::uint64_t seed, std::int64_t stop, py::handle banned, int threads) {
+                   std::uint64_t seed, std::int64_t stop, py::handle banned, int threads,
+                   py::handle kneser_ney, double kneser_ney_weight) {
     check_threads(threads);
+    lm::Mix mix;
+    if (!kneser_ney.is_none()) {
+        if (!py::isinstance<kn::Counted>(kneser_ney))
+            throw py::type_error("kneser_ney: expected a KneserNey or None");
+        mix.ngram = &kneser_ney.cast<const kn::Counted&>().model;
+        if (mix.ngram->vocab != sh.vocab)
+            throw std::invalid_argument("kneser_ney: its vocabulary differs from the model's");
+        if (std::size_t(mix.ngram->order) > sh.context + 1)
+            throw std::invalid_argument("kneser_ney: its order must be at most context + 1");
+        if (!(kneser_ney_weight >= 0.0 && kneser_ney_weight <= 1.0))
+            throw std::invalid_argument("kneser_ney_weight: must be in [0, 1]");
+        mix.weight = 1.0 - kneser_ney_weight;
+    }
     if (!(temperature >= 0.0) || !std::isfinite(temperature))
         throw std::invalid_argument("temperature: must be finite and >= 0");
     if (!(top_p > 0.0 && top_p <= 1.0))
@@ -305,10 +319,10 @@ py::tuple generate(const lm::Shape& sh, py::handle params, py::handle contexts,
         py::gil_scoped_release nogil;
         if (dt == bind::kF32)
             lm::generate<float>(sh, as_params<float>(p, sh.n_params()), ctx.data(), n,
-                                max_tokens, smp, threads, op, lp);
+                                max_tokens, smp, threads, op, lp, &mix);
         else
             lm::generate<double>(sh, as_params<double>(p, sh.n_params()), ctx.data(), n,
-                                 max_tokens, smp, threads, op, lp);
+                                 max_tokens, smp, threads, op, lp, &mix);
     }
     return py::make_tuple(out, lengths);
 }
@@ -391,7 +405,10 @@ void register_lm(py::module_& m) {
           py::kw_only(), py::arg("max_tokens"), py::arg("temperature") = 1.0,
           py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0,
           py::arg("stop") = -1, py::arg("banned") = py::none(), py::arg("threads") = 1,
-          "Sample max_tokens ids after each row of contexts; returns (ids, lengths).");
+          py::arg("kneser_ney") = py::none(), py::arg("kneser_ney_weight") = 0.5,
+          "Sample max_tokens ids after each row of contexts; returns (ids, lengths).  With "
+          "kneser_ney (a KneserNey), from (1 - w) p_network + w p_kneser_ney, w = "
+          "kneser_ney_weight.");
 }
 
 MSOPT_REGISTER_BINDINGS("70 lm", register_lm)

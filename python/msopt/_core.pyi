@@ -358,4 +358,30 @@ def lm_generate(
     stop: int = -1,
     banned: npt.NDArray[np.integer[Any]] | None = None,
     threads: int = 1,
+    kneser_ney: KneserNey | None = None,
+    kneser_ney_weight: float = 0.5,
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...
+
+class KneserNey:
+    """An interpolated modified Kneser-Ney n-gram model, built from its order-N counts
+    (repeated rows of grams are summed)."""
+
+    def __init__(
+        self, grams: npt.NDArray[np.integer[Any]], counts: npt.NDArray[np.int64], vocab: int
+    ) -> None: ...
+    @staticmethod
+    def count_grams(
+        data: LmData, order: int
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]: ...
+    @property
+    def order(self) -> int: ...
+    @property
+    def vocab(self) -> int: ...
+    @property
+    def grams(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def counts(self) -> npt.NDArray[np.int64]: ...
+    def score(
+        self, data: LmData, begin: int, end: int, *, threads: int = 1
+    ) -> npt.NDArray[np.float64]: ...
+    def distribution(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]: ...

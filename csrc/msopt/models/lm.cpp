@@ -36,7 +36,7 @@ const LmOps<T>& ops() {
 }
 
 // Rows per thread below which a batch stays on fewer threads.
-constexpr std::size_t kMinRowsPerThread = 64;
+constexpr std::size_t kMinRowsPerThread = 32;
 
 int threads_for_rows(int threads, std::size_t rows) {
     const std::size_t most = std::max<std::size_t>(1, rows / kMinRowsPerThread);
@@ -272,6 +272,12 @@ struct Trainer {
     // products of vocab rows in place of three of batch rows.
     std::vector<T> pw, D, gEall;
     std::vector<std::uint32_t> which;  // first_appearance's index of each id (unused here)
+    // The kept table (dynamic evaluation with W1 fixed: keep_table set and update without
+    // W1): first_layer_products built at the first step and kept across steps, its rows of
+    // the ids whose E rows a step updates rebuilt after it (refresh_kept).  The forward
+    // then costs what scoring costs; the backward is the ordinary one.
+    bool keep_table = false;
+    std::vector<T> kept, kept_x, kept_y;
     // The n-gram table's gradient: the calling thread's dense scratch (ngram_scratch), and
     // the entries touched in order of first touch with their values.
     NgramScratch<T>* scratch = nullptr;
@@ -341,20 +347,26 @@ struct Trainer {
         const std::size_t zc = S ? 1 + S : V;
         const bool dropped = dropout > 0.0;
         const bool table = !sh.direct && table_pays(sh, B, 2);
-        if (table) {
-            pw.resize(c * V * H1);
+        const bool keep = !table && keeps_table();
+        if (table) kept.clear();  // this step may change E: built again when next kept
+        if (table || (keep && kept.empty())) {
+            std::vector<T>& dst = table ? pw : kept;
+            dst.resize(c * V * H1);
             parallel_for(nt, [&](int t) {
                 const auto [j0, j1] = share(c, t, nt);
-                first_layer_products(sh, P, j0, j1, pw.data());
+                first_layer_products(sh, P, j0, j1, dst.data());
             });
         }
+        const T* fwd_table = table ? pw.data() : keep ? kept.data() : nullptr;
+        // whether anything below the output layer learns (else the backward stops at z)
+        const bool below = (update & ((1u << io) - 1u)) != 0;
         // Rows: forward, loss, backward to dx (to a1's delta with the table).
         parallel_for(nt, [&](int t) {
             const auto [r0, r1] = share(B, t, nt);
             const std::size_t m = r1 - r0;
             part[std::size_t(t)] = 0.0;
             if (!m) return;
-            hidden_rows(sh, P, w, r0, r1, table ? pw.data() : nullptr);
+            hidden_rows(sh, P, w, r0, r1, fwd_table);
             if (dropped) drop_rows(r0, r1, draw_seed);
             T* z = &w.z[r0 * zc];
             T* du = &w.du[r0 * U];
@@ -372,7 +384,8 @@ struct Trainer {
                 } else {
                     part[std::size_t(t)] = k.softmax(z, m, V, &w.labels[r0], scale);
                 }
-                blas::gemm(false, false, m, U, V, T(1), z, V, P.p[io], U, T(0), du, U);
+                if (below)
+                    blas::gemm(false, false, m, U, V, T(1), z, V, P.p[io], U, T(0), du, U);
             } else {
                 for (std::size_t i = 0; i < m; ++i) {
                     const std::size_t y = std::size_t(w.labels[r0 + i]);
@@ -393,14 +406,17 @@ struct Trainer {
                 blas::gemm(false, true, m, S, U, T(1), u, U, Os.data(), U, T(1), z + 1, zc);
                 part[std::size_t(t)] =
                     k.sampled(z, m, zc, &w.zids[r0 * zc], &w.logq[r0 * zc], scale);
-                blas::gemm(false, false, m, U, S, T(1), z + 1, zc, Os.data(), U, T(0), du, U);
-                for (std::size_t i = 0; i < m; ++i) {
-                    const T a = z[i * zc];
-                    const T* oy = P.p[io] + std::size_t(w.labels[r0 + i]) * U;
-                    for (std::size_t j = 0; j < U; ++j) du[i * U + j] += a * oy[j];
+                if (below) {
+                    blas::gemm(false, false, m, U, S, T(1), z + 1, zc, Os.data(), U, T(0), du,
+                               U);
+                    for (std::size_t i = 0; i < m; ++i) {
+                        const T a = z[i * zc];
+                        const T* oy = P.p[io] + std::size_t(w.labels[r0 + i]) * U;
+                        for (std::size_t j = 0; j < U; ++j) du[i * U + j] += a * oy[j];
+                    }
                 }
             }
-            backward_rows(sh, P, w, r0, r1, dropped, !table);
+            if (below) backward_rows(sh, P, w, r0, r1, dropped, !table && on(0));
         });
         double loss = 0.0;
         for (int t = 0; t < nt; ++t) loss += part[std::size_t(t)];
@@ -559,7 +575,36 @@ struct Trainer {
         }
         for (int i = 0; i < sh.n_params(); ++i)
             if (on(i)) ++*opt.step[i];
+        if (keep && on(0)) refresh_kept(nt);
         return loss;
+    }
+
+    bool keeps_table() const {
+        return keep_table && !sh.direct && !on(1) &&
+               sh.context * sh.vocab * sh.hidden1 <= (std::size_t(1) << 22);
+    }
+
+    // The kept table's rows of the ids in uE (the E rows this step updated): PW[j][id] =
+    // E[id] W1[j] again, the ids gathered into one product per position.
+    void refresh_kept(int nt) {
+        const std::size_t c = sh.context, V = sh.vocab, H1 = sh.hidden1, dim = sh.dim,
+                          n = uE.size();
+        if (!n) return;
+        kept_x.resize(n * dim);
+        kept_y.resize(c * n * H1);
+        for (std::size_t r = 0; r < n; ++r)
+            std::memcpy(&kept_x[r * dim], P.p[0] + std::size_t(uE[r]) * dim, dim * sizeof(T));
+        const int nt2 = threads_for_rows(nt, c * n);
+        parallel_for(nt2, [&](int t) {
+            const auto [j0, j1] = share(c, t, nt2);
+            for (std::size_t j = j0; j < j1; ++j) {
+                blas::gemm(false, false, n, H1, dim, T(1), kept_x.data(), dim,
+                           P.p[1] + j * dim * H1, H1, T(0), &kept_y[j * n * H1], H1);
+                for (std::size_t r = 0; r < n; ++r)
+                    std::memcpy(&kept[(j * V + std::size_t(uE[r])) * H1],
+                                &kept_y[(j * n + r) * H1], H1 * sizeof(T));
+            }
+        });
     }
 
     // D[j][id] = sum of da1's rows (B rows, stride ld1) whose context position j holds id,
@@ -750,6 +795,7 @@ Result dynamic(Stream& s, const Shape& sh, const Params<T>& P, const Optim& opt,
     Result r;
     if (end <= begin || !segment) return r;
     Trainer<T> tr(s, sh, P, opt, update, threads, std::min(segment, end - begin), 0, nullptr);
+    tr.keep_table = table_pays(sh, end - begin, 1);
     std::vector<std::int64_t> pos;
     std::vector<double> seg_loss;
     for (std::size_t a = begin; a < end; a += segment) {
@@ -783,6 +829,29 @@ Result dynamic(Stream& s, const Shape& sh, const Params<T>& P, const Optim& opt,
 }
 
 namespace {
+
+struct MixScratch {
+    std::vector<std::int32_t> hist;
+    std::vector<double> p;
+};
+
+// The network's scores z (V values) replaced by the mixture's log-probabilities,
+// log(weight softmax(z) + (1 - weight) p_ngram(. | the end of ctx)).
+template <class T>
+void mix_scores(const Mix& mix, const std::int64_t* ctx, std::size_t c, T* z, std::size_t V,
+                MixScratch& s) {
+    const std::size_t len = std::size_t(mix.ngram->order - 1);
+    s.hist.resize(len + 1);
+    for (std::size_t j = 0; j < len; ++j) s.hist[j] = std::int32_t(ctx[c - len + j]);
+    s.p.resize(V);
+    kn::distribution(*mix.ngram, s.hist.data(), s.p.data());
+    double mx = -INFINITY, sum = 0.0;
+    for (std::size_t v = 0; v < V; ++v) mx = std::max(mx, double(z[v]));
+    for (std::size_t v = 0; v < V; ++v) sum += std::exp(double(z[v]) - mx);
+    const double a = mix.weight / sum, b = 1.0 - mix.weight;
+    for (std::size_t v = 0; v < V; ++v)
+        z[v] = T(std::log(a * std::exp(double(z[v]) - mx) + b * s.p[v]));
+}
 
 // Draws one class from the scores z (V values, overwritten) by the sampling rules.
 template <class T>
@@ -858,7 +927,7 @@ std::int32_t draw(T* z, std::size_t V, const Sampling& smp, SplitMix64& rng,
 template <class T>
 void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts, std::size_t n,
               std::size_t max_tokens, const Sampling& smp, int threads, std::int32_t* out,
-              std::int64_t* lengths) {
+              std::int64_t* lengths, const Mix* mix) {
     blas::set_threads(1);
     const std::size_t c = sh.context, V = sh.vocab;
     const int nt = int(std::min<std::size_t>(std::size_t(std::max(1, threads)),
@@ -879,6 +948,7 @@ void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts,
         std::vector<char> done(m, 0);
         std::vector<std::size_t> active(m);
         std::vector<std::pair<double, std::int32_t>> tmp;
+        MixScratch mixw;
         for (std::size_t i = 0; i < m; ++i) lengths[r0 + i] = 0;
         for (std::size_t step = 0; step < max_tokens; ++step) {
             std::size_t na = 0;
@@ -892,6 +962,7 @@ void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts,
             scores_rows(sh, P, w, 0, na);
             for (std::size_t q = 0; q < na; ++q) {
                 const std::size_t i = active[q];
+                if (mix && mix->ngram) mix_scores(*mix, &ctx[i * c], c, &w.z[q * V], V, mixw);
                 const std::int32_t tok = draw(&w.z[q * V], V, smp, rng[i], tmp);
                 if (tok == smp.stop) {
                     done[i] = 1;
@@ -917,7 +988,7 @@ void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts,
                                double*);                                                      \
     template void generate<T>(const Shape&, const Params<T>&, const std::int32_t*,            \
                               std::size_t, std::size_t, const Sampling&, int, std::int32_t*,  \
-                              std::int64_t*);
+                              std::int64_t*, const Mix*);
 MSOPT_INSTANTIATE(float)
 MSOPT_INSTANTIATE(double)
 #undef MSOPT_INSTANTIATE

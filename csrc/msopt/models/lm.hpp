@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "../optim/optim.hpp"
+#include "kneser_ney.hpp"
 #include "../optim/schedule.hpp"
 
 namespace msopt::lm {
@@ -193,12 +194,20 @@ struct Sampling {
     std::vector<std::int32_t> banned;  // never drawn (e.g. the boundary id)
 };
 
+// An n-gram model mixed with the network: p = weight p_network + (1 - weight) p_ngram.
+// Its order is at most context + 1 (its history is the end of the network's context).
+struct Mix {
+    const kn::Model* ngram = nullptr;
+    double weight = 1.0;
+};
+
 // n rows: each starts from its `context` ids (n x context, oldest first) and draws up to
 // max_tokens ids into out (n x max_tokens); lengths[i] the ids drawn before the stop.
-// Each row has its own random stream (seed, row).
+// Each row has its own random stream (seed, row).  With mix, the sampling rules apply to
+// the mixture's log-probabilities.
 template <class T>
 void generate(const Shape& sh, const Params<T>& P, const std::int32_t* contexts, std::size_t n,
               std::size_t max_tokens, const Sampling& smp, int threads, std::int32_t* out,
-              std::int64_t* lengths);
+              std::int64_t* lengths, const Mix* mix = nullptr);
 
 }  // namespace msopt::lm

@@ -246,9 +246,10 @@ def score(params: Sequence[np.ndarray], tokens: np.ndarray, begin: int, end: int
 
 def dynamic(params: list[np.ndarray], tokens: np.ndarray, begin: int, end: int, *,
             segment: int, steps: int, lr: float, context: int, bos: int, act: str = "tanh",
-            direct: bool = False, ngram: int = 0) -> np.ndarray:
-    """Dynamic evaluation with plain SGD: each segment scored, then ``steps`` steps on it.
-    Updates ``params`` in place; returns each token's -log p."""
+            direct: bool = False, ngram: int = 0, update: int = ~0) -> np.ndarray:
+    """Dynamic evaluation with plain SGD: each segment scored, then ``steps`` steps on it
+    (of the parameters whose bit is set in ``update``: bit i for params[i]).  Updates
+    ``params`` in place; returns each token's -log p."""
     out = []
     for a in range(begin, end, segment):
         b = min(end, a + segment)
@@ -257,7 +258,9 @@ def dynamic(params: list[np.ndarray], tokens: np.ndarray, begin: int, end: int, 
         for _ in range(steps):
             _, grads = loss_grad(params, tokens, np.arange(a, b), context=context, bos=bos,
                                  act=act, direct=direct, ngram=ngram)
-            for p, g in zip(params, grads):
+            for i, (p, g) in enumerate(zip(params, grads)):
+                if not (update >> i) & 1:
+                    continue
                 if isinstance(g, tuple):
                     np.add.at(p.reshape(len(p), -1), g[0], -lr * g[1])
                 else:
