@@ -36,7 +36,8 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
 
 SHAKESPEARE = dict(level="char", context=12, dim=32, hidden=512, direct=True, ngram=7,
-                   ngram_size=2**24, dropout=0.1, epochs=4, batch_size=256, lr=2e-3)
+                   ngram_size=2**24, kneser_ney=7, dropout=0.1, epochs=4, batch_size=256,
+                   lr=2e-3)
 AUSTEN = dict(level="word", context=6, dim=64, hidden=512, direct=False, ngram=3,
               ngram_size=2**26, kneser_ney=5, dropout=0.3, loss="sampled", samples=512, epochs=3,
               batch_size=256, lr=2e-3, min_count=3, optimizer="adamw",
@@ -70,13 +71,8 @@ def shakespeare(args: argparse.Namespace) -> None:
     cfg = dict(SHAKESPEARE, epochs=args.epochs or SHAKESPEARE["epochs"])
     t0 = time.time()
     lm = LanguageModel(verbose=1, seed=0, **cfg).fit(train, validation=val)
-    fit_s = time.time() - t0
-    static = lm.token_losses(val, prefix=train)[:-1].mean()
-    row(f"msopt {cfg}", static, "nats/char", fit_s)
-    t0 = time.time()
-    dyn = lm.token_losses(val, prefix=train[-5000:], adapt=True, lr=args.lr)[:-1].mean()
-    row(f"msopt dynamic evaluation (SGD lr {args.lr}, segment 100)", dyn, "nats/char",
-        time.time() - t0)
+    print(f"fit: {time.time() - t0:,.0f} s")
+    both(lm, cfg, val, train[-5000:], args, lambda per: per.mean(), "nats/char")
     for t in (0.8,):
         print(f"sample (seed 0, temperature {t}):\n"
               + lm.generate("ROMEO:\n", max_tokens=300, temperature=t, seed=0))
@@ -107,24 +103,30 @@ def austen(args: argparse.Namespace) -> None:
     cfg = dict(AUSTEN, epochs=args.epochs or AUSTEN["epochs"], loss=args.loss or AUSTEN["loss"])
     t0 = time.time()
     lm = LanguageModel(verbose=1, seed=0, **cfg).fit(train_text, validation=val_text)
-    fit_s = time.time() - t0
-    prefix = train_text[-2000:]
+    print(f"fit: {time.time() - t0:,.0f} s")
+    both(lm, cfg, val_text, train_text[-2000:], args, lambda per: math.exp(per.mean()),
+         "perplexity")
+    print("sample (seed 0, temperature 0.8):\nit is a truth universally acknowledged "
+          + lm.generate("it is a truth universally acknowledged", max_tokens=80,
+                        temperature=0.8, seed=0))
+
+
+def both(lm: LanguageModel, cfg: dict, val: str, prefix: str, args: argparse.Namespace,
+         value, unit: str) -> None:
+    """Static and dynamic scores of the network alone, then of its mixture with the
+    Kneser-Ney model (kneser_ney), with the seconds each took."""
     weight = lm.kneser_ney_weight
     for w in ((0.0, weight) if lm.kneser_ney else (weight,)):
         lm.set_params(kneser_ney_weight=w)
         alone = " (the network alone)" if lm.kneser_ney and not w else ""
         t0 = time.time()
-        per = lm.token_losses(val_text, prefix=prefix)[:-1]
-        row(f"msopt {cfg}{alone}", math.exp(per.mean()), "perplexity",
-            fit_s + time.time() - t0)
+        per = lm.token_losses(val, prefix=prefix)[:-1]
+        row(f"msopt {cfg}{alone}", value(per), unit, time.time() - t0)
         t0 = time.time()
-        dyn = lm.token_losses(val_text, prefix=prefix, adapt=True, lr=args.lr,
-                              adapt_params="output")[:-1]
-        row(f"msopt dynamic evaluation{alone} (SGD lr {args.lr}, the output layer and the "
-            "n-gram table, segment 20)", math.exp(dyn.mean()), "perplexity", time.time() - t0)
-    print("sample (seed 0, temperature 0.8):\nit is a truth universally acknowledged "
-          + lm.generate("it is a truth universally acknowledged", max_tokens=80,
-                        temperature=0.8, seed=0))
+        dyn = lm.token_losses(val, prefix=prefix, adapt=True, lr=args.lr,
+                              adapt_params=args.adapt)[:-1]
+        row(f"msopt dynamic evaluation{alone} (SGD lr {args.lr}, {args.adapt}, segment 100)",
+            value(dyn), unit, time.time() - t0)
 
 
 def torch_same(train: str, val: str, cfg: dict) -> None:
@@ -216,7 +218,8 @@ if __name__ == "__main__":
     ap.add_argument("--epochs", type=int, default=0)
     ap.add_argument("--loss", choices=["softmax", "sampled"], default=None,
                     help="austen: the word model's loss (sampled by default)")
-    ap.add_argument("--lr", type=float, default=0.03, help="dynamic evaluation's SGD rate")
+    ap.add_argument("--lr", type=float, default=0.1, help="dynamic evaluation's SGD rate")
+    ap.add_argument("--adapt", default="output", help="dynamic evaluation's adapt_params")
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
     if a.threads:

@@ -681,6 +681,29 @@ def make_ngram(case, dtype, seed=0):
     return params, tokens, shape, dict(kw, ngram=ngram)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("what", ["all", "output"])
+@pytest.mark.parametrize("engine", [False, True], ids=["fused", "engine"])
+def test_dynamic_evaluation_with_the_ngram_part_matches_reference(dtype, what, engine):
+    # plain SGD updates the output layer and G in place from the scores' gradient
+    # (fused_sgd); with clipping (a bound never reached) it goes through the engine
+    params, tokens, shape, kw = make_ngram((11, 4, 3, 8, 0, False, "tanh", 45, 2, 37), dtype,
+                                           seed=5)
+    update = ~0 & 0b111111 if what == "all" else 0b111000
+    want_params = [p.copy() for p in params]
+    want = ref.dynamic(want_params, tokens, 0, len(tokens), segment=6, steps=2, lr=0.2,
+                       update=update, **kw)
+    mine = [p.copy() for p in params]
+    opt = msopt.SGD(mine, lr=0.2, max_grad_norm=1e30 if engine else None)
+    loss, count, segs, status, per = _core.lm_dynamic(
+        _core.LmData(tokens, shape.vocab, kw["bos"]), shape, opt.native_state(), 0,
+        len(tokens), segment=6, steps=2, update=update, threads=2, per_token=True)
+    assert status == 0
+    np.testing.assert_allclose(per, want, **TOL[dtype])
+    for got, w in zip(mine, want_params):
+        np.testing.assert_allclose(got, w, **TOL[dtype])
+
+
 def test_ngram_starts_fold_the_context_newest_first():
     ids = np.array([[3, 1, 4, 1], [0, 0, 0, 7]])
     st = ref.ngram_starts(ids, 4, 2**61 - 1)

@@ -360,6 +360,11 @@ struct Trainer {
         const T* fwd_table = table ? pw.data() : keep ? kept.data() : nullptr;
         // whether anything below the output layer learns (else the backward stops at z)
         const bool below = (update & ((1u << io) - 1u)) != 0;
+        // Plain SGD on the full softmax's output layer and n-gram table: updated in place
+        // from z and u (fused_sgd), with no gradient kept.
+        const bool fuse_O = !S && on(io) && plain_sgd(io);
+        const bool fuse_bo = !S && on(io + 1) && plain_sgd(io + 1);
+        const bool fuse_G = !S && sh.ngram && on(sh.index_G()) && plain_sgd(sh.index_G());
         // Rows: forward, loss, backward to dx (to a1's delta with the table).
         parallel_for(nt, [&](int t) {
             const auto [r0, r1] = share(B, t, nt);
@@ -468,7 +473,7 @@ struct Trainer {
                 colsum(w.du.data(), U, B, a, b, gb2.data());
             }
             if (!S) {
-                if (on(io)) {
+                if (on(io) && !fuse_O) {
                     const auto [a, b] = share(V, t, nt);
                     if (b > a)
                         blas::gemm(true, false, b - a, U, B, T(1), w.z.data() + a, V,
@@ -546,8 +551,8 @@ struct Trainer {
         std::vector<T> bo_rows;
         std::vector<std::int64_t> uB;
         if (!S) {
-            if (on(io)) add(io, gO.data(), V * U, 0, nullptr);
-            if (on(io + 1)) add(io + 1, gbo.data(), V, 0, nullptr);
+            if (on(io) && !fuse_O) add(io, gO.data(), V * U, 0, nullptr);
+            if (on(io + 1) && !fuse_bo) add(io + 1, gbo.data(), V, 0, nullptr);
         } else {
             std::vector<std::int64_t> ids(S + B);
             for (std::size_t j = 0; j < S; ++j) ids[j] = sidx[j];
@@ -564,7 +569,7 @@ struct Trainer {
                 add(io + 1, vals, uB.size(), 1, uB.data());
             }
         }
-        if (sh.ngram && on(sh.index_G())) {
+        if (sh.ngram && on(sh.index_G()) && !fuse_G) {
             ngram_grad(B, zc);
             add(sh.index_G(), gGv.data(), uG.size(), 1, uG.data());
         }
@@ -573,10 +578,57 @@ struct Trainer {
             *status = kGradNotFinite;
             return loss;
         }
+        // z and u are finite here (the loss is), so these gradients are too
+        if (fuse_O || fuse_bo || fuse_G) fused_sgd(B, nt, f, fuse_O, fuse_bo, fuse_G);
         for (int i = 0; i < sh.n_params(); ++i)
             if (on(i)) ++*opt.step[i];
         if (keep && on(0)) refresh_kept(nt);
         return loss;
+    }
+
+    // Parameter i steps by plain SGD: no momentum, weight decay or clipping.
+    bool plain_sgd(int i) const {
+        return opt.algo == Algo::SGD && opt.hyper[i][1] == 0.0 && opt.hyper[i][3] == 0.0 &&
+               !(opt.max_norm > 0.0);
+    }
+
+    // Plain SGD on the full softmax's output layer, straight from the step's z (the score
+    // gradients, B x V) and u: O += -lr z^T u as one product into O (cut by rows over the
+    // threads), bo += -lr gbo, and G's entries += -lr z in row order on this thread
+    // (so no bits depend on the thread count).  One pass over O instead of a gradient
+    // written, checked and read back by the engine.
+    void fused_sgd(std::size_t B, int nt, double f, bool fO, bool fbo, bool fG) {
+        const std::size_t V = sh.vocab, U = sh.U();
+        const int io = sh.index_O();
+        auto rate = [&](int i) {  // -lr, or +lr when maximizing
+            return T(-opt.hyper[i][0] * f * (opt.hyper[i][5] != 0.0 ? -1.0 : 1.0));
+        };
+        parallel_for(nt, [&](int t) {
+            const auto [a, b] = share(V, t, nt);
+            if (b <= a) return;
+            if (fO)
+                blas::gemm(true, false, b - a, U, B, rate(io), w.z.data() + a, V, w.u.data(),
+                           U, T(1), P.p[io] + a * U, U);
+            if (fbo) {  // gbo: colsum(z), from the gradient pass
+                const T r = rate(io + 1);
+                for (std::size_t c = a; c < b; ++c) P.p[io + 1][c] += r * gbo[c];
+            }
+        });
+        if (fG) {
+            const std::size_t N = sh.ngram, M = sh.ngram_size;
+            const T r = rate(sh.index_G());
+            T* G = P.p[sh.index_G()];
+            for (std::size_t i = 0; i < B; ++i) {
+                const T* dz = &w.z[i * V];
+                for (std::size_t k = 0; k < N; ++k) {
+                    const std::size_t a = std::size_t(w.gs[i * N + k]);
+                    const std::size_t first = std::min(V, M - a);  // the run before the wrap
+                    T* __restrict g = G + a;
+                    for (std::size_t q = 0; q < first; ++q) g[q] += r * dz[q];
+                    for (std::size_t q = first; q < V; ++q) G[(a + q) % M] += r * dz[q];
+                }
+            }
+        }
     }
 
     bool keeps_table() const {
