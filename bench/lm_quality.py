@@ -52,7 +52,7 @@ def gutenberg_body(text: str) -> str:
 
 
 def row(name: str, value: float, unit: str, seconds: float | None = None) -> None:
-    extra = f"  ({seconds:,.0f} s)" if seconds is not None else ""
+    extra = f"  ({seconds:,.1f} s)" if seconds is not None else ""
     print(f"{name:<48} {value:8.4f} {unit}{extra}", flush=True)
 
 

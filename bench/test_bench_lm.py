@@ -182,7 +182,7 @@ def test_train(benchmark, kind, threads, runner):
     benchmark.extra_info["tokens_per_sec"] = 256 * BATCHES / benchmark.stats.stats.median
 
 
-GEN_CASES = [(n, r) for n in (1, 64) for r in ("msopt", "torch")]
+GEN_CASES = [(n, r) for n in (1, 64) for r in ("msopt", "msopt + Kneser-Ney 7", "torch")]
 
 
 @pytest.mark.parametrize(("n", "runner"), GEN_CASES, ids=[f"n{n}-{r}" for n, r in GEN_CASES])
@@ -193,10 +193,16 @@ def test_generate(benchmark, n, runner):
     c, tokens = CHAR["context"], 200
     shape = _core.LmShape(vocab=V, dim=CHAR["dim"], context=c, hidden1=CHAR["hidden"])
     ctx = np.repeat(ids[None, :c].astype(np.int64), n, axis=0)
-    if runner == "msopt":
+    if runner.startswith("msopt"):
+        # with the Kneser-Ney mixture (LanguageModel's default): its distribution over the
+        # vocabulary mixed into every row's scores
+        kn = (_core.KneserNey(*_core.KneserNey.count_grams(_core.LmData(ids, V, 1), 7), V)
+              if "Kneser" in runner else None)
+
         def fn() -> None:
-            _core.lm_generate(shape, params, ctx, max_tokens=tokens, seed=0, threads=1)
-        name = "msopt"
+            _core.lm_generate(shape, params, ctx, max_tokens=tokens, seed=0, threads=1,
+                              kneser_ney=kn)
+        name = runner
     else:
         torch = pytest.importorskip("torch", reason="torch is not installed")
         torch.set_num_threads(1)
@@ -218,7 +224,11 @@ def test_generate(benchmark, n, runner):
     benchmark.pedantic(fn, rounds=5, warmup_rounds=1)
 
 
-@pytest.mark.parametrize("runner", ["msopt", "msopt dynamic", "msopt dynamic output"])
+DYNAMIC = {"msopt dynamic, all": 0b11111, "msopt dynamic, output+embeddings": 0b11001,
+           "msopt dynamic, output": 0b11000}
+
+
+@pytest.mark.parametrize("runner", ["msopt", *DYNAMIC])
 def test_dynamic_vs_static(benchmark, runner):
     _bench._set_threads(2)
     ids, V = char_ids()
@@ -232,9 +242,10 @@ def test_dynamic_vs_static(benchmark, runner):
     else:
         from msopt.optim.optimizers import SGD
 
-        # all parameters, or (adapt_params="output") E's rows seen, O and bo: W1 fixed, so
-        # the step's forward uses the first-layer table as scoring does
-        update = (1 << len(params)) - 1 if runner == "msopt dynamic" else 0b11001
+        # the adapt_params choices: every parameter; E's rows seen, O and bo (W1 fixed, so
+        # the step's forward reads the first-layer table as scoring does); O and bo alone
+        # (no backward below the output layer; plain SGD updates O in place)
+        update = DYNAMIC[runner]
 
         def fn() -> None:
             copy = [p.copy() for p in params]

@@ -196,6 +196,21 @@ def test_a_rejected_partial_fit_keeps_the_counts(mixed):
     np.testing.assert_array_equal(lm.kneser_ney_.counts, counts)
 
 
+def test_default_order_and_off():
+    text = "abcab cabca bcabc " * 10
+    for kw, order in ((dict(level="char", context=8), 7), (dict(level="word", context=8), 5),
+                      (dict(level="char", context=2), 3)):
+        lm = msopt.LanguageModel(dim=4, hidden=8, epochs=1, threads=1, **kw).fit(text)
+        assert lm.kneser_ney is None
+        assert lm.kneser_ney_.order == order
+    off = msopt.LanguageModel(context=3, dim=4, hidden=8, epochs=1, threads=1,
+                              kneser_ney=0).fit(text)
+    assert off.kneser_ney_ is None
+    on = msopt.LanguageModel(context=3, dim=4, hidden=8, epochs=1, threads=1).fit(text)
+    on.set_params(kneser_ney_weight=0.0)  # the same network, weighed alone
+    assert off.perplexity(text[:40]) == on.perplexity(text[:40])
+
+
 @pytest.mark.parametrize(("kw", "err", "match"), [
     (dict(kneser_ney=5), ValueError, r"kneser_ney: must be <= context \+ 1 \(4\)"),
     (dict(kneser_ney=-1), ValueError, "kneser_ney"),

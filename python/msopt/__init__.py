@@ -91,7 +91,7 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Set the threads the native kernels may use, an int in [1, 1024].  Results are
     bit-identical for any thread count (element-wise updates; fixed-order reductions)."""
-    if isinstance(n, float) and n.is_integer():  # 2.0: taken, as before
+    if isinstance(n, float) and float(n).is_integer():  # 2.0: taken, as before
         n = int(n)
     if isinstance(n, (bool, _np.bool_)) or not isinstance(n, (int, _np.integer)):
         raise TypeError(f"n: expected an int, got {type(n).__name__}")

@@ -51,18 +51,38 @@ void discounts(const double n[4], double* D) {
 
 double discount_of(const double* D, std::int64_t c) { return D[std::min<std::int64_t>(c, 3) - 1]; }
 
+std::uint64_t hash_ids(const std::int32_t* h, std::size_t K) {
+    std::uint64_t x = 0xCBF29CE484222325ull;
+    for (std::size_t j = 0; j < K; ++j)
+        x = (x ^ std::uint64_t(std::uint32_t(h[j]))) * 0x100000001B3ull;
+    return x ^ (x >> 29);
+}
+
+// Order k's context index (Model::slots), over its n contexts.
+void index_contexts(Model& m, std::size_t k) {
+    const std::vector<std::int32_t>& cx = m.ctx[k - 1];
+    const std::size_t K = k - 1, n = cx.size() / K;
+    std::size_t size = 2;
+    while (size < 2 * n) size *= 2;
+    std::vector<std::uint32_t>& sl = m.slots[k - 1];
+    sl.assign(size, 0);
+    for (std::size_t j = 0; j < n; ++j) {
+        std::size_t i = hash_ids(&cx[j * K], K) & (size - 1);
+        while (sl[i]) i = (i + 1) & (size - 1);
+        sl[i] = std::uint32_t(j + 1);
+    }
+}
+
 // The index of context h (k - 1 ids) among order k's contexts, or -1.
 std::ptrdiff_t find_context(const Model& m, int k, const std::int32_t* h) {
     const std::vector<std::int32_t>& cx = m.ctx[std::size_t(k - 1)];
-    const std::size_t K = std::size_t(k - 1), n = cx.size() / K;
-    std::size_t lo = 0, hi = n;
-    while (lo < hi) {
-        const std::size_t mid = lo + (hi - lo) / 2;
-        const std::int32_t* r = &cx[mid * K];
-        if (std::lexicographical_compare(r, r + K, h, h + K)) lo = mid + 1;
-        else hi = mid;
+    const std::vector<std::uint32_t>& sl = m.slots[std::size_t(k - 1)];
+    const std::size_t K = std::size_t(k - 1), mask = sl.size() - 1;
+    for (std::size_t i = hash_ids(h, K) & mask;; i = (i + 1) & mask) {
+        const std::uint32_t e = sl[i];
+        if (!e) return -1;
+        if (std::equal(h, h + K, &cx[std::size_t(e - 1) * K])) return std::ptrdiff_t(e - 1);
     }
-    return lo < n && std::equal(h, h + K, &cx[lo * K]) ? std::ptrdiff_t(lo) : -1;
 }
 
 // p_upto(w | hist), hist the upto - 1 ids before w (more are allowed: the last ones count).
@@ -126,6 +146,8 @@ Model build(const Counts& c, std::size_t vocab) {
     if (N < 1 || N > kMaxOrder)
         throw std::invalid_argument("order: expected 1 to " + std::to_string(kMaxOrder));
     if (!vocab) throw std::invalid_argument("vocab: expected at least 1 id");
+    if (c.count.size() >= std::size_t(UINT32_MAX) / 2)  // the indexes are 32-bit
+        throw std::invalid_argument("grams: too many distinct n-grams for one model");
     for (std::int32_t id : c.grams)
         if (id < 0 || std::size_t(id) >= vocab)
             throw std::invalid_argument("grams: id " + std::to_string(id) + " outside [0, " +
@@ -134,7 +156,7 @@ Model build(const Counts& c, std::size_t vocab) {
     m.order = N, m.vocab = vocab;
     const std::size_t NN = std::size_t(N);
     m.grams.resize(NN), m.prob.resize(NN), m.ctx.resize(NN), m.gamma.resize(NN),
-        m.first.resize(NN);
+        m.first.resize(NN), m.slots.resize(NN);
     std::vector<std::vector<std::int64_t>> cnt(NN);
     m.grams[NN - 1] = c.grams;
     cnt[NN - 1] = c.count;
@@ -190,6 +212,7 @@ Model build(const Counts& c, std::size_t vocab) {
             a = b;
         }
         f.push_back(std::uint32_t(n));
+        index_contexts(m, k);
         auto& p = m.prob[k - 1];
         p.resize(n);
         for (std::size_t j = 0; j + 1 < f.size(); ++j) {

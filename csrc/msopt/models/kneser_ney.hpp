@@ -47,6 +47,9 @@ struct Model {
     std::vector<std::vector<std::int32_t>> ctx;
     std::vector<std::vector<double>> gamma;
     std::vector<std::vector<std::uint32_t>> first;
+    // Per order k = 2..N: an open-addressing index of the contexts (a power of two of
+    // slots, each 0 or 1 + a context's index), so finding one costs about one cache miss.
+    std::vector<std::vector<std::uint32_t>> slots;
     std::vector<double> unigram;  // p_1 of every id
     double discount[kMaxOrder][3] = {};
 };

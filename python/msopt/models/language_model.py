@@ -114,13 +114,15 @@ class LanguageModel(ParamsMixin):
     ngram_size : int, default 4,194,304
         Weights in the n-gram table (memory: 4 bytes each in float32, three times that with
         Adam's state).  Larger tables collide less.
-    kneser_ney : int, default 0
+    kneser_ney : int, optional
         The order of an interpolated modified Kneser-Ney n-gram model (Chen & Goodman
         1998) counted from the training text and mixed with the network, as Bengio et al.
         (2003) mixed theirs with a trigram model:
         ``p = (1 - kneser_ney_weight) p_network + kneser_ney_weight p_kneser_ney``.
         Scoring, validation, generation and dynamic evaluation (which adapts the network)
-        all use the mixture.  0 turns it off; at most ``context + 1`` (and 16).
+        all use the mixture.  Default (None): 7 for characters, 5 for words, at most
+        ``context + 1``; 0 turns it off (the network alone); at most ``context + 1`` (and
+        16).
     kneser_ney_weight : float, default 0.5
         The n-gram model's share of the mixture, in [0, 1]; it may be changed after fitting
         (the perplexity is flat around 0.5 on the texts measured).
@@ -198,8 +200,8 @@ class LanguageModel(ParamsMixin):
     epochs_ : int
         Epochs trained since :meth:`fit`.
     kneser_ney_ : msopt._core.KneserNey or None
-        The n-gram model (``kneser_ney > 0``): its order-N ``grams`` and ``counts`` over
-        every text trained on.
+        The n-gram model (None with ``kneser_ney=0``): its order-N ``grams`` and
+        ``counts`` over every text trained on.
 
     Examples
     --------
@@ -227,7 +229,7 @@ class LanguageModel(ParamsMixin):
     def __init__(self, level: str = "char", context: int = 16, dim: int = 32,
                  hidden: int = 512, hidden2: int = 0, activation: str = "tanh",
                  direct: bool = True, ngram: int = 0, ngram_size: int = 1 << 22,
-                 kneser_ney: int = 0, kneser_ney_weight: float = 0.5,
+                 kneser_ney: int | None = None, kneser_ney_weight: float = 0.5,
                  dropout: float = 0.0, loss: str = "softmax",
                  samples: int = 512,
                  sample_power: float = 0.75, optimizer: str = "adam", lr: float = 2e-3,
@@ -264,7 +266,6 @@ class LanguageModel(ParamsMixin):
         for name, lo, hi in (("context", 1, 4096), ("dim", 1, 1 << 20), ("hidden", 1, 1 << 20),
                              ("hidden2", 0, 1 << 20), ("samples", 1, 1_000_000),
                              ("ngram", 0, 4096), ("ngram_size", 1, 1 << 40),
-                             ("kneser_ney", 0, 16),
                              ("batch_size", 1, 1 << 24), ("epochs", 0, 1 << 30),
                              ("min_count", 1, 1 << 62), ("n_iter_no_change", 1, 1 << 30),
                              ("seed", 0, 2**64 - 1)):
@@ -278,9 +279,11 @@ class LanguageModel(ParamsMixin):
         check_bool("direct", self.direct)
         if self.ngram > self.context:
             raise ValueError(f"ngram: must be <= context ({self.context}), got {self.ngram}")
-        if self.kneser_ney > self.context + 1:
-            raise ValueError(f"kneser_ney: must be <= context + 1 ({self.context + 1}), got "
-                             f"{self.kneser_ney}")
+        if self.kneser_ney is not None:
+            order = check_int("kneser_ney", self.kneser_ney, 0)
+            if order > min(16, self.context + 1):
+                raise ValueError(f"kneser_ney: must be <= context + 1 ({self.context + 1}) and "
+                                 f"<= 16, got {order}")
         check_number("kneser_ney_weight", self.kneser_ney_weight, lo=0)
         if self.kneser_ney_weight > 1:
             raise ValueError(f"kneser_ney_weight: must be in [0, 1], got "
@@ -442,7 +445,7 @@ class LanguageModel(ParamsMixin):
     def _count_grams(self, ids: np.ndarray, before: Any) -> Any:
         """The Kneser-Ney model of ``ids`` (the text's token stream), plus ``before``'s
         counts; None when ``kneser_ney`` is 0."""
-        order = int(self.kneser_ney)
+        order = self._kneser_ney_order()
         if not order:
             return None
         if before is not None and before.order != order:
@@ -454,6 +457,11 @@ class LanguageModel(ParamsMixin):
             grams = np.concatenate([before.grams, grams])
             counts = np.concatenate([before.counts, counts])
         return _core.KneserNey(grams, counts, V)
+
+    def _kneser_ney_order(self) -> int:
+        if self.kneser_ney is not None:
+            return int(self.kneser_ney)
+        return min(int(self.context) + 1, 7 if self.level == "char" else 5)
 
     def _mixture(self) -> Any:
         """The Kneser-Ney model to mix with, or None."""
@@ -659,10 +667,10 @@ class LanguageModel(ParamsMixin):
         measured.  With the first layer fixed (both "output" choices), a step's forward
         reads the first-layer table as scoring does (small vocabularies), and "output" has
         no backward below the output layer.  Plain SGD (no momentum, weight decay or
-        clipping) updates the output layer in place from the step's score gradients.  With ``kneser_ney``, the network
-        adapts and the n-gram model stays as it is.  The adaptation works on a copy: the
-        model is unchanged afterwards.  ``prefix`` is read as context (and, adapting,
-        learned from) but not scored."""
+        clipping) updates the output layer in place from the step's score gradients.  With
+        ``kneser_ney``, the network adapts and the n-gram model stays as it is.  The
+        adaptation works on a copy: the model is unchanged afterwards.  ``prefix`` is read
+        as context (and, adapting, learned from) but not scored."""
         options = {"lr": lr, "steps": steps, "segment": segment, "adapt_params": adapt_params,
                    "adapt_optimizer": adapt_optimizer}
         return math.exp(min(self._mean_loss(text, prefix, adapt, options), 700.0))
@@ -894,13 +902,13 @@ class LanguageModel(ParamsMixin):
             model.history_ = list(state["history"])
             model.stop_reason_ = str(state["stop_reason"])
             model.epochs_ = int(state["epochs"])
-            model.kneser_ney_ = None
-            if model.kneser_ney:
+            model.kneser_ney_ = None  # a file without counts (an earlier msopt) has none
+            if "kneser_ney/grams" in a:
                 model.kneser_ney_ = _core.KneserNey(np.asarray(a["kneser_ney/grams"]),
                                                     np.asarray(a["kneser_ney/counts"]),
                                                     len(vocab))
-                if model.kneser_ney_.order != model.kneser_ney:
-                    raise ValueError("kneser_ney/grams: its order is not kneser_ney")
+                if model.kneser_ney_.order != model._kneser_ney_order():
+                    raise ValueError("kneser_ney/grams: its order is not kneser_ney's")
         except (KeyError, TypeError, ValueError, IndexError, json.JSONDecodeError) as e:
             raise bad(f"not a valid LanguageModel file ({e})") from None
         return model
