@@ -663,7 +663,7 @@ class LanguageModel(ParamsMixin):
         scored before the model has seen it.  ``adapt_params`` says what adapts: "all"
         parameters; "output+embeddings": the output layer (with the n-gram table) and the
         embedding rows of the tokens seen; or "output" (the default): the output layer (with
-        the n-gram table) alone, the cheapest, and within 0.3% of "all" on the texts
+        the n-gram table) alone, the cheapest, and within 0.2% of "all" on the text
         measured.  With the first layer fixed (both "output" choices), a step's forward
         reads the first-layer table as scoring does (small vocabularies), and "output" has
         no backward below the output layer.  Plain SGD (no momentum, weight decay or
