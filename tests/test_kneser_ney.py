@@ -183,6 +183,18 @@ def test_saved_pickled_and_continued(mixed, tmp_path):
     assert "kneser_ney=3" in repr(lm)
 
 
+def test_a_changed_order_saves_the_counts_as_fitted(mixed, tmp_path):
+    lm = pickle.loads(pickle.dumps(mixed))
+    p = lm.perplexity(TEXT[:100])
+    lm.set_params(kneser_ney=2)  # takes effect at the next fit, as any parameter
+    assert lm.perplexity(TEXT[:100]) == p
+    lm.save(tmp_path / "m.npz")
+    other = msopt.LanguageModel.load(tmp_path / "m.npz")
+    assert (other.kneser_ney, other.kneser_ney_.order) == (2, 3)
+    assert other.perplexity(TEXT[:100]) == p
+    assert other.fit(TEXT).kneser_ney_.order == 2
+
+
 def test_a_rejected_partial_fit_keeps_the_counts(mixed):
     lm = pickle.loads(pickle.dumps(mixed))
     counts = lm.kneser_ney_.counts.copy()

@@ -902,13 +902,13 @@ class LanguageModel(ParamsMixin):
             model.history_ = list(state["history"])
             model.stop_reason_ = str(state["stop_reason"])
             model.epochs_ = int(state["epochs"])
-            model.kneser_ney_ = None  # a file without counts (an earlier msopt) has none
+            # the counts as fitted (kneser_ney may have been set to another order since, as
+            # any parameter); a file without counts (an earlier msopt) has none
+            model.kneser_ney_ = None
             if "kneser_ney/grams" in a:
                 model.kneser_ney_ = _core.KneserNey(np.asarray(a["kneser_ney/grams"]),
                                                     np.asarray(a["kneser_ney/counts"]),
                                                     len(vocab))
-                if model.kneser_ney_.order != model._kneser_ney_order():
-                    raise ValueError("kneser_ney/grams: its order is not kneser_ney's")
         except (KeyError, TypeError, ValueError, IndexError, json.JSONDecodeError) as e:
             raise bad(f"not a valid LanguageModel file ({e})") from None
         return model
