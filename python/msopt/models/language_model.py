@@ -120,9 +120,9 @@ class LanguageModel(ParamsMixin):
         (2003) mixed theirs with a trigram model:
         ``p = (1 - kneser_ney_weight) p_network + kneser_ney_weight p_kneser_ney``.
         Scoring, validation, generation and dynamic evaluation (which adapts the network)
-        all use the mixture.  Default (None): 7 for characters, 5 for words, at most
-        ``context + 1``; 0 turns it off (the network alone); at most ``context + 1`` (and
-        16).
+        all use the mixture.  Default (None): 7 for characters and 5 for words, or
+        ``context + 1`` if smaller; 0 turns it off (the network alone).  At most
+        ``context + 1`` and 16.
     kneser_ney_weight : float, default 0.5
         The n-gram model's share of the mixture, in [0, 1]; it may be changed after fitting
         (the perplexity is flat around 0.5 on the texts measured).
