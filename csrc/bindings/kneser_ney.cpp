@@ -129,7 +129,7 @@ void register_kneser_ney(py::module_& m) {
                 double* o = out.mutable_data();
                 {
                     py::gil_scoped_release nogil;
-                    kn::score(k.model, s.tok.data(), s.tok.size(), s.bos, begin, end, o,
+                    kn::score(k.model, s.tok.data(), s.bos, begin, end, o,
                               threads);
                 }
                 return out;

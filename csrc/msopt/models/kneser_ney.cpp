@@ -127,9 +127,7 @@ Counts count(const std::int32_t* tok, std::size_t n, std::int32_t bos, int order
         history(tok, bos, t, N - 1, &rows[t * N]);
         rows[t * N + N - 1] = tok[t];
     }
-    Counts r = unique_rows(rows.data(), n, order, nullptr);
-    r.order = order;
-    return r;
+    return unique_rows(rows.data(), n, order, nullptr);
 }
 
 Counts merge(const Counts& a, const Counts& b) {
@@ -248,9 +246,8 @@ void distribution(const Model& m, const std::int32_t* hist, double* out) {
     }
 }
 
-void score(const Model& m, const std::int32_t* tok, std::size_t n, std::int32_t bos,
-           std::size_t begin, std::size_t end, double* logp, int threads) {
-    (void)n;
+void score(const Model& m, const std::int32_t* tok, std::int32_t bos, std::size_t begin,
+           std::size_t end, double* logp, int threads) {
     if (end <= begin) return;
     const std::size_t len = std::size_t(m.order - 1);
     const int nt = int(std::min<std::size_t>(std::size_t(std::max(1, threads)),

@@ -71,7 +71,7 @@ void distribution(const Model& m, const std::int32_t* hist, double* out);
 
 // log p of the stream's tokens at positions [begin, end) (ids before 0 read as bos) into
 // logp (end - begin values); threads split the positions (the values do not depend on it).
-void score(const Model& m, const std::int32_t* tok, std::size_t n, std::int32_t bos,
-           std::size_t begin, std::size_t end, double* logp, int threads);
+void score(const Model& m, const std::int32_t* tok, std::int32_t bos, std::size_t begin,
+           std::size_t end, double* logp, int threads);
 
 }  // namespace msopt::kn

@@ -89,9 +89,12 @@ void first_layer_products(const Shape& sh, const Params<T>& P, std::size_t j0, s
 
 // Whether rows of a batch or a text are worth the table: it costs a vocabulary's worth of
 // rows (per step in training, where E and W1 change), and must stay small.
+inline bool table_fits(const Shape& sh) {
+    return sh.context * sh.vocab * sh.hidden1 <= (std::size_t(1) << 22);
+}
+
 inline bool table_pays(const Shape& sh, std::size_t rows, std::size_t per_vocab) {
-    return rows >= per_vocab * sh.vocab &&
-           sh.context * sh.vocab * sh.hidden1 <= (std::size_t(1) << 22);
+    return rows >= per_vocab * sh.vocab && table_fits(sh);
 }
 
 template <class T>
@@ -632,8 +635,7 @@ struct Trainer {
     }
 
     bool keeps_table() const {
-        return keep_table && !sh.direct && !on(1) &&
-               sh.context * sh.vocab * sh.hidden1 <= (std::size_t(1) << 22);
+        return keep_table && !sh.direct && !on(1) && table_fits(sh);
     }
 
     // The kept table's rows of the ids in uE (the E rows this step updated): PW[j][id] =

@@ -468,14 +468,16 @@ class LanguageModel(ParamsMixin):
         kn = getattr(self, "kneser_ney_", None)
         return kn if kn is not None and float(self.kneser_ney_weight) > 0 else None
 
-    def _mix(self, data: Any, begin: int, per: np.ndarray) -> np.ndarray:
+    def _mix(self, data: Any, begin: int, per: np.ndarray,
+             lp: np.ndarray | None = None) -> np.ndarray:
         """The network's per-token losses ``per`` of positions [begin, len(data)) as the
-        mixture's."""
+        mixture's (``lp``: the n-gram model's log p of those positions, if known)."""
         kn = self._mixture()
         if kn is None:
             return per
         w = float(self.kneser_ney_weight)
-        lp = kn.score(data, begin, len(data), threads=self._threads())
+        if lp is None:
+            lp = kn.score(data, begin, len(data), threads=self._threads())
         if w >= 1:
             return -lp
         return -np.logaddexp(math.log1p(-w) - per, math.log(w) + lp)
@@ -530,6 +532,10 @@ class LanguageModel(ParamsMixin):
         if val is not None:
             vids = self._ids(val, name="validation")
             val_data = _core.LmData(vids, V, 1)
+        # the n-gram model's log p of the validation tokens: fixed over the call, so once
+        kn = self._mixture()
+        val_kn = (kn.score(val_data, 0, len(val_data), threads=self._threads())
+                  if kn is not None and val_data is not None else None)
         bs = int(self.batch_size)
         n_batches = -(-len(ids) // min(bs, len(ids)))
         epochs = int(self.epochs)
@@ -581,7 +587,7 @@ class LanguageModel(ParamsMixin):
                 if val_data is not None:
                     vl = float(self._mix(val_data, 0, _core.lm_score(
                         val_data, shape, params, 0, len(val_data), threads=threads,
-                        per_token=True)).mean())
+                        per_token=True), val_kn).mean())
                     entry["val_loss"] = vl
                     entry["val_perplexity"] = math.exp(min(vl, 700.0))
                 history.append(entry)
