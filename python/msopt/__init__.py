@@ -59,6 +59,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "KeyedVectors": ("msopt.models", "KeyedVectors"),
     "TextClassifier": ("msopt.models", "TextClassifier"),
     "LanguageModel": ("msopt.models.language_model", "LanguageModel"),
+    "Doc2Vec": ("msopt.models.doc2vec", "Doc2Vec"),
     "Vocabulary": ("msopt.text", "Vocabulary"),
     **{m: (f"msopt.{m}", None) for m in ("linear_model", "nn", "models", "text", "reference")},
     # the modules' earlier homes, kept as attributes

@@ -14,14 +14,30 @@ namespace msopt::w2v {
 
 MSOPT_ISA_DISPATCH(W2vOps, kernels)
 
+Sampling make_sampling(const std::int64_t* counts, std::size_t V, double sample) {
+    std::vector<double> unigram(V);
+    double total = 0.0;
+    for (std::size_t w = 0; w < V; ++w) {
+        unigram[w] = std::pow(double(counts[w]), 0.75);
+        total += double(counts[w]);
+    }
+    Sampling s{std::vector<double>(V, 1.0), losses::AliasTable(unigram)};
+    // Keep a word with probability (sqrt(f / (s T)) + 1) (s T) / f.
+    if (sample > 0)
+        for (std::size_t w = 0; w < V; ++w) {
+            const double f = double(counts[w]), t = sample * total;
+            s.keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
+        }
+    return s;
+}
+
 namespace {
 
 // What every thread reads: subsampling, the negative table, the sigmoid.
 struct Shared {
     const Corpus& c;
     const Params& p;
-    std::vector<double> keep;
-    losses::AliasTable negatives;
+    Sampling draws;
     Options opt;
     std::size_t sentence_end(std::size_t s) const {
         return s + 1 < c.n_sentences ? std::size_t(c.offsets[s + 1]) : c.n_ids;
@@ -94,7 +110,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             for (std::size_t i = a; i < b; ++i) {
                 const auto w = std::int32_t(sh.c.ids[i]);  // < 2^31 words: checked
                 sent[kept] = w;
-                kept += std::size_t(rng.uniform() < sh.keep[std::size_t(w)]);
+                kept += std::size_t(rng.uniform() < sh.draws.keep[std::size_t(w)]);
             }
             sent.resize(kept);
             words += std::int64_t(kept);
@@ -106,18 +122,9 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     int t_ = 0;
     const Shared* sh_ = nullptr;
 
-    // The word's output row, then those of `negative` draws, a draw of the word itself
-    // dropped.  Returns the count.
     template <class Rows>
     int targets(const Shared& sh, Rows& out, std::size_t word) {
-        rows[0] = out(word);
-        std::size_t k = 1;
-        for (int d = 0; d < sh.p.negative; ++d) {
-            const std::size_t t = sh.negatives.draw(rng.next());
-            if (t == word) continue;
-            rows[k++] = out(t);
-        }
-        return int(k);
+        return draw_targets(sh.draws.negatives, rng, sh.p.negative, out, word, rows.data());
     }
 
     template <class Rows>
@@ -159,21 +166,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
 
 Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* syn0,
              float* syn1, const Params& p) {
-    // Negatives: drawn with probability proportional to count^0.75.
-    std::vector<double> unigram(V);
-    double total = 0.0;
-    for (std::size_t w = 0; w < V; ++w) {
-        unigram[w] = std::pow(double(counts[w]), 0.75);
-        total += double(counts[w]);
-    }
-    Shared sh{c, p, {}, losses::AliasTable(unigram), {}};
-    // Subsampling: keep a word with probability (sqrt(f / (s T)) + 1) (s T) / f.
-    sh.keep.assign(V, 1.0);
-    if (p.sample > 0)
-        for (std::size_t w = 0; w < V; ++w) {
-            const double f = double(counts[w]), t = p.sample * total;
-            sh.keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
-        }
+    Shared sh{c, p, make_sampling(counts, V, p.sample), {}};
     static const std::vector<float> table = simd::make_sigmoid_table();
     sh.opt.table = p.table_sigmoid ? table.data() : nullptr;
     sh.opt.loss = p.compute_loss;

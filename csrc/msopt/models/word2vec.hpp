@@ -14,6 +14,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "../core/random.hpp"
+#include "../losses/alias.hpp"
+
 namespace msopt::w2v {
 
 // How the inner loops run (word2vec_rules.hpp).
@@ -35,6 +38,30 @@ struct W2vOps {
 
 // The table of the instruction set in use.
 const W2vOps& kernels() noexcept;
+
+// What the walks of word2vec and doc2vec draw from, given the word counts: the chance of
+// keeping each word under frequent-word subsampling (threshold `sample`, 0: keep all),
+// and the negatives' distribution, count^0.75.
+struct Sampling {
+    std::vector<double> keep;
+    losses::AliasTable negatives;
+};
+Sampling make_sampling(const std::int64_t* counts, std::size_t V, double sample);
+
+// The output rows of one example: the word's, then those of `negative` draws, a draw of the
+// word itself dropped.  Returns the count (at most negative + 1).
+template <class Rows>
+int draw_targets(const losses::AliasTable& negatives, SplitMix64& rng, int negative, Rows& out,
+                 std::size_t word, float** rows) {
+    rows[0] = out(word);
+    int k = 1;
+    for (int d = 0; d < negative; ++d) {
+        const std::size_t t = negatives.draw(rng.next());
+        if (t == word) continue;
+        rows[k++] = out(t);
+    }
+    return k;
+}
 
 struct Corpus {
     const std::int64_t* ids = nullptr;      // word ids, all sentences back to back

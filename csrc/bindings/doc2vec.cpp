@@ -1,0 +1,176 @@
+// doc2vec_train and doc2vec_infer: documents, tags and counts copied and checked with the
+// GIL held, then the walk without it.  Training writes the input table (words then tags)
+// and syn1 in place (a race on them gives wrong numbers, never a bad address); inference
+// reads both and returns new arrays, so a refused call changes nothing.
+#include "common.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "../msopt/models/doc2vec.hpp"
+
+namespace msopt {
+namespace {
+
+using bind::ArrayView;
+
+// The word counts: a private int64 copy, every count >= 1, fewer than 2^31 words.
+const std::int64_t* word_counts(py::handle counts_a, bind::Copies& copies, std::size_t& V) {
+    const ArrayView cv = bind::private_int64_vector(counts_a, "counts", copies);
+    V = std::size_t(cv.shape[0]);
+    if (V >= std::size_t(INT32_MAX))
+        throw std::invalid_argument("counts: at most 2^31 - 2 words are supported");
+    const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
+    for (std::size_t w = 0; w < V; ++w)
+        if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");
+    return counts;
+}
+
+void check_walk(int window, int negative, double sample, double alpha, double min_alpha,
+                int threads) {
+    if (window < 1 || negative < 0 || negative > 1000 || threads < 1 || !(alpha > 0) ||
+        !std::isfinite(alpha) || !(min_alpha >= 0) || !std::isfinite(min_alpha) ||
+        !(sample >= 0) || !std::isfinite(sample))
+        throw std::invalid_argument(
+            "window >= 1, 0 <= negative <= 1000, threads >= 1, finite alpha > 0, finite "
+            "min_alpha >= 0 and finite sample >= 0 are required");
+}
+
+py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
+                py::handle tag_offsets_a, py::handle counts_a, py::handle in_a,
+                py::handle syn1_a, int window, int negative, double sample, double alpha,
+                double min_alpha, std::uint64_t seed, int threads, bool dm, bool dbow_words,
+                int epoch, int epochs, std::int64_t begin, std::int64_t end,
+                bool compute_loss, bool deterministic, std::size_t round_words) {
+    bind::Copies copies;
+    std::size_t V = 0;
+    const std::int64_t* counts = word_counts(counts_a, copies, V);
+    const bind::Want table{bind::kF32, 2, true};
+    const ArrayView in = bind::array(in_a, "vectors", table);
+    const ArrayView s1 = bind::array(syn1_a, "syn1", table);
+    if (std::size_t(in.shape[0]) < V)
+        throw std::invalid_argument("vectors: one row per word, then one per tag (" +
+                                    std::to_string(V) + " words, got " +
+                                    bind::shape_str(in) + ")");
+    const std::size_t T = std::size_t(in.shape[0]) - V;
+    bind::shape(s1, "syn1", {Py_ssize_t(V), in.shape[1]}, " (one row per word, vectors' width)");
+    if (in.shape[1] < 1) throw std::invalid_argument("vectors: dim must be >= 1");
+    check_walk(window, negative, sample, alpha, min_alpha, threads);
+    const auto g = bind::ragged_ids(ids_a, offsets_a, std::int64_t(V),
+                                    "a vocabulary of " + std::to_string(V), copies);
+    const ArrayView tv = bind::private_int64_vector(tags_a, "tags", copies);
+    const ArrayView tov = bind::private_int64_vector(tag_offsets_a, "tag_offsets", copies);
+    const auto* tags = reinterpret_cast<const std::int64_t*>(tv.data);
+    const auto* tag_off = reinterpret_cast<const std::int64_t*>(tov.data);
+    if (std::size_t(tov.shape[0]) != g.n)
+        throw std::invalid_argument("tag_offsets: one per document (" + std::to_string(g.n) +
+                                    "), got " + std::to_string(tov.shape[0]));
+    bind::check_ids(tags, std::size_t(tv.shape[0]), std::int64_t(T),
+                    std::to_string(T) + " tags");
+    bind::check_offsets(tag_off, g.n, std::size_t(tv.shape[0]));
+    if (epochs < 1 || epoch < 0 || epoch >= epochs)
+        throw std::invalid_argument("epoch: 0 <= epoch < epochs is required");
+    if (begin < 0 || end < begin || std::size_t(end) > g.n)
+        throw std::invalid_argument("begin, end: 0 <= begin <= end <= the documents");
+    d2v::Docs docs{g.ids, g.n_ids, g.offsets, g.n, tags, std::size_t(tv.shape[0]), tag_off};
+    d2v::Params p;
+    p.dim = std::size_t(in.shape[1]);
+    p.window = window;
+    p.negative = negative;
+    p.sample = sample;
+    p.alpha = alpha;
+    p.min_alpha = min_alpha;
+    p.seed = seed;
+    p.threads = threads;
+    p.dm = dm;
+    p.dbow_words = dbow_words;
+    p.compute_loss = compute_loss;
+    p.deterministic = deterministic;
+    p.round_words = round_words;
+    p.epoch = epoch;
+    p.epochs = epochs;
+    p.begin = std::size_t(begin);
+    p.end = std::size_t(end);
+    d2v::Result r;
+    {
+        py::gil_scoped_release nogil;
+        r = d2v::train(docs, counts, V, T, reinterpret_cast<float*>(in.data),
+                       reinterpret_cast<float*>(s1.data), p);
+    }
+    return py::make_tuple(r.loss, r.examples, r.words);
+}
+
+py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
+                py::handle words_a, py::handle syn1_a, int window, int negative, double sample,
+                double alpha, double min_alpha, std::uint64_t seed, int threads, bool dm,
+                int epochs, int max_epochs, double tol) {
+    bind::Copies copies;
+    std::size_t V = 0;
+    const std::int64_t* counts = word_counts(counts_a, copies, V);
+    // Read without the GIL: private copies, so nothing another thread does can move them.
+    const bind::Want table{bind::kF32, 2};
+    const ArrayView wv = bind::private_array(words_a, "words", table, copies);
+    bind::shape(wv, "words", {Py_ssize_t(V), -1}, " (one row per word in counts)");
+    const ArrayView s1 = bind::private_array(syn1_a, "syn1", table, copies);
+    bind::shape(s1, "syn1", {Py_ssize_t(V), wv.shape[1]}, " (words' shape)");
+    if (wv.shape[1] < 1) throw std::invalid_argument("words: dim must be >= 1");
+    check_walk(window, negative, sample, alpha, min_alpha, threads);
+    if (epochs < 1 || max_epochs < 1)
+        throw std::invalid_argument("epochs, max_epochs: >= 1 is required");
+    if (!(tol >= 0) || !std::isfinite(tol))
+        throw std::invalid_argument("tol: a finite value >= 0 is required (0: no test)");
+    const auto g = bind::ragged_ids(ids_a, offsets_a, std::int64_t(V),
+                                    "a vocabulary of " + std::to_string(V), copies);
+    d2v::Docs docs{g.ids, g.n_ids, g.offsets, g.n, nullptr, 0, nullptr};
+    d2v::InferParams p;
+    p.dim = std::size_t(wv.shape[1]);
+    p.window = window;
+    p.negative = negative;
+    p.sample = sample;
+    p.alpha = alpha;
+    p.min_alpha = min_alpha;
+    p.seed = seed;
+    p.threads = threads;
+    p.dm = dm;
+    p.epochs = epochs;
+    p.max_epochs = max_epochs;
+    p.tol = tol;
+    py::array_t<float> out({py::ssize_t(g.n), py::ssize_t(p.dim)});
+    py::array_t<std::int32_t> used(py::ssize_t(g.n));
+    py::array_t<double> loss(py::ssize_t(g.n));
+    float* o = out.mutable_data();
+    std::int32_t* u = used.mutable_data();
+    double* l = loss.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        d2v::infer(docs, counts, V, reinterpret_cast<const float*>(wv.data),
+                   reinterpret_cast<const float*>(s1.data), p, o, u, l);
+    }
+    return py::make_tuple(out, used, loss);
+}
+
+}  // namespace
+
+void register_doc2vec(py::module_& m) {
+    m.def("doc2vec_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("tags"),
+          py::arg("tag_offsets"), py::arg("counts"), py::arg("vectors"), py::arg("syn1"),
+          py::arg("window"), py::arg("negative"), py::arg("sample"), py::arg("alpha"),
+          py::arg("min_alpha"), py::arg("seed"), py::arg("threads"), py::arg("dm"),
+          py::arg("dbow_words"), py::arg("epoch"), py::arg("epochs"), py::arg("begin"),
+          py::arg("end"), py::arg("compute_loss") = true, py::arg("deterministic") = false,
+          py::arg("round_words") = 8192,
+          "Doc2Vec training of documents [begin, end) of epoch `epoch` out of `epochs` "
+          "(the rate decays linearly over all epochs' words).  vectors: the word rows, then "
+          "the tag rows.  Returns (summed loss, examples, words trained).");
+    m.def("doc2vec_infer", &infer, py::arg("ids"), py::arg("offsets"), py::arg("counts"),
+          py::arg("words"), py::arg("syn1"), py::arg("window"), py::arg("negative"),
+          py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"), py::arg("seed"),
+          py::arg("threads"), py::arg("dm"), py::arg("epochs"), py::arg("max_epochs"),
+          py::arg("tol") = 0.0,
+          "A new vector for each document with words and syn1 frozen.  Returns (vectors "
+          "(n, dim) float32, epochs run (n,) int32, measured loss (n,) float64).");
+}
+
+MSOPT_REGISTER_BINDINGS("52 doc2vec", register_doc2vec)
+
+}  // namespace msopt
