@@ -121,7 +121,7 @@ struct alignas(128) Walker {
         std::int64_t m = 0;
         for (int i = 0; i < n; ++i) {
             const std::size_t word = std::size_t(sent[std::size_t(i)]);
-            const int win = shrunk(rng, p.window);
+            const int win = p.dm || p.dbow_words ? shrunk(rng, p.window) : 0;
             const int j0 = std::max(0, i - win), j1 = std::min(n - 1, i + win);
             if (p.dm) {
                 ctx.clear();
@@ -189,8 +189,8 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
            const float* syn1, const InferParams& p, float* out, std::int32_t* epochs_used,
            double* loss) {
     const w2v::Sampling draws = w2v::make_sampling(counts, V, p.sample);
-    w2v::Options opt = options(true);
-    opt.freeze_in = opt.freeze_out = true;
+    w2v::Options with_loss = options(true), no_loss = options(false);
+    with_loss.freeze_in = with_loss.freeze_out = no_loss.freeze_in = no_loss.freeze_out = true;
     // The kernels take writable row pointers; with both tables frozen they write neither.
     float* in_rows = const_cast<float*>(words);
     float* out_rows = const_cast<float*>(syn1);
@@ -219,13 +219,13 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                 v[i] = float((rng.uniform() - 0.5) / double(p.dim));
             // One pass over the document at rate alpha (0: the loss only, nothing moves);
             // returns its mean loss per example (NaN without an example).
-            auto pass = [&](SplitMix64& r, float alpha) {
+            auto pass = [&](SplitMix64& r, float alpha, const w2v::Options& o) {
                 subsample(d.ids, a, b, draws.keep, r, sent);
                 const int m = int(sent.size());
                 double l = 0.0;
                 for (int i = 0; i < m; ++i) {
                     const std::size_t word = std::size_t(sent[std::size_t(i)]);
-                    const int w = shrunk(r, p.window);
+                    const int w = p.dm ? shrunk(r, p.window) : 0;
                     const int nr = w2v::draw_targets(draws.negatives, r, p.negative, wout, word,
                                                      rows.data());
                     if (p.dm) {
@@ -234,9 +234,9 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                         for (int j = std::max(0, i - w); j <= std::min(m - 1, i + w); ++j)
                             if (j != i) ctx.push_back(win(std::size_t(sent[std::size_t(j)])));
                         l += k.cbow(ctx.data(), int(ctx.size()), true, rows.data(), nr, alpha,
-                                    neu1.data(), work.data(), p.dim, opt);
+                                    neu1.data(), work.data(), p.dim, o);
                     } else {
-                        l += k.pair(v, rows.data(), nr, alpha, work.data(), p.dim, opt);
+                        l += k.pair(v, rows.data(), nr, alpha, work.data(), p.dim, o);
                     }
                     // Both tables frozen: the kernels leave the error in work; the vector
                     // takes it (unscaled for the mean, word2vec's CBOW rule).
@@ -244,12 +244,13 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                 }
                 return m ? l / double(m) : std::nan("");
             };
-            // The loss watched for tol and reported: the document's objective on one fixed
-            // sample (its own stream, replayed), so it moves only when the vector does.
+            // With tol, the loss watched and reported is the document's objective on one
+            // fixed sample (its own stream, replayed), so it moves only when the vector
+            // does; without, the last epoch's loss as trained (the only epoch that sums it).
             const std::uint64_t probe = seed ^ 0x5EEDF1C5EEDF1C5Eull;
             auto measure = [&] {
                 SplitMix64 r{probe};
-                return pass(r, 0.0f);
+                return pass(r, 0.0f, with_loss);
             };
             const double first = p.tol > 0 ? measure() : std::nan("");
             double prev = first;
@@ -257,8 +258,11 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                 // gensim's per-epoch rate: alpha first, min_alpha from epoch epochs - 1 on
                 const double frac =
                     p.epochs > 1 ? std::min(1.0, double(e) / double(p.epochs - 1)) : 0.0;
-                pass(rng, float(p.alpha - (p.alpha - p.min_alpha) * frac));
+                const float alpha = float(p.alpha - (p.alpha - p.min_alpha) * frac);
+                const bool last = p.tol <= 0 && e + 1 == p.max_epochs;
+                const double l = pass(rng, alpha, last ? with_loss : no_loss);
                 epochs_used[s] = e + 1;
+                if (last) prev = l;
                 if (p.tol > 0) {
                     // The epoch's change against the decrease so far (the loss itself is
                     // mostly the constant of the negatives, so its own size says little).
@@ -269,7 +273,7 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                     if (done) break;
                 }
             }
-            loss[s] = p.tol > 0 ? prev : measure();
+            loss[s] = prev;
         }
     });
 }

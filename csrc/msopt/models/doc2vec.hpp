@@ -22,12 +22,12 @@
 // does not depend on the thread count.  A document's stream is seeded by (seed, its word
 // ids), so the same words give the same vector wherever they sit in a batch.  The rate
 // decays per epoch from alpha (the first) to min_alpha (epoch `epochs` and after), as
-// gensim's infer_vector.  Each document's loss is measured on one fixed sample of its own
-// (subsampling, windows and negatives drawn from a replayed stream, nothing updated), so it
-// changes only when the vector does; with tol > 0 a document stops after the first epoch
-// whose measured loss differs from the one before by at most tol times it (at most
-// max_epochs epochs).  (Training on a fixed sample instead would fit those few negatives:
-// on short documents the vector then runs off towards separating them.)
+// gensim's infer_vector.  With tol > 0, each document's loss is measured after every epoch
+// on one fixed sample of its own (subsampling, windows and negatives drawn from a replayed
+// stream, nothing updated), so it changes only when the vector does, and the document
+// stops after the first epoch that lowers it by at most tol times its decrease since the
+// start (at most max_epochs epochs).  (Training on a fixed sample instead would fit those
+// few negatives: on short documents the vector then runs off towards separating them.)
 #pragma once
 
 #include <cstddef>
@@ -91,8 +91,9 @@ struct InferParams {
 
 // Documents [0, n_docs) of `docs` (tags unused); words (V x dim) and syn1 (V x dim) are
 // read only.  out (n_docs x dim) receives the vectors, epochs_used (n_docs) the epochs
-// each ran, loss (n_docs) each one's measured loss (mean per example, NaN when its fixed
-// sample is empty).  A document without words gets zeros (0 epochs, NaN loss).
+// each ran, loss (n_docs) each one's mean loss per example: with tol the measured one,
+// without it the last epoch's as trained (NaN without an example).  A document without
+// words gets zeros (0 epochs, NaN loss).
 void infer(const Docs& docs, const std::int64_t* counts, std::size_t V, const float* words,
            const float* syn1, const InferParams& p, float* out, std::int32_t* epochs_used,
            double* loss);

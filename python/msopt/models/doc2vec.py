@@ -136,7 +136,9 @@ class InferInfo:
     epochs : ndarray of int32
         Epochs run (0 for a document without a known word).
     loss : ndarray of float64
-        Mean loss per example of the last epoch (NaN when it had no example).
+        Mean loss per example: with ``tol`` the measured loss at the end (see
+        :meth:`Doc2Vec.infer_vectors`), without it the last epoch's as trained (NaN when
+        it had no example).
     converged : ndarray of bool
         The relative change of the loss fell to ``tol`` or below (always False without
         ``tol``).
@@ -489,12 +491,13 @@ class Doc2Vec(ParamsMixin):
             The rate decays linearly from ``lr`` (first epoch) to ``min_lr`` (epoch
             ``epochs``), as gensim's ``infer_vector``; default ``self.epochs``.
         tol : float, optional
-            Stop each document after the first epoch whose mean loss per example differs
-            from the previous epoch's by at most ``tol`` times it.  Then every epoch of a
-            document replays the same random draws (subsampling, windows, negatives), so
-            the loss is one function of the vector and its change measures convergence.
-            Default: no test, every document runs ``epochs`` (fresh draws each epoch, as
-            gensim).
+            Stop each document after the first epoch that lowers its loss by at most
+            ``tol`` times the decrease since the start (at most ``max_epochs`` epochs).
+            The loss watched is the document's objective on one fixed sample of its own
+            (subsampling, windows and negatives drawn once and replayed, nothing updated),
+            so it changes only when the vector does; measuring it costs a forward pass
+            per epoch.  Default: no test, every document runs ``epochs`` (gensim's
+            ``infer_vector``).
         max_epochs : int, optional
             With ``tol``, at most this many epochs (default ``epochs``); epochs past
             ``epochs`` run at ``min_lr``.

@@ -89,7 +89,7 @@ def doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, *, win
         words += len(sent)
         doc_tags = [V + int(t) for t in tags[tag_bounds[s][0]:tag_bounds[s][1]]]
         for i, word in enumerate(sent):
-            win = window - rng.next() % window
+            win = window - rng.next() % window if dm or dbow_words else 0
             ctx = [j for j in range(max(0, i - win), min(len(sent) - 1, i + win) + 1) if j != i]
             if dm:
                 rows = doc_tags + [sent[j] for j in ctx]
@@ -115,7 +115,8 @@ def doc2vec_infer(ids, offsets, counts, words, syn1, *, window: int, negative: i
                   sample: float, alpha: float, min_alpha: float, seed: int, dm: bool,
                   epochs: int, max_epochs: int, tol: float = 0.0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inference as the native call: (vectors, epochs run, measured loss)."""
+    """Inference as the native call: (vectors, epochs run, loss: with tol the measured
+    loss, without it the last epoch's as trained)."""
     draw, keep = _sampling(counts, sample)
     dim = words.shape[1]
     bounds = _bag_bounds(offsets, len(ids))
@@ -138,8 +139,11 @@ def doc2vec_infer(ids, offsets, counts, words, syn1, *, window: int, negative: i
         prev = first
         for e in range(max_epochs):
             frac = min(1.0, e / (epochs - 1)) if epochs > 1 else 0.0
-            _infer_pass(v, doc, rng, np.float32(alpha - (alpha - min_alpha) * frac), ctx)
+            trained = _infer_pass(v, doc, rng, np.float32(alpha - (alpha - min_alpha) * frac),
+                                  ctx)
             used[s] = e + 1
+            if tol <= 0 and e + 1 == max_epochs:
+                prev = trained
             if tol > 0:
                 cur = _infer_pass(v, doc, _SplitMix64(seed_s ^ _PROBE), np.float32(0), ctx)
                 stop = math.isfinite(cur) and first - cur > 0 and abs(cur - prev) <= tol * (
@@ -147,8 +151,7 @@ def doc2vec_infer(ids, offsets, counts, words, syn1, *, window: int, negative: i
                 prev = cur
                 if stop:
                     break
-        losses[s] = prev if tol > 0 else _infer_pass(v, doc, _SplitMix64(seed_s ^ _PROBE),
-                                                     np.float32(0), ctx)
+        losses[s] = prev
     return out, used, losses
 
 
@@ -163,7 +166,7 @@ def _infer_pass(v: np.ndarray, doc: np.ndarray, r: _SplitMix64, rate: np.float32
     sent = [int(w) for w in doc if r.uniform() < keep[w]]
     loss = [0.0]
     for i, word in enumerate(sent):
-        win = window - r.next() % window
+        win = window - r.next() % window if dm else 0
         rows = _targets(draw, r, negative, word)
         work = np.zeros(len(v), np.float32)
         if dm:
