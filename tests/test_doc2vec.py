@@ -369,3 +369,29 @@ def test_gensim_default_warning_free_and_one_document_api():
     assert v.dtype == np.float32
     with pytest.raises(TypeError, match="doc_words"):
         model.infer_vector("cat dog")
+
+
+def test_an_interrupt_leaves_the_chunks_done(monkeypatch):
+    """Ctrl-C between two native calls: the model keeps every finished chunk and trains on."""
+    docs, _ = _topics()
+    model = Doc2Vec(docs, dim=8, min_count=1, epochs=1, threads=1, seed=2)
+    monkeypatch.setattr("msopt.models.doc2vec.CHUNK_WORDS", 100)  # several chunks an epoch
+    calls = []
+    real = _core.doc2vec_train
+
+    def interrupted(*args, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(_core, "doc2vec_train", interrupted)
+    before = model.vectors.copy()
+    with pytest.raises(KeyboardInterrupt):
+        model.train(docs, epochs=2)
+    assert np.isfinite(model.vectors).all()
+    assert (model.vectors != before).any()  # the first two chunks stay
+    assert len(model.loss_history_) == 1  # no epoch finished in that call
+    monkeypatch.setattr(_core, "doc2vec_train", real)
+    model.train(docs, epochs=1)
+    assert len(model.loss_history_) == 2

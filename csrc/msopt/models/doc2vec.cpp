@@ -189,8 +189,12 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
            const float* syn1, const InferParams& p, float* out, std::int32_t* epochs_used,
            double* loss) {
     const w2v::Sampling draws = w2v::make_sampling(counts, V, p.sample);
-    w2v::Options with_loss = options(true), no_loss = options(false);
-    with_loss.freeze_in = with_loss.freeze_out = no_loss.freeze_in = no_loss.freeze_out = true;
+    // The output rows are always frozen, the word rows too for PV-DM (its input rows mix
+    // them with the vector); a PV-DBOW step writes only its input row, the vector.
+    w2v::Options with_loss = options(true), no_loss = options(false), measuring = options(true);
+    with_loss.freeze_out = no_loss.freeze_out = measuring.freeze_out = true;
+    with_loss.freeze_in = no_loss.freeze_in = p.dm;
+    measuring.freeze_in = true;
     // The kernels take writable row pointers; with both tables frozen they write neither.
     float* in_rows = const_cast<float*>(words);
     float* out_rows = const_cast<float*>(syn1);
@@ -201,8 +205,9 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
         const w2v::W2vOps& k = w2v::kernels();
         const Share mine = share(n, t, nt);
         std::vector<float> work(p.dim), neu1(p.dim);
-        std::vector<float*> rows(std::size_t(p.negative) + 1), ctx;
+        std::vector<float*> rows, ctx;
         std::vector<std::int32_t> sent;
+        std::vector<int> n_rows, wins;
         for (std::size_t s = mine.first; s < mine.second; ++s) {
             const std::size_t a = std::size_t(d.offsets[s]);
             const std::size_t b = s + 1 < n ? std::size_t(d.offsets[s + 1]) : d.n_ids;
@@ -222,25 +227,43 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
             auto pass = [&](SplitMix64& r, float alpha, const w2v::Options& o) {
                 subsample(d.ids, a, b, draws.keep, r, sent);
                 const int m = int(sent.size());
+                // Every example's draws first, in the order the loop would take them (its
+                // window, then its targets), so the rows of the example after next can be
+                // fetched while this one is computed.
+                const std::size_t stride = std::size_t(p.negative) + 1;
+                rows.resize(std::size_t(m) * stride);
+                n_rows.resize(std::size_t(m));
+                wins.resize(std::size_t(m));
+                for (int i = 0; i < m; ++i) {
+                    wins[std::size_t(i)] = p.dm ? shrunk(r, p.window) : 0;
+                    n_rows[std::size_t(i)] = w2v::draw_targets(
+                        draws.negatives, r, p.negative, wout, std::size_t(sent[std::size_t(i)]),
+                        rows.data() + std::size_t(i) * stride);
+                }
                 double l = 0.0;
                 for (int i = 0; i < m; ++i) {
-                    const std::size_t word = std::size_t(sent[std::size_t(i)]);
-                    const int w = p.dm ? shrunk(r, p.window) : 0;
-                    const int nr = w2v::draw_targets(draws.negatives, r, p.negative, wout, word,
-                                                     rows.data());
+                    if (i + 2 < m)
+                        for (int t = 0; t < n_rows[std::size_t(i + 2)]; ++t)
+                            for (std::size_t c = 0; c < p.dim; c += 16)
+                                __builtin_prefetch(rows[std::size_t(i + 2) * stride +
+                                                        std::size_t(t)] + c);
+                    float** tr = rows.data() + std::size_t(i) * stride;
+                    const int nr = n_rows[std::size_t(i)];
                     if (p.dm) {
+                        const int w = wins[std::size_t(i)];
                         ctx.clear();
                         ctx.push_back(v);
                         for (int j = std::max(0, i - w); j <= std::min(m - 1, i + w); ++j)
                             if (j != i) ctx.push_back(win(std::size_t(sent[std::size_t(j)])));
-                        l += k.cbow(ctx.data(), int(ctx.size()), true, rows.data(), nr, alpha,
+                        l += k.cbow(ctx.data(), int(ctx.size()), true, tr, nr, alpha,
                                     neu1.data(), work.data(), p.dim, o);
-                    } else {
-                        l += k.pair(v, rows.data(), nr, alpha, work.data(), p.dim, o);
+                        // The words frozen: the kernel leaves the error in work; the vector
+                        // takes it (unscaled for the mean, word2vec's CBOW rule).
+                        if (alpha != 0.0f) simd::axpy(1.0f, work.data(), v, p.dim);
+                    } else {  // the vector is the input row: the kernel updates it
+                        l += k.pair(v, tr, nr, alpha, work.data(), p.dim,
+                                    alpha != 0.0f ? o : measuring);
                     }
-                    // Both tables frozen: the kernels leave the error in work; the vector
-                    // takes it (unscaled for the mean, word2vec's CBOW rule).
-                    if (alpha != 0.0f) simd::axpy(1.0f, work.data(), v, p.dim);
                 }
                 return m ? l / double(m) : std::nan("");
             };

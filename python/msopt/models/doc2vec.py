@@ -207,6 +207,20 @@ def _encode(vocab: Vocabulary, docs: list[list[str]]) -> tuple[np.ndarray, np.nd
     return ids, offsets
 
 
+def _lines(documents: Any) -> list[str]:
+    """Each document's tokens joined by spaces (what the vocabulary encodes): a fast pass
+    for token lists and strs; anything else, or a bad token, goes through
+    _split_document, which names the document it refuses."""
+    if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
+        raise TypeError(f"documents: expected a list of token lists, got "
+                        f"{type(documents).__name__}")
+    docs = documents if isinstance(documents, list) else list(documents)
+    try:
+        return [d if isinstance(d, str) else " ".join(d) for d in docs]
+    except TypeError:
+        return [" ".join(_split_document(i, d)[0]) for i, d in enumerate(docs)]
+
+
 class Doc2Vec(ParamsMixin):
     """Paragraph vectors: PV-DBOW (``dm=0``, the default) or PV-DM (``dm=1``, the mean of
     the tag and context vectors), with negative sampling.
@@ -527,18 +541,13 @@ class Doc2Vec(ParamsMixin):
         seed = check_seed("seed", self.seed if seed is None else seed)
         threads = check_int("threads", self.threads if threads is None else threads, 1,
                             none=True, hi=MAX_THREADS) or _core.get_num_threads()
-        if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
-            raise TypeError(f"documents: expected a list of token lists, got "
-                            f"{type(documents).__name__}")
-        docs = []
-        for i, d in enumerate(documents):
-            tokens, _ = _split_document(i, d)
-            if not tokens:
-                raise ValueError(f"documents[{i}]: empty; a document needs at least one "
-                                 "token")
-            docs.append(tokens)
-        ids, offsets = _encode(self.vocab, docs) if docs else (np.zeros(0, np.int64),) * 2
-        n, dim = len(docs), self.vectors.shape[1]
+        lines = _lines(documents)
+        empty = next((i for i, line in enumerate(lines) if not line or line.isspace()), None)
+        if empty is not None:
+            raise ValueError(f"documents[{empty}]: empty; a document needs at least one token")
+        ids, offsets = (self.vocab.encode(lines) if lines
+                        else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        n, dim = len(lines), self.vectors.shape[1]
         V = len(self.vocab)
         words, syn1 = self.vectors[:V], self.syn1neg
         out = np.zeros((n, dim), np.float32)
