@@ -5,8 +5,8 @@
 - inference: 10,000 SICK sentences (both columns, every split, in file order), PV-DBOW,
   dim 100, 10 epochs (the model's, gensim's default for ``infer_vector``); msopt's
   ``infer_vectors`` in one call at 1 and 2 threads, each group beside gensim's
-  ``infer_vector`` called once per sentence (its only form, one thread).  Both models are trained on the SICK TRAIN sentences
-  with the same hyperparameters first.
+  ``infer_vector`` called once per sentence (its only form, one thread).  Both models are
+  trained on the SICK TRAIN sentences with the same hyperparameters first.
 - training: the same model trained on the SICK TRAIN sentences for 10 epochs, msopt at 1
   and 2 threads beside gensim with as many workers.
 
