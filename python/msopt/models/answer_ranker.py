@@ -239,10 +239,11 @@ class AnswerRanker(ParamsMixin):
     >>> ans = ["Hamlet was written by Shakespeare .", "Hamlet is a play .", "It rained .",
     ...        "The war ended in 1945 .", "The war was long .", "Peace is good ."]
     >>> ranker = AnswerRanker().fit(qs * 5, ans * 5, [1, 0, 0, 1, 0, 0] * 5)
-    >>> ranker.rank("Who wrote Hamlet ?", ["Hamlet is long .", "Shakespeare wrote Hamlet ."])
-    array([1, 0])
+    >>> ranker.rank("When did the storm end ?",
+    ...             ["The storm was long .", "The storm ended in 1990 .", "No ."])
+    array([1, 0, 2])
     >>> ranker
-    AnswerRanker(features=24, questions=2, fitted)
+    AnswerRanker(features=23, questions=2, fitted)
     """
 
     feature_names_: list[str]

@@ -21,7 +21,7 @@ Examples
 1.405
 >>> docs = [["the", "cat", "sat"], ["a", "dog"]]
 >>> [round(x, 3) for x in bm25(["cat"], docs).tolist()]
-[0.799, 0.0]
+[0.641, 0.0]
 """
 
 from __future__ import annotations
