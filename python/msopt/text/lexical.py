@@ -236,41 +236,45 @@ def pair_features(questions: Sequence[str], answers: Sequence[str], groups: np.n
     out = np.zeros((n, len(FEATURES)))
     col = {name: j for j, name in enumerate(FEATURES)}
     a_tokens = [tokenize(a) for a in answers]
-    q_cache: dict[str, tuple[list[str], np.ndarray, set[tuple[str, str]], list[str], set[str],
-                             set[str], str]] = {}
+    q_cache: dict[str, tuple[list[str], list[float], set[tuple[str, str]], list[str],
+                             set[str], set[str], str]] = {}
+    c_count, c_idf, c_cover, c_stem = (col[k] for k in ("word_count", "idf_count",
+                                                         "idf_coverage", "stem_idf_count"))
+    c_bigram, c_len, c_density, c_name = (col[k] for k in ("bigram_overlap", "log_length",
+                                                           "density", "name_match"))
+    c_num, c_new = col["new_number"], col["new_name"]
     for i in range(n):
         q = questions[i]
         if q not in q_cache:
             qt = tokenize(q)
             qw = content_words(qt)
             caps = {w for w in _capitalized(q) if w not in STOP_WORDS}
-            q_cache[q] = (qw, df.idf(qw), set(zip(qt, qt[1:])), [stem(w) for w in qw], caps,
-                          set(qt), question_type(qt))
+            q_cache[q] = (qw, df.idf(qw).tolist(), set(zip(qt, qt[1:])), [stem(w) for w in qw],
+                          caps, set(qt), question_type(qt))
         qw, idf, bigrams, stems, caps, qset, qtype = q_cache[q]
         at = a_tokens[i]
         aset = set(at)
-        hit = np.array([w in aset for w in qw], bool)
-        matched = {w for w, h in zip(qw, hit) if h}
+        matched = {w for w in qw if w in aset}
         row = out[i]
-        row[col["word_count"]] = len(matched)
-        row[col["idf_count"]] = idf[hit].sum()
-        total = idf.sum()
-        row[col["idf_coverage"]] = row[col["idf_count"]] / total if total > 0 else 0.0
+        row[c_count] = len(matched)
+        row[c_idf] = idf_sum = sum(v for w, v in zip(qw, idf) if w in aset)
+        total = sum(idf)
+        row[c_cover] = idf_sum / total if total > 0 else 0.0
         astems = {stem(w) for w in aset}
-        row[col["stem_idf_count"]] = sum(v for s, v in zip(stems, idf) if s in astems)
+        row[c_stem] = sum(v for s, v in zip(stems, idf) if s in astems)
         if bigrams:
-            row[col["bigram_overlap"]] = len(bigrams & set(zip(at, at[1:]))) / len(bigrams)
-        row[col["log_length"]] = math.log1p(len(at))
+            row[c_bigram] = len(bigrams & set(zip(at, at[1:]))) / len(bigrams)
+        row[c_len] = math.log1p(len(at))
         if matched:
-            row[col["density"]] = len(matched) / _shortest_span(at, matched)
-        row[col["name_match"]] = sum(v for w, v in zip(qw, idf) if w in caps and w in aset)
+            row[c_density] = len(matched) / _shortest_span(at, matched)
+        row[c_name] = sum(v for w, v in zip(qw, idf) if w in caps and w in aset)
         numbers = sum(1 for w in at if w not in qset and any(c.isdigit() for c in w))
         names = sum(1 for w in _capitalized(answers[i])
                     if w not in qset and w not in STOP_WORDS)
-        row[col["new_number"]] = min(numbers, _MAX_NEW_NUMBERS)
-        row[col["new_name"]] = min(names, _MAX_NEW_NAMES)
-        row[col[f"new_number*{qtype}"]] = row[col["new_number"]]
-        row[col[f"new_name*{qtype}"]] = row[col["new_name"]]
+        row[c_num] = min(numbers, _MAX_NEW_NUMBERS)
+        row[c_new] = min(names, _MAX_NEW_NAMES)
+        row[col[f"new_number*{qtype}"]] = row[c_num]
+        row[col[f"new_name*{qtype}"]] = row[c_new]
     # BM25 per question: its candidates are the corpus
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
