@@ -415,14 +415,19 @@ def test_keyword_alias_and_unknown_keyword():
 
 
 class _HashedBag:
-    """A stand-in Doc2Vec: a text's vector is its bag of hashed tokens."""
+    """A stand-in Doc2Vec: a text's vector is its bag of hashed tokens; like msopt's
+    Doc2Vec it refuses an empty document."""
 
-    def __init__(self, dim: int = 16) -> None:
+    def __init__(self, dim: int = 16, vocab=None) -> None:
         self.dim = dim
+        if vocab is not None:
+            self.wv = set(vocab)
 
     def infer_vectors(self, docs):
         v = np.zeros((len(docs), self.dim), np.float32)
         for i, toks in enumerate(docs):
+            if not toks:
+                raise ValueError(f"documents[{i}]: empty")
             for t in toks:
                 v[i, sum(map(ord, t)) % self.dim] += 1
         return v, {"epochs": np.zeros(len(docs))}
@@ -444,6 +449,17 @@ def test_doc2vec_cosine_feature(tmp_path):
     assert not os.path.exists(path)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(r)).score(qs, ans),
                                   r.score(qs, ans))
+    # a text without tokens, or without a known one, gets cosine 0
+    known = _HashedBag(vocab=["the", "comet", "built"])
+    r2 = AnswerRanker(doc2vec=known).fit(qs, ans, ys)
+    got = r2.features(["", "Who built the comet ?", "unknown words"],
+                      ["the comet", "comet", "the comet"])[:, -1]
+    assert got[0] == 0
+    assert got[2] == 0
+    vq, _ = known.infer_vectors([["built", "the", "comet"]])
+    va, _ = known.infer_vectors([["comet"]])
+    np.testing.assert_allclose(got[1], (vq @ va.T).item() / np.linalg.norm(vq)
+                               / np.linalg.norm(va), rtol=1e-6)
 
 
 def _encoder(**kw):

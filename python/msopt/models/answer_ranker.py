@@ -204,8 +204,10 @@ class AnswerRanker(ParamsMixin):
         they will at prediction time.  None (the default): lexical features only.
     doc2vec : object, optional
         A fitted model with ``infer_vectors(list_of_token_lists) -> (vectors, info)``, such
-        as a Doc2Vec; the cosine of the inferred vectors of the question and the candidate
-        (tokens as :func:`msopt.text.lexical.tokenize` reads them) becomes a feature.
+        as :class:`msopt.Doc2Vec`; the cosine of the inferred vectors of the question and
+        the candidate becomes a feature.  Their tokens are :func:`msopt.text.lexical.tokenize`'s
+        (lower-cased), less the words outside the model's vocabulary (when it has a ``wv``
+        that answers ``word in wv``); a text left with no token gets cosine 0.
     C : float, default 1.0
         Inverse L2 regularization strength of the logistic regression (scikit-learn's C).
     k1, b : float, default 1.2 and 0.75
@@ -302,14 +304,24 @@ class AnswerRanker(ParamsMixin):
                 + (["doc2vec_cosine"] if self.doc2vec is not None else []))
 
     def _doc2vec_cosine(self, questions: list[str], answers: list[str]) -> np.ndarray:
+        """The cosine of the inferred vectors of each pair's texts: each distinct text
+        inferred once, from its tokens the model knows (when it has a ``wv`` that answers
+        ``word in wv``); a text left with no token gets the zero vector, so cosine 0."""
         texts = list(dict.fromkeys(questions + answers))
-        result = self.doc2vec.infer_vectors([tokenize(t) for t in texts])
-        vectors = result[0] if isinstance(result, tuple) else result
-        vectors = np.asarray(vectors)
-        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise ValueError(f"doc2vec: infer_vectors returned an array of shape "
-                             f"{vectors.shape} for {len(texts)} texts")
-        unit = _unit_rows(vectors)
+        wv = getattr(self.doc2vec, "wv", None)
+        docs = [tokenize(t) for t in texts]
+        if wv is not None and hasattr(type(wv), "__contains__"):
+            docs = [[w for w in d if w in wv] for d in docs]
+        rows = [i for i, d in enumerate(docs) if d]
+        unit = np.zeros((len(texts), 1))
+        if rows:
+            result = self.doc2vec.infer_vectors([docs[i] for i in rows])
+            vectors = np.asarray(result[0] if isinstance(result, tuple) else result)
+            if vectors.ndim != 2 or vectors.shape[0] != len(rows):
+                raise ValueError(f"doc2vec: infer_vectors returned an array of shape "
+                                 f"{vectors.shape} for {len(rows)} documents")
+            unit = np.zeros((len(texts), vectors.shape[1]))
+            unit[rows] = _unit_rows(vectors)
         row = {t: i for i, t in enumerate(texts)}
         qi = np.array([row[t] for t in questions], np.int64)
         ai = np.array([row[t] for t in answers], np.int64)
