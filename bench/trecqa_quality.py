@@ -24,7 +24,9 @@ words (stop words removed) as the query:
 
 ``--encoder`` adds a ranker with msopt's SentenceEncoder cosine as a feature, the encoder
 trained by the ranker's fit on the labelled pairs (its weight learned on cross-fitted
-cosines).
+cosines).  ``--doc2vec`` adds a ranker with the cosine of msopt Doc2Vec vectors inferred
+for the question and the candidate, the Doc2Vec (PV-DBOW with skip-gram words, dim 64, 20
+epochs, min_count 2) trained on the distinct training questions and candidates.
 """
 
 from __future__ import annotations
@@ -105,6 +107,8 @@ def main() -> None:
     ap.add_argument("data", nargs="?", type=Path, default=default)
     ap.add_argument("--encoder", action="store_true",
                     help="also rank with a SentenceEncoder cosine as a feature")
+    ap.add_argument("--doc2vec", action="store_true",
+                    help="also rank with a Doc2Vec cosine as a feature")
     args = ap.parse_args()
     folder = args.data / "trecqa"
     if not (folder / "train.txt").exists():
@@ -147,6 +151,14 @@ def main() -> None:
         enc = dict(dim=64, epochs=10, seed=0)
         rankers.append(("AnswerRanker + encoder trained by fit on labelled pairs",
                         AnswerRanker(encoder=SentenceEncoder(**enc))))
+    if args.doc2vec:
+        from msopt.models.doc2vec import Doc2Vec
+
+        t0 = time.perf_counter()
+        docs = [tokenize(t) for t in dict.fromkeys(train[0] + train[1])]
+        d2v = Doc2Vec(docs, dim=64, dm=0, dbow_words=1, epochs=20, min_count=2, seed=1)
+        print(f"(Doc2Vec trained in {time.perf_counter() - t0:.1f} s)")
+        rankers.append(("AnswerRanker + Doc2Vec cosine", AnswerRanker(doc2vec=d2v)))
     fitted = []
     for name, ranker in rankers:
         t0 = time.perf_counter()
