@@ -1,0 +1,300 @@
+// The sentence encoder's native calls (models/encoder.hpp): arrays are checked, and every
+// id and offset is copied, with the GIL held; the loops run without it.
+#include "common.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../msopt/core/threads.hpp"
+#include "../msopt/models/encoder.hpp"
+
+namespace msopt {
+namespace {
+
+using bind::ArrayView;
+using bind::Want;
+
+const char* const kNames[3] = {"E", "W", "b"};
+
+void check_threads(int threads) {
+    if (threads < 1 || threads > kMaxThreads)
+        throw std::invalid_argument("threads: must be in [1, " + std::to_string(kMaxThreads) +
+                                    "], got " + std::to_string(threads));
+}
+
+// The parameters: [E] or [E, W, b], float32, C-contiguous (writeable when trained), with
+// E (rows x dim), W (dim x out), b (out,).  Fills P and the shape.
+enc::Shape parse_params(py::handle list, bool writeable, enc::Params& P,
+                        std::vector<py::object>& keep) {
+    if (!PyList_Check(list.ptr()) && !PyTuple_Check(list.ptr()))
+        throw py::type_error("params: expected a list of arrays");
+    py::sequence seq = py::reinterpret_borrow<py::sequence>(list);
+    if (seq.size() != 1 && seq.size() != 3)
+        throw std::invalid_argument("params: expected [E] or [E, W, b], got " +
+                                    std::to_string(seq.size()) + " arrays");
+    enc::Shape sh;
+    const int n = int(seq.size());
+    ArrayView v[3];
+    for (int i = 0; i < n; ++i) {
+        py::object o = seq[std::size_t(i)];
+        v[i] = bind::array(o, kNames[i], Want{bind::kF32, i == 2 ? 1 : 2, writeable});
+        P.p[i] = reinterpret_cast<float*>(v[i].data);
+        keep.push_back(o);
+    }
+    sh.rows = std::size_t(v[0].shape[0]), sh.dim = std::size_t(v[0].shape[1]);
+    if (sh.rows < 1 || sh.dim < 1)
+        throw std::invalid_argument("E: expected at least one row and one column, got " +
+                                    bind::shape_str(v[0]));
+    sh.project = n == 3;
+    sh.out = sh.dim;
+    if (sh.project) {
+        bind::shape(v[1], "W", {Py_ssize_t(sh.dim), -1}, " (dim x out)");
+        sh.out = std::size_t(v[1].shape[1]);
+        if (sh.out < 1) throw std::invalid_argument("W: expected at least one column");
+        bind::shape(v[2], "b", {Py_ssize_t(sh.out)}, " (one per output column)");
+    }
+    return sh;
+}
+
+std::size_t size_of(const enc::Shape& sh, int i) {
+    return std::size_t(i == 0 ? sh.rows * sh.dim : i == 1 ? sh.dim * sh.out : sh.out);
+}
+
+// Optimizer.native_state(): the parameters (as above) and, per parameter, its group's
+// hyperparameters, state slots and step counter.
+enc::Shape parse_optim(py::handle state, enc::Optim& opt, enc::Params& P,
+                       std::vector<py::object>& keep) {
+    opt.algo = bind::enum_value<Algo>(state.attr("algo"), "optimizer.algo");
+    opt.max_norm = state.attr("max_grad_norm").cast<double>();
+    const enc::Shape sh = parse_params(state.attr("params"), true, P, keep);
+    const int n = sh.n_params();
+    py::sequence hypers = state.attr("hypers");
+    py::sequence sizes = state.attr("group_sizes");
+    if (hypers.size() != sizes.size())
+        throw std::invalid_argument("optimizer: one hyperparameter tuple per group expected");
+    int i = 0;
+    for (std::size_t g = 0; g < sizes.size(); ++g) {
+        py::tuple hy = hypers[g];
+        if (int(hy.size()) != hyper_len(opt.algo))
+            throw std::invalid_argument("optimizer.hypers: wrong length");
+        const int cnt = sizes[g].cast<int>();
+        for (int j = 0; j < cnt && i < n; ++j, ++i)
+            for (std::size_t q = 0; q < hy.size(); ++q) opt.hyper[i][q] = hy[q].cast<double>();
+    }
+    if (i != n) throw std::invalid_argument("optimizer: group sizes do not cover the parameters");
+    py::list states = state.attr("states");
+    if (int(states.size()) != n * kMaxSlots)
+        throw std::invalid_argument("optimizer.states: expected " +
+                                    std::to_string(n * kMaxSlots) + " entries");
+    for (int p = 0; p < n; ++p) {
+        bool need[kMaxSlots];
+        make_coeffs(opt.algo, opt.hyper[p], 1, need);
+        for (int s = 0; s < kMaxSlots; ++s) {
+            py::object o = states[std::size_t(p * kMaxSlots + s)];
+            opt.state[p][s] = nullptr;
+            if (o.is_none()) {
+                if (need[s])
+                    throw std::invalid_argument(std::string(kNames[p]) +
+                                                ": the optimizer lacks state for " +
+                                                slot_option(opt.algo, s));
+                continue;
+            }
+            const ArrayView v = bind::array(o, bind::Name("optimizer.states",
+                                                          std::size_t(p * kMaxSlots + s)),
+                                            Want{bind::kF32, -1, true});
+            if (v.size() != size_of(sh, p))
+                throw std::invalid_argument(std::string(kNames[p]) +
+                                            ": a state array of another size");
+            opt.state[p][s] = v.data;
+            keep.push_back(o);
+        }
+    }
+    py::object steps = state.attr("steps");
+    const ArrayView sv = bind::array(steps, "optimizer.steps", Want{bind::kI64, 1, true});
+    bind::shape(sv, "optimizer.steps", {Py_ssize_t(n)}, " (one count per parameter)");
+    keep.push_back(steps);
+    for (int p = 0; p < n; ++p) opt.step[p] = reinterpret_cast<std::int64_t*>(sv.data) + p;
+    return sh;
+}
+
+// Texts from (ids, offsets): offsets holds each text's start (n values, non-decreasing,
+// from 0), ids every text's ids back to back, each in [0, rows).  Copied, then checked.
+enc::Texts copy_texts(py::handle ids, py::handle offsets, std::size_t rows, const char* what) {
+    bind::Copies copies;
+    const bind::Ragged r =
+        bind::ragged_ids(ids, offsets, std::int64_t(rows),
+                         std::string(what) + " (a table of " + std::to_string(rows) + " rows)",
+                         copies);
+    enc::Texts t;
+    t.ids.assign(r.ids, r.ids + r.n_ids);
+    t.off.assign(r.offsets, r.offsets + r.n);
+    t.off.push_back(std::int64_t(r.n_ids));
+    return t;
+}
+
+enc::Loss loss_of(int loss) {
+    if (loss < 0 || loss > 3)
+        throw std::invalid_argument("loss: expected 0 (in-batch), 1 (cosine), 2 (logistic) or "
+                                    "3 (contrastive), got " + std::to_string(loss));
+    return enc::Loss(loss);
+}
+
+void check_pairs_for(const enc::Pairs& d, const enc::Shape& sh, enc::Loss loss) {
+    if (d.max_id >= 0 && std::size_t(d.max_id) >= sh.rows)
+        throw py::index_error("pairs: an id (" + std::to_string(d.max_id) +
+                              ") is out of range for a table of " + std::to_string(sh.rows) +
+                              " rows");
+    if (loss != enc::Loss::InBatch && d.target.size() != d.size())
+        throw std::invalid_argument("pairs: this loss needs a target per pair");
+}
+
+enc::TrainSpec make_spec(int loss, double temperature, double margin) {
+    enc::TrainSpec spec;
+    spec.loss = loss_of(loss);
+    if (!(temperature > 0.0) || !std::isfinite(temperature))
+        throw std::invalid_argument("temperature: must be finite and > 0");
+    if (!std::isfinite(margin)) throw std::invalid_argument("margin: must be finite");
+    spec.temperature = temperature, spec.margin = margin;
+    return spec;
+}
+
+py::tuple train(enc::Pairs& d, py::handle optimizer, int loss, double temperature,
+                double margin, std::size_t batch_size, std::uint64_t seed, std::int64_t epoch,
+                std::size_t batch_begin, std::size_t batch_end, const Schedule& schedule,
+                std::int64_t schedule_origin, int threads) {
+    if (batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
+    if (epoch < 0) throw std::invalid_argument("epoch: must be >= 0");
+    check_threads(threads);
+    enc::TrainSpec spec = make_spec(loss, temperature, margin);
+    std::vector<py::object> keep;
+    enc::Optim opt;
+    enc::Params P;
+    const enc::Shape sh = parse_optim(optimizer, opt, P, keep);
+    check_pairs_for(d, sh, spec.loss);
+    spec.batch_size = batch_size, spec.seed = seed, spec.epoch = epoch;
+    spec.batch_begin = batch_begin, spec.batch_end = batch_end;
+    spec.schedule = schedule, spec.schedule_origin = schedule_origin, spec.threads = threads;
+    enc::Result r;
+    {
+        py::gil_scoped_release nogil;
+        r = enc::train(d, sh, P, opt, spec);
+    }
+    return py::make_tuple(r.loss, r.count, r.batches, r.status);
+}
+
+py::tuple loss_grad(const enc::Pairs& d, py::handle params, py::handle positions, int loss,
+                    double temperature, double margin, int threads) {
+    check_threads(threads);
+    enc::TrainSpec spec = make_spec(loss, temperature, margin);
+    spec.threads = threads;
+    std::vector<py::object> keep;
+    enc::Params P;
+    const enc::Shape sh = parse_params(params, false, P, keep);
+    check_pairs_for(d, sh, spec.loss);
+    bind::Copies copies;
+    const ArrayView pv = bind::private_int64_vector(positions, "positions", copies);
+    const auto* pos = reinterpret_cast<const std::int64_t*>(pv.data);
+    const std::size_t B = std::size_t(pv.shape[0]);
+    bind::check_ids(pos, B, std::int64_t(d.size()), "the pairs");
+    std::vector<std::int64_t> uniq;
+    std::vector<float> gE, gW, gb;
+    double l;
+    {
+        py::gil_scoped_release nogil;
+        l = enc::loss_grad(d, sh, P, spec, pos, B, uniq, gE, gW, gb);
+    }
+    py::array_t<std::int64_t> u(py::ssize_t(uniq.size()));
+    if (!uniq.empty()) std::memcpy(u.mutable_data(), uniq.data(), uniq.size() * 8);
+    py::array_t<float> e({py::ssize_t(uniq.size()), py::ssize_t(sh.dim)});
+    if (!gE.empty()) std::memcpy(e.mutable_data(), gE.data(), gE.size() * 4);
+    py::object w = py::none(), b = py::none();
+    if (sh.project) {
+        py::array_t<float> aw({py::ssize_t(sh.dim), py::ssize_t(sh.out)});
+        py::array_t<float> ab(py::ssize_t(sh.out));
+        if (B) {
+            std::memcpy(aw.mutable_data(), gW.data(), gW.size() * 4);
+            std::memcpy(ab.mutable_data(), gb.data(), gb.size() * 4);
+        } else {
+            std::memset(aw.mutable_data(), 0, sh.dim * sh.out * 4);
+            std::memset(ab.mutable_data(), 0, sh.out * 4);
+        }
+        w = aw, b = ab;
+    }
+    return py::make_tuple(l, u, e, w, b);
+}
+
+py::array_t<float> encode(py::handle params, py::handle ids, py::handle offsets, int threads) {
+    check_threads(threads);
+    std::vector<py::object> keep;
+    enc::Params P;
+    const enc::Shape sh = parse_params(params, false, P, keep);
+    const enc::Texts t = copy_texts(ids, offsets, sh.rows, "the encoder's table");
+    const std::size_t n = t.size(), w = sh.width();
+    py::array_t<float> out({py::ssize_t(n), py::ssize_t(w)});
+    float* o = out.mutable_data();
+    {
+        py::gil_scoped_release nogil;
+        enc::encode(t, sh, P, threads, o);
+    }
+    return out;
+}
+
+}  // namespace
+
+void register_encoder(py::module_& m) {
+    py::class_<enc::Pairs>(m, "EncoderPairs",
+                           "Training pairs of texts as ids (private copies), their targets, "
+                           "and the cached epoch order.")
+        .def(py::init([](py::handle a_ids, py::handle a_offsets, py::handle b_ids,
+                         py::handle b_offsets, std::size_t rows, py::handle targets) {
+                 auto d = std::make_unique<enc::Pairs>();
+                 d->a = copy_texts(a_ids, a_offsets, rows, "the encoder's table");
+                 d->b = copy_texts(b_ids, b_offsets, rows, "the encoder's table");
+                 if (d->a.size() != d->b.size())
+                     throw std::invalid_argument("b_offsets: expected " +
+                                                 std::to_string(d->a.size()) +
+                                                 " texts (one per a text), got " +
+                                                 std::to_string(d->b.size()));
+                 for (const enc::Texts* t : {&d->a, &d->b})
+                     for (std::int64_t id : t->ids) d->max_id = std::max(d->max_id, id);
+                 if (!targets.is_none()) {
+                     const ArrayView tv = bind::array(targets, "targets", Want{bind::kF64, 1});
+                     bind::shape(tv, "targets", {Py_ssize_t(d->a.size())}, " (one per pair)");
+                     const auto* p = reinterpret_cast<const double*>(tv.data);
+                     d->target.assign(p, p + d->a.size());
+                     for (std::size_t i = 0; i < d->target.size(); ++i)
+                         if (!std::isfinite(d->target[i]))
+                             throw std::invalid_argument("targets[" + std::to_string(i) +
+                                                         "]: must be finite");
+                 }
+                 return d;
+             }),
+             py::arg("a_ids"), py::arg("a_offsets"), py::arg("b_ids"), py::arg("b_offsets"),
+             py::arg("rows"), py::arg("targets") = py::none())
+        .def("__len__", [](const enc::Pairs& d) { return d.size(); });
+    m.def("encoder_train", &train, py::arg("pairs"), py::arg("optimizer"), py::kw_only(),
+          py::arg("loss"), py::arg("temperature") = 0.05, py::arg("margin") = 0.5,
+          py::arg("batch_size"), py::arg("seed"), py::arg("epoch"), py::arg("batch_begin"),
+          py::arg("batch_end"), py::arg("schedule") = Schedule{},
+          py::arg("schedule_origin") = 0, py::arg("threads") = 1,
+          "Train batches [batch_begin, batch_end) of one epoch (pairs in the order "
+          "epoch_permutation(seed, epoch)); the optimizer's parameters are [E] or [E, W, b].  "
+          "Returns (summed loss, pairs, batches, status: 0 ok, 1 a non-finite loss, 2 a "
+          "non-finite gradient; the failing batch wrote nothing).");
+    m.def("encoder_loss_grad", &loss_grad, py::arg("pairs"), py::arg("params"),
+          py::arg("positions"), py::kw_only(), py::arg("loss"), py::arg("temperature") = 0.05,
+          py::arg("margin") = 0.5, py::arg("threads") = 1,
+          "The summed loss of the pairs at `positions` (one batch) and the gradients of the "
+          "mean loss: (loss, E's rows, their gradients, W's or None, b's or None).");
+    m.def("encoder_encode", &encode, py::arg("params"), py::arg("ids"), py::arg("offsets"),
+          py::kw_only(), py::arg("threads") = 1,
+          "Unit vectors (float32, one row per text) of the texts given as (ids, offsets).");
+}
+
+MSOPT_REGISTER_BINDINGS("75 encoder", register_encoder)
+
+}  // namespace msopt

@@ -1,0 +1,158 @@
+// A sentence encoder trained on pairs of texts in native loops.  No Python here.
+//
+// A text is a bag of rows of the table E (rows x dim): its known words and its hashed word
+// n-grams (text/text.hpp's ids).  Then
+//
+//     h = mean of the text's rows of E           (0 for a text with no row)
+//     p = h W + b                                (optional projection, W: dim x out)
+//     u = p / |p|                                (0 when p = 0)
+//
+// and a pair (a, b) is scored by the cosine c = u_a . u_b.  The losses over a batch of B
+// pairs, each the mean over the batch:
+//
+//   in-batch   (multiple negatives ranking) s_ij = u_a_i . u_b_j / temperature, and
+//              loss_i = logsumexp_j(s_ij) - s_ii: the other pairs' b texts are the
+//              negatives (losses/dense.hpp's softmax rule);
+//   cosine     0.5 (c - y)^2, y the pair's target score (losses/dense.hpp's squared rule);
+//   logistic   log(1 + exp(-s z)), z = (c - margin) / temperature, s = +1 for label 1 and
+//              -1 for label 0 (losses/dense.hpp's logistic rule);
+//   contrastive  label 1: 0.5 (1 - c)^2; label 0: 0.5 max(0, c - margin)^2.
+//
+// Every loop is written here (encoder_rules.hpp, per ISA) with a fixed order of additions
+// over the pairs and over the rows of a text, and work is cut by rows whose results do not
+// depend on the cut, so a fixed seed gives the same bits for any thread count.  E's
+// gradient is one row per distinct id of the batch, summed in order of position
+// (embedding/embedding.hpp's merged backward); E (row-sparse), W and b are then updated by
+// the optimizer engine (optim/step.hpp) in one call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "../losses/losses.hpp"
+#include "../optim/optim.hpp"
+#include "../optim/schedule.hpp"
+
+namespace msopt::enc {
+
+enum class Loss : int { InBatch = 0, Cosine = 1, Logistic = 2, Contrastive = 3 };
+
+// The element loops (encoder_rules.hpp), compiled per ISA (encoder_isa.cpp).  Rows are
+// row-major, contiguous.
+struct EncOps {
+    // h[i] = mean over j in [off[i], off[i + 1]) of E[ids[j]] (0 for an empty text), i < m.
+    void (*bag_mean)(const float* E, std::size_t dim, const std::int64_t* ids,
+                     const std::int64_t* off, std::size_t m, float* h);
+    // P (m x out) = h (m x dim) W (dim x out) + b (b may be null).
+    void (*project)(const float* h, std::size_t m, std::size_t dim, const float* W,
+                    const float* b, std::size_t out, float* P);
+    // U = P / |P| row by row, nrm[i] = |P_i| (U_i = 0 where |P_i| = 0).  U may be P.
+    void (*normalize)(const float* P, std::size_t m, std::size_t out, float* U, float* nrm);
+    // dU (m x out) becomes dP = (dU - U (U . dU)) / nrm (0 where nrm = 0).
+    void (*normalize_back)(const float* U, const float* nrm, std::size_t m, std::size_t out,
+                           float* dU);
+    // dh (m x dim) = dP (m x out) W^T.
+    void (*project_back)(const float* dP, std::size_t m, std::size_t out, const float* W,
+                         std::size_t dim, float* dh);
+    // dW rows [k0, k1) (row stride out) = sum over i < m, in order, of h[i][k] dP[i].
+    void (*weight_grad)(const float* h, const float* dP, std::size_t m, std::size_t dim,
+                        std::size_t out, std::size_t k0, std::size_t k1, float* dW);
+    // db columns [c0, c1) = sum over i < m, in order, of dP[i][c].
+    void (*colsum)(const float* dP, std::size_t m, std::size_t out, std::size_t c0,
+                   std::size_t c1, float* db);
+    // S (rows [r0, r1) of an n_a x n_b matrix) = A B^T * inv_t.
+    void (*scores)(const float* A, const float* B, std::size_t n_b, std::size_t out,
+                   std::size_t r0, std::size_t r1, float inv_t, float* S);
+    // out[j] for rows j in [r0, r1) = sum over i < n, in order, of S[i][j] A[i] (S: n x
+    // n_s, A: n x d, out: rows of d).  alpha scales the result.
+    void (*tmul)(const float* S, std::size_t n, std::size_t n_s, const float* A,
+                 std::size_t d, std::size_t r0, std::size_t r1, float alpha, float* out);
+    // out (rows [r0, r1), d wide) = alpha * S A (S: rows of n_s, A: n_s x d).
+    void (*mul)(const float* S, std::size_t n_s, const float* A, std::size_t d,
+                std::size_t r0, std::size_t r1, float alpha, float* out);
+    // The cosine of each pair of rows i < m: c[i] = A_i . B_i.
+    void (*row_dots)(const float* A, const float* B, std::size_t m, std::size_t d, float* c);
+};
+
+const EncOps& kernels() noexcept;
+
+// The architecture.  Parameters in this order everywhere: E, then W and b when projected.
+struct Shape {
+    std::size_t rows = 0, dim = 0, out = 0;
+    bool project = false;
+    int n_params() const { return project ? 3 : 1; }
+    std::size_t width() const { return project ? out : dim; }
+};
+
+struct Params {
+    float* p[3] = {};
+};
+
+// Texts as bags: text i holds ids[off[i] : off[i + 1]] (off has n + 1 entries).
+struct Texts {
+    std::vector<std::int64_t> ids, off;
+    std::size_t size() const { return off.empty() ? 0 : off.size() - 1; }
+};
+
+// The training pairs (private copies) and each epoch's order.
+struct Pairs {
+    Texts a, b;
+    std::int64_t max_id = -1;    // the largest id of any text
+    std::vector<double> target;  // per pair: the score (cosine) or the 0/1 label; empty: none
+    std::mutex mu;
+    std::uint64_t perm_seed = 0;
+    std::int64_t perm_epoch = -1;
+    std::vector<std::int64_t> perm;
+    std::size_t size() const { return a.size(); }
+    const std::int64_t* order(std::uint64_t seed, std::int64_t epoch);
+};
+
+constexpr int kMaxParams = 3;
+
+// Optimizer.native_state(), as the language model reads it.
+struct Optim {
+    Algo algo = Algo::Adam;
+    double hyper[kMaxParams][8] = {};
+    void* state[kMaxParams][kMaxSlots] = {};
+    std::int64_t* step[kMaxParams] = {};
+    double max_norm = 0.0;
+};
+
+struct TrainSpec {
+    Loss loss = Loss::InBatch;
+    double temperature = 0.05;
+    double margin = 0.5;
+    std::size_t batch_size = 64;
+    std::uint64_t seed = 0;
+    std::int64_t epoch = 0;
+    std::size_t batch_begin = 0, batch_end = 0;
+    Schedule schedule;                 // factor of every lr at step k = E's count - origin
+    std::int64_t schedule_origin = 0;
+    int threads = 1;
+};
+
+enum Status : int { kOk = 0, kLossNotFinite = 1, kGradNotFinite = 2 };
+
+struct Result {
+    double loss = 0.0;        // summed over the pairs trained (each batch's before its step)
+    std::size_t count = 0;    // pairs
+    std::size_t batches = 0;  // updates made
+    int status = kOk;         // not kOk: stopped before the failing batch (nothing written)
+};
+
+// Batches [batch_begin, batch_end) of one epoch.  Call without the GIL.
+Result train(Pairs& d, const Shape& sh, const Params& P, const Optim& opt,
+             const TrainSpec& spec);
+
+// The loss and gradients of one batch (pairs `pos`), without a step: loss (mean), and
+// gradients into gE (rows: uniq), gW, gb.  For tests and the reference comparison.
+double loss_grad(const Pairs& d, const Shape& sh, const Params& P, const TrainSpec& spec,
+                 const std::int64_t* pos, std::size_t B, std::vector<std::int64_t>& uniq,
+                 std::vector<float>& gE, std::vector<float>& gW, std::vector<float>& gb);
+
+// U (n x width) = the unit vectors of n texts.
+void encode(const Texts& t, const Shape& sh, const Params& P, int threads, float* U);
+
+}  // namespace msopt::enc

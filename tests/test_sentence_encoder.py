@@ -1,0 +1,321 @@
+"""The sentence encoder: native loops against the NumPy twin (msopt.reference.encoder),
+the model's API, bad input, files."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from msopt import _core
+from msopt.exceptions import NotFittedError
+from msopt.models.sentence_encoder import SentenceEncoder, tokenize
+from msopt.optim import SGD, Adam
+from msopt.reference import encoder as ref
+from msopt.reference.optim import init_state
+
+LOSS_CODES = {"in_batch": 0, "cosine": 1, "logistic": 2, "contrastive": 3}
+
+
+def _ragged(rng: np.random.Generator, n: int, rows: int, empty: float = 0.15
+            ) -> tuple[np.ndarray, np.ndarray]:
+    lens = rng.integers(1, 9, n)
+    lens[rng.random(n) < empty] = 0
+    offsets = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    ids = rng.integers(0, rows, int(lens.sum())).astype(np.int64)
+    return ids, offsets
+
+
+def _case(seed: int, n: int, rows: int = 40, dim: int = 19, out: int | None = 13,
+          loss: str = "in_batch"):
+    rng = np.random.default_rng(seed)
+    a, b = _ragged(rng, n, rows), _ragged(rng, n, rows)
+    targets = None
+    if loss == "cosine":
+        targets = rng.random(n)
+    elif loss in ("logistic", "contrastive"):
+        targets = rng.integers(0, 2, n).astype(np.float64)
+    params = [rng.standard_normal((rows, dim)).astype(np.float32)]
+    if out is not None:
+        params += [(rng.standard_normal((dim, out)) * 0.3).astype(np.float32),
+                   (rng.standard_normal(out) * 0.1).astype(np.float32)]
+    return a, b, targets, params
+
+
+def _coalesced(rows: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from msopt.reference.optim import coalesce_rows
+
+    return coalesce_rows(rows, vals)
+
+
+@pytest.mark.parametrize("loss", list(LOSS_CODES))
+@pytest.mark.parametrize("B", [1, 2, 17])
+@pytest.mark.parametrize("out", [None, 13])
+def test_loss_and_gradients_match_reference(loss, B, out):
+    a, b, targets, params = _case(B * 7 + len(loss), 23, out=out, loss=loss)
+    pairs = _core.EncoderPairs(*a, *b, params[0].shape[0], targets)
+    pos = np.random.default_rng(B).permutation(23)[:B].astype(np.int64)
+    kw = {"temperature": 0.3, "margin": 0.2}
+    got = _core.encoder_loss_grad(pairs, params, pos, loss=LOSS_CODES[loss], **kw)
+    want, grads = ref.loss_grad(params, a, b, targets, pos, loss=loss, **kw)
+    assert got[0] == pytest.approx(want, rel=2e-5, abs=1e-6)
+    rows, vals = _coalesced(*grads[0])
+    np.testing.assert_array_equal(got[1], rows)
+    np.testing.assert_allclose(got[2], vals, rtol=1e-4, atol=2e-6)
+    if out is None:
+        assert got[3] is None
+        assert got[4] is None
+    else:
+        np.testing.assert_allclose(got[3], grads[1], rtol=1e-4, atol=2e-6)
+        np.testing.assert_allclose(got[4], grads[2], rtol=1e-4, atol=2e-6)
+
+
+@pytest.mark.parametrize("out", [None, 5])
+def test_encode_matches_reference(out):
+    rng = np.random.default_rng(3)
+    ids, offsets = _ragged(rng, 37, 30, empty=0.3)
+    params = [rng.standard_normal((30, 11)).astype(np.float32)]
+    if out:
+        params += [rng.standard_normal((11, out)).astype(np.float32),
+                   np.zeros(out, np.float32)]
+    got = _core.encoder_encode(params, ids, offsets, threads=1)
+    np.testing.assert_allclose(got, ref.encode(params, ids, offsets), rtol=1e-5, atol=1e-6)
+    assert got.dtype == np.float32
+    empty = np.diff(np.append(offsets, len(ids))) == 0
+    assert (got[empty] == 0).all()
+    np.testing.assert_allclose((got[~empty] ** 2).sum(1), 1, atol=1e-5)
+    np.testing.assert_array_equal(got, _core.encoder_encode(params, ids, offsets, threads=2))
+    none = _core.encoder_encode(params, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert none.shape == (0, out or 11)
+
+
+def _ref_steps(name, hyper, params, a, b, targets, loss, order, bs, steps, kw):
+    ps = [p.copy() for p in params]
+    states = [init_state(name, p, **{k: v for k, v in hyper.items() if k != "lr"})
+              for p in ps]
+    counts = [0] * len(ps)
+    hypers = [hyper] * len(ps)
+    for s in range(steps):
+        pos = order[s * bs:(s + 1) * bs]
+        _, grads = ref.loss_grad(ps, a, b, targets, pos, loss=loss, **kw)
+        assert ref.train_step(name, ps, states, counts, hypers, grads)
+    return ps
+
+
+@pytest.mark.parametrize(("opt", "name", "hyper"), [
+    (SGD, "SGD", {"lr": 0.5, "momentum": 0.9}),
+    (Adam, "Adam", {"lr": 0.01}),
+])
+@pytest.mark.parametrize("loss", ["in_batch", "cosine", "logistic"])
+def test_steps_through_the_optimizer_engine_match_reference(opt, name, hyper, loss):
+    a, b, targets, params = _case(11, 40, loss=loss)
+    kw = {"temperature": 0.5, "margin": 0.1}
+    n = 40
+    bs = 17
+    native = [p.copy() for p in params]
+    o = opt(native, **hyper)
+    pairs = _core.EncoderPairs(*a, *b, params[0].shape[0], targets)
+    res = _core.encoder_train(pairs, o.native_state(), loss=LOSS_CODES[loss], batch_size=bs,
+                              seed=5, epoch=0, batch_begin=0, batch_end=3, threads=2, **kw)
+    assert res[1:] == (n, 3, 0)
+    order = np.empty(n, np.int64)
+    # the epoch's order is the linear runner's permutation
+    order[:] = _order(5, 0, n)
+    want = _ref_steps(name, hyper, params, a, b, targets, loss, order, bs, 3, kw)
+    for g, w in zip(native, want):
+        np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
+
+
+def _order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The pairs' order in an epoch: read back through a one-pair batch per step of SGD
+    with lr 0 (nothing changes), comparing each step's loss with the per-pair losses."""
+    rng = np.random.default_rng(0)
+    a, b = _ragged(rng, n, 50, empty=0.0), _ragged(rng, n, 50, empty=0.0)
+    targets = rng.random(n) * 100  # distinct losses per pair
+    params = [rng.standard_normal((50, 8)).astype(np.float32)]
+    pairs = _core.EncoderPairs(*a, *b, 50, targets)
+    per = np.array([_core.encoder_loss_grad(pairs, params, np.array([i]), loss=1)[0]
+                    for i in range(n)])
+    out = []
+    for k in range(n):
+        o = SGD([params[0]], lr=1e-30)
+        loss = _core.encoder_train(pairs, o.native_state(), loss=1, batch_size=1, seed=seed,
+                                   epoch=epoch, batch_begin=k, batch_end=k + 1)[0]
+        out.append(int(np.argmin(np.abs(per - loss))))
+    assert sorted(out) == list(range(n))
+    return np.array(out, np.int64)
+
+
+@pytest.mark.parametrize("loss", ["in_batch", "cosine", "contrastive"])
+def test_one_and_two_threads_give_the_same_bits(loss):
+    a, b, targets, params = _case(21, 301, rows=500, dim=64, out=48, loss=loss)
+    outs = []
+    for threads in (1, 2):
+        ps = [p.copy() for p in params]
+        o = Adam(ps, lr=0.01)
+        pairs = _core.EncoderPairs(*a, *b, 500, targets)
+        r = _core.encoder_train(pairs, o.native_state(), loss=LOSS_CODES[loss], batch_size=128,
+                                seed=1, epoch=0, batch_begin=0, batch_end=3, threads=threads)
+        outs.append((r, ps))
+    assert outs[0][0] == outs[1][0]
+    for p, q in zip(outs[0][1], outs[1][1]):
+        np.testing.assert_array_equal(p, q)
+
+
+# -- the model -----------------------------------------------------------------------------
+A = ["a cat sat on the mat", "dogs bark at night", "the sun is hot", "I like green tea",
+     "rain falls in spring", "he plays the guitar"] * 8
+B = ["a cat is on a mat", "a dog barks at night", "the sun is warm", "she likes tea",
+     "spring brings rain", "she plays a piano"] * 8
+
+
+def test_fit_encode_similarity_in_batch():
+    enc = SentenceEncoder(dim=16, epochs=30, batch_size=6, threads=1, ngrams=1)
+    enc.fit(A, B)
+    assert enc.loss_ == "in_batch"
+    assert len(enc.history_) == 30
+    assert enc.history_[-1]["train_loss"] < enc.history_[0]["train_loss"]
+    U = enc.encode(A[:6])
+    assert U.dtype == np.float32
+    assert U.shape == (6, 16)
+    np.testing.assert_allclose((U * U).sum(1), 1, atol=1e-5)
+    S = enc.encode(A[:6]) @ enc.encode(B[:6]).T
+    assert (S.argmax(1) == np.arange(6)).all()
+    sims = enc.similarity(A[:6], B[:6])
+    np.testing.assert_allclose(sims, np.diag(S), rtol=1e-5)
+
+
+def test_texts_as_str_or_tokens_agree():
+    enc = SentenceEncoder(dim=8, epochs=2, threads=1).fit(A, B)
+    toks = [tokenize(t) for t in A]
+    np.testing.assert_array_equal(enc.encode(A), enc.encode(toks))
+    assert tokenize("It's a_b, C-3PO!") == ["it", "s", "a", "b", "c", "3po"]
+    # an unknown word adds no row; a text of nothing known gets zeros
+    U = enc.encode(["zzzz", "", "cat zzzz"])
+    assert (U[:2] == 0).all()
+    assert np.abs(U[2]).sum() > 0
+
+
+def test_scores_and_labels():
+    rng = np.random.default_rng(0)
+    scores = rng.random(len(A)) * 4 + 1
+    enc = SentenceEncoder(dim=8, epochs=3, threads=1).fit(A, B, scores=scores)
+    assert enc.loss_ == "cosine"
+    assert enc.score_range_ == (scores.min(), scores.max())
+    labels = rng.integers(0, 2, len(A))
+    enc2 = SentenceEncoder(dim=8, epochs=3, threads=1, projection=4).fit(A, B, labels=labels)
+    assert enc2.loss_ == "logistic"
+    assert enc2.encode(A).shape == (len(A), 4)
+    enc3 = SentenceEncoder(dim=8, epochs=3, threads=1, loss="contrastive").fit(
+        A, B, labels=labels.astype(bool))
+    assert enc3.loss_ == "contrastive"
+
+
+def test_fit_repeats_at_a_fixed_seed_any_thread_count():
+    fits = [SentenceEncoder(dim=12, projection=10, epochs=3, batch_size=7, threads=t,
+                            seed=3).fit(A, B) for t in (1, 2, 2)]
+    for f in fits[1:]:
+        for p, q in zip(fits[0].params_, f.params_):
+            np.testing.assert_array_equal(p, q)
+
+
+def test_starts_from_word_vectors():
+    from msopt import Word2Vec
+
+    w2v = Word2Vec([t.split() for t in A + B], dim=12, min_count=1, epochs=1, threads=1,
+                   seed=0)
+    enc = SentenceEncoder(word_vectors=w2v, epochs=0).fit(A[:3], B[:3])
+    assert enc.params_[0].shape[1] == 12
+    i, j = enc.vocab_["cat"], enc.vocab_["dogs"]
+    v = w2v.wv.vectors
+    E = enc.params_[0]
+    # one factor rescales every pretrained row
+    np.testing.assert_allclose(E[i] / v[w2v.wv.key_to_index["cat"]],
+                               E[j] / v[w2v.wv.key_to_index["dogs"]], rtol=1e-4)
+    with pytest.raises(ValueError, match="^dim: "):
+        SentenceEncoder(word_vectors=w2v, dim=7).fit(A, B)
+    with pytest.raises(TypeError, match="^word_vectors: "):
+        SentenceEncoder(word_vectors=object()).fit(A, B)
+
+
+@pytest.mark.parametrize(("args", "kw", "err", "match"), [
+    ((A, B[:-1]), {}, ValueError, "^b_texts: "),
+    ((A, B), {"scores": np.ones(3)}, ValueError, "^scores: "),
+    ((A, B), {"scores": np.full(len(A), 2.0)}, ValueError, "^scores: all equal"),
+    ((A, B), {"scores": [np.nan] * len(A)}, ValueError, "^scores: "),
+    ((A, B), {"labels": [2] * len(A)}, ValueError, "^labels: "),
+    ((A, B), {"labels": [1] * 3}, ValueError, "^labels: "),
+    ((A, B), {"labels": [1] * len(A), "scores": [1.0] * len(A)}, ValueError, "^scores, labels"),
+    (([], []), {}, ValueError, "^a_texts: "),
+    (("a text", "b text"), {}, TypeError, "^a_texts: "),
+    ((A, [1] * len(A)), {}, TypeError, r"^b_texts\[0\]: "),
+    ((A, [["a b"]] * len(A)), {}, ValueError, r"^b_texts\[0\]: "),
+])
+def test_bad_input_raises_and_changes_nothing(args, kw, err, match):
+    enc = SentenceEncoder(dim=8, epochs=1, threads=1).fit(A, B)
+    before = [p.copy() for p in enc.params_]
+    with pytest.raises(err, match=match):
+        enc.fit(*args, **kw)
+    for p, q in zip(before, enc.params_):
+        np.testing.assert_array_equal(p, q)
+    assert enc.loss_ == "in_batch"
+
+
+@pytest.mark.parametrize(("kw", "err", "match"), [
+    ({"dim": 0}, ValueError, "^dim: "),
+    ({"dim": 2.5}, TypeError, "^dim: "),
+    ({"loss": "hinge"}, ValueError, "^loss: "),
+    ({"temperature": 0}, ValueError, "^temperature: "),
+    ({"lr": -1}, ValueError, "^lr: "),
+    ({"optimizer": "newton"}, ValueError, "^optimizer: "),
+    ({"score_range": (3, 1)}, ValueError, "^score_range: "),
+    ({"batch_size": 0}, ValueError, "^batch_size: "),
+    ({"threads": 0}, ValueError, "^threads: "),
+])
+def test_bad_params_are_named(kw, err, match):
+    with pytest.raises(err, match=match):
+        SentenceEncoder(**kw)
+
+
+def test_loss_must_fit_the_arguments():
+    with pytest.raises(ValueError, match="^loss: "):
+        SentenceEncoder(loss="cosine").fit(A, B)
+    with pytest.raises(ValueError, match="^loss: "):
+        SentenceEncoder(loss="in_batch").fit(A, B, labels=[0, 1] * (len(A) // 2))
+
+
+def test_not_fitted():
+    enc = SentenceEncoder()
+    for call in (lambda: enc.encode(A), lambda: enc.similarity(A, B),
+                 lambda: enc.save("x.npz")):
+        with pytest.raises(NotFittedError):
+            call()
+
+
+def test_similarity_needs_pairs():
+    enc = SentenceEncoder(dim=8, epochs=1, threads=1).fit(A, B)
+    with pytest.raises(ValueError, match="^b_texts: "):
+        enc.similarity(A, B[:2])
+    assert enc.similarity([], []).shape == (0,)
+
+
+def test_save_load_pickle_and_repr(tmp_path):
+    enc = SentenceEncoder(dim=8, projection=6, epochs=2, threads=1).fit(
+        A, B, scores=np.arange(len(A)) % 5)
+    path = tmp_path / "enc.npz"
+    enc.save(path)
+    for other in (SentenceEncoder.load(path), pickle.loads(pickle.dumps(enc))):
+        np.testing.assert_array_equal(other.encode(A), enc.encode(A))
+        assert other.score_range_ == enc.score_range_
+        assert other.history_ == enc.history_
+        assert repr(other) == repr(enc)
+    assert repr(enc).startswith("SentenceEncoder(dim=8, projection=6, epochs=2")
+    assert "loss_='cosine'" in repr(enc)
+    assert repr(SentenceEncoder()) == "SentenceEncoder(dim=None, not fitted)"
+    fresh = pickle.loads(pickle.dumps(SentenceEncoder(dim=5)))
+    assert fresh.dim == 5
+    assert not hasattr(fresh, "params_")
+    (tmp_path / "bad.npz").write_bytes(b"nope")
+    with pytest.raises(ValueError, match="bad.npz"):
+        SentenceEncoder.load(tmp_path / "bad.npz")
