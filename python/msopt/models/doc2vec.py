@@ -227,8 +227,9 @@ class Doc2Vec(ParamsMixin):
 
     msopt's names are canonical (``dim``, ``threads``, ``lr``, ...); gensim's are accepted
     as aliases (``vector_size``, ``workers``, ``alpha``, ``min_alpha``, ``iter``).  Unlike
-    gensim, the default is PV-DBOW, the mode that measured better for similarity (see the
-    README).
+    gensim's, the default is PV-DBOW: on the Lee documents it measured far better than
+    PV-DM (Pearson 0.34 against 0.22), on SICK's short sentences somewhat worse (0.36
+    against 0.41); see the README.
 
     Parameters
     ----------
