@@ -65,14 +65,18 @@ def test_training_matches_the_reference(dim, mode):
               dm=mode == "dm", dbow_words=mode == "dbow-words")
     a, b = vectors.copy(), syn1.copy()
     c, d = vectors.copy(), syn1.copy()
+    starts = np.r_[offsets, len(ids)]
+    tag_starts = np.r_[tag_offsets, len(tags)]
     for epoch in range(2):
-        for begin, end in ((0, 2), (2, 6)):  # chunks, as the model calls
-            want = ref.doc2vec_train(ids, offsets, tags, tag_offsets, counts, a, b,
-                                     epoch=epoch, epochs=2, begin=begin, end=end, **kw)
-            got = _core.doc2vec_train(ids, offsets, tags, tag_offsets, counts, c, d,
-                                      kw["window"], kw["negative"], kw["sample"], kw["alpha"],
-                                      kw["min_alpha"], kw["seed"], 1, kw["dm"],
-                                      kw["dbow_words"], epoch, 2, begin, end)
+        for b0, b1 in ((0, 2), (2, 6)):  # chunks, as the model calls
+            chunk = (ids[starts[b0]:starts[b1]], offsets[b0:b1] - starts[b0],
+                     tags[tag_starts[b0]:tag_starts[b1]], tag_offsets[b0:b1] - tag_starts[b0])
+            where = dict(epoch=epoch, epochs=2, first_doc=b0, words_before=int(starts[b0]),
+                         total_words=len(ids))
+            want = ref.doc2vec_train(*chunk, counts, a, b, **where, **kw)
+            got = _core.doc2vec_train(*chunk, counts, c, d, kw["window"], kw["negative"],
+                                      kw["sample"], kw["alpha"], kw["min_alpha"], kw["seed"],
+                                      1, kw["dm"], kw["dbow_words"], *where.values())
             assert got[1:] == want[1:]  # examples, words
             np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
     assert (c != vectors).any()
@@ -99,6 +103,7 @@ def test_inference_matches_the_reference(dim, dm, tol):
     np.testing.assert_array_equal(words, w0)  # frozen
     np.testing.assert_array_equal(syn1, s0)
     np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[3], want[3])
     np.testing.assert_allclose(got[0], want[0], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(got[2], want[2], rtol=1e-5)
     assert got[1][1] == 0
@@ -151,7 +156,7 @@ def test_tolerance_stops_documents_on_their_own():
     assert info.epochs.min() >= 1
     assert info.epochs.max() <= 60
     assert info.epochs.mean() < 60  # epochs saved
-    assert info.converged.all() == (info.epochs < 60).all()
+    np.testing.assert_array_equal(info.converged[info.epochs < 60], True)
     cos = (full * tol).sum(1) / np.linalg.norm(full, axis=1) / np.linalg.norm(tol, axis=1)
     assert np.median(cos) > 0.8  # close to the full run's vectors
     # a tighter tol runs longer
@@ -248,8 +253,7 @@ def test_refused_training_changes_nothing():
     with pytest.raises(ValueError, match="documents: empty"):
         Doc2Vec([], min_count=1)
     with pytest.raises(msopt.DivergenceError, match="as they were before"):
-        model.train(docs, epochs=1) if False else Doc2Vec.train(
-            model.set_params(lr=1e30), docs, epochs=1)
+        model.set_params(lr=1e30).train(docs, epochs=2)
     model.set_params(lr=0.025)
     np.testing.assert_array_equal(model.vectors, before[0])
     np.testing.assert_array_equal(model.syn1neg, before[1])
@@ -315,20 +319,26 @@ def test_native_calls_refuse_bad_arrays():
     V, T = len(counts), int(tags.max()) + 1
     vectors = np.zeros((V + T, 4), np.float32)
     syn1 = np.zeros((V, 4), np.float32)
-    args = (0.5, 3, 0.0, 0.1, 0.0, 1, 1, False, False, 0, 1, 0, len(offsets))
-    with pytest.raises(IndexError, match="out of range for 4 tags"):
-        _core.doc2vec_train(ids, offsets, tags + 1, tag_offsets, counts, vectors, syn1, 3, 3,
-                            0.0, 0.1, 0.0, 1, 1, False, False, 0, 1, 0, len(offsets))
+    rest = (3, 3, 0.0, 0.1, 0.0, 1, 1, False, False, 0, 1)
+    where = (0, 0, len(ids))
+    with pytest.raises(IndexError, match=r"tags\[\d+\] = 4 is out of range for 4 tag rows"):
+        _core.doc2vec_train(ids, offsets, np.where(tags == tags.max(), T, tags), tag_offsets,
+                            counts, vectors, syn1, *rest, *where)
     with pytest.raises(ValueError, match="tag_offsets: one per document"):
-        _core.doc2vec_train(ids, offsets, tags, tag_offsets[:-1], counts, vectors, syn1, 3, 3,
-                            0.0, 0.1, 0.0, 1, 1, False, False, 0, 1, 0, len(offsets))
-    with pytest.raises(ValueError, match="begin, end"):
-        _core.doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, 3, 3,
-                            0.0, 0.1, 0.0, 1, 1, False, False, 0, 1, 0, len(offsets) + 1)
+        _core.doc2vec_train(ids, offsets, tags, tag_offsets[:-1], counts, vectors, syn1,
+                            *rest, *where)
+    with pytest.raises(ValueError, match="tag_offsets: must start at 0"):
+        _core.doc2vec_train(ids, offsets, tags, tag_offsets + 1, counts, vectors, syn1, *rest,
+                            *where)
+    with pytest.raises(ValueError, match="first_doc, words_before, total_words"):
+        _core.doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, *rest, 0,
+                            1, len(ids))
+    with pytest.raises(ValueError, match="window: 1 <= window"):
+        _core.doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, 0,
+                            *rest[1:], *where)
     with pytest.raises(TypeError, match="syn1"):
         _core.doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors,
-                            syn1.astype(np.float64), 3, 3, 0.0, 0.1, 0.0, 1, 1, False, False, 0,
-                            1, 0, len(offsets))
+                            syn1.astype(np.float64), *rest, *where)
     with pytest.raises(ValueError, match="tol"):
         _core.doc2vec_infer(ids, offsets, counts, syn1, syn1, 3, 3, 0.0, 0.1, 0.0, 1, 1, False,
                             5, 5, tol=float("nan"))
@@ -337,7 +347,24 @@ def test_native_calls_refuse_bad_arrays():
                             False, 5, 5)
     assert not vectors.any()
     assert not syn1.any()
-    del args
+
+
+def test_pv_dm_skips_a_window_with_nothing_to_average():
+    """A document without tags and with one word: PV-DM has no input row to average."""
+    ids = np.array([0, 1, 2], np.int64)
+    offsets = np.array([0, 1], np.int64)
+    tags = np.array([0], np.int64)
+    tag_offsets = np.array([0, 0], np.int64)  # the first document has no tag
+    counts = np.ones(3, np.int64)
+    vectors = np.full((4, 3), 0.1, np.float32)
+    syn1 = np.full((3, 3), 0.1, np.float32)
+    _core.doc2vec_train(ids[:1], offsets[:1], tags[:0], tag_offsets[:1], counts, vectors,
+                        syn1, 2, 2, 0.0, 0.1, 0.0, 1, 1, True, False, 0, 1, 0, 0, 3)
+    assert np.isfinite(syn1).all()
+    _core.doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, 2, 2, 0.0, 0.1,
+                        0.0, 1, 1, True, False, 0, 1, 0, 0, 3)
+    assert np.isfinite(vectors).all()
+    assert np.isfinite(syn1).all()
 
 
 def test_every_isa_gives_the_same_bits():
@@ -369,6 +396,10 @@ def test_gensim_default_warning_free_and_one_document_api():
     assert v.dtype == np.float32
     with pytest.raises(TypeError, match="doc_words"):
         model.infer_vector("cat dog")
+    with pytest.raises(ValueError, match="alpha"):
+        model.infer_vector(["cat"], alpha=0)
+    with pytest.raises(TypeError, match="model.wv.evaluate_word_pairs"):
+        model.dv.evaluate_word_pairs("pairs.txt")
 
 
 def test_an_interrupt_leaves_the_chunks_done(monkeypatch):

@@ -237,8 +237,9 @@ def doc2vec_train(
     dbow_words: bool,
     epoch: int,
     epochs: int,
-    begin: int,
-    end: int,
+    first_doc: int,
+    words_before: int,
+    total_words: int,
     compute_loss: bool = True,
     deterministic: bool = False,
     round_words: int = 8192,
@@ -260,7 +261,10 @@ def doc2vec_infer(
     epochs: int,
     max_epochs: int,
     tol: float = 0.0,
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32], npt.NDArray[np.float64]]: ...
+) -> tuple[
+    npt.NDArray[np.float32], npt.NDArray[np.int32], npt.NDArray[np.float64],
+    npt.NDArray[np.bool_],
+]: ...
 def fasttext_train(
     ids: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],

@@ -42,6 +42,8 @@ void subsample(const std::int64_t* ids, std::size_t a, std::size_t b,
     out.resize(kept);
 }
 
+constexpr int kDrawBlock = 256;  // inference: examples whose draws are taken together
+
 // Window shrinking, as word2vec: a width drawn in [1, window].
 inline int shrunk(SplitMix64& rng, int window) {
     return window - int(rng.next() % std::uint64_t(window));
@@ -72,9 +74,9 @@ struct alignas(128) Walker {
 
     void init(const Shared& sh, int t, int nt) {
         sh_ = &sh;
-        const Share mine = share(sh.p.end - sh.p.begin, t, nt);
-        pos = sh.p.begin + mine.first;
-        end = sh.p.begin + mine.second;
+        const Share mine = share(sh.d.n_docs, t, nt);
+        pos = mine.first;
+        end = mine.second;
     }
     bool finished() const { return pos >= end; }
 
@@ -92,13 +94,14 @@ struct alignas(128) Walker {
         decay.base = p.alpha;
         decay.end = p.min_alpha;
         decay.floor = -HUGE_VAL;
-        decay.total = double(sh.d.n_ids) * p.epochs;
+        decay.total = double(p.total_words) * p.epochs;
         std::size_t used = 0;
         while (pos < end && used < budget) {
             const std::size_t s = pos++;
             const std::size_t a = std::size_t(sh.d.offsets[s]), b = sh.doc_end(s);
-            SplitMix64 rng{doc_stream(p.seed, std::uint64_t(p.epoch), s)};
-            const double done = double(sh.d.n_ids) * p.epoch + double(a);
+            SplitMix64 rng{doc_stream(p.seed, std::uint64_t(p.epoch), p.first_doc + s)};
+            const double done =
+                double(p.total_words) * p.epoch + double(p.words_before) + double(a);
             const float alpha = float(decay.total > 0 ? decay.at(done) : p.alpha);
             used += b - a;
             subsample(sh.d.ids, a, b, sh.draws.keep, rng, sent);
@@ -129,6 +132,7 @@ struct alignas(128) Walker {
                     ctx.push_back(in(sh.V + std::size_t(sh.d.tags[t])));
                 for (int j = j0; j <= j1; ++j)
                     if (j != i) ctx.push_back(in(std::size_t(sent[std::size_t(j)])));
+                if (ctx.empty()) continue;  // no tag and a one-word document: nothing to mean
                 const int nr = w2v::draw_targets(sh.draws.negatives, rng, p.negative, out, word,
                                                  rows.data());
                 l += k.cbow(ctx.data(), int(ctx.size()), true, rows.data(), nr, alpha,
@@ -169,12 +173,15 @@ w2v::Options options(bool compute_loss) {
 Result train(const Docs& d, const std::int64_t* counts, std::size_t V, std::size_t T, float* in,
              float* syn1, const Params& p) {
     Shared sh{d, p, V, w2v::make_sampling(counts, V, p.sample), options(p.compute_loss)};
-    const int nt = std::max(1, std::min<int>(p.threads, int(std::max<std::size_t>(
-                                                            1, p.end - p.begin))));
+    const int nt =
+        std::max(1, std::min<int>(p.threads, int(std::max<std::size_t>(1, d.n_docs))));
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
     for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, t, nt);
-    const std::size_t hot = hot_rows(V, p.dim, V);  // the most frequent words
-    run_walkers(walkers, p.deterministic, p.round_words, in, V + T, syn1, V, p.dim, hot, hot);
+    // The most frequent words' rows kept apart: the outputs always, the inputs only when
+    // word rows are written (PV-DM, dbow_words); tag rows never (each is one document's).
+    const std::size_t hot = hot_rows(V, p.dim, V);
+    run_walkers(walkers, p.deterministic, p.round_words, in, V + T, syn1, V, p.dim,
+                p.dm || p.dbow_words ? hot : 0, hot);
     Result r;
     for (const auto& w : walkers) {
         r.loss += w.loss;
@@ -187,7 +194,7 @@ Result train(const Docs& d, const std::int64_t* counts, std::size_t V, std::size
 
 void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float* words,
            const float* syn1, const InferParams& p, float* out, std::int32_t* epochs_used,
-           double* loss) {
+           double* loss, std::uint8_t* converged) {
     const w2v::Sampling draws = w2v::make_sampling(counts, V, p.sample);
     // The output rows are always frozen, the word rows too for PV-DM (its input rows mix
     // them with the vector); a PV-DBOW step writes only its input row, the vector.
@@ -205,15 +212,16 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
         const w2v::W2vOps& k = w2v::kernels();
         const Share mine = share(n, t, nt);
         std::vector<float> work(p.dim), neu1(p.dim);
-        std::vector<float*> rows, ctx;
+        std::vector<float*> rows(std::size_t(kDrawBlock) * (std::size_t(p.negative) + 1)), ctx;
         std::vector<std::int32_t> sent;
-        std::vector<int> n_rows, wins;
+        std::vector<int> n_rows(kDrawBlock), wins(kDrawBlock);
         for (std::size_t s = mine.first; s < mine.second; ++s) {
             const std::size_t a = std::size_t(d.offsets[s]);
             const std::size_t b = s + 1 < n ? std::size_t(d.offsets[s + 1]) : d.n_ids;
             float* v = out + s * p.dim;
             epochs_used[s] = 0;
             loss[s] = std::nan("");
+            converged[s] = 0;
             if (a == b) {
                 std::fill(v, v + p.dim, 0.0f);
                 continue;
@@ -227,42 +235,43 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
             auto pass = [&](SplitMix64& r, float alpha, const w2v::Options& o) {
                 subsample(d.ids, a, b, draws.keep, r, sent);
                 const int m = int(sent.size());
-                // Every example's draws first, in the order the loop would take them (its
-                // window, then its targets), so the rows of the example after next can be
-                // fetched while this one is computed.
                 const std::size_t stride = std::size_t(p.negative) + 1;
-                rows.resize(std::size_t(m) * stride);
-                n_rows.resize(std::size_t(m));
-                wins.resize(std::size_t(m));
-                for (int i = 0; i < m; ++i) {
-                    wins[std::size_t(i)] = p.dm ? shrunk(r, p.window) : 0;
-                    n_rows[std::size_t(i)] = w2v::draw_targets(
-                        draws.negatives, r, p.negative, wout, std::size_t(sent[std::size_t(i)]),
-                        rows.data() + std::size_t(i) * stride);
-                }
                 double l = 0.0;
-                for (int i = 0; i < m; ++i) {
-                    if (i + 2 < m)
-                        for (int t = 0; t < n_rows[std::size_t(i + 2)]; ++t)
-                            for (std::size_t c = 0; c < p.dim; c += 16)
-                                __builtin_prefetch(rows[std::size_t(i + 2) * stride +
-                                                        std::size_t(t)] + c);
-                    float** tr = rows.data() + std::size_t(i) * stride;
-                    const int nr = n_rows[std::size_t(i)];
-                    if (p.dm) {
-                        const int w = wins[std::size_t(i)];
-                        ctx.clear();
-                        ctx.push_back(v);
-                        for (int j = std::max(0, i - w); j <= std::min(m - 1, i + w); ++j)
-                            if (j != i) ctx.push_back(win(std::size_t(sent[std::size_t(j)])));
-                        l += k.cbow(ctx.data(), int(ctx.size()), true, tr, nr, alpha,
-                                    neu1.data(), work.data(), p.dim, o);
-                        // The words frozen: the kernel leaves the error in work; the vector
-                        // takes it (unscaled for the mean, word2vec's CBOW rule).
-                        if (alpha != 0.0f) simd::axpy(1.0f, work.data(), v, p.dim);
-                    } else {  // the vector is the input row: the kernel updates it
-                        l += k.pair(v, tr, nr, alpha, work.data(), p.dim,
-                                    alpha != 0.0f ? o : measuring);
+                // In blocks of examples: the block's draws first, in the order the loop
+                // would take them (its window, then its targets), so the rows of the
+                // example after next can be fetched while this one is computed.
+                for (int i0 = 0; i0 < m; i0 += kDrawBlock) {
+                    const int i1 = std::min(m, i0 + kDrawBlock);
+                    for (int i = i0; i < i1; ++i) {
+                        const std::size_t q = std::size_t(i - i0);
+                        wins[q] = p.dm ? shrunk(r, p.window) : 0;
+                        n_rows[q] = w2v::draw_targets(draws.negatives, r, p.negative, wout,
+                                                      std::size_t(sent[std::size_t(i)]),
+                                                      rows.data() + q * stride);
+                    }
+                    for (int i = i0; i < i1; ++i) {
+                        const std::size_t q = std::size_t(i - i0);
+                        if (i + 2 < i1)
+                            for (int t = 0; t < n_rows[q + 2]; ++t)
+                                for (std::size_t c = 0; c < p.dim; c += 16)
+                                    __builtin_prefetch(rows[(q + 2) * stride + std::size_t(t)] + c);
+                        float** tr = rows.data() + q * stride;
+                        const int nr = n_rows[q];
+                        if (p.dm) {
+                            const int w = wins[q];
+                            ctx.clear();
+                            ctx.push_back(v);
+                            for (int j = std::max(0, i - w); j <= std::min(m - 1, i + w); ++j)
+                                if (j != i) ctx.push_back(win(std::size_t(sent[std::size_t(j)])));
+                            l += k.cbow(ctx.data(), int(ctx.size()), true, tr, nr, alpha,
+                                        neu1.data(), work.data(), p.dim, o);
+                            // The words frozen: the kernel leaves the error in work; the
+                            // vector takes it (unscaled for the mean, word2vec's CBOW rule).
+                            if (alpha != 0.0f) simd::axpy(1.0f, work.data(), v, p.dim);
+                        } else {  // the vector is the input row: the kernel updates it
+                            l += k.pair(v, tr, nr, alpha, work.data(), p.dim,
+                                        alpha != 0.0f ? o : measuring);
+                        }
                     }
                 }
                 return m ? l / double(m) : std::nan("");
@@ -293,7 +302,10 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                     const bool done = std::isfinite(cur) && first - cur > 0 &&
                                       std::abs(cur - prev) <= p.tol * (first - cur);
                     prev = cur;
-                    if (done) break;
+                    if (done) {
+                        converged[s] = 1;
+                        break;
+                    }
                 }
             }
             loss[s] = prev;

@@ -11,7 +11,7 @@
 //
 // Training reads one input table of V word rows followed by T tag rows, so the row access
 // of word2vec (row_access.hpp: lock-free, hot rows kept apart, or deterministic rounds)
-// serves it unchanged.  A call trains a range of documents of one epoch: the caller walks
+// serves it unchanged.  A call trains a chunk of documents of one epoch: the caller walks
 // the corpus in chunks and gets control back between them.  Each document has its own
 // random stream (seed, epoch, document) and its learning rate is the linear decay at the
 // share of the corpus before it, alpha - (alpha - min_alpha) (epoch N + start) / (epochs N),
@@ -60,9 +60,11 @@ struct Params {
     bool compute_loss = true;
     bool deterministic = false;
     std::size_t round_words = 8192;
-    // This call: documents [begin, end) of epoch `epoch` out of `epochs`.
+    // This call: the documents of `Docs`, a chunk of the corpus, in epoch `epoch` out of
+    // `epochs`; the chunk starts at document `first_doc` and word `words_before` of a corpus
+    // of `total_words` words (the streams and the rate's decay read the corpus positions).
     int epoch = 0, epochs = 1;
-    std::size_t begin = 0, end = 0;
+    std::size_t first_doc = 0, words_before = 0, total_words = 0;
 };
 
 struct Result {
@@ -92,10 +94,11 @@ struct InferParams {
 // Documents [0, n_docs) of `docs` (tags unused); words (V x dim) and syn1 (V x dim) are
 // read only.  out (n_docs x dim) receives the vectors, epochs_used (n_docs) the epochs
 // each ran, loss (n_docs) each one's mean loss per example: with tol the measured one,
-// without it the last epoch's as trained (NaN without an example).  A document without
-// words gets zeros (0 epochs, NaN loss).
+// without it the last epoch's as trained (NaN without an example); converged (n_docs) 1
+// where tol stopped the document.  A document without words gets zeros (0 epochs, NaN
+// loss).
 void infer(const Docs& docs, const std::int64_t* counts, std::size_t V, const float* words,
            const float* syn1, const InferParams& p, float* out, std::int32_t* epochs_used,
-           double* loss);
+           double* loss, std::uint8_t* converged);
 
 }  // namespace msopt::d2v

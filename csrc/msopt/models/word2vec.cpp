@@ -14,23 +14,6 @@ namespace msopt::w2v {
 
 MSOPT_ISA_DISPATCH(W2vOps, kernels)
 
-Sampling make_sampling(const std::int64_t* counts, std::size_t V, double sample) {
-    std::vector<double> unigram(V);
-    double total = 0.0;
-    for (std::size_t w = 0; w < V; ++w) {
-        unigram[w] = std::pow(double(counts[w]), 0.75);
-        total += double(counts[w]);
-    }
-    Sampling s{std::vector<double>(V, 1.0), losses::AliasTable(unigram)};
-    // Keep a word with probability (sqrt(f / (s T)) + 1) (s T) / f.
-    if (sample > 0)
-        for (std::size_t w = 0; w < V; ++w) {
-            const double f = double(counts[w]), t = sample * total;
-            s.keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
-        }
-    return s;
-}
-
 namespace {
 
 // What every thread reads: subsampling, the negative table, the sigmoid.

@@ -10,6 +10,8 @@
 // repeat bit for bit.  One thread is deterministic either way.  No Python here.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -39,6 +41,8 @@ struct W2vOps {
 // The table of the instruction set in use.
 const W2vOps& kernels() noexcept;
 
+namespace {  // AliasTable lives in an unnamed namespace: so do these (one copy per unit)
+
 // What the walks of word2vec and doc2vec draw from, given the word counts: the chance of
 // keeping each word under frequent-word subsampling (threshold `sample`, 0: keep all),
 // and the negatives' distribution, count^0.75.
@@ -46,7 +50,23 @@ struct Sampling {
     std::vector<double> keep;
     losses::AliasTable negatives;
 };
-Sampling make_sampling(const std::int64_t* counts, std::size_t V, double sample);
+
+inline Sampling make_sampling(const std::int64_t* counts, std::size_t V, double sample) {
+    std::vector<double> unigram(V);
+    double total = 0.0;
+    for (std::size_t w = 0; w < V; ++w) {
+        unigram[w] = std::pow(double(counts[w]), 0.75);
+        total += double(counts[w]);
+    }
+    Sampling s{std::vector<double>(V, 1.0), losses::AliasTable(unigram)};
+    // Keep a word with probability (sqrt(f / (s T)) + 1) (s T) / f.
+    if (sample > 0)
+        for (std::size_t w = 0; w < V; ++w) {
+            const double f = double(counts[w]), t = sample * total;
+            s.keep[w] = std::min(1.0, (std::sqrt(f / t) + 1.0) * t / f);
+        }
+    return s;
+}
 
 // The output rows of one example: the word's, then those of `negative` draws, a draw of the
 // word itself dropped.  Returns the count (at most negative + 1).
@@ -62,6 +82,8 @@ int draw_targets(const losses::AliasTable& negatives, SplitMix64& rng, int negat
     }
     return k;
 }
+
+}  // namespace
 
 struct Corpus {
     const std::int64_t* ids = nullptr;      // word ids, all sentences back to back

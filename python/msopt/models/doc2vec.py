@@ -106,6 +106,14 @@ class TaggedVectors(KeyedVectors):
         except KeyError:
             raise KeyError(f"tag {tag!r} is not a document tag") from None
 
+    def evaluate_word_analogies(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("TaggedVectors: analogies are a word-vector evaluation; use "
+                        "model.wv.evaluate_word_analogies")
+
+    def evaluate_word_pairs(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("TaggedVectors: word pairs are a word-vector evaluation; use "
+                        "model.wv.evaluate_word_pairs")
+
     def most_similar(self, tag: Any, topn: int = 10  # type: ignore[override]
                      ) -> list[tuple[Any, float]]:
         """The ``topn`` tags nearest by cosine to ``tag``'s vector, or to a vector given as
@@ -326,7 +334,7 @@ class Doc2Vec(ParamsMixin):
         for name in ("dm", "dbow_words"):
             if not _zero_or_one(getattr(self, name)):
                 raise ValueError(f"{name}: 1 or 0, got {getattr(self, name)!r}")
-        for name, low, high in (("dim", 1, INT32_MAX), ("window", 1, INT32_MAX),
+        for name, low, high in (("dim", 1, INT32_MAX), ("window", 1, 1 << 20),
                                 ("epochs", 1, MAX_EPOCHS), ("min_count", 1, INT64_MAX)):
             check_int(name, getattr(self, name), low, hi=high)
         check_int("negative", self.negative, 1, hi=1000)
@@ -460,30 +468,38 @@ class Doc2Vec(ParamsMixin):
             b = bounds[-1]
             nxt = int(np.searchsorted(starts, starts[b] + step, side="left"))
             bounds.append(min(len(offsets), max(b + 1, nxt)))
+        tag_starts = np.r_[tag_off, len(tag_arr)]
         undo = (self.vectors.copy(), self.syn1neg.copy())
+        history = len(self.loss_history_)
         t0 = time.perf_counter()
         words = 0
-        for e in range(epochs):
-            loss, examples = 0.0, 0
-            for b0, b1 in zip(bounds[:-1], bounds[1:]):
-                summed, m, w = _core.doc2vec_train(
-                    ids, offsets, tag_arr, tag_off, self.vocab.counts, self.vectors,
-                    self.syn1neg, int(self.window), int(self.negative), float(self.sample),
-                    float(self.lr), float(self.min_lr), int(self.seed), threads,
-                    bool(self.dm), bool(self.dbow_words), e, epochs, b0, b1,
-                    deterministic=bool(self.deterministic))
-                loss, examples, words = loss + summed, examples + m, words + w
-            if not (np.isfinite(self.vectors).all() and np.isfinite(self.syn1neg).all()):
-                np.copyto(self.vectors, undo[0])
-                np.copyto(self.syn1neg, undo[1])
-                raise DivergenceError(
-                    f"Doc2Vec.train: the vectors became NaN or Inf in epoch {e} (lr="
-                    f"{self.lr!r} is too large for these documents); they are as they were "
-                    "before this call.  Try a smaller lr.")
-            self.loss_history_.append(loss / examples if examples else float("nan"))
         assert self._wv is not None
         assert self._dv is not None
-        self._wv._unit = self._dv._unit = None
+        try:
+            for e in range(epochs):
+                loss, examples = 0.0, 0
+                for b0, b1 in zip(bounds[:-1], bounds[1:]):
+                    # the chunk's own slices: no call reads (or copies) the whole corpus
+                    w0, t0_ = int(starts[b0]), int(tag_starts[b0])
+                    summed, m, w = _core.doc2vec_train(
+                        ids[w0:starts[b1]], offsets[b0:b1] - w0,
+                        tag_arr[t0_:tag_starts[b1]], tag_off[b0:b1] - t0_, self.vocab.counts,
+                        self.vectors, self.syn1neg, int(self.window), int(self.negative),
+                        float(self.sample), float(self.lr), float(self.min_lr), int(self.seed),
+                        threads, bool(self.dm), bool(self.dbow_words), e, epochs, b0, w0,
+                        len(ids), deterministic=bool(self.deterministic))
+                    loss, examples, words = loss + summed, examples + m, words + w
+                if not (np.isfinite(self.vectors).all() and np.isfinite(self.syn1neg).all()):
+                    np.copyto(self.vectors, undo[0])
+                    np.copyto(self.syn1neg, undo[1])
+                    del self.loss_history_[history:]
+                    raise DivergenceError(
+                        f"Doc2Vec.train: the vectors became NaN or Inf in epoch {e} (lr="
+                        f"{self.lr!r} is too large for these documents); they are as they were "
+                        "before this call.  Try a smaller lr.")
+                self.loss_history_.append(loss / examples if examples else float("nan"))
+        finally:  # an interrupt leaves the finished chunks: the cached unit vectors go
+            self._wv._unit = self._dv._unit = None
         self.train_seconds_ = time.perf_counter() - t0
         self.words_per_sec_ = len(ids) * epochs / max(self.train_seconds_, 1e-9)
 
@@ -554,6 +570,7 @@ class Doc2Vec(ParamsMixin):
         out = np.zeros((n, dim), np.float32)
         used = np.zeros(n, np.int32)
         loss = np.full(n, np.nan)
+        converged = np.zeros(n, bool)
         # Chunks of documents, about CHUNK_WORK words x epochs per thread each.
         starts = np.r_[offsets, len(ids)]
         b = 0
@@ -561,19 +578,18 @@ class Doc2Vec(ParamsMixin):
         while b < n:
             e = min(n, max(b + 1, int(np.searchsorted(starts, starts[b] + step, side="left"))))
             sub_ids = ids[starts[b]:starts[e]]
-            v, u, lo = _core.doc2vec_infer(
+            v, u, lo, c = _core.doc2vec_infer(
                 sub_ids, offsets[b:e] - starts[b], self.vocab.counts, words, syn1,
                 int(self.window), int(self.negative), float(self.sample), float(lr),
                 float(min_lr), int(seed), int(threads), bool(self.dm), int(epochs),
                 int(max_epochs), tol=float(tol or 0.0))
-            out[b:e], used[b:e], loss[b:e] = v, u, lo
+            out[b:e], used[b:e], loss[b:e], converged[b:e] = v, u, lo, c
             b = e
         lost = np.flatnonzero(np.diff(starts) == 0)
         if len(lost):
             warnings.warn(f"documents[{lost[0]}]" + (f" and {len(lost) - 1} others"
                           if len(lost) > 1 else "") + " have no word in the vocabulary: "
                           "their vectors are zero", UserWarning, stacklevel=2)
-        converged = (used < max_epochs) & (used > 0) if tol is not None else np.zeros(n, bool)
         return out, InferInfo(used, loss, converged)
 
     def infer_vector(self, doc_words: Any, epochs: int | None = None,
@@ -585,6 +601,10 @@ class Doc2Vec(ParamsMixin):
         if isinstance(doc_words, str) or not isinstance(doc_words, Iterable):
             raise TypeError(f"doc_words: expected a list of str tokens, got "
                             f"{type(doc_words).__name__}")
+        if alpha is not None:
+            check_number("alpha", alpha, lo=0, strict=True)
+        if min_alpha is not None:
+            check_number("min_alpha", min_alpha, lo=0)
         vectors, _ = self.infer_vectors([list(doc_words)], epochs=epochs, lr=alpha,
                                         min_lr=min_alpha)
         return vectors[0]

@@ -69,21 +69,22 @@ def _mean(rows: list[np.ndarray]) -> np.ndarray:
 
 def doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, *, window: int,
                   negative: int, sample: float, alpha: float, min_alpha: float, seed: int,
-                  dm: bool, dbow_words: bool, epoch: int, epochs: int, begin: int, end: int
-                  ) -> tuple[float, int, int]:
-    """Documents [begin, end) of one epoch, as the native call with one thread; updates
-    ``vectors`` (words, then tags) and ``syn1`` in place; returns (summed loss, examples,
-    words)."""
+                  dm: bool, dbow_words: bool, epoch: int, epochs: int, first_doc: int,
+                  words_before: int, total_words: int) -> tuple[float, int, int]:
+    """A chunk of documents in one epoch, as the native call with one thread: the chunk
+    starts at document ``first_doc`` and word ``words_before`` of a corpus of
+    ``total_words`` words.  Updates ``vectors`` (words, then tags) and ``syn1`` in place;
+    returns (summed loss, examples, words)."""
     V = len(counts)
     draw, keep = _sampling(counts, sample)
     bounds = _bag_bounds(offsets, len(ids))
     tag_bounds = _bag_bounds(tag_offsets, len(tags))
-    total = float(len(ids)) * epochs
+    total = float(total_words) * epochs
     loss, examples, words = [0.0], 0, 0
-    for s in range(begin, end):
+    for s in range(len(bounds)):
         a, b = bounds[s]
-        rng = _SplitMix64(doc_stream(seed, epoch, s))
-        done = float(len(ids)) * epoch + a
+        rng = _SplitMix64(doc_stream(seed, epoch, first_doc + s))
+        done = float(total_words) * epoch + words_before + a
         a_e = np.float32(alpha - (alpha - min_alpha) * (done / total) if total else alpha)
         sent = [int(w) for w in ids[a:b] if rng.uniform() < keep[w]]
         words += len(sent)
@@ -93,6 +94,8 @@ def doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, *, win
             ctx = [j for j in range(max(0, i - win), min(len(sent) - 1, i + win) + 1) if j != i]
             if dm:
                 rows = doc_tags + [sent[j] for j in ctx]
+                if not rows:
+                    continue
                 neu1 = _mean([vectors[r] for r in rows])
                 work = np.zeros_like(neu1)
                 _w2v_targets(neu1, _targets(draw, rng, negative, word), syn1, a_e, False, loss,
@@ -114,9 +117,9 @@ def doc2vec_train(ids, offsets, tags, tag_offsets, counts, vectors, syn1, *, win
 def doc2vec_infer(ids, offsets, counts, words, syn1, *, window: int, negative: int,
                   sample: float, alpha: float, min_alpha: float, seed: int, dm: bool,
                   epochs: int, max_epochs: int, tol: float = 0.0
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Inference as the native call: (vectors, epochs run, loss: with tol the measured
-    loss, without it the last epoch's as trained)."""
+    loss, without it the last epoch's as trained, converged)."""
     draw, keep = _sampling(counts, sample)
     dim = words.shape[1]
     bounds = _bag_bounds(offsets, len(ids))
@@ -124,6 +127,7 @@ def doc2vec_infer(ids, offsets, counts, words, syn1, *, window: int, negative: i
     out = np.zeros((n, dim), np.float32)
     used = np.zeros(n, np.int32)
     losses = np.full(n, np.nan)
+    converged = np.zeros(n, bool)
     for s, (a, b) in enumerate(bounds):
         if a == b:
             continue
@@ -150,9 +154,10 @@ def doc2vec_infer(ids, offsets, counts, words, syn1, *, window: int, negative: i
                     first - cur)
                 prev = cur
                 if stop:
+                    converged[s] = True
                     break
         losses[s] = prev
-    return out, used, losses
+    return out, used, losses, converged
 
 
 _PROBE = 0x5EEDF1C5EEDF1C5E  # the measuring stream: the document's own, xor this
