@@ -449,6 +449,11 @@ def test_doc2vec_cosine_feature(tmp_path):
     assert not os.path.exists(path)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(r)).score(qs, ans),
                                   r.score(qs, ans))
+    # the model fitted with is the one scored with, whatever set_params does afterwards
+    want_scores = r.score(qs, ans)
+    r.set_params(doc2vec=None)
+    np.testing.assert_array_equal(r.score(qs, ans), want_scores)
+    r.set_params(doc2vec=d2v)
     # a text without tokens, or without a known one, gets cosine 0
     known = _HashedBag(vocab=["the", "comet", "built"])
     r2 = AnswerRanker(doc2vec=known).fit(qs, ans, ys)

@@ -154,6 +154,9 @@ def _model_from_bytes(data: np.ndarray, path: str, file: str, member: str) -> An
         cls = getattr(importlib.import_module(module), qualname)
     except (ImportError, AttributeError) as e:
         raise ValueError(f"{file}: {member}_class: {path!r} cannot be imported ({e})") from None
+    if not (isinstance(cls, type) and cls.__module__.startswith("msopt.")
+            and callable(getattr(cls, "load", None))):
+        raise ValueError(f"{file}: {member}_class: {path!r} is not an msopt model class")
     if data.dtype != np.uint8 or data.ndim != 1:
         raise ValueError(f"{file}: {member}: expected a 1-D uint8 array")
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,8 +164,8 @@ def _model_from_bytes(data: np.ndarray, path: str, file: str, member: str) -> An
         with open(inner, "wb") as f:
             f.write(data.tobytes())
         try:
-            return cls.load(inner)
-        except ValueError as e:
+            return cls.load(inner)  # type: ignore[attr-defined]
+        except Exception as e:  # whatever the inner file's damage, one documented error
             raise ValueError(f"{file}: {member}: {str(e).replace(inner, 'the saved model')}"
                              ) from None
 
@@ -299,23 +302,24 @@ class AnswerRanker(ParamsMixin):
         return f"AnswerRanker({', '.join(parts + self._repr_state())})"
 
     # -- features ---------------------------------------------------------------------------
-    def _names(self, encoder: Any) -> list[str]:
+    def _names(self, encoder: Any, doc2vec: Any) -> list[str]:
         return (list(FEATURES) + (["encoder_cosine"] if encoder is not None else [])
-                + (["doc2vec_cosine"] if self.doc2vec is not None else []))
+                + (["doc2vec_cosine"] if doc2vec is not None else []))
 
-    def _doc2vec_cosine(self, questions: list[str], answers: list[str]) -> np.ndarray:
+    def _doc2vec_cosine(self, doc2vec: Any, questions: list[str], answers: list[str]
+                        ) -> np.ndarray:
         """The cosine of the inferred vectors of each pair's texts: each distinct text
         inferred once, from its tokens the model knows (when it has a ``wv`` that answers
         ``word in wv``); a text left with no token gets the zero vector, so cosine 0."""
         texts = list(dict.fromkeys(questions + answers))
-        wv = getattr(self.doc2vec, "wv", None)
+        wv = getattr(doc2vec, "wv", None)
         docs = [tokenize(t) for t in texts]
         if wv is not None and hasattr(type(wv), "__contains__"):
             docs = [[w for w in d if w in wv] for d in docs]
         rows = [i for i, d in enumerate(docs) if d]
         unit = np.zeros((len(texts), 1))
         if rows:
-            result = self.doc2vec.infer_vectors([docs[i] for i in rows])
+            result = doc2vec.infer_vectors([docs[i] for i in rows])
             vectors = np.asarray(result[0] if isinstance(result, tuple) else result)
             if vectors.ndim != 2 or vectors.shape[0] != len(rows):
                 raise ValueError(f"doc2vec: infer_vectors returned an array of shape "
@@ -328,12 +332,13 @@ class AnswerRanker(ParamsMixin):
         return np.einsum("ij,ij->i", unit[qi], unit[ai])
 
     def _features(self, questions: list[str], answers: list[str], codes: np.ndarray,
-                  df: DocumentFrequencies, encoder_cos: np.ndarray | None) -> np.ndarray:
+                  df: DocumentFrequencies, encoder_cos: np.ndarray | None, doc2vec: Any
+                  ) -> np.ndarray:
         cols = [pair_features(questions, answers, codes, df, float(self.k1), float(self.b))]
         if encoder_cos is not None:
             cols.append(np.asarray(encoder_cos, np.float64).reshape(-1, 1))
-        if self.doc2vec is not None:
-            cols.append(self._doc2vec_cosine(questions, answers).reshape(-1, 1))
+        if doc2vec is not None:
+            cols.append(self._doc2vec_cosine(doc2vec, questions, answers).reshape(-1, 1))
         X = np.hstack(cols)
         if not np.isfinite(X).all():
             raise ValueError("the encoder or doc2vec gave a NaN or infinite cosine")
@@ -396,7 +401,7 @@ class AnswerRanker(ParamsMixin):
                              "answers too")
         df = DocumentFrequencies().fit(tokenize(a) for a in dict.fromkeys(ans))
         encoder, cos = self._encoder_cosines(qs, ans, y, codes)
-        X = self._features(qs, ans, codes, df, cos)
+        X = self._features(qs, ans, codes, df, cos, self.doc2vec)
         mean = X.mean(axis=0)
         scale = X.std(axis=0)
         scale[scale == 0] = 1.0
@@ -404,12 +409,13 @@ class AnswerRanker(ParamsMixin):
                                  learning_rate=0.1, max_iter=2000, tol=1e-7)
         clf.fit((X - mean) / scale, y)
         # installed only now that nothing can fail
-        self.feature_names_ = self._names(encoder)
+        self.feature_names_ = self._names(encoder, self.doc2vec)
         self.coef_ = np.asarray(clf.coef_, np.float64).reshape(-1).copy()
         self.intercept_ = float(np.asarray(clf.intercept_).reshape(-1)[0])
         self.mean_, self.scale_ = mean, scale
         self.df_ = df
         self.encoder_ = encoder
+        self.doc2vec_ = self.doc2vec  # the one fitted with, whatever set_params does later
         self.n_questions_ = int(codes.max()) + 1
         return self
 
@@ -434,7 +440,7 @@ class AnswerRanker(ParamsMixin):
                    else np.zeros(0))
         if not qs:
             return np.zeros((0, len(self.coef_)))
-        return self._features(qs, ans, codes, self.df_, cos)
+        return self._features(qs, ans, codes, self.df_, cos, self.doc2vec_)
 
     def score(self, questions: Sequence[str], answers: Sequence[str],
               groups: Any = None) -> np.ndarray:
@@ -472,7 +478,7 @@ class AnswerRanker(ParamsMixin):
             "df_words": pack_words(self.df_.words), "df_counts": self.df_.counts,
             "df_docs": np.array(self.df_.n_docs, np.int64),
             "n_questions": np.array(self.n_questions_, np.int64)}
-        for member, obj in (("encoder", self.encoder_), ("doc2vec", self.doc2vec)):
+        for member, obj in (("encoder", self.encoder_), ("doc2vec", self.doc2vec_)):
             if obj is not None:
                 arrays[f"{member}_class"] = np.array(_class_path(obj, member))
                 arrays[member] = _model_bytes(obj)
@@ -530,7 +536,7 @@ class AnswerRanker(ParamsMixin):
             df = DocumentFrequencies(words, counts, int(docs))
         except ValueError as e:
             raise bad(f"df_counts: {e}") from None
-        model.doc2vec = extras.get("doc2vec")
+        model.doc2vec = model.doc2vec_ = extras.get("doc2vec")
         model.encoder = model.encoder_ = extras.get("encoder")
         model.feature_names_ = names
         model.mean_, model.scale_, model.coef_ = arrs["mean"], arrs["scale"], arrs["coef"]
