@@ -10,6 +10,7 @@ import os
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -42,8 +43,13 @@ SCHEDULES = ("constant", "linear", "cosine")
 TOKEN = re.compile(r"[^\W_]+")
 # Everything that is not a token character, except the separator of joined texts.
 _NOT_TOKEN = re.compile(r"(?:[^\w\x00]|_)+")
+# ASCII bytes that are not token characters (every one but letters, digits and the
+# separator \x00) become spaces.
+_ASCII_SPACES = bytes(b if (chr(b).isalnum() or b == 0) else 32 for b in range(128)) + \
+    b" " * 128
 _CHUNK_SECONDS = 0.25  # a native training call returns to Python about this often
 _ENCODE_CHUNK = 1 << 16  # texts per native encode call
+_IDS_PER_THREAD = 4096  # lines worth a thread of their own in the id lookup
 
 
 def tokenize(text: str, lower: bool = True) -> list[str]:
@@ -63,9 +69,13 @@ def _texts(texts: Any, name: str, lower: bool) -> list[str]:
     if all(type(t) is str for t in items):
         big = "\x00".join(items)
         if big.count("\x00") == max(len(items) - 1, 0):  # no text holds the separator
-            if lower:
-                big = big.lower()
-            lines = _NOT_TOKEN.sub(" ", big).split("\x00")
+            if big.isascii():  # the same tokens, by byte translation (no regex matches)
+                data = big.encode("ascii")
+                if lower:
+                    data = data.lower()
+                lines = data.translate(_ASCII_SPACES).decode("ascii").split("\x00")
+            else:
+                lines = _NOT_TOKEN.sub(" ", big.lower() if lower else big).split("\x00")
             if len(lines) == len(items):
                 return lines
     out = []
@@ -331,10 +341,24 @@ class SentenceEncoder(ParamsMixin):
         return _texts(texts, name, bool(self.lower))
 
     def _ids(self, vocab: Vocabulary, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, offsets) of the lines: the vocabulary's encoding (msopt.text), called on
+        its native core directly (the lines are already one str each, lower-cased as
+        needed), in parallel slices when there are many."""
         if not lines:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         n = int(self.ngrams)
-        return vocab.encode(lines, ngrams=n, buckets=int(self.buckets) if n > 1 else 0)
+        buckets = int(self.buckets) if n > 1 else 0
+        core = vocab._core  # the native encoder releases the GIL and may run in parallel
+        parts = min(self._threads(), max(1, len(lines) // _IDS_PER_THREAD))
+        if parts == 1:
+            return core.encode(lines, n, buckets)  # type: ignore[no-any-return]
+        bounds = [len(lines) * k // parts for k in range(parts + 1)]
+        with ThreadPoolExecutor(parts) as pool:
+            res = list(pool.map(lambda k: core.encode(lines[bounds[k]:bounds[k + 1]], n,
+                                                      buckets), range(parts)))
+        shift = np.cumsum([0] + [len(r[0]) for r in res[:-1]])
+        return (np.concatenate([r[0] for r in res]),
+                np.concatenate([r[1] + s for r, s in zip(res, shift)]))
 
     def _build_vocab(self, lines: list[str], pre: list[str]) -> Vocabulary:
         words: list[str] = []
