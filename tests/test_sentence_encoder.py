@@ -205,11 +205,11 @@ def test_scores_and_labels():
     assert enc.score_range_ == (scores.min(), scores.max())
     labels = rng.integers(0, 2, len(A))
     enc2 = SentenceEncoder(dim=8, epochs=3, threads=1, projection=4).fit(A, B, labels=labels)
-    assert enc2.loss_ == "logistic"
+    assert enc2.loss_ == "contrastive"
     assert enc2.encode(A).shape == (len(A), 4)
-    enc3 = SentenceEncoder(dim=8, epochs=3, threads=1, loss="contrastive").fit(
+    enc3 = SentenceEncoder(dim=8, epochs=3, threads=1, loss="logistic").fit(
         A, B, labels=labels.astype(bool))
-    assert enc3.loss_ == "contrastive"
+    assert enc3.loss_ == "logistic"
 
 
 def test_fit_repeats_at_a_fixed_seed_any_thread_count():
@@ -319,3 +319,66 @@ def test_save_load_pickle_and_repr(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"nope")
     with pytest.raises(ValueError, match="bad.npz"):
         SentenceEncoder.load(tmp_path / "bad.npz")
+
+
+def test_nonfinite_loss_stops_before_the_batch_and_changes_nothing():
+    a, b, targets, params = _case(5, 30, loss="cosine", out=None)
+    params[0][a[0][0]] = np.nan  # a row of the first pair's text
+    before = params[0].copy()
+    o = Adam(params, lr=0.01)
+    pairs = _core.EncoderPairs(*a, *b, params[0].shape[0], targets)
+    pos0 = _order(0, 0, 30)  # the first batch holds every pair: the NaN row is read
+    assert len(pos0) == 30
+    loss, count, batches, status = _core.encoder_train(
+        pairs, o.native_state(), loss=1, batch_size=30, seed=0, epoch=0, batch_begin=0,
+        batch_end=1)
+    assert (count, batches, status) == (0, 0, 1)
+    np.testing.assert_array_equal(params[0], before)
+    assert o.native_state().steps.tolist() == [0]
+
+
+@pytest.mark.parametrize("batch_size", [1, 17])
+def test_awkward_batch_sizes_fit_and_repeat(batch_size):
+    texts = A[:17] + ["", "zz"]  # an empty text and a one-word text among the pairs
+    other = B[:17] + ["a cat", ""]
+    fits = [SentenceEncoder(dim=9, projection=5, epochs=2, batch_size=batch_size, threads=t,
+                            seed=1).fit(texts, other) for t in (1, 2)]
+    for p, q in zip(fits[0].params_, fits[1].params_):
+        np.testing.assert_array_equal(p, q)
+    assert all(np.isfinite(h["train_loss"]) for h in fits[0].history_)
+
+
+def test_validation_history():
+    scores = np.arange(len(A)) % 5
+    enc = SentenceEncoder(dim=8, epochs=2, threads=1).fit(A, B, scores=scores,
+                                                          validation=(A, B, scores))
+    assert [set(h) for h in enc.history_] == [
+        {"epoch", "train_loss", "seconds", "pairs_per_sec", "val_pearson"}] * 2
+    assert -1 <= enc.history_[-1]["val_pearson"] <= 1
+    with pytest.raises(TypeError, match="^validation: "):
+        SentenceEncoder().fit(A, B, validation=(A, B))
+    with pytest.raises(ValueError, match="^validation: "):
+        SentenceEncoder().fit(A, B, validation=(A, B[:3], scores))
+
+
+def test_ctrl_c_returns_quickly_and_keeps_a_consistent_model():
+    """Native calls return every ~0.25 s: a KeyboardInterrupt stops the fit within about
+    a second, keeping every step completed."""
+    import _thread
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(4000)]
+    enc = SentenceEncoder(dim=64, projection=64, epochs=100_000, threads=2)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        enc.fit(texts, texts[::-1])
+    elapsed = time.perf_counter() - t0
+    timer.join()
+    assert elapsed < 2.5
+    assert enc.stop_reason_ == "interrupted"
+    assert np.isfinite(enc.encode(texts[:5])).all()

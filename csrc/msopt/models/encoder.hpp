@@ -45,7 +45,8 @@ struct EncOps {
     // h[i] = mean over j in [off[i], off[i + 1]) of E[ids[j]] (0 for an empty text), i < m.
     void (*bag_mean)(const float* E, std::size_t dim, const std::int64_t* ids,
                      const std::int64_t* off, std::size_t m, float* h);
-    // U = P / |P| row by row, nrm[i] = |P_i| (U_i = 0 where |P_i| = 0).  U may be P.
+    // U = P / |P| row by row, nrm[i] = |P_i| (U_i = 0 where |P_i| = 0; NaN where |P_i| is
+    // NaN, so that a diverged row does not pass for an empty text).  U may be P.
     void (*normalize)(const float* P, std::size_t m, std::size_t out, float* U, float* nrm);
     // dU (m x out) becomes dP = (dU - U (U . dU)) / nrm (0 where nrm = 0).
     void (*normalize_back)(const float* U, const float* nrm, std::size_t m, std::size_t out,

@@ -51,8 +51,10 @@ void normalize(const float* P, std::size_t m, std::size_t out, float* U, float* 
         if (n > 0.0f) {
             const float inv = 1.0f / n;
             for (std::size_t c = 0; c < out; ++c) u[c] = p[c] * inv;
-        } else {
+        } else if (n == 0.0f) {
             std::memset(u, 0, out * sizeof(float));
+        } else {  // NaN stays NaN: a diverged row must not pass for an empty text
+            for (std::size_t c = 0; c < out; ++c) u[c] = n;
         }
     }
 }

@@ -132,9 +132,11 @@ class SentenceEncoder(ParamsMixin):
     * ``scores`` (relatedness, STS/SICK style): cosine regression, ``0.5 (cos - t)^2``, the
       scores mapped linearly onto targets t in [0, 1] (``score_range``, default the lowest
       and highest training score, goes to [0, 1]);
-    * ``labels`` (0/1): the logistic loss of ``(cos - margin) / temperature``
-      (``loss="logistic"``), or ``loss="contrastive"``: ``0.5 (1 - cos)^2`` for label 1 and
-      ``0.5 max(0, cos - margin)^2`` for label 0.
+    * ``labels`` (0/1): the contrastive loss, ``0.5 (1 - cos)^2`` for label 1 and
+      ``0.5 max(0, cos - margin)^2`` for label 0 (``loss="contrastive"``), or, with
+      ``loss="logistic"``, the logistic loss of ``(cos - margin) / temperature`` (label 1
+      the positive class).  On TrecQA's development questions the contrastive loss ranked
+      answers a little better (MAP 0.554 against 0.539, two seeds), hence the default.
 
     Every step is one fused native forward/backward/update through msopt's optimizer engine
     (the table's rows in the batch updated row-sparse), and runs of batches go in one
@@ -180,7 +182,7 @@ class SentenceEncoder(ParamsMixin):
         and highest training score).
     optimizer : str, default "adam"
         Any of msopt's optimizers: "sgd", "adam", "adamw", "adagrad", "rmsprop", "lion".
-    lr : float, default 1e-2
+    lr : float, default 3e-3
         The base learning rate (alias ``learning_rate``).
     optimizer_params : dict, optional
         Other hyperparameters of the optimizer.
@@ -254,7 +256,7 @@ class SentenceEncoder(ParamsMixin):
                  buckets: int = 200_000, min_count: int = 1, word_vectors: Any = None,
                  init_scale: float = 0.1, loss: str = "auto", temperature: float = 0.05,
                  margin: float = 0.5, score_range: tuple[float, float] | None = None,
-                 optimizer: str = "adam", lr: float = 1e-2,
+                 optimizer: str = "adam", lr: float = 3e-3,
                  optimizer_params: dict[str, Any] | None = None,
                  max_grad_norm: float | None = None, schedule: str = "linear",
                  min_lr_factor: float = 0.05, batch_size: int = 64, epochs: int = 10,
@@ -324,7 +326,7 @@ class SentenceEncoder(ParamsMixin):
     def _resolve_loss(self, scores: Any, labels: Any) -> str:
         loss = self.loss
         if loss == "auto":
-            return "cosine" if scores is not None else "logistic" if labels is not None \
+            return "cosine" if scores is not None else "contrastive" if labels is not None \
                 else "in_batch"
         need = {"in_batch": "neither scores nor labels", "cosine": "scores",
                 "logistic": "labels", "contrastive": "labels"}[loss]
@@ -479,7 +481,7 @@ class SentenceEncoder(ParamsMixin):
     def fit(self, a_texts: Any, b_texts: Any, scores: Any = None, labels: Any = None, *,
             validation: Any = None) -> SentenceEncoder:
         """Train from scratch on the pairs ``(a_texts[i], b_texts[i])``: with ``scores``,
-        cosine regression; with ``labels`` (0/1), the logistic (or contrastive) loss;
+        cosine regression; with ``labels`` (0/1), the contrastive (or logistic) loss;
         with neither, the in-batch softmax.  ``validation`` ``(a_texts, b_texts, scores)``
         adds each epoch's Pearson correlation of cosines and scores to ``history_``.
         Returns self.  A rejected call changes nothing; an interrupted one keeps the steps
