@@ -306,19 +306,17 @@ void encode(const Texts& t, const Shape& sh, const Params& P, int threads, float
     blas::set_threads(1);
     const std::size_t n = t.size(), dim = sh.dim, w = sh.width();
     if (!n) return;
-    constexpr std::size_t kChunk = 8 * kRowBlock;  // rows of scratch per thread at a time
+    // Chunks of rows of a fixed size (one BLAS call each for the projection), whatever the
+    // thread count.
+    constexpr std::size_t kChunk = 256;
     const std::size_t nb = blocks(n, kChunk);
     const int nt = threads_for_work(threads, nb, n * text_work(sh, t.ids.size() / n));
     over_blocks(nt, nb, [&](std::size_t b0, std::size_t b1) {
         std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
         for (std::size_t b = b0; b < b1; ++b) {
             const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
-            // the chunk's rows in blocks of kRowBlock, as in training
-            for (std::size_t q = 0; q < m; q += kRowBlock) {
-                const std::size_t e = std::min(m, q + kRowBlock);
-                forward_rows(sh, P, t.ids.data(), t.off.data() + r0, q, e, h.data(),
-                             p.data(), U + r0 * w, nrm.data());
-            }
+            forward_rows(sh, P, t.ids.data(), t.off.data() + r0, 0, m, h.data(), p.data(),
+                         U + r0 * w, nrm.data());
         }
     });
 }

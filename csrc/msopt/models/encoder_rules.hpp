@@ -4,7 +4,6 @@
 // cut between threads.
 #pragma once
 
-#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -19,25 +18,13 @@ namespace {
 using simd::axpy;
 using simd::dot16;
 
-// Rows of E are gathered in id order; the rows a few ids ahead are prefetched (the n-gram
-// buckets are spread over a table far larger than the caches).
 void bag_mean(const float* E, std::size_t dim, const std::int64_t* ids, const std::int64_t* off,
               std::size_t m, float* h) {
-    constexpr std::size_t kAhead = 6;
-    const std::size_t lo0 = std::size_t(off[0]), hi0 = std::size_t(off[m]);
-    for (std::size_t j = lo0; j < std::min(hi0, lo0 + kAhead); ++j)
-        for (std::size_t c = 0; c < dim; c += 16)
-            __builtin_prefetch(E + std::size_t(ids[j]) * dim + c);
     for (std::size_t i = 0; i < m; ++i) {
         float* __restrict o = h + i * dim;
         std::memset(o, 0, dim * sizeof(float));
         const std::size_t lo = std::size_t(off[i]), hi = std::size_t(off[i + 1]);
-        for (std::size_t j = lo; j < hi; ++j) {
-            if (j + kAhead < hi0)
-                for (std::size_t c = 0; c < dim; c += 16)
-                    __builtin_prefetch(E + std::size_t(ids[j + kAhead]) * dim + c);
-            axpy(1.0f, E + std::size_t(ids[j]) * dim, o, dim);
-        }
+        for (std::size_t j = lo; j < hi; ++j) axpy(1.0f, E + std::size_t(ids[j]) * dim, o, dim);
         if (hi > lo) simd::scale(1.0f / float(hi - lo), o, dim);
     }
 }
