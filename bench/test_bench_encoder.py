@@ -171,7 +171,7 @@ def test_train(benchmark, loss, project, threads, runner):
         size=f"SICK TRAIN {n:,} pairs, dim 100, batch {BATCH}", params=n, bytes_per_param=0,
         threads=threads, unit="pair")
     fn()
-    benchmark.pedantic(fn, rounds=3 if QUICK else 7, warmup_rounds=0)
+    benchmark.pedantic(fn, rounds=3 if QUICK else 5, warmup_rounds=0)
     benchmark.extra_info["pairs_per_sec"] = n / benchmark.stats.stats.median
 
 
@@ -216,5 +216,5 @@ def test_encode(benchmark, source, threads, runner):
     benchmark.extra_info.update(runner=name, size=f"{len(texts):,} SICK sentences, dim 100, "
                                 "projection 100", params=len(texts), bytes_per_param=0,
                                 threads=threads, unit="sentence")
-    benchmark.pedantic(fn, rounds=3 if QUICK else 7, warmup_rounds=1)
+    benchmark.pedantic(fn, rounds=3 if QUICK else 9, warmup_rounds=1)
     benchmark.extra_info["sentences_per_sec"] = len(texts) / benchmark.stats.stats.median

@@ -382,3 +382,25 @@ def test_ctrl_c_returns_quickly_and_keeps_a_consistent_model():
     assert elapsed < 2.5
     assert enc.stop_reason_ == "interrupted"
     assert np.isfinite(enc.encode(texts[:5])).all()
+
+
+@pytest.mark.skipif(len(_core.available_isas()) < 2, reason="this CPU runs one kernel path")
+@pytest.mark.parametrize("loss", list(LOSS_CODES))
+def test_every_instruction_set_gives_the_same_bits(loss):
+    a, b, targets, params = _case(8, 70, rows=90, dim=37, out=21, loss=loss)
+    saved, results = _core.isa(), []
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            ps = [p.copy() for p in params]
+            pairs = _core.EncoderPairs(*a, *b, 90, targets)
+            r = _core.encoder_train(pairs, Adam(ps, lr=0.01).native_state(),
+                                    loss=LOSS_CODES[loss], batch_size=33, seed=2, epoch=0,
+                                    batch_begin=0, batch_end=3, threads=2)
+            results.append((r, ps, _core.encoder_encode(ps, *a, threads=2)))
+    finally:
+        _core.set_isa(saved)
+    for r, ps, u in results[1:]:
+        assert r == results[0][0]
+        for p, q in zip(ps + [u], results[0][1] + [results[0][2]]):
+            np.testing.assert_array_equal(p, q)

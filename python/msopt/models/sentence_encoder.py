@@ -126,9 +126,9 @@ class SentenceEncoder(ParamsMixin):
     pairs ``(a_texts[i], b_texts[i])`` with one of three objectives, chosen by what it is
     given (``loss="auto"``):
 
-    * neither ``scores`` nor ``labels``: each a text's own b text against every other b text
-      of its batch (in-batch softmax, the multiple negatives ranking loss), the cosines
-      divided by ``temperature``;
+    * neither ``scores`` nor ``labels``: a softmax over the batch, each a text against its
+      own b text and every other b text of the batch as negatives (the multiple negatives
+      ranking loss), the cosines divided by ``temperature``;
     * ``scores`` (relatedness, STS/SICK style): cosine regression, ``0.5 (cos - t)^2``, the
       scores mapped linearly onto targets t in [0, 1] (``score_range``, default the lowest
       and highest training score, goes to [0, 1]);
@@ -251,7 +251,7 @@ class SentenceEncoder(ParamsMixin):
     _repr_always = ("dim",)
 
     @keyword_aliases(learning_rate="lr", random_state="seed", batch="batch_size",
-                     vector_size="dim")
+                     vector_size="dim", workers="threads")
     def __init__(self, dim: int | None = None, projection: int | None = None, ngrams: int = 2,
                  buckets: int = 200_000, min_count: int = 1, word_vectors: Any = None,
                  init_scale: float = 0.1, loss: str = "auto", temperature: float = 0.05,
