@@ -404,3 +404,26 @@ def test_every_instruction_set_gives_the_same_bits(loss):
         assert r == results[0][0]
         for p, q in zip(ps + [u], results[0][1] + [results[0][2]]):
             np.testing.assert_array_equal(p, q)
+
+
+def test_load_checks_the_members(tmp_path):
+    enc = SentenceEncoder(dim=6, epochs=1, threads=1).fit(A, B)
+    path = tmp_path / "enc.npz"
+    enc.save(path)
+    with np.load(path) as f:
+        members = dict(f)
+    members["param/0"] = members["param/0"][:-1]
+    bad = tmp_path / "short.npz"
+    np.savez(bad, **members)
+    with pytest.raises(ValueError, match="short.npz: .*param/0"):
+        SentenceEncoder.load(bad)
+    with pytest.raises(FileNotFoundError):
+        SentenceEncoder.load(tmp_path / "missing.npz")
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from msopt.models import sentence_encoder
+
+    assert doctest.testmod(sentence_encoder).failed == 0

@@ -31,7 +31,7 @@ from msopt._api import (
 )
 from msopt._io import atomic_write, check_path, pack_words, read_npz, unpack_words
 from msopt.exceptions import DivergenceError
-from msopt.optim.optimizers import OPTIMIZERS, Optimizer, flatten_state_dict, unflatten_state_dict
+from msopt.optim.optimizers import OPTIMIZERS, Optimizer
 from msopt.text import Vocabulary
 
 __all__ = ["SentenceEncoder", "tokenize"]
@@ -215,7 +215,8 @@ class SentenceEncoder(ParamsMixin):
         ``E`` (words + buckets, dim), then ``W`` (dim, projection) and ``b`` when
         projected.
     optimizer_ : msopt.Optimizer
-        The optimizer over ``params_``, with its state.
+        The optimizer over ``params_``, with its state after the fit (not saved: a loaded
+        or unpickled model has a new one).
     loss_ : str
         The objective of the last fit.
     score_range_ : (float, float) or None
@@ -641,8 +642,6 @@ class SentenceEncoder(ParamsMixin):
                   "words": pack_words(self.vocab_.words), "counts": self.vocab_.counts}
         for i, p in enumerate(self.params_):
             arrays[f"param/{i}"] = p
-        for k, v in flatten_state_dict(self.optimizer_.state_dict()).items():
-            arrays[f"optimizer/{k}"] = v
         return arrays
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -651,8 +650,8 @@ class SentenceEncoder(ParamsMixin):
         (``"msopt-sentenceencoder 1"``), ``params`` (the constructor's arguments as JSON,
         ``word_vectors`` as null), ``state`` (JSON: history, stop reason, loss, score range,
         word count, total tokens), ``words`` (UTF-8, joined by newlines), ``counts``
-        (int64), ``param/<i>`` (E, then W and b when projected) and ``optimizer/...`` (the
-        optimizer's flattened state dict)."""
+        (int64) and ``param/<i>`` (E, then W and b when projected).  The optimizer's state
+        is not kept (``fit`` starts afresh; a loaded model's ``optimizer_`` is new)."""
         self._check_fitted()
         arrays = self._arrays()
         with atomic_write(check_path(path)) as f:
@@ -694,9 +693,6 @@ class SentenceEncoder(ParamsMixin):
                                   or ps[2].shape != (int(params["projection"]),)):
                 raise ValueError("param/1, param/2: shapes do not match the projection")
             opt = model._make_optimizer(ps)
-            flat = {k[len("optimizer/"):]: v for k, v in a.items()
-                    if k.startswith("optimizer/")}
-            opt.load_state_dict(unflatten_state_dict(flat))
             model.vocab_, model.params_, model.optimizer_ = vocab, ps, opt
             model.loss_ = str(state["loss"])
             sr = state["score_range"]
