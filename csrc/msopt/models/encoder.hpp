@@ -18,12 +18,17 @@
 //              -1 for label 0 (losses/dense.hpp's logistic rule);
 //   contrastive  label 1: 0.5 (1 - c)^2; label 0: 0.5 max(0, c - margin)^2.
 //
-// Every loop is written here (encoder_rules.hpp, per ISA) with a fixed order of additions
-// over the pairs and over the rows of a text, and work is cut by rows whose results do not
-// depend on the cut, so a fixed seed gives the same bits for any thread count.  E's
-// gradient is one row per distinct id of the batch, summed in order of position
-// (embedding/embedding.hpp's merged backward); E (row-sparse), W and b are then updated by
-// the optimizer engine (optim/step.hpp) in one call.
+// The element loops (the bag means, the normalization and its backward, the pair cosines)
+// are encoder_rules.hpp's, compiled per ISA, each sum in a fixed order; the products (the
+// projection and its gradients, the in-batch score matrix and its gradients) go to BLAS on
+// blocks of rows of a fixed size, which threads take whole.  So a fixed seed gives the same
+// bits for any thread count and ISA (with the same BLAS).  E's gradient is one row per
+// distinct id of the batch, summed in order of position (embedding/embedding.hpp's merged
+// backward); E (row-sparse), W and b are then updated by the optimizer engine
+// (optim/step.hpp) in one call, with its clipping and non-finite check.
+//
+// Per batch of B pairs of texts of about L rows each: 2 B L rows of E read (dim floats
+// each), and the distinct rows touched written by the update, with their optimizer state.
 #pragma once
 
 #include <cstddef>
