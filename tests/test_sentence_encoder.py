@@ -427,3 +427,10 @@ def test_docstring_example_runs():
     from msopt.models import sentence_encoder
 
     assert doctest.testmod(sentence_encoder).failed == 0
+
+
+def test_a_table_larger_than_memory_is_refused_before_allocation():
+    enc = SentenceEncoder(dim=1 << 20, buckets=1 << 40)
+    with pytest.raises(MemoryError, match="^SentenceEncoder: .*buckets or dim"):
+        enc.fit(["a b"], ["b c"])
+    assert not hasattr(enc, "params_")

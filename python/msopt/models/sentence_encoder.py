@@ -24,6 +24,7 @@ from msopt._api import (
     check_bool,
     check_choice,
     check_int,
+    check_memory,
     check_number,
     check_seed,
     keyword_aliases,
@@ -409,6 +410,11 @@ class SentenceEncoder(ParamsMixin):
         rng = np.random.default_rng(int(self.seed))
         s = float(self.init_scale)
         rows = vocab_size + (int(self.buckets) if int(self.ngrams) > 1 else 0)
+        # the table, its optimizer state (up to three arrays) and a float64 draw of the words
+        check_memory("SentenceEncoder", f"{rows:,} rows (words + buckets) x dim={dim:,} "
+                     "float32", rows * dim * 4, 4 + 2 * vocab_size // max(rows, 1),
+                     what="the table and its optimizer state need",
+                     hint="Reduce buckets or dim.")
         E = np.zeros((rows, dim), np.float32)
         E[:vocab_size] = rng.standard_normal((vocab_size, dim), np.float32) * np.float32(s)
         if pre_vectors is not None and len(pre_words):
