@@ -191,6 +191,11 @@ def test_texts_as_str_or_tokens_agree():
     toks = [tokenize(t) for t in A]
     np.testing.assert_array_equal(enc.encode(A), enc.encode(toks))
     assert tokenize("It's a_b, C-3PO!") == ["it", "s", "a", "b", "c", "3po"]
+    # texts that are not all ASCII take the regular expression's path: the same tokens
+    mixed = ["Ünïcode CAT_sat, on\tthe mat!", "the   cat", "x\x00y"]
+    np.testing.assert_array_equal(enc.encode(mixed), enc.encode([tokenize(t) for t in mixed]))
+    ascii_ = ["A cat_SAT, on\tthe mat!", "the   cat"]
+    np.testing.assert_array_equal(enc.encode(ascii_), enc.encode([tokenize(t) for t in ascii_]))
     # an unknown word adds no row; a text of nothing known gets zeros
     U = enc.encode(["zzzz", "", "cat zzzz"])
     assert (U[:2] == 0).all()
