@@ -191,6 +191,11 @@ def test_texts_as_str_or_tokens_agree():
     toks = [tokenize(t) for t in A]
     np.testing.assert_array_equal(enc.encode(A), enc.encode(toks))
     assert tokenize("It's a_b, C-3PO!") == ["it", "s", "a", "b", "c", "3po"]
+    # texts that are not all ASCII take the regular expression's path: the same tokens
+    mixed = ["Ünïcode CAT_sat, on\tthe mat!", "the   cat", "x\x00y"]
+    np.testing.assert_array_equal(enc.encode(mixed), enc.encode([tokenize(t) for t in mixed]))
+    ascii_ = ["A cat_SAT, on\tthe mat!", "the   cat"]
+    np.testing.assert_array_equal(enc.encode(ascii_), enc.encode([tokenize(t) for t in ascii_]))
     # an unknown word adds no row; a text of nothing known gets zeros
     U = enc.encode(["zzzz", "", "cat zzzz"])
     assert (U[:2] == 0).all()
@@ -205,11 +210,11 @@ def test_scores_and_labels():
     assert enc.score_range_ == (scores.min(), scores.max())
     labels = rng.integers(0, 2, len(A))
     enc2 = SentenceEncoder(dim=8, epochs=3, threads=1, projection=4).fit(A, B, labels=labels)
-    assert enc2.loss_ == "logistic"
+    assert enc2.loss_ == "contrastive"
     assert enc2.encode(A).shape == (len(A), 4)
-    enc3 = SentenceEncoder(dim=8, epochs=3, threads=1, loss="contrastive").fit(
+    enc3 = SentenceEncoder(dim=8, epochs=3, threads=1, loss="logistic").fit(
         A, B, labels=labels.astype(bool))
-    assert enc3.loss_ == "contrastive"
+    assert enc3.loss_ == "logistic"
 
 
 def test_fit_repeats_at_a_fixed_seed_any_thread_count():
@@ -319,3 +324,118 @@ def test_save_load_pickle_and_repr(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"nope")
     with pytest.raises(ValueError, match="bad.npz"):
         SentenceEncoder.load(tmp_path / "bad.npz")
+
+
+def test_nonfinite_loss_stops_before_the_batch_and_changes_nothing():
+    a, b, targets, params = _case(5, 30, loss="cosine", out=None)
+    params[0][a[0][0]] = np.nan  # a row of the first pair's text
+    before = params[0].copy()
+    o = Adam(params, lr=0.01)
+    pairs = _core.EncoderPairs(*a, *b, params[0].shape[0], targets)
+    pos0 = _order(0, 0, 30)  # the first batch holds every pair: the NaN row is read
+    assert len(pos0) == 30
+    loss, count, batches, status = _core.encoder_train(
+        pairs, o.native_state(), loss=1, batch_size=30, seed=0, epoch=0, batch_begin=0,
+        batch_end=1)
+    assert (count, batches, status) == (0, 0, 1)
+    np.testing.assert_array_equal(params[0], before)
+    assert o.native_state().steps.tolist() == [0]
+
+
+@pytest.mark.parametrize("batch_size", [1, 17])
+def test_awkward_batch_sizes_fit_and_repeat(batch_size):
+    texts = A[:17] + ["", "zz"]  # an empty text and a one-word text among the pairs
+    other = B[:17] + ["a cat", ""]
+    fits = [SentenceEncoder(dim=9, projection=5, epochs=2, batch_size=batch_size, threads=t,
+                            seed=1).fit(texts, other) for t in (1, 2)]
+    for p, q in zip(fits[0].params_, fits[1].params_):
+        np.testing.assert_array_equal(p, q)
+    assert all(np.isfinite(h["train_loss"]) for h in fits[0].history_)
+
+
+def test_validation_history():
+    scores = np.arange(len(A)) % 5
+    enc = SentenceEncoder(dim=8, epochs=2, threads=1).fit(A, B, scores=scores,
+                                                          validation=(A, B, scores))
+    assert [set(h) for h in enc.history_] == [
+        {"epoch", "train_loss", "seconds", "pairs_per_sec", "val_pearson"}] * 2
+    assert -1 <= enc.history_[-1]["val_pearson"] <= 1
+    with pytest.raises(TypeError, match="^validation: "):
+        SentenceEncoder().fit(A, B, validation=(A, B))
+    with pytest.raises(ValueError, match="^validation: "):
+        SentenceEncoder().fit(A, B, validation=(A, B[:3], scores))
+
+
+def test_ctrl_c_returns_quickly_and_keeps_a_consistent_model():
+    """Native calls return every ~0.25 s: a KeyboardInterrupt stops the fit within about
+    a second, keeping every step completed."""
+    import _thread
+    import threading
+    import time
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    texts = [" ".join(rng.choice(words, 12)) for _ in range(4000)]
+    enc = SentenceEncoder(dim=64, projection=64, epochs=100_000, threads=2)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        enc.fit(texts, texts[::-1])
+    elapsed = time.perf_counter() - t0
+    timer.join()
+    assert elapsed < 2.5
+    assert enc.stop_reason_ == "interrupted"
+    assert np.isfinite(enc.encode(texts[:5])).all()
+
+
+@pytest.mark.skipif(len(_core.available_isas()) < 2, reason="this CPU runs one kernel path")
+@pytest.mark.parametrize("loss", list(LOSS_CODES))
+def test_every_instruction_set_gives_the_same_bits(loss):
+    a, b, targets, params = _case(8, 70, rows=90, dim=37, out=21, loss=loss)
+    saved, results = _core.isa(), []
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            ps = [p.copy() for p in params]
+            pairs = _core.EncoderPairs(*a, *b, 90, targets)
+            r = _core.encoder_train(pairs, Adam(ps, lr=0.01).native_state(),
+                                    loss=LOSS_CODES[loss], batch_size=33, seed=2, epoch=0,
+                                    batch_begin=0, batch_end=3, threads=2)
+            results.append((r, ps, _core.encoder_encode(ps, *a, threads=2)))
+    finally:
+        _core.set_isa(saved)
+    for r, ps, u in results[1:]:
+        assert r == results[0][0]
+        for p, q in zip(ps + [u], results[0][1] + [results[0][2]]):
+            np.testing.assert_array_equal(p, q)
+
+
+def test_load_checks_the_members(tmp_path):
+    enc = SentenceEncoder(dim=6, epochs=1, threads=1).fit(A, B)
+    path = tmp_path / "enc.npz"
+    enc.save(path)
+    with np.load(path) as f:
+        members = dict(f)
+    members["param/0"] = members["param/0"][:-1]
+    bad = tmp_path / "short.npz"
+    np.savez(bad, **members)
+    with pytest.raises(ValueError, match="short.npz: .*param/0"):
+        SentenceEncoder.load(bad)
+    with pytest.raises(FileNotFoundError):
+        SentenceEncoder.load(tmp_path / "missing.npz")
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    from msopt.models import sentence_encoder
+
+    assert doctest.testmod(sentence_encoder).failed == 0
+
+
+def test_a_table_larger_than_memory_is_refused_before_allocation():
+    enc = SentenceEncoder(dim=1 << 20, buckets=1 << 40)
+    with pytest.raises(MemoryError, match="^SentenceEncoder: .*buckets or dim"):
+        enc.fit(["a b"], ["b c"])
+    assert not hasattr(enc, "params_")

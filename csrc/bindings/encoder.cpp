@@ -122,17 +122,20 @@ enc::Shape parse_optim(py::handle state, enc::Optim& opt, enc::Params& P,
 }
 
 // Texts from (ids, offsets): offsets holds each text's start (n values, non-decreasing,
-// from 0), ids every text's ids back to back, each in [0, rows).  Copied, then checked.
+// from 0), ids every text's ids back to back, each in [0, rows).  Copied once (the copy is
+// the private one), then checked.
 enc::Texts copy_texts(py::handle ids, py::handle offsets, std::size_t rows, const char* what) {
-    bind::Copies copies;
-    const bind::Ragged r =
-        bind::ragged_ids(ids, offsets, std::int64_t(rows),
-                         std::string(what) + " (a table of " + std::to_string(rows) + " rows)",
-                         copies);
+    const ArrayView iv = bind::int64_vector(ids, "ids");
+    const ArrayView ov = bind::int64_vector(offsets, "offsets");
     enc::Texts t;
-    t.ids.assign(r.ids, r.ids + r.n_ids);
-    t.off.assign(r.offsets, r.offsets + r.n);
-    t.off.push_back(std::int64_t(r.n_ids));
+    const auto* ip = reinterpret_cast<const std::int64_t*>(iv.data);
+    const auto* op = reinterpret_cast<const std::int64_t*>(ov.data);
+    t.ids.assign(ip, ip + iv.shape[0]);
+    t.off.assign(op, op + ov.shape[0]);
+    bind::check_ids(t.ids.data(), t.ids.size(), std::int64_t(rows),
+                    std::string(what) + " (a table of " + std::to_string(rows) + " rows)");
+    bind::check_offsets(t.off.data(), t.off.size(), t.ids.size());
+    t.off.push_back(std::int64_t(t.ids.size()));
     return t;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "../core/blas.hpp"
 #include "../core/dispatch.hpp"
 #include "../core/threads.hpp"
 #include "../embedding/embedding.hpp"
@@ -26,12 +27,32 @@ const std::int64_t* Pairs::order(std::uint64_t seed, std::int64_t epoch) {
 
 namespace {
 
-// Threads for m rows of about `per_row` multiply-adds each: one per 32k of work at least.
-int threads_for_rows(int threads, std::size_t m, std::size_t per_row) {
-    const std::size_t work = m * std::max<std::size_t>(per_row, 1);
-    const std::size_t most = std::max<std::size_t>(1, work / (std::size_t(1) << 15));
+// Rows are cut into blocks of a fixed size, whatever the thread count, and threads take
+// whole blocks: every BLAS call sees the same shapes and data for any thread count, so the
+// bits do not depend on it.
+constexpr std::size_t kRowBlock = 32;
+constexpr std::size_t kColBlock = 16;  // rows of W's gradient per block
+
+std::size_t blocks(std::size_t n, std::size_t size) { return (n + size - 1) / size; }
+
+// Threads worth waking for `work` multiply-adds over `nb` blocks.
+int threads_for_work(int threads, std::size_t nb, std::size_t work) {
+    const std::size_t most = std::max<std::size_t>(1, work / (std::size_t(1) << 18));
     return int(std::min<std::size_t>({std::size_t(std::max(1, threads)), most,
-                                      std::max<std::size_t>(1, m)}));
+                                      std::max<std::size_t>(1, nb)}));
+}
+
+// Calls f(b0, b1) with each thread's share of nb blocks.
+template <class F>
+void over_blocks(int nt, std::size_t nb, F&& f) {
+    if (nt <= 1) {
+        f(std::size_t(0), nb);
+        return;
+    }
+    parallel_for(nt, [&](int t) {
+        const auto [b0, b1] = share(nb, t, nt);
+        if (b1 > b0) f(b0, b1);
+    });
 }
 
 // Rows [r0, r1) of the texts given by (ids, off): h, then P (projected) and U.
@@ -43,10 +64,28 @@ void forward_rows(const Shape& sh, const Params& P, const std::int64_t* ids,
     k.bag_mean(P.p[0], dim, ids, off + r0, m, h + r0 * dim);
     const float* src = h + r0 * dim;
     if (sh.project) {
-        k.project(h + r0 * dim, m, dim, P.p[1], P.p[2], w, p + r0 * w);
-        src = p + r0 * w;
+        float* pr = p + r0 * w;
+        for (std::size_t i = 0; i < m; ++i) std::memcpy(pr + i * w, P.p[2], w * sizeof(float));
+        blas::gemm(false, false, m, w, dim, 1.0f, h + r0 * dim, dim, P.p[1], w, 1.0f, pr, w);
+        src = pr;
     }
     k.normalize(src, m, w, u + r0 * w, nrm + r0);
+}
+
+// The forward pass of n texts in blocks of kRowBlock rows.
+void forward_all(const Shape& sh, const Params& P, const std::int64_t* ids,
+                 const std::int64_t* off, std::size_t n, int nt, float* h, float* p, float* u,
+                 float* nrm) {
+    over_blocks(nt, blocks(n, kRowBlock), [&](std::size_t b0, std::size_t b1) {
+        for (std::size_t b = b0; b < b1; ++b)
+            forward_rows(sh, P, ids, off, b * kRowBlock, std::min(n, (b + 1) * kRowBlock), h,
+                         p, u, nrm);
+    });
+}
+
+// The work of one text (multiply-adds), to decide how many threads a batch is worth.
+std::size_t text_work(const Shape& sh, std::size_t ids_per_text) {
+    return sh.dim * (ids_per_text + 2) + (sh.project ? 3 * sh.dim * sh.out : 0);
 }
 
 // The state of a run across batches: scratch and gradients.
@@ -58,16 +97,14 @@ struct Trainer {
     int threads;
     std::vector<std::int64_t> ids, off, labels, uniq;
     std::vector<float> h, p, u, nrm, du, dh, S, c, y, gE, gW, gb;
-    std::vector<double> part;
 
     Trainer(const Pairs& d_, const Shape& sh_, const Params& P_, const TrainSpec& s)
         : d(d_), sh(sh_), P(P_), spec(s), threads(std::max(1, s.threads)) {
         if (sh.project) gW.resize(sh.dim * sh.out), gb.resize(sh.out);
-        part.resize(std::size_t(threads));
     }
 
-    // The loss (summed over the batch) and every gradient of the mean loss; false for a
-    // non-finite loss.
+    // The loss (summed over the batch) and every gradient of the mean loss (left in gE
+    // with uniq, gW, gb); a non-finite loss returns early.
     double compute(const std::int64_t* pos, std::size_t B) {
         const EncOps& k = kernels();
         const std::size_t n2 = 2 * B, dim = sh.dim, w = sh.width();
@@ -85,15 +122,10 @@ struct Trainer {
         }
         h.resize(n2 * dim), u.resize(n2 * w), nrm.resize(n2), du.resize(n2 * w);
         if (sh.project) p.resize(n2 * w);
-        const std::size_t per_row = dim * (2 + (sh.project ? 3 * w : 0)) +
-                                    (ids.size() / std::max<std::size_t>(n2, 1)) * dim * 2;
-        const int nt = threads_for_rows(threads, n2, per_row);
-        parallel_for(nt, [&](int t) {
-            const auto [r0, r1] = share(n2, t, nt);
-            if (r1 > r0)
-                forward_rows(sh, P, ids.data(), off.data(), r0, r1, h.data(), p.data(),
-                             u.data(), nrm.data());
-        });
+        const std::size_t nb = blocks(n2, kRowBlock);
+        const int nt = threads_for_work(threads, nb, n2 * text_work(sh, ids.size() / n2));
+        forward_all(sh, P, ids.data(), off.data(), n2, nt, h.data(), p.data(), u.data(),
+                    nrm.data());
         const float* Ua = u.data();
         const float* Ub = u.data() + B * w;
         float* dUa = du.data();
@@ -106,19 +138,28 @@ struct Trainer {
             S.resize(B * B);
             labels.resize(B);
             for (std::size_t i = 0; i < B; ++i) labels[i] = std::int64_t(i);
-            const int ns = threads_for_rows(threads, B, B * w);
-            parallel_for(ns, [&](int t) {
-                const auto [r0, r1] = share(B, t, ns);
-                k.scores(Ua, Ub, B, w, r0, r1, inv_t, S.data());
+            const std::size_t bb = blocks(B, kRowBlock);
+            const int ns = threads_for_work(threads, bb, 3 * B * B * w);
+            over_blocks(ns, bb, [&](std::size_t b0, std::size_t b1) {
+                for (std::size_t b = b0; b < b1; ++b) {
+                    const std::size_t r0 = b * kRowBlock, m = std::min(B, r0 + kRowBlock) - r0;
+                    blas::gemm(false, true, m, B, w, inv_t, Ua + r0 * w, w, Ub, w, 0.0f,
+                               &S[r0 * B], B);
+                }
             });
             ds.loss = losses::Dense::Softmax;
             loss = losses::kernels().dense_f32(ds, S.data(), B, B, nullptr, labels.data(),
                                                nullptr, nullptr, scale);
             if (!std::isfinite(loss)) return loss;
-            parallel_for(ns, [&](int t) {
-                const auto [r0, r1] = share(B, t, ns);
-                k.mul(S.data(), B, Ub, w, r0, r1, inv_t, dUa);       // dUa = dS Ub / t
-                k.tmul(S.data(), B, B, Ua, w, r0, r1, inv_t, dUb);   // dUb = dS^T Ua / t
+            over_blocks(ns, bb, [&](std::size_t b0, std::size_t b1) {
+                for (std::size_t b = b0; b < b1; ++b) {
+                    const std::size_t r0 = b * kRowBlock, m = std::min(B, r0 + kRowBlock) - r0;
+                    // dUa = dS Ub / t, dUb = dS^T Ua / t
+                    blas::gemm(false, false, m, w, B, inv_t, &S[r0 * B], B, Ub, w, 0.0f,
+                               dUa + r0 * w, w);
+                    blas::gemm(true, false, m, w, B, inv_t, &S[r0], B, Ua, w, 0.0f,
+                               dUb + r0 * w, w);
+                }
             });
         } else {
             c.resize(B);
@@ -158,27 +199,34 @@ struct Trainer {
                 }
             }
         }
-        // Backward: through the normalization, the projection, the mean.
-        parallel_for(nt, [&](int t) {
-            const auto [r0, r1] = share(n2, t, nt);
-            if (r1 > r0) k.normalize_back(u.data() + r0 * w, nrm.data() + r0, r1 - r0, w,
-                                          du.data() + r0 * w);
+        // Backward: through the normalization and the projection, by blocks of rows; then
+        // W's gradient by blocks of its rows, b's by blocks of columns.
+        if (sh.project) dh.resize(n2 * dim);
+        over_blocks(nt, nb, [&](std::size_t b0, std::size_t b1) {
+            for (std::size_t b = b0; b < b1; ++b) {
+                const std::size_t r0 = b * kRowBlock, m = std::min(n2, r0 + kRowBlock) - r0;
+                k.normalize_back(u.data() + r0 * w, nrm.data() + r0, m, w, du.data() + r0 * w);
+                if (sh.project)
+                    blas::gemm(false, true, m, dim, w, 1.0f, du.data() + r0 * w, w, P.p[1], w,
+                               0.0f, dh.data() + r0 * dim, dim);
+            }
         });
-        const float* dtop = du.data();
         if (sh.project) {
-            dh.resize(n2 * dim);
-            parallel_for(nt, [&](int t) {
-                const auto [r0, r1] = share(n2, t, nt);
-                if (r1 > r0)
-                    k.project_back(du.data() + r0 * w, r1 - r0, w, P.p[1], dim,
-                                   dh.data() + r0 * dim);
-                const auto [k0, k1] = share(dim, t, nt);
-                k.weight_grad(h.data(), du.data(), n2, dim, w, k0, k1, gW.data());
-                const auto [c0, c1] = share(w, t, nt);
-                k.colsum(du.data(), n2, w, c0, c1, gb.data());
+            const std::size_t kb = blocks(dim, kColBlock), cb = blocks(w, 64);
+            over_blocks(nt, kb + cb, [&](std::size_t b0, std::size_t b1) {
+                for (std::size_t b = b0; b < b1; ++b) {
+                    if (b < kb) {
+                        const std::size_t k0 = b * kColBlock, k1 = std::min(dim, k0 + kColBlock);
+                        blas::gemm(true, false, k1 - k0, w, n2, 1.0f, h.data() + k0, dim,
+                                   du.data(), w, 0.0f, gW.data() + k0 * w, w);
+                    } else {
+                        const std::size_t c0 = (b - kb) * 64;
+                        k.colsum(du.data(), n2, w, c0, std::min(w, c0 + 64), gb.data());
+                    }
+                }
             });
-            dtop = dh.data();
         }
+        const float* dtop = sh.project ? dh.data() : du.data();
         embedding::Bags bags{ids.data(), ids.size(), off.data(), n2};
         embedding::bag_backward_merged<float>(dtop, dim, bags, nullptr, embedding::Mode::Mean,
                                               uniq, gE);
@@ -192,6 +240,7 @@ double loss_grad(const Pairs& d, const Shape& sh, const Params& P, const TrainSp
                  const std::int64_t* pos, std::size_t B, std::vector<std::int64_t>& uniq,
                  std::vector<float>& gE, std::vector<float>& gW, std::vector<float>& gb) {
     if (!B) return 0.0;
+    blas::set_threads(1);
     Trainer tr(d, sh, P, spec);
     const double l = tr.compute(pos, B);
     uniq = tr.uniq, gE = tr.gE, gW = tr.gW, gb = tr.gb;
@@ -204,6 +253,7 @@ Result train(Pairs& d, const Shape& sh, const Params& P, const Optim& opt,
     const std::size_t n = d.size();
     const std::size_t bs = std::min(spec.batch_size, n);
     if (!bs) return r;
+    blas::set_threads(1);
     const std::int64_t* order = d.order(spec.seed, spec.epoch);
     Trainer tr(d, sh, P, spec);
     const std::size_t n_batches = (n + bs - 1) / bs;
@@ -253,26 +303,20 @@ Result train(Pairs& d, const Shape& sh, const Params& P, const Optim& opt,
 }
 
 void encode(const Texts& t, const Shape& sh, const Params& P, int threads, float* U) {
+    blas::set_threads(1);
     const std::size_t n = t.size(), dim = sh.dim, w = sh.width();
     if (!n) return;
-    const std::size_t per_row = dim * (1 + (sh.project ? w : 0)) +
-                                (t.ids.size() / n) * dim;
-    const int nt = threads_for_rows(threads, n, per_row);
-    constexpr std::size_t kBlock = 256;
-    parallel_for(nt, [&](int th) {
-        const auto [a, b] = share(n, th, nt);
-        std::vector<float> h(std::min(kBlock, b - a + 1) * dim), p, nrm(kBlock);
-        if (sh.project) p.resize(std::min(kBlock, b - a + 1) * w);
-        for (std::size_t r0 = a; r0 < b; r0 += kBlock) {
-            const std::size_t m = std::min(kBlock, b - r0);
-            const EncOps& k = kernels();
-            k.bag_mean(P.p[0], dim, t.ids.data(), t.off.data() + r0, m, h.data());
-            const float* src = h.data();
-            if (sh.project) {
-                k.project(h.data(), m, dim, P.p[1], P.p[2], w, p.data());
-                src = p.data();
-            }
-            k.normalize(src, m, w, U + r0 * w, nrm.data());
+    // Chunks of rows of a fixed size (one BLAS call each for the projection), whatever the
+    // thread count.
+    constexpr std::size_t kChunk = 256;
+    const std::size_t nb = blocks(n, kChunk);
+    const int nt = threads_for_work(threads, nb, n * text_work(sh, t.ids.size() / n));
+    over_blocks(nt, nb, [&](std::size_t b0, std::size_t b1) {
+        std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
+        for (std::size_t b = b0; b < b1; ++b) {
+            const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
+            forward_rows(sh, P, t.ids.data(), t.off.data() + r0, 0, m, h.data(), p.data(),
+                         U + r0 * w, nrm.data());
         }
     });
 }

@@ -18,12 +18,17 @@
 //              -1 for label 0 (losses/dense.hpp's logistic rule);
 //   contrastive  label 1: 0.5 (1 - c)^2; label 0: 0.5 max(0, c - margin)^2.
 //
-// Every loop is written here (encoder_rules.hpp, per ISA) with a fixed order of additions
-// over the pairs and over the rows of a text, and work is cut by rows whose results do not
-// depend on the cut, so a fixed seed gives the same bits for any thread count.  E's
-// gradient is one row per distinct id of the batch, summed in order of position
-// (embedding/embedding.hpp's merged backward); E (row-sparse), W and b are then updated by
-// the optimizer engine (optim/step.hpp) in one call.
+// The element loops (the bag means, the normalization and its backward, the pair cosines)
+// are encoder_rules.hpp's, compiled per ISA, each sum in a fixed order; the products (the
+// projection and its gradients, the in-batch score matrix and its gradients) go to BLAS on
+// blocks of rows of a fixed size, which threads take whole.  So a fixed seed gives the same
+// bits for any thread count and ISA (with the same BLAS).  E's gradient is one row per
+// distinct id of the batch, summed in order of position (embedding/embedding.hpp's merged
+// backward); E (row-sparse), W and b are then updated by the optimizer engine
+// (optim/step.hpp) in one call, with its clipping and non-finite check.
+//
+// Per batch of B pairs of texts of about L rows each: 2 B L rows of E read (dim floats
+// each), and the distinct rows touched written by the update, with their optimizer state.
 #pragma once
 
 #include <cstddef>
@@ -45,33 +50,15 @@ struct EncOps {
     // h[i] = mean over j in [off[i], off[i + 1]) of E[ids[j]] (0 for an empty text), i < m.
     void (*bag_mean)(const float* E, std::size_t dim, const std::int64_t* ids,
                      const std::int64_t* off, std::size_t m, float* h);
-    // P (m x out) = h (m x dim) W (dim x out) + b (b may be null).
-    void (*project)(const float* h, std::size_t m, std::size_t dim, const float* W,
-                    const float* b, std::size_t out, float* P);
-    // U = P / |P| row by row, nrm[i] = |P_i| (U_i = 0 where |P_i| = 0).  U may be P.
+    // U = P / |P| row by row, nrm[i] = |P_i| (U_i = 0 where |P_i| = 0; NaN where |P_i| is
+    // NaN, so that a diverged row does not pass for an empty text).  U may be P.
     void (*normalize)(const float* P, std::size_t m, std::size_t out, float* U, float* nrm);
     // dU (m x out) becomes dP = (dU - U (U . dU)) / nrm (0 where nrm = 0).
     void (*normalize_back)(const float* U, const float* nrm, std::size_t m, std::size_t out,
                            float* dU);
-    // dh (m x dim) = dP (m x out) W^T.
-    void (*project_back)(const float* dP, std::size_t m, std::size_t out, const float* W,
-                         std::size_t dim, float* dh);
-    // dW rows [k0, k1) (row stride out) = sum over i < m, in order, of h[i][k] dP[i].
-    void (*weight_grad)(const float* h, const float* dP, std::size_t m, std::size_t dim,
-                        std::size_t out, std::size_t k0, std::size_t k1, float* dW);
     // db columns [c0, c1) = sum over i < m, in order, of dP[i][c].
     void (*colsum)(const float* dP, std::size_t m, std::size_t out, std::size_t c0,
                    std::size_t c1, float* db);
-    // S (rows [r0, r1) of an n_a x n_b matrix) = A B^T * inv_t.
-    void (*scores)(const float* A, const float* B, std::size_t n_b, std::size_t out,
-                   std::size_t r0, std::size_t r1, float inv_t, float* S);
-    // out[j] for rows j in [r0, r1) = sum over i < n, in order, of S[i][j] A[i] (S: n x
-    // n_s, A: n x d, out: rows of d).  alpha scales the result.
-    void (*tmul)(const float* S, std::size_t n, std::size_t n_s, const float* A,
-                 std::size_t d, std::size_t r0, std::size_t r1, float alpha, float* out);
-    // out (rows [r0, r1), d wide) = alpha * S A (S: rows of n_s, A: n_s x d).
-    void (*mul)(const float* S, std::size_t n_s, const float* A, std::size_t d,
-                std::size_t r0, std::size_t r1, float alpha, float* out);
     // The cosine of each pair of rows i < m: c[i] = A_i . B_i.
     void (*row_dots)(const float* A, const float* B, std::size_t m, std::size_t d, float* c);
 };

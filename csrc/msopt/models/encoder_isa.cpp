@@ -6,8 +6,6 @@
 namespace msopt::enc {
 
 MSOPT_ISA_TABLE(EncOps, kernels) = {
-    rules::bag_mean,    rules::project, rules::normalize, rules::normalize_back,
-    rules::project_back, rules::weight_grad, rules::colsum, rules::scores,
-    rules::tmul,        rules::mul,     rules::row_dots};
+    rules::bag_mean, rules::normalize, rules::normalize_back, rules::colsum, rules::row_dots};
 
 }  // namespace msopt::enc

@@ -29,17 +29,6 @@ void bag_mean(const float* E, std::size_t dim, const std::int64_t* ids, const st
     }
 }
 
-void project(const float* h, std::size_t m, std::size_t dim, const float* W, const float* b,
-             std::size_t out, float* P) {
-    for (std::size_t i = 0; i < m; ++i) {
-        float* __restrict p = P + i * out;
-        if (b) std::memcpy(p, b, out * sizeof(float));
-        else std::memset(p, 0, out * sizeof(float));
-        const float* hi = h + i * dim;
-        for (std::size_t k = 0; k < dim; ++k) axpy(hi[k], W + k * out, p, out);
-    }
-}
-
 void normalize(const float* P, std::size_t m, std::size_t out, float* U, float* nrm) {
     for (std::size_t i = 0; i < m; ++i) {
         const float* p = P + i * out;
@@ -49,8 +38,10 @@ void normalize(const float* P, std::size_t m, std::size_t out, float* U, float* 
         if (n > 0.0f) {
             const float inv = 1.0f / n;
             for (std::size_t c = 0; c < out; ++c) u[c] = p[c] * inv;
-        } else {
+        } else if (n == 0.0f) {
             std::memset(u, 0, out * sizeof(float));
+        } else {  // NaN stays NaN: a diverged row must not pass for an empty text
+            for (std::size_t c = 0; c < out; ++c) u[c] = n;
         }
     }
 }
@@ -69,55 +60,12 @@ void normalize_back(const float* U, const float* nrm, std::size_t m, std::size_t
     }
 }
 
-void project_back(const float* dP, std::size_t m, std::size_t out, const float* W,
-                  std::size_t dim, float* dh) {
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t k = 0; k < dim; ++k) dh[i * dim + k] = dot16(dP + i * out, W + k * out, out);
-}
-
-void weight_grad(const float* h, const float* dP, std::size_t m, std::size_t dim,
-                 std::size_t out, std::size_t k0, std::size_t k1, float* dW) {
-    for (std::size_t k = k0; k < k1; ++k) {
-        float* __restrict w = dW + k * out;
-        std::memset(w, 0, out * sizeof(float));
-        for (std::size_t i = 0; i < m; ++i) axpy(h[i * dim + k], dP + i * out, w, out);
-    }
-}
-
 void colsum(const float* dP, std::size_t m, std::size_t out, std::size_t c0, std::size_t c1,
             float* db) {
     for (std::size_t c = c0; c < c1; ++c) db[c] = 0.0f;
     for (std::size_t i = 0; i < m; ++i) {
         const float* r = dP + i * out;
         for (std::size_t c = c0; c < c1; ++c) db[c] += r[c];
-    }
-}
-
-void scores(const float* A, const float* B, std::size_t n_b, std::size_t out, std::size_t r0,
-            std::size_t r1, float inv_t, float* S) {
-    for (std::size_t i = r0; i < r1; ++i)
-        for (std::size_t j = 0; j < n_b; ++j)
-            S[i * n_b + j] = dot16(A + i * out, B + j * out, out) * inv_t;
-}
-
-void tmul(const float* S, std::size_t n, std::size_t n_s, const float* A, std::size_t d,
-          std::size_t r0, std::size_t r1, float alpha, float* out) {
-    for (std::size_t j = r0; j < r1; ++j) {
-        float* __restrict o = out + j * d;
-        std::memset(o, 0, d * sizeof(float));
-        for (std::size_t i = 0; i < n; ++i) axpy(S[i * n_s + j], A + i * d, o, d);
-        simd::scale(alpha, o, d);
-    }
-}
-
-void mul(const float* S, std::size_t n_s, const float* A, std::size_t d, std::size_t r0,
-         std::size_t r1, float alpha, float* out) {
-    for (std::size_t i = r0; i < r1; ++i) {
-        float* __restrict o = out + i * d;
-        std::memset(o, 0, d * sizeof(float));
-        const float* s = S + i * n_s;
-        for (std::size_t j = 0; j < n_s; ++j) axpy(s[j], A + j * d, o, d);
-        simd::scale(alpha, o, d);
     }
 }
 
