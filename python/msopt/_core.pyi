@@ -432,3 +432,57 @@ class KneserNey:
         self, data: LmData, begin: int, end: int, *, threads: int = 1
     ) -> npt.NDArray[np.float64]: ...
     def distribution(self, history: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]: ...
+class EncoderPairs:
+    """Training pairs of texts as ids (private copies), their targets and the cached epoch
+    order."""
+
+    def __init__(
+        self,
+        a_ids: npt.NDArray[np.int64],
+        a_offsets: npt.NDArray[np.int64],
+        b_ids: npt.NDArray[np.int64],
+        b_offsets: npt.NDArray[np.int64],
+        rows: int,
+        targets: npt.NDArray[np.float64] | None = None,
+    ) -> None: ...
+    def __len__(self) -> int: ...
+
+def encoder_train(
+    pairs: EncoderPairs,
+    optimizer: Any,
+    *,
+    loss: int,
+    temperature: float = 0.05,
+    margin: float = 0.5,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    batch_begin: int,
+    batch_end: int,
+    schedule: Schedule = ...,
+    schedule_origin: int = 0,
+    threads: int = 1,
+) -> tuple[float, int, int, int]: ...
+def encoder_loss_grad(
+    pairs: EncoderPairs,
+    params: list[npt.NDArray[np.float32]],
+    positions: npt.NDArray[np.int64],
+    *,
+    loss: int,
+    temperature: float = 0.05,
+    margin: float = 0.5,
+    threads: int = 1,
+) -> tuple[
+    float,
+    npt.NDArray[np.int64],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32] | None,
+    npt.NDArray[np.float32] | None,
+]: ...
+def encoder_encode(
+    params: list[npt.NDArray[np.float32]],
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    *,
+    threads: int = 1,
+) -> npt.NDArray[np.float32]: ...
