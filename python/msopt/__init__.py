@@ -63,7 +63,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "SentenceEncoder": ("msopt.models.sentence_encoder", "SentenceEncoder"),
     "AnswerRanker": ("msopt.models.answer_ranker", "AnswerRanker"),
     "Vocabulary": ("msopt.text", "Vocabulary"),
-    **{m: (f"msopt.{m}", None) for m in ("linear_model", "nn", "models", "text", "reference")},
+    **{m: (f"msopt.{m}", None) for m in ("linear_model", "nn", "models", "text", "reference",
+                                         "evaluate")},
     # the modules' earlier homes, kept as attributes
     "embedding": ("msopt.nn.embedding", None),
     "word2vec": ("msopt.models.word2vec", None),
