@@ -117,6 +117,29 @@ def test_every_isa_path_gives_the_same_bits():
     check_valid_topk(X, Q, 25, *results[0], "dot", np.float32)
 
 
+def test_many_native_calls_give_the_same_bits(monkeypatch):
+    # a search split into many calls (few queries, few rows each) merges into the same result
+    import msopt.search as ms
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((3001, 24)).astype(np.float32)
+    Q = rng.standard_normal((700, 24)).astype(np.float32)
+    index = Index(X)
+    want = index.search(Q, 7, block_size=100, threads=2)
+    monkeypatch.setattr(ms, "_CALL_WORK", 100 * 24 * 50)  # about 2 blocks of 50 queries
+    monkeypatch.setattr(ms, "_CALL_HEAP", 7 * 300)  # 300 queries per call
+    got = index.search(Q, 7, block_size=100, threads=2)
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[0].tobytes() == want[0].tobytes()
+    monkeypatch.setattr(ms, "_CALL_HEAP", 1)  # one query per call
+    got = index.search(Q[:20], 7, block_size=100, threads=1)
+    np.testing.assert_array_equal(got[1], want[1][:20])
+    # BLAS computes a single query's scores as a matrix-vector product: the same values up
+    # to the last bit
+    np.testing.assert_allclose(got[0], want[0][:20], rtol=1e-5)
+    check_valid_topk(X, Q, 7, *want, "dot", np.float32)
+
+
 def test_no_queries_and_one_query():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((17, 4)).astype(np.float32)

@@ -7,9 +7,11 @@ so memory stays at one score buffer per thread (``query_block x block_size``), n
 second (Ctrl-C works).
 
 Results are exact: for each query, the k rows with the highest score, best first; equal
-scores come in the order of their row ids (the lower first), so the result is the same for
-any thread count and block size up to the rounding of the scores, and bit for bit the same
-for any thread count at a fixed ``block_size``.
+scores come in the order of their row ids (the lower first).  They are bit for bit the same
+for any thread count at a fixed ``block_size`` (threads take whole blocks, so BLAS makes the
+same calls); another block size, or a query searched alone rather than in a batch (BLAS then
+takes a matrix-vector path), can change a score in its last bit, and so the order of two
+scores that close.
 
 File format (``Index.save``): a NumPy ``.npz`` archive, no pickled objects:
 
@@ -204,7 +206,10 @@ class Index:
         scores = np.full((nq, k), -np.inf, self.dtype)
         ids = np.full((nq, k), -1, np.int64)
         X = self._X
-        qs = max(_QUERY_BLOCK, _CALL_HEAP // k // _QUERY_BLOCK * _QUERY_BLOCK)
+        # queries per call: their heaps (k entries each, per thread) stay near _CALL_HEAP
+        qs = max(1, _CALL_HEAP // k)
+        if qs >= _QUERY_BLOCK:
+            qs -= qs % _QUERY_BLOCK
         for q0 in range(0, nq, qs):
             q1 = min(nq, q0 + qs)
             # rows per call: whole blocks, about _CALL_WORK multiply-adds
