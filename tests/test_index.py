@@ -326,3 +326,25 @@ def test_native_call_refuses_bad_arrays():
     with pytest.raises(ValueError, match="^best_scores"):
         _core.search_merge_rows(X, Q, 0, 5, bs, bi, block=2, query_block=2)
     np.testing.assert_array_equal(bi, -1)  # nothing written
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import msopt.search
+
+    result = doctest.testmod(msopt.search)
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_unit_rows_as_from_an_encoder_dot_equals_cosine():
+    # encoder outputs are unit rows: "dot" and "cosine" rank them alike
+    rng = np.random.default_rng(10)
+    docs = ref.normalize_rows(rng.standard_normal((500, 32)).astype(np.float32))
+    questions = ref.normalize_rows(rng.standard_normal((40, 32)).astype(np.float32))
+    s1, i1 = Index(docs).search(questions, 20)
+    s2, i2 = Index(docs, metric="cosine").search(questions, 20)
+    assert np.mean(i1 == i2) > 0.99
+    np.testing.assert_allclose(s1, s2, atol=1e-6)
+    assert np.all(s1 <= 1 + 1e-6)

@@ -13,6 +13,17 @@ same calls); another block size, or a query searched alone rather than in a batc
 takes a matrix-vector path), can change a score in its last bit, and so the order of two
 scores that close.
 
+As a retrieval step: ``SentenceEncoder.encode`` returns float32 rows of unit length, so the
+inner product of two of them is their cosine and the default ``metric="dot"`` needs no
+normalization pass::
+
+    index = Index(encoder.encode(passages))
+    scores, ids = index.search(encoder.encode(questions), k=20)   # candidates per question
+    # then rerank ids[i] (e.g. with an AnswerRanker), or read passages[j] for j in ids[i]
+
+Vectors from anywhere else that are not unit length (Word2Vec or Doc2Vec vectors, say)
+take ``metric="cosine"``.
+
 File format (``Index.save``): a NumPy ``.npz`` archive, no pickled objects:
 
     format   str               "msopt-index 1"
