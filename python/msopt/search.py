@@ -53,7 +53,7 @@ _METRICS = ("dot", "cosine")
 _BLOCK = 1024
 _QUERY_BLOCK = 256
 # Multiply-adds per native call (~0.1-0.3 s): Python checks for Ctrl-C between calls.
-_CALL_WORK = 1 << 33
+_CALL_WORK = 1 << 32
 # Heap entries per call and thread (k per query): bounds the per-thread heaps' memory.
 _CALL_HEAP = 1 << 21
 
