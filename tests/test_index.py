@@ -348,3 +348,11 @@ def test_unit_rows_as_from_an_encoder_dot_equals_cosine():
     assert np.mean(i1 == i2) > 0.99
     np.testing.assert_allclose(s1, s2, atol=1e-6)
     assert np.all(s1 <= 1 + 1e-6)
+
+
+def test_native_call_refuses_zero_columns():
+    X = np.ones((5, 0), np.float32)
+    with pytest.raises(ValueError, match="^X"):
+        _core.search_merge_rows(X, np.ones((2, 0), np.float32), 0, 5,
+                                np.full((2, 2), -np.inf, np.float32), np.full((2, 2), -1),
+                                block=2, query_block=2)

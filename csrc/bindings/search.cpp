@@ -21,6 +21,8 @@ void merge_rows(py::handle X, py::handle Q, std::int64_t row0, std::int64_t row1
     const ArrayView x = bind::array(X, "X", Want{bind::kFloat, 2});
     const ArrayView q = bind::array(Q, "Q", Want{bind::dtype_bit(x), 2});
     const std::size_t n = std::size_t(x.shape[0]), d = std::size_t(x.shape[1]);
+    if (d < 1) throw std::invalid_argument("X: needs at least one column, got shape (" +
+                                           std::to_string(n) + ", 0)");
     bind::shape(q, "Q", {-1, x.shape[1]}, " (one row per query, as many columns as X)");
     const ArrayView bs = bind::array(best_scores, "best_scores",
                                      Want{bind::dtype_bit(x), 2, true});

@@ -84,13 +84,16 @@ void merge_query(std::size_t q, std::size_t k, T* best_s, std::int64_t* best_i,
     for (const Part<T>& p : parts) {
         if (q < p.q0 || q >= p.q1) continue;
         const std::size_t o = (q - p.q0) * k;
-        for (std::size_t j = 0; j < p.filled; ++j) cs.push_back(p.s[o + j]), ci.push_back(p.id[o + j]);
+        for (std::size_t j = 0; j < p.filled; ++j)
+            cs.push_back(p.s[o + j]), ci.push_back(p.id[o + j]);
     }
     order.resize(cs.size());
     std::iota(order.begin(), order.end(), std::size_t(0));
     const std::size_t keep = std::min(k, cs.size());
-    std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(keep), order.end(),
-                      [&](std::size_t a, std::size_t b) { return worse(cs[b], ci[b], cs[a], ci[a]); });
+    const auto better = [&](std::size_t a, std::size_t b) {
+        return worse(cs[b], ci[b], cs[a], ci[a]);
+    };
+    std::partial_sort(order.begin(), order.begin() + std::ptrdiff_t(keep), order.end(), better);
     for (std::size_t j = 0; j < keep; ++j) bs[j] = cs[order[j]], bi[j] = ci[order[j]];
     for (std::size_t j = keep; j < k; ++j)
         bs[j] = -std::numeric_limits<T>::infinity(), bi[j] = -1;
@@ -135,7 +138,8 @@ void merge_rows(const T* X, std::size_t d, std::size_t row0, std::size_t row1, c
         std::vector<T> cs;
         std::vector<std::int64_t> ci;
         std::vector<std::size_t> order;
-        for (std::size_t q = q0; q < q1; ++q) merge_query(q, k, best_s, best_i, parts, cs, ci, order);
+        for (std::size_t q = q0; q < q1; ++q)
+            merge_query(q, k, best_s, best_i, parts, cs, ci, order);
     });
 }
 
