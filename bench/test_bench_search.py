@@ -18,11 +18,16 @@ and 2 threads.  In each group:
 The table after the run gives each runner's median and msopt's speed-up over it; the
 "share of floor" column is the product's time over the runner's: msopt's target is within
 1.5x of the product alone (a share of 67% or more).
+
+pytest-benchmark times one runner after the other; on a shared machine the load can change
+between them.  ``test_alternating`` runs the product, msopt and faiss in turn, round after
+round, and prints their medians and msopt's ratio to the product (shown with ``-s``).
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -104,3 +109,35 @@ def test_msopt_agrees_with_numpy(data):
     ns, ni = numpy_search(X, Q[:50], K)
     np.testing.assert_allclose(s, ns, rtol=0, atol=1e-4 * np.abs(ns).max())
     assert np.mean(i == ni) > 0.99
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_alternating(data, threads, capsys):
+    """Medians of the product alone, msopt and faiss (when installed), taken in turn."""
+    X, Q = data
+    _bench._set_threads(threads)
+    buf = np.empty((NQ, N), np.float32)
+    buf.fill(0)
+    index = Index(X, copy=False)
+    runners = {"product": lambda: np.matmul(Q, X.T, out=buf),
+               "msopt": lambda: index.search(Q, K, threads=threads)}
+    try:
+        import faiss
+    except ImportError:
+        pass
+    else:
+        faiss.omp_set_num_threads(threads)
+        findex = faiss.IndexFlatIP(DIM)
+        findex.add(X)
+        runners["faiss IndexFlatIP"] = lambda: findex.search(Q, K)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(3 if QUICK else 5):
+        for name, fn in runners.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    med = {name: float(np.median(ts)) for name, ts in times.items()}
+    with capsys.disabled():
+        print(f"\nalternating, {N:,} x {DIM}, {NQ:,} queries, top {K}, t={threads}: "
+              + ", ".join(f"{name} {t:.3f} s" for name, t in med.items())
+              + f"; msopt / product = {med['msopt'] / med['product']:.2f}")
