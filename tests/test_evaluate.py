@@ -240,3 +240,13 @@ def test_sts_against_numpy_definition_without_scipy():
 def test_sts_bad_input(args, err, name):
     with pytest.raises(err, match=f"^{name}"):
         sts(*args)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import msopt.evaluate
+
+    result = doctest.testmod(msopt.evaluate)
+    assert result.attempted > 0
+    assert result.failed == 0
