@@ -486,3 +486,15 @@ def encoder_encode(
     *,
     threads: int = 1,
 ) -> npt.NDArray[np.float32]: ...
+def search_merge_rows(
+    X: npt.NDArray[np.floating[Any]],
+    Q: npt.NDArray[np.floating[Any]],
+    row0: int,
+    row1: int,
+    best_scores: npt.NDArray[np.floating[Any]],
+    best_ids: npt.NDArray[np.int64],
+    *,
+    block: int,
+    query_block: int,
+    threads: int = 1,
+) -> None: ...
