@@ -43,6 +43,7 @@ void subsample(const std::int64_t* ids, std::size_t a, std::size_t b,
 }
 
 constexpr int kDrawBlock = 256;  // inference: examples whose draws are taken together
+constexpr int kAhead = 2;        // inference: the rows of the example this far ahead are fetched
 
 // Window shrinking, as word2vec: a width drawn in [1, window].
 inline int shrunk(SplitMix64& rng, int window) {
@@ -238,8 +239,8 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                 const std::size_t stride = std::size_t(p.negative) + 1;
                 double l = 0.0;
                 // In blocks of examples: the block's draws first, in the order the loop
-                // would take them (its window, then its targets), so the rows of the
-                // example after next can be fetched while this one is computed.
+                // would take them (its window, then its targets), so the rows of an example
+                // kAhead later can be fetched while this one is computed.
                 for (int i0 = 0; i0 < m; i0 += kDrawBlock) {
                     const int i1 = std::min(m, i0 + kDrawBlock);
                     for (int i = i0; i < i1; ++i) {
@@ -251,10 +252,12 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                     }
                     for (int i = i0; i < i1; ++i) {
                         const std::size_t q = std::size_t(i - i0);
-                        if (i + 2 < i1)
-                            for (int t = 0; t < n_rows[q + 2]; ++t)
+                        if (i + kAhead < i1) {
+                            float* const* ahead = rows.data() + (q + kAhead) * stride;
+                            for (int t = 0; t < n_rows[q + kAhead]; ++t)
                                 for (std::size_t c = 0; c < p.dim; c += 16)
-                                    __builtin_prefetch(rows[(q + 2) * stride + std::size_t(t)] + c);
+                                    __builtin_prefetch(ahead[t] + c);
+                        }
                         float** tr = rows.data() + q * stride;
                         const int nr = n_rows[q];
                         if (p.dm) {
