@@ -64,7 +64,7 @@ from msopt._io import (
     unpack_words,
 )
 from msopt.exceptions import DivergenceError
-from msopt.models.word2vec import KeyedVectors, _zero_or_one
+from msopt.models.word2vec import GensimNames, KeyedVectors, _zero_or_one
 from msopt.text import Vocabulary
 
 __all__ = ["Doc2Vec", "InferInfo", "TaggedVectors"]
@@ -229,7 +229,7 @@ def _lines(documents: Any) -> list[str]:
         return [" ".join(_split_document(i, d)[0]) for i, d in enumerate(docs)]
 
 
-class Doc2Vec(ParamsMixin):
+class Doc2Vec(GensimNames, ParamsMixin):
     """Paragraph vectors: PV-DBOW (``dm=0``, the default) or PV-DM (``dm=1``, the mean of
     the tag and context vectors), with negative sampling.
 
@@ -346,11 +346,6 @@ class Doc2Vec(ParamsMixin):
         check_number("sample", self.sample, lo=0)
         for name in ("lower", "deterministic"):
             check_bool(name, getattr(self, name))
-
-    vector_size = property(lambda self: self.dim, doc="gensim's name for ``dim``.")
-    workers = property(lambda self: self.threads, doc="gensim's name for ``threads``.")
-    alpha = property(lambda self: self.lr, doc="gensim's name for ``lr``.")
-    min_alpha = property(lambda self: self.min_lr, doc="gensim's name for ``min_lr``.")
 
     @property
     def wv(self) -> KeyedVectors:

@@ -302,7 +302,16 @@ def _joined(i: int, tokens: Any) -> str:
                         f"{type(tokens).__name__}") from None
 
 
-class Word2Vec(ParamsMixin):
+class GensimNames:
+    """gensim's attribute names, read-only, for the models that take them as aliases."""
+
+    vector_size = property(lambda self: self.dim, doc="gensim's name for ``dim``.")
+    workers = property(lambda self: self.threads, doc="gensim's name for ``threads``.")
+    alpha = property(lambda self: self.lr, doc="gensim's name for ``lr``.")
+    min_alpha = property(lambda self: self.min_lr, doc="gensim's name for ``min_lr``.")
+
+
+class Word2Vec(GensimNames, ParamsMixin):
     """word2vec with negative sampling, skip-gram (``sg=1``) or CBOW (``sg=0``).
 
     msopt's names are canonical (``dim``, ``threads``, ``lr``, ...); gensim's names are
@@ -433,12 +442,6 @@ class Word2Vec(ParamsMixin):
         check_number("sample", self.sample, lo=0)
         for name in ("lower", "deterministic", "compute_loss"):
             check_bool(name, getattr(self, name))
-
-    # gensim's attribute names, read-only
-    vector_size = property(lambda self: self.dim, doc="gensim's name for ``dim``.")
-    workers = property(lambda self: self.threads, doc="gensim's name for ``threads``.")
-    alpha = property(lambda self: self.lr, doc="gensim's name for ``lr``.")
-    min_alpha = property(lambda self: self.min_lr, doc="gensim's name for ``min_lr``.")
 
     @property
     def wv(self) -> KeyedVectors:
