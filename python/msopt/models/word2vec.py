@@ -171,6 +171,91 @@ class KeyedVectors:
         top = order[order != i][:topn]  # never the word itself, whatever topn
         return [(self.index_to_key[j], float(sims[j])) for j in top]
 
+    def save_word2vec_format(self, path: str | os.PathLike[str], binary: bool = False,
+                             write_header: bool = True) -> None:
+        """Write the vectors in word2vec's format, which gensim, fastText (``.vec``) and
+        word2vec.c read: a header line ``count dim``, then one line per word, best first.
+
+        Text (``binary=False``): ``word v1 v2 ...``, each value the shortest text that reads
+        back as the same float32.  Binary: ``word `` (UTF-8), ``dim`` little-endian
+        float32 values, then a newline, as word2vec.c writes.  The file is replaced atomically.
+        Words must hold no whitespace (the format's separator)."""
+        keys = [str(w) for w in self.index_to_key]  # Doc2Vec's int tags as text, as gensim
+        bad = next((w for w in keys if not w or any(c.isspace() for c in w)), None)
+        if bad is not None:
+            raise ValueError(f"words: {bad!r} is empty or holds whitespace, which the word2vec "
+                             "format cannot store")
+        check_bool("binary", binary)
+        check_bool("write_header", write_header)
+        vectors = np.ascontiguousarray(self.vectors, np.float32)
+        with atomic_write(check_path(path)) as f:
+            if write_header:
+                f.write(f"{len(keys)} {vectors.shape[1]}\n".encode())
+            little = vectors.astype("<f4", copy=False)
+            for word, row, lrow in zip(keys, vectors, little):
+                if binary:
+                    f.write(word.encode("utf-8") + b" " + lrow.tobytes() + b"\n")
+                else:
+                    f.write((word + " " + " ".join(map(str, row)) + "\n").encode("utf-8"))
+
+    @classmethod
+    def load_word2vec_format(cls, path: str | os.PathLike[str], binary: bool = False,
+                             limit: int | None = None, encoding: str = "utf-8",
+                             unicode_errors: str = "strict") -> KeyedVectors:
+        """Read vectors in word2vec's format (text or binary, as :meth:`save_word2vec_format`,
+        gensim, fastText's ``.vec`` and word2vec.c write them; a binary vector may end with a
+        newline or not).  ``limit`` reads only the first words.  A file that does not hold
+        what its header says raises ValueError naming the file and the line or word."""
+        name = check_path(path)
+        check_bool("binary", binary)
+        limit = check_int("limit", limit, 0, none=True)
+
+        def bad(msg: str) -> ValueError:
+            return ValueError(f"{name}: not a word2vec-format file ({msg})")
+
+        with open(name, "rb") as f:
+            header = f.readline().decode(encoding, unicode_errors).split()
+            try:
+                count, dim = int(header[0]), int(header[1])
+            except (IndexError, ValueError):
+                raise bad("line 1: expected 'count dim'") from None
+            if count < 0 or dim < 1 or len(header) != 2:
+                raise bad(f"line 1: expected 'count dim', got {' '.join(header)!r}")
+            n = count if limit is None else min(count, limit)
+            words: list[str] = []
+            vectors = np.empty((n, dim), np.float32)
+            for i in range(n):
+                if binary:
+                    word_bytes = bytearray()
+                    while True:
+                        c = f.read(1)
+                        if not c:
+                            raise bad(f"word {i + 1}: the file ends before it")
+                        if c == b" ":
+                            break
+                        if c != b"\n" or word_bytes:  # a newline before a word: the last
+                            word_bytes += c            # vector's, when the writer added one
+                    data = f.read(4 * dim)
+                    if len(data) != 4 * dim:
+                        raise bad(f"word {i + 1}: the file ends inside its vector")
+                    words.append(word_bytes.decode(encoding, unicode_errors))
+                    vectors[i] = np.frombuffer(data, "<f4")
+                else:
+                    line = f.readline()
+                    parts = line.decode(encoding, unicode_errors).rstrip("\r\n ").split(" ")
+                    if len(parts) != dim + 1:
+                        raise bad(f"line {i + 2}: expected a word and {dim} values, got "
+                                  f"{len(parts) - 1} values" if line else
+                                  f"line {i + 2}: the file ends before word {i + 1}")
+                    words.append(parts[0])
+                    try:
+                        vectors[i] = np.array(parts[1:], np.float32)
+                    except ValueError:
+                        raise bad(f"line {i + 2}: a value is not a number") from None
+        if len(set(words)) != len(words):
+            raise bad("a word appears twice")
+        return cls(words, vectors)
+
     def _folded(self, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
         """Word (upper-cased if case_insensitive, as gensim does) -> id among the first
         restrict_vocab words (the most frequent); the most frequent spelling wins."""
