@@ -1,5 +1,5 @@
 """Every instruction-set path gives the same bits, area by area: each area (optimizer,
-linear layer, losses, word2vec, text classifier) compiles its kernels once per ISA, and
+linear layer, losses, word2vec, doc2vec, text classifier) compiles its kernels once per ISA, and
 _core.set_isa switches them all at once.  (test_optim_reference and test_word2vec also
 compare each path with the NumPy twins.)"""
 
@@ -146,6 +146,26 @@ def test_word2vec_with_a_frozen_table(sg, freeze):
         losses, _, _ = _core.word2vec_train(ids, offsets, counts, a, b, 3, 5, 0.0, 0.025,
                                             1e-4, 1, 7, 1, sg=sg, **{freeze: True})
         return [a, b, losses]
+
+    _assert_same(_on_every_isa(run))
+
+
+@pytest.mark.parametrize("dim", [16, 21, 100])
+@pytest.mark.parametrize("negative", [5, 9])
+def test_doc2vec_inference(dim, negative):
+    """Doc2Vec's inference (frozen outputs: the fused scores and update up to 8 targets, the
+    general loop past them) on every path."""
+    rng = np.random.default_rng(dim + negative)
+    V = 60
+    ids = (rng.zipf(1.5, 400) % V).astype(np.int64)
+    offsets = np.arange(0, len(ids), 9, dtype=np.int64)
+    counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
+    words = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
+    syn1 = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
+
+    def run():
+        return _core.doc2vec_infer(ids, offsets, counts, words, syn1, 3, negative, 0.0, 0.05,
+                                   1e-4, 7, 1, False, 5, 5)
 
     _assert_same(_on_every_isa(run))
 

@@ -208,6 +208,7 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
     float* out_rows = const_cast<float*>(syn1);
     SharedRows win{in_rows, p.dim}, wout{out_rows, p.dim};
     const std::size_t n = d.n_docs;
+    const std::size_t row_bytes = p.dim * sizeof(float);
     const int nt = std::max(1, std::min<int>(p.threads, int(std::max<std::size_t>(1, n))));
     parallel_checked(nt, [&](int t) {
         const w2v::W2vOps& k = w2v::kernels();
@@ -254,9 +255,12 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                         const std::size_t q = std::size_t(i - i0);
                         if (i + kAhead < i1) {
                             float* const* ahead = rows.data() + (q + kAhead) * stride;
-                            for (int t = 0; t < n_rows[q + kAhead]; ++t)
-                                for (std::size_t c = 0; c < p.dim; c += 16)
-                                    __builtin_prefetch(ahead[t] + c);
+                            for (int t = 0; t < n_rows[q + kAhead]; ++t) {
+                                const char* r = reinterpret_cast<const char*>(ahead[t]);
+#pragma GCC unroll 8
+                                for (std::size_t c = 0; c < row_bytes; c += 64)
+                                    __builtin_prefetch(r + c);
+                            }
                         }
                         float** tr = rows.data() + q * stride;
                         const int nr = n_rows[q];
