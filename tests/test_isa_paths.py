@@ -1,5 +1,5 @@
 """Every instruction-set path gives the same bits, area by area: each area (optimizer,
-linear layer, losses, word2vec, doc2vec, text classifier) compiles its kernels once per ISA, and
+linear layer, losses, word2vec, doc2vec, sentence encoder, text classifier) compiles its kernels once per ISA, and
 _core.set_isa switches them all at once.  (test_optim_reference and test_word2vec also
 compare each path with the NumPy twins.)"""
 
@@ -168,6 +168,23 @@ def test_doc2vec_inference(dim, negative):
                                    1e-4, 7, 1, False, 5, 5)
 
     _assert_same(_on_every_isa(run))
+
+
+@pytest.mark.parametrize("dim", [1, 17, 100])
+@pytest.mark.parametrize("project", [False, True])
+def test_sentence_encoder_encode(dim, project):
+    """The encoder's bag mean (in column blocks of 32, 8, 4 and single columns), projection
+    and normalization on every path."""
+    rng = np.random.default_rng(dim)
+    rows, n = 40, 30
+    params = [rng.standard_normal((rows, dim)).astype(np.float32)]
+    if project:
+        params += [rng.standard_normal((dim, 7)).astype(np.float32),
+                   rng.standard_normal(7).astype(np.float32)]
+    lens = rng.integers(0, 6, n)
+    ids = rng.integers(0, rows, lens.sum()).astype(np.int64)
+    offsets = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
+    _assert_same(_on_every_isa(lambda: [_core.encoder_encode(params, ids, offsets)]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
