@@ -1,7 +1,7 @@
 """Every instruction-set path gives the same bits, area by area: each area (optimizer,
-linear layer, losses, word2vec, doc2vec, sentence encoder, text classifier) compiles its kernels once per ISA, and
-_core.set_isa switches them all at once.  (test_optim_reference and test_word2vec also
-compare each path with the NumPy twins.)"""
+linear layer, losses, word2vec, doc2vec, sentence encoder, text classifier) compiles its
+kernels once per ISA, and _core.set_isa switches them all at once.  (test_optim_reference
+and test_word2vec also compare each path with the NumPy twins.)"""
 
 from __future__ import annotations
 

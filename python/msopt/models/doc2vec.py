@@ -370,11 +370,24 @@ class Doc2Vec(GensimNames, ParamsMixin):
         return [f"vocab={len(self.vocab):,} words", f"{len(self._tags):,} tags",
                 "trained" if self.loss_history_ else "not trained"]
 
-    # The views wv and dv share one table; pickle keeps the table and rebuilds the views.
+    # The views wv and dv share one table; pickle keeps the table and rebuilds the views
+    # (and the native sampler, when next needed).
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_wv"] = state["_dv"] = None
+        state.pop("_sampler", None)
         return state
+
+    def _draws(self) -> Any:
+        """The native sampler of the vocabulary and ``sample`` (subsampling's keep chances,
+        the negatives' table): built once, again only when either changes."""
+        assert self.vocab is not None
+        key = (self.vocab, float(self.sample))
+        cached = self.__dict__.get("_sampler")
+        if cached is None or cached[0] is not key[0] or cached[1] != key[1]:
+            cached = (*key, _core.Doc2VecSampler(self.vocab.counts, key[1]))
+            self.__dict__["_sampler"] = cached
+        return cached[2]
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -455,6 +468,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         tag_arr = np.asarray(tag_ids, np.int64)
         tag_off = np.asarray(tag_offsets, np.int64)
         threads = int(self.threads or _core.get_num_threads())
+        draws = self._draws()
         # Chunks of documents of about CHUNK_WORDS words per thread.
         starts = np.r_[offsets, len(ids)]
         bounds = [0]
@@ -478,7 +492,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
                     w0, t0_ = int(starts[b0]), int(tag_starts[b0])
                     summed, m, w = _core.doc2vec_train(
                         ids[w0:starts[b1]], offsets[b0:b1] - w0,
-                        tag_arr[t0_:tag_starts[b1]], tag_off[b0:b1] - t0_, self.vocab.counts,
+                        tag_arr[t0_:tag_starts[b1]], tag_off[b0:b1] - t0_, draws,
                         self.vectors, self.syn1neg, int(self.window), int(self.negative),
                         float(self.sample), float(self.lr), float(self.min_lr), int(self.seed),
                         threads, bool(self.dm), bool(self.dbow_words), e, epochs, b0, w0,
@@ -568,13 +582,14 @@ class Doc2Vec(GensimNames, ParamsMixin):
         converged = np.zeros(n, bool)
         # Chunks of documents, about CHUNK_WORK words x epochs per thread each.
         starts = np.r_[offsets, len(ids)]
+        draws = self._draws()
         b = 0
         step = max(1, CHUNK_WORK * threads // max_epochs)
         while b < n:
             e = min(n, max(b + 1, int(np.searchsorted(starts, starts[b] + step, side="left"))))
             sub_ids = ids[starts[b]:starts[e]]
             v, u, lo, c = _core.doc2vec_infer(
-                sub_ids, offsets[b:e] - starts[b], self.vocab.counts, words, syn1,
+                sub_ids, offsets[b:e] - starts[b], draws, words, syn1,
                 int(self.window), int(self.negative), float(self.sample), float(lr),
                 float(min_lr), int(seed), int(threads), bool(self.dm), int(epochs),
                 int(max_epochs), tol=float(tol or 0.0))
