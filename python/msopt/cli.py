@@ -619,6 +619,7 @@ def _parser() -> argparse.ArgumentParser:
     _model_and_input(p, "text file, a document a line; - reads stdin")
     _flag(p, "output", "where the vectors go (default: stdout)", metavar="FILE")
     _flag(p, "epoch", "inference epochs (default: the model's)", _positive_int, metavar="INT")
+    _verbose_flag(p)
 
     enc = _command(sub, "encoder", None, "train a SentenceEncoder and encode "
                    "texts").add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -688,7 +689,7 @@ def main(argv: list[str] | None = None) -> int:
             args.run(args)
             return 0
         except KeyboardInterrupt:
-            _interrupted(args.prog)
+            _interrupted(args)
             return 130
         except BrokenPipeError:  # "msopt predict ... | head": stop quietly
             with contextlib.suppress(OSError):
