@@ -351,6 +351,8 @@ BAD = [
      "msopt supervised: error: input: {d}/missing.txt: no such file"),
     (["supervised", "-input", "{d}/empty.txt", "-output", "{t}/m"], 1,
      "msopt supervised: error: input: {d}/empty.txt is empty; there is nothing to train on"),
+    (["supervised", "-input", "-", "-output", "{t}/m"], 1,
+     "msopt supervised: error: input: training reads a file"),
     (["supervised", "-input", "{d}/train.txt", "-output", "{t}/m", "-dim", "x"], 2,
      "msopt supervised: error: argument -dim/--dim: invalid int value: 'x'"),
     (["supervised", "-input", "{d}/train.txt", "-output", "{t}/m", "-dim", "0"], 1,
@@ -488,3 +490,13 @@ def test_a_real_ctrl_c_stops_a_long_native_call(files: Path, tmp_path: Path) -> 
     assert out == ""
     assert err == "msopt word2vec: interrupted; nothing was saved\n"
     assert os.listdir(tmp_path) == []
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import msopt.cli
+
+    result = doctest.testmod(msopt.cli)
+    assert result.attempted > 0
+    assert result.failed == 0

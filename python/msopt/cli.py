@@ -117,6 +117,10 @@ def _say_epochs(args: argparse.Namespace, losses: Sequence[float]) -> None:
 
 
 def _input_file(path: str, name: str = "input", *, training: bool = False) -> str:
+    """``path`` if it is a file (or ``-``, stdin, where it is not for training)."""
+    if path == "-" and training:
+        raise CommandError(f"{name}: training reads a file (it may read it more than once), "
+                           "not stdin (-)")
     if path == "-":
         return path
     if not os.path.isfile(path):
