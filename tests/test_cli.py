@@ -151,10 +151,12 @@ def test_predict_and_predict_prob(files: Path, classifier: Path,
     (files / "some.txt").write_text("\n".join(lines) + "\n")
     code, out, err = run(["predict", classifier, files / "some.txt"], capsys)
     assert code == 0
-    assert err == ""
+    assert err == "predicted 20 lines\n"
     assert out.splitlines() == [f"__label__{c}" for c in clf.predict(texts).tolist()]
 
-    code, out, _ = run(["predict-prob", classifier, files / "some.txt", "2"], capsys)
+    code, out, err = run(["predict-prob", classifier, files / "some.txt", "2", "-verbose",
+                          "0"], capsys)
+    assert err == ""
     assert code == 0
     proba = clf.predict_proba(texts)
     for line, row in zip(out.splitlines(), proba):
@@ -320,9 +322,10 @@ def test_encoder_train_and_encode(third: str | None, flags: list[str], loss: str
     assert len(re.findall(r"^SentenceEncoder: epoch \d", err, re.M)) == 2
     encoder = msopt.SentenceEncoder.load(tmp_path / "e.npz")
     assert encoder.loss_ == loss
-    code, out, _ = run(["encoder", "encode", tmp_path / "e", "-"], capsys,
-                       "the cat\na dog sat\n", monkeypatch)
+    code, out, err = run(["encoder", "encode", tmp_path / "e", "-"], capsys,
+                         "the cat\na dog sat\n", monkeypatch)
     assert code == 0
+    assert err == "encoded 2 texts\n"
     got = np.array([line.split() for line in out.splitlines()], np.float32)
     np.testing.assert_array_equal(got, encoder.encode(["the cat", "a dog sat"]))
 
@@ -450,7 +453,7 @@ def test_python_m_msopt(files: Path, classifier: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "msopt", "predict", str(classifier), "-"],
                           input=text, capture_output=True, text=True, env=ENV, timeout=60)
     assert done.returncode == 0
-    assert done.stderr == ""
+    assert done.stderr == "predicted 2 lines\n"
     clf = msopt.TextClassifier.load(classifier)
     assert done.stdout.splitlines() == ["__label__" + c for c in clf.predict(
         text.splitlines()).tolist()]

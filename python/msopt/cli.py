@@ -278,13 +278,16 @@ def _predict(args: argparse.Namespace) -> None:
 
     clf = TextClassifier.load(_model_path(args.model))
     labels = [_label(c) for c in clf.classes_.tolist()]
+    n = 0
     for chunk in _chunks(args.input):
+        n += len(chunk)
         texts = [" ".join(t for t in line.split() if not t.startswith(LABEL)) for line in chunk]
         scores = clf.predict_proba(texts)
         for text, row in zip(texts, scores):
             top: Any = np.argsort(-row, kind="stable")[:args.k] if text else []  # as fastText
             print(" ".join(f"{labels[j]} {row[j]:.6g}" if args.prob else labels[j]
                            for j in top if row[j] >= args.threshold), flush=args.input == "-")
+    _say(args, f"predicted {n:,} lines")
 
 
 # -- word vectors ------------------------------------------------------------------------
@@ -474,7 +477,9 @@ def _encoder_encode(args: argparse.Namespace) -> None:
     from msopt import SentenceEncoder
 
     encoder = SentenceEncoder.load(_model_path(args.model))
-    _write_vectors(args, encoder.encode(list(_lines(args.input))))
+    vectors = encoder.encode(list(_lines(args.input)))
+    _say(args, f"encoded {len(vectors):,} texts")
+    _write_vectors(args, vectors)
 
 
 # -- bench -------------------------------------------------------------------------------
@@ -549,6 +554,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="labels per line (default: 1)")
         p.add_argument("threshold", nargs="?", type=float, default=-np.inf,
                        help="leave out labels of lower probability (default: none)")
+        _verbose_flag(p)
         p.set_defaults(prob=prob)
 
     for name, model in (("word2vec", "skipgram"), ("skipgram", "skipgram"), ("cbow", "cbow")):
