@@ -128,7 +128,7 @@ class TaggedVectors(KeyedVectors):
             sims = self._normed() @ (v / norm if norm > 0 else v)
             order = np.argsort(-sims, kind="stable")[:topn]
             return [(self.index_to_key[j], float(sims[j])) for j in order]
-        return super().most_similar(tag, topn)
+        return super().most_similar(tag, topn=topn)
 
 
 def _is_tag(tag: Any) -> bool:
