@@ -145,7 +145,7 @@ class KeyedVectors:
         self.vectors = vectors
         self._unit: np.ndarray | None = None
 
-    def __contains__(self, word: str) -> bool:
+    def __contains__(self, word: Any) -> bool:
         return isinstance(word, str) and word in self.key_to_index
 
     def __len__(self) -> int:
