@@ -346,8 +346,9 @@ class KeyedVectors:
         used = [w for w in words if w in self]
         if len(used) != len(words):
             missing = [w for w in words if w not in self]
-            warnings.warn(f"words: {shown(repr(missing), 80)} have no vector and are left out",
-                          UserWarning, stacklevel=2)
+            listed = ", ".join(shown(str(w)) for w in missing[:5])
+            warnings.warn(f"words: {listed}{', ...' if len(missing) > 5 else ''} have no "
+                          "vector and are left out", UserWarning, stacklevel=2)
         if not used:
             raise ValueError("words: none of them has a vector")
         unit = self._normed()[[self._index(w) for w in used]]
@@ -552,25 +553,26 @@ class KeyedVectors:
             if not sections:
                 raise ValueError(f"{name}: line {number} comes before any ': section' line")
             q = tuple(w.upper() if case_insensitive else w for w in words)
-            if all(w in vocab for w in q):
+            if all(w in vocab for w in q) or dummy4unknown:
                 questions[-1].append(q)
-            elif dummy4unknown:
-                sections[-1]["incorrect"].append(q)
-        for sec, qs in zip(sections, questions):
-            if not qs:
-                continue
-            ids = np.array([[vocab[w] for w in q] for q in qs])
+        for sec, qs in zip(sections, questions):  # in file order, as gensim lists them
+            known = [q for q in qs if all(w in vocab for w in q)]
+            hits = set()
+            ids = np.array([[vocab[w] for w in q] for q in known], np.int64).reshape(-1, 4)
             target = unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]
-            for start in range(0, len(qs), 1024):  # bounded memory: 1024 x n scores
+            for start in range(0, len(known), 1024):  # bounded memory: 1024 x n scores
                 sims = target[start:start + 1024] @ unit.T
-                for row, q in enumerate(qs[start:start + 1024]):
+                for row, q in enumerate(known[start:start + 1024]):
                     for w in q[:3]:
                         sims[row, spelled[w]] = -np.inf
-                best = sims.argmax(axis=1)
-                for b, q in zip(best, qs[start:start + 1024]):
+                for row, b in enumerate(sims.argmax(axis=1)):
                     w = self.index_to_key[int(b)]
-                    hit = (w.upper() if case_insensitive else w) == q[3]
-                    sec["correct" if hit else "incorrect"].append(q)
+                    if (w.upper() if case_insensitive else w) == known[start + row][3]:
+                        hits.add(start + row)
+            rows = iter(range(len(known)))
+            for q in qs:  # an unknown word's question (dummy4unknown) is incorrect
+                hit = all(w in vocab for w in q) and next(rows) in hits
+                sec["correct" if hit else "incorrect"].append(q)
         total = {"section": "Total accuracy",
                  **{k: [q for s in sections for q in s[k]] for k in ("correct", "incorrect")}}
         sections.append(total)
