@@ -63,6 +63,7 @@ from msopt.text.vocabulary import check_errors, read_file_lines, shown, str_is_n
 __all__ = ["KeyedVectors", "Word2Vec"]
 
 _READING = ("sentences", "corpus_file", "errors")  # arguments of reading, not of the model
+_HOW = "call build_vocab() and train() (or pass sentences to the constructor, or load())"
 
 _FORMAT = "msopt-word2vec 1"
 _KV_FORMAT = "msopt-keyedvectors 1"
@@ -681,13 +682,14 @@ class Word2Vec(GensimNames, ParamsMixin):
     window : int, default 5
         Largest distance between a word and a context word (shrunk at random per word).
     negative : int, default 5
-        Negative samples per example.
+        Negative samples per example, 1 to 1000 (msopt trains with negative sampling only:
+        it has no hierarchical softmax, so 0 is refused).
     sg : {1, 0}
         Skip-gram (1) or CBOW (0).
     min_count : int, default 5
         Words seen fewer times are dropped.
     epochs : int, default 5
-        Passes over the corpus per ``train`` call (alias ``iter``).
+        Passes over the corpus per ``train`` call, at least 1 (alias ``iter``).
     threads : int, optional
         Threads (alias ``workers``; default: msopt's thread count).
     seed : int, default 1
@@ -721,10 +723,11 @@ class Word2Vec(GensimNames, ParamsMixin):
     Attributes
     ----------
     wv : KeyedVectors
-        The word vectors (raises :class:`msopt.NotFittedError` before ``build_vocab``).
-    vocab : msopt.text.Vocabulary or None
-    syn1neg : ndarray of float32 or None
-        The output vectors.
+        The word vectors.
+    vocab : msopt.text.Vocabulary
+    syn1neg : ndarray of float32
+        The output vectors.  These three raise :class:`msopt.NotFittedError` before
+        ``build_vocab``; ``loss_history_`` and the other fitted attributes before ``train``.
     loss_history_ : list of float
         Mean loss per example of each epoch of the last ``train`` call.
 
@@ -806,36 +809,32 @@ class Word2Vec(GensimNames, ParamsMixin):
         for name in ("lower", "deterministic", "compute_loss"):
             check_bool(name, getattr(self, name))
 
+    def _built(self, value: Any) -> Any:
+        """``value``, a table build_vocab makes; NotFittedError while it is None."""
+        if value is None:
+            raise not_fitted(self, _HOW)
+        return value
+
     @property
     def wv(self) -> KeyedVectors:
         """The word vectors; :class:`msopt.NotFittedError` before :meth:`build_vocab`."""
-        if self._wv is None:
-            raise not_fitted(self, "call build_vocab() and train() (or pass sentences to "
-                                   "the constructor, or load())")
-        return self._wv
+        return self._built(self._wv)  # type: ignore[no-any-return]
 
     @property
     def vocab(self) -> Vocabulary:
         """The vocabulary; :class:`msopt.NotFittedError` before :meth:`build_vocab`."""
-        if self._vocab is None:
-            raise not_fitted(self, "call build_vocab() (or pass sentences to the "
-                                   "constructor, or load())")
-        return self._vocab
+        return self._built(self._vocab)  # type: ignore[no-any-return]
 
     @property
     def syn1neg(self) -> np.ndarray:
         """The output vectors; :class:`msopt.NotFittedError` before :meth:`build_vocab`."""
-        if self._syn1neg is None:
-            raise not_fitted(self, "call build_vocab() (or pass sentences to the "
-                                   "constructor, or load())")
-        return self._syn1neg
+        return self._built(self._syn1neg)  # type: ignore[no-any-return]
 
     def __getattr__(self, name: str) -> Any:
         # Fitted attributes (``loss_history_``, ``train_seconds_``, ...) exist after train;
         # a property's NotFittedError (an AttributeError too) also ends here.
         if name in ("vocab", "syn1neg", "wv"):
-            raise not_fitted(self, "call build_vocab() and train() (or pass sentences to the "
-                                   "constructor, or load())")
+            raise not_fitted(self, _HOW)
         if name.endswith("_") and not name.startswith("__"):
             raise not_fitted(self, f"{name} is set by train(); call build_vocab() and "
                                    "train() (or pass sentences to the constructor)")
