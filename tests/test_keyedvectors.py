@@ -64,6 +64,8 @@ def test_constructor_checks_its_arguments():
         KeyedVectors(["a", "a"], np.zeros((2, 2), np.float32))
     with pytest.raises(TypeError, match="words: expected a list of str"):
         KeyedVectors("ab", np.zeros((2, 2), np.float32))
+    with pytest.raises(TypeError, match="vectors: expected an ndarray, got list"):
+        KeyedVectors(["a"], [[1.0, 2.0]])
 
 
 # -- most_similar and friends against NumPy ------------------------------------------------

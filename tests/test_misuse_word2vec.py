@@ -113,8 +113,10 @@ def test_path_and_corpus_file_and_lists_agree(tmp_path):
         np.testing.assert_array_equal(got.wv.vectors, want)
     with pytest.raises(TypeError, match="sentences, corpus_file: pass one"):
         w2v(SENTENCES, corpus_file=path)
-    with pytest.raises(TypeError, match="corpus_file: expected a file path"):
+    with pytest.raises(TypeError, match="^corpus_file: expected a file path"):
         w2v(None, corpus_file=3)
+    with pytest.raises(TypeError, match="^corpus_file: expected a file path"):
+        msopt.Word2Vec().build_vocab(corpus_file=3)
     assert "corpus_file" not in msopt.Word2Vec().get_params()
 
 
@@ -172,6 +174,23 @@ def test_fitted_attributes_raise_not_fitted(name):
         _ = msopt.Word2Vec().nonsense
 
 
+def test_pickles_of_public_tables_still_load():
+    model = w2v()
+    state = dict(model.__dict__)
+    state["vocab"], state["syn1neg"] = state.pop("_vocab"), state.pop("_syn1neg")
+    old = msopt.Word2Vec.__new__(msopt.Word2Vec)
+    old.__setstate__(state)
+    assert old.vocab.words == model.vocab.words
+    np.testing.assert_array_equal(old.syn1neg, model.syn1neg)
+
+
+def test_a_long_unknown_word_is_not_echoed():
+    with pytest.raises(KeyError) as info:
+        _ = w2v().wv["the cat " * 100]
+    assert "(800 characters)" in str(info.value)
+    assert len(str(info.value)) < 120
+
+
 def test_save_after_build_vocab_alone(tmp_path):
     model = msopt.Word2Vec(dim=4, min_count=1, threads=1).build_vocab(SENTENCES)
     with pytest.raises(msopt.NotFittedError):
@@ -223,8 +242,10 @@ def test_errors_is_accepted_where_the_message_suggests_it(tmp_path):
 @pytest.mark.parametrize(("errors", "exc"), [("bogus", ValueError), (None, TypeError),
                                              ("surrogateescape", ValueError)])
 def test_errors_is_checked_before_reading(errors, exc):
-    with pytest.raises(exc, match="errors: expected"):
+    with pytest.raises(exc, match="^errors: expected"):
         w2v(errors=errors)
+    with pytest.raises(exc, match="^errors: expected"):
+        msopt.Word2Vec().build_vocab(SENTENCES, errors=errors)
     with pytest.raises(exc, match="errors: expected"):
         msopt.Doc2Vec([["a", "b"]], errors=errors)
     with pytest.raises(exc, match="errors: expected"):

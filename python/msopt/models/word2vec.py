@@ -135,8 +135,9 @@ class KeyedVectors:
         if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
             raise TypeError(f"words: expected a list of str, got {type(words).__name__}")
         words = list(words)
-        if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 \
-                or len(vectors) != len(words):
+        if not isinstance(vectors, np.ndarray):
+            raise TypeError(f"vectors: expected an ndarray, got {type(vectors).__name__}")
+        if vectors.ndim != 2 or len(vectors) != len(words):
             raise ValueError(f"vectors: expected a 2-D array of {len(words)} rows (one per "
                              f"word), got {getattr(vectors, 'shape', type(vectors).__name__)}")
         if len(set(words)) != len(words):
@@ -170,7 +171,7 @@ class KeyedVectors:
         try:
             return self.key_to_index[word]
         except KeyError:
-            raise KeyError(f"word {word!r} is not in the vocabulary") from None
+            raise KeyError(f"word {shown(word)} is not in the vocabulary") from None
 
     def _normed(self) -> np.ndarray:
         """Unit vectors, cached until the vectors are trained again."""
@@ -809,6 +810,13 @@ class Word2Vec(GensimNames, ParamsMixin):
         for name in ("lower", "deterministic", "compute_loss"):
             check_bool(name, getattr(self, name))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        for name in ("vocab", "syn1neg"):  # pickles of versions that stored them public
+            if name in state:
+                state[f"_{name}"] = state.pop(name)
+        self.__dict__.update(state)
+
     def _built(self, value: Any) -> Any:
         """``value``, a table build_vocab makes; NotFittedError while it is None."""
         if value is None:
@@ -889,7 +897,7 @@ class Word2Vec(GensimNames, ParamsMixin):
         errors : {"strict", "replace", "ignore"}
             What bytes of a file that are not UTF-8 become (as ``open()``)."""
         self._check_params()
-        lines = named_errors("sentences", lambda: self._lines(sentences, corpus_file, errors))
+        lines = self._lines(sentences, corpus_file, errors)
         vocab = named_errors("sentences", lambda: Vocabulary(
             self.min_count, self.max_vocab, lower=self.lower).fit(lines, errors=errors))
         V, dim = len(vocab), int(self.dim)
@@ -924,7 +932,7 @@ class Word2Vec(GensimNames, ParamsMixin):
         epochs = check_int("epochs", self.epochs if epochs is None else epochs, 1,
                            hi=MAX_EPOCHS)
         vocab = self._vocab
-        lines = named_errors("sentences", lambda: self._lines(sentences, corpus_file, errors))
+        lines = self._lines(sentences, corpus_file, errors)
         ids, offsets = named_errors("sentences", lambda: vocab.encode(lines, errors=errors))
         _check_pairs(ids, offsets)
         offsets = _cut_long(offsets, len(ids))
