@@ -76,7 +76,7 @@ def _utf8_errors() -> Iterator[None]:
         raise ValueError(f"source: {str(e)[len('lines'):]}") from None
 
 
-ERRORS = ("strict", "replace", "ignore")
+_ERRORS = ("strict", "replace", "ignore")
 
 
 def check_errors(errors: Any) -> str:
@@ -84,7 +84,7 @@ def check_errors(errors: Any) -> str:
     not UTF-8 raise), "replace" (read as U+FFFD) or "ignore" (dropped)."""
     if not isinstance(errors, str):
         raise TypeError(f"errors: expected a str, got {type(errors).__name__}")
-    if errors not in ERRORS:
+    if errors not in _ERRORS:
         raise ValueError(f"errors: expected 'strict', 'replace' or 'ignore', got "
                          f"{errors[:40]!r}")
     return errors
