@@ -169,7 +169,8 @@ def test_model_tables_too_large_are_refused_before_allocation(monkeypatch):
     m = msopt.Word2Vec(dim=20_000, min_count=1, epochs=1, threads=1)
     with pytest.raises(MemoryError, match="Word2Vec: 6 words x dim=20,000"):
         m.build_vocab(S)
-    assert m.vocab is None
+    with pytest.raises(msopt.NotFittedError):
+        _ = m.vocab
 
 
 # -- loaders (F14) --------------------------------------------------------------------------
@@ -208,8 +209,10 @@ def test_a_refused_lookup_leaves_the_cache_alone():
         wv.most_similar("")
     with pytest.raises(KeyError):
         wv.similarity("", "a")
-    with pytest.raises(TypeError, match="^word: "):
+    with pytest.raises(TypeError, match="^positive: "):
         wv.most_similar(slice(1))
+    with pytest.raises(KeyError):
+        wv.most_similar(["a", ""])
     assert wv._unit is None
     assert slice(1) not in wv
 

@@ -35,6 +35,7 @@ import time
 import warnings
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,6 +67,7 @@ from msopt._io import (
 from msopt.exceptions import DivergenceError
 from msopt.models.word2vec import GensimNames, KeyedVectors, _zero_or_one
 from msopt.text import Vocabulary
+from msopt.text.vocabulary import check_errors, read_file_lines, str_is_not_a_file
 
 __all__ = ["Doc2Vec", "InferInfo", "TaggedVectors"]
 
@@ -128,7 +130,7 @@ class TaggedVectors(KeyedVectors):
             sims = self._normed() @ (v / norm if norm > 0 else v)
             order = np.argsort(-sims, kind="stable")[:topn]
             return [(self.index_to_key[j], float(sims[j])) for j in order]
-        return super().most_similar(tag, topn)
+        return super().most_similar(tag, topn=topn)
 
 
 def _is_tag(tag: Any) -> bool:
@@ -190,13 +192,23 @@ def _split_document(i: int, doc: Any) -> tuple[list[str], list[Hashable] | None]
     return tokens, [int(t) if isinstance(t, np.integer) else t for t in tag_list]
 
 
-def _read_documents(documents: Any, name: str = "documents"
-                    ) -> tuple[list[list[str]], list[list[Hashable]]]:
-    """Tokens and tags of every document (tags default to the document's position)."""
-    if isinstance(documents, (str, bytes, os.PathLike)):
+def _read_documents(documents: Any, name: str = "documents", corpus_file: Any = None,
+                    errors: str = "strict") -> tuple[list[list[str]], list[list[Hashable]]]:
+    """Tokens and tags of every document (tags default to the document's position).  A
+    file (an os.PathLike, or ``corpus_file``) holds one document per line, tagged by its
+    line number from 0 (gensim's ``TaggedLineDocument``); a plain str is never a file."""
+    check_errors(errors)
+    if corpus_file is not None:
+        if documents is not None:
+            raise TypeError(f"{name}, corpus_file: pass one of them, not both")
+        documents = Path(check_path(corpus_file, "corpus_file"))
+    if isinstance(documents, os.PathLike):
+        documents = [line.split() for line in read_file_lines(documents, errors)]
+    if isinstance(documents, str):
+        raise str_is_not_a_file(name, documents, keyword="corpus_file")
+    if isinstance(documents, (bytes, bytearray)):
         raise TypeError(f"{name}: expected an iterable of token lists or (tokens, tags) "
-                        f"pairs, got {type(documents).__name__} (to read a file, pass "
-                        f"[line.split() for line in open(path)])")
+                        "pairs, or an os.PathLike (a file), got bytes")
     if not isinstance(documents, Iterable):
         raise TypeError(f"{name}: expected an iterable of documents, got "
                         f"{type(documents).__name__}")
@@ -241,12 +253,20 @@ class Doc2Vec(GensimNames, ParamsMixin):
 
     Parameters
     ----------
-    documents : iterable, optional
+    documents : iterable or os.PathLike, optional
         Token lists (each document tagged with its position), or ``(tokens, tags)`` pairs
         (gensim's ``TaggedDocument`` works), tags being ints or strs.  A str document is
-        split on whitespace.  When given, the vocabulary is built and the model trained.
+        split on whitespace.  A file (``pathlib.Path``, UTF-8, a byte-order mark dropped)
+        holds one document per line, tagged by its line number from 0 (gensim's
+        ``TaggedLineDocument``); a plain str is never opened as a file (TypeError).  When
+        given, the vocabulary is built and the model trained.
     dim : int, default 100
         Width of the vectors (alias ``vector_size``).
+    corpus_file : str or os.PathLike, optional
+        A file to train on instead of ``documents`` (gensim's name), read as above.
+    errors : {"strict", "replace", "ignore"}
+        What bytes of a file that are not UTF-8 become (as ``open()``).  ``corpus_file``
+        and ``errors`` are arguments of this first training, not hyperparameters.
     dm : {0, 1}, default 0
         PV-DM (1) or PV-DBOW (0).
     dbow_words : {0, 1}, default 0
@@ -302,7 +322,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
-        return [n for n in super()._get_param_names() if n != "documents"]
+        return [n for n in super()._get_param_names()
+                if n not in ("documents", "corpus_file", "errors")]
 
     @keyword_aliases(vector_size="dim", workers="threads", alpha="lr", min_alpha="min_lr",
                      iter="epochs", random_state="seed", max_final_vocab="max_vocab")
@@ -311,7 +332,9 @@ class Doc2Vec(GensimNames, ParamsMixin):
                  epochs: int = 10, threads: int | None = None, seed: int = 1,
                  lr: float = 0.025, min_lr: float = 1e-4, sample: float = 1e-3,
                  max_vocab: int | None = None, lower: bool = False,
-                 deterministic: bool = False) -> None:
+                 deterministic: bool = False, *,
+                 corpus_file: str | os.PathLike[str] | None = None,
+                 errors: str = "strict") -> None:
         self.dim, self.dm, self.dbow_words = dim, dm, dbow_words
         self.window, self.negative, self.min_count = window, negative, min_count
         self.epochs, self.threads, self.seed = epochs, threads, seed
@@ -325,8 +348,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self._wv: KeyedVectors | None = None
         self._dv: TaggedVectors | None = None
         self.loss_history_: list[float] = []
-        if documents is not None:
-            tokens, tags = _read_documents(documents)
+        if documents is not None or corpus_file is not None:
+            tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
             self._build(tokens, tags)
             self._train(tokens, tags, None)
 
@@ -402,10 +425,13 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self._dv = TaggedVectors(self._tags, self.vectors[V:])  # type: ignore[arg-type]
 
     # -- building and training ----------------------------------------------------------
-    def build_vocab(self, documents: Any) -> Doc2Vec:
-        """Count the words and tags of ``documents`` and start new vectors (uniform in
-        [-1, 1) / dim for words and tags, zero outputs, as gensim)."""
-        tokens, tags = _read_documents(documents)
+    def build_vocab(self, documents: Any = None, *,
+                    corpus_file: str | os.PathLike[str] | None = None,
+                    errors: str = "strict") -> Doc2Vec:
+        """Count the words and tags of ``documents`` (or of ``corpus_file``, read with
+        ``errors``, as the constructor's) and start new vectors (uniform in [-1, 1) / dim
+        for words and tags, zero outputs, as gensim)."""
+        tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
         self._build(tokens, tags)
         return self
 
@@ -434,8 +460,11 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self.loss_history_ = []
         self._views()
 
-    def train(self, documents: Any, epochs: int | None = None) -> Doc2Vec:
-        """Train on ``documents`` for ``epochs`` (default ``self.epochs``); the rate decays
+    def train(self, documents: Any = None, epochs: int | None = None, *,
+              corpus_file: str | os.PathLike[str] | None = None,
+              errors: str = "strict") -> Doc2Vec:
+        """Train on ``documents`` (or ``corpus_file``, read with ``errors``, as the
+        constructor's) for ``epochs`` (default ``self.epochs``); the rate decays
         from ``lr`` to ``min_lr`` over the call.  Their tags must have been seen by
         :meth:`build_vocab`; unknown words are dropped.  Ctrl-C stops at the end of the
         current chunk of documents and leaves the model as trained so far; a divergence
@@ -443,7 +472,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         :class:`msopt.DivergenceError`."""
         if self.vocab is None:
             raise not_fitted(self, "call build_vocab() first")
-        tokens, tags = _read_documents(documents)
+        tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
         self._train(tokens, tags, epochs)
         return self
 
