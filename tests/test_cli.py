@@ -221,7 +221,7 @@ def test_nn(vectors: Path, capsys: pytest.CaptureFixture[str],
     code, out, err = run(["nn", f"{vectors}.vec", "3"], capsys, "king\nnowhere cat\n",
                          monkeypatch)
     assert code == 0
-    expected = [f"{w} {s:.6g}" for q in ("king", "cat") for w, s in kv.most_similar(q, 3)]
+    expected = [f"{w} {s:.6g}" for q in ("king", "cat") for w, s in kv.most_similar(q, topn=3)]
     assert out.splitlines() == expected
     assert err == "msopt nn: 'nowhere' is not in the vocabulary\n"  # no prompt: not a tty
     _, from_model, _ = run(["nn", f"{vectors}.npz", "3"], capsys, "king\ncat\n", monkeypatch)

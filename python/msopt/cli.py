@@ -152,7 +152,7 @@ def _lines(path: str) -> Iterator[str]:
     """The lines of a file (UTF-8), or of stdin for ``-``, without their newlines."""
     from msopt.text import iter_lines
 
-    source: Iterable[str] = sys.stdin if path == "-" else iter_lines(_input_file(path))
+    source: Iterable[str] = sys.stdin if path == "-" else iter_lines(Path(_input_file(path)))
     for line in source:
         yield line.rstrip("\r\n")
 
@@ -251,7 +251,7 @@ def _label(c: Any) -> str:
 def _supervised(args: argparse.Namespace) -> None:
     from msopt import TextClassifier
 
-    source = _input_file(args.input, training=True)
+    source = Path(_input_file(args.input, training=True))  # a str is never a file name
     out = _output_path(args.output, MODEL_SUFFIX)
     clf = TextClassifier(**_model_kwargs(args), **_verbose_kwargs(TextClassifier, args))
     _train(args, lambda: clf.fit(source))
@@ -268,7 +268,7 @@ def _test(args: argparse.Namespace) -> None:
     from msopt import TextClassifier
 
     clf = TextClassifier.load(_model_path(args.model))
-    source = list(_lines("-")) if args.input == "-" else _input_file(args.input)
+    source = list(_lines("-")) if args.input == "-" else Path(_input_file(args.input))
     n, precision, recall = clf.test(source, k=args.k)
     print(f"N\t{n}\nP@{args.k}\t{precision:.3g}\nR@{args.k}\t{recall:.3g}")
 
@@ -300,7 +300,7 @@ _W2V_FLAGS = [("dim", "dim", int), ("ws", "window", int), ("epoch", "epochs", in
 def _word2vec(args: argparse.Namespace) -> None:
     from msopt import Word2Vec
 
-    source = _input_file(args.input, training=True)
+    source = Path(_input_file(args.input, training=True))
     if args.output.endswith((".vec", MODEL_SUFFIX)):
         outs = [_output_path(args.output, "")]
     else:
