@@ -20,7 +20,7 @@ def _blocks() -> list[tuple[str, str]]:
     found = []
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
-        for k, m in enumerate(FENCE.finditer(text)):
+        for m in FENCE.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
             found.append((f"{page.relative_to(ROOT)}:{line}", m.group(1)))
     return found

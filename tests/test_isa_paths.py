@@ -129,17 +129,20 @@ def test_text_classifier(loss, workers, deterministic):
     _assert_same(_on_every_isa(run))
 
 
+def _w2v_corpus(rng, V, dim, n, length):
+    """Zipf-distributed word ids in sentences of `length`, their counts, two tables."""
+    ids = (rng.zipf(1.5, n) % V).astype(np.int64)
+    offsets = np.arange(0, len(ids), length, dtype=np.int64)
+    counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
+    tables = [rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32) for _ in range(2)]
+    return ids, offsets, counts, *tables
+
+
 @pytest.mark.parametrize("sg", [True, False])
 @pytest.mark.parametrize("freeze", ["freeze_input", "freeze_output"])
 def test_word2vec_with_a_frozen_table(sg, freeze):
     """word2vec's ISA paths with a frozen table (test_word2vec checks the plain run)."""
-    rng = np.random.default_rng(4)
-    V, dim = 50, 21
-    ids = (rng.zipf(1.5, 3000) % V).astype(np.int64)
-    offsets = np.arange(0, len(ids), 15, dtype=np.int64)
-    counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
-    syn0 = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
-    syn1 = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
+    ids, offsets, counts, syn0, syn1 = _w2v_corpus(np.random.default_rng(4), 50, 21, 3000, 15)
 
     def run():
         a, b = syn0.copy(), syn1.copy()
@@ -155,13 +158,8 @@ def test_word2vec_with_a_frozen_table(sg, freeze):
 def test_doc2vec_inference(dim, negative):
     """Doc2Vec's inference (frozen outputs: the fused scores and update up to 8 targets, the
     general loop past them) on every path."""
-    rng = np.random.default_rng(dim + negative)
-    V = 60
-    ids = (rng.zipf(1.5, 400) % V).astype(np.int64)
-    offsets = np.arange(0, len(ids), 9, dtype=np.int64)
-    counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
-    words = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
-    syn1 = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
+    ids, offsets, counts, words, syn1 = _w2v_corpus(np.random.default_rng(dim + negative), 60,
+                                                    dim, 400, 9)
 
     def run():
         return _core.doc2vec_infer(ids, offsets, counts, words, syn1, 3, negative, 0.0, 0.05,

@@ -18,6 +18,21 @@ namespace {
 using simd::axpy;
 using simd::dot16;
 
+// Columns [c, c + width of V) of the mean of rows ids[lo, hi) of E into o: the rows added
+// one after another from 0, then times inv.  V: F8, F4 or float.
+template <class V>
+inline void mean_cols(const float* E, std::size_t dim, const std::int64_t* ids, std::size_t lo,
+                      std::size_t hi, float inv, std::size_t c, float* o) {
+    V a{};
+    for (std::size_t j = lo; j < hi; ++j) {
+        V x;
+        std::memcpy(&x, E + std::size_t(ids[j]) * dim + c, sizeof x);
+        a += x;
+    }
+    a *= inv;
+    std::memcpy(o + c, &a, sizeof a);
+}
+
 // The mean of rows ids[j] of E (row after row from 0, then times 1 / count) for each text
 // [off[i], off[i + 1]): 32 columns at a time held in registers over the text's rows, so a
 // row costs its loads and adds and the sums are stored once.
@@ -47,31 +62,9 @@ void bag_mean(const float* E, std::size_t dim, const std::int64_t* ids, const st
                 std::memcpy(o + c + 8 * k, &y, sizeof y);
             }
         }
-        for (; c + 8 <= dim; c += 8) {
-            F8 a = {};
-            for (std::size_t j = lo; j < hi; ++j) {
-                F8 x;
-                std::memcpy(&x, E + std::size_t(ids[j]) * dim + c, sizeof x);
-                a += x;
-            }
-            a *= inv;
-            std::memcpy(o + c, &a, sizeof a);
-        }
-        for (; c + 4 <= dim; c += 4) {
-            F4 a = {};
-            for (std::size_t j = lo; j < hi; ++j) {
-                F4 x;
-                std::memcpy(&x, E + std::size_t(ids[j]) * dim + c, sizeof x);
-                a += x;
-            }
-            a *= inv;
-            std::memcpy(o + c, &a, sizeof a);
-        }
-        for (; c < dim; ++c) {
-            float a = 0.0f;
-            for (std::size_t j = lo; j < hi; ++j) a += E[std::size_t(ids[j]) * dim + c];
-            o[c] = a * inv;
-        }
+        for (; c + 8 <= dim; c += 8) mean_cols<F8>(E, dim, ids, lo, hi, inv, c, o);
+        for (; c + 4 <= dim; c += 4) mean_cols<F4>(E, dim, ids, lo, hi, inv, c, o);
+        for (; c < dim; ++c) mean_cols<float>(E, dim, ids, lo, hi, inv, c, o);
     }
 }
 
