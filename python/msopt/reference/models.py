@@ -73,16 +73,19 @@ def _w2v_target(f: np.float32, label: float, alpha: np.float32, table: bool,
 
 
 def _w2v_targets(h: np.ndarray, rows: list[int], syn1: np.ndarray, alpha: np.float32,
-                 table: bool, loss: list[float], work: np.ndarray) -> None:
+                 table: bool, loss: list[float], work: np.ndarray, *,
+                 frozen: bool = False) -> None:
     """One example's targets (rows[0] the word, the rest negatives), in blocks of 32: every
-    score of a block first, then the updates in order."""
+    score of a block first, then the updates in order (work += g row; row += g h, unless
+    the output table is `frozen`)."""
     for d0 in range(0, len(rows), 32):
         block = rows[d0:d0 + 32]
         scores = [_dot16(h, syn1[r]) for r in block]
         for d, (r, f) in enumerate(zip(block, scores)):
             g = _w2v_target(f, d0 + d == 0, alpha, table, loss)
             work += g * syn1[r]
-            syn1[r] += g * h
+            if not frozen:
+                syn1[r] += g * h
 
 
 def _alias_table(weights: list[float]) -> Callable[[int], int]:
