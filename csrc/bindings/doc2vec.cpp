@@ -60,6 +60,18 @@ void check_walk(int window, int negative, double sample, double alpha, double mi
     need(sample >= 0 && std::isfinite(sample), "sample: finite and >= 0 is required");
 }
 
+void set_walk(d2v::Walk& w, std::size_t dim, int window, int negative, double alpha,
+              double min_alpha, std::uint64_t seed, int threads, bool dm) {
+    w.dim = dim;
+    w.window = window;
+    w.negative = negative;
+    w.alpha = alpha;
+    w.min_alpha = min_alpha;
+    w.seed = seed;
+    w.threads = threads;
+    w.dm = dm;
+}
+
 py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
                 py::handle tag_offsets_a, py::handle counts_a, py::handle in_a,
                 py::handle syn1_a, int window, int negative, double sample, double alpha,
@@ -116,14 +128,7 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
             "words_before)");
     d2v::Docs docs{g.ids, g.n_ids, g.offsets, g.n, tags, n_tags, tag_off};
     d2v::Params p;
-    p.dim = std::size_t(in.shape[1]);
-    p.window = window;
-    p.negative = negative;
-    p.alpha = alpha;
-    p.min_alpha = min_alpha;
-    p.seed = seed;
-    p.threads = threads;
-    p.dm = dm;
+    set_walk(p, std::size_t(in.shape[1]), window, negative, alpha, min_alpha, seed, threads, dm);
     p.dbow_words = dbow_words;
     p.compute_loss = compute_loss;
     p.deterministic = deterministic;
@@ -167,14 +172,7 @@ py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
                                     "a vocabulary of " + std::to_string(V), copies);
     d2v::Docs docs{g.ids, g.n_ids, g.offsets, g.n, nullptr, 0, nullptr};
     d2v::InferParams p;
-    p.dim = std::size_t(wv.shape[1]);
-    p.window = window;
-    p.negative = negative;
-    p.alpha = alpha;
-    p.min_alpha = min_alpha;
-    p.seed = seed;
-    p.threads = threads;
-    p.dm = dm;
+    set_walk(p, std::size_t(wv.shape[1]), window, negative, alpha, min_alpha, seed, threads, dm);
     p.epochs = epochs;
     p.max_epochs = max_epochs;
     p.tol = tol;

@@ -68,14 +68,18 @@ struct Docs {
     const std::int64_t* tag_offsets = nullptr;  // each document's first tag (n_docs)
 };
 
-struct Params {
+// What training and inference walk the documents with.
+struct Walk {
     std::size_t dim = 100;
     int window = 5;
     int negative = 5;
     double alpha = 0.025, min_alpha = 1e-4;
     std::uint64_t seed = 1;
     int threads = 1;
-    bool dm = false;          // PV-DM; false: PV-DBOW
+    bool dm = false;  // PV-DM; false: PV-DBOW
+};
+
+struct Params : Walk {
     bool dbow_words = false;  // PV-DBOW: also train the words, skip-gram
     bool compute_loss = true;
     bool deterministic = false;
@@ -98,14 +102,7 @@ struct Result {
 Result train(const Docs& docs, const Sampler& sampler, std::size_t T, float* in, float* syn1,
              const Params& p);
 
-struct InferParams {
-    std::size_t dim = 100;
-    int window = 5;
-    int negative = 5;
-    double alpha = 0.025, min_alpha = 1e-4;
-    std::uint64_t seed = 1;
-    int threads = 1;
-    bool dm = false;
+struct InferParams : Walk {
     int epochs = 10;      // the rate's decay spans these
     int max_epochs = 10;  // at most these (>= 1)
     double tol = 0.0;     // > 0: stop a document at a relative change of its loss <= tol
