@@ -32,7 +32,14 @@ from msopt._api import (
 )
 from msopt._io import atomic_write, check_path, read_npz
 from msopt.exceptions import DivergenceError
-from msopt.optim.optimizers import OPTIMIZERS, Optimizer, flatten_state_dict, unflatten_state_dict
+from msopt.linear_model.layer import run_schedule
+from msopt.optim.optimizers import (
+    OPTIMIZERS,
+    Optimizer,
+    flatten_state_dict,
+    make_optimizer,
+    unflatten_state_dict,
+)
 from msopt.text.vocabulary import check_errors, read_file_text
 
 __all__ = ["LanguageModel"]
@@ -510,21 +517,12 @@ class LanguageModel(ParamsMixin):
         return out
 
     def _make_optimizer(self, params: list[np.ndarray]) -> Optimizer:
-        cls: Any = OPTIMIZERS[self.optimizer.lower()]
-        try:
-            return cls(params, lr=float(self.lr), max_grad_norm=self.max_grad_norm,
-                       **(self.optimizer_params or {}))
-        except TypeError as e:
-            raise TypeError(f"optimizer_params: {e}") from None
+        return make_optimizer(self.optimizer, params, self.lr, self.max_grad_norm,
+                              self.optimizer_params)
 
     def _schedule(self, total: int) -> Any:
-        if self.schedule == "constant":
-            return _core.Schedule()
-        if self.schedule == "linear":
-            return _core.Schedule(_core.ScheduleKind.LINEAR, total=max(total, 1),
-                                  floor=float(self.min_lr_factor))
-        return _core.Schedule(_core.ScheduleKind.WARMUP_COSINE, total=max(total, 1),
-                              warmup=int(self.warmup * total), floor=float(self.min_lr_factor))
+        return run_schedule(self.schedule, total, int(self.warmup * total),
+                            float(self.min_lr_factor))
 
     def _sample_weights(self) -> np.ndarray:
         w = (self.counts_.astype(np.float64) + 1.0) ** float(self.sample_power)
@@ -952,8 +950,7 @@ class LanguageModel(ParamsMixin):
 
 
 def _optimizer(name: str, params: list[np.ndarray], lr: float) -> Optimizer:
-    cls: Any = OPTIMIZERS[name]
-    return cls(params, lr=lr)
+    return make_optimizer(name, params, lr)
 
 
 def _write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:
