@@ -305,8 +305,8 @@ class LinearModel:
             i = int(np.flatnonzero((lab < 0) | (lab >= k))[0])
             how = ("0 and 1 (or -1 and +1)" if C == 1 else
                    f"0 to {k - 1}, one per output (n_outputs={C})")
-            raise IndexError(f"y[{i}] = {int(lab[i])} is not a class id: the {self.loss} loss "
-                             f"takes class ids {how}; map labels to ids with "
+            raise IndexError(f"y[{i}] = {int(lab[i])} is not a class id below {k}: the "
+                             f"{self.loss} loss takes class ids {how}; map labels to ids with "
                              "np.unique(y, return_inverse=True)[1]")
         return None, np.ascontiguousarray(lab, dtype=np.int64)
 

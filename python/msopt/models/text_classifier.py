@@ -847,10 +847,6 @@ def _one_label(name: str, x: Any) -> Any:
 def _typed(flat: list[Any], name: str) -> np.ndarray:
     """Labels as a 1-D array of their own type: all str, or all numbers (bool, int or
     float, as NumPy combines them); a mix of str and numbers is read as str."""
-    if flat and all(isinstance(x, str) for x in flat):
-        a = np.asarray(flat, dtype=str)
-        _refuse_trailing_nul(name, flat, a)
-        return a
     if not any(isinstance(x, str) for x in flat):
         try:
             a = np.asarray(flat)
@@ -858,7 +854,10 @@ def _typed(flat: list[Any], name: str) -> np.ndarray:
                 return a
         except OverflowError:  # an int beyond int64
             pass
-    return np.asarray([str(x) for x in flat], dtype=str)
+    strs = [x if isinstance(x, str) else str(x) for x in flat]
+    a = np.asarray(strs, dtype=str)
+    _refuse_trailing_nul(name, strs, a)
+    return a
 
 
 def _labels(name: str, labels: Any) -> tuple[np.ndarray, np.ndarray | None]:
