@@ -116,7 +116,9 @@ def test_ova_learns_several_labels_per_text():
     assert [sorted(x) for x in got] == [["a", "b"], ["a"], ["b"]]
     assert all((s >= 0.5).all() for s in scores)
     n, p, r = clf.test(texts, labels, k=-1, threshold=0.5)
-    assert n == len(texts) and p > 0.95 and r > 0.95
+    assert n == len(texts)
+    assert p > 0.95
+    assert r > 0.95
 
 
 def test_softmax_with_several_labels_splits_the_probability():
@@ -164,7 +166,8 @@ def test_a_multilabel_file_trains_like_the_lists(tmp_path):
 def test_default_model_is_small_and_buckets_come_with_ngrams():
     texts, labels = read_labeled(LINES * 5)
     clf = msopt.TextClassifier(threads=1).fit(texts, labels)
-    assert clf.ngrams == 1 and clf.input_.shape == (len(clf.vocab_), 100)
+    assert clf.ngrams == 1
+    assert clf.input_.shape == (len(clf.vocab_), 100)
     big = msopt.TextClassifier(threads=1, ngrams=2, buckets=1000).fit(texts, labels)
     assert big.input_.shape == (len(big.vocab_) + 1000, 100)
     doc = msopt.TextClassifier.__doc__
@@ -220,7 +223,8 @@ def test_integer_labels_come_back_as_integers(labels, tmp_path):
     clf = _small().fit(texts, labels)
     assert clf.classes_.dtype.kind == "i"
     pred = clf.predict(texts[:2])
-    assert pred.dtype.kind == "i" and pred.tolist() == clf.classes_.tolist()
+    assert pred.dtype.kind == "i"
+    assert pred.tolist() == clf.classes_.tolist()
     top, _ = clf.predict_top(texts[0], k=2)
     assert all(type(x) is int for x in top)
     assert clf.predict(texts[:1], k=2)[0] == list(top)
