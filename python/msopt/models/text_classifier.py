@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -45,6 +46,8 @@ from msopt.text import Vocabulary, read_labeled
 __all__ = ["TextClassifier"]
 
 FORMAT = "msopt-textclassifier 1"
+_FASTTEXT_LOSSES = {2: "ns", 3: "softmax", 4: "ova"}  # fastText's loss_name values
+EOS = "</s>"  # fastText's end of line, a word of its models
 PREFIX = "__label__"  # fastText's label prefix, dropped from str labels
 LOSSES = ("softmax", "ova", "ns")
 _MEMBERS = {"format", "params", "state", "classes", "words", "counts", "class_counts",
@@ -181,8 +184,9 @@ class TextClassifier(ParamsMixin):
     fastText's Python API: :meth:`predict_top` (fastText's ``predict``: labels with their
     scores, ``k``, ``threshold``), :meth:`get_word_vector`, :meth:`get_sentence_vector`,
     :meth:`get_nearest_neighbors`, :meth:`test` (``(n, P@k, R@k)``), :attr:`wv` (the
-    words' vectors; ``clf.wv.save_word2vec_format(path)`` writes a ``.vec`` file) and
-    ``pretrained_vectors=``.  :meth:`predict` stays scikit-learn's.
+    words' vectors; ``clf.wv.save_word2vec_format(path)`` writes a ``.vec`` file),
+    ``pretrained_vectors=`` and :meth:`load_fasttext` (fastText's own ``.bin``
+    classifiers).  :meth:`predict` stays scikit-learn's.
 
     File format (:meth:`save`, :meth:`load`): one NumPy ``.npz`` archive written with
     ``numpy.savez`` (no pickled objects; read back with ``allow_pickle=False``) holding
@@ -232,6 +236,7 @@ class TextClassifier(ParamsMixin):
     words_per_sec_: float
 
     _repr_always = ("dim", "loss")
+    _eos = False  # texts end in fastText's </s> (a model read by load_fasttext)
     _estimator_type = "classifier"  # scikit-learn < 1.6
 
     @keyword_aliases(wordNgrams="ngrams", bucket="buckets", neg="negative", epoch="epochs",
@@ -319,6 +324,8 @@ class TextClassifier(ParamsMixin):
                 ) -> tuple[np.ndarray, np.ndarray]:
         v = self.vocab_ if vocab is None else vocab
         buckets = (self.input_.shape[0] - len(v)) if vocab is None else self._buckets()
+        if self._eos and vocab is None:  # a fastText model: each line ends in its word </s>
+            texts = [f"{t} {EOS}" for t in texts]
         return named_errors("texts", lambda: v.encode(texts, ngrams=int(self.ngrams),
                                                       buckets=int(buckets)))
 
@@ -469,6 +476,7 @@ class TextClassifier(ParamsMixin):
         counts = np.bincount(y, minlength=len(cl)).astype(np.int64)
         losses = self._train(len(vocab), ids, offsets, y, table, output, counts, 0, starts)
         self.classes_, self.vocab_, self.input_, self.output_ = cl, vocab, table, output
+        self.__dict__.pop("_eos", None)
         self.class_counts_, self.calls_, self.loss_history_ = counts, 1, losses
         return self
 
@@ -700,7 +708,7 @@ class TextClassifier(ParamsMixin):
         self._check_fitted()
         words = self.vocab_.words
         state = {"total_tokens": self.vocab_.total_tokens, "calls": self.calls_,
-                 "loss_history": self.loss_history_}
+                 "loss_history": self.loss_history_, **({"eos": True} if self._eos else {})}
         with atomic_write(check_path(path)) as f:
             params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
                       for k, v in self.get_params().items()}
@@ -719,6 +727,101 @@ class TextClassifier(ParamsMixin):
         name = check_path(path)
         arrays = read_npz(name, FORMAT, "msopt TextClassifier")
         return cls._from_arrays(arrays, name)
+
+    @classmethod
+    def load_fasttext(cls, path: str | os.PathLike[str]) -> TextClassifier:
+        """Read a supervised model saved by fastText (``model.save_model("model.bin")``,
+        ``fasttext supervised -output model``): its vocabulary, word n-gram buckets, labels
+        (``__label__`` dropped) and tables, so that it predicts as fastText does.
+
+        fastText reads the end of each line as one more word, ``</s>``, whose input row is
+        part of every text's mean; a loaded model adds it to each text as well (and keeps
+        doing so after :meth:`save` and :meth:`load`, and in :meth:`partial_fit`).  The
+        hyperparameters come from the file, except ``lr`` (fastText does not save it: the
+        default).  Softmax scores are fastText's to float precision (fastText's Python
+        ``predict`` adds 1e-5 to each); ``ova`` and ``ns`` scores are exact sigmoids where
+        fastText reads a 512-entry table, so they differ by up to about 0.01 and two close
+        labels may swap.  Refused with a ValueError naming the file: models of word vectors
+        (``skipgram``, ``cbow``: read their ``.vec`` with ``KeyedVectors``), the
+        hierarchical softmax loss, character n-grams (``minn``/``maxn``), quantized
+        (``.ftz``) and pruned models."""
+        name = check_path(path)
+        with open(name, "rb") as f:
+            data = f.read()
+        try:
+            model = cls._from_fasttext(data)
+        except (ValueError, struct.error) as e:
+            raise ValueError(f"{name}: not a supported fastText model ({e})") from None
+        return model
+
+    @classmethod
+    def _from_fasttext(cls, data: bytes) -> TextClassifier:
+        pos = 0
+
+        def take(fmt: str) -> tuple[Any, ...]:
+            nonlocal pos
+            out = struct.unpack_from(fmt, data, pos)
+            pos += struct.calcsize(fmt)
+            return out
+
+        def matrix() -> np.ndarray:
+            nonlocal pos
+            (quantized,) = take("<?")
+            if quantized:
+                raise ValueError("a quantized (.ftz) model")
+            m, n = take("<2q")
+            if m < 0 or n < 1 or pos + 4 * m * n > len(data):
+                raise ValueError(f"a {m} x {n} matrix that the file does not hold")
+            a = np.frombuffer(data, "<f4", m * n, pos).reshape(m, n).astype(np.float32)
+            pos += 4 * m * n
+            return a
+
+        magic, version = take("<2i")
+        if magic != 793712314 or version not in (11, 12):
+            raise ValueError("no fastText header (magic 793712314, version 11 or 12)")
+        (dim, _ws, epoch, min_count, neg, word_ngrams, loss, kind, bucket, _minn, maxn, _lru,
+         _t) = take("<12id")
+        if kind != 3:
+            raise ValueError("a model of word vectors, not a classifier: read its .vec file "
+                             "with KeyedVectors.load_word2vec_format")
+        if loss not in _FASTTEXT_LOSSES:
+            raise ValueError("the hierarchical softmax loss, which msopt does not implement")
+        if maxn > 0 and version == 12:
+            raise ValueError(f"character n-grams (maxn={maxn}), which msopt does not hash")
+        size, n_words, n_labels, n_tokens, pruned = take("<3i2q")
+        if not 0 < n_words < size or n_labels != size - n_words:
+            raise ValueError(f"a dictionary of {size} entries, {n_words} words, {n_labels} "
+                             "labels")
+        names, counts = [], []
+        for _ in range(size):
+            end = data.index(b"\0", pos)
+            names.append(data[pos:end].decode("utf-8"))
+            pos = end + 1
+            counts.append(take("<qb")[0])
+        if pruned > 0:
+            raise ValueError("a pruned (quantized) dictionary")
+        input, output = matrix(), matrix()
+        if pos != len(data) or input.shape != (n_words + bucket, dim) or output.shape != (
+                n_labels, dim):
+            raise ValueError(f"tables of shapes {input.shape} and {output.shape} for "
+                             f"{n_words} words, {bucket} buckets, {n_labels} labels, dim "
+                             f"{dim}")
+        labels = _typed([_one_label("labels", x) for x in names[n_words:]], "labels")
+        order = np.argsort(labels, kind="stable")
+        model = cls(dim=dim, ngrams=word_ngrams, buckets=bucket or 2_000_000,
+                    loss=_FASTTEXT_LOSSES[loss], negative=neg, epochs=epoch,
+                    min_count=min_count)
+        model._check_params()
+        model.vocab_ = Vocabulary.from_counts(names[:n_words], counts[:n_words], n_tokens,
+                                              min_count=min_count)
+        model.classes_ = labels[order]
+        if len(set(model.classes_.tolist())) != n_labels or n_labels < 2:
+            raise ValueError("labels that are not 2 or more distinct names")
+        model.input_ = input[:n_words + model._buckets()].copy()
+        model.output_ = np.ascontiguousarray(output[order])
+        model.class_counts_ = np.asarray(counts[n_words:], np.int64)[order]
+        model.calls_, model.loss_history_, model._eos = 1, [], True
+        return model
 
     @classmethod
     def _from_arrays(cls, a: dict[str, np.ndarray], name: str) -> TextClassifier:
@@ -795,6 +898,7 @@ class TextClassifier(ParamsMixin):
         model.classes_, model.vocab_, model.input_, model.output_ = classes, vocab, input, output
         model.class_counts_, model.calls_ = class_counts, calls
         model.loss_history_ = [float(x) for x in history]
+        model._eos = state.get("eos") is True
         return model
 
 
