@@ -303,7 +303,7 @@ class TextClassifier(ParamsMixin):
         if labels is None:
             if isinstance(texts, bytes):
                 raise TypeError("texts: a path or an iterable of str, not bytes")
-            t, per_line = read_labeled(texts)
+            t, per_line = named_errors("texts", lambda: read_labeled(texts))
             for i, x in enumerate(per_line):
                 if not x:
                     raise ValueError(f"labels: line {i + 1} has 0 __label__ tokens; one or "
@@ -369,9 +369,10 @@ class TextClassifier(ParamsMixin):
     # -- training -------------------------------------------------------------------------
     def fit(self, texts: str | os.PathLike[str] | Iterable[str],
             labels: Iterable[Any] | None = None) -> TextClassifier:
-        """Train from scratch on texts and their labels (or on a fastText-format file,
-        ``labels=None``): a new vocabulary, new tables, then ``epochs`` epochs.  Returns
-        self."""
+        """Train from scratch on texts and their labels (one label or a list of labels per
+        text; see the class docstring), or on a fastText-format file (a ``pathlib.Path``, or
+        an iterable of ``__label__X text`` lines) with ``labels=None``: a new vocabulary,
+        new tables, then ``epochs`` epochs.  Returns self."""
         self._check_params()
         t, ls, starts = self._texts_labels(texts, labels)
         return self._first_call(t, ls, starts, None)
