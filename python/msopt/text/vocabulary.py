@@ -406,7 +406,18 @@ class Vocabulary(ParamsMixin):
 def read_labeled(source: os.PathLike[str] | Iterable[str], *, prefix: str = "__label__",
                  errors: str = "strict") -> tuple[list[str], list[list[str]]]:
     """fastText's supervised format: each line's tokens starting with ``prefix`` are its
-    labels, the rest its text.  Returns (texts, labels per line)."""
+    labels, the rest its text.
+
+    Returns ``(texts, labels)``: ``texts[i]`` is line i's text (its other tokens joined by
+    single spaces), ``labels[i]`` the list of its label names without the prefix (empty for
+    a line without one), the shape :class:`~msopt.TextClassifier`'s ``fit``, ``score`` and
+    ``test`` take, so that ``clf.fit(*read_labeled(path))`` trains on the names.
+
+    Examples
+    --------
+    >>> read_labeled(["__label__sports __label__news the match", "__label__tech chips"])
+    (['the match', 'chips'], [['sports', 'news'], ['tech']])
+    """
     texts, labels = [], []
     for line in iter_lines(source, errors=errors):
         toks = line.split()
