@@ -286,6 +286,7 @@ def fasttext_train(
     seed: int,
     threads: int,
     deterministic: bool = False,
+    label_offsets: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def fasttext_predict_proba(
     ids: npt.NDArray[np.int64],

@@ -505,7 +505,7 @@ class TextClassifier(ParamsMixin):
                                                                                np.uint64)[0])
         weights = np.sqrt(class_counts.astype(np.float64))
         t0 = time.perf_counter()
-        losses = _core.fasttext_train(ids, offsets, y, input, output, self.loss, weights,  # type: ignore[call-arg]
+        losses = _core.fasttext_train(ids, offsets, y, input, output, self.loss, weights,
                                       int(self.negative), float(self.lr), int(self.epochs),
                                       seed, int(self.threads or _core.get_num_threads()),
                                       deterministic=bool(self.deterministic),
