@@ -40,26 +40,28 @@ void bag_mean(const float* E, std::size_t dim, const std::int64_t* ids, const st
               std::size_t m, float* h) {
     using simd::F4;
     using simd::F8;
+    using simd::FW;
+    constexpr int kK = int(32 * sizeof(float) / sizeof(FW));  // vectors per 32 columns
     for (std::size_t i = 0; i < m; ++i) {
         float* __restrict o = h + i * dim;
         const std::size_t lo = std::size_t(off[i]), hi = std::size_t(off[i + 1]);
         const float inv = hi > lo ? 1.0f / float(hi - lo) : 1.0f;
         std::size_t c = 0;
         for (; c + 32 <= dim; c += 32) {
-            F8 a[4] = {};
+            FW a[kK] = {};
             for (std::size_t j = lo; j < hi; ++j) {
                 const float* r = E + std::size_t(ids[j]) * dim + c;
 #pragma GCC unroll 4
-                for (int k = 0; k < 4; ++k) {
-                    F8 x;
-                    std::memcpy(&x, r + 8 * k, sizeof x);
+                for (int k = 0; k < kK; ++k) {
+                    FW x;
+                    std::memcpy(&x, r + k * int(sizeof(FW) / sizeof(float)), sizeof x);
                     a[k] += x;
                 }
             }
 #pragma GCC unroll 4
-            for (int k = 0; k < 4; ++k) {
-                const F8 y = a[k] * inv;
-                std::memcpy(o + c + 8 * k, &y, sizeof y);
+            for (int k = 0; k < kK; ++k) {
+                const FW y = a[k] * inv;
+                std::memcpy(o + c + k * int(sizeof(FW) / sizeof(float)), &y, sizeof y);
             }
         }
         for (; c + 8 <= dim; c += 8) mean_cols<F8>(E, dim, ids, lo, hi, inv, c, o);

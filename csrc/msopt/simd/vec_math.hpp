@@ -25,6 +25,12 @@ namespace {
 
 typedef float F8 __attribute__((vector_size(32)));
 typedef float F4 __attribute__((vector_size(16)));
+#if defined(__AVX512F__)
+typedef float F16 __attribute__((vector_size(64)));
+typedef F16 FW;  // the widest float vector of the unit
+#else
+typedef F8 FW;
+#endif
 
 // The sum of a[j] * b[j] for j in [i, n), in order from 0: the tail of dot16 (its products
 // four at a time, the sum still one element after another).
@@ -42,61 +48,87 @@ inline float tail_dot(const float* __restrict a, const float* __restrict b, std:
     return tail;
 }
 
+// dot16's 16 lanes: one 16-float register on AVX-512, else two 8-float halves (a 64-byte
+// vector type is no register on AVX2, where GCC kept it on the stack and every block waited
+// on store forwarding).  Lane j adds x[j] * y[j] either way, so the bits are the same.
+struct Lanes16 {
+#if defined(__AVX512F__)
+    F16 v = {};
+    static Lanes16 load(const float* p) {
+        Lanes16 r;
+        std::memcpy(&r.v, p, sizeof r.v);
+        return r;
+    }
+    void add_product(const Lanes16& x, const Lanes16& y) { v += x.v * y.v; }
+    F8 halves() const {  // lane j + lane j + 8
+        return __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+               __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    }
+#else
+    F8 lo = {}, hi = {};
+    static Lanes16 load(const float* p) {
+        Lanes16 r;
+        std::memcpy(&r.lo, p, sizeof r.lo);
+        std::memcpy(&r.hi, p + 8, sizeof r.hi);
+        return r;
+    }
+    void add_product(const Lanes16& x, const Lanes16& y) {
+        lo += x.lo * y.lo;
+        hi += x.hi * y.hi;
+    }
+    F8 halves() const { return lo + hi; }
+#endif
+    // The lanes added in dot16's fixed tree (j + 8, j + 4, j + 2, j + 1), then `tail`.
+    float sum(float tail) const {
+        const F8 t8 = halves();
+        const F4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
+                      __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
+        return ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
+    }
+};
+
 // Lane j sums a[i] * b[i] for i = j (mod 16) over the whole 16-blocks, in order; the lanes
 // are added in a fixed tree (j + 8, j + 4, j + 2, j + 1); the tail's products, summed in
 // order, come last.  reference._dot16 does the same.  (Adding the tail into the lanes
 // through memory would stall on store forwarding, at a third of the kernel's time.)
 inline float dot16(const float* __restrict a, const float* __restrict b, std::size_t n) {
-    // The 16 lanes as two 8-lane halves: a 64-byte vector type is no register on AVX2,
-    // where GCC kept it on the stack and every block waited on store forwarding.
-    F8 lo = {}, hi = {};
+    Lanes16 s;
     std::size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        F8 xl, xh, yl, yh;
-        std::memcpy(&xl, a + i, sizeof xl);
-        std::memcpy(&xh, a + i + 8, sizeof xh);
-        std::memcpy(&yl, b + i, sizeof yl);
-        std::memcpy(&yh, b + i + 8, sizeof yh);
-        lo += xl * yl;
-        hi += xh * yh;
-    }
-    const float tail = tail_dot(a, b, i, n);
-    const F8 t8 = lo + hi;
-    const F4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
-                     __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
-    return ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
+    for (; i + 16 <= n; i += 16) s.add_product(Lanes16::load(a + i), Lanes16::load(b + i));
+    return s.sum(tail_dot(a, b, i, n));
 }
 
 // The dot16 of h with each of M rows, in one pass over h: each score has dot16's lanes and
-// order, so the bits of M dot16 calls.  (M <= 4 keeps the 2 M accumulators in registers.)
+// order, so the bits of M dot16 calls.  (M <= 4 keeps the accumulators in registers.)
 template <int M>
 inline void dot16_rows(const float* __restrict h, const float* const* rows, std::size_t n,
                        float* f) {
-    F8 lo[M], hi[M];
-#pragma GCC unroll 4
-    for (int d = 0; d < M; ++d) lo[d] = hi[d] = F8{};
+    Lanes16 s[M];
     std::size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        F8 xl, xh;
-        std::memcpy(&xl, h + i, sizeof xl);
-        std::memcpy(&xh, h + i + 8, sizeof xh);
+        const Lanes16 x = Lanes16::load(h + i);
 #pragma GCC unroll 4
-        for (int d = 0; d < M; ++d) {
-            F8 yl, yh;
-            std::memcpy(&yl, rows[d] + i, sizeof yl);
-            std::memcpy(&yh, rows[d] + i + 8, sizeof yh);
-            lo[d] += xl * yl;
-            hi[d] += xh * yh;
-        }
+        for (int d = 0; d < M; ++d) s[d].add_product(x, Lanes16::load(rows[d] + i));
     }
 #pragma GCC unroll 4
+    for (int d = 0; d < M; ++d) f[d] = s[d].sum(tail_dot(h, rows[d], i, n));
+}
+
+// Elements [i, i + width of V) of add_rows.  V: FW, F8, F4 or float.
+template <class V, int M>
+inline void add_rows_at(const float* g, const float* const* rows, float* __restrict y,
+                        std::size_t i) {
+    V acc{};
+#pragma GCC unroll 8
     for (int d = 0; d < M; ++d) {
-        const float tail = tail_dot(h, rows[d], i, n);
-        const F8 t8 = lo[d] + hi[d];
-        const F4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
-                      __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
-        f[d] = ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
+        V r;
+        std::memcpy(&r, rows[d] + i, sizeof r);
+        acc += g[d] * r;
     }
+    V yv;
+    std::memcpy(&yv, y + i, sizeof yv);
+    yv += acc;
+    std::memcpy(y + i, &yv, sizeof yv);
 }
 
 // y += (g[0] x_0 + g[1] x_1 + ... + g[M-1] x_{M-1}), the sum taken element by element from 0
@@ -105,25 +137,12 @@ inline void dot16_rows(const float* __restrict h, const float* const* rows, std:
 template <int M>
 inline void add_rows(const float* g, const float* const* rows, float* __restrict y,
                      std::size_t n) {
+    constexpr std::size_t kW = sizeof(FW) / sizeof(float);
     std::size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        F8 acc = {};
-#pragma GCC unroll 8
-        for (int d = 0; d < M; ++d) {
-            F8 r;
-            std::memcpy(&r, rows[d] + i, sizeof r);
-            acc += g[d] * r;
-        }
-        F8 yv;
-        std::memcpy(&yv, y + i, sizeof yv);
-        yv += acc;
-        std::memcpy(y + i, &yv, sizeof yv);
-    }
-    for (; i < n; ++i) {
-        float acc = 0.0f;
-        for (int d = 0; d < M; ++d) acc += g[d] * rows[d][i];
-        y[i] += acc;
-    }
+    for (; i + kW <= n; i += kW) add_rows_at<FW, M>(g, rows, y, i);
+    for (; i + 8 <= n; i += 8) add_rows_at<F8, M>(g, rows, y, i);
+    for (; i + 4 <= n; i += 4) add_rows_at<F4, M>(g, rows, y, i);
+    for (; i < n; ++i) add_rows_at<float, M>(g, rows, y, i);
 }
 
 // y += a x
