@@ -29,6 +29,7 @@ from msopt.text.lexical import (
 )
 
 COL = {name: j for j, name in enumerate(FEATURES)}
+FEATURES_LIST = list(FEATURES)
 
 # -- lexical pieces ---------------------------------------------------------------------------
 
@@ -116,6 +117,11 @@ def test_pair_features_by_hand():
     assert row[COL["word_count"]] == 4
     np.testing.assert_allclose(row[COL["idf_count"]],
                                idf["discovered"] + idf["hale"] + idf["bopp"] + idf["1995"])
+    # every distinct question token, stop words included: discovered, hale, bopp, in, 1995
+    # are in a; who, the, comet are not
+    all_idf = dict(zip(tokenize(q), df.idf(tokenize(q))))
+    np.testing.assert_allclose(row[COL["all_idf_count"]], sum(
+        all_idf[w] for w in ("discovered", "hale", "bopp", "in", "1995")))
     np.testing.assert_allclose(row[COL["idf_coverage"]],
                                row[COL["idf_count"]] / sum(idf.values()))
     np.testing.assert_allclose(row[COL["stem_idf_count"]], sum(idf.values()))
@@ -140,6 +146,7 @@ def test_pair_features_by_hand():
     np.testing.assert_allclose(X[:, COL["bm25"]], want_bm25)
     row = X[1]
     assert row[COL["word_count"]] == 1
+    np.testing.assert_allclose(row[COL["all_idf_count"]], all_idf["the"] + all_idf["comet"])
     assert row[COL["new_name"]] == 0
     np.testing.assert_allclose(row[COL["density"]], 1.0)
 
@@ -244,6 +251,41 @@ def test_fit_score_rank():
     assert r.score([], []).shape == (0,)
 
 
+def test_pairwise_training_is_a_regression_on_within_question_differences():
+    from msopt.linear_model.estimators import LogisticRegression
+
+    qs, ans, ys, gs = _data(10, n_questions=8)
+    ys = ys.copy()
+    ys[gs.index(7):] = 0  # a question without a correct answer adds no pair
+    r = AnswerRanker(C=0.5).fit(qs, ans, ys)
+    assert r.intercept_ == 0.0
+    Z = (r.features(qs, ans) - r.mean_) / r.scale_
+    codes = np.array(gs)
+    diffs = [Z[i] - Z[j] for i in range(len(ys)) for j in range(len(ys))
+             if codes[i] == codes[j] and ys[i] == 1 and ys[j] == 0]
+    assert len(diffs) == sum(int(ys[codes == k].sum()) * int((1 - ys[codes == k]).sum())
+                             for k in range(8))
+    X = np.vstack(diffs + [-d for d in diffs])
+    y = np.repeat([1, 0], len(diffs))
+    clf = LogisticRegression(C=0.5, random_state=0, batch_size=None, learning_rate=0.1,
+                             max_iter=2000, tol=1e-7, fit_intercept=False).fit(X, y)
+    np.testing.assert_allclose(r.coef_, np.ravel(clf.coef_), rtol=1e-9, atol=1e-12)
+    # pairwise=False: a regression on the pairs themselves, with an intercept
+    p = AnswerRanker(C=0.5, pairwise=False).fit(qs, ans, ys)
+    assert repr(p).startswith("AnswerRanker(C=0.5, pairwise=False, ")
+    clf = LogisticRegression(C=0.5, random_state=0, batch_size=None, learning_rate=0.1,
+                             max_iter=2000, tol=1e-7).fit(Z, ys)
+    np.testing.assert_allclose(p.coef_, np.ravel(clf.coef_), rtol=1e-9, atol=1e-12)
+    assert p.intercept_ == pytest.approx(float(np.ravel(clf.intercept_)[0]), rel=1e-9)
+    tq, ta, ty, _ = _data(11)
+    assert _rank_metrics(p, tq, ta, ty).map > 0.95
+    # labels on which pointwise training works but no question has both kinds
+    only = np.array([int(g % 2 == 0) for g in gs])
+    assert AnswerRanker(pairwise=False).fit(qs, ans, only).intercept_ != 0.0
+    with pytest.raises(ValueError, match="^labels: no question has both"):
+        AnswerRanker().fit(qs, ans, only)
+
+
 def test_fit_repeats_and_keeps_no_reference_to_inputs():
     qs, ans, ys, _ = _data(2)
     a = AnswerRanker(seed=5).fit(qs, ans, ys)
@@ -306,7 +348,38 @@ def test_save_load_and_pickle(tmp_path):
     np.testing.assert_array_equal(clone.score(tq, ta), r.score(tq, ta))
     assert repr(pickle.loads(pickle.dumps(AnswerRanker(C=2.0)))) == "AnswerRanker(C=2.0)"
     with np.load(path, allow_pickle=False) as z:
-        assert str(z["format"]) == "msopt-answerranker 1"
+        assert str(z["format"]) == "msopt-answerranker 2"
+
+
+def test_load_reads_format_1(tmp_path):
+    """A file of format 1 (no all_idf_count feature, trained on the pairs themselves)
+    loads and scores as its members say."""
+    qs, ans, ys, _ = _data(12)
+    r = AnswerRanker(pairwise=False, C=0.5).fit(qs, ans, ys)
+    path = tmp_path / "v2.npz"
+    r.save(path)
+    with np.load(path, allow_pickle=False) as z:
+        members = {k: z[k] for k in z.files}
+    keep = [j for j, f in enumerate(FEATURES) if f != "all_idf_count"]
+    names_1 = [FEATURES_LIST[j] for j in keep]
+    old = {**members, "format": np.array("msopt-answerranker 1"),
+           "params": np.array('{"C": 0.5, "k1": 1.2, "b": 0.75, "folds": 3, "seed": 0}'),
+           "features": np.frombuffer("\n".join(names_1).encode(), np.uint8),
+           **{k: members[k][keep] for k in ("mean", "scale", "coef")}}
+    v1 = tmp_path / "v1.npz"
+    np.savez(v1, **old)
+    back = AnswerRanker.load(v1)
+    assert back.pairwise is False
+    assert back.feature_names_ == names_1
+    tq, ta, _, _ = _data(13)
+    X = r.features(tq, ta)[:, keep]
+    np.testing.assert_allclose(back.score(tq, ta), ((X - old["mean"]) / old["scale"])
+                               @ old["coef"] + r.intercept_, rtol=1e-12)
+    np.testing.assert_array_equal(back.features(tq, ta), X)
+    # a format-1 file listing this format's features is refused
+    np.savez(v1, **{**members, "format": old["format"]})
+    with pytest.raises(ValueError, match="features: expected"):
+        AnswerRanker.load(v1)
 
 
 def test_load_refuses_other_and_damaged_files(tmp_path):
@@ -335,7 +408,8 @@ def test_load_refuses_other_and_damaged_files(tmp_path):
 
 @pytest.mark.parametrize("case", ["answers", "labels", "groups", "label2", "label_half",
                                   "label_str", "no_positive", "all_positive", "empty",
-                                  "not_str", "one_str", "C", "folds", "encoder", "doc2vec"])
+                                  "not_str", "one_str", "C", "folds", "pairwise", "encoder",
+                                  "doc2vec", "no_pair"])
 def test_bad_fit_changes_nothing(case):
     qs, ans, ys, gs = _data(8)
     r = AnswerRanker().fit(qs, ans, ys)
@@ -377,6 +451,13 @@ def test_bad_fit_changes_nothing(case):
     elif case in ("C", "folds"):
         r.set_params(**{case: 0})
         before = _state(r)
+    elif case == "pairwise":
+        r.set_params(pairwise=1)
+        before = _state(r)
+        error = TypeError
+    elif case == "no_pair":
+        args[2] = np.array([int(g % 2 == 0) for g in gs])
+        name = "labels"
     elif case == "encoder":
         r.set_params(encoder=object())
         before = _state(r)
