@@ -171,10 +171,9 @@ def atomic_write(path: Any, mode: str = "wb", *, encoding: str | None = None,
     _fsync_folder(folder)
 
 
-def read_npz(path: Any, fmt: str | tuple[str, ...], what: str) -> dict[str, np.ndarray]:
-    """Every member of an ``.npz`` file whose ``format`` member reads ``fmt`` (or one of
-    them, when a tuple: the first is named in errors), in memory (``what`` names such files
-    in errors, as "msopt Word2Vec").
+def read_npz(path: Any, fmt: str, what: str) -> dict[str, np.ndarray]:
+    """Every member of an ``.npz`` file whose ``format`` member reads ``fmt``, in memory
+    (``what`` names such files in errors, as "msopt Word2Vec").
 
     A file that is not such an archive (another file, a lone ``.npy``, an archive of other
     arrays, a truncated or corrupt one, members whose headers promise more bytes than they
@@ -197,11 +196,10 @@ def read_npz(path: Any, fmt: str | tuple[str, ...], what: str) -> dict[str, np.n
                 NotImplementedError, KeyError, IndexError, OverflowError,
                 SyntaxError) as e:
             raise ValueError(f"{name}: not a readable {what} file ({e})") from None
-    formats = (fmt,) if isinstance(fmt, str) else fmt
     tag = arrays.get("format")
-    if tag is None or tag.dtype.kind != "U" or tag.shape != () or str(tag) not in formats:
+    if tag is None or tag.dtype.kind != "U" or tag.shape != () or str(tag) != fmt:
         raise ValueError(f"{name}: not an {what} file (no 'format' member reading "
-                         f"{formats[0]!r})")
+                         f"{fmt!r})")
     return arrays
 
 

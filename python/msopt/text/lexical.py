@@ -61,8 +61,6 @@ deep wide heavy hot cold""".split())
 FEATURES: dict[str, str] = {
     "word_count": "distinct question content words found in the candidate",
     "idf_count": "their IDF sum",
-    "all_idf_count": "IDF sum of the distinct question tokens found in the candidate, stop "
-                     "words included",
     "bm25": "BM25 of the question's content words, the question's candidates as corpus",
     "idf_coverage": "idf_count over the IDF sum of all the question's content words",
     "stem_idf_count": "IDF sum of the question content words whose stem the candidate has",
@@ -239,30 +237,27 @@ def pair_features(questions: Sequence[str], answers: Sequence[str], groups: np.n
     col = {name: j for j, name in enumerate(FEATURES)}
     a_tokens = [tokenize(a) for a in answers]
     q_cache: dict[str, tuple[list[str], list[float], set[tuple[str, str]], list[str],
-                             set[str], set[str], str, dict[str, float]]] = {}
+                             set[str], set[str], str]] = {}
     c_count, c_idf, c_cover, c_stem = (col[k] for k in ("word_count", "idf_count",
                                                          "idf_coverage", "stem_idf_count"))
     c_bigram, c_len, c_density, c_name = (col[k] for k in ("bigram_overlap", "log_length",
                                                            "density", "name_match"))
-    c_num, c_new, c_all = col["new_number"], col["new_name"], col["all_idf_count"]
+    c_num, c_new = col["new_number"], col["new_name"]
     for i in range(n):
         q = questions[i]
         if q not in q_cache:
             qt = tokenize(q)
             qw = content_words(qt)
             caps = {w for w in _capitalized(q) if w not in STOP_WORDS}
-            distinct = list(dict.fromkeys(qt))
             q_cache[q] = (qw, df.idf(qw).tolist(), set(zip(qt, qt[1:])), [stem(w) for w in qw],
-                          caps, set(qt), question_type(qt),
-                          dict(zip(distinct, df.idf(distinct).tolist())))
-        qw, idf, bigrams, stems, caps, qset, qtype, all_idf = q_cache[q]
+                          caps, set(qt), question_type(qt))
+        qw, idf, bigrams, stems, caps, qset, qtype = q_cache[q]
         at = a_tokens[i]
         aset = set(at)
         matched = {w for w in qw if w in aset}
         row = out[i]
         row[c_count] = len(matched)
         row[c_idf] = idf_sum = sum(v for w, v in zip(qw, idf) if w in aset)
-        row[c_all] = sum(v for w, v in all_idf.items() if w in aset)
         total = sum(idf)
         row[c_cover] = idf_sum / total if total > 0 else 0.0
         astems = {stem(w) for w in aset}
