@@ -1,6 +1,6 @@
 """AnswerRanker on TrecQA answer selection beside lexical baselines, computed in the same run.
 
-    python bench/trecqa_quality.py [DATA] [--encoder]
+    python bench/trecqa_quality.py [DATA] [--encoder] [--doc2vec] [--seeds N]
 
 DATA is the shared data folder (default: $MSOPT_DATA, else ../shared/data beside the
 repository); it needs trecqa/{train,dev,test}.txt (``question<TAB>candidate<TAB>label``).
@@ -22,11 +22,15 @@ words (stop words removed) as the query:
   in a second row, with every question token;
 - TF-IDF cosine: term frequency times IDF (training candidates) over every token.
 
-``--encoder`` adds a ranker with msopt's SentenceEncoder cosine as a feature, the encoder
-trained by the ranker's fit on the labelled pairs (its weight learned on cross-fitted
-cosines).  ``--doc2vec`` adds a ranker with the cosine of msopt Doc2Vec vectors inferred
-for the question and the candidate, the Doc2Vec (PV-DBOW with skip-gram words, dim 64, 20
-epochs, min_count 2) trained on the distinct training questions and candidates.
+The default ranker (its regression trained on the labelled pairs) is shown beside the same
+features trained pairwise (``pairwise=True``: on within-question differences).  ``--encoder`` adds a
+ranker with msopt's SentenceEncoder cosine as a feature, the encoder trained by the
+ranker's fit on the labelled pairs (its weight learned on cross-fitted cosines).
+``--doc2vec`` adds a ranker with the cosine of msopt Doc2Vec vectors inferred for the
+question and the candidate, the Doc2Vec (PV-DBOW with skip-gram words, dim 64, 20 epochs,
+min_count 2) trained on the distinct training questions and candidates.  Those two rows
+are the mean over ``--seeds`` seeds (default 3: seeds 0, 1, 2 of the model and the
+ranker's folds), their fit time the mean too.
 """
 
 from __future__ import annotations
@@ -109,7 +113,11 @@ def main() -> None:
                     help="also rank with a SentenceEncoder cosine as a feature")
     ap.add_argument("--doc2vec", action="store_true",
                     help="also rank with a Doc2Vec cosine as a feature")
+    ap.add_argument("--seeds", type=int, default=3,
+                    help="seeds averaged over for the encoder and Doc2Vec rows (default 3)")
     args = ap.parse_args()
+    if args.seeds < 1:
+        raise SystemExit("--seeds: expected at least 1")
     folder = args.data / "trecqa"
     if not (folder / "train.txt").exists():
         raise SystemExit(f"the TrecQA data ({folder}) is absent")
@@ -122,10 +130,13 @@ def main() -> None:
                       for k, v in sets.items()))
 
     def table_row(name: str, scorer, seconds: float | None = None) -> None:
+        """One row; ``scorer`` is one function or a list of them (their mean MAP / MRR)."""
+        scorers = scorer if isinstance(scorer, list) else [scorer]
         cells = []
         for qs, ans, ys in sets.values():
-            m = ranking(qs, scorer(qs, ans), ys)
-            cells.append(f"{m.map:.3f} / {m.mrr:.3f}")
+            ms = [ranking(qs, f(qs, ans), ys) for f in scorers]
+            cells.append(f"{np.mean([m.map for m in ms]):.3f} / "
+                         f"{np.mean([m.mrr for m in ms]):.3f}")
         extra = f" {seconds:.1f} s |" if seconds is not None else " |"
         print(f"| {name} | " + " | ".join(cells) + " |" + extra, flush=True)
 
@@ -144,27 +155,34 @@ def main() -> None:
               lambda q, a: bm25_scores(q, a, False))
     table_row("TF-IDF cosine", lambda q, a: tfidf_cosine(q, a, train_df))
 
-    rankers: list[tuple[str, AnswerRanker]] = [("AnswerRanker (lexical)", AnswerRanker())]
+    seeds = range(args.seeds)
+    rankers: list[tuple[str, list[AnswerRanker]]] = [
+        ("AnswerRanker (lexical, default)", [AnswerRanker()]),
+        ("AnswerRanker (lexical, pairwise=True)", [AnswerRanker(pairwise=True)])]
     if args.encoder:
         from msopt.models.sentence_encoder import SentenceEncoder
 
-        enc = dict(dim=64, epochs=10, seed=0)
-        rankers.append(("AnswerRanker + encoder trained by fit on labelled pairs",
-                        AnswerRanker(encoder=SentenceEncoder(**enc))))
+        rankers.append((f"AnswerRanker + encoder trained by fit on labelled pairs (mean of "
+                        f"{args.seeds} seeds)",
+                        [AnswerRanker(encoder=SentenceEncoder(dim=64, epochs=10, seed=s),
+                                      seed=s) for s in seeds]))
     if args.doc2vec:
         from msopt.models.doc2vec import Doc2Vec
 
         t0 = time.perf_counter()
         docs = [tokenize(t) for t in dict.fromkeys(train[0] + train[1])]
-        d2v = Doc2Vec(docs, dim=64, dm=0, dbow_words=1, epochs=20, min_count=2, seed=1)
-        print(f"(Doc2Vec trained in {time.perf_counter() - t0:.1f} s)")
-        rankers.append(("AnswerRanker + Doc2Vec cosine", AnswerRanker(doc2vec=d2v)))
+        d2vs = [Doc2Vec(docs, dim=64, dm=0, dbow_words=1, epochs=20, min_count=2, seed=1 + s)
+                for s in seeds]
+        print(f"(Doc2Vec trained in {(time.perf_counter() - t0) / args.seeds:.1f} s a seed)")
+        rankers.append((f"AnswerRanker + Doc2Vec cosine (mean of {args.seeds} seeds)",
+                        [AnswerRanker(doc2vec=d, seed=s) for s, d in zip(seeds, d2vs)]))
     fitted = []
-    for name, ranker in rankers:
+    for name, group in rankers:
         t0 = time.perf_counter()
-        ranker.fit(*train)
-        table_row(name, ranker.score, time.perf_counter() - t0)
-        fitted.append((name, ranker))
+        for ranker in group:
+            ranker.fit(*train)
+        table_row(name, [r.score for r in group], (time.perf_counter() - t0) / len(group))
+        fitted.append((name + (" (seed 0)" if len(group) > 1 else ""), group[0]))
     for name, ranker in fitted:
         print(f"\nweights of {name} (standardized features; intercept "
               f"{ranker.intercept_:+.3f}):")

@@ -244,6 +244,51 @@ def test_fit_score_rank():
     assert r.score([], []).shape == (0,)
 
 
+def test_pairwise_training_is_a_regression_on_within_question_differences(tmp_path):
+    from msopt.linear_model.estimators import LogisticRegression
+
+    qs, ans, ys, gs = _data(10, n_questions=8)
+    ys = ys.copy()
+    ys[gs.index(7):] = 0  # a question without a correct answer adds no pair
+    r = AnswerRanker(C=0.5, pairwise=True).fit(qs, ans, ys)
+    assert repr(r).startswith("AnswerRanker(C=0.5, pairwise=True, ")
+    assert r.intercept_ == 0.0
+    Z = (r.features(qs, ans) - r.mean_) / r.scale_
+    codes = np.array(gs)
+    diffs = [Z[i] - Z[j] for i in range(len(ys)) for j in range(len(ys))
+             if codes[i] == codes[j] and ys[i] == 1 and ys[j] == 0]
+    assert len(diffs) == sum(int(ys[codes == k].sum()) * int((1 - ys[codes == k]).sum())
+                             for k in range(8))
+    # the same logistic loss whichever way round a pair is written: every other one negated
+    y = (np.arange(len(diffs)) % 2 == 0).astype(int)
+    X = np.vstack([d if label else -d for d, label in zip(diffs, y)])
+    clf = LogisticRegression(C=0.5, random_state=0, batch_size=None, learning_rate=0.1,
+                             max_iter=2000, tol=1e-7, fit_intercept=False,
+                             n_iter_no_change=20).fit(X, y)
+    np.testing.assert_allclose(r.coef_, np.ravel(clf.coef_), rtol=1e-9, atol=1e-12)
+    tq, ta, ty, _ = _data(11)
+    assert _rank_metrics(r, tq, ta, ty).map > 0.95
+    path = tmp_path / "pairwise.npz"
+    r.save(path)
+    back = AnswerRanker.load(path)
+    assert back.pairwise is True
+    assert back.intercept_ == 0.0
+    np.testing.assert_array_equal(back.score(tq, ta), r.score(tq, ta))
+    # pairwise=False: a regression on the pairs themselves, with an intercept
+    p = AnswerRanker(C=0.5).fit(qs, ans, ys)
+    assert p.pairwise is False
+    clf = LogisticRegression(C=0.5, random_state=0, batch_size=None, learning_rate=0.1,
+                             max_iter=2000, tol=1e-7).fit(Z, ys)
+    np.testing.assert_allclose(p.coef_, np.ravel(clf.coef_), rtol=1e-9, atol=1e-12)
+    assert p.intercept_ == pytest.approx(float(np.ravel(clf.intercept_)[0]), rel=1e-9)
+    assert _rank_metrics(p, tq, ta, ty).map > 0.95
+    # labels on which pointwise training works but no question has both kinds
+    only = np.array([int(g % 2 == 0) for g in gs])
+    assert AnswerRanker().fit(qs, ans, only).intercept_ != 0.0
+    with pytest.raises(ValueError, match="^labels: no question has both"):
+        AnswerRanker(pairwise=True).fit(qs, ans, only)
+
+
 def test_fit_repeats_and_keeps_no_reference_to_inputs():
     qs, ans, ys, _ = _data(2)
     a = AnswerRanker(seed=5).fit(qs, ans, ys)
@@ -309,6 +354,25 @@ def test_save_load_and_pickle(tmp_path):
         assert str(z["format"]) == "msopt-answerranker 1"
 
 
+def test_load_of_a_file_without_pairwise(tmp_path):
+    """Files written before the pairwise parameter hold no "pairwise" in their params: they
+    were trained on the pairs themselves, as pairwise=False reads them."""
+    qs, ans, ys, _ = _data(12)
+    r = AnswerRanker(C=0.5).fit(qs, ans, ys)
+    path = tmp_path / "r.npz"
+    r.save(path)
+    with np.load(path, allow_pickle=False) as z:
+        members = {k: z[k] for k in z.files}
+    assert '"pairwise": false' in str(members["params"])
+    old = tmp_path / "old.npz"
+    np.savez(old, **{**members, "params": np.array(
+        '{"C": 0.5, "k1": 1.2, "b": 0.75, "folds": 3, "seed": 0}')})
+    back = AnswerRanker.load(old)
+    assert back.pairwise is False
+    tq, ta, _, _ = _data(13)
+    np.testing.assert_array_equal(back.score(tq, ta), r.score(tq, ta))
+
+
 def test_load_refuses_other_and_damaged_files(tmp_path):
     qs, ans, ys, _ = _data(7)
     r = AnswerRanker().fit(qs, ans, ys)
@@ -335,7 +399,8 @@ def test_load_refuses_other_and_damaged_files(tmp_path):
 
 @pytest.mark.parametrize("case", ["answers", "labels", "groups", "label2", "label_half",
                                   "label_str", "no_positive", "all_positive", "empty",
-                                  "not_str", "one_str", "C", "folds", "encoder", "doc2vec"])
+                                  "not_str", "one_str", "C", "folds", "pairwise", "encoder",
+                                  "doc2vec", "no_pair"])
 def test_bad_fit_changes_nothing(case):
     qs, ans, ys, gs = _data(8)
     r = AnswerRanker().fit(qs, ans, ys)
@@ -377,6 +442,15 @@ def test_bad_fit_changes_nothing(case):
     elif case in ("C", "folds"):
         r.set_params(**{case: 0})
         before = _state(r)
+    elif case == "pairwise":
+        r.set_params(pairwise=1)
+        before = _state(r)
+        error = TypeError
+    elif case == "no_pair":
+        r.set_params(pairwise=True)
+        before = _state(r)
+        args[2] = np.array([int(g % 2 == 0) for g in gs])
+        name = "labels"
     elif case == "encoder":
         r.set_params(encoder=object())
         before = _state(r)
