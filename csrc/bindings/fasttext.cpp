@@ -9,6 +9,7 @@
 #include <string>
 
 #include "../msopt/models/fasttext.hpp"
+#include "../msopt/models/resume.hpp"
 
 namespace msopt {
 namespace {
@@ -35,10 +36,10 @@ ftx::Loss parse_loss(const std::string& loss) {
     throw std::invalid_argument("loss: expected 'softmax', 'ova' or 'ns', got '" + loss + "'");
 }
 
-py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
-                          py::handle input, py::handle output, const std::string& loss,
-                          py::handle class_weights, int neg, double lr, int epochs,
-                          std::uint64_t seed, int threads, bool deterministic) {
+py::tuple run(py::handle ids, py::handle offsets, py::handle labels, py::handle input,
+              py::handle output, const std::string& loss, py::handle class_weights, int neg,
+              double lr, int epochs, std::uint64_t seed, int threads, bool deterministic,
+              py::handle resume, std::size_t chunk) {
     const ArrayView in = table(input, "input"), out = table(output, "output");
     if (in.shape[1] != out.shape[1])
         throw std::invalid_argument("input, output: rows of the same width expected, got " +
@@ -78,17 +79,35 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     p.seed = seed;
     p.threads = threads;
     p.deterministic = deterministic;
+    if (!resume.is_none()) {
+        const ArrayView rv = bind::array(resume, "resume", bind::Want{bind::kI64, 2, true});
+        bind::shape(rv, "resume", {Py_ssize_t(threads), Py_ssize_t(resume_width(epochs))},
+                    " (threads x (4 + 2 epochs))");
+        if (chunk < 1) throw std::invalid_argument("chunk: must be >= 1");
+        p.resume = reinterpret_cast<std::int64_t*>(rv.data);
+        p.chunk = chunk;
+    }
     std::vector<double> losses;
+    ftx::Progress progress;
     {
         py::gil_scoped_release nogil;
         losses = ftx::train(d, reinterpret_cast<float*>(in.data), std::size_t(in.shape[0]),
                             std::size_t(in.shape[1]),
                             reinterpret_cast<float*>(out.data), std::size_t(out.shape[0]),
-                            weights, p);
+                            weights, p, &progress);
     }
     py::array_t<double> a(py::ssize_t(losses.size()));
     if (!losses.empty()) std::memcpy(a.mutable_data(), losses.data(), losses.size() * 8);
-    return a;
+    return py::make_tuple(a, progress.docs, progress.epochs_done);
+}
+
+py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
+                          py::handle input, py::handle output, const std::string& loss,
+                          py::handle class_weights, int neg, double lr, int epochs,
+                          std::uint64_t seed, int threads, bool deterministic) {
+    return run(ids, offsets, labels, input, output, loss, class_weights, neg, lr, epochs, seed,
+               threads, deterministic, py::none(), 1)[0]
+        .cast<py::array_t<double>>();
 }
 
 py::array_t<float> proba(py::handle ids, py::handle offsets, py::handle input,
@@ -121,6 +140,15 @@ void register_fasttext(py::module_& m) {
           "Train the mean-of-rows classifier ('softmax', 'ova' or 'ns' loss; ns draws neg "
           "classes per document from class_weights) for every epoch in one call; returns "
           "the mean loss of each epoch.");
+    m.def("fasttext_train_chunk", &run, py::arg("ids"), py::arg("offsets"), py::arg("labels"),
+          py::arg("input"), py::arg("output"), py::arg("loss"), py::arg("class_weights"),
+          py::arg("neg"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
+          py::arg("threads"), py::arg("deterministic"), py::arg("resume"), py::arg("chunk"),
+          "fasttext_train's run in chunks: about `chunk` input rows read per thread per call, "
+          "from and back to `resume` (int64, threads x (4 + 2 epochs), zeros at the start); "
+          "the chunks repeat one whole call bit for bit with one thread.  Returns (mean loss "
+          "of each epoch so far, documents walked, epochs finished), counted from the start "
+          "of the run.");
     m.def("fasttext_predict_proba", &proba, py::arg("ids"), py::arg("offsets"),
           py::arg("input"), py::arg("output"), py::arg("loss"),
           "Class scores of each document: softmax probabilities, or each class's sigmoid "
