@@ -3,6 +3,7 @@
 // weights are private copies checked after they are taken (bind::Copies); the tables are
 // trained in place (a race on them gives wrong numbers, never a bad address).
 #include "common.hpp"
+#include "ragged.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -36,7 +37,7 @@ ftx::Loss parse_loss(const std::string& loss) {
     throw std::invalid_argument("loss: expected 'softmax', 'ova' or 'ns', got '" + loss + "'");
 }
 
-py::tuple run(py::handle ids, py::handle offsets, py::handle labels, py::handle input,
+py::tuple run(const bind::RaggedIds& corpus, py::handle labels, py::handle input,
               py::handle output, const std::string& loss, py::handle class_weights, int neg,
               double lr, int epochs, std::uint64_t seed, int threads, bool deterministic,
               py::handle resume, std::size_t chunk) {
@@ -48,7 +49,10 @@ py::tuple run(py::handle ids, py::handle offsets, py::handle labels, py::handle 
     if (in.shape[0] >= INT32_MAX || out.shape[0] >= INT32_MAX)
         throw std::invalid_argument("input, output: at most 2^31 - 2 rows are supported");
     bind::Copies copies;
-    ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]), copies);
+    corpus.check_rows(in.shape[0], "input");
+    const bind::Ragged r = corpus.view();
+    ftx::Docs d;
+    d.ids = r.ids, d.n_ids = r.n_ids, d.offsets = r.offsets, d.n_docs = r.n;
     const ArrayView lv =
         bind::private_array(labels, "labels", bind::Want{bind::kI32, 1}, copies);
     bind::shape(lv, "labels", {Py_ssize_t(d.n_docs)}, " (one label per document)");
@@ -105,8 +109,9 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
                           py::handle input, py::handle output, const std::string& loss,
                           py::handle class_weights, int neg, double lr, int epochs,
                           std::uint64_t seed, int threads, bool deterministic) {
-    return run(ids, offsets, labels, input, output, loss, class_weights, neg, lr, epochs, seed,
-               threads, deterministic, py::none(), 1)[0]
+    const auto rows = table(input, "input").shape[0];
+    return run(bind::RaggedIds(ids, offsets, rows, std::to_string(rows) + " input rows"), labels, input, output, loss, class_weights,
+               neg, lr, epochs, seed, threads, deterministic, py::none(), 1)[0]
         .cast<py::array_t<double>>();
 }
 
@@ -140,7 +145,7 @@ void register_fasttext(py::module_& m) {
           "Train the mean-of-rows classifier ('softmax', 'ova' or 'ns' loss; ns draws neg "
           "classes per document from class_weights) for every epoch in one call; returns "
           "the mean loss of each epoch.");
-    m.def("fasttext_train_chunk", &run, py::arg("ids"), py::arg("offsets"), py::arg("labels"),
+    m.def("fasttext_train_chunk", &run, py::arg("corpus"), py::arg("labels"),
           py::arg("input"), py::arg("output"), py::arg("loss"), py::arg("class_weights"),
           py::arg("neg"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
           py::arg("threads"), py::arg("deterministic"), py::arg("resume"), py::arg("chunk"),

@@ -16,7 +16,7 @@ Model file format (``Word2Vec.save``): a NumPy ``.npz`` archive, no pickled obje
     words         uint8  the vocabulary's UTF-8 words, joined by "\\n", in id order
     counts        int64  (V,) word counts
     syn0, syn1neg float32 (V, dim) input and output vectors
-    loss_history  float64 mean loss per example of each epoch of the last train call
+    loss_history  float64 mean loss per example of each epoch trained since build_vocab
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
+from msopt._progress import ChunkSize, Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary
 
@@ -443,6 +444,13 @@ class Word2Vec(GensimNames, ParamsMixin):
         ``1 / (1 + exp(-x))``, or word2vec's table over [-6, 6] (saturating outside).
     compute_loss : bool
         Accumulate the exact loss per epoch into ``loss_history_`` (NaN when off).
+    callbacks : list of callables, optional
+        ``f(model, progress) -> bool`` after each chunk of training (about a quarter of a
+        second), given a :class:`msopt.Progress` record (epoch, words seen, loss, learning
+        rate, words per second); True stops the training there.
+    verbose : bool or int
+        Show a progress bar (tqdm when installed, else a line on stderr).  The same reports
+        go to the ``"msopt"`` logger at INFO.
 
     Attributes
     ----------
@@ -452,7 +460,14 @@ class Word2Vec(GensimNames, ParamsMixin):
     syn1neg : ndarray of float32 or None
         The output vectors.
     loss_history_ : list of float
-        Mean loss per example of each epoch of the last ``train`` call.
+        Mean loss per example of each epoch, over every ``train`` call since
+        ``build_vocab``.
+
+    Notes
+    -----
+    ``train`` runs in native chunks and returns to Python between them: Ctrl-C raises
+    KeyboardInterrupt within a chunk's time and leaves the vectors as the finished chunks
+    made them (the learning rate decays across chunks exactly as in one call).
 
     Examples
     --------
@@ -468,6 +483,9 @@ class Word2Vec(GensimNames, ParamsMixin):
     """
 
     _repr_always = ("dim", "window", "sg")
+    # Words per native call and thread: None sizes them to about a quarter second of work,
+    # except with deterministic threads, whose bits depend on the chunks: then 2**18.
+    _chunk_words: int | None = None
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
@@ -482,7 +500,9 @@ class Word2Vec(GensimNames, ParamsMixin):
                  threads: int | None = None, seed: int = 1, lr: float = 0.025,
                  min_lr: float = 1e-4, sample: float = 1e-3, max_vocab: int | None = None,
                  lower: bool = False, cbow_mean: int = 1, deterministic: bool = False,
-                 sigmoid: str = "exact", compute_loss: bool = True) -> None:
+                 sigmoid: str = "exact", compute_loss: bool = True,
+                 callbacks: Sequence[Callable[..., Any]] | None = None,
+                 verbose: bool | int = False) -> None:
         self.dim, self.window, self.negative = dim, window, negative
         self.sg, self.cbow_mean = sg, cbow_mean
         self.min_count, self.epochs, self.seed = min_count, epochs, seed
@@ -491,7 +511,10 @@ class Word2Vec(GensimNames, ParamsMixin):
         self.max_vocab, self.lower = max_vocab, lower
         self.deterministic, self.sigmoid = deterministic, sigmoid
         self.compute_loss = compute_loss
+        self.callbacks, self.verbose = callbacks, verbose
         self._check_params()
+        check_callbacks(callbacks)
+        check_verbose(verbose)
         self.vocab: Vocabulary | None = None
         self._wv: KeyedVectors | None = None
         self.syn1neg: np.ndarray | None = None
@@ -575,13 +598,15 @@ class Word2Vec(GensimNames, ParamsMixin):
         # installed only now that nothing can fail
         self.vocab, self.syn1neg, self._wv = vocab, syn1neg, KeyedVectors(vocab.words, syn0)
         self._trained = False
+        self.loss_history_ = []
         return self
 
     def train(self, sentences: str | os.PathLike[str] | Iterable[Any],
               epochs: int | None = None) -> Word2Vec:
         """Train the current vectors on ``sentences`` for ``epochs`` (default
-        ``self.epochs``) in one native call; the rate decays from ``alpha`` to
-        ``min_alpha`` over the call.  Words outside the vocabulary are dropped."""
+        ``self.epochs``); the rate decays from ``alpha`` to ``min_alpha`` over the call.
+        Words outside the vocabulary are dropped.  Native chunks of the call report to
+        ``callbacks`` and ``verbose``; Ctrl-C keeps the chunks done."""
         if self.vocab is None or self._wv is None or self.syn1neg is None:
             raise not_fitted(self, "call build_vocab() (or pass sentences to the "
                                    "constructor)")
@@ -591,27 +616,65 @@ class Word2Vec(GensimNames, ParamsMixin):
         vocab = self.vocab
         ids, offsets = named_errors("sentences", lambda: vocab.encode(self._lines(sentences)))
         offsets = _cut_long(offsets, len(ids))
-        threads = self.threads or _core.get_num_threads()
+        threads = int(self.threads or _core.get_num_threads())
         # The tables are trained in place; a copy puts them back if the training diverges
         # (a rate too large for the data writes Inf, then NaN).
         vectors, syn1neg = self.wv.vectors, self.syn1neg
         undo = (vectors.copy(), syn1neg.copy())
+        history = len(self.loss_history_)
+        # One native call per chunk of words, resumed from where the last one stopped: the
+        # same bits as one whole call with one thread.
+        fixed = self._chunk_words
+        if fixed is None and self.deterministic and threads > 1:
+            fixed = 1 << 18
+        chunk = ChunkSize(fixed, 1 << 16)
+        resume = np.zeros((threads, 4 + 2 * epochs), np.int64)
+        corpus = _core.RaggedIds(ids, offsets, len(vocab))  # copied and checked once
+        total, lr, min_lr = len(ids) * epochs, float(self.lr), float(self.min_lr)
         t0 = time.perf_counter()
         try:
-            losses, words, examples = _core.word2vec_train(
-                ids, offsets, self.vocab.counts, vectors, syn1neg,
-                int(self.window), int(self.negative), float(self.sample), float(self.lr),
-                float(self.min_lr), int(epochs), int(self.seed), int(threads), sg=bool(self.sg),
-                cbow_mean=bool(self.cbow_mean), table_sigmoid=self.sigmoid == "table",
-                compute_loss=bool(self.compute_loss), deterministic=bool(self.deterministic))
+            with Tracker(self, epochs=epochs, total=total, unit="words",
+                         callbacks=self.callbacks, verbose=self.verbose) as track:
+                done = 0
+                while True:
+                    chunk.start()
+                    losses, words, examples, seen, done = _core.word2vec_train_chunk(
+                        corpus, vocab.counts, vectors, syn1neg,
+                        int(self.window), int(self.negative), float(self.sample), lr, min_lr,
+                        int(epochs), int(self.seed), threads, resume, int(chunk),
+                        sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
+                        table_sigmoid=self.sigmoid == "table",
+                        compute_loss=bool(self.compute_loss),
+                        deterministic=bool(self.deterministic))
+                    chunk.done()
+                    finished = len(self.loss_history_) - history
+                    self.loss_history_ += [float(x) for x in losses[finished:done]]
+                    if done >= epochs or track.report(
+                            min(done + 1, epochs), seen, losses[min(done, epochs - 1)],
+                            lr - (lr - min_lr) * seen / max(total, 1),
+                            epoch_end=done > finished):
+                        break
+                if done >= epochs and epochs:  # the last report, at the call's end
+                    track.report(epochs, seen, losses[-1], min_lr, epoch_end=True)
             finite = bool(np.isfinite(vectors).all() and np.isfinite(syn1neg).all())
-        except BaseException:  # an interrupt: put the tables back too
+        except KeyboardInterrupt:  # the chunks done stay, unless they diverged
+            if not (np.isfinite(vectors).all() and np.isfinite(syn1neg).all()):
+                np.copyto(vectors, undo[0])
+                np.copyto(syn1neg, undo[1])
+                del self.loss_history_[history:]
+            else:
+                self._trained = True
+            self.wv._unit = None
+            raise
+        except BaseException:  # a failed call changes nothing
             np.copyto(vectors, undo[0])
             np.copyto(syn1neg, undo[1])
+            del self.loss_history_[history:]
             raise
         if not finite:
             np.copyto(vectors, undo[0])
             np.copyto(syn1neg, undo[1])
+            del self.loss_history_[history:]
             raise DivergenceError(
                 f"Word2Vec.train: the vectors became NaN or Inf (lr={self.lr!r} is too large "
                 "for this corpus); they are as they were before this call.  Try a smaller "
@@ -620,12 +683,11 @@ class Word2Vec(GensimNames, ParamsMixin):
         self.wv._unit = None
         self.train_seconds_ = time.perf_counter() - t0
         self.words_per_sec_ = len(ids) * epochs / max(self.train_seconds_, 1e-9)
-        self.loss_history_ = [float(x) for x in losses]
         self._trained = True
         return self
 
     def _params(self) -> dict[str, Any]:
-        return self.get_params()
+        return saved_params(self)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (exactly; no extension is added), one ``.npz`` file
