@@ -172,13 +172,13 @@ class Tracker:
             logger.info(rec.message())
             self._logged = now
         if self.verbose:
-            self._show(rec)
+            self._show(rec, epoch_end)
         stop = False
         for cb in self.callbacks:
             stop = bool(cb(self.model, rec)) or stop
         return stop
 
-    def _show(self, rec: Progress) -> None:
+    def _show(self, rec: Progress, epoch_end: bool) -> None:
         if self._bar is None:
             try:
                 from tqdm.auto import tqdm
@@ -188,10 +188,10 @@ class Tracker:
                 self._bar = tqdm(total=self.total, desc=self.name, unit=rec.unit,
                                  leave=False)
         if self._bar is False:
-            line = rec.message()
-            sys.stderr.write("\r" + line.ljust(self._width))
+            line = rec.message()  # rewritten in place; an epoch's last one stays
+            sys.stderr.write("\r" + line.ljust(self._width) + ("\n" if epoch_end else ""))
             sys.stderr.flush()
-            self._width = len(line)
+            self._width = 0 if epoch_end else len(line)
             return
         self._bar.update(rec.seen - self._shown)
         self._shown = rec.seen

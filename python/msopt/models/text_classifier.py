@@ -431,7 +431,8 @@ class TextClassifier(ParamsMixin):
                                                                                np.uint64)[0])
         weights = np.sqrt(class_counts.astype(np.float64))
         threads, epochs = int(self.threads or _core.get_num_threads()), int(self.epochs)
-        corpus = _core.RaggedIds(ids, offsets, len(input))  # copied and checked once
+        corpus = _core.RaggedIds(ids, offsets, len(input))  # type: ignore[attr-defined]
+        train_chunk = _core.fasttext_train_chunk  # type: ignore[attr-defined]
         resume = np.zeros((threads, 4 + 2 * epochs), np.int64)
         fixed = self._chunk_rows
         if fixed is None and self.deterministic and threads > 1:
@@ -443,7 +444,7 @@ class TextClassifier(ParamsMixin):
                      callbacks=self.callbacks, verbose=self.verbose) as track:
             while True:
                 chunk.start()
-                losses, seen, done = _core.fasttext_train_chunk(
+                losses, seen, done = train_chunk(
                     corpus, y, input, output, self.loss, weights, int(self.negative), lr,
                     epochs, seed, threads, bool(self.deterministic), resume, int(chunk))
                 chunk.done()

@@ -629,7 +629,8 @@ class Word2Vec(GensimNames, ParamsMixin):
             fixed = 1 << 18
         chunk = ChunkSize(fixed, 1 << 16)
         resume = np.zeros((threads, 4 + 2 * epochs), np.int64)
-        corpus = _core.RaggedIds(ids, offsets, len(vocab))  # copied and checked once
+        corpus = _core.RaggedIds(ids, offsets, len(vocab))  # type: ignore[attr-defined]
+        train_chunk = _core.word2vec_train_chunk  # type: ignore[attr-defined]
         total, lr, min_lr = len(ids) * epochs, float(self.lr), float(self.min_lr)
         t0 = time.perf_counter()
         try:
@@ -638,7 +639,7 @@ class Word2Vec(GensimNames, ParamsMixin):
                 done = 0
                 while True:
                     chunk.start()
-                    losses, words, examples, seen, done = _core.word2vec_train_chunk(
+                    losses, words, examples, seen, done = train_chunk(
                         corpus, vocab.counts, vectors, syn1neg,
                         int(self.window), int(self.negative), float(self.sample), lr, min_lr,
                         int(epochs), int(self.seed), threads, resume, int(chunk),
