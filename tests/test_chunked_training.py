@@ -46,10 +46,12 @@ def test_word2vec_chunks_repeat_one_call_bit_for_bit(monkeypatch, sg, sigmoid):
         m.train(corpus)
         runs.append((m.wv.vectors.copy(), m.syn1neg.copy(), list(m.loss_history_), len(calls)))
     (v0, s0, l0, n0), (v1, s1, l1, n1) = runs
-    assert n0 == 1 and n1 > 20  # one call, then many
+    assert n0 == 1
+    assert n1 > 20
     np.testing.assert_array_equal(v0, v1)
     np.testing.assert_array_equal(s0, s1)
-    assert l0 == l1 and len(l0) == 3
+    assert l0 == l1
+    assert len(l0) == 3
 
 
 def test_word2vec_chunks_match_the_whole_call_binding():
@@ -89,8 +91,10 @@ def test_word2vec_lock_free_threads_train_every_epoch_in_chunks():
     m.callbacks = [lambda model, p: seen.append(p.seen)]
     m.build_vocab(corpus)
     m.train(corpus)
-    assert len(m.loss_history_) == 3 and np.isfinite(m.loss_history_).all()
-    assert seen == sorted(seen) and seen[-1] == 3 * sum(len(s.split()) for s in corpus)
+    assert len(m.loss_history_) == 3
+    assert np.isfinite(m.loss_history_).all()
+    assert seen == sorted(seen)
+    assert seen[-1] == 3 * sum(len(s.split()) for s in corpus)
 
 
 @pytest.mark.parametrize("loss", ["softmax", "ova", "ns"])
@@ -106,10 +110,12 @@ def test_text_classifier_chunks_repeat_one_call_bit_for_bit(monkeypatch, loss):
         clf.fit(texts, labels).partial_fit(texts, labels)
         runs.append((clf.input_.copy(), clf.output_.copy(), clf.loss_history_, len(calls)))
     (i0, o0, l0, n0), (i1, o1, l1, n1) = runs
-    assert n0 == 2 and n1 > 40
+    assert n0 == 2
+    assert n1 > 40
     np.testing.assert_array_equal(i0, i1)
     np.testing.assert_array_equal(o0, o1)
-    assert l0 == l1 and len(l0) == 8
+    assert l0 == l1
+    assert len(l0) == 8
 
 
 def test_resume_state_is_checked():
@@ -118,7 +124,8 @@ def test_resume_state_is_checked():
     offsets = np.arange(0, 40, 8, dtype=np.int64)
     counts = np.bincount(ids, minlength=5).astype(np.int64) + 1
     corpus = _core.RaggedIds(ids, offsets, 5)
-    assert len(corpus) == 5 and corpus.rows == 5
+    assert len(corpus) == 5
+    assert corpus.rows == 5
     syn0, syn1 = rng.random((5, 4), dtype=np.float32), np.zeros((5, 4), np.float32)
     args = (corpus, counts, syn0, syn1, 2, 2, 0.0, 0.1, 1e-4, 2, 1, 1)
     before = syn0.copy()

@@ -67,15 +67,22 @@ def test_callbacks_get_the_documented_record(name):
     for p in seen:
         assert isinstance(p, Progress)
         assert (p.model, p.unit, p.epochs) == (name, unit, epochs)
-        assert 1 <= p.epoch <= epochs and 0 <= p.seen <= p.total
-        assert isinstance(p.loss, float) and p.learning_rate >= 0 and p.per_second > 0
-        assert p["loss"] == p.loss and "epoch" in p and 0 <= p.fraction <= 1
+        assert 1 <= p.epoch <= epochs
+        assert 0 <= p.seen <= p.total
+        assert isinstance(p.loss, float)
+        assert p.learning_rate >= 0
+        assert p.per_second > 0
+        assert p["loss"] == p.loss
+        assert "epoch" in p
+        assert 0 <= p.fraction <= 1
     assert [p.seen for p in seen] == sorted(p.seen for p in seen)
-    assert seen[-1].epoch == epochs and seen[-1].seen == seen[-1].total
+    assert seen[-1].epoch == epochs
+    assert seen[-1].seen == seen[-1].total
     assert math.isfinite(seen[-1].loss)
     assert seen[-1].loss == pytest.approx(model.loss_history_[-1])
     if name == "LanguageModel":
-        assert "val_perplexity" in seen[-1] and seen[-1]["val_loss"] > 0
+        assert "val_perplexity" in seen[-1]
+        assert seen[-1]["val_loss"] > 0
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -110,7 +117,9 @@ def test_logging_carries_the_reports_at_info(name, caplog):
     assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "msopt")
     for e in range(1, epochs + 1):  # every epoch's end is logged
         assert any(m.startswith(f"{name}: epoch {e}/{epochs}") for m in messages)
-    assert "loss" in messages[-1] and "lr" in messages[-1] and "/s" in messages[-1]
+    assert "loss" in messages[-1]
+    assert "lr" in messages[-1]
+    assert "/s" in messages[-1]
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -141,9 +150,11 @@ def test_ctrl_c_leaves_word2vec_trained_so_far():
     with pytest.raises(KeyboardInterrupt):
         model.train(CORPUS)
     assert 1 <= len(model.loss_history_) < 3
-    assert np.isfinite(model.wv.vectors).all() and (model.wv.vectors != before).any()
+    assert np.isfinite(model.wv.vectors).all()
+    assert (model.wv.vectors != before).any()
     assert len(model.wv.most_similar("cat", topn=3)) == 3
-    assert "trained" in repr(model) and "not trained" not in repr(model)
+    assert "trained" in repr(model)
+    assert "not trained" not in repr(model)
     model.callbacks = None
     model.train(CORPUS)  # trains on
     assert len(model.loss_history_) >= 4
@@ -153,14 +164,16 @@ def test_ctrl_c_in_a_first_fit_leaves_a_usable_text_classifier():
     clf = _clf(callbacks=[_interrupt_after(5)])
     with pytest.raises(KeyboardInterrupt):
         clf.fit(CORPUS, LABELS)
-    assert clf.calls_ == 1 and len(clf.loss_history_) < 3
+    assert clf.calls_ == 1
+    assert len(clf.loss_history_) < 3
     assert np.isfinite(clf.input_).all()
     assert clf.predict(CORPUS[:4]).shape == (4,)
     history = list(clf.loss_history_)
     clf.set_params(callbacks=[_interrupt_after(5)])
     with pytest.raises(KeyboardInterrupt):
         clf.partial_fit(CORPUS, LABELS)
-    assert clf.calls_ == 2 and clf.loss_history_[:len(history)] == history
+    assert clf.calls_ == 2
+    assert clf.loss_history_[:len(history)] == history
     assert clf.class_counts_.sum() == 2 * len(CORPUS)
     clf.set_params(callbacks=None)
     clf.partial_fit(CORPUS, LABELS)
@@ -197,7 +210,8 @@ def test_loss_history_accumulates_and_fit_resets_it():
     m = _w2v().build_vocab(CORPUS).train(CORPUS)
     first = list(m.loss_history_)
     m.train(CORPUS, epochs=2)
-    assert len(m.loss_history_) == 5 and m.loss_history_[:3] == first
+    assert len(m.loss_history_) == 5
+    assert m.loss_history_[:3] == first
     m.build_vocab(CORPUS)
     assert m.loss_history_ == []
 
@@ -224,7 +238,8 @@ def test_models_with_callbacks_save_and_load(tmp_path):
     m = _w2v(callbacks=[lambda m, p: None], verbose=0).build_vocab(CORPUS).train(CORPUS)
     m.save(tmp_path / "w2v")
     back = msopt.Word2Vec.load(tmp_path / "w2v")
-    assert back.callbacks is None and back.loss_history_ == m.loss_history_
+    assert back.callbacks is None
+    assert back.loss_history_ == m.loss_history_
     clf = _clf(callbacks=[lambda m, p: None]).fit(CORPUS, LABELS)
     clf.save(tmp_path / "clf")
     assert msopt.TextClassifier.load(tmp_path / "clf").callbacks is None
@@ -232,13 +247,16 @@ def test_models_with_callbacks_save_and_load(tmp_path):
 
 def test_progress_record_and_tracker():
     p = Progress("M", 2, 3, 50, 100, "words", 1.5, 0.01, 1000.0, {"val_loss": 2.0})
-    assert p["val_loss"] == 2.0 and p["seen"] == 50 and p.fraction == 0.5
+    assert p["val_loss"] == 2.0
+    assert p["seen"] == 50
+    assert p.fraction == 0.5
     with pytest.raises(KeyError):
         p["nope"]
     assert p.message() == ("M: epoch 2/3, 50.0% of 100 words, loss 1.5, lr 0.01, 1,000 words/s"
                            ", val_loss 2")
     t = Tracker(object(), epochs=1, total=10, unit="rows")
-    assert "Tracker(object" in repr(t) and t.report(1, 10, 0.5, 0.1) is False
+    assert "Tracker(object" in repr(t)
+    assert t.report(1, 10, 0.5, 0.1) is False
     assert _progress.check_verbose(True) == 1
     with pytest.raises(TypeError, match="verbose"):
         _progress.check_verbose("loud")
@@ -248,7 +266,8 @@ def test_chunk_size_fixed_or_timed():
     fixed = ChunkSize(100, 1 << 16)
     fixed.start()
     fixed.done()
-    assert int(fixed) == 100 and "fixed" in repr(fixed)
+    assert int(fixed) == 100
+    assert "fixed" in repr(fixed)
     timed = ChunkSize(None, 1000, seconds=10.0)
     timed.start()
     timed.done()  # far quicker than 10 s: grows, at most 4 times
