@@ -227,7 +227,7 @@ class ChunkSize:
     seconds : float
     """
 
-    def __init__(self, fixed: int | None, first: int, seconds: float = 0.25) -> None:
+    def __init__(self, fixed: int | None, first: int, seconds: float = 0.4) -> None:
         self.fixed, self.seconds = fixed, seconds
         self.size = int(fixed) if fixed is not None else int(first)
         self._start = time.perf_counter()

@@ -123,8 +123,8 @@ class TextClassifier(ParamsMixin):
         Seeds the input table's initial values and the document order (and ns's draws;
         alias ``random_state``).
     callbacks : list of callables, optional
-        ``f(model, progress) -> bool`` after each chunk of training (about a quarter of a
-        second), given a :class:`msopt.Progress` record (epoch, documents seen, loss,
+        ``f(model, progress) -> bool`` after each chunk of training (about 0.4 s of
+        work), given a :class:`msopt.Progress` record (epoch, documents seen, loss,
         learning rate, documents per second); True stops the training there.  Ctrl-C
         raises KeyboardInterrupt at the end of a chunk and keeps the chunks done.
     verbose : bool or int
@@ -204,8 +204,8 @@ class TextClassifier(ParamsMixin):
 
     _repr_always = ("dim", "loss")
     _estimator_type = "classifier"  # scikit-learn < 1.6
-    # Input rows read per native call and thread: None sizes them to about a quarter
-    # second of work, except with deterministic threads, whose bits depend on the chunks.
+    # Input rows read per native call and thread: None sizes them to about 0.4 s of
+    # work, except with deterministic threads, whose bits depend on the chunks.
     _chunk_rows: int | None = None
 
     @keyword_aliases(wordNgrams="ngrams", bucket="buckets", neg="negative", epoch="epochs",

@@ -445,8 +445,8 @@ class Word2Vec(GensimNames, ParamsMixin):
     compute_loss : bool
         Accumulate the exact loss per epoch into ``loss_history_`` (NaN when off).
     callbacks : list of callables, optional
-        ``f(model, progress) -> bool`` after each chunk of training (about a quarter of a
-        second), given a :class:`msopt.Progress` record (epoch, words seen, loss, learning
+        ``f(model, progress) -> bool`` after each chunk of training (about 0.4 s of
+        work), given a :class:`msopt.Progress` record (epoch, words seen, loss, learning
         rate, words per second); True stops the training there.
     verbose : bool or int
         Show a progress bar (tqdm when installed, else a line on stderr).  The same reports
@@ -483,7 +483,7 @@ class Word2Vec(GensimNames, ParamsMixin):
     """
 
     _repr_always = ("dim", "window", "sg")
-    # Words per native call and thread: None sizes them to about a quarter second of work,
+    # Words per native call and thread: None sizes them to about 0.4 s of work,
     # except with deterministic threads, whose bits depend on the chunks: then 2**18.
     _chunk_words: int | None = None
 
