@@ -10,7 +10,6 @@
 #include <string>
 
 #include "../msopt/models/fasttext.hpp"
-#include "../msopt/models/resume.hpp"
 
 namespace msopt {
 namespace {
@@ -83,14 +82,8 @@ py::tuple run(const bind::RaggedIds& corpus, py::handle labels, py::handle input
     p.seed = seed;
     p.threads = threads;
     p.deterministic = deterministic;
-    if (!resume.is_none()) {
-        const ArrayView rv = bind::array(resume, "resume", bind::Want{bind::kI64, 2, true});
-        bind::shape(rv, "resume", {Py_ssize_t(threads), Py_ssize_t(resume_width(epochs))},
-                    " (threads x (4 + 2 epochs))");
-        if (chunk < 1) throw std::invalid_argument("chunk: must be >= 1");
-        p.resume = reinterpret_cast<std::int64_t*>(rv.data);
-        p.chunk = chunk;
-    }
+    p.resume = bind::resume_rows(resume, threads, epochs, chunk);
+    if (p.resume) p.chunk = chunk;
     std::vector<double> losses;
     ftx::Progress progress;
     {
@@ -110,8 +103,9 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
                           py::handle class_weights, int neg, double lr, int epochs,
                           std::uint64_t seed, int threads, bool deterministic) {
     const auto rows = table(input, "input").shape[0];
-    return run(bind::RaggedIds(ids, offsets, rows, std::to_string(rows) + " input rows"), labels, input, output, loss, class_weights,
-               neg, lr, epochs, seed, threads, deterministic, py::none(), 1)[0]
+    const bind::RaggedIds corpus(ids, offsets, rows, std::to_string(rows) + " input rows");
+    return run(corpus, labels, input, output, loss, class_weights, neg, lr, epochs, seed,
+               threads, deterministic, py::none(), 1)[0]
         .cast<py::array_t<double>>();
 }
 

@@ -1,9 +1,11 @@
-// RaggedIds: a private, checked copy of ids stored back to back with their starts (the
-// sentences of word2vec, the documents of the text classifier), taken once and handed to
-// every call of a chunked training run, so that no chunk copies or checks the corpus again.
+// What the calls of a chunked training run share (word2vec, the text classifier):
+// RaggedIds, a private, checked copy of ids stored back to back with their starts (the
+// sentences, the documents), taken once so that no chunk copies or checks the corpus
+// again; and the check of the run's resume array (resume.hpp).
 #pragma once
 
 #include "common.hpp"
+#include "../msopt/models/resume.hpp"
 
 #include <string>
 #include <vector>
@@ -33,5 +35,17 @@ struct RaggedIds {
                                         " rows, but " + of + " has " + std::to_string(want));
     }
 };
+
+// The resume rows of a chunked run: int64, writeable, C-contiguous, threads x (4 + 2
+// epochs); null when `resume` is None (one whole call).  chunk >= 1.
+inline std::int64_t* resume_rows(py::handle resume, int threads, int epochs,
+                                 std::size_t chunk) {
+    if (resume.is_none()) return nullptr;
+    const ArrayView rv = array(resume, "resume", Want{kI64, 2, true});
+    shape(rv, "resume", {Py_ssize_t(threads), Py_ssize_t(resume_width(std::size_t(epochs)))},
+          " (threads x (4 + 2 epochs))");
+    if (chunk < 1) throw std::invalid_argument("chunk: must be >= 1");
+    return reinterpret_cast<std::int64_t*>(rv.data);
+}
 
 }  // namespace msopt::bind

@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "../msopt/models/resume.hpp"
 #include "../msopt/models/word2vec.hpp"
 
 namespace msopt {
@@ -46,14 +45,8 @@ w2v::Result run(const bind::RaggedIds& corpus, py::handle counts_a, py::handle s
     for (std::size_t w = 0; w < V; ++w)
         if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");
     w2v::Params p;
-    if (!resume_a.is_none()) {
-        const ArrayView rv = bind::array(resume_a, "resume", bind::Want{bind::kI64, 2, true});
-        bind::shape(rv, "resume", {Py_ssize_t(threads), Py_ssize_t(resume_width(epochs))},
-                    " (threads x (4 + 2 epochs))");
-        if (chunk < 1) throw std::invalid_argument("chunk: must be >= 1");
-        p.resume = reinterpret_cast<std::int64_t*>(rv.data);
-        p.chunk = chunk;
-    }
+    p.resume = bind::resume_rows(resume_a, threads, epochs, chunk);
+    if (p.resume) p.chunk = chunk;
     p.dim = std::size_t(s0.shape[1]);
     p.window = window;
     p.negative = negative;
@@ -90,9 +83,9 @@ py::tuple train(py::handle ids, py::handle offsets, py::handle counts, py::handl
                 std::size_t round_words, bool freeze_input, bool freeze_output) {
     // (counts first: its length is the ids' bound)
     const auto V = bind::int64_vector(counts, "counts").shape[0];
-    const w2v::Result r = run(bind::RaggedIds(ids, offsets, V, "a vocabulary of " + std::to_string(V)), counts, syn0, syn1, window,
-                              negative, sample, alpha, min_alpha, epochs, seed, threads,
-                              py::none(), 1, sg,
+    const bind::RaggedIds corpus(ids, offsets, V, "a vocabulary of " + std::to_string(V));
+    const w2v::Result r = run(corpus, counts, syn0, syn1, window, negative, sample, alpha,
+                              min_alpha, epochs, seed, threads, py::none(), 1, sg,
                               cbow_mean, table_sigmoid, compute_loss, deterministic,
                               round_words, freeze_input, freeze_output);
     return py::make_tuple(losses(r), r.words, r.pairs);
@@ -134,7 +127,8 @@ void register_word2vec(py::module_& m) {
              py::arg("ids"), py::arg("offsets"), py::arg("rows"))
         .def_readonly("rows", &bind::RaggedIds::rows)
         .def("__len__", [](const bind::RaggedIds& r) { return r.offsets.size(); });
-    m.def("word2vec_train_chunk", &train_chunk, py::arg("corpus"), py::arg("counts"), py::arg("syn0"), py::arg("syn1"), py::arg("window"),
+    m.def("word2vec_train_chunk", &train_chunk, py::arg("corpus"), py::arg("counts"),
+          py::arg("syn0"), py::arg("syn1"), py::arg("window"),
           py::arg("negative"), py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"),
           py::arg("epochs"), py::arg("seed"), py::arg("threads"), py::arg("resume"),
           py::arg("chunk"), py::arg("sg") = true, py::arg("cbow_mean") = true,
