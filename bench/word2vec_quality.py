@@ -44,7 +44,7 @@ def main() -> None:
             print(f"| {name} | {cells[0]} | {cells[1]} | {statistics.median(r['seconds']):.2f} |")
         for w in ("elizabeth", "letter", "happy"):
             print(f"  msopt most_similar({w!r}):",
-                  ", ".join(x for x, _ in res["msopt"]["model"].wv.most_similar(w, 6)))
+                  ", ".join(x for x, _ in res["msopt"]["model"].wv.most_similar(w, topn=6)))
 
 
 if __name__ == "__main__":

@@ -112,6 +112,56 @@ def test_inference_matches_the_reference(dim, dm, tol):
         assert set(got[1][np.diff(np.r_[offsets, len(ids)]) > 0]) == {9}
 
 
+def test_a_sampler_stands_for_the_counts():
+    """A Doc2VecSampler built once gives the bits of the counts, in training and inference,
+    and refuses a call with another sample."""
+    ids, offsets, tags, tag_offsets, counts = _tiny(3)
+    V, dim = len(counts), 5
+    rng = np.random.default_rng(0)
+    words = rng.standard_normal((V, dim)).astype(np.float32)
+    syn1 = rng.standard_normal((V, dim)).astype(np.float32)
+    sampler = _core.Doc2VecSampler(counts, 0.2)
+    assert (sampler.size, sampler.sample) == (V, 0.2)
+    assert repr(sampler) == f"Doc2VecSampler({V} words, sample=0.2)"
+    args = (words, syn1, 2, 3, 0.2, 0.1, 0.001, 5, 1, False, 4, 4)
+    a = _core.doc2vec_infer(ids, offsets, counts, *args)
+    b = _core.doc2vec_infer(ids, offsets, sampler, *args)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+    tables = []
+    for c in (counts, sampler):
+        vecs = np.vstack([words, np.zeros((4, dim), np.float32)])
+        s1 = syn1.copy()
+        out = _core.doc2vec_train(ids, offsets, tags, tag_offsets, c, vecs, s1, 2, 3, 0.2, 0.1,
+                                  0.001, 5, 1, False, False, 0, 1, 0, 0, len(ids))
+        tables.append((vecs, s1, out))
+    np.testing.assert_array_equal(tables[0][0], tables[1][0])
+    np.testing.assert_array_equal(tables[0][1], tables[1][1])
+    assert tables[0][2] == tables[1][2]
+    with pytest.raises(ValueError, match="sample: the Doc2VecSampler was built with sample=0.2"):
+        _core.doc2vec_infer(ids, offsets, sampler, words, syn1, 2, 3, 0.1, 0.1, 0.001, 5, 1,
+                            False, 4, 4)
+    with pytest.raises(ValueError, match="sample"):
+        _core.Doc2VecSampler(counts, -1.0)
+    with pytest.raises(ValueError, match="counts"):
+        _core.Doc2VecSampler(np.zeros(3, np.int64), 0.0)
+
+
+def test_the_model_builds_its_sampler_once():
+    docs, _ = _topics(n=10)
+    model = Doc2Vec(docs, dim=8, min_count=1, epochs=2, threads=1, seed=3)
+    first = model._draws()
+    model.infer_vectors(docs[:2])
+    assert model._draws() is first
+    model.sample = 0.0
+    again = model._draws()
+    assert again is not first
+    assert again.sample == 0.0
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(clone.infer_vectors(docs[:2])[0],
+                                  model.infer_vectors(docs[:2])[0])
+
+
 def test_learns_the_topics_and_infers_new_documents():
     docs, labels = _topics()
     # sample=0: on 19 words every word is frequent, and subsampling would drop most
@@ -246,7 +296,7 @@ def test_refused_training_changes_nothing():
     before = (model.vectors.copy(), model.syn1neg.copy(), list(model.loss_history_))
     with pytest.raises(KeyError, match=r"documents\[0\]: tag 'new'"):
         model.train([(["cat"], ["new"])])
-    with pytest.raises(TypeError, match="documents: expected an iterable"):
+    with pytest.raises(TypeError, match="documents: got a str .*never opened as a file"):
         model.train("corpus.txt")
     with pytest.raises(ValueError, match="epochs"):
         model.train(docs, epochs=0)

@@ -217,7 +217,7 @@ _KILLED_SAVE = textwrap.dedent("""
     import sys
     import msopt
     texts, labels = ["good film", "bad film"], ["pos", "neg"]
-    models = [msopt.TextClassifier(dim=64, buckets=30000, epochs=0, threads=1, seed=seed)
+    models = [msopt.TextClassifier(dim=64, buckets=30000, ngrams=2, epochs=0, threads=1, seed=seed)
               .fit(texts, labels) for seed in (2, 3)]
     print("saving", flush=True)
     while True:
@@ -292,7 +292,8 @@ _SMALL_DISK = textwrap.dedent("""
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt], check=True)
     texts, labels = ["good film", "bad film"], ["pos", "neg"]
     small = msopt.TextClassifier(dim=2, buckets=10, epochs=1, threads=1).fit(texts, labels)
-    big = msopt.TextClassifier(dim=16, buckets=20000, epochs=0, threads=1).fit(texts, labels)
+    big = msopt.TextClassifier(dim=16, buckets=20000, ngrams=2, epochs=0,
+                               threads=1).fit(texts, labels)
     vocab = Vocabulary(min_count=1).fit(texts)
     path, vpath = os.path.join(mnt, "model.npz"), os.path.join(mnt, "vocab.txt")
     small.save(path)

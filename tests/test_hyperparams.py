@@ -528,7 +528,7 @@ def test_word2vec_file_with_huge_values_is_refused(tmp_path):
     ({"thread": 2**40}, ValueError, "threads"),
     ({"seed": 2**70}, ValueError, r"seed: must be <= 2\*\*64 - 1"),
     ({"bucket": 2**40}, ValueError, "buckets"),
-    ({"buckets": 2**31 - 3}, ValueError, "buckets: .* words \\+ .* buckets exceed"),
+    ({"buckets": 2**31 - 3, "ngrams": 2}, ValueError, "buckets: .* words \\+ .* buckets exceed"),
     ({"wordNgrams": 2**40}, ValueError, "ngrams"),
     ({"neg": 2**40}, ValueError, "negative"),
     ({"dim": 2**40}, ValueError, "dim"),

@@ -1,7 +1,7 @@
 """Every instruction-set path gives the same bits, area by area: each area (optimizer,
-linear layer, losses, word2vec, text classifier) compiles its kernels once per ISA, and
-_core.set_isa switches them all at once.  (test_optim_reference and test_word2vec also
-compare each path with the NumPy twins.)"""
+linear layer, losses, word2vec, doc2vec, sentence encoder, text classifier) compiles its
+kernels once per ISA, and _core.set_isa switches them all at once.  (test_optim_reference
+and test_word2vec also compare each path with the NumPy twins.)"""
 
 from __future__ import annotations
 
@@ -129,17 +129,20 @@ def test_text_classifier(loss, workers, deterministic):
     _assert_same(_on_every_isa(run))
 
 
+def _w2v_corpus(rng, V, dim, n, length):
+    """Zipf-distributed word ids in sentences of `length`, their counts, two tables."""
+    ids = (rng.zipf(1.5, n) % V).astype(np.int64)
+    offsets = np.arange(0, len(ids), length, dtype=np.int64)
+    counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
+    tables = [rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32) for _ in range(2)]
+    return ids, offsets, counts, *tables
+
+
 @pytest.mark.parametrize("sg", [True, False])
 @pytest.mark.parametrize("freeze", ["freeze_input", "freeze_output"])
 def test_word2vec_with_a_frozen_table(sg, freeze):
     """word2vec's ISA paths with a frozen table (test_word2vec checks the plain run)."""
-    rng = np.random.default_rng(4)
-    V, dim = 50, 21
-    ids = (rng.zipf(1.5, 3000) % V).astype(np.int64)
-    offsets = np.arange(0, len(ids), 15, dtype=np.int64)
-    counts = np.bincount(ids, minlength=V).astype(np.int64) + 1
-    syn0 = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
-    syn1 = rng.uniform(-0.5, 0.5, (V, dim)).astype(np.float32)
+    ids, offsets, counts, syn0, syn1 = _w2v_corpus(np.random.default_rng(4), 50, 21, 3000, 15)
 
     def run():
         a, b = syn0.copy(), syn1.copy()
@@ -148,6 +151,38 @@ def test_word2vec_with_a_frozen_table(sg, freeze):
         return [a, b, losses]
 
     _assert_same(_on_every_isa(run))
+
+
+@pytest.mark.parametrize("dim", [16, 21, 100])
+@pytest.mark.parametrize("negative", [5, 9])
+def test_doc2vec_inference(dim, negative):
+    """Doc2Vec's inference (frozen outputs: the fused scores and update up to 8 targets, the
+    general loop past them) on every path."""
+    ids, offsets, counts, words, syn1 = _w2v_corpus(np.random.default_rng(dim + negative), 60,
+                                                    dim, 400, 9)
+
+    def run():
+        return _core.doc2vec_infer(ids, offsets, counts, words, syn1, 3, negative, 0.0, 0.05,
+                                   1e-4, 7, 1, False, 5, 5)
+
+    _assert_same(_on_every_isa(run))
+
+
+@pytest.mark.parametrize("dim", [1, 17, 100])
+@pytest.mark.parametrize("project", [False, True])
+def test_sentence_encoder_encode(dim, project):
+    """The encoder's bag mean (in column blocks of 32, 8, 4 and single columns), projection
+    and normalization on every path."""
+    rng = np.random.default_rng(dim)
+    rows, n = 40, 30
+    params = [rng.standard_normal((rows, dim)).astype(np.float32)]
+    if project:
+        params += [rng.standard_normal((dim, 7)).astype(np.float32),
+                   rng.standard_normal(7).astype(np.float32)]
+    lens = rng.integers(0, 6, n)
+    ids = rng.integers(0, rows, lens.sum()).astype(np.int64)
+    offsets = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
+    _assert_same(_on_every_isa(lambda: [_core.encoder_encode(params, ids, offsets)]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -165,11 +165,12 @@ def test_embedding_table_too_large_is_refused_before_allocation(monkeypatch):
 def test_model_tables_too_large_are_refused_before_allocation(monkeypatch):
     monkeypatch.setattr(_api, "_physical_memory", lambda: 2**20)
     with pytest.raises(MemoryError, match="TextClassifier: 100,00[0-9] rows"):
-        msopt.TextClassifier(dim=8, buckets=100_000, epochs=1, threads=1).fit(T, L)
+        msopt.TextClassifier(dim=8, ngrams=2, buckets=100_000, epochs=1, threads=1).fit(T, L)
     m = msopt.Word2Vec(dim=20_000, min_count=1, epochs=1, threads=1)
     with pytest.raises(MemoryError, match="Word2Vec: 6 words x dim=20,000"):
         m.build_vocab(S)
-    assert m.vocab is None
+    with pytest.raises(msopt.NotFittedError):
+        _ = m.vocab
 
 
 # -- loaders (F14) --------------------------------------------------------------------------
@@ -208,8 +209,10 @@ def test_a_refused_lookup_leaves_the_cache_alone():
         wv.most_similar("")
     with pytest.raises(KeyError):
         wv.similarity("", "a")
-    with pytest.raises(TypeError, match="^word: "):
+    with pytest.raises(TypeError, match="^positive: "):
         wv.most_similar(slice(1))
+    with pytest.raises(KeyError):
+        wv.most_similar(["a", ""])
     assert wv._unit is None
     assert slice(1) not in wv
 
@@ -223,7 +226,7 @@ def test_text_classifier_errors_are_named():
     with pytest.raises(TypeError, match="^classes: "):
         clf.partial_fit(T, L, classes=np.array("pos"))
     with pytest.raises(ValueError, match="^labels: "):
-        clf.score(T, [["pos"]] + L[1:])
+        clf.score(T, ["nope"] * len(T))  # no label of the model: another format, say
     with pytest.raises(ValueError, match="^texts: .*surrogate"):
         clf.predict(["\ud800"])
     with pytest.raises(ValueError, match="^texts: .*surrogate"):

@@ -213,7 +213,8 @@ def test_loss_history_accumulates_and_fit_resets_it():
     assert len(m.loss_history_) == 5
     assert m.loss_history_[:3] == first
     m.build_vocab(CORPUS)
-    assert m.loss_history_ == []
+    with pytest.raises(msopt.NotFittedError):
+        m.loss_history_  # noqa: B018
 
     clf = _clf().fit(CORPUS, LABELS).partial_fit(CORPUS, LABELS)
     assert len(clf.loss_history_) == 6

@@ -47,7 +47,7 @@ def test_one_thread_repeats_bit_for_bit():
 def test_two_threads_train_too():
     lines, animals, _ = _topic_corpus(2)
     m = msopt.Word2Vec(lines, vector_size=16, min_count=1, epochs=3, workers=2, sample=0)
-    assert set(x for x, _ in m.wv.most_similar("cat", 3)) <= set(animals)
+    assert set(x for x, _ in m.wv.most_similar("cat", topn=3)) <= set(animals)
 
 
 def test_token_lists_and_files(tmp_path):
@@ -182,7 +182,7 @@ def test_cbow_learns_the_topics():
         m = msopt.Word2Vec(lines, vector_size=20, window=3, min_count=1, epochs=5, sg=0,
                            cbow_mean=mean, workers=1, sample=0, seed=3, alpha=0.05)
         assert m.loss_history_[-1] < m.loss_history_[0]
-        assert set(x for x, _ in m.wv.most_similar("cat", 3)) <= set(animals)
+        assert set(x for x, _ in m.wv.most_similar("cat", topn=3)) <= set(animals)
     # With the mean, the topics separate clearly (gensim's CBOW gives 0.98 and 0.15 here;
     # with the sum, 0.99 and 0.98 as for msopt).
     assert m_mean_gap(lines) > 0.5
@@ -203,7 +203,7 @@ def test_deterministic_mode_repeats_with_two_workers(sg):
     np.testing.assert_array_equal(a.wv.vectors, b.wv.vectors)
     np.testing.assert_array_equal(a.syn1neg, b.syn1neg)
     assert a.loss_history_ == b.loss_history_
-    assert set(x for x, _ in a.wv.most_similar("cat", 3)) <= set(animals)
+    assert set(x for x, _ in a.wv.most_similar("cat", topn=3)) <= set(animals)
     # One worker is deterministic either way: the two modes are the same loop.
     one = dict(kw, workers=1)
     c = msopt.Word2Vec(lines, **one)
@@ -235,7 +235,7 @@ def test_save_load_round_trip_and_continued_training(tmp_path):
     np.testing.assert_array_equal(n.syn1neg, m.syn1neg)
     np.testing.assert_array_equal(n.vocab.counts, m.vocab.counts)
     assert (n.sg, n.vector_size, n.min_count, n.loss_history_) == (0, 12, 2, m.loss_history_)
-    assert n.wv.most_similar("cat", 4) == m.wv.most_similar("cat", 4)
+    assert n.wv.most_similar("cat", topn=4) == m.wv.most_similar("cat", topn=4)
     m.train(lines[:100], epochs=2)
     n.train(lines[:100], epochs=2)
     np.testing.assert_array_equal(n.wv.vectors, m.wv.vectors)
@@ -292,17 +292,27 @@ def test_analogy_evaluator(tmp_path):
                     encoding="utf-8")
     score, sections = kv.evaluate_word_analogies(path)
     by = {s["section"]: s for s in sections}
-    assert by["family"] == {"section": "family", "correct": 2, "incorrect": 0, "skipped": 1}
-    assert by["capitals"]["correct"] == 1
-    assert by["capitals"]["incorrect"] == 1
-    assert by["Total accuracy"] == {"section": "Total accuracy", "correct": 3,
-                                    "incorrect": 1, "skipped": 1}
+    assert by["family"] == {"section": "family",
+                            "correct": [("MAN", "WOMAN", "KING", "QUEEN"),
+                                        ("MAN", "KING", "WOMAN", "QUEEN")], "incorrect": []}
+    assert by["capitals"]["correct"] == [("PARIS", "FRANCE", "ROME", "ITALY")]
+    assert by["capitals"]["incorrect"] == [("PARIS", "FRANCE", "ROME", "APPLE")]
+    assert by["Total accuracy"] == {
+        "section": "Total accuracy",
+        "correct": by["family"]["correct"] + by["capitals"]["correct"],
+        "incorrect": by["capitals"]["incorrect"]}
     assert score == 0.75
+    # "man woman dog cat" has unknown words: skipped, or incorrect with dummy4unknown.
+    score, sections = kv.evaluate_word_analogies(path, dummy4unknown=True)
+    assert sections[0]["incorrect"] == [("MAN", "WOMAN", "DOG", "CAT")]
+    assert score == 0.6
     # Case-sensitive, "MAN KING ..." and the lower-case capitals are out of the vocabulary.
     score, sections = kv.evaluate_word_analogies(path, case_insensitive=False)
-    assert sections[-1]["skipped"] == 3
+    assert len(sections[-1]["correct"]) == 2
+    assert not sections[-1]["incorrect"]
     assert score == 1.0
-    assert kv.evaluate_word_analogies(path, restrict_vocab=4)[1][-1]["skipped"] == 3
+    score, sections = kv.evaluate_word_analogies(path, restrict_vocab=4)
+    assert len(sections[-1]["correct"]) + len(sections[-1]["incorrect"]) == 2
     (tmp_path / "bad.txt").write_text("man woman king queen\n", encoding="utf-8")
     with pytest.raises(ValueError, match="before any ': section'"):
         kv.evaluate_word_analogies(tmp_path / "bad.txt")

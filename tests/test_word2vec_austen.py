@@ -31,7 +31,7 @@ def test_skipgram_on_austen_makes_sense():
     analogy, spearman = _bench.evaluate_word_vectors(model.wv, DATA)
     assert analogy > 0.045  # gensim: 0.065 on average over 5 seeds (msopt: 0.063)
     assert spearman > 0.0
-    near = {w for w, _ in model.wv.most_similar("elizabeth", 6)}
+    near = {w for w, _ in model.wv.most_similar("elizabeth", topn=6)}
     assert len(near & HEROINES) >= 2, near
 
 

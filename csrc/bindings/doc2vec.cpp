@@ -1,5 +1,6 @@
 // doc2vec_train and doc2vec_infer: documents, tags and counts copied and checked with the
-// GIL held, then the walk without it.  Training writes the input table (words then tags)
+// GIL held, then the walk without it.  Doc2VecSampler keeps what the walks draw from, so
+// repeated calls on one vocabulary skip building it (a pow per word).  Training writes the input table (words then tags)
 // and syn1 in place (a race on them gives wrong numbers, never a bad address); inference
 // reads both and returns new arrays, so a refused call changes nothing.
 #include "common.hpp"
@@ -26,6 +27,26 @@ const std::int64_t* word_counts(py::handle counts_a, bind::Copies& copies, std::
     return counts;
 }
 
+std::string num(double x) { return py::repr(py::float_(x)).cast<std::string>(); }
+
+// The sampler a call draws from: `counts_a` itself when it is a Doc2VecSampler (built with
+// this `sample`), else one built into `own` from the counts it holds.
+const d2v::Sampler& sampler_for(py::handle counts_a, double sample, bind::Copies& copies,
+                                std::unique_ptr<d2v::Sampler>& own) {
+    if (py::isinstance<d2v::Sampler>(counts_a)) {
+        const auto& s = counts_a.cast<const d2v::Sampler&>();
+        if (s.sample() != sample)
+            throw std::invalid_argument("sample: the Doc2VecSampler was built with sample=" +
+                                        num(s.sample()) + ", the call has " +
+                                        num(sample));
+        return s;
+    }
+    std::size_t V = 0;
+    const std::int64_t* counts = word_counts(counts_a, copies, V);
+    own = std::make_unique<d2v::Sampler>(counts, V, sample);
+    return *own;
+}
+
 void check_walk(int window, int negative, double sample, double alpha, double min_alpha,
                 int threads) {
     auto need = [](bool ok, const char* what) {
@@ -39,6 +60,18 @@ void check_walk(int window, int negative, double sample, double alpha, double mi
     need(sample >= 0 && std::isfinite(sample), "sample: finite and >= 0 is required");
 }
 
+void set_walk(d2v::Walk& w, std::size_t dim, int window, int negative, double alpha,
+              double min_alpha, std::uint64_t seed, int threads, bool dm) {
+    w.dim = dim;
+    w.window = window;
+    w.negative = negative;
+    w.alpha = alpha;
+    w.min_alpha = min_alpha;
+    w.seed = seed;
+    w.threads = threads;
+    w.dm = dm;
+}
+
 py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
                 py::handle tag_offsets_a, py::handle counts_a, py::handle in_a,
                 py::handle syn1_a, int window, int negative, double sample, double alpha,
@@ -47,8 +80,10 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
                 std::int64_t total_words, bool compute_loss, bool deterministic,
                 std::size_t round_words) {
     bind::Copies copies;
-    std::size_t V = 0;
-    const std::int64_t* counts = word_counts(counts_a, copies, V);
+    check_walk(window, negative, sample, alpha, min_alpha, threads);
+    std::unique_ptr<d2v::Sampler> own;
+    const d2v::Sampler& sampler = sampler_for(counts_a, sample, copies, own);
+    const std::size_t V = sampler.size();
     const bind::Want table{bind::kF32, 2, true};
     const ArrayView in = bind::array(in_a, "vectors", table);
     const ArrayView s1 = bind::array(syn1_a, "syn1", table);
@@ -62,7 +97,6 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
     const std::size_t T = std::size_t(in.shape[0]) - V;
     bind::shape(s1, "syn1", {Py_ssize_t(V), in.shape[1]}, " (one row per word, vectors' width)");
     if (in.shape[1] < 1) throw std::invalid_argument("vectors: dim must be >= 1");
-    check_walk(window, negative, sample, alpha, min_alpha, threads);
     const auto g = bind::ragged_ids(ids_a, offsets_a, std::int64_t(V),
                                     "a vocabulary of " + std::to_string(V), copies);
     const ArrayView tv = bind::private_int64_vector(tags_a, "tags", copies);
@@ -94,15 +128,7 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
             "words_before)");
     d2v::Docs docs{g.ids, g.n_ids, g.offsets, g.n, tags, n_tags, tag_off};
     d2v::Params p;
-    p.dim = std::size_t(in.shape[1]);
-    p.window = window;
-    p.negative = negative;
-    p.sample = sample;
-    p.alpha = alpha;
-    p.min_alpha = min_alpha;
-    p.seed = seed;
-    p.threads = threads;
-    p.dm = dm;
+    set_walk(p, std::size_t(in.shape[1]), window, negative, alpha, min_alpha, seed, threads, dm);
     p.dbow_words = dbow_words;
     p.compute_loss = compute_loss;
     p.deterministic = deterministic;
@@ -115,7 +141,7 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle tags_a,
     d2v::Result r;
     {
         py::gil_scoped_release nogil;
-        r = d2v::train(docs, counts, V, T, reinterpret_cast<float*>(in.data),
+        r = d2v::train(docs, sampler, T, reinterpret_cast<float*>(in.data),
                        reinterpret_cast<float*>(s1.data), p);
     }
     return py::make_tuple(r.loss, r.examples, r.words);
@@ -126,8 +152,10 @@ py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
                 double alpha, double min_alpha, std::uint64_t seed, int threads, bool dm,
                 int epochs, int max_epochs, double tol) {
     bind::Copies copies;
-    std::size_t V = 0;
-    const std::int64_t* counts = word_counts(counts_a, copies, V);
+    check_walk(window, negative, sample, alpha, min_alpha, threads);
+    std::unique_ptr<d2v::Sampler> own;
+    const d2v::Sampler& sampler = sampler_for(counts_a, sample, copies, own);
+    const std::size_t V = sampler.size();
     // The tables are large and only read: in place (common.hpp's rule; a race on them
     // gives wrong numbers, never a bad address).
     const bind::Want table{bind::kF32, 2};
@@ -136,7 +164,6 @@ py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
     const ArrayView s1 = bind::array(syn1_a, "syn1", table);
     bind::shape(s1, "syn1", {Py_ssize_t(V), wv.shape[1]}, " (words' shape)");
     if (wv.shape[1] < 1) throw std::invalid_argument("words: dim must be >= 1");
-    check_walk(window, negative, sample, alpha, min_alpha, threads);
     if (epochs < 1 || max_epochs < 1)
         throw std::invalid_argument("epochs, max_epochs: >= 1 is required");
     if (!(tol >= 0) || !std::isfinite(tol))
@@ -145,15 +172,7 @@ py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
                                     "a vocabulary of " + std::to_string(V), copies);
     d2v::Docs docs{g.ids, g.n_ids, g.offsets, g.n, nullptr, 0, nullptr};
     d2v::InferParams p;
-    p.dim = std::size_t(wv.shape[1]);
-    p.window = window;
-    p.negative = negative;
-    p.sample = sample;
-    p.alpha = alpha;
-    p.min_alpha = min_alpha;
-    p.seed = seed;
-    p.threads = threads;
-    p.dm = dm;
+    set_walk(p, std::size_t(wv.shape[1]), window, negative, alpha, min_alpha, seed, threads, dm);
     p.epochs = epochs;
     p.max_epochs = max_epochs;
     p.tol = tol;
@@ -167,7 +186,7 @@ py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
     auto* c = reinterpret_cast<std::uint8_t*>(converged.mutable_data());
     {
         py::gil_scoped_release nogil;
-        d2v::infer(docs, counts, V, reinterpret_cast<const float*>(wv.data),
+        d2v::infer(docs, sampler, reinterpret_cast<const float*>(wv.data),
                    reinterpret_cast<const float*>(s1.data), p, o, u, l, c);
     }
     return py::make_tuple(out, used, loss, converged);
@@ -176,6 +195,28 @@ py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
 }  // namespace
 
 void register_doc2vec(py::module_& m) {
+    py::class_<d2v::Sampler>(m, "Doc2VecSampler",
+                             "What Doc2Vec's walks draw from (subsampling's keep chances, the "
+                             "negatives' alias table), built once from a vocabulary's word "
+                             "counts and a subsampling threshold; doc2vec_train and "
+                             "doc2vec_infer take it in place of the counts.")
+        .def(py::init([](py::handle counts_a, double sample) {
+                 if (!(sample >= 0) || !std::isfinite(sample))
+                     throw std::invalid_argument("sample: finite and >= 0 is required");
+                 bind::Copies copies;
+                 std::size_t V = 0;
+                 const std::int64_t* counts = word_counts(counts_a, copies, V);
+                 py::gil_scoped_release nogil;  // the counts are a private copy
+                 return std::make_unique<d2v::Sampler>(counts, V, sample);
+             }),
+             py::arg("counts"), py::arg("sample"))
+        .def_property_readonly("size", &d2v::Sampler::size, "The number of words.")
+        .def_property_readonly("sample", &d2v::Sampler::sample,
+                               "The subsampling threshold it was built with.")
+        .def("__repr__", [](const d2v::Sampler& s) {
+            return "Doc2VecSampler(" + std::to_string(s.size()) + " words, sample=" +
+                   num(s.sample()) + ")";
+        });
     m.def("doc2vec_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("tags"),
           py::arg("tag_offsets"), py::arg("counts"), py::arg("vectors"), py::arg("syn1"),
           py::arg("window"), py::arg("negative"), py::arg("sample"), py::arg("alpha"),
@@ -186,14 +227,16 @@ void register_doc2vec(py::module_& m) {
           "Doc2Vec training of a chunk of documents (ids, offsets, tags, tag_offsets) in "
           "epoch `epoch` out of `epochs`; the chunk starts at document first_doc and word "
           "words_before of a corpus of total_words words (the rate decays linearly over all "
-          "epochs' words).  vectors: the word rows, then the tag rows.  Returns (summed "
+          "epochs' words).  counts: the word counts (int64), or a Doc2VecSampler built from "
+          "them with this sample.  vectors: the word rows, then the tag rows.  Returns (summed "
           "loss, examples, words trained).");
     m.def("doc2vec_infer", &infer, py::arg("ids"), py::arg("offsets"), py::arg("counts"),
           py::arg("words"), py::arg("syn1"), py::arg("window"), py::arg("negative"),
           py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"), py::arg("seed"),
           py::arg("threads"), py::arg("dm"), py::arg("epochs"), py::arg("max_epochs"),
           py::arg("tol") = 0.0,
-          "A new vector for each document with words and syn1 frozen.  Returns (vectors "
+          "A new vector for each document with words and syn1 frozen (counts: as "
+          "doc2vec_train's).  Returns (vectors "
           "(n, dim) float32, epochs run (n,) int32, loss (n,) float64, converged (n,) "
           "bool).");
 }

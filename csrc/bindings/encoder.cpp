@@ -1,6 +1,7 @@
 // The sentence encoder's native calls (models/encoder.hpp): arrays are checked, and every
 // id and offset is copied, with the GIL held; the loops run without it.
 #include "common.hpp"
+#include "optim_state.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -64,60 +65,13 @@ std::size_t size_of(const enc::Shape& sh, int i) {
     return std::size_t(i == 0 ? sh.rows * sh.dim : i == 1 ? sh.dim * sh.out : sh.out);
 }
 
-// Optimizer.native_state(): the parameters (as above) and, per parameter, its group's
-// hyperparameters, state slots and step counter.
+// Optimizer.native_state(): the parameters (as above) and the optimizer's part.
 enc::Shape parse_optim(py::handle state, enc::Optim& opt, enc::Params& P,
                        std::vector<py::object>& keep) {
-    opt.algo = bind::enum_value<Algo>(state.attr("algo"), "optimizer.algo");
-    opt.max_norm = state.attr("max_grad_norm").cast<double>();
     const enc::Shape sh = parse_params(state.attr("params"), true, P, keep);
-    const int n = sh.n_params();
-    py::sequence hypers = state.attr("hypers");
-    py::sequence sizes = state.attr("group_sizes");
-    if (hypers.size() != sizes.size())
-        throw std::invalid_argument("optimizer: one hyperparameter tuple per group expected");
-    int i = 0;
-    for (std::size_t g = 0; g < sizes.size(); ++g) {
-        py::tuple hy = hypers[g];
-        if (int(hy.size()) != hyper_len(opt.algo))
-            throw std::invalid_argument("optimizer.hypers: wrong length");
-        const int cnt = sizes[g].cast<int>();
-        for (int j = 0; j < cnt && i < n; ++j, ++i)
-            for (std::size_t q = 0; q < hy.size(); ++q) opt.hyper[i][q] = hy[q].cast<double>();
-    }
-    if (i != n) throw std::invalid_argument("optimizer: group sizes do not cover the parameters");
-    py::list states = state.attr("states");
-    if (int(states.size()) != n * kMaxSlots)
-        throw std::invalid_argument("optimizer.states: expected " +
-                                    std::to_string(n * kMaxSlots) + " entries");
-    for (int p = 0; p < n; ++p) {
-        bool need[kMaxSlots];
-        make_coeffs(opt.algo, opt.hyper[p], 1, need);
-        for (int s = 0; s < kMaxSlots; ++s) {
-            py::object o = states[std::size_t(p * kMaxSlots + s)];
-            opt.state[p][s] = nullptr;
-            if (o.is_none()) {
-                if (need[s])
-                    throw std::invalid_argument(std::string(kNames[p]) +
-                                                ": the optimizer lacks state for " +
-                                                slot_option(opt.algo, s));
-                continue;
-            }
-            const ArrayView v = bind::array(o, bind::Name("optimizer.states",
-                                                          std::size_t(p * kMaxSlots + s)),
-                                            Want{bind::kF32, -1, true});
-            if (v.size() != size_of(sh, p))
-                throw std::invalid_argument(std::string(kNames[p]) +
-                                            ": a state array of another size");
-            opt.state[p][s] = v.data;
-            keep.push_back(o);
-        }
-    }
-    py::object steps = state.attr("steps");
-    const ArrayView sv = bind::array(steps, "optimizer.steps", Want{bind::kI64, 1, true});
-    bind::shape(sv, "optimizer.steps", {Py_ssize_t(n)}, " (one count per parameter)");
-    keep.push_back(steps);
-    for (int p = 0; p < n; ++p) opt.step[p] = reinterpret_cast<std::int64_t*>(sv.data) + p;
+    bind::parse_optim_state(
+        state, sh.n_params(), bind::kF32, [&](int p) { return size_of(sh, p); },
+        [](int p) { return kNames[p]; }, opt, keep);
     return sh;
 }
 

@@ -39,7 +39,7 @@ ftx::Loss parse_loss(const std::string& loss) {
 py::tuple run(const bind::RaggedIds& corpus, py::handle labels, py::handle input,
               py::handle output, const std::string& loss, py::handle class_weights, int neg,
               double lr, int epochs, std::uint64_t seed, int threads, bool deterministic,
-              py::handle resume, std::size_t chunk) {
+              py::handle resume, std::size_t chunk, py::handle label_offsets) {
     const ArrayView in = table(input, "input"), out = table(output, "output");
     if (in.shape[1] != out.shape[1])
         throw std::invalid_argument("input, output: rows of the same width expected, got " +
@@ -54,9 +54,23 @@ py::tuple run(const bind::RaggedIds& corpus, py::handle labels, py::handle input
     d.ids = r.ids, d.n_ids = r.n_ids, d.offsets = r.offsets, d.n_docs = r.n;
     const ArrayView lv =
         bind::private_array(labels, "labels", bind::Want{bind::kI32, 1}, copies);
-    bind::shape(lv, "labels", {Py_ssize_t(d.n_docs)}, " (one label per document)");
     d.labels = reinterpret_cast<const std::int32_t*>(lv.data);
-    for (std::size_t i = 0; i < d.n_docs; ++i)
+    d.n_labels = std::size_t(lv.shape[0]);
+    if (label_offsets.is_none()) {
+        bind::shape(lv, "labels", {Py_ssize_t(d.n_docs)}, " (one label per document)");
+    } else {  // several labels per document: each document's start, strictly increasing
+        const ArrayView ov = bind::private_int64_vector(label_offsets, "label_offsets", copies);
+        bind::shape(ov, "label_offsets", {Py_ssize_t(d.n_docs)}, " (one per document)");
+        d.label_offsets = reinterpret_cast<const std::int64_t*>(ov.data);
+        for (std::size_t i = 0; i < d.n_docs; ++i) {
+            const std::int64_t o = d.label_offsets[i];
+            if ((i ? o <= d.label_offsets[i - 1] : o != 0) || o >= std::int64_t(d.n_labels))
+                throw std::invalid_argument(
+                    "label_offsets[" + std::to_string(i) + "]: expected 0 first, then "
+                    "increasing starts below len(labels) (each document one label or more)");
+        }
+    }
+    for (std::size_t i = 0; i < d.n_labels; ++i)
         if (d.labels[i] < 0 || d.labels[i] >= out.shape[0])
             throw py::index_error("labels[" + std::to_string(i) + "] is not a class id");
     ftx::Params p;
@@ -101,11 +115,12 @@ py::tuple run(const bind::RaggedIds& corpus, py::handle labels, py::handle input
 py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
                           py::handle input, py::handle output, const std::string& loss,
                           py::handle class_weights, int neg, double lr, int epochs,
-                          std::uint64_t seed, int threads, bool deterministic) {
+                          std::uint64_t seed, int threads, bool deterministic,
+                          py::handle label_offsets) {
     const auto rows = table(input, "input").shape[0];
     const bind::RaggedIds corpus(ids, offsets, rows, std::to_string(rows) + " input rows");
     return run(corpus, labels, input, output, loss, class_weights, neg, lr, epochs, seed,
-               threads, deterministic, py::none(), 1)[0]
+               threads, deterministic, py::none(), 1, label_offsets)[0]
         .cast<py::array_t<double>>();
 }
 
@@ -136,13 +151,16 @@ void register_fasttext(py::module_& m) {
           py::arg("input"), py::arg("output"), py::arg("loss"), py::arg("class_weights"),
           py::arg("neg"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
           py::arg("threads"), py::arg("deterministic") = false,
+          py::arg("label_offsets") = py::none(),
           "Train the mean-of-rows classifier ('softmax', 'ova' or 'ns' loss; ns draws neg "
           "classes per document from class_weights) for every epoch in one call; returns "
-          "the mean loss of each epoch.");
+          "the mean loss of each epoch.  labels: one class id per document, or with "
+          "label_offsets (each document's start) one or more per document.");
     m.def("fasttext_train_chunk", &run, py::arg("corpus"), py::arg("labels"),
           py::arg("input"), py::arg("output"), py::arg("loss"), py::arg("class_weights"),
           py::arg("neg"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
           py::arg("threads"), py::arg("deterministic"), py::arg("resume"), py::arg("chunk"),
+          py::arg("label_offsets") = py::none(),
           "fasttext_train's run in chunks: about `chunk` input rows read per thread per call, "
           "from and back to `resume` (int64, threads x (4 + 2 epochs), zeros at the start); "
           "the chunks repeat one whole call bit for bit with one thread.  Returns (mean loss "

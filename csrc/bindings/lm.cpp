@@ -1,6 +1,7 @@
 // The language model's native calls (models/lm.hpp): everything is checked, and every id
 // the caller gave is copied, with the GIL held; the loops run without it.
 #include "common.hpp"
+#include "optim_state.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -78,62 +79,14 @@ unsigned parse_params(const lm::Shape& sh, py::handle list, bool writeable, void
     return dt;
 }
 
-// Optimizer.native_state(): the parameters (checked as above) and, per parameter, its
-// group's hyperparameters, state slots and step counter.
+// Optimizer.native_state(): the parameters (checked as above) and the optimizer's part.
 unsigned parse_optim(const lm::Shape& sh, py::handle state, lm::Optim& opt, void** params,
                      std::vector<py::object>& keep) {
-    opt.algo = bind::enum_value<Algo>(state.attr("algo"), "optimizer.algo");
-    opt.max_norm = state.attr("max_grad_norm").cast<double>();
-    py::object plist = state.attr("params");
-    const unsigned dt = parse_params(sh, plist, true, params, keep);
-    const int n = sh.n_params();
-    py::sequence hypers = state.attr("hypers");
-    py::sequence sizes = state.attr("group_sizes");
-    if (hypers.size() != sizes.size())
-        throw std::invalid_argument("optimizer: one hyperparameter tuple per group expected");
-    int i = 0;
-    for (std::size_t g = 0; g < sizes.size(); ++g) {
-        py::tuple h = hypers[g];
-        if (int(h.size()) != hyper_len(opt.algo))
-            throw std::invalid_argument("optimizer.hypers: wrong length");
-        const int cnt = sizes[g].cast<int>();
-        for (int j = 0; j < cnt && i < n; ++j, ++i)
-            for (std::size_t q = 0; q < h.size(); ++q) opt.hyper[i][q] = h[q].cast<double>();
-    }
-    if (i != n) throw std::invalid_argument("optimizer: group sizes do not cover the parameters");
-    py::list states = state.attr("states");
-    if (int(states.size()) != n * kMaxSlots)
-        throw std::invalid_argument("optimizer.states: expected " +
-                                    std::to_string(n * kMaxSlots) + " entries");
+    const unsigned dt = parse_params(sh, state.attr("params"), true, params, keep);
     const auto shapes = shapes_of(sh);
-    for (int p = 0; p < n; ++p) {
-        bool need[kMaxSlots];
-        make_coeffs(opt.algo, opt.hyper[p], 1, need);
-        for (int s = 0; s < kMaxSlots; ++s) {
-            py::object o = states[std::size_t(p * kMaxSlots + s)];
-            opt.state[p][s] = nullptr;
-            if (o.is_none()) {
-                if (need[s])
-                    throw std::invalid_argument(std::string(pname(sh, p)) +
-                                                ": the optimizer lacks state for " +
-                                                slot_option(opt.algo, s));
-                continue;
-            }
-            const ArrayView v = bind::array(o, bind::Name("optimizer.states",
-                                                          std::size_t(p * kMaxSlots + s)),
-                                            Want{dt, -1, true});
-            if (v.size() != numel(shapes[std::size_t(p)]))
-                throw std::invalid_argument(std::string(pname(sh, p)) +
-                                            ": a state array of another size");
-            opt.state[p][s] = v.data;
-            keep.push_back(o);
-        }
-    }
-    py::object steps = state.attr("steps");
-    const ArrayView sv = bind::array(steps, "optimizer.steps", Want{bind::kI64, 1, true});
-    bind::shape(sv, "optimizer.steps", {Py_ssize_t(n)}, " (one count per parameter)");
-    keep.push_back(steps);
-    for (int p = 0; p < n; ++p) opt.step[p] = reinterpret_cast<std::int64_t*>(sv.data) + p;
+    bind::parse_optim_state(
+        state, sh.n_params(), dt, [&](int p) { return numel(shapes[std::size_t(p)]); },
+        [&](int p) { return pname(sh, p); }, opt, keep);
     return dt;
 }
 

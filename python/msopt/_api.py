@@ -22,10 +22,30 @@ __all__ = ["INT32_MAX", "INT64_MAX", "MAX_EPOCHS", "MAX_THREADS", "UINT64_MAX", 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Names other libraries (scikit-learn, torch, gensim, fastText) give one concept: a wrong
+# keyword from a group is answered with the name of the group this class takes.
+SYNONYMS = (
+    ("lr", "learning_rate", "eta0", "eta", "step_size"),
+    ("epochs", "max_iter", "n_epochs", "num_epochs", "epoch", "iter", "n_iter"),
+    ("seed", "random_state", "random_seed"),
+    ("threads", "workers", "thread", "n_jobs", "num_threads", "n_threads"),
+    ("dim", "vector_size", "embedding_dim", "size", "hidden_size"),
+    ("ngrams", "wordNgrams", "word_ngrams"),
+    ("buckets", "bucket", "n_buckets"),
+    ("negative", "neg", "n_negative"),
+    ("min_count", "minCount"),
+    ("batch_size", "batch", "minibatch_size"),
+)
+
+
 def unexpected_keyword(cls_name: str, key: str, valid: list[str]) -> TypeError:
-    """``TypeError: Cls() got an unexpected keyword argument 'x'; did you mean 'y'?``"""
-    close = difflib.get_close_matches(key, valid, n=1)
+    """``TypeError: Cls() got an unexpected keyword argument 'x'; did you mean 'y'?`` (the
+    closest valid name, or this class's name for the same concept in ``SYNONYMS``)."""
+    same = [v for v in valid if any(key in g and v in g for g in SYNONYMS)]
+    close = same or difflib.get_close_matches(key, valid, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
+    if not close and any(key in g for g in SYNONYMS[3:4]):
+        hint = "; msopt's thread count is set with msopt.set_num_threads(n)"
     return TypeError(f"{cls_name}() got an unexpected keyword argument {key!r}{hint}")
 
 

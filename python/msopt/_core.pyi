@@ -218,12 +218,19 @@ def word2vec_train(
     freeze_input: bool = False,
     freeze_output: bool = False,
 ) -> tuple[npt.NDArray[np.float64], int, int]: ...
+class Doc2VecSampler:
+    def __init__(self, counts: npt.NDArray[np.int64], sample: float) -> None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sample(self) -> float: ...
+
 def doc2vec_train(
     ids: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],
     tags: npt.NDArray[np.int64],
     tag_offsets: npt.NDArray[np.int64],
-    counts: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64] | Doc2VecSampler,
     vectors: npt.NDArray[np.float32],
     syn1: npt.NDArray[np.float32],
     window: int,
@@ -247,7 +254,7 @@ def doc2vec_train(
 def doc2vec_infer(
     ids: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],
-    counts: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64] | Doc2VecSampler,
     words: npt.NDArray[np.float32],
     syn1: npt.NDArray[np.float32],
     window: int,
@@ -279,6 +286,7 @@ def fasttext_train(
     seed: int,
     threads: int,
     deterministic: bool = False,
+    label_offsets: npt.NDArray[np.int64] | None = None,
 ) -> npt.NDArray[np.float64]: ...
 def fasttext_predict_proba(
     ids: npt.NDArray[np.int64],

@@ -23,6 +23,7 @@ import numpy as np
 
 from msopt._api import not_fitted
 from msopt._io import atomic_write, check_path
+from msopt.exceptions import NotFittedError
 
 __all__ = ["curves", "history"]
 
@@ -40,11 +41,11 @@ def curves(model: Any) -> dict[str, np.ndarray]:
     """
     try:
         loss = model.loss_history_
+    except NotFittedError:
+        raise
     except AttributeError:
-        loss = None
-    if loss is None:
         raise TypeError(f"model: expected an msopt model with loss_history_, got "
-                        f"{type(model).__name__}")
+                        f"{type(model).__name__}") from None
     if not len(loss):
         raise not_fitted(model, "train it")
     out = {"loss": np.asarray(loss, np.float64)}

@@ -512,6 +512,12 @@ def _w2v_kw(rng: np.random.Generator) -> dict[str, Any]:
                 compute_loss=True)
 
 
+def _scores(result):
+    """most_similar's scores: a list of (key, score), or every score as an array
+    (topn=None, as gensim)."""
+    return [result] if isinstance(result, np.ndarray) else [s for _, s in result]
+
+
 def _w2v(rng: np.random.Generator) -> Any:
     return msopt.Word2Vec(**_w2v_kw(rng))
 
@@ -647,8 +653,8 @@ SPECS += [
          lambda m, kw: [m.train(**kw).wv.vectors, m.syn1neg],
          accept=(OSError, DivergenceError),
          work=("epochs",)),
-    Spec("KeyedVectors.most_similar", lambda r: (_w2v(r).wv, {"word": "cat", "topn": 3}),
-         lambda wv, kw: [s for _, s in wv.most_similar(**kw)], accept=(KeyError,)),
+    Spec("KeyedVectors.most_similar", lambda r: (_w2v(r).wv, {"positive": "cat", "topn": 3}),
+         lambda wv, kw: _scores(wv.most_similar(**kw)), accept=(KeyError,)),
     Spec("KeyedVectors.similarity", lambda r: (_w2v(r).wv, {"a": "cat", "b": "dog"}),
          lambda wv, kw: wv.similarity(**kw), accept=(KeyError,)),
     Spec("Word2Vec.load", lambda r: (None, {"path": _w2v_saved()}),

@@ -11,6 +11,16 @@
 #include "../simd/vec_math.hpp"
 
 namespace msopt::d2v {
+
+struct Sampler::Draws {
+    w2v::Sampling s;
+};
+
+Sampler::Sampler(const std::int64_t* counts, std::size_t V, double sample)
+    : V_(V), sample_(sample), draws_(new Draws{w2v::make_sampling(counts, V, sample)}) {}
+
+Sampler::~Sampler() = default;
+
 namespace {
 
 // Per-document streams: one per (seed, epoch, document) in training; one per (seed, word
@@ -54,7 +64,7 @@ struct Shared {
     const Docs& d;
     const Params& p;
     std::size_t V;
-    w2v::Sampling draws;
+    const w2v::Sampling& draws;
     w2v::Options opt;
     std::size_t doc_end(std::size_t s) const {
         return s + 1 < d.n_docs ? std::size_t(d.offsets[s + 1]) : d.n_ids;
@@ -171,9 +181,10 @@ w2v::Options options(bool compute_loss) {
 
 }  // namespace
 
-Result train(const Docs& d, const std::int64_t* counts, std::size_t V, std::size_t T, float* in,
-             float* syn1, const Params& p) {
-    Shared sh{d, p, V, w2v::make_sampling(counts, V, p.sample), options(p.compute_loss)};
+Result train(const Docs& d, const Sampler& sampler, std::size_t T, float* in, float* syn1,
+             const Params& p) {
+    const std::size_t V = sampler.size();
+    Shared sh{d, p, V, sampler.draws().s, options(p.compute_loss)};
     const int nt =
         std::max(1, std::min<int>(p.threads, int(std::max<std::size_t>(1, d.n_docs))));
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
@@ -193,10 +204,10 @@ Result train(const Docs& d, const std::int64_t* counts, std::size_t V, std::size
     return r;
 }
 
-void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float* words,
-           const float* syn1, const InferParams& p, float* out, std::int32_t* epochs_used,
-           double* loss, std::uint8_t* converged) {
-    const w2v::Sampling draws = w2v::make_sampling(counts, V, p.sample);
+void infer(const Docs& d, const Sampler& sampler, const float* words, const float* syn1,
+           const InferParams& p, float* out, std::int32_t* epochs_used, double* loss,
+           std::uint8_t* converged) {
+    const w2v::Sampling& draws = sampler.draws().s;
     // The output rows are always frozen, the word rows too for PV-DM (its input rows mix
     // them with the vector); a PV-DBOW step writes only its input row, the vector.
     w2v::Options with_loss = options(true), no_loss = options(false), measuring = options(true);
@@ -208,6 +219,7 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
     float* out_rows = const_cast<float*>(syn1);
     SharedRows win{in_rows, p.dim}, wout{out_rows, p.dim};
     const std::size_t n = d.n_docs;
+    const std::size_t row_bytes = p.dim * sizeof(float);
     const int nt = std::max(1, std::min<int>(p.threads, int(std::max<std::size_t>(1, n))));
     parallel_checked(nt, [&](int t) {
         const w2v::W2vOps& k = w2v::kernels();
@@ -254,9 +266,12 @@ void infer(const Docs& d, const std::int64_t* counts, std::size_t V, const float
                         const std::size_t q = std::size_t(i - i0);
                         if (i + kAhead < i1) {
                             float* const* ahead = rows.data() + (q + kAhead) * stride;
-                            for (int t = 0; t < n_rows[q + kAhead]; ++t)
-                                for (std::size_t c = 0; c < p.dim; c += 16)
-                                    __builtin_prefetch(ahead[t] + c);
+                            for (int t = 0; t < n_rows[q + kAhead]; ++t) {
+                                const char* r = reinterpret_cast<const char*>(ahead[t]);
+#pragma GCC unroll 8
+                                for (std::size_t c = 0; c < row_bytes; c += 64)
+                                    __builtin_prefetch(r + c);
+                            }
                         }
                         float** tr = rows.data() + q * stride;
                         const int nr = n_rows[q];

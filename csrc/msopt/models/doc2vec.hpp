@@ -32,10 +32,31 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "word2vec.hpp"
 
 namespace msopt::d2v {
+
+// What the walks draw from: subsampling's keep chances and the negatives' alias table, built
+// from a vocabulary's counts and a subsampling threshold (O(V), a pow per word).  Built once
+// and shared, read only, by every call with the same vocabulary and threshold.
+class Sampler {
+  public:
+    Sampler(const std::int64_t* counts, std::size_t V, double sample);
+    ~Sampler();
+    Sampler(const Sampler&) = delete;
+    Sampler& operator=(const Sampler&) = delete;
+    std::size_t size() const { return V_; }
+    double sample() const { return sample_; }
+    struct Draws;  // word2vec.hpp's Sampling (doc2vec.cpp)
+    const Draws& draws() const { return *draws_; }
+
+  private:
+    std::size_t V_;
+    double sample_;
+    std::unique_ptr<Draws> draws_;
+};
 
 struct Docs {
     const std::int64_t* ids = nullptr;  // word ids, the documents back to back
@@ -47,15 +68,18 @@ struct Docs {
     const std::int64_t* tag_offsets = nullptr;  // each document's first tag (n_docs)
 };
 
-struct Params {
+// What training and inference walk the documents with.
+struct Walk {
     std::size_t dim = 100;
     int window = 5;
     int negative = 5;
-    double sample = 1e-3;
     double alpha = 0.025, min_alpha = 1e-4;
     std::uint64_t seed = 1;
     int threads = 1;
-    bool dm = false;          // PV-DM; false: PV-DBOW
+    bool dm = false;  // PV-DM; false: PV-DBOW
+};
+
+struct Params : Walk {
     bool dbow_words = false;  // PV-DBOW: also train the words, skip-gram
     bool compute_loss = true;
     bool deterministic = false;
@@ -74,18 +98,11 @@ struct Result {
 };
 
 // in: (V + T) x dim, the word rows then the tag rows; syn1: V x dim; both updated in place.
-Result train(const Docs& docs, const std::int64_t* counts, std::size_t V, std::size_t T,
-             float* in, float* syn1, const Params& p);
+// The vocabulary is the sampler's (V words).
+Result train(const Docs& docs, const Sampler& sampler, std::size_t T, float* in, float* syn1,
+             const Params& p);
 
-struct InferParams {
-    std::size_t dim = 100;
-    int window = 5;
-    int negative = 5;
-    double sample = 1e-3;
-    double alpha = 0.025, min_alpha = 1e-4;
-    std::uint64_t seed = 1;
-    int threads = 1;
-    bool dm = false;
+struct InferParams : Walk {
     int epochs = 10;      // the rate's decay spans these
     int max_epochs = 10;  // at most these (>= 1)
     double tol = 0.0;     // > 0: stop a document at a relative change of its loss <= tol
@@ -97,8 +114,8 @@ struct InferParams {
 // without it the last epoch's as trained (NaN without an example); converged (n_docs) 1
 // where tol stopped the document.  A document without words gets zeros (0 epochs, NaN
 // loss).
-void infer(const Docs& docs, const std::int64_t* counts, std::size_t V, const float* words,
-           const float* syn1, const InferParams& p, float* out, std::int32_t* epochs_used,
-           double* loss, std::uint8_t* converged);
+void infer(const Docs& docs, const Sampler& sampler, const float* words, const float* syn1,
+           const InferParams& p, float* out, std::int32_t* epochs_used, double* loss,
+           std::uint8_t* converged);
 
 }  // namespace msopt::d2v

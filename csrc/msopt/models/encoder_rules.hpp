@@ -18,14 +18,53 @@ namespace {
 using simd::axpy;
 using simd::dot16;
 
+// Columns [c, c + width of V) of the mean of rows ids[lo, hi) of E into o: the rows added
+// one after another from 0, then times inv.  V: F8, F4 or float.
+template <class V>
+inline void mean_cols(const float* E, std::size_t dim, const std::int64_t* ids, std::size_t lo,
+                      std::size_t hi, float inv, std::size_t c, float* o) {
+    V a{};
+    for (std::size_t j = lo; j < hi; ++j) {
+        V x;
+        std::memcpy(&x, E + std::size_t(ids[j]) * dim + c, sizeof x);
+        a += x;
+    }
+    a *= inv;
+    std::memcpy(o + c, &a, sizeof a);
+}
+
+// The mean of rows ids[j] of E (row after row from 0, then times 1 / count) for each text
+// [off[i], off[i + 1]): 32 columns at a time held in registers over the text's rows, so a
+// row costs its loads and adds and the sums are stored once.
 void bag_mean(const float* E, std::size_t dim, const std::int64_t* ids, const std::int64_t* off,
               std::size_t m, float* h) {
+    using simd::F4;
+    using simd::F8;
     for (std::size_t i = 0; i < m; ++i) {
         float* __restrict o = h + i * dim;
-        std::memset(o, 0, dim * sizeof(float));
         const std::size_t lo = std::size_t(off[i]), hi = std::size_t(off[i + 1]);
-        for (std::size_t j = lo; j < hi; ++j) axpy(1.0f, E + std::size_t(ids[j]) * dim, o, dim);
-        if (hi > lo) simd::scale(1.0f / float(hi - lo), o, dim);
+        const float inv = hi > lo ? 1.0f / float(hi - lo) : 1.0f;
+        std::size_t c = 0;
+        for (; c + 32 <= dim; c += 32) {
+            F8 a[4] = {};
+            for (std::size_t j = lo; j < hi; ++j) {
+                const float* r = E + std::size_t(ids[j]) * dim + c;
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; ++k) {
+                    F8 x;
+                    std::memcpy(&x, r + 8 * k, sizeof x);
+                    a[k] += x;
+                }
+            }
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; ++k) {
+                const F8 y = a[k] * inv;
+                std::memcpy(o + c + 8 * k, &y, sizeof y);
+            }
+        }
+        for (; c + 8 <= dim; c += 8) mean_cols<F8>(E, dim, ids, lo, hi, inv, c, o);
+        for (; c + 4 <= dim; c += 4) mean_cols<F4>(E, dim, ids, lo, hi, inv, c, o);
+        for (; c < dim; ++c) mean_cols<float>(E, dim, ids, lo, hi, inv, c, o);
     }
 }
 

@@ -98,7 +98,11 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
 
     template <class Rows>
     double step(const DocOps& k, Rows& output, std::size_t doc, float lr) {
-        const std::size_t y = std::size_t(d->labels[doc]);
+        const std::size_t l0 = d->label_begin(doc), ny = d->label_end(doc) - l0;
+        const std::int32_t* ys = d->labels + l0;
+        // softmax and ns: one of the document's classes, drawn when it has several.
+        const std::size_t y = std::size_t(ys[ny > 1 && p->loss != Loss::ova ? rng.next() % ny
+                                                                             : 0]);
         switch (p->loss) {
             case Loss::softmax:
             case Loss::ova:
@@ -106,7 +110,8 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
                 return p->loss == Loss::softmax
                            ? k.softmax(out_rows.data(), classes, dim, h.data(), y, lr,
                                        grad.data(), scratch.data())
-                           : k.ova(out_rows.data(), classes, dim, h.data(), y, lr, grad.data());
+                           : k.ova(out_rows.data(), classes, dim, h.data(), ys, ny, lr,
+                                   grad.data());
             case Loss::ns: {
                 out_rows[0] = output(y);
                 std::size_t m = 1;

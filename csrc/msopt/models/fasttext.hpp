@@ -5,10 +5,14 @@
 //
 // Losses (fastText's, for a document of class y):
 //   softmax  -log softmax(s)_y
-//   ova      sum over every class k of -log sigmoid(+-s_k), + for k = y (one-vs-all)
+//   ova      sum over every class k of -log sigmoid(+-s_k), + for k among the document's
+//            classes (one-vs-all: a document may have several)
 //   ns       -log sigmoid(s_y) - sum over `neg` drawn classes n of log sigmoid(-s_n), the
 //            n drawn from the class weights (losses/alias.hpp) with y redrawn, as fastText
 //            does
+// A document with several classes: ova takes them all as positives; softmax and ns take one
+// of them, drawn uniformly per document and epoch, as fastText does (a document with one
+// class draws nothing, so single-label training is the same with or without label lists).
 // sigmoid(x) = 1 / (1 + exp(-x)) exactly; the loss is summed in float64 through a stable
 // log-sigmoid.  Threads take disjoint documents and update the shared tables without locks
 // (Hogwild), or, in deterministic mode, train in rounds on private copies of the rows they
@@ -34,11 +38,22 @@ struct Docs {
     std::size_t n_ids = 0;
     const std::int64_t* offsets = nullptr;  // document starts
     std::size_t n_docs = 0;
-    const std::int32_t* labels = nullptr;   // class of each document
+    const std::int32_t* labels = nullptr;   // classes of all documents, back to back
+    std::size_t n_labels = 0;
+    // Where each document's classes start (n_docs values, each document one class or more);
+    // null: one class per document, labels[doc].
+    const std::int64_t* label_offsets = nullptr;
 
     std::size_t begin(std::size_t doc) const { return std::size_t(offsets[doc]); }
     std::size_t end(std::size_t doc) const {
         return doc + 1 < n_docs ? std::size_t(offsets[doc + 1]) : n_ids;
+    }
+    std::size_t label_begin(std::size_t doc) const {
+        return label_offsets ? std::size_t(label_offsets[doc]) : doc;
+    }
+    std::size_t label_end(std::size_t doc) const {
+        if (!label_offsets) return doc + 1;
+        return doc + 1 < n_docs ? std::size_t(label_offsets[doc + 1]) : n_labels;
     }
 };
 
@@ -75,8 +90,9 @@ struct DocOps {
     // negatives' (ns).
     double (*softmax)(float* const* out, std::size_t classes, std::size_t dim, const float* h,
                       std::size_t y, float lr, float* grad, float* scratch);
+    // ova: the document's classes ys[0..ny) are the positives.
     double (*ova)(float* const* out, std::size_t classes, std::size_t dim, const float* h,
-                  std::size_t y, float lr, float* grad);
+                  const std::int32_t* ys, std::size_t ny, float lr, float* grad);
     double (*ns)(float* const* rows, std::size_t n, std::size_t dim, const float* h, float lr,
                  float* grad);
     // One document's scores from the output table (classes x dim): softmax probabilities

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "../losses/dense.hpp"
 #include "../losses/ns.hpp"
@@ -73,12 +74,15 @@ double update_softmax(float* const* out, std::size_t classes, std::size_t dim, c
     return loss;
 }
 
+// ys[0..ny): the document's classes, the positives (a few: a scan is cheaper than a mask).
 double update_ova(float* const* out, std::size_t classes, std::size_t dim, const float* h,
-                  std::size_t y, float lr, float* grad) {
+                  const std::int32_t* ys, std::size_t ny, float lr, float* grad) {
     std::fill(grad, grad + dim, 0.0f);
     double loss = 0.0;
-    for (std::size_t k = 0; k < classes; ++k)
-        loss += binary_logistic(out[k], h, dim, k == y, lr, grad);
+    for (std::size_t k = 0; k < classes; ++k) {
+        const bool positive = std::find(ys, ys + ny, std::int32_t(k)) != ys + ny;
+        loss += binary_logistic(out[k], h, dim, positive, lr, grad);
+    }
     return loss;
 }
 

@@ -57,10 +57,53 @@ inline void targets_step(const float* h, float* const* rows, int n, float alpha,
     }
 }
 
+constexpr int kFused = 8;  // frozen outputs: the most targets frozen_pair takes
+
+// Skip-gram with the output rows frozen (Doc2Vec's inference, a frozen syn1), n <= kFused:
+// the scores of all targets in passes of up to 4 rows, then l1 += sum g row in one pass,
+// without the work buffer; the bits of targets_step's frozen branch (its scores all come
+// from the same l1, and work's sum runs in the same order).
+double frozen_pair(float* l1, float* const* rows, int n, float alpha, std::size_t dim,
+                   const w2v::Options& o) {
+    LossSum loss;
+    float f[kFused], g[kFused], gs[kFused];
+    const float* rs[kFused];
+    for (int d0 = 0; d0 < n; d0 += 4) {
+        switch (std::min(4, n - d0)) {
+            case 4: simd::dot16_rows<4>(l1, rows + d0, dim, f + d0); break;
+            case 3: simd::dot16_rows<3>(l1, rows + d0, dim, f + d0); break;
+            case 2: simd::dot16_rows<2>(l1, rows + d0, dim, f + d0); break;
+            default: simd::dot16_rows<1>(l1, rows + d0, dim, f + d0);
+        }
+    }
+    losses::ns_grads(f, n, true, alpha, o.table, o.loss ? &loss : nullptr, g);
+    if (!o.freeze_in) {
+        int m = 0;  // g = 0 (a saturated sigmoid) adds nothing, as in targets_step
+        for (int d = 0; d < n; ++d)
+            if (g[d] != 0.0f) {
+                gs[m] = g[d];
+                rs[m++] = rows[d];
+            }
+        switch (m) {
+            case 8: simd::add_rows<8>(gs, rs, l1, dim); break;
+            case 7: simd::add_rows<7>(gs, rs, l1, dim); break;
+            case 6: simd::add_rows<6>(gs, rs, l1, dim); break;
+            case 5: simd::add_rows<5>(gs, rs, l1, dim); break;
+            case 4: simd::add_rows<4>(gs, rs, l1, dim); break;
+            case 3: simd::add_rows<3>(gs, rs, l1, dim); break;
+            case 2: simd::add_rows<2>(gs, rs, l1, dim); break;
+            case 1: simd::add_rows<1>(gs, rs, l1, dim); break;
+            default: break;
+        }
+    }
+    return o.loss ? loss.value() : 0.0;
+}
+
 // Skip-gram: the input row l1 predicts the word and not the negatives; l1 takes the
 // summed gradient at the end.
 double w2v_pair(float* l1, float* const* rows, int n, float alpha, float* work,
                 std::size_t dim, const w2v::Options& o) {
+    if (o.freeze_out && n <= kFused) return frozen_pair(l1, rows, n, alpha, dim, o);
     LossSum loss;
     std::fill(work, work + dim, 0.0f);
     targets_step(l1, rows, n, alpha, work, dim, o, o.loss ? &loss : nullptr);

@@ -26,6 +26,22 @@ namespace {
 typedef float F8 __attribute__((vector_size(32)));
 typedef float F4 __attribute__((vector_size(16)));
 
+// The sum of a[j] * b[j] for j in [i, n), in order from 0: the tail of dot16 (its products
+// four at a time, the sum still one element after another).
+inline float tail_dot(const float* __restrict a, const float* __restrict b, std::size_t i,
+                      std::size_t n) {
+    float tail = 0.0f;
+    for (; i + 4 <= n; i += 4) {
+        F4 x, y;
+        std::memcpy(&x, a + i, sizeof x);
+        std::memcpy(&y, b + i, sizeof y);
+        const F4 p = x * y;
+        tail = (((tail + p[0]) + p[1]) + p[2]) + p[3];
+    }
+    for (; i < n; ++i) tail += a[i] * b[i];
+    return tail;
+}
+
 // Lane j sums a[i] * b[i] for i = j (mod 16) over the whole 16-blocks, in order; the lanes
 // are added in a fixed tree (j + 8, j + 4, j + 2, j + 1); the tail's products, summed in
 // order, come last.  reference._dot16 does the same.  (Adding the tail into the lanes
@@ -44,12 +60,70 @@ inline float dot16(const float* __restrict a, const float* __restrict b, std::si
         lo += xl * yl;
         hi += xh * yh;
     }
-    float tail = 0.0f;
-    for (; i < n; ++i) tail += a[i] * b[i];
+    const float tail = tail_dot(a, b, i, n);
     const F8 t8 = lo + hi;
     const F4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
                      __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
     return ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
+}
+
+// The dot16 of h with each of M rows, in one pass over h: each score has dot16's lanes and
+// order, so the bits of M dot16 calls.  (M <= 4 keeps the 2 M accumulators in registers.)
+template <int M>
+inline void dot16_rows(const float* __restrict h, const float* const* rows, std::size_t n,
+                       float* f) {
+    F8 lo[M], hi[M];
+#pragma GCC unroll 4
+    for (int d = 0; d < M; ++d) lo[d] = hi[d] = F8{};
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        F8 xl, xh;
+        std::memcpy(&xl, h + i, sizeof xl);
+        std::memcpy(&xh, h + i + 8, sizeof xh);
+#pragma GCC unroll 4
+        for (int d = 0; d < M; ++d) {
+            F8 yl, yh;
+            std::memcpy(&yl, rows[d] + i, sizeof yl);
+            std::memcpy(&yh, rows[d] + i + 8, sizeof yh);
+            lo[d] += xl * yl;
+            hi[d] += xh * yh;
+        }
+    }
+#pragma GCC unroll 4
+    for (int d = 0; d < M; ++d) {
+        const float tail = tail_dot(h, rows[d], i, n);
+        const F8 t8 = lo[d] + hi[d];
+        const F4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) +
+                      __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
+        f[d] = ((t4[0] + t4[2]) + (t4[1] + t4[3])) + tail;
+    }
+}
+
+// y += (g[0] x_0 + g[1] x_1 + ... + g[M-1] x_{M-1}), the sum taken element by element from 0
+// in d order: the bits of M axpys into a zeroed buffer and one axpy (a = 1) of it into y,
+// without the buffer's loads and stores.
+template <int M>
+inline void add_rows(const float* g, const float* const* rows, float* __restrict y,
+                     std::size_t n) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        F8 acc = {};
+#pragma GCC unroll 8
+        for (int d = 0; d < M; ++d) {
+            F8 r;
+            std::memcpy(&r, rows[d] + i, sizeof r);
+            acc += g[d] * r;
+        }
+        F8 yv;
+        std::memcpy(&yv, y + i, sizeof yv);
+        yv += acc;
+        std::memcpy(y + i, &yv, sizeof yv);
+    }
+    for (; i < n; ++i) {
+        float acc = 0.0f;
+        for (int d = 0; d < M; ++d) acc += g[d] * rows[d][i];
+        y[i] += acc;
+    }
 }
 
 // y += a x

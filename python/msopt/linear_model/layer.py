@@ -163,6 +163,10 @@ class LinearModel:
         ``W`` has shape (n_features, n_outputs).  The logistic loss and binary hinge take
         one output; softmax and one-vs-rest hinge one per class.
     loss : {"squared", "huber", "logistic", "softmax", "hinge"}
+        The classification losses (logistic, softmax, hinge) take ``y`` as class ids:
+        integers 0 to n_classes - 1 (float labels that are whole numbers, such as 0.0 and
+        1.0, are read as those ints; with one output, -1 and +1 are read as 0 and 1).
+        Anything else raises with the fix in the message.
     huber_epsilon : float, default 1.35
         Where the Huber loss turns from quadratic to linear.
     fit_intercept : bool, default True
@@ -280,16 +284,30 @@ class LinearModel:
             lab = np.asarray(y)
         except (TypeError, ValueError) as e:
             raise TypeError(f"y: class ids (integers) expected ({e})") from None
-        if lab.dtype.kind not in "iub":
-            raise TypeError(f"y: class ids (integers) expected for the {self.loss} loss, got "
-                            f"dtype {lab.dtype}")
         if lab.size != n or (lab.ndim > 1 and lab.shape[0] != n):
             raise ValueError(f"y: expected {n} class id(s), got shape {lab.shape}")
         lab = lab.reshape(n)
+        if (lab.dtype.kind == "f" and np.isfinite(lab).all() and (lab == np.round(lab)).all()
+                and (np.abs(lab) < 2**31).all()):
+            lab = lab.astype(np.int64)  # float labels that are whole numbers: 0.0, 1.0, ...
+        if lab.dtype.kind not in "iub":
+            raise TypeError(
+                f"y: class ids (integers) expected for the {self.loss} loss, got dtype "
+                f"{lab.dtype}" + (" with values that are not whole numbers; real-valued "
+                                  "targets take loss='squared' or 'huber'"
+                                  if lab.dtype.kind == "f" else
+                                  "; map labels to ids with "
+                                  "np.unique(y, return_inverse=True)[1]"))
         k = max(C, 2)
+        if C == 1 and n and int(lab.min()) == -1 and np.isin(lab, (-1, 1)).all():
+            lab = (lab > 0).astype(np.int64)  # -1/+1: the binary losses' other convention
         if n and (int(lab.min()) < 0 or int(lab.max()) >= k):
             i = int(np.flatnonzero((lab < 0) | (lab >= k))[0])
-            raise IndexError(f"y[{i}] = {int(lab[i])} is not a class id below {k}")
+            how = ("0 and 1 (or -1 and +1)" if C == 1 else
+                   f"0 to {k - 1}, one per output (n_outputs={C})")
+            raise IndexError(f"y[{i}] = {int(lab[i])} is not a class id below {k}: the "
+                             f"{self.loss} loss takes class ids {how}; map labels to ids with "
+                             "np.unique(y, return_inverse=True)[1]")
         return None, np.ascontiguousarray(lab, dtype=np.int64)
 
     def _sw(self, sample_weight: Any, n: int) -> np.ndarray | None:

@@ -35,6 +35,7 @@ import time
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,7 @@ from msopt._progress import Tracker, check_callbacks, check_verbose, saved_param
 from msopt.exceptions import DivergenceError
 from msopt.models.word2vec import GensimNames, KeyedVectors, _zero_or_one
 from msopt.text import Vocabulary
+from msopt.text.vocabulary import check_errors, read_file_lines, str_is_not_a_file
 
 __all__ = ["Doc2Vec", "InferInfo", "TaggedVectors"]
 
@@ -129,7 +131,7 @@ class TaggedVectors(KeyedVectors):
             sims = self._normed() @ (v / norm if norm > 0 else v)
             order = np.argsort(-sims, kind="stable")[:topn]
             return [(self.index_to_key[j], float(sims[j])) for j in order]
-        return super().most_similar(tag, topn)
+        return super().most_similar(tag, topn=topn)
 
 
 def _is_tag(tag: Any) -> bool:
@@ -191,13 +193,23 @@ def _split_document(i: int, doc: Any) -> tuple[list[str], list[Hashable] | None]
     return tokens, [int(t) if isinstance(t, np.integer) else t for t in tag_list]
 
 
-def _read_documents(documents: Any, name: str = "documents"
-                    ) -> tuple[list[list[str]], list[list[Hashable]]]:
-    """Tokens and tags of every document (tags default to the document's position)."""
-    if isinstance(documents, (str, bytes, os.PathLike)):
+def _read_documents(documents: Any, name: str = "documents", corpus_file: Any = None,
+                    errors: str = "strict") -> tuple[list[list[str]], list[list[Hashable]]]:
+    """Tokens and tags of every document (tags default to the document's position).  A
+    file (an os.PathLike, or ``corpus_file``) holds one document per line, tagged by its
+    line number from 0 (gensim's ``TaggedLineDocument``); a plain str is never a file."""
+    check_errors(errors)
+    if corpus_file is not None:
+        if documents is not None:
+            raise TypeError(f"{name}, corpus_file: pass one of them, not both")
+        documents = Path(check_path(corpus_file, "corpus_file"))
+    if isinstance(documents, os.PathLike):
+        documents = [line.split() for line in read_file_lines(documents, errors)]
+    if isinstance(documents, str):
+        raise str_is_not_a_file(name, documents, keyword="corpus_file")
+    if isinstance(documents, (bytes, bytearray)):
         raise TypeError(f"{name}: expected an iterable of token lists or (tokens, tags) "
-                        f"pairs, got {type(documents).__name__} (to read a file, pass "
-                        f"[line.split() for line in open(path)])")
+                        "pairs, or an os.PathLike (a file), got bytes")
     if not isinstance(documents, Iterable):
         raise TypeError(f"{name}: expected an iterable of documents, got "
                         f"{type(documents).__name__}")
@@ -242,12 +254,20 @@ class Doc2Vec(GensimNames, ParamsMixin):
 
     Parameters
     ----------
-    documents : iterable, optional
+    documents : iterable or os.PathLike, optional
         Token lists (each document tagged with its position), or ``(tokens, tags)`` pairs
         (gensim's ``TaggedDocument`` works), tags being ints or strs.  A str document is
-        split on whitespace.  When given, the vocabulary is built and the model trained.
+        split on whitespace.  A file (``pathlib.Path``, UTF-8, a byte-order mark dropped)
+        holds one document per line, tagged by its line number from 0 (gensim's
+        ``TaggedLineDocument``); a plain str is never opened as a file (TypeError).  When
+        given, the vocabulary is built and the model trained.
     dim : int, default 100
         Width of the vectors (alias ``vector_size``).
+    corpus_file : str or os.PathLike, optional
+        A file to train on instead of ``documents`` (gensim's name), read as above.
+    errors : {"strict", "replace", "ignore"}
+        What bytes of a file that are not UTF-8 become (as ``open()``).  ``corpus_file``
+        and ``errors`` are arguments of this first training, not hyperparameters.
     dm : {0, 1}, default 0
         PV-DM (1) or PV-DBOW (0).
     dbow_words : {0, 1}, default 0
@@ -310,7 +330,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
-        return [n for n in super()._get_param_names() if n != "documents"]
+        return [n for n in super()._get_param_names()
+                if n not in ("documents", "corpus_file", "errors")]
 
     @keyword_aliases(vector_size="dim", workers="threads", alpha="lr", min_alpha="min_lr",
                      iter="epochs", random_state="seed", max_final_vocab="max_vocab")
@@ -321,7 +342,9 @@ class Doc2Vec(GensimNames, ParamsMixin):
                  max_vocab: int | None = None, lower: bool = False,
                  deterministic: bool = False,
                  callbacks: Sequence[Callable[..., Any]] | None = None,
-                 verbose: bool | int = False) -> None:
+                 verbose: bool | int = False, *,
+                 corpus_file: str | os.PathLike[str] | None = None,
+                 errors: str = "strict") -> None:
         self.dim, self.dm, self.dbow_words = dim, dm, dbow_words
         self.window, self.negative, self.min_count = window, negative, min_count
         self.epochs, self.threads, self.seed = epochs, threads, seed
@@ -338,8 +361,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self._wv: KeyedVectors | None = None
         self._dv: TaggedVectors | None = None
         self.loss_history_: list[float] = []
-        if documents is not None:
-            tokens, tags = _read_documents(documents)
+        if documents is not None or corpus_file is not None:
+            tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
             self._build(tokens, tags)
             self._train(tokens, tags, None)
 
@@ -383,11 +406,24 @@ class Doc2Vec(GensimNames, ParamsMixin):
         return [f"vocab={len(self.vocab):,} words", f"{len(self._tags):,} tags",
                 "trained" if self.loss_history_ else "not trained"]
 
-    # The views wv and dv share one table; pickle keeps the table and rebuilds the views.
+    # The views wv and dv share one table; pickle keeps the table and rebuilds the views
+    # (and the native sampler, when next needed).
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_wv"] = state["_dv"] = None
+        state.pop("_sampler", None)
         return state
+
+    def _draws(self) -> Any:
+        """The native sampler of the vocabulary and ``sample`` (subsampling's keep chances,
+        the negatives' table): built once, again only when either changes."""
+        assert self.vocab is not None
+        key = (self.vocab, float(self.sample))
+        cached = self.__dict__.get("_sampler")
+        if cached is None or cached[0] is not key[0] or cached[1] != key[1]:
+            cached = (*key, _core.Doc2VecSampler(self.vocab.counts, key[1]))
+            self.__dict__["_sampler"] = cached
+        return cached[2]
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -402,10 +438,13 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self._dv = TaggedVectors(self._tags, self.vectors[V:])  # type: ignore[arg-type]
 
     # -- building and training ----------------------------------------------------------
-    def build_vocab(self, documents: Any) -> Doc2Vec:
-        """Count the words and tags of ``documents`` and start new vectors (uniform in
-        [-1, 1) / dim for words and tags, zero outputs, as gensim)."""
-        tokens, tags = _read_documents(documents)
+    def build_vocab(self, documents: Any = None, *,
+                    corpus_file: str | os.PathLike[str] | None = None,
+                    errors: str = "strict") -> Doc2Vec:
+        """Count the words and tags of ``documents`` (or of ``corpus_file``, read with
+        ``errors``, as the constructor's) and start new vectors (uniform in [-1, 1) / dim
+        for words and tags, zero outputs, as gensim)."""
+        tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
         self._build(tokens, tags)
         return self
 
@@ -434,8 +473,11 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self.loss_history_ = []
         self._views()
 
-    def train(self, documents: Any, epochs: int | None = None) -> Doc2Vec:
-        """Train on ``documents`` for ``epochs`` (default ``self.epochs``); the rate decays
+    def train(self, documents: Any = None, epochs: int | None = None, *,
+              corpus_file: str | os.PathLike[str] | None = None,
+              errors: str = "strict") -> Doc2Vec:
+        """Train on ``documents`` (or ``corpus_file``, read with ``errors``, as the
+        constructor's) for ``epochs`` (default ``self.epochs``); the rate decays
         from ``lr`` to ``min_lr`` over the call.  Their tags must have been seen by
         :meth:`build_vocab`; unknown words are dropped.  Ctrl-C stops at the end of the
         current chunk of documents and leaves the model as trained so far; a divergence
@@ -443,7 +485,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         :class:`msopt.DivergenceError`."""
         if self.vocab is None:
             raise not_fitted(self, "call build_vocab() first")
-        tokens, tags = _read_documents(documents)
+        tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
         self._train(tokens, tags, epochs)
         return self
 
@@ -468,6 +510,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         tag_arr = np.asarray(tag_ids, np.int64)
         tag_off = np.asarray(tag_offsets, np.int64)
         threads = int(self.threads or _core.get_num_threads())
+        draws = self._draws()
         # Chunks of documents of about CHUNK_WORDS words per thread.
         starts = np.r_[offsets, len(ids)]
         bounds = [0]
@@ -495,8 +538,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
                         w0, t0_ = int(starts[b0]), int(tag_starts[b0])
                         summed, m, w = _core.doc2vec_train(
                             ids[w0:starts[b1]], offsets[b0:b1] - w0,
-                            tag_arr[t0_:tag_starts[b1]], tag_off[b0:b1] - t0_,
-                            self.vocab.counts, self.vectors, self.syn1neg, int(self.window),
+                            tag_arr[t0_:tag_starts[b1]], tag_off[b0:b1] - t0_, draws,
+                            self.vectors, self.syn1neg, int(self.window),
                             int(self.negative), float(self.sample), lr, min_lr,
                             int(self.seed), threads, bool(self.dm), bool(self.dbow_words), e,
                             epochs, b0, w0, len(ids), deterministic=bool(self.deterministic))
@@ -596,13 +639,14 @@ class Doc2Vec(GensimNames, ParamsMixin):
         converged = np.zeros(n, bool)
         # Chunks of documents, about CHUNK_WORK words x epochs per thread each.
         starts = np.r_[offsets, len(ids)]
+        draws = self._draws()
         b = 0
         step = max(1, CHUNK_WORK * threads // max_epochs)
         while b < n:
             e = min(n, max(b + 1, int(np.searchsorted(starts, starts[b] + step, side="left"))))
             sub_ids = ids[starts[b]:starts[e]]
             v, u, lo, c = _core.doc2vec_infer(
-                sub_ids, offsets[b:e] - starts[b], self.vocab.counts, words, syn1,
+                sub_ids, offsets[b:e] - starts[b], draws, words, syn1,
                 int(self.window), int(self.negative), float(self.sample), float(lr),
                 float(min_lr), int(seed), int(threads), bool(self.dm), int(epochs),
                 int(max_epochs), tol=float(tol or 0.0))

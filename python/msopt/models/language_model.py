@@ -33,7 +33,15 @@ from msopt._api import (
 from msopt._io import atomic_write, check_path, read_npz
 from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
-from msopt.optim.optimizers import OPTIMIZERS, Optimizer, flatten_state_dict, unflatten_state_dict
+from msopt.linear_model.layer import run_schedule
+from msopt.optim.optimizers import (
+    OPTIMIZERS,
+    Optimizer,
+    flatten_state_dict,
+    make_optimizer,
+    unflatten_state_dict,
+)
+from msopt.text.vocabulary import check_errors, read_file_text
 
 __all__ = ["LanguageModel"]
 
@@ -50,15 +58,16 @@ _NO_SPACE_BEFORE = set(".,;:!?)]}'\"")
 _CHUNK_SECONDS = 0.25  # a native training call returns to Python about this often
 
 
-def read_text(text: Any, name: str = "text") -> str:
-    """The text of a str (the text itself), an os.PathLike (a UTF-8 file) or an iterable
-    of str (lines; one trailing newline of each is dropped, then they are joined by
-    newlines)."""
+def read_text(text: Any, name: str = "text", errors: str = "strict") -> str:
+    """The text of a str (the text itself: a str is never opened as a file), an
+    os.PathLike (a UTF-8 file, a byte-order mark dropped, line ends read as ``\\n``,
+    ``errors`` as ``open()``'s) or an iterable of str (lines; one trailing newline of each
+    is dropped, then they are joined by newlines)."""
+    check_errors(errors)
     if isinstance(text, str):
         return text
     if isinstance(text, os.PathLike):
-        with open(text, encoding="utf-8") as f:
-            return f.read()
+        return read_file_text(text, errors)
     if isinstance(text, (bytes, bytearray)) or not isinstance(text, Iterable):
         raise TypeError(f"{name}: expected a str (the text), an os.PathLike (a file) or an "
                         f"iterable of str (lines), got {type(text).__name__}")
@@ -394,15 +403,19 @@ class LanguageModel(ParamsMixin):
         return vocab, np.array([unk, 0, 1] + [c for _, c in kept], np.int64)
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, text: Any, validation: Any = None) -> LanguageModel:
+    def fit(self, text: Any, validation: Any = None, *, errors: str = "strict"
+            ) -> LanguageModel:
         """Train from scratch: a new vocabulary from ``text``, new weights, ``epochs``
         epochs (fewer with early stopping on ``validation``'s perplexity).  Returns self.
 
-        Nothing changes unless the call succeeds (an interrupted call keeps every step
+        ``text`` and ``validation`` are each a str (the text itself; a str is never opened
+        as a file), a file (``pathlib.Path``; ``errors``, "strict", "replace" or "ignore",
+        says what bytes that are not UTF-8 become) or an iterable of lines.  Nothing
+        changes unless the call succeeds (an interrupted call keeps every step
         completed)."""
         self._check_params()
-        t = read_text(text, "text")
-        val = None if validation is None else read_text(validation, "validation")
+        t = read_text(text, "text", errors)
+        val = None if validation is None else read_text(validation, "validation", errors)
         vocab, counts = self._build_vocab(t)
         saved = self.__dict__.copy()
         params: list[np.ndarray] = []
@@ -425,15 +438,16 @@ class LanguageModel(ParamsMixin):
             raise
         return self
 
-    def partial_fit(self, text: Any, validation: Any = None) -> LanguageModel:
+    def partial_fit(self, text: Any, validation: Any = None, *, errors: str = "strict"
+                    ) -> LanguageModel:
         """Train ``epochs`` more epochs on ``text`` from the current weights and optimizer
-        state (the vocabulary stays; unseen tokens read as ``<unk>``).  A first call
-        (unfitted model) is :meth:`fit`."""
+        state (the vocabulary stays; unseen tokens read as ``<unk>``); texts and ``errors``
+        as in :meth:`fit`.  A first call (unfitted model) is :meth:`fit`."""
         if not hasattr(self, "params_"):
-            return self.fit(text, validation)
+            return self.fit(text, validation, errors=errors)
         self._check_params()
-        t = read_text(text, "text")
-        val = None if validation is None else read_text(validation, "validation")
+        t = read_text(text, "text", errors)
+        val = None if validation is None else read_text(validation, "validation", errors)
         ids = self._ids(t)
         if len(ids) - 1 < int(self.context):
             raise ValueError(f"text: {len(ids) - 1} tokens, shorter than the context "
@@ -514,21 +528,12 @@ class LanguageModel(ParamsMixin):
         return out
 
     def _make_optimizer(self, params: list[np.ndarray]) -> Optimizer:
-        cls: Any = OPTIMIZERS[self.optimizer.lower()]
-        try:
-            return cls(params, lr=float(self.lr), max_grad_norm=self.max_grad_norm,
-                       **(self.optimizer_params or {}))
-        except TypeError as e:
-            raise TypeError(f"optimizer_params: {e}") from None
+        return make_optimizer(self.optimizer, params, self.lr, self.max_grad_norm,
+                              self.optimizer_params)
 
     def _schedule(self, total: int) -> Any:
-        if self.schedule == "constant":
-            return _core.Schedule()
-        if self.schedule == "linear":
-            return _core.Schedule(_core.ScheduleKind.LINEAR, total=max(total, 1),
-                                  floor=float(self.min_lr_factor))
-        return _core.Schedule(_core.ScheduleKind.WARMUP_COSINE, total=max(total, 1),
-                              warmup=int(self.warmup * total), floor=float(self.min_lr_factor))
+        return run_schedule(self.schedule, total, int(self.warmup * total),
+                            float(self.min_lr_factor))
 
     def _sample_weights(self) -> np.ndarray:
         w = (self.counts_.astype(np.float64) + 1.0) ** float(self.sample_power)
@@ -661,10 +666,11 @@ class LanguageModel(ParamsMixin):
         return _core.LmData(ids, len(self.vocab_), 1), start
 
     def token_losses(self, text: Any, *, prefix: Any = None, adapt: bool = False,
-                     **adapt_options: Any) -> np.ndarray:
+                     errors: str = "strict", **adapt_options: Any) -> np.ndarray:
         """-log p (nats) of each token of ``text`` (its final ``</s>`` included), float64;
-        ``prefix`` is read as context but not scored.  ``adapt`` and its options as for
-        :meth:`perplexity`."""
+        ``prefix`` is read as context but not scored.  ``adapt`` and its options, and
+        ``errors``, as for :meth:`perplexity`."""
+        text, prefix = self._read(text, prefix, errors)
         self._check_fitted()
         check_bool("adapt", adapt)
         data, start = self._stream(text, prefix)
@@ -681,14 +687,22 @@ class LanguageModel(ParamsMixin):
         return self._mix(data, start, per)
 
     def score(self, text: Any, *, prefix: Any = None, adapt: bool = False,
-              **adapt_options: Any) -> float:
+              errors: str = "strict", **adapt_options: Any) -> float:
         """Mean log-likelihood per token (nats; the text's final ``</s>`` included), the
         negative of the mean cross-entropy; options as for :meth:`perplexity`."""
+        text, prefix = self._read(text, prefix, errors)
         return -self._mean_loss(text, prefix, adapt, adapt_options)
+
+    @staticmethod
+    def _read(text: Any, prefix: Any, errors: str) -> tuple[str, str | None]:
+        """``text`` and ``prefix`` as str (files read with ``errors``)."""
+        return (read_text(text, "text", errors),
+                None if prefix is None else read_text(prefix, "prefix", errors))
 
     def perplexity(self, text: Any, adapt: bool = False, *, lr: float | None = None,
                    steps: int = 1, segment: int | None = None, adapt_params: str = "output",
-                   adapt_optimizer: str = "sgd", prefix: Any = None) -> float:
+                   adapt_optimizer: str = "sgd", prefix: Any = None,
+                   errors: str = "strict") -> float:
         """Perplexity of ``text`` (exp of the mean cross-entropy per token, ``</s>``
         included), over the full softmax, batched and multi-threaded.
 
@@ -706,7 +720,10 @@ class LanguageModel(ParamsMixin):
         clipping) updates the output layer in place from the step's score gradients.  With
         ``kneser_ney``, the network adapts and the n-gram model stays as it is.  The
         adaptation works on a copy: the model is unchanged afterwards.  ``prefix`` is read
-        as context (and, adapting, learned from) but not scored."""
+        as context (and, adapting, learned from) but not scored.  ``text`` and ``prefix``
+        are read as in :meth:`fit` (a str is the text itself; a ``pathlib.Path`` a file,
+        read with ``errors``)."""
+        text, prefix = self._read(text, prefix, errors)
         options = {"lr": lr, "steps": steps, "segment": segment, "adapt_params": adapt_params,
                    "adapt_optimizer": adapt_optimizer}
         return math.exp(min(self._mean_loss(text, prefix, adapt, options), 700.0))
@@ -963,8 +980,7 @@ class LanguageModel(ParamsMixin):
 
 
 def _optimizer(name: str, params: list[np.ndarray], lr: float) -> Optimizer:
-    cls: Any = OPTIMIZERS[name]
-    return cls(params, lr=lr)
+    return make_optimizer(name, params, lr)
 
 
 def _write_npz(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> None:

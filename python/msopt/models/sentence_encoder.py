@@ -33,7 +33,8 @@ from msopt._api import (
 from msopt._io import atomic_write, check_path, pack_words, read_npz, unpack_words
 from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
-from msopt.optim.optimizers import OPTIMIZERS, Optimizer
+from msopt.linear_model.layer import run_schedule
+from msopt.optim.optimizers import OPTIMIZERS, Optimizer, make_optimizer
 from msopt.text import Vocabulary
 
 __all__ = ["SentenceEncoder", "tokenize"]
@@ -445,21 +446,11 @@ class SentenceEncoder(ParamsMixin):
         return out
 
     def _make_optimizer(self, params: list[np.ndarray]) -> Optimizer:
-        cls: Any = OPTIMIZERS[self.optimizer.lower()]
-        try:
-            return cls(params, lr=float(self.lr), max_grad_norm=self.max_grad_norm,
-                       **(self.optimizer_params or {}))
-        except TypeError as e:
-            raise TypeError(f"optimizer_params: {e}") from None
+        return make_optimizer(self.optimizer, params, self.lr, self.max_grad_norm,
+                              self.optimizer_params)
 
     def _schedule(self, total: int) -> Any:
-        if self.schedule == "constant":
-            return _core.Schedule()
-        if self.schedule == "linear":
-            return _core.Schedule(_core.ScheduleKind.LINEAR, total=max(total, 1),
-                                  floor=float(self.min_lr_factor))
-        return _core.Schedule(_core.ScheduleKind.WARMUP_COSINE, total=max(total, 1),
-                              warmup=int(0.02 * total), floor=float(self.min_lr_factor))
+        return run_schedule(self.schedule, total, int(0.02 * total), float(self.min_lr_factor))
 
     # -- training -------------------------------------------------------------------------
     def _targets(self, n: int, scores: Any, labels: Any, loss: str

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -45,6 +47,9 @@ from msopt.text import Vocabulary, read_labeled
 __all__ = ["TextClassifier"]
 
 FORMAT = "msopt-textclassifier 1"
+_FASTTEXT_LOSSES = {2: "ns", 3: "softmax", 4: "ova"}  # fastText's loss_name values
+EOS = "</s>"  # fastText's end of line, a word of its models
+PREFIX = "__label__"  # fastText's label prefix, dropped from str labels
 LOSSES = ("softmax", "ova", "ns")
 _MEMBERS = {"format", "params", "state", "classes", "words", "counts", "class_counts",
             "input", "output"}
@@ -80,16 +85,35 @@ class TextClassifier(ParamsMixin):
     one document at a time, with the rate decaying linearly from ``lr`` to 0 over the
     call's epochs; threads take disjoint documents and update the tables without locks.
 
+    Labels: ``fit(texts, labels)`` takes one label per text (str, int, float or bool;
+    ``predict`` gives them back of the same type, ``classes_`` is an array of them) or a
+    list of labels per text (multi-label data, as :func:`msopt.text.read_labeled` returns:
+    ``fit(*read_labeled(path))`` works, and so does ``fit(path)``).  fastText's
+    ``__label__`` prefix is dropped from str labels wherever labels are given (``fit``,
+    ``partial_fit``, ``score``, ``test``): ``"__label__sports"`` and ``"sports"`` are the
+    same class, and predictions never carry the prefix.  With several labels per text,
+    ``loss="ova"`` takes them all as positives (fastText's multi-label mode); softmax and ns
+    train each epoch on one of them, drawn at random, as fastText does.
+
+    Memory: the input table holds ``(words + n-gram buckets) * dim`` float32 values (4
+    bytes each), the output table ``classes * dim``; :meth:`partial_fit` keeps a copy of
+    both while it runs (to undo a failed call).  Buckets are allocated only when
+    ``ngrams > 1``: at the defaults (dim 100, 2,000,000 buckets) bigrams cost 800 MB
+    (763 MiB); without them the 9,447 words of TREC's training set take 3.8 MB.
+
     Parameters
     ----------
     dim : int, default 100
-        Width of the word and n-gram vectors.
-    ngrams : int, default 2
+        Width of the word and n-gram vectors.  Memory grows linearly with it: ``4 * dim``
+        bytes per word and per bucket.
+    ngrams : int, default 1
         Word n-grams up to this length are hashed into ``buckets`` extra rows (alias
-        ``wordNgrams``).
+        ``wordNgrams``; fastText's default is 1 too).  ``ngrams=2`` often gains a point or
+        two of accuracy, at the memory cost of the buckets.
     buckets : int, default 2,000,000
-        Hash buckets for the n-grams (``buckets * dim`` float32 values of memory; alias
-        ``bucket``).
+        Hash buckets for the n-grams, used (and allocated) only when ``ngrams > 1``:
+        ``buckets * dim * 4`` bytes (800 MB at the defaults; 200,000 buckets are plenty for
+        a corpus of thousands of documents; alias ``bucket``).
     loss : {"softmax", "ova", "ns"}
         ``"softmax"``: cross entropy of the softmax over the classes.  ``"ova"``:
         one-vs-all, an independent binary logistic loss per class (target 1 for the
@@ -130,6 +154,13 @@ class TextClassifier(ParamsMixin):
     verbose : bool or int
         Show a progress bar (tqdm when installed, else a line on stderr).  The same reports
         go to the ``"msopt"`` logger at INFO.
+    pretrained_vectors : str or path, optional
+        A ``.vec`` file (word2vec's text format, as fastText's ``-pretrainedVectors``
+        reads it, and as ``clf.wv.save_word2vec_format`` writes it) whose vectors start the
+        input rows of their words; its dim must equal ``dim``.  As in fastText its words
+        join the vocabulary, so words never seen in training but in the file are known at
+        prediction.  Memory: the file is read whole (``4 * dim`` bytes per word, e.g. 2.4
+        GB for a 2,000,000-word file at dim 300) and every word of it gets an input row.
 
     Attributes
     ----------
@@ -139,8 +170,8 @@ class TextClassifier(ParamsMixin):
     vocab_ : msopt.text.Vocabulary
         Built by the first training call, fixed after it.
     input_, output_ : ndarray of float32
-        The tables: ``(len(vocab_) + buckets, dim)`` input rows (words, then n-gram buckets)
-        and ``(len(classes_), dim)`` output rows.
+        The tables: ``(len(vocab_) + buckets, dim)`` input rows (words, then n-gram
+        buckets, none when ``ngrams == 1``) and ``(len(classes_), dim)`` output rows.
     class_counts_ : ndarray of int64
         Training documents of each class, over every call since :meth:`fit`.
     calls_ : int
@@ -157,7 +188,14 @@ class TextClassifier(ParamsMixin):
     -----
     An empty document (no known word and no n-gram) is skipped in training and scored with
     a zero hidden vector.  Labels keep their type: an int label comes back from
-    :meth:`predict` as the same int (a mix of types is read as ``str``).
+    :meth:`predict` as the same int (a mix of str and numbers is read as ``str``).
+
+    fastText's Python API: :meth:`predict_top` (fastText's ``predict``: labels with their
+    scores, ``k``, ``threshold``), :meth:`get_word_vector`, :meth:`get_sentence_vector`,
+    :meth:`get_nearest_neighbors`, :meth:`test` (``(n, P@k, R@k)``), :attr:`wv` (the
+    words' vectors; ``clf.wv.save_word2vec_format(path)`` writes a ``.vec`` file),
+    ``pretrained_vectors=`` and :meth:`load_fasttext` (fastText's own ``.bin``
+    classifiers).  :meth:`predict` stays scikit-learn's.
 
     File format (:meth:`save`, :meth:`load`): one NumPy ``.npz`` archive written with
     ``numpy.savez`` (no pickled objects; read back with ``allow_pickle=False``) holding
@@ -173,7 +211,7 @@ class TextClassifier(ParamsMixin):
     words         1-D uint8: the vocabulary's words in id order, UTF-8, joined by ``\\n``
     counts        1-D int64: each word's count
     class_counts  1-D int64: training documents of each class
-    input         float32 ``(len(words) + buckets, dim)``
+    input         float32 ``(len(words) + buckets, dim)`` (no buckets if ngrams is 1)
     output        float32 ``(len(classes), dim)``
     ============  =================================================================
 
@@ -182,14 +220,18 @@ class TextClassifier(ParamsMixin):
     >>> from msopt import TextClassifier
     >>> texts = ["good film", "great film", "bad film", "awful film"] * 50
     >>> labels = ["pos", "pos", "neg", "neg"] * 50
-    >>> clf = TextClassifier(dim=10, buckets=1000, epochs=20, lr=0.5, threads=1).fit(texts, labels)
+    >>> clf = TextClassifier(dim=10, epochs=20, lr=0.5, threads=1).fit(texts, labels)
     >>> clf.predict(["great movie", "awful movie"]).tolist()
     ['pos', 'neg']
     >>> clf  # doctest: +ELLIPSIS
-    TextClassifier(dim=10, buckets=1000, loss='softmax', ..., classes=2, vocab=5 words)
-    >>> ova = TextClassifier(dim=10, buckets=1000, loss="ova", epochs=20, lr=0.5, threads=1)
+    TextClassifier(dim=10, loss='softmax', ..., classes=2, vocab=5 words)
+    >>> ova = TextClassifier(dim=10, loss="ova", epochs=20, lr=0.5, threads=1)
     >>> ova.fit(texts, labels).predict_proba(["great movie"]).round(1).tolist()
     [[0.0, 1.0]]
+    >>> tags = [["film", "good"], ["film", "good"], ["film", "bad"], ["film", "bad"]] * 50
+    >>> multi = TextClassifier(dim=10, loss="ova", epochs=20, lr=0.5, threads=1)
+    >>> multi.fit(texts, tags).predict_top("great movie", k=-1, threshold=0.5)[0]
+    ('good', 'film')
     """
 
     classes_: np.ndarray
@@ -203,6 +245,7 @@ class TextClassifier(ParamsMixin):
     words_per_sec_: float
 
     _repr_always = ("dim", "loss")
+    _eos = False  # texts end in fastText's </s> (a model read by load_fasttext)
     _estimator_type = "classifier"  # scikit-learn < 1.6
     # Input rows read per native call and thread: None sizes them to about 0.4 s of
     # work, except with deterministic threads, whose bits depend on the chunks.
@@ -211,17 +254,19 @@ class TextClassifier(ParamsMixin):
     @keyword_aliases(wordNgrams="ngrams", bucket="buckets", neg="negative", epoch="epochs",
                      thread="threads", workers="threads", minCount="min_count",
                      learning_rate="lr", random_state="seed")
-    def __init__(self, dim: int = 100, ngrams: int = 2, buckets: int = 2_000_000,
+    def __init__(self, dim: int = 100, ngrams: int = 1, buckets: int = 2_000_000,
                  loss: str = "softmax", negative: int = 5, lr: float = 0.1, epochs: int = 5,
                  min_count: int = 1, lower: bool = False, threads: int | None = None,
                  seed: int = 0, deterministic: bool = False,
                  callbacks: Sequence[Callable[..., Any]] | None = None,
-                 verbose: bool | int = False) -> None:
+                 verbose: bool | int = False,
+                 pretrained_vectors: str | os.PathLike[str] | None = None) -> None:
         self.dim, self.ngrams, self.buckets, self.loss = dim, ngrams, buckets, loss
         self.negative, self.lr, self.epochs = negative, lr, epochs
         self.min_count, self.lower, self.threads = min_count, lower, threads
         self.seed, self.deterministic = seed, deterministic
         self.callbacks, self.verbose = callbacks, verbose
+        self.pretrained_vectors = pretrained_vectors
 
     def _check_params(self) -> None:
         """Check the constructor's arguments (TypeError for a wrong type, ValueError for a
@@ -239,6 +284,10 @@ class TextClassifier(ParamsMixin):
         check_int("threads", self.threads, 1, none=True, hi=MAX_THREADS)
         check_bool("lower", self.lower)
         check_bool("deterministic", self.deterministic)
+        if self.pretrained_vectors is not None and not isinstance(self.pretrained_vectors,
+                                                                  (str, os.PathLike)):
+            raise TypeError(f"pretrained_vectors: expected a path or None, got "
+                            f"{type(self.pretrained_vectors).__name__}")
 
     def _repr_state(self) -> list[str]:
         if not hasattr(self, "output_"):
@@ -261,38 +310,43 @@ class TextClassifier(ParamsMixin):
 
     # -- input ----------------------------------------------------------------------------
     @staticmethod
-    def _texts_labels(texts: Any, labels: Any) -> tuple[list[str], np.ndarray]:
-        """(texts, labels as an array of their own type) from two iterables, or from
+    def _texts_labels(texts: Any, labels: Any
+                      ) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+        """(texts, labels, starts) from two iterables (see :func:`_labels`), or from
         fastText's ``__label__X text`` lines (a path or an iterable of str) when labels is
         None."""
         if labels is None:
             if isinstance(texts, bytes):
                 raise TypeError("texts: a path or an iterable of str, not bytes")
-            t, per_line = read_labeled(texts)
+            t, per_line = named_errors("texts", lambda: read_labeled(texts))
             for i, x in enumerate(per_line):
-                if len(x) != 1:
-                    raise ValueError(f"labels: line {i + 1} has {len(x)} __label__ tokens; "
-                                     "exactly one is needed")
-            found = [x[0] for x in per_line]
-            _refuse_trailing_nul("labels", found)
-            return t, np.asarray(found, dtype=str)
+                if not x:
+                    raise ValueError(f"labels: line {i + 1} has 0 __label__ tokens; one or "
+                                     "more are needed")
+            ls, starts = _labels("labels", per_line)
+            return t, ls, starts
         if isinstance(texts, (str, os.PathLike)):
             raise TypeError("texts: a file path is read in fastText's __label__ format and "
                             "takes labels=None")
         t = _strings("texts", texts)
-        if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable):
-            raise TypeError(f"labels: expected an iterable (one label per text), got "
-                            f"{type(labels).__name__}")
-        ls = _label_array("labels", labels)
-        if len(t) != len(ls):
-            raise ValueError(f"texts and labels differ in length: {len(t)} and {len(ls)}")
-        return t, ls
+        ls, starts = _labels("labels", labels)
+        n = len(ls) if starts is None else len(starts)
+        if len(t) != n:
+            raise ValueError(f"texts and labels differ in length: {len(t)} and {n}")
+        return t, ls, starts
 
     def _encode(self, texts: Sequence[str], vocab: Vocabulary | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
         v = self.vocab_ if vocab is None else vocab
+        buckets = (self.input_.shape[0] - len(v)) if vocab is None else self._buckets()
+        if self._eos and vocab is None:  # a fastText model: each line ends in its word </s>
+            texts = [f"{t} {EOS}" for t in texts]
         return named_errors("texts", lambda: v.encode(texts, ngrams=int(self.ngrams),
-                                                      buckets=int(self.buckets)))
+                                                      buckets=int(buckets)))
+
+    def _buckets(self) -> int:
+        """The n-gram rows a new table gets: ``buckets`` when ``ngrams > 1``, else none."""
+        return int(self.buckets) if int(self.ngrams) > 1 else 0
 
     def _class_ids(self, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
         unknown = sorted(set(labels.tolist()) - set(classes.tolist()), key=repr)
@@ -303,15 +357,40 @@ class TextClassifier(ParamsMixin):
             return np.zeros(0, np.int32)
         return np.searchsorted(classes, labels).astype(np.int32)
 
+    def _gold(self, labels: np.ndarray, starts: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """(class id of each given label, -1 where it is not a class; the text of each) for
+        score and test.  None of them a class raises ValueError (a different label format,
+        say); some not among the classes warn: they count as misses."""
+        cl = self.classes_
+        n = len(labels) if starts is None else len(starts)
+        doc = np.arange(n) if starts is None else np.repeat(
+            np.arange(n), np.diff(np.append(starts, len(labels))))
+        known = np.isin(labels, cl)
+        if not known.any():
+            raise ValueError(f"labels: {sorted(set(labels.tolist()), key=repr)[:5]} were never "
+                             f"seen in training: no label is among classes_ "
+                             f"{cl.tolist()[:10]}")
+        if not known.all():
+            bad = sorted(set(labels[~known].tolist()), key=repr)
+            warnings.warn(f"labels: {len(bad)} label(s) never seen in training "
+                          f"({', '.join(map(repr, bad[:5]))}{', ...' if len(bad) > 5 else ''})"
+                          ": they can never be predicted and count as misses", UserWarning,
+                          stacklevel=3)
+        ids = np.full(len(labels), -1, np.int64)
+        ids[known] = np.searchsorted(cl, labels[known])
+        return ids, doc
+
     # -- training -------------------------------------------------------------------------
     def fit(self, texts: str | os.PathLike[str] | Iterable[str],
             labels: Iterable[Any] | None = None) -> TextClassifier:
-        """Train from scratch on texts and their labels (or on a fastText-format file,
-        ``labels=None``): a new vocabulary, new tables, then ``epochs`` epochs.  Returns
-        self."""
+        """Train from scratch on texts and their labels (one label or a list of labels per
+        text; see the class docstring), or on a fastText-format file (a ``pathlib.Path``, or
+        an iterable of ``__label__X text`` lines) with ``labels=None``: a new vocabulary,
+        new tables, then ``epochs`` epochs.  Returns self."""
         self._check_params()
-        t, ls = self._texts_labels(texts, labels)
-        return self._first_call(t, ls, None)
+        t, ls, starts = self._texts_labels(texts, labels)
+        return self._first_call(t, ls, starts, None)
 
     def partial_fit(self, texts: str | os.PathLike[str] | Iterable[str],
                     labels: Iterable[Any] | None = None,
@@ -337,9 +416,9 @@ class TextClassifier(ParamsMixin):
         (['pos'], 20)
         """
         self._check_params()
-        t, ls = self._texts_labels(texts, labels)
+        t, ls, starts = self._texts_labels(texts, labels)
         if not hasattr(self, "output_"):
-            return self._first_call(t, ls, classes)
+            return self._first_call(t, ls, starts, classes)
         if classes is not None:
             wanted = _class_set(classes)
             if not np.array_equal(wanted, self.classes_):
@@ -356,7 +435,7 @@ class TextClassifier(ParamsMixin):
         history = len(self.loss_history_)
         try:
             self._train(len(self.vocab_), ids, offsets, y, self.input_, self.output_, counts,
-                        self.calls_)
+                        self.calls_, starts)
         except BaseException as e:
             if not (isinstance(e, KeyboardInterrupt) and self._finite()):
                 np.copyto(self.input_, undo[0])
@@ -370,7 +449,8 @@ class TextClassifier(ParamsMixin):
         self.calls_ += 1
         return self
 
-    def _first_call(self, t: list[str], ls: np.ndarray, classes: Any) -> TextClassifier:
+    def _first_call(self, t: list[str], ls: np.ndarray, starts: np.ndarray | None,
+                    classes: Any) -> TextClassifier:
         if not t:
             raise ValueError("texts: no documents")
         if classes is None:
@@ -385,31 +465,43 @@ class TextClassifier(ParamsMixin):
             vocab = Vocabulary(int(self.min_count), lower=bool(self.lower)).fit(t)
         except ValueError as e:
             raise ValueError(f"texts: no vocabulary can be built ({e})") from None
-        if len(vocab) + int(self.buckets) > MAX_ROWS:  # checked before the table is made
-            raise ValueError(f"buckets: {len(vocab):,} words + {self.buckets:,} buckets "
+        pretrained = self._pretrained()
+        if pretrained is not None:  # fastText's -pretrainedVectors: their words join too
+            known = set(vocab.words)
+            extra = [w for w in pretrained.index_to_key if w not in known]
+            vocab = Vocabulary.from_counts(vocab.words + extra,
+                                           vocab.counts.tolist() + [1] * len(extra),
+                                           vocab.total_tokens, min_count=int(self.min_count),
+                                           lower=bool(self.lower))
+        buckets = self._buckets()
+        if len(vocab) + buckets > MAX_ROWS:  # checked before the table is made
+            raise ValueError(f"buckets: {len(vocab):,} words + {buckets:,} buckets "
                              f"exceed the {MAX_ROWS:,} input rows the trainer takes")
         ids, offsets = self._encode(t, vocab)
         rng = np.random.default_rng(int(self.seed))
         dim = int(self.dim)
         # The tables' size, before they are allocated: the input table, and the copy that a
         # later partial_fit keeps to undo a failed call.
-        rows = len(vocab) + int(self.buckets)
+        rows = len(vocab) + buckets
         check_memory("TextClassifier", f"{rows:,} rows (words + buckets) x dim={dim:,} "
                      "float32", rows * dim * 4, 2, what="training needs",
-                     hint="Reduce buckets or dim.")
+                     hint="Reduce buckets or dim (buckets are used only with ngrams > 1).")
         # Uniform in [-1/dim, 1/dim), as fastText; drawn in float32 to spare a float64 copy.
-        table = rng.random((len(vocab) + int(self.buckets), dim), dtype=np.float32)
+        table = rng.random((rows, dim), dtype=np.float32)
         table *= np.float32(2.0 / dim)
         table -= np.float32(1.0 / dim)
+        if pretrained is not None:
+            table[[vocab[w] for w in pretrained.index_to_key]] = pretrained.vectors
         output = np.zeros((len(cl), dim), np.float32)
         counts = np.bincount(y, minlength=len(cl)).astype(np.int64)
         # Installed before training, so that Ctrl-C leaves the chunks done; anything else
         # puts the model back as it was.
         saved = self.__dict__.copy()
         self.classes_, self.vocab_, self.input_, self.output_ = cl, vocab, table, output
+        self.__dict__.pop("_eos", None)
         self.class_counts_, self.calls_, self.loss_history_ = counts, 1, []
         try:
-            self._train(len(vocab), ids, offsets, y, table, output, counts, 0)
+            self._train(len(vocab), ids, offsets, y, table, output, counts, 0, starts)
         except BaseException as e:
             if not (isinstance(e, KeyboardInterrupt) and self._finite()):
                 self.__dict__.clear()
@@ -420,12 +512,28 @@ class TextClassifier(ParamsMixin):
     def _finite(self) -> bool:
         return bool(np.isfinite(self.input_).all() and np.isfinite(self.output_).all())
 
+    def _pretrained(self) -> Any:
+        """The ``pretrained_vectors`` file's vectors (KeyedVectors), or None."""
+        if self.pretrained_vectors is None:
+            return None
+        from msopt.models.word2vec import KeyedVectors
+
+        try:
+            kv = KeyedVectors.load_word2vec_format(self.pretrained_vectors)
+        except ValueError as e:
+            raise ValueError(f"pretrained_vectors: {e}") from None
+        if kv.vectors.shape[1] != int(self.dim):
+            raise ValueError(f"pretrained_vectors: the vectors have dim "
+                             f"{kv.vectors.shape[1]}, the model dim={self.dim}; pass "
+                             f"dim={kv.vectors.shape[1]}")
+        return kv
+
     def _train(self, n_vocab: int, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray,
                input: np.ndarray, output: np.ndarray, class_counts: np.ndarray,
-               call: int) -> None:
+               call: int, starts: np.ndarray | None = None) -> None:
         """Train ``epochs`` epochs in native chunks, each epoch's mean loss appended to
         ``loss_history_`` as it ends; the chunks repeat one whole call bit for bit with one
-        thread."""
+        thread.  ``starts``: each document's first label, when documents have several."""
         # One seed per call, so later calls do not repeat the first one's order and draws.
         seed = int(np.random.SeedSequence([int(self.seed), call]).generate_state(1,
                                                                                np.uint64)[0])
@@ -446,7 +554,8 @@ class TextClassifier(ParamsMixin):
                 chunk.start()
                 losses, seen, done = train_chunk(
                     corpus, y, input, output, self.loss, weights, int(self.negative), lr,
-                    epochs, seed, threads, bool(self.deterministic), resume, int(chunk))
+                    epochs, seed, threads, bool(self.deterministic), resume, int(chunk),
+                    label_offsets=starts)
                 chunk.done()
                 finished = len(self.loss_history_) - history
                 self.loss_history_ += [float(x) for x in losses[finished:done]]
@@ -479,8 +588,9 @@ class TextClassifier(ParamsMixin):
                                             self.loss)
 
     def predict(self, texts: Iterable[str], k: int = 1) -> Any:
-        """The most likely label of each text (k=1, an array), or its k most likely labels
-        (a list of lists), of the type of the training labels."""
+        """The most likely label of each text (k=1: an array of the labels' type, as
+        scikit-learn's ``predict``), or its k most likely labels (a list of lists).  For
+        labels with their scores, as fastText's ``predict``, see :meth:`predict_top`."""
         k = check_int("k", k, 1)
         p = self.predict_proba(texts)
         if k == 1:
@@ -488,26 +598,144 @@ class TextClassifier(ParamsMixin):
         top = np.argsort(-p, axis=1, kind="stable")[:, :k]
         return [self.classes_[row].tolist() for row in top]
 
-    def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
-        """Accuracy (precision at 1)."""
-        t, ls = self._texts_labels(texts, labels)
-        if not t:
-            raise ValueError("texts: no documents")
-        return float(np.mean(self.predict(t) == ls))
+    def _top(self, p: np.ndarray, k: int, threshold: float) -> list[np.ndarray]:
+        """Each row's class ids, best first: at most k (-1: every class) with a score >=
+        threshold."""
+        k = check_int("k", k, -1)
+        if k == 0:
+            raise ValueError("k: must be >= 1, or -1 for every class")
+        check_number("threshold", threshold)
+        order = np.argsort(-p, axis=1, kind="stable")
+        if k > 0:
+            order = order[:, :k]
+        return [row[p[i, row] >= threshold] for i, row in enumerate(order)]
 
-    def test(self, texts: Any, labels: Any = None, k: int = 1) -> tuple[int, float, float]:
-        """(n, precision at k, recall at k), one true label per text, as fastText's test."""
-        k = check_int("k", k, 1)
+    def predict_top(self, texts: str | Iterable[str], k: int = 1, threshold: float = 0.0
+                    ) -> tuple[Any, Any]:
+        """fastText's ``predict``: the ``k`` most likely labels of each text (``k=-1``:
+        every class) whose score is at least ``threshold``, best first, with their scores.
+
+        The scores are :meth:`predict_proba`'s: softmax probabilities, or for ``"ova"`` and
+        ``"ns"`` each class's sigmoid, so that with ``loss="ova"``, ``k=-1,
+        threshold=0.5`` gives every label the model believes in (multi-label data).
+
+        Returns
+        -------
+        labels, scores
+            For one text (a str): a tuple of labels (of the training labels' type, without
+            fastText's ``__label__`` prefix) and a float32 array of their scores.  For an
+            iterable of texts: a list of such tuples and a list of such arrays.
+
+        Examples
+        --------
+        >>> from msopt import TextClassifier
+        >>> texts = ["good film", "great film", "bad film", "awful film"] * 50
+        >>> clf = TextClassifier(dim=10, epochs=20, lr=0.5, threads=1)
+        >>> clf = clf.fit(texts, ["pos", "pos", "neg", "neg"] * 50)
+        >>> labels, scores = clf.predict_top("great film", k=2)
+        >>> labels, bool(scores[0] > 0.9)
+        (('pos', 'neg'), True)
+        """
+        one = isinstance(texts, str)
+        p = self.predict_proba([texts] if one else texts)  # type: ignore[list-item]
+        top = self._top(p, k, threshold)
+        labels = [tuple(self.classes_[row].tolist()) for row in top]
+        scores = [p[i, row] for i, row in enumerate(top)]
+        return (labels[0], scores[0]) if one else (labels, scores)
+
+    def score(self, texts: Iterable[str], labels: Iterable[Any]) -> float:
+        """Accuracy: the share of texts whose predicted label is (among) its label(s), so
+        precision at 1 for multi-label data.  ``labels`` takes the forms :meth:`fit` takes.
+        A label never seen in training counts as a miss (with a UserWarning); if no label
+        was seen, ValueError."""
         self._check_fitted()
-        t, ls = self._texts_labels(texts, labels)
+        t, ls, starts = self._texts_labels(texts, labels)
         if not t:
             raise ValueError("texts: no documents")
-        unknown = sorted(set(ls.tolist()) - set(self.classes_.tolist()), key=repr)
-        if unknown:
-            raise ValueError(f"labels: {unknown} were never seen in training")
-        top = self.predict(t, k=k) if k > 1 else [[p] for p in self.predict(t).tolist()]
-        hits = sum(y in row for y, row in zip(ls.tolist(), top))
-        return len(t), hits / (k * len(t)), hits / len(t)
+        gold, doc = self._gold(ls, starts)
+        pred = self.predict_proba(t).argmax(1)
+        hit = np.zeros(len(t), bool)
+        hit[doc[gold == pred[doc]]] = True
+        return float(hit.mean())
+
+    def test(self, texts: Any, labels: Any = None, k: int = 1, threshold: float = 0.0
+             ) -> tuple[int, float, float]:
+        """fastText's test: (number of texts, precision at k, recall at k).
+
+        Each text's predictions are its ``k`` most likely labels (``k=-1``: every class)
+        scored at least ``threshold``; precision is the share of all predictions that are
+        among their text's labels, recall the share of all the texts' labels predicted (with
+        one label per text and ``threshold=0``, recall at 1 = precision at 1 = accuracy).
+        ``texts``, ``labels``: as :meth:`fit` takes them (a fastText file with
+        ``labels=None``).  Labels never seen in training are counted as :meth:`score`
+        counts them.  Precision is NaN when nothing is predicted."""
+        self._check_fitted()
+        t, ls, starts = self._texts_labels(texts, labels)
+        if not t:
+            raise ValueError("texts: no documents")
+        gold, doc = self._gold(ls, starts)
+        p = self.predict_proba(t)
+        top = self._top(p, k, threshold)
+        chosen = np.zeros(p.shape, bool)
+        for i, row in enumerate(top):
+            chosen[i, row] = True
+        known = gold >= 0
+        hits = int(chosen[doc[known], gold[known]].sum())
+        predicted = int(chosen.sum())
+        precision = hits / predicted if predicted else float("nan")
+        return len(t), float(precision), float(hits / len(ls))
+
+    # -- fastText's vectors -----------------------------------------------------------------
+    @property
+    def wv(self) -> Any:
+        """The words' input vectors as :class:`~msopt.KeyedVectors` (rows of ``input_``,
+        not copied): ``clf.wv.save_word2vec_format("model.vec")`` writes fastText's
+        ``.vec`` file, which ``pretrained_vectors=`` reads back."""
+        self._check_fitted()
+        from msopt.models.word2vec import KeyedVectors
+
+        return KeyedVectors(self.vocab_.words, self.input_[:len(self.vocab_)])
+
+    def _token(self, word: Any) -> str:
+        if not isinstance(word, str):
+            raise TypeError(f"word: expected a str, got {type(word).__name__}")
+        if not word or len(word.split()) != 1 or word.strip() != word:
+            raise ValueError(f"word: expected one token (no whitespace), got {word!r}")
+        return word.lower() if self.lower else word
+
+    def get_word_vector(self, word: str) -> np.ndarray:
+        """fastText's ``get_word_vector``: the word's input row (a float32 copy), zeros for
+        a word not in the vocabulary (this model has no character n-grams, so an unknown
+        word has no vector, as in a fastText model trained with ``maxn=0``)."""
+        self._check_fitted()
+        w = self._token(word)
+        if w not in self.vocab_:
+            return np.zeros(self.input_.shape[1], np.float32)
+        return self.input_[self.vocab_[w]].copy()
+
+    def get_sentence_vector(self, text: str | Iterable[str]) -> np.ndarray:
+        """fastText's ``get_sentence_vector``: the mean of the text's word and n-gram input
+        rows, the hidden vector the classifier scores (zeros when none is known); shape
+        ``(dim,)`` for a str, ``(n, dim)`` for an iterable of texts."""
+        self._check_fitted()
+        one = isinstance(text, str)
+        t = [text] if one else _strings("text", text)
+        ids, offsets = self._encode(t)  # type: ignore[arg-type]
+        lengths = np.diff(np.append(offsets, len(ids)))
+        out = np.zeros((len(t), self.input_.shape[1]), np.float64)
+        np.add.at(out, np.repeat(np.arange(len(t)), lengths), self.input_[ids])
+        out /= np.maximum(lengths, 1)[:, None]
+        out = out.astype(np.float32)
+        return out[0] if one else out
+
+    def get_nearest_neighbors(self, word: str, k: int = 10) -> list[tuple[float, str]]:
+        """fastText's ``get_nearest_neighbors``: the ``k`` vocabulary words nearest to
+        ``word`` by cosine similarity of their input vectors, as ``(similarity, word)``
+        pairs, best first (fastText's order; :meth:`KeyedVectors.most_similar` gives
+        ``(word, similarity)``).  A word not in the vocabulary raises KeyError."""
+        self._check_fitted()
+        check_int("k", k, 1)
+        return [(sim, w) for w, sim in self.wv.most_similar(self._token(word), topn=k)]
 
     # -- files ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -535,9 +763,11 @@ class TextClassifier(ParamsMixin):
         self._check_fitted()
         words = self.vocab_.words
         state = {"total_tokens": self.vocab_.total_tokens, "calls": self.calls_,
-                 "loss_history": self.loss_history_}
+                 "loss_history": self.loss_history_, **({"eos": True} if self._eos else {})}
         with atomic_write(check_path(path)) as f:
-            np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(saved_params(self))),
+            params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+                      for k, v in saved_params(self).items()}
+            np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(params)),
                      state=np.array(json.dumps(state)), classes=self.classes_,
                      words=pack_words(words),
                      counts=np.asarray(self.vocab_.counts, np.int64),
@@ -552,6 +782,101 @@ class TextClassifier(ParamsMixin):
         name = check_path(path)
         arrays = read_npz(name, FORMAT, "msopt TextClassifier")
         return cls._from_arrays(arrays, name)
+
+    @classmethod
+    def load_fasttext(cls, path: str | os.PathLike[str]) -> TextClassifier:
+        """Read a supervised model saved by fastText (``model.save_model("model.bin")``,
+        ``fasttext supervised -output model``): its vocabulary, word n-gram buckets, labels
+        (``__label__`` dropped) and tables, so that it predicts as fastText does.
+
+        fastText reads the end of each line as one more word, ``</s>``, whose input row is
+        part of every text's mean; a loaded model adds it to each text as well (and keeps
+        doing so after :meth:`save` and :meth:`load`, and in :meth:`partial_fit`).  The
+        hyperparameters come from the file, except ``lr`` (fastText does not save it: the
+        default).  Softmax scores are fastText's to float precision (fastText's Python
+        ``predict`` adds 1e-5 to each); ``ova`` and ``ns`` scores are exact sigmoids where
+        fastText reads a 512-entry table, so they differ by up to about 0.01 and two close
+        labels may swap.  Refused with a ValueError naming the file: models of word vectors
+        (``skipgram``, ``cbow``: read their ``.vec`` with ``KeyedVectors``), the
+        hierarchical softmax loss, character n-grams (``minn``/``maxn``), quantized
+        (``.ftz``) and pruned models."""
+        name = check_path(path)
+        with open(name, "rb") as f:
+            data = f.read()
+        try:
+            model = cls._from_fasttext(data)
+        except (ValueError, struct.error) as e:
+            raise ValueError(f"{name}: not a supported fastText model ({e})") from None
+        return model
+
+    @classmethod
+    def _from_fasttext(cls, data: bytes) -> TextClassifier:
+        pos = 0
+
+        def take(fmt: str) -> tuple[Any, ...]:
+            nonlocal pos
+            out = struct.unpack_from(fmt, data, pos)
+            pos += struct.calcsize(fmt)
+            return out
+
+        def matrix() -> np.ndarray:
+            nonlocal pos
+            (quantized,) = take("<?")
+            if quantized:
+                raise ValueError("a quantized (.ftz) model")
+            m, n = take("<2q")
+            if m < 0 or n < 1 or pos + 4 * m * n > len(data):
+                raise ValueError(f"a {m} x {n} matrix that the file does not hold")
+            a = np.frombuffer(data, "<f4", m * n, pos).reshape(m, n).astype(np.float32)
+            pos += 4 * m * n
+            return a
+
+        magic, version = take("<2i")
+        if magic != 793712314 or version not in (11, 12):
+            raise ValueError("no fastText header (magic 793712314, version 11 or 12)")
+        (dim, _ws, epoch, min_count, neg, word_ngrams, loss, kind, bucket, _minn, maxn, _lru,
+         _t) = take("<12id")
+        if kind != 3:
+            raise ValueError("a model of word vectors, not a classifier: read its .vec file "
+                             "with KeyedVectors.load_word2vec_format")
+        if loss not in _FASTTEXT_LOSSES:
+            raise ValueError("the hierarchical softmax loss, which msopt does not implement")
+        if maxn > 0 and version == 12:
+            raise ValueError(f"character n-grams (maxn={maxn}), which msopt does not hash")
+        size, n_words, n_labels, n_tokens, pruned = take("<3i2q")
+        if not 0 < n_words < size or n_labels != size - n_words:
+            raise ValueError(f"a dictionary of {size} entries, {n_words} words, {n_labels} "
+                             "labels")
+        names, counts = [], []
+        for _ in range(size):
+            end = data.index(b"\0", pos)
+            names.append(data[pos:end].decode("utf-8"))
+            pos = end + 1
+            counts.append(take("<qb")[0])
+        if pruned > 0:
+            raise ValueError("a pruned (quantized) dictionary")
+        input, output = matrix(), matrix()
+        if pos != len(data) or input.shape != (n_words + bucket, dim) or output.shape != (
+                n_labels, dim):
+            raise ValueError(f"tables of shapes {input.shape} and {output.shape} for "
+                             f"{n_words} words, {bucket} buckets, {n_labels} labels, dim "
+                             f"{dim}")
+        labels = _typed([_one_label("labels", x) for x in names[n_words:]], "labels")
+        order = np.argsort(labels, kind="stable")
+        model = cls(dim=dim, ngrams=word_ngrams, buckets=bucket or 2_000_000,
+                    loss=_FASTTEXT_LOSSES[loss], negative=neg, epochs=epoch,
+                    min_count=min_count)
+        model._check_params()
+        model.vocab_ = Vocabulary.from_counts(names[:n_words], counts[:n_words], n_tokens,
+                                              min_count=min_count)
+        model.classes_ = labels[order]
+        if len(set(model.classes_.tolist())) != n_labels or n_labels < 2:
+            raise ValueError("labels that are not 2 or more distinct names")
+        model.input_ = input[:n_words + model._buckets()].copy()
+        model.output_ = np.ascontiguousarray(output[order])
+        model.class_counts_ = np.asarray(counts[n_words:], np.int64)[order]
+        model.calls_, model.loss_history_, model._eos = 1, [], True
+        return model
 
     @classmethod
     def _from_arrays(cls, a: dict[str, np.ndarray], name: str) -> TextClassifier:
@@ -580,7 +905,7 @@ class TextClassifier(ParamsMixin):
                 raise bad(f"{key}: expected a JSON object")
             return out
 
-        params = params_from_file(cls, a["params"], name)
+        params = params_from_file(cls, _with_new_params(a["params"]), name)
         try:
             model = cls(**params)
             model._check_params()
@@ -615,10 +940,12 @@ class TextClassifier(ParamsMixin):
             raise bad(f"class_counts: expected {len(classes)} counts >= 0, got shape "
                       f"{class_counts.shape}")
         input, output = array("input", np.float32, 2), array("output", np.float32, 2)
-        want_in = (len(words) + model.buckets, model.dim)
+        want_in = (len(words) + model._buckets(), model.dim)
+        if model.ngrams == 1 and input.shape == (len(words) + model.buckets, model.dim):
+            input = input[:len(words)].copy()  # a file of a version that kept unused buckets
         if input.shape != want_in:
             raise bad(f"input: shape {input.shape}, expected {want_in} ({len(words)} words + "
-                      f"{model.buckets} buckets, dim {model.dim})")
+                      f"{model._buckets()} buckets, dim {model.dim})")
         if output.shape != (len(classes), model.dim):
             raise bad(f"output: shape {output.shape}, expected {(len(classes), model.dim)} "
                       f"({len(classes)} classes, dim {model.dim})")
@@ -626,7 +953,20 @@ class TextClassifier(ParamsMixin):
         model.classes_, model.vocab_, model.input_, model.output_ = classes, vocab, input, output
         model.class_counts_, model.calls_ = class_counts, calls
         model.loss_history_ = [float(x) for x in history]
+        model._eos = state.get("eos") is True
         return model
+
+
+def _with_new_params(params: np.ndarray) -> np.ndarray:
+    """A file's params with the parameters added since it was written (at their
+    defaults); anything unreadable is left for ``params_from_file`` to refuse."""
+    try:
+        raw = json.loads(str(params))
+    except ValueError:
+        return params
+    if not isinstance(raw, dict) or params.dtype.kind != "U" or "pretrained_vectors" in raw:
+        return params
+    return np.array(json.dumps({**raw, "pretrained_vectors": None}))
 
 
 def _class_set(classes: Any) -> np.ndarray:
@@ -637,31 +977,74 @@ def _class_set(classes: Any) -> np.ndarray:
         items = list(classes)
     except TypeError as e:  # a 0-d array, say
         raise TypeError(f"classes: expected an iterable of labels ({e})") from None
-    return np.unique(_label_array("classes", items))
+    for i, x in enumerate(items):
+        if _is_group(x):
+            raise TypeError(f"classes[{i}]: expected a label (a str or a number), got "
+                            f"{type(x).__name__}")
+    return np.unique(_typed([_one_label(f"classes[{i}]", x) for i, x in enumerate(items)],
+                            "classes"))
 
 
-def _label_array(name: str, labels: Any) -> np.ndarray:
-    """Labels as a 1-D array of their own type: str, int, float or bool labels keep it; a
-    mix of types (an object array) is read as str.  A str label ending in NUL is refused
-    (ValueError): a NumPy str array, and so ``classes_`` and the model file, would drop
-    its trailing NULs and so merge it with another label."""
+def _is_group(x: Any) -> bool:
+    """Whether ``x`` is a text's list of labels (a list, tuple, set or 1-D array)."""
+    return isinstance(x, (list, tuple, set, frozenset)) or (isinstance(x, np.ndarray)
+                                                           and x.ndim > 0)
+
+
+def _one_label(name: str, x: Any) -> Any:
+    """One label: a str without fastText's leading ``__label__``, or a number or bool (a
+    NumPy scalar as the Python one)."""
+    if (isinstance(x, np.ndarray) and x.ndim == 0) or isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, str):
+        return x[len(PREFIX):] if x.startswith(PREFIX) else x
+    if isinstance(x, (bool, int, float)):
+        return x
+    raise TypeError(f"{name}: expected a label (a str or a number), got {type(x).__name__}")
+
+
+def _typed(flat: list[Any], name: str) -> np.ndarray:
+    """Labels as a 1-D array of their own type: all str, or all numbers (bool, int or
+    float, as NumPy combines them); a mix of str and numbers is read as str."""
+    if not any(isinstance(x, str) for x in flat):
+        try:
+            a = np.asarray(flat)
+            if a.dtype.kind in "biuf":
+                return a
+        except OverflowError:  # an int beyond int64
+            pass
+    strs = [x if isinstance(x, str) else str(x) for x in flat]
+    a = np.asarray(strs, dtype=str)
+    _refuse_trailing_nul(name, strs, a)
+    return a
+
+
+def _labels(name: str, labels: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """(labels, starts) from one label per text, or a list of labels per text: ``labels``
+    holds them all (each text's without repeats) and ``starts`` where each text's begin,
+    None when every text has one.  A text with no label is refused."""
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, Iterable):
+        raise TypeError(f"{name}: expected an iterable (one label, or a list of labels, per "
+                        f"text), got {type(labels).__name__}")
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "biuf":
+        return labels.copy(), None
     try:
         items = list(labels)
     except TypeError as e:  # a 0-d array, say
         raise TypeError(f"{name}: expected an iterable of labels ({e})") from None
-    try:
-        a = np.asarray(items)
-    except (TypeError, ValueError) as e:  # ragged: a label that is a sequence
-        raise ValueError(f"{name}: expected one label (a str or a number) per text ({e})"
-                         ) from None
-    if a.ndim != 1:
-        raise ValueError(f"{name}: expected one label per text, got shape {a.shape}")
-    if a.dtype.kind not in "Uiufb":
-        items = [str(x) for x in a.tolist()]
-        a = np.asarray(items, dtype=str)
-    if a.dtype.kind == "U":
-        _refuse_trailing_nul(name, items, a)
-    return a
+    if not any(_is_group(x) for x in items):
+        return _typed([_one_label(f"{name}[{i}]", x) for i, x in enumerate(items)], name), None
+    flat: list[Any] = []
+    starts = np.empty(len(items), np.int64)
+    for i, x in enumerate(items):
+        group = list(x) if _is_group(x) else [x]
+        group = list(dict.fromkeys(_one_label(f"{name}[{i}]", v) for v in group))
+        if not group:
+            raise ValueError(f"{name}[{i}]: no label; every text needs one or more")
+        starts[i] = len(flat)
+        flat += group
+    # One label per text after all: the plain form (the same training as a flat list).
+    return _typed(flat, name), (None if len(flat) == len(items) else starts)
 
 
 def _refuse_trailing_nul(name: str, items: list[Any], a: np.ndarray | None = None) -> None:

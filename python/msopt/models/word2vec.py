@@ -24,7 +24,9 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,10 +59,16 @@ from msopt._io import (
 from msopt._progress import ChunkSize, Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary
+from msopt.text.vocabulary import check_errors, read_file_lines, shown, str_is_not_a_file
 
 __all__ = ["KeyedVectors", "Word2Vec"]
 
+_READING = ("sentences", "corpus_file", "errors")  # arguments of reading, not of the model
+_HOW = "call build_vocab() and train() (or pass sentences to the constructor, or load())"
+
 _FORMAT = "msopt-word2vec 1"
+_KV_FORMAT = "msopt-keyedvectors 1"
+_KEY_TYPES = (str, int, np.integer)  # what may name a row (Doc2Vec's tags are ints too)
 MAX_SENTENCE = 10_000  # words; longer sentences are cut into pieces of this length
 
 
@@ -97,8 +105,12 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class KeyedVectors:
-    """Word vectors by word: ``wv[word]``, ``most_similar``, ``similarity`` and the two
-    standard evaluations (gensim's names).
+    """Word vectors by word, with gensim's names and semantics: ``wv[word]``,
+    ``get_vector``, ``index_to_key``, ``key_to_index``, ``vectors``, ``in``, ``len``;
+    ``most_similar`` (positive, negative, topn, restrict_vocab), ``most_similar_cosmul``,
+    ``similar_by_word``, ``similar_by_vector``, ``similarity``, ``n_similarity``,
+    ``doesnt_match``; the two standard evaluations; ``save``/``load`` (msopt's ``.npz``,
+    no pickle) and word2vec's text and binary formats.
 
     Parameters
     ----------
@@ -114,15 +126,29 @@ class KeyedVectors:
     >>> kv = KeyedVectors(["a", "b", "c"], np.eye(3, dtype=np.float32))
     >>> kv, kv.most_similar("a", topn=1)[0][1]
     (KeyedVectors(3 words, dim=3), 0.0)
+    >>> kv.most_similar(positive=["a"], negative=["c"])
+    [('b', 0.0)]
+    >>> kv.doesnt_match(["a", "b", "c"]), kv.get_vector("b", norm=True).tolist()
+    ('a', [0.0, 1.0, 0.0])
     """
 
     def __init__(self, words: list[str], vectors: np.ndarray) -> None:
-        self.index_to_key = list(words)
+        if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
+            raise TypeError(f"words: expected a list of str, got {type(words).__name__}")
+        words = list(words)
+        if not isinstance(vectors, np.ndarray):
+            raise TypeError(f"vectors: expected an ndarray, got {type(vectors).__name__}")
+        if vectors.ndim != 2 or len(vectors) != len(words):
+            raise ValueError(f"vectors: expected a 2-D array of {len(words)} rows (one per "
+                             f"word), got {getattr(vectors, 'shape', type(vectors).__name__)}")
+        if len(set(words)) != len(words):
+            raise ValueError("words: a word appears twice")
+        self.index_to_key = words
         self.key_to_index = {w: i for i, w in enumerate(words)}
         self.vectors = vectors
         self._unit: np.ndarray | None = None
 
-    def __contains__(self, word: str) -> bool:
+    def __contains__(self, word: Any) -> bool:
         return isinstance(word, str) and word in self.key_to_index
 
     def __len__(self) -> int:
@@ -146,7 +172,7 @@ class KeyedVectors:
         try:
             return self.key_to_index[word]
         except KeyError:
-            raise KeyError(f"word {word!r} is not in the vocabulary") from None
+            raise KeyError(f"word {shown(word)} is not in the vocabulary") from None
 
     def _normed(self) -> np.ndarray:
         """Unit vectors, cached until the vectors are trained again."""
@@ -161,16 +187,191 @@ class KeyedVectors:
         u = self._normed()
         return float(u[i] @ u[j])
 
-    def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
-        """The ``topn`` words nearest to ``word`` by cosine similarity."""
-        i = self._index(word)  # a refused word leaves the cache alone
-        check_int("topn", topn, 0, none=True)
-        u = self._normed()
-        sims = u @ u[i]
-        sims[i] = -np.inf
-        order = np.argsort(-sims, kind="stable")
-        top = order[order != i][:topn]  # never the word itself, whatever topn
-        return [(self.index_to_key[j], float(sims[j])) for j in top]
+    def get_index(self, key: Any) -> int:
+        """The row of ``key``; KeyError when it has none."""
+        return self._index(key, "key")
+
+    def get_vector(self, key: Any, norm: bool = False) -> np.ndarray:
+        """The vector of ``key`` (the stored row), or with ``norm=True`` a copy scaled to
+        unit length (gensim's ``get_vector``)."""
+        i = self._index(key, "key")
+        if check_bool("norm", norm):
+            return self._normed()[i].copy()
+        return self.vectors[i]
+
+    def _key_list(self, name: str, value: Any) -> list[Any]:
+        """gensim's argument forms: None, one key, one 1-D vector, or a list of them."""
+        if value is None:
+            return []
+        if isinstance(value, _KEY_TYPES) or (isinstance(value, np.ndarray) and value.ndim == 1):
+            return [value]
+        if isinstance(value, (bytes, bytearray, np.ndarray)) or not isinstance(value, Iterable):
+            raise TypeError(f"{name}: expected a key, a vector or a list of them, got "
+                            f"{type(value).__name__}")
+        return list(value)
+
+    def _terms(self, name: str, value: Any, weight: float | None
+               ) -> list[tuple[Any, float]]:
+        """``(row or vector, weight)`` of each item of ``value``, all checked before any is
+        used (a refused call leaves the unit-vector cache alone).  With a default
+        ``weight``, an item may be a ``(key or vector, weight)`` pair, as in gensim."""
+        out: list[tuple[Any, float]] = []
+        for item in self._key_list(name, value):
+            w = weight
+            if w is not None and isinstance(item, tuple) and len(item) == 2:
+                item, w = item[0], check_number(f"{name}: weight", item[1])
+            term = (self._query_vector(name, item) if isinstance(item, np.ndarray)
+                    else self._index(item, name))
+            out.append((term, 1.0 if w is None else w))
+        return out
+
+    def _query_vector(self, name: str, item: Any) -> np.ndarray:
+        """A vector given as such (kept as it is, as gensim does), checked."""
+        v = np.asarray(item, np.float32)
+        if v.shape != (self.vectors.shape[1],) or not np.isfinite(v).all():
+            raise ValueError(f"{name}: a vector must hold {self.vectors.shape[1]} finite "
+                             f"values, got shape {v.shape}")
+        return v
+
+    def _not_a_count(self, negative: Any) -> None:
+        """``most_similar("cat", 3)``: an int where a word is expected is a count meant as
+        ``topn`` (gensim's second parameter is ``negative``)."""
+        if isinstance(negative, (int, np.integer)) and negative not in self:
+            raise TypeError(f"negative: got the int {negative}, which is not a key; the "
+                            "signature is most_similar(positive, negative, topn): to ask for "
+                            f"{negative} results pass topn={negative}")
+
+    def _scope(self, topn: Any, restrict_vocab: Any) -> tuple[int | None, int]:
+        """``topn`` (None: every similarity, as an array) and the rows searched."""
+        topn = check_int("topn", topn, 0, none=True)
+        n = check_int("restrict_vocab", restrict_vocab, 0, none=True)
+        return topn, min(n or len(self), len(self))  # 0 or None: every row, as gensim
+
+    def _top(self, sims: np.ndarray, topn: int, exclude: set[int]) -> list[tuple[Any, float]]:
+        """The ``topn`` best rows of ``sims``, best first (ties by row), ``exclude`` left
+        out."""
+        k = min(len(sims), topn + len(exclude))
+        best = np.argpartition(-sims, k - 1)[:k] if 0 < k < len(sims) else np.arange(len(sims))
+        best = best[np.lexsort((best, -sims[best]))]
+        return [(self.index_to_key[j], float(sims[j])) for j in best
+                if j not in exclude][:topn]
+
+    def most_similar(self, positive: Any = None, negative: Any = None, topn: int | None = 10,
+                     restrict_vocab: int | None = None) -> Any:
+        """The ``topn`` keys nearest by cosine to the mean of ``positive`` minus
+        ``negative`` (gensim's 3CosAdd), the given keys themselves left out.
+
+        Parameters
+        ----------
+        positive, negative : key, vector, or list of keys, vectors or (key, weight) pairs
+            Keys (unit vectors), vectors (taken as they are) and their weights (1 for
+            positive, -1 for negative, unless given); the weighted mean is scaled to unit
+            length.  ``most_similar("king")`` is ``most_similar(positive=["king"])``.
+        topn : int or None, default 10
+            How many keys; None returns the similarity of every key, as an array.
+        restrict_vocab : int, optional
+            Search only the first (most frequent) ``restrict_vocab`` keys.
+
+        Returns
+        -------
+        list of (key, similarity), best first; or an ndarray when ``topn`` is None."""
+        self._not_a_count(negative)
+        topn, n = self._scope(topn, restrict_vocab)
+        if topn == 0:
+            return []
+        terms = self._terms("positive", positive, 1.0) + self._terms("negative", negative, -1.0)
+        if not terms:
+            raise ValueError("positive, negative: no key or vector given")
+        mean = np.zeros(self.vectors.shape[1], np.float32)
+        for term, weight in terms:
+            mean += np.float32(weight) * (term if isinstance(term, np.ndarray)
+                                          else self._normed()[term])
+        total = sum(abs(w) for _, w in terms)
+        if total > 0:
+            mean /= np.float32(total)
+        exclude = {t for t, _ in terms if not isinstance(t, np.ndarray)}
+        norm = np.linalg.norm(mean)
+        mean = mean / norm if norm > 0 else mean
+        sims = self._normed()[:n] @ mean
+        return sims if topn is None else self._top(sims, topn, exclude)
+
+    def most_similar_cosmul(self, positive: Any = None, negative: Any = None,
+                            topn: int | None = 10, restrict_vocab: int | None = None) -> Any:
+        """The ``topn`` keys that best solve an analogy by 3CosMul (Levy and Goldberg
+        2014): the product of the positive keys' cosines over the product of the negative
+        keys' (each cosine mapped to [0, 1]), as gensim's ``most_similar_cosmul``.
+
+        Parameters
+        ----------
+        positive, negative : key, vector, or list of keys or vectors
+            Keys stand for their unit vectors; vectors are taken as they are.
+        topn : int or None, default 10
+            How many keys; None returns the score of every key, as an array.
+        restrict_vocab : int, optional
+            Search only the first (most frequent) ``restrict_vocab`` keys."""
+        self._not_a_count(negative)
+        topn, n = self._scope(topn, restrict_vocab)
+        if topn == 0:
+            return []
+        pos = self._terms("positive", positive, None)
+        neg = self._terms("negative", negative, None)
+        if not pos:
+            raise ValueError("positive: no key or vector given")
+        unit = self._normed()
+        exclude = {t for t, _ in pos + neg if not isinstance(t, np.ndarray)}
+
+        def cosines(terms: list[tuple[Any, float]]) -> Any:  # each mapped to [0, 1]
+            return np.prod([(1 + unit[:n] @ (t if isinstance(t, np.ndarray) else unit[t])) / 2
+                            for t, _ in terms], axis=0)
+
+        scores = cosines(pos) / (cosines(neg) + 1e-6)
+        return scores if topn is None else self._top(scores, topn, exclude)
+
+    def similar_by_vector(self, vector: np.ndarray, topn: int | None = 10,
+                          restrict_vocab: int | None = None) -> Any:
+        """The ``topn`` keys nearest by cosine to ``vector`` (:meth:`most_similar`)."""
+        if not isinstance(vector, np.ndarray):
+            raise TypeError(f"vector: expected an ndarray, got {type(vector).__name__}")
+        return self.most_similar([vector], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_key(self, key: Any, topn: int | None = 10,
+                       restrict_vocab: int | None = None) -> Any:
+        """The ``topn`` keys nearest by cosine to ``key`` (:meth:`most_similar`)."""
+        self._index(key, "key")
+        return self.most_similar([key], topn=topn, restrict_vocab=restrict_vocab)
+
+    similar_by_word = similar_by_key
+
+    def doesnt_match(self, words: Iterable[Any]) -> Any:
+        """The word of ``words`` farthest from their mean (the unit vectors' mean), as
+        gensim's ``doesnt_match``; words without a vector are left out with a warning."""
+        words = self._key_list("words", words)
+        used = [w for w in words if w in self]
+        if len(used) != len(words):
+            missing = [w for w in words if w not in self]
+            listed = ", ".join(shown(str(w)) for w in missing[:5])
+            warnings.warn(f"words: {listed}{', ...' if len(missing) > 5 else ''} have no "
+                          "vector and are left out", UserWarning, stacklevel=2)
+        if not used:
+            raise ValueError("words: none of them has a vector")
+        unit = self._normed()[[self._index(w) for w in used]]
+        mean = unit.mean(axis=0)
+        mean /= max(np.linalg.norm(mean), np.finfo(np.float32).tiny)
+        return min(zip((unit @ mean).tolist(), used))[1]
+
+    def n_similarity(self, ws1: Iterable[Any], ws2: Iterable[Any]) -> float:
+        """Cosine similarity of the means of two lists of keys' vectors (gensim's
+        ``n_similarity``; a key without a vector raises KeyError, where gensim leaves it
+        out)."""
+        means = []
+        for name, ws in (("ws1", ws1), ("ws2", ws2)):
+            keys = self._key_list(name, ws)
+            if not keys:
+                raise ValueError(f"{name}: empty; at least one key is needed")
+            m = self.vectors[[self._index(k, name) for k in keys]].mean(axis=0)
+            norm = np.linalg.norm(m)
+            means.append(m / norm if norm > 0 else m)
+        return float(means[0] @ means[1])
 
     def save_word2vec_format(self, path: str | os.PathLike[str], binary: bool = False,
                              write_header: bool = True) -> None:
@@ -257,6 +458,39 @@ class KeyedVectors:
             raise bad("a word appears twice")
         return cls(words, vectors)
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the words and vectors to ``path`` (exactly; no extension is added), one
+        ``.npz`` archive without pickled objects: ``format`` ("msopt-keyedvectors 1"),
+        ``words`` (their UTF-8 text joined by newlines, as uint8) and ``vectors`` (as they
+        are stored).  The file is replaced atomically, as :meth:`Word2Vec.save`.  Read it
+        back with :meth:`KeyedVectors.load`."""
+        bad = next((w for w in self.index_to_key if not isinstance(w, str) or "\n" in w
+                    or not w), None)
+        if bad is not None:
+            raise ValueError(f"words: {bad!r} cannot be saved (keys must be non-empty str "
+                             "without newlines; Doc2Vec's tags are saved with the model)")
+        with atomic_write(check_path(path)) as f:
+            np.savez(f, format=np.array(_KV_FORMAT), words=pack_words(self.index_to_key),
+                     vectors=np.ascontiguousarray(self.vectors))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> KeyedVectors:
+        """Read a file written by :meth:`save`.  Anything else (another file, a truncated or
+        corrupt one, members of the wrong type or shape) raises ValueError naming the file;
+        a missing file raises FileNotFoundError."""
+        name = check_path(path)
+        a = read_npz(name, _KV_FORMAT, "msopt KeyedVectors")
+        if {"words", "vectors"} - a.keys():
+            raise ValueError(f"{name}: not a valid msopt KeyedVectors file (missing "
+                             f"{sorted({'words', 'vectors'} - a.keys())})")
+        vectors = a["vectors"]
+        words = unpack_words(a["words"], name) if len(vectors) else []
+        if vectors.ndim != 2 or vectors.dtype.kind != "f" or len(vectors) != len(words) \
+                or len(set(words)) != len(words) or not all(words):
+            raise ValueError(f"{name}: not a valid msopt KeyedVectors file (vectors: a 2-D "
+                             f"float array of one row per distinct word)")
+        return cls(words, vectors)
+
     def _folded(self, restrict_vocab: int, case_insensitive: bool) -> dict[str, int]:
         """Word (upper-cased if case_insensitive, as gensim does) -> id among the first
         restrict_vocab words (the most frequent); the most frequent spelling wins."""
@@ -265,64 +499,88 @@ class KeyedVectors:
             out.setdefault(w.upper() if case_insensitive else w, i)
         return out
 
-    def evaluate_word_analogies(self, path: str | os.PathLike[str],
-                                restrict_vocab: int = 300_000, case_insensitive: bool = True
+    def evaluate_word_analogies(self, analogies: str | os.PathLike[str],
+                                restrict_vocab: int = 300_000, case_insensitive: bool = True,
+                                dummy4unknown: bool = False
                                 ) -> tuple[float, list[dict[str, Any]]]:
-        """Accuracy on analogy questions in the ``questions-words.txt`` format.
+        """Accuracy on analogy questions in the ``questions-words.txt`` format, as gensim's
+        ``evaluate_word_analogies``.
 
         Lines ``: section`` start a section; the others hold ``a b c d``, asking for the
         word ``x`` closest to ``b - a + c`` by cosine (3CosAdd), ``a``, ``b`` and ``c``
         excluded, among the ``restrict_vocab`` most frequent words.  Questions with a word
-        outside them are skipped and counted.  Returns ``(accuracy, sections)``, each
-        section a dict of ``section``, ``correct``, ``incorrect``, ``skipped``, the last
-        one the total.  Words are compared upper-cased when ``case_insensitive`` (as gensim
-        does), the most frequent spelling standing for each."""
-        vocab = self._folded(int(restrict_vocab), case_insensitive)
-        n = min(int(restrict_vocab), len(self))
+        outside them are skipped (or, with ``dummy4unknown``, counted as incorrect).  Words
+        are compared upper-cased when ``case_insensitive`` (as gensim does), the most
+        frequent spelling standing for each.
+
+        Parameters
+        ----------
+        analogies : str or os.PathLike
+            The file (UTF-8; a byte-order mark is dropped).
+        restrict_vocab : int, default 300,000
+            Questions and answers among the first (most frequent) words only.
+        case_insensitive : bool, default True
+            Compare words upper-cased.
+        dummy4unknown : bool, default False
+            Count a question with an unknown word as incorrect rather than skip it.
+
+        Returns
+        -------
+        (accuracy, sections): accuracy is correct / (correct + incorrect) over every
+        section (0.0 when no question was answered); each section is a dict of
+        ``section`` (its name), ``correct`` and ``incorrect`` (lists of the questions'
+        ``(a, b, c, d)`` tuples, upper-cased when ``case_insensitive``), the last one
+        ``"Total accuracy"`` over them all."""
+        check_bool("case_insensitive", case_insensitive)
+        check_bool("dummy4unknown", dummy4unknown)
+        n = min(check_int("restrict_vocab", restrict_vocab, 1), len(self))
+        vocab = self._folded(n, case_insensitive)
         unit = self._normed()[:n]
         spelled: dict[str, list[int]] = {}  # every spelling of each folded word
         for i, w in enumerate(self.index_to_key[:n]):
             spelled.setdefault(w.upper() if case_insensitive else w, []).append(i)
+        name = check_path(analogies, "analogies")
         sections: list[dict[str, Any]] = []
         questions: list[list[tuple[str, ...]]] = []
-        for number, line in enumerate(_read_lines(path), 1):
+        for number, line in enumerate(read_file_lines(name), 1):
             if line.startswith(":"):
-                sections.append({"section": line.lstrip(": ").strip(), "correct": 0,
-                                 "incorrect": 0, "skipped": 0})
+                sections.append({"section": line.lstrip(": ").strip(), "correct": [],
+                                 "incorrect": []})
                 questions.append([])
                 continue
             words = line.split()
             if not words:
                 continue
             if len(words) != 4:
-                raise ValueError(f"{path}: line {number} does not hold 4 words")
+                raise ValueError(f"{name}: line {number} does not hold 4 words")
             if not sections:
-                raise ValueError(f"{path}: line {number} comes before any ': section' line")
+                raise ValueError(f"{name}: line {number} comes before any ': section' line")
             q = tuple(w.upper() if case_insensitive else w for w in words)
-            if all(w in vocab for w in q):
+            if all(w in vocab for w in q) or dummy4unknown:
                 questions[-1].append(q)
-            else:
-                sections[-1]["skipped"] += 1
-        for sec, qs in zip(sections, questions):
-            if not qs:
-                continue
-            ids = np.array([[vocab[w] for w in q] for q in qs])
+        for sec, qs in zip(sections, questions):  # in file order, as gensim lists them
+            known = [q for q in qs if all(w in vocab for w in q)]
+            hits = set()
+            ids = np.array([[vocab[w] for w in q] for q in known], np.int64).reshape(-1, 4)
             target = unit[ids[:, 1]] - unit[ids[:, 0]] + unit[ids[:, 2]]
-            for start in range(0, len(qs), 1024):  # bounded memory: 1024 x n scores
+            for start in range(0, len(known), 1024):  # bounded memory: 1024 x n scores
                 sims = target[start:start + 1024] @ unit.T
-                for row, q in enumerate(qs[start:start + 1024]):
+                for row, q in enumerate(known[start:start + 1024]):
                     for w in q[:3]:
                         sims[row, spelled[w]] = -np.inf
-                best = sims.argmax(axis=1)
-                for b, q in zip(best, qs[start:start + 1024]):
+                for row, b in enumerate(sims.argmax(axis=1)):
                     w = self.index_to_key[int(b)]
-                    hit = (w.upper() if case_insensitive else w) == q[3]
-                    sec["correct" if hit else "incorrect"] += 1
+                    if (w.upper() if case_insensitive else w) == known[start + row][3]:
+                        hits.add(start + row)
+            rows = iter(range(len(known)))
+            for q in qs:  # an unknown word's question (dummy4unknown) is incorrect
+                hit = all(w in vocab for w in q) and next(rows) in hits
+                sec["correct" if hit else "incorrect"].append(q)
         total = {"section": "Total accuracy",
-                 **{k: sum(s[k] for s in sections) for k in ("correct", "incorrect", "skipped")}}
+                 **{k: [q for s in sections for q in s[k]] for k in ("correct", "incorrect")}}
         sections.append(total)
-        answered = total["correct"] + total["incorrect"]
-        return (total["correct"] / answered if answered else 0.0), sections
+        answered = len(total["correct"]) + len(total["incorrect"])
+        return (len(total["correct"]) / answered if answered else 0.0), sections
 
     def evaluate_word_pairs(self, path: str | os.PathLike[str], delimiter: str = "\t",
                             restrict_vocab: int = 300_000, case_insensitive: bool = True
@@ -336,7 +594,7 @@ class KeyedVectors:
         vocab = self._folded(int(restrict_vocab), case_insensitive)
         unit = self._normed()
         model, human, skipped = [], [], 0
-        for number, line in enumerate(_read_lines(path), 1):
+        for number, line in enumerate(read_file_lines(check_path(path)), 1):
             if line.startswith("#") or not line.strip():
                 continue
             parts = line.rstrip("\n").split(delimiter)
@@ -359,9 +617,16 @@ class KeyedVectors:
         return _pearson(m, h), _pearson(_rank(m), _rank(h)), 100.0 * skipped / total
 
 
-def _read_lines(path: str | os.PathLike[str]) -> Iterable[str]:
-    with open(path, encoding="utf-8") as f:
-        yield from f
+def _check_pairs(ids: np.ndarray, offsets: np.ndarray) -> None:
+    """Refuse a corpus in which no sentence holds two known words: skip-gram and CBOW learn
+    from words that share a sentence, so its vectors would stay random (loss 0)."""
+    lengths = np.diff(np.r_[offsets, len(ids)])
+    if len(lengths) and lengths.max() < 2:
+        raise ValueError(
+            f"sentences: none of the {len(lengths):,} sentences holds two known words, so "
+            "there is nothing to learn from.  A flat list of tokens (text.split()) is a list "
+            "of one-word sentences: pass a list of sentences instead, e.g. [text.split()] "
+            "for one sentence, or [line.split() for line in text.splitlines()]")
 
 
 def _zero_or_one(v: Any) -> bool:
@@ -406,21 +671,27 @@ class Word2Vec(GensimNames, ParamsMixin):
 
     Parameters
     ----------
-    sentences : path, iterable of str, or iterable of token lists, optional
+    sentences : iterable of str, iterable of token lists, or os.PathLike, optional
         When given, the vocabulary is built from them and they are trained on at once.
-        A sentence (a line) of more than 10,000 known words is cut into pieces of 10,000.
+        Each item is one sentence: a str line (split on whitespace) or a list of str
+        tokens; a file (``pathlib.Path``) holds one sentence per line, read as UTF-8 (a
+        byte-order mark dropped).  A plain str is never opened as a file: it is refused
+        (TypeError), as is a corpus in which no sentence holds two known words (a flat
+        list of tokens such as ``text.split()``: ValueError).  A sentence (a line) of more
+        than 10,000 known words is cut into pieces of 10,000.
     dim : int, default 100
         Width of the word vectors (alias ``vector_size``).
     window : int, default 5
         Largest distance between a word and a context word (shrunk at random per word).
     negative : int, default 5
-        Negative samples per example.
+        Negative samples per example, 1 to 1000 (msopt trains with negative sampling only:
+        it has no hierarchical softmax, so 0 is refused).
     sg : {1, 0}
         Skip-gram (1) or CBOW (0).
     min_count : int, default 5
         Words seen fewer times are dropped.
     epochs : int, default 5
-        Passes over the corpus per ``train`` call (alias ``iter``).
+        Passes over the corpus per ``train`` call, at least 1 (alias ``iter``).
     threads : int, optional
         Threads (alias ``workers``; default: msopt's thread count).
     seed : int, default 1
@@ -451,14 +722,21 @@ class Word2Vec(GensimNames, ParamsMixin):
     verbose : bool or int
         Show a progress bar (tqdm when installed, else a line on stderr).  The same reports
         go to the ``"msopt"`` logger at INFO.
+    corpus_file : str or os.PathLike, optional
+        A file to train on instead of ``sentences`` (gensim's name): one sentence per line.
+    errors : {"strict", "replace", "ignore"}
+        What bytes of a file that are not UTF-8 become (as ``open()``): "strict" raises a
+        ValueError naming the file and line.  ``corpus_file`` and ``errors`` are arguments
+        of this first training, not hyperparameters (not in ``get_params``).
 
     Attributes
     ----------
     wv : KeyedVectors
-        The word vectors (raises :class:`msopt.NotFittedError` before ``build_vocab``).
-    vocab : msopt.text.Vocabulary or None
-    syn1neg : ndarray of float32 or None
-        The output vectors.
+        The word vectors.
+    vocab : msopt.text.Vocabulary
+    syn1neg : ndarray of float32
+        The output vectors.  These three raise :class:`msopt.NotFittedError` before
+        ``build_vocab``; ``loss_history_`` and the other fitted attributes before ``train``.
     loss_history_ : list of float
         Mean loss per example of each epoch, over every ``train`` call since
         ``build_vocab``.
@@ -489,8 +767,9 @@ class Word2Vec(GensimNames, ParamsMixin):
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
-        # the corpus is an argument of the constructor's training, not a hyperparameter
-        return [n for n in super()._get_param_names() if n != "sentences"]
+        # the corpus and how to read it are arguments of the constructor's training, not
+        # hyperparameters
+        return [n for n in super()._get_param_names() if n not in _READING]
 
     @keyword_aliases(vector_size="dim", workers="threads", alpha="lr", min_alpha="min_lr",
                      max_final_vocab="max_vocab", iter="epochs", learning_rate="lr",
@@ -502,7 +781,9 @@ class Word2Vec(GensimNames, ParamsMixin):
                  lower: bool = False, cbow_mean: int = 1, deterministic: bool = False,
                  sigmoid: str = "exact", compute_loss: bool = True,
                  callbacks: Sequence[Callable[..., Any]] | None = None,
-                 verbose: bool | int = False) -> None:
+                 verbose: bool | int = False, *,
+                 corpus_file: str | os.PathLike[str] | None = None,
+                 errors: str = "strict") -> None:
         self.dim, self.window, self.negative = dim, window, negative
         self.sg, self.cbow_mean = sg, cbow_mean
         self.min_count, self.epochs, self.seed = min_count, epochs, seed
@@ -515,15 +796,14 @@ class Word2Vec(GensimNames, ParamsMixin):
         self._check_params()
         check_callbacks(callbacks)
         check_verbose(verbose)
-        self.vocab: Vocabulary | None = None
+        self._vocab: Vocabulary | None = None
         self._wv: KeyedVectors | None = None
-        self.syn1neg: np.ndarray | None = None
-        self.loss_history_: list[float] = []
+        self._syn1neg: np.ndarray | None = None
         self._trained = False
-        if sentences is not None:
-            lines = named_errors("sentences", lambda: self._lines(sentences))  # read once
-            self.build_vocab(lines)
-            self.train(lines)
+        if sentences is not None or corpus_file is not None:
+            lines = self._lines(sentences, corpus_file, errors)  # a one-shot iterator read once
+            self.build_vocab(lines, errors=errors)
+            self.train(lines, errors=errors)
 
     def _check_params(self) -> None:
         """Check the hyperparameters (at construction, and again before each build or
@@ -537,11 +817,13 @@ class Word2Vec(GensimNames, ParamsMixin):
         # Upper bounds: the native types (int window, negative <= 1000, epochs, threads;
         # uint64 seed; int64 counts), and what the trainer allocates per epoch and thread.
         for name, low, high in (("dim", 1, INT32_MAX), ("window", 1, INT32_MAX),
-                                ("epochs", 0, MAX_EPOCHS), ("min_count", 1, INT64_MAX)):
+                                ("epochs", 1, MAX_EPOCHS), ("min_count", 1, INT64_MAX)):
             check_int(name, getattr(self, name), low, hi=high)
-        if check_int("negative", self.negative, 0) > 1000:
-            raise ValueError(f"negative: 0 <= negative <= 1000 is required, got "
-                             f"{self.negative}")
+        check_int("negative", self.negative, -INT64_MAX)
+        if not 1 <= self.negative <= 1000:  # without negatives, no output vector learns
+            raise ValueError(f"negative: 1 <= negative <= 1000 is required, got "
+                             f"{self.negative} (msopt's Word2Vec trains with negative "
+                             "sampling only; it has no hierarchical softmax, gensim's hs=1)")
         check_seed("seed", self.seed)
         check_int("threads", self.threads, 1, none=True, hi=MAX_THREADS)
         check_int("max_vocab", self.max_vocab, 1, none=True, hi=INT64_MAX)
@@ -551,38 +833,96 @@ class Word2Vec(GensimNames, ParamsMixin):
         for name in ("lower", "deterministic", "compute_loss"):
             check_bool(name, getattr(self, name))
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        for name in ("vocab", "syn1neg"):  # pickles of versions that stored them public
+            if name in state:
+                state[f"_{name}"] = state.pop(name)
+        self.__dict__.update(state)
+
+    def _built(self, value: Any) -> Any:
+        """``value``, a table build_vocab makes; NotFittedError while it is None."""
+        if value is None:
+            raise not_fitted(self, _HOW)
+        return value
+
     @property
     def wv(self) -> KeyedVectors:
         """The word vectors; :class:`msopt.NotFittedError` before :meth:`build_vocab`."""
-        if self._wv is None:
-            raise not_fitted(self, "call build_vocab() and train() (or pass sentences to "
-                                   "the constructor, or load())")
-        return self._wv
+        return self._built(self._wv)  # type: ignore[no-any-return]
+
+    @property
+    def vocab(self) -> Vocabulary:
+        """The vocabulary; :class:`msopt.NotFittedError` before :meth:`build_vocab`."""
+        return self._built(self._vocab)  # type: ignore[no-any-return]
+
+    @property
+    def syn1neg(self) -> np.ndarray:
+        """The output vectors; :class:`msopt.NotFittedError` before :meth:`build_vocab`."""
+        return self._built(self._syn1neg)  # type: ignore[no-any-return]
+
+    def __getattr__(self, name: str) -> Any:
+        # Fitted attributes (``loss_history_``, ``train_seconds_``, ...) exist after train;
+        # a property's NotFittedError (an AttributeError too) also ends here.
+        if name in ("vocab", "syn1neg", "wv"):
+            raise not_fitted(self, _HOW)
+        if name.endswith("_") and not name.startswith("__"):
+            raise not_fitted(self, f"{name} is set by train(); call build_vocab() and "
+                                   "train() (or pass sentences to the constructor)")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _repr_state(self) -> list[str]:
-        if self.vocab is None:
+        if self._vocab is None:
             return []
-        return [f"vocab={len(self.vocab):,} words",
+        return [f"vocab={len(self._vocab):,} words",
                 "trained" if self._trained else "not trained"]
 
     @staticmethod
-    def _lines(sentences: Any) -> Any:
-        """What each pass reads: a path as it is (streamed from disk), a re-iterable
-        collection as lines joined on the fly (the corpus is not held twice), a one-shot
-        iterator as a list of its lines (read once)."""
-        if isinstance(sentences, (str, os.PathLike)):
-            return sentences
+    def _lines(sentences: Any, corpus_file: Any = None, errors: str = "strict") -> Any:
+        """What each pass reads: a file (an os.PathLike, or ``corpus_file``) as it is
+        (streamed from disk), a re-iterable collection as lines joined on the fly (the
+        corpus is not held twice), a one-shot iterator as a list of its lines (read once).
+        A plain str is refused: it is never opened as a file."""
+        check_errors(errors)
+        if corpus_file is not None:
+            if sentences is not None:
+                raise TypeError("sentences, corpus_file: pass one of them, not both")
+            return Path(check_path(corpus_file, "corpus_file"))
+        if sentences is None:
+            raise TypeError("sentences: expected sentences (or corpus_file=...), got None")
+        if isinstance(sentences, str):
+            raise str_is_not_a_file("sentences", sentences, keyword="corpus_file")
+        if isinstance(sentences, (bytes, bytearray)):
+            raise TypeError("sentences: expected an iterable of sentences or an os.PathLike "
+                            "(a file), got bytes")
+        if isinstance(sentences, (os.PathLike, _JoinedLines)):
+            return sentences  # a file, or lines already joined
+        if not isinstance(sentences, Iterable):
+            raise TypeError(f"sentences: expected an iterable of sentences or an os.PathLike "
+                            f"(a file), got {type(sentences).__name__}")
         if iter(sentences) is sentences:
             return list(_JoinedLines(sentences))
         return _JoinedLines(sentences)
 
-    def build_vocab(self, sentences: str | os.PathLike[str] | Iterable[Any]) -> Word2Vec:
+    def build_vocab(self, sentences: os.PathLike[str] | Iterable[Any] | None = None, *,
+                    corpus_file: str | os.PathLike[str] | None = None,
+                    errors: str = "strict") -> Word2Vec:
         """Count the words and start new vectors (gensim's initialization: inputs uniform
         in [-1, 1) / dim, outputs zero; word2vec.c draws from half that range,
-        which measured 0.6 points lower on Austen's analogies with CBOW)."""
+        which measured 0.6 points lower on Austen's analogies with CBOW).
+
+        Parameters
+        ----------
+        sentences : os.PathLike or iterable of str or of token lists
+            The corpus (see the class's ``sentences``); a plain str is refused.
+        corpus_file : str or os.PathLike, optional
+            A UTF-8 file of one sentence per line, instead of ``sentences`` (gensim's name).
+        errors : {"strict", "replace", "ignore"}
+            What bytes of a file that are not UTF-8 become (as ``open()``)."""
         self._check_params()
+        lines = self._lines(sentences, corpus_file, errors)
         vocab = named_errors("sentences", lambda: Vocabulary(
-            self.min_count, self.max_vocab, lower=self.lower).fit(self._lines(sentences)))
+            self.min_count, self.max_vocab, lower=self.lower).fit(lines, errors=errors))
         V, dim = len(vocab), int(self.dim)
         # The tables' size, before they are allocated: syn0 and syn1neg, and their copies
         # that train keeps to undo a diverged call.
@@ -596,32 +936,45 @@ class Word2Vec(GensimNames, ParamsMixin):
         syn0 /= np.float32(dim)
         syn1neg = np.zeros((V, dim), np.float32)
         # installed only now that nothing can fail
-        self.vocab, self.syn1neg, self._wv = vocab, syn1neg, KeyedVectors(vocab.words, syn0)
+        self._vocab, self._syn1neg, self._wv = vocab, syn1neg, KeyedVectors(vocab.words, syn0)
         self._trained = False
-        self.loss_history_ = []
+        self.__dict__.pop("loss_history_", None)  # the history restarts with the vectors
         return self
 
-    def train(self, sentences: str | os.PathLike[str] | Iterable[Any],
-              epochs: int | None = None) -> Word2Vec:
-        """Train the current vectors on ``sentences`` for ``epochs`` (default
-        ``self.epochs``); the rate decays from ``alpha`` to ``min_alpha`` over the call.
-        Words outside the vocabulary are dropped.  Native chunks of the call report to
-        ``callbacks`` and ``verbose``; Ctrl-C keeps the chunks done."""
-        if self.vocab is None or self._wv is None or self.syn1neg is None:
+    def train(self, sentences: os.PathLike[str] | Iterable[Any] | None = None,
+              epochs: int | None = None, *, corpus_file: str | os.PathLike[str] | None = None,
+              errors: str = "strict") -> Word2Vec:
+        """Train the current vectors on ``sentences`` (or ``corpus_file``, read with
+        ``errors`` as in :meth:`build_vocab`) for ``epochs`` (default ``self.epochs``); the
+        rate decays from ``alpha`` to ``min_alpha`` over the call.  Words outside the
+        vocabulary are dropped.  A corpus in which no sentence holds two known words (a flat
+        list of tokens, say) is refused: there is nothing to learn.  Native chunks of the
+        call report to ``callbacks`` and ``verbose``; Ctrl-C keeps the chunks done."""
+        if self._vocab is None or self._wv is None or self._syn1neg is None:
             raise not_fitted(self, "call build_vocab() (or pass sentences to the "
                                    "constructor)")
         self._check_params()
-        epochs = check_int("epochs", self.epochs if epochs is None else epochs, 0,
+        epochs = check_int("epochs", self.epochs if epochs is None else epochs, 1,
                            hi=MAX_EPOCHS)
-        vocab = self.vocab
-        ids, offsets = named_errors("sentences", lambda: vocab.encode(self._lines(sentences)))
+        vocab = self._vocab
+        lines = self._lines(sentences, corpus_file, errors)
+        ids, offsets = named_errors("sentences", lambda: vocab.encode(lines, errors=errors))
+        _check_pairs(ids, offsets)
         offsets = _cut_long(offsets, len(ids))
         threads = int(self.threads or _core.get_num_threads())
         # The tables are trained in place; a copy puts them back if the training diverges
         # (a rate too large for the data writes Inf, then NaN).
         vectors, syn1neg = self.wv.vectors, self.syn1neg
         undo = (vectors.copy(), syn1neg.copy())
+        had_history = "loss_history_" in self.__dict__
+        self.loss_history_: list[float] = self.__dict__.get("loss_history_", [])
         history = len(self.loss_history_)
+
+        def forget() -> None:  # this call's epochs leave the history
+            del self.loss_history_[history:]
+            if not had_history:
+                del self.loss_history_
+
         # One native call per chunk of words, resumed from where the last one stopped: the
         # same bits as one whole call with one thread.
         fixed = self._chunk_words
@@ -662,7 +1015,7 @@ class Word2Vec(GensimNames, ParamsMixin):
             if not (np.isfinite(vectors).all() and np.isfinite(syn1neg).all()):
                 np.copyto(vectors, undo[0])
                 np.copyto(syn1neg, undo[1])
-                del self.loss_history_[history:]
+                forget()
             else:
                 self._trained = True
             self.wv._unit = None
@@ -670,12 +1023,12 @@ class Word2Vec(GensimNames, ParamsMixin):
         except BaseException:  # a failed call changes nothing
             np.copyto(vectors, undo[0])
             np.copyto(syn1neg, undo[1])
-            del self.loss_history_[history:]
+            forget()
             raise
         if not finite:
             np.copyto(vectors, undo[0])
             np.copyto(syn1neg, undo[1])
-            del self.loss_history_[history:]
+            forget()
             raise DivergenceError(
                 f"Word2Vec.train: the vectors became NaN or Inf (lr={self.lr!r} is too large "
                 "for this corpus); they are as they were before this call.  Try a smaller "
@@ -699,14 +1052,14 @@ class Word2Vec(GensimNames, ParamsMixin):
         save (an exception, Ctrl-C, a full disk) leaves the previous file as it was.  The
         file keeps the permissions of the file it replaces (a new one: 0o666 less the
         umask).  ``path`` is a path, not an open file."""
-        if self.vocab is None or self._wv is None or self.syn1neg is None:
+        if self._vocab is None or self._wv is None or self._syn1neg is None:
             raise not_fitted(self, "nothing to save; call build_vocab() and train()")
         with atomic_write(check_path(path)) as f:
             np.savez(f, format=np.array(_FORMAT), params=np.array(json.dumps(self._params())),
                      words=pack_words(self.vocab.words), counts=self.vocab.counts,
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
                      syn0=self.wv.vectors, syn1neg=self.syn1neg,
-                     loss_history=np.array(self.loss_history_, np.float64))
+                     loss_history=np.array(self.__dict__.get("loss_history_", []), np.float64))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
@@ -755,9 +1108,9 @@ class Word2Vec(GensimNames, ParamsMixin):
                                            lower=model.lower)
         except (TypeError, ValueError) as e:
             raise bad(str(e)) from None
-        model.vocab = vocab
+        model._vocab = vocab
         model._wv = KeyedVectors(words, np.ascontiguousarray(syn0))
-        model.syn1neg = np.ascontiguousarray(syn1)
+        model._syn1neg = np.ascontiguousarray(syn1)
         model.loss_history_ = [float(x) for x in history]
         model._trained = len(history) > 0
         return model

@@ -1131,3 +1131,15 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
     "sgd": SGD, "adam": Adam, "adamw": AdamW, "adagrad": Adagrad, "rmsprop": RMSprop,
     "lion": Lion,
 }
+
+
+def make_optimizer(name: str, params: list[np.ndarray], lr: float,
+                   max_grad_norm: float | None = None,
+                   options: dict[str, Any] | None = None) -> Optimizer:
+    """The optimizer a model names (a key of OPTIMIZERS, any case) over its parameters; a
+    keyword its class refuses is a TypeError naming ``optimizer_params``."""
+    cls: Any = OPTIMIZERS[name.lower()]
+    try:
+        return cls(params, lr=float(lr), max_grad_norm=max_grad_norm, **(options or {}))
+    except TypeError as e:
+        raise TypeError(f"optimizer_params: {e}") from None

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from msopt.reference.embedding import _bag_bounds
-from msopt.reference.models import _alias_table, _dot16, _SplitMix64, _w2v_target, _w2v_targets
+from msopt.reference.models import _alias_table, _SplitMix64, _w2v_targets
 
 _M = 0xFFFFFFFFFFFFFFFF
 
@@ -48,16 +48,6 @@ def _targets(draw, rng: _SplitMix64, negative: int, word: int) -> list[int]:
         if t != word:
             rows.append(t)
     return rows
-
-
-def _frozen_targets(h: np.ndarray, rows: list[int], syn1: np.ndarray, alpha: np.float32,
-                    loss: list[float], work: np.ndarray) -> None:
-    """Targets against a frozen output table: work += g row only."""
-    for d0 in range(0, len(rows), 32):
-        block = rows[d0:d0 + 32]
-        scores = [_dot16(h, syn1[r]) for r in block]
-        for d, (r, f) in enumerate(zip(block, scores)):
-            work += _w2v_target(f, d0 + d == 0, alpha, False, loss) * syn1[r]
 
 
 def _mean(rows: list[np.ndarray]) -> np.ndarray:
@@ -177,9 +167,9 @@ def _infer_pass(v: np.ndarray, doc: np.ndarray, r: _SplitMix64, rate: np.float32
         if dm:
             near = range(max(0, i - win), min(len(sent) - 1, i + win) + 1)
             h = _mean([v] + [words[sent[j]] for j in near if j != i])
-            _frozen_targets(h, rows, syn1, rate, loss, work)
+            _w2v_targets(h, rows, syn1, rate, False, loss, work, frozen=True)
         else:
-            _frozen_targets(v, rows, syn1, rate, loss, work)
+            _w2v_targets(v, rows, syn1, rate, False, loss, work, frozen=True)
         if rate != 0:
             v += work
     return loss[0] / len(sent) if sent else math.nan

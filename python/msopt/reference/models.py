@@ -73,16 +73,19 @@ def _w2v_target(f: np.float32, label: float, alpha: np.float32, table: bool,
 
 
 def _w2v_targets(h: np.ndarray, rows: list[int], syn1: np.ndarray, alpha: np.float32,
-                 table: bool, loss: list[float], work: np.ndarray) -> None:
+                 table: bool, loss: list[float], work: np.ndarray, *,
+                 frozen: bool = False) -> None:
     """One example's targets (rows[0] the word, the rest negatives), in blocks of 32: every
-    score of a block first, then the updates in order."""
+    score of a block first, then the updates in order (work += g row; row += g h, unless
+    the output table is `frozen`)."""
     for d0 in range(0, len(rows), 32):
         block = rows[d0:d0 + 32]
         scores = [_dot16(h, syn1[r]) for r in block]
         for d, (r, f) in enumerate(zip(block, scores)):
             g = _w2v_target(f, d0 + d == 0, alpha, table, loss)
             work += g * syn1[r]
-            syn1[r] += g * h
+            if not frozen:
+                syn1[r] += g * h
 
 
 def _alias_table(weights: list[float]) -> Callable[[int], int]:
@@ -172,13 +175,15 @@ def word2vec_train(ids: np.ndarray, offsets: np.ndarray, counts: np.ndarray,
     return out
 
 
-def text_classifier_doc(input: np.ndarray, output: np.ndarray, ids: np.ndarray, y: int,
-                        loss: str, rate: float, negatives: Sequence[int] = ()) -> float:
+def text_classifier_doc(input: np.ndarray, output: np.ndarray, ids: np.ndarray,
+                        y: int | Sequence[int], loss: str, rate: float,
+                        negatives: Sequence[int] = ()) -> float:
     """One document's step of the fastText-style classifier, in place on float64 tables:
     h = mean of the input rows ``ids``; the output rows updated as the loss says
     ("softmax", "ova", or "ns" with the given negative classes, each row's gradient taken
     before its own update); then every input row of the document moves by the hidden
-    gradient / len(ids).  Returns the document's loss."""
+    gradient / len(ids).  ``y``: the document's class, or for "ova" its classes (a
+    sequence: every one a positive).  Returns the document's loss."""
     h = input[ids].mean(0)
     s = output @ h
     if loss == "softmax":
@@ -189,7 +194,7 @@ def text_classifier_doc(input: np.ndarray, output: np.ndarray, ids: np.ndarray, 
         grad = alpha @ output
         output += np.outer(alpha, h)
     elif loss == "ova":
-        target = (np.arange(len(s)) == y).astype(np.float64)
+        target = np.isin(np.arange(len(s)), y).astype(np.float64)
         value = float(np.logaddexp(0.0, -np.where(target > 0, s, -s)).sum())
         alpha = rate * (target - 1 / (1 + np.exp(-s)))
         grad = alpha @ output

@@ -1,6 +1,8 @@
 """Text to ids: streaming word counts, a vocabulary, and fastText-style hashed n-grams.
 
-Tokens are runs of non-whitespace characters (ASCII whitespace separates them, as in
+A corpus is an iterable of str lines, or a file named by an ``os.PathLike`` such as
+``pathlib.Path`` (read as UTF-8, a byte-order mark dropped): a plain str is never opened as
+a file.  Tokens are runs of non-whitespace characters (ASCII whitespace separates them, as in
 word2vec and fastText); ``lower=True`` lower-cases each line first.  The counting and
 encoding run in C++ on each line's UTF-8 bytes, without the GIL.
 
@@ -25,11 +27,9 @@ Examples
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import os
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,8 @@ from msopt import _core
 from msopt._api import ParamsMixin, check_bool, check_int, keyword_aliases, not_fitted
 from msopt._io import atomic_write, check_path
 
-__all__ = ["Vocabulary", "iter_lines", "read_labeled"]
+__all__ = ["Vocabulary", "check_errors", "iter_lines", "read_file_lines", "read_file_text",
+           "read_labeled", "shown", "str_is_not_a_file"]
 
 _HEADER = "msopt-vocab 1"
 _INT64_MAX = 2**63 - 1
@@ -75,39 +76,86 @@ def _utf8_errors() -> Iterator[None]:
         raise ValueError(f"source: {str(e)[len('lines'):]}") from None
 
 
-def iter_lines(source: str | os.PathLike[str] | Iterable[str], *, errors: str = "strict"
-               ) -> Iterator[str]:
-    """Lines of a file path (read as UTF-8, one at a time) or of an iterable of str.
+_ERRORS = ("strict", "replace", "ignore")
 
-    ``errors="strict"`` turns bytes that are not UTF-8 into a ValueError naming the file and
-    line; ``errors="replace"`` reads them as U+FFFD."""
+
+def check_errors(errors: Any) -> str:
+    """``errors`` for reading a UTF-8 file, as ``open()`` takes it: "strict" (bytes that are
+    not UTF-8 raise), "replace" (read as U+FFFD) or "ignore" (dropped)."""
     if not isinstance(errors, str):
         raise TypeError(f"errors: expected a str, got {type(errors).__name__}")
-    try:
-        codecs.lookup_error(errors)
-    except (LookupError, ValueError):  # ValueError: "\x00" or a lone surrogate
-        raise ValueError(f"errors: unknown error handler {errors!r}; use 'strict' or "
-                         "'replace'") from None
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        with open(path, "rb") as f:
-            for number, raw in enumerate(f, 1):
-                try:
-                    yield raw.decode("utf-8", errors=errors)
-                except UnicodeDecodeError as e:
-                    raise ValueError(f"{path}: line {number} is not UTF-8 ({e.reason} at byte "
-                                     f"{e.start}); pass errors='replace' to read such bytes "
-                                     "as U+FFFD") from None
-    else:
-        if isinstance(source, bytes):
-            raise TypeError("source: a path or an iterable of str, not bytes")
-        if not isinstance(source, Iterable):
-            raise TypeError(f"source: expected a path or an iterable of str, got "
-                            f"{type(source).__name__}")
-        for line in source:
-            if not isinstance(line, str):
-                raise TypeError(f"source: lines must be str, got {type(line).__name__}")
-            yield line
+    if errors not in _ERRORS:
+        raise ValueError(f"errors: expected 'strict', 'replace' or 'ignore', got "
+                         f"{errors[:40]!r}")
+    return errors
+
+
+def shown(text: str, size: int = 40) -> str:
+    """``text`` for an error message: its repr, cut to ``size`` characters with its
+    length when it is longer."""
+    if len(text) <= size:
+        return repr(text)
+    return f"{text[:size]!r}... ({len(text):,} characters)"
+
+
+def str_is_not_a_file(name: str, text: str, *, keyword: str | None = None) -> TypeError:
+    """The TypeError for a str given where a corpus is expected: msopt never opens a str
+    as a file (a file is named by an ``os.PathLike``, or by a ``keyword`` such as gensim's
+    ``corpus_file``), nor takes one str as a whole corpus."""
+    also = f" or {keyword}=..." if keyword else ""
+    return TypeError(
+        f"{name}: got a str ({shown(text)}); a str is never opened as a file, nor read as "
+        f"a whole corpus.  Pass a list of lines (str, e.g. text.splitlines(), or token "
+        f"lists), or name a file with pathlib.Path(...){also}")
+
+
+def read_file_lines(path: str | os.PathLike[str], errors: str = "strict") -> Iterator[str]:
+    """The lines of a UTF-8 file, one at a time, each with its line end; a byte-order mark
+    at the start of the file is dropped (``utf-8-sig``).  Bytes that are not UTF-8 raise a
+    ValueError naming the file and line (``errors="strict"``), or are read as U+FFFD
+    ("replace") or dropped ("ignore")."""
+    check_errors(errors)
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8", errors=errors)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{os.fspath(path)!s}: line {number} is not UTF-8 "
+                                 f"({e.reason} at byte {e.start}); pass errors='replace' to "
+                                 "read such bytes as U+FFFD, or errors='ignore' to drop "
+                                 "them") from None
+
+
+def read_file_text(path: str | os.PathLike[str], errors: str = "strict") -> str:
+    """A whole UTF-8 file as one str, as :func:`read_file_lines` reads it, with ``\\r\\n``
+    and ``\\r`` line ends read as ``\\n`` (as ``open()`` in text mode)."""
+    text = "".join(read_file_lines(path, errors))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def iter_lines(source: os.PathLike[str] | Iterable[str], *, errors: str = "strict"
+               ) -> Iterator[str]:
+    """Lines of a file (an ``os.PathLike`` such as ``pathlib.Path``, read as UTF-8 one line
+    at a time, a byte-order mark dropped) or of an iterable of str.
+
+    A plain str is never opened as a file (nor read as lines): TypeError.  ``errors``
+    ("strict", "replace" or "ignore", as ``open()``) says what bytes that are not UTF-8
+    become; "strict" raises a ValueError naming the file and line."""
+    check_errors(errors)
+    if isinstance(source, os.PathLike):
+        yield from read_file_lines(source, errors)
+        return
+    if isinstance(source, str):
+        raise str_is_not_a_file("source", source)
+    if isinstance(source, (bytes, bytearray)):
+        raise TypeError("source: an os.PathLike (a file) or an iterable of str, not bytes")
+    if not isinstance(source, Iterable):
+        raise TypeError(f"source: expected an os.PathLike (a file) or an iterable of str, got "
+                        f"{type(source).__name__}")
+    for line in source:
+        if not isinstance(line, str):
+            raise TypeError(f"source: lines must be str, got {type(line).__name__}")
+        yield line
 
 
 def _chunks(lines: Iterable[str], size: int, lower: bool) -> Iterator[list[str]]:
@@ -172,9 +220,17 @@ class Vocabulary(ParamsMixin):
         if built is not None:
             self._core.assign(*built)
 
-    def fit(self, source: str | os.PathLike[str] | Iterable[str], *,
+    def fit(self, source: os.PathLike[str] | Iterable[str], *,
             errors: str = "strict") -> Vocabulary:
-        """Count the tokens of ``source`` (streamed in chunks of lines) and build."""
+        """Count the tokens of ``source`` (streamed in chunks of lines) and build.
+
+        Parameters
+        ----------
+        source : os.PathLike or iterable of str
+            The lines: a file (``pathlib.Path``; a plain str is never opened as a file) or
+            an iterable of str.
+        errors : {"strict", "replace", "ignore"}
+            What bytes of a file that are not UTF-8 become (as ``open()``)."""
         core = _core.Vocab()
         for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
             with _utf8_errors():
@@ -253,7 +309,7 @@ class Vocabulary(ParamsMixin):
             raise KeyError(word)
         return int(i)
 
-    def encode(self, source: str | os.PathLike[str] | Iterable[str], *, ngrams: int = 1,
+    def encode(self, source: os.PathLike[str] | Iterable[str], *, ngrams: int = 1,
                buckets: int = 0, errors: str = "strict") -> tuple[np.ndarray, np.ndarray]:
         """(ids, offsets) for ``EmbeddingBag``: each line's word ids (unknown words
         dropped), then, when ``ngrams > 1`` and ``buckets > 0``, one id per run of 2..ngrams
@@ -347,10 +403,21 @@ class Vocabulary(ParamsMixin):
             raise bad(f"not a valid msopt vocabulary file ({e})") from None
 
 
-def read_labeled(source: str | os.PathLike[str] | Iterable[str], *, prefix: str = "__label__",
+def read_labeled(source: os.PathLike[str] | Iterable[str], *, prefix: str = "__label__",
                  errors: str = "strict") -> tuple[list[str], list[list[str]]]:
     """fastText's supervised format: each line's tokens starting with ``prefix`` are its
-    labels, the rest its text.  Returns (texts, labels per line)."""
+    labels, the rest its text.
+
+    Returns ``(texts, labels)``: ``texts[i]`` is line i's text (its other tokens joined by
+    single spaces), ``labels[i]`` the list of its label names without the prefix (empty for
+    a line without one), the shape :class:`~msopt.TextClassifier`'s ``fit``, ``score`` and
+    ``test`` take, so that ``clf.fit(*read_labeled(path))`` trains on the names.
+
+    Examples
+    --------
+    >>> read_labeled(["__label__sports __label__news the match", "__label__tech chips"])
+    (['the match', 'chips'], [['sports', 'news'], ['tech']])
+    """
     texts, labels = [], []
     for line in iter_lines(source, errors=errors):
         toks = line.split()
