@@ -108,6 +108,24 @@ def test_verbose_shows_the_progress(name, capsys, monkeypatch):
     assert capsys.readouterr().err == ""
 
 
+def test_verbose_rewrites_one_line_on_a_terminal(monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    _w2v(verbose=True).build_vocab(CORPUS).train(CORPUS)
+    lines = term.getvalue().split("\n")
+    assert len(lines) == 4  # one kept per epoch, then the end
+    assert lines[0].count("\r") > 3  # rewritten in place within the epoch
+    assert lines[2].rsplit("\r", 1)[-1].startswith("Word2Vec: epoch 3/3, 100.0%")
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_logging_carries_the_reports_at_info(name, caplog):
     make, train, _, epochs = MODELS[name]

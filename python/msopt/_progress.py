@@ -1,6 +1,6 @@
 """What every long training call reports between its native chunks: one :class:`Progress`
 record, handed to the model's ``callbacks``, drawn as a progress bar when ``verbose`` (tqdm
-when installed, else one line on stderr rewritten in place), and logged at INFO on the
+when installed, else a line on stderr, rewritten in place on a terminal), and logged at INFO on the
 ``"msopt"`` logger (at most once a second, and at the end of every epoch)."""
 
 from __future__ import annotations
@@ -188,10 +188,15 @@ class Tracker:
                 self._bar = tqdm(total=self.total, desc=self.name, unit=rec.unit,
                                  leave=False)
         if self._bar is False:
-            line = rec.message()  # rewritten in place; an epoch's last one stays
-            sys.stderr.write("\r" + line.ljust(self._width) + ("\n" if epoch_end else ""))
+            # A terminal sees one line rewritten in place, an epoch's last one kept; a file
+            # or a pipe gets the epochs' lines only.
+            line = rec.message()
+            if sys.stderr.isatty():
+                sys.stderr.write("\r" + line.ljust(self._width) + ("\n" if epoch_end else ""))
+                self._width = 0 if epoch_end else len(line)
+            elif epoch_end:
+                sys.stderr.write(line + "\n")
             sys.stderr.flush()
-            self._width = 0 if epoch_end else len(line)
             return
         self._bar.update(rec.seen - self._shown)
         self._shown = rec.seen
