@@ -324,3 +324,31 @@ def test_plot_writes_a_png(tmp_path):
     clf = _clf().fit(CORPUS, LABELS)
     plot.history(clf, path=tmp_path / "clf.png", title="fastText")
     assert (tmp_path / "clf.png").stat().st_size > 1000
+
+
+def test_a_real_ctrl_c_stops_word2vec_within_a_second():
+    """SIGINT while the native loop runs: Python gets control back at the chunk's end."""
+    import os
+    import signal
+    import threading
+    import time
+
+    m = msopt.Word2Vec(dim=16, min_count=1, epochs=20000, threads=1, seed=1)  # ~ minutes
+    m.build_vocab(CORPUS)
+    sent = []
+
+    def interrupt():
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.5, interrupt)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            m.train(CORPUS)
+        late = time.perf_counter() - sent[0]
+    finally:
+        timer.cancel()
+    assert late < 2.0  # a chunk is about 0.4 s; slack for a busy machine
+    assert np.isfinite(m.wv.vectors).all()
+    assert len(m.loss_history_) > 0
