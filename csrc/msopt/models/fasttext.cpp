@@ -35,10 +35,13 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     std::vector<std::int64_t> seen;
     std::size_t chunk_used = 0;  // this call's input rows
     ResumeRow resume;
+    ChunkBudget* budget_ = nullptr;
 
     void init(const Docs& docs, const Params& params, const losses::AliasTable& smp,
-              std::size_t dim_, std::size_t classes_, int thread, int nt) {
+              ChunkBudget& budget, std::size_t dim_, std::size_t classes_, int thread,
+              int nt) {
         d = &docs, p = &params, sampler = &smp, dim = dim_, classes = classes_, t = thread;
+        budget_ = &budget;
         const Share mine = share(d->n_docs, t, nt);
         d0 = mine.first, n = mine.second - mine.first;
         epochs = std::size_t(std::max(0, p->epochs));
@@ -55,7 +58,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         if (e < epochs) shuffle();
         if (resume && i > 0) rng.s = resume.get(3);  // mid-epoch: the stream goes on
     }
-    bool finished() const { return e >= epochs || chunk_used >= p->chunk; }
+    bool finished() const { return e >= epochs || !budget_->left(chunk_used); }
     void save() const {
         if (!resume) return;
         resume.set(0, e), resume.set(1, i), resume.set(2, std::uint64_t(done));
@@ -68,12 +71,12 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         const DocOps& k = kernels();
         const Schedule decay = Schedule::linear_factor(total, 0.0);  // fastText's lr decay
         std::size_t used = 0;
-        while (e < epochs && used < budget && chunk_used < p->chunk) {
+        while (e < epochs && used < budget && budget_->left(chunk_used)) {
             const std::size_t doc = order[i];
             const float lr = float(p->lr * decay.at(done));  // 1 - done / total
             const std::size_t lo = d->begin(doc), m = d->end(doc) - lo;
             used += m + 1;
-            chunk_used += m + 1;
+            budget_->add(chunk_used, m + 1);
             in_rows.resize(m);
             for (std::size_t j = 0; j < m; ++j) in_rows[j] = input(std::size_t(d->ids[lo + j]));
             if (k.hidden(in_rows.data(), m, dim, h.data())) {
@@ -137,8 +140,9 @@ std::vector<double> train(const Docs& d, float* input, std::size_t rows, std::si
                                            ? losses::AliasTable(class_weights, classes)
                                            : losses::AliasTable();
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
+    ChunkBudget budget(p.chunk, nt, p.deterministic);
     for (int t = 0; t < nt; ++t)
-        walkers[std::size_t(t)].init(d, p, sampler, dim, classes, t, nt);
+        walkers[std::size_t(t)].init(d, p, sampler, budget, dim, classes, t, nt);
     // Kept apart by lock-free threads: every class row (each document writes them) and the
     // first 1,024 input rows (the most frequent words); a TREC fit lasts milliseconds, so
     // copying more costs more than the contention it saves.

@@ -44,8 +44,9 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     std::size_t chunk_used = 0;  // this call's words
     ResumeRow resume;
 
-    void init(const Shared& shared, int t, int nt) {
+    void init(const Shared& shared, ChunkBudget& budget, int t, int nt) {
         sh_ = &shared;
+        budget_ = &budget;
         const Shared& sh = shared;
         const std::size_t n = sh.c.n_sentences;
         const Share mine = msopt::share(n, t, nt);
@@ -62,7 +63,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             rng.s = resume.get(2), words = std::int64_t(resume.get(3));
         }
     }
-    bool finished() const { return pos >= end || chunk_used >= sh_->p.chunk; }
+    bool finished() const { return pos >= end || !budget_->left(chunk_used); }
     std::size_t epochs_done() const { return s1 > s0 ? pos / (s1 - s0) : SIZE_MAX; }
     // The per-epoch sums, from the resume row when this call did not run the walker.
     void sums(std::size_t epochs) {
@@ -100,7 +101,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         decay.floor = -HUGE_VAL;
         decay.total = share > 0 ? double(share) : 1.0;
         std::size_t used = 0;
-        while (pos < end && used < budget && chunk_used < p.chunk) {
+        while (pos < end && used < budget && budget_->left(chunk_used)) {
             const std::size_t e = pos / per_epoch, s = s0 + pos % per_epoch;
             if (s == s0)  // a fixed stream per (seed, thread, epoch)
                 rng = SplitMix64{stream_seed(p.seed, t_, e)};
@@ -108,7 +109,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             const float alpha = float(decay.at(share > 0 ? double(done) : 1.0));
             done += double(b - a);
             used += b - a;
-            chunk_used += b - a;
+            budget_->add(chunk_used, b - a);
             ++pos;
             // Subsampling, branch-free: one uniform per word (keep >= 1 always passes).
             sent.resize(b - a);
@@ -127,6 +128,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
   private:
     int t_ = 0;
     const Shared* sh_ = nullptr;
+    ChunkBudget* budget_ = nullptr;
 
     template <class Rows>
     int targets(const Shared& sh, Rows& out, std::size_t word) {
@@ -181,7 +183,8 @@ Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* 
 
     const int nt = std::max(1, p.threads);
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
-    for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, t, nt);
+    ChunkBudget budget(p.chunk, nt, p.deterministic);
+    for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, budget, t, nt);
     const std::size_t hot = hot_rows(V, p.dim, V);  // the most frequent words, both tables
     run_walkers(walkers, p.deterministic, p.round_words, syn0, V, syn1, V, p.dim, hot, hot,
                 p.freeze_input, p.freeze_output);
