@@ -1,10 +1,11 @@
-"""Word2Vec: skip-gram or CBOW with negative sampling, one native call per ``train``.
+"""Word2Vec: skip-gram or CBOW with negative sampling, trained in native chunks.
 
-The native loop runs every epoch with the GIL released: linear learning-rate decay from
-``alpha`` to ``min_alpha``, random window shrinking, frequent-word subsampling (``sample``),
-negatives from the unigram^0.75 distribution, and the exact sigmoid (or word2vec's
-1000-entry table, ``sigmoid="table"``).  Threads split the sentences.  By default they
-update the shared tables without locks (Hogwild, as word2vec and gensim do);
+The native loop runs with the GIL released, a chunk of about 0.4 s per call, each going on
+where the last one stopped (one thread: the same bits as one call): linear learning-rate
+decay from ``alpha`` to ``min_alpha``, random window shrinking, frequent-word subsampling
+(``sample``), negatives from the unigram^0.75 distribution, and the exact sigmoid (or
+word2vec's 1000-entry table, ``sigmoid="table"``).  Threads split the sentences.  By
+default they update the shared tables without locks (Hogwild, as word2vec and gensim do);
 ``deterministic=True`` trains each thread on private copies of the rows it touches and
 adds their changes in thread order every few thousand words, so a fixed ``seed`` and
 ``workers`` repeat bit for bit.  ``workers=1`` repeats bit for bit either way.
