@@ -3,6 +3,7 @@
 // weights are private copies checked after they are taken (bind::Copies); the tables are
 // trained in place (a race on them gives wrong numbers, never a bad address).
 #include "common.hpp"
+#include "ragged.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -35,11 +36,10 @@ ftx::Loss parse_loss(const std::string& loss) {
     throw std::invalid_argument("loss: expected 'softmax', 'ova' or 'ns', got '" + loss + "'");
 }
 
-py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
-                          py::handle input, py::handle output, const std::string& loss,
-                          py::handle class_weights, int neg, double lr, int epochs,
-                          std::uint64_t seed, int threads, bool deterministic,
-                          py::handle label_offsets) {
+py::tuple run(const bind::RaggedIds& corpus, py::handle labels, py::handle input,
+              py::handle output, const std::string& loss, py::handle class_weights, int neg,
+              double lr, int epochs, std::uint64_t seed, int threads, bool deterministic,
+              py::handle resume, std::size_t chunk, py::handle label_offsets) {
     const ArrayView in = table(input, "input"), out = table(output, "output");
     if (in.shape[1] != out.shape[1])
         throw std::invalid_argument("input, output: rows of the same width expected, got " +
@@ -48,7 +48,10 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     if (in.shape[0] >= INT32_MAX || out.shape[0] >= INT32_MAX)
         throw std::invalid_argument("input, output: at most 2^31 - 2 rows are supported");
     bind::Copies copies;
-    ftx::Docs d = parse_docs(ids, offsets, std::size_t(in.shape[0]), copies);
+    corpus.check_rows(in.shape[0], "input");
+    const bind::Ragged r = corpus.view();
+    ftx::Docs d;
+    d.ids = r.ids, d.n_ids = r.n_ids, d.offsets = r.offsets, d.n_docs = r.n;
     const ArrayView lv =
         bind::private_array(labels, "labels", bind::Want{bind::kI32, 1}, copies);
     d.labels = reinterpret_cast<const std::int32_t*>(lv.data);
@@ -93,17 +96,32 @@ py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
     p.seed = seed;
     p.threads = threads;
     p.deterministic = deterministic;
+    p.resume = bind::resume_rows(resume, threads, epochs, chunk);
+    if (p.resume) p.chunk = chunk;
     std::vector<double> losses;
+    ftx::Progress progress;
     {
         py::gil_scoped_release nogil;
         losses = ftx::train(d, reinterpret_cast<float*>(in.data), std::size_t(in.shape[0]),
                             std::size_t(in.shape[1]),
                             reinterpret_cast<float*>(out.data), std::size_t(out.shape[0]),
-                            weights, p);
+                            weights, p, &progress);
     }
     py::array_t<double> a(py::ssize_t(losses.size()));
     if (!losses.empty()) std::memcpy(a.mutable_data(), losses.data(), losses.size() * 8);
-    return a;
+    return py::make_tuple(a, progress.docs, progress.epochs_done);
+}
+
+py::array_t<double> train(py::handle ids, py::handle offsets, py::handle labels,
+                          py::handle input, py::handle output, const std::string& loss,
+                          py::handle class_weights, int neg, double lr, int epochs,
+                          std::uint64_t seed, int threads, bool deterministic,
+                          py::handle label_offsets) {
+    const auto rows = table(input, "input").shape[0];
+    const bind::RaggedIds corpus(ids, offsets, rows, std::to_string(rows) + " input rows");
+    return run(corpus, labels, input, output, loss, class_weights, neg, lr, epochs, seed,
+               threads, deterministic, py::none(), 1, label_offsets)[0]
+        .cast<py::array_t<double>>();
 }
 
 py::array_t<float> proba(py::handle ids, py::handle offsets, py::handle input,
@@ -138,6 +156,16 @@ void register_fasttext(py::module_& m) {
           "classes per document from class_weights) for every epoch in one call; returns "
           "the mean loss of each epoch.  labels: one class id per document, or with "
           "label_offsets (each document's start) one or more per document.");
+    m.def("fasttext_train_chunk", &run, py::arg("corpus"), py::arg("labels"),
+          py::arg("input"), py::arg("output"), py::arg("loss"), py::arg("class_weights"),
+          py::arg("neg"), py::arg("lr"), py::arg("epochs"), py::arg("seed"),
+          py::arg("threads"), py::arg("deterministic"), py::arg("resume"), py::arg("chunk"),
+          py::arg("label_offsets") = py::none(),
+          "fasttext_train's run in chunks: about `chunk` input rows read per thread per call, "
+          "from and back to `resume` (int64, threads x (4 + 2 epochs), zeros at the start); "
+          "the chunks repeat one whole call bit for bit with one thread.  Returns (mean loss "
+          "of each epoch so far, documents walked, epochs finished), counted from the start "
+          "of the run.");
     m.def("fasttext_predict_proba", &proba, py::arg("ids"), py::arg("offsets"),
           py::arg("input"), py::arg("output"), py::arg("loss"),
           "Class scores of each document: softmax probabilities, or each class's sigmoid "

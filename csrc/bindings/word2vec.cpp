@@ -3,6 +3,7 @@
 // are taken (bind::Copies); syn0 and syn1 are trained in place (a race on them gives wrong
 // numbers, never a bad address).
 #include "common.hpp"
+#include "ragged.hpp"
 
 #include <cmath>
 #include <cstring>
@@ -14,11 +15,12 @@ namespace {
 
 using bind::ArrayView;
 
-py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle counts_a, py::handle syn0_a,
-                py::handle syn1_a, int window, int negative, double sample, double alpha,
-                double min_alpha, int epochs, std::uint64_t seed, int threads, bool sg,
-                bool cbow_mean, bool table_sigmoid, bool compute_loss, bool deterministic,
-                std::size_t round_words, bool freeze_input, bool freeze_output) {
+w2v::Result run(const bind::RaggedIds& corpus, py::handle counts_a, py::handle syn0_a,
+               py::handle syn1_a, int window, int negative, double sample, double alpha,
+               double min_alpha, int epochs, std::uint64_t seed, int threads,
+               py::handle resume_a, std::size_t chunk, bool sg, bool cbow_mean,
+               bool table_sigmoid, bool compute_loss, bool deterministic,
+               std::size_t round_words, bool freeze_input, bool freeze_output) {
     bind::Copies copies;
     const ArrayView cv = bind::private_int64_vector(counts_a, "counts", copies);
     const bind::Want table{bind::kF32, 2, true};
@@ -36,13 +38,15 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle counts_a, py:
             "window >= 1, 0 <= negative <= 1000, epochs >= 0, workers >= 1, finite alpha > 0, "
             "finite min_alpha >= 0 and finite sample >= 0 are required");
     if (s0.shape[1] < 1) throw std::invalid_argument("syn0, syn1: vector_size must be >= 1");
-    const auto g = bind::ragged_ids(ids_a, offsets_a, std::int64_t(V),
-                                    "a vocabulary of " + std::to_string(V), copies);
+    corpus.check_rows(std::int64_t(V), "counts");
+    const bind::Ragged g = corpus.view();
     const w2v::Corpus c{g.ids, g.n_ids, g.offsets, g.n};
     const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
     for (std::size_t w = 0; w < V; ++w)
         if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");
     w2v::Params p;
+    p.resume = bind::resume_rows(resume_a, threads, epochs, chunk);
+    if (p.resume) p.chunk = chunk;
     p.dim = std::size_t(s0.shape[1]);
     p.window = window;
     p.negative = negative;
@@ -60,16 +64,44 @@ py::tuple train(py::handle ids_a, py::handle offsets_a, py::handle counts_a, py:
     p.round_words = round_words;
     p.freeze_input = freeze_input;
     p.freeze_output = freeze_output;
-    w2v::Result r;
-    {
-        py::gil_scoped_release nogil;
-        r = w2v::train(c, counts, V, reinterpret_cast<float*>(s0.data),
-                                reinterpret_cast<float*>(s1.data), p);
-    }
-    py::array_t<double> losses(py::ssize_t(r.epoch_loss.size()));
+    py::gil_scoped_release nogil;
+    return w2v::train(c, counts, V, reinterpret_cast<float*>(s0.data),
+                      reinterpret_cast<float*>(s1.data), p);
+}
+
+py::array_t<double> losses(const w2v::Result& r) {
+    py::array_t<double> a(py::ssize_t(r.epoch_loss.size()));
     if (!r.epoch_loss.empty())
-        std::memcpy(losses.mutable_data(), r.epoch_loss.data(), r.epoch_loss.size() * 8);
-    return py::make_tuple(losses, r.words, r.pairs);
+        std::memcpy(a.mutable_data(), r.epoch_loss.data(), r.epoch_loss.size() * 8);
+    return a;
+}
+
+py::tuple train(py::handle ids, py::handle offsets, py::handle counts, py::handle syn0,
+                py::handle syn1, int window, int negative, double sample, double alpha,
+                double min_alpha, int epochs, std::uint64_t seed, int threads, bool sg,
+                bool cbow_mean, bool table_sigmoid, bool compute_loss, bool deterministic,
+                std::size_t round_words, bool freeze_input, bool freeze_output) {
+    // (counts first: its length is the ids' bound)
+    const auto V = bind::int64_vector(counts, "counts").shape[0];
+    const bind::RaggedIds corpus(ids, offsets, V, "a vocabulary of " + std::to_string(V));
+    const w2v::Result r = run(corpus, counts, syn0, syn1, window, negative, sample, alpha,
+                              min_alpha, epochs, seed, threads, py::none(), 1, sg,
+                              cbow_mean, table_sigmoid, compute_loss, deterministic,
+                              round_words, freeze_input, freeze_output);
+    return py::make_tuple(losses(r), r.words, r.pairs);
+}
+
+py::tuple train_chunk(const bind::RaggedIds& corpus, py::handle counts, py::handle syn0,
+                      py::handle syn1, int window, int negative, double sample, double alpha,
+                      double min_alpha, int epochs, std::uint64_t seed, int threads,
+                      py::handle resume, std::size_t chunk, bool sg, bool cbow_mean,
+                      bool table_sigmoid, bool compute_loss, bool deterministic,
+                      std::size_t round_words) {
+    const w2v::Result r = run(corpus, counts, syn0, syn1, window, negative, sample,
+                              alpha, min_alpha, epochs, seed, threads, resume, chunk, sg,
+                              cbow_mean, table_sigmoid, compute_loss, deterministic,
+                              round_words, false, false);
+    return py::make_tuple(losses(r), r.words, r.pairs, r.done, r.epochs_done);
 }
 
 }  // namespace
@@ -86,6 +118,27 @@ void register_word2vec(py::module_& m) {
           "Returns (mean loss per example for each epoch, words trained, examples trained); "
           "an example is a (word, context) pair for skip-gram, a window for CBOW.  "
           "freeze_input / freeze_output: syn0 / syn1 is read and never written.");
+    py::class_<bind::RaggedIds>(m, "RaggedIds",
+                                "A private, checked copy of ids back to back (each below rows) "
+                                "and their starts: a corpus for the chunked training calls.")
+        .def(py::init([](py::handle ids, py::handle offsets, std::int64_t rows) {
+                 return bind::RaggedIds(ids, offsets, rows);
+             }),
+             py::arg("ids"), py::arg("offsets"), py::arg("rows"))
+        .def_readonly("rows", &bind::RaggedIds::rows)
+        .def("__len__", [](const bind::RaggedIds& r) { return r.offsets.size(); });
+    m.def("word2vec_train_chunk", &train_chunk, py::arg("corpus"), py::arg("counts"),
+          py::arg("syn0"), py::arg("syn1"), py::arg("window"),
+          py::arg("negative"), py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"),
+          py::arg("epochs"), py::arg("seed"), py::arg("threads"), py::arg("resume"),
+          py::arg("chunk"), py::arg("sg") = true, py::arg("cbow_mean") = true,
+          py::arg("table_sigmoid") = false, py::arg("compute_loss") = true,
+          py::arg("deterministic") = false, py::arg("round_words") = 8192,
+          "word2vec_train's run in chunks: about `chunk` words per thread per call, from and "
+          "back to `resume` (int64, threads x (4 + 2 epochs), zeros at the start); the "
+          "chunks repeat one whole call bit for bit with one thread.  Returns (mean loss per "
+          "example of each epoch so far, words trained, examples, words walked, epochs "
+          "finished), all counted from the start of the run.");
 }
 
 MSOPT_REGISTER_BINDINGS("50 word2vec", register_word2vec)

@@ -277,8 +277,10 @@ def params_from_file(cls: Any, value: np.ndarray, file: str, key: str = "params"
             raise ValueError(f"{file}: {key}: {canonical!r} given twice (as {k!r} too)")
         params[canonical] = v
     expected = set(cls._get_param_names())
-    if params.keys() != expected:
-        missing, extra = sorted(expected - params.keys()), sorted(params.keys() - expected)
+    # callbacks are never saved, and older files predate verbose: both keep their defaults
+    missing = sorted(expected - params.keys() - {"callbacks", "verbose"})
+    extra = sorted(params.keys() - expected)
+    if missing or extra:
         raise ValueError(f"{file}: {key}: expected keys {sorted(expected)} (missing "
                          f"{missing}, unexpected keyword {extra})")
     return params

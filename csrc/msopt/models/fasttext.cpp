@@ -8,6 +8,7 @@
 #include "../optim/schedule.hpp"
 #include "../embedding/row_access.hpp"
 #include "../losses/alias.hpp"
+#include "resume.hpp"
 
 namespace msopt::ftx {
 
@@ -32,10 +33,15 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     std::vector<float*> in_rows, out_rows;
     std::vector<double> loss;
     std::vector<std::int64_t> seen;
+    std::size_t chunk_used = 0;  // this call's input rows
+    ResumeRow resume;
+    ChunkBudget* budget_ = nullptr;
 
     void init(const Docs& docs, const Params& params, const losses::AliasTable& smp,
-              std::size_t dim_, std::size_t classes_, int thread, int nt) {
+              ChunkBudget& budget, std::size_t dim_, std::size_t classes_, int thread,
+              int nt) {
         d = &docs, p = &params, sampler = &smp, dim = dim_, classes = classes_, t = thread;
+        budget_ = &budget;
         const Share mine = share(d->n_docs, t, nt);
         d0 = mine.first, n = mine.second - mine.first;
         epochs = std::size_t(std::max(0, p->epochs));
@@ -43,21 +49,34 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         h.resize(dim), grad.resize(dim), scratch.resize(classes), order.resize(n);
         out_rows.resize(std::max(classes, std::size_t(std::max(0, p->neg)) + 1));
         loss.assign(epochs, 0.0), seen.assign(epochs, 0);
+        if (p->resume) {
+            resume = {p->resume + std::size_t(t) * resume_width(epochs), epochs};
+            e = resume.get(0), i = resume.get(1), done = double(resume.get(2));
+            resume.load(loss, seen);
+        }
         if (n == 0) e = epochs;
         if (e < epochs) shuffle();
+        if (resume && i > 0) rng.s = resume.get(3);  // mid-epoch: the stream goes on
     }
-    bool finished() const { return e >= epochs; }
+    bool finished() const { return e >= epochs || !budget_->left(chunk_used); }
+    void save() const {
+        if (!resume) return;
+        resume.set(0, e), resume.set(1, i), resume.set(2, std::uint64_t(done));
+        resume.set(3, rng.s);
+        resume.store(loss, seen);
+    }
 
     template <class Rows>
     void run(Rows& input, Rows& output, std::size_t budget) {
         const DocOps& k = kernels();
         const Schedule decay = Schedule::linear_factor(total, 0.0);  // fastText's lr decay
         std::size_t used = 0;
-        while (e < epochs && used < budget) {
+        while (e < epochs && used < budget && budget_->left(chunk_used)) {
             const std::size_t doc = order[i];
             const float lr = float(p->lr * decay.at(done));  // 1 - done / total
             const std::size_t lo = d->begin(doc), m = d->end(doc) - lo;
             used += m + 1;
+            budget_->add(chunk_used, m + 1);
             in_rows.resize(m);
             for (std::size_t j = 0; j < m; ++j) in_rows[j] = input(std::size_t(d->ids[lo + j]));
             if (k.hidden(in_rows.data(), m, dim, h.data())) {
@@ -115,20 +134,28 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
 
 std::vector<double> train(const Docs& d, float* input, std::size_t rows, std::size_t dim,
                           float* output, std::size_t classes, const double* class_weights,
-                          const Params& p) {
+                          const Params& p, Progress* progress) {
     const int nt = std::max(1, p.threads);
     const losses::AliasTable sampler = p.loss == Loss::ns
                                            ? losses::AliasTable(class_weights, classes)
                                            : losses::AliasTable();
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
+    ChunkBudget budget(p.chunk, nt, p.deterministic);
     for (int t = 0; t < nt; ++t)
-        walkers[std::size_t(t)].init(d, p, sampler, dim, classes, t, nt);
+        walkers[std::size_t(t)].init(d, p, sampler, budget, dim, classes, t, nt);
     // Kept apart by lock-free threads: every class row (each document writes them) and the
     // first 1,024 input rows (the most frequent words); a TREC fit lasts milliseconds, so
     // copying more costs more than the contention it saves.
     run_walkers(walkers, p.deterministic, p.round_ids, input, rows, output, classes, dim,
                 hot_rows(rows, dim, 1024), hot_rows(classes, dim, classes));
     const std::size_t epochs = std::size_t(std::max(0, p.epochs));
+    std::size_t epochs_done = epochs;
+    for (const auto& w : walkers) {
+        w.save();
+        if (progress) progress->docs += std::int64_t(w.done);
+        if (w.n) epochs_done = std::min(epochs_done, w.e);
+    }
+    if (progress) progress->epochs_done = int(epochs_done);
     std::vector<double> res(epochs, 0.0);
     for (std::size_t e = 0; e < epochs; ++e) {
         double l = 0.0;

@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace msopt::ftx {
@@ -65,6 +66,16 @@ struct Params {
     int threads = 1;
     bool deterministic = false;
     std::size_t round_ids = 16384;  // deterministic mode: input rows read per thread per round
+    // A chunked run (resume.hpp): threads rows of resume_width(epochs) values, the walkers'
+    // places, read and written back; each call reads about `chunk` input rows per thread.
+    std::int64_t* resume = nullptr;
+    std::size_t chunk = std::numeric_limits<std::size_t>::max();
+};
+
+// Where a chunked run stands after a call.
+struct Progress {
+    std::int64_t docs = 0;  // documents walked, all epochs
+    int epochs_done = 0;    // epochs every thread has finished
 };
 
 // The per-document rules (fasttext_rules.hpp), compiled per ISA (fasttext_isa.cpp), on
@@ -99,7 +110,7 @@ const DocOps& kernels() noexcept;
 // (float64; 0 for an epoch with none).
 std::vector<double> train(const Docs& docs, float* input, std::size_t rows, std::size_t dim,
                           float* output, std::size_t classes, const double* class_weights,
-                          const Params& p);
+                          const Params& p, Progress* progress = nullptr);
 
 // Scores of documents under the current tables (n_docs x classes): softmax probabilities
 // for Loss::softmax, each class's sigmoid (not normalized) for ova and ns, as fastText

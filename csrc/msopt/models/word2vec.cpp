@@ -9,6 +9,7 @@
 #include "../embedding/row_access.hpp"
 #include "../losses/alias.hpp"
 #include "../simd/vec_math.hpp"
+#include "resume.hpp"
 
 namespace msopt::w2v {
 
@@ -40,9 +41,12 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
     std::vector<double> loss;            // per epoch
     std::vector<std::int64_t> examples;  // per epoch
     std::int64_t words = 0;
+    std::size_t chunk_used = 0;  // this call's words
+    ResumeRow resume;
 
-    void init(const Shared& shared, int t, int nt) {
+    void init(const Shared& shared, ChunkBudget& budget, int t, int nt) {
         sh_ = &shared;
+        budget_ = &budget;
         const Shared& sh = shared;
         const std::size_t n = sh.c.n_sentences;
         const Share mine = msopt::share(n, t, nt);
@@ -52,8 +56,28 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         const std::size_t hi = s1 < n ? std::size_t(sh.c.offsets[s1]) : sh.c.n_ids;
         share = double(hi - lo) * sh.p.epochs;
         t_ = t;
+        if (sh.p.resume) {
+            resume = {sh.p.resume + std::size_t(t) * resume_width(std::size_t(sh.p.epochs)),
+                      std::size_t(sh.p.epochs)};
+            pos = resume.get(0), done = double(resume.get(1));
+            rng.s = resume.get(2), words = std::int64_t(resume.get(3));
+        }
     }
-    bool finished() const { return pos >= end; }
+    bool finished() const { return pos >= end || !budget_->left(chunk_used); }
+    std::size_t epochs_done() const { return s1 > s0 ? pos / (s1 - s0) : SIZE_MAX; }
+    // The per-epoch sums, from the resume row when this call did not run the walker.
+    void sums(std::size_t epochs) {
+        if (!loss.empty()) return;
+        loss.assign(epochs, 0.0);
+        examples.assign(epochs, 0);
+        if (resume) resume.load(loss, examples);
+    }
+    void save() const {
+        if (!resume) return;
+        resume.set(0, pos), resume.set(1, std::uint64_t(done));
+        resume.set(2, rng.s), resume.set(3, std::uint64_t(words));
+        resume.store(loss, examples);
+    }
 
     // Trains sentences until `budget` words are consumed or the walk ends.
     template <class Rows>
@@ -64,8 +88,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             work.resize(p.dim);
             neu1.resize(p.dim);
             rows.resize(std::size_t(p.negative) + 1);
-            loss.assign(std::size_t(p.epochs), 0.0);
-            examples.assign(std::size_t(p.epochs), 0);
+            sums(std::size_t(p.epochs));
         }
         const std::size_t per_epoch = s1 - s0;
         // Each thread's rate follows its own progress, so it decays to min_alpha exactly at
@@ -78,7 +101,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         decay.floor = -HUGE_VAL;
         decay.total = share > 0 ? double(share) : 1.0;
         std::size_t used = 0;
-        while (pos < end && used < budget) {
+        while (pos < end && used < budget && budget_->left(chunk_used)) {
             const std::size_t e = pos / per_epoch, s = s0 + pos % per_epoch;
             if (s == s0)  // a fixed stream per (seed, thread, epoch)
                 rng = SplitMix64{stream_seed(p.seed, t_, e)};
@@ -86,6 +109,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
             const float alpha = float(decay.at(share > 0 ? double(done) : 1.0));
             done += double(b - a);
             used += b - a;
+            budget_->add(chunk_used, b - a);
             ++pos;
             // Subsampling, branch-free: one uniform per word (keep >= 1 always passes).
             sent.resize(b - a);
@@ -104,6 +128,7 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
   private:
     int t_ = 0;
     const Shared* sh_ = nullptr;
+    ChunkBudget* budget_ = nullptr;
 
     template <class Rows>
     int targets(const Shared& sh, Rows& out, std::size_t word) {
@@ -158,16 +183,24 @@ Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* 
 
     const int nt = std::max(1, p.threads);
     std::vector<Walker> walkers(static_cast<std::size_t>(nt));
-    for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, t, nt);
+    ChunkBudget budget(p.chunk, nt, p.deterministic);
+    for (int t = 0; t < nt; ++t) walkers[std::size_t(t)].init(sh, budget, t, nt);
     const std::size_t hot = hot_rows(V, p.dim, V);  // the most frequent words, both tables
     run_walkers(walkers, p.deterministic, p.round_words, syn0, V, syn1, V, p.dim, hot, hot,
                 p.freeze_input, p.freeze_output);
     Result res;
+    std::size_t epochs_done = std::size_t(p.epochs);
+    for (auto& w : walkers) {
+        w.sums(std::size_t(p.epochs));
+        w.save();
+        res.done += std::int64_t(w.done);
+        epochs_done = std::min(epochs_done, w.epochs_done());
+    }
+    res.epochs_done = int(epochs_done);
     for (int e = 0; e < p.epochs; ++e) {
         double l = 0.0;
         std::int64_t m = 0;
         for (const auto& w : walkers) {
-            if (w.loss.empty()) continue;  // never ran (no epochs)
             l += w.loss[std::size_t(e)];
             m += w.examples[std::size_t(e)];
         }

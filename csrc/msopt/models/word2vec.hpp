@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "../core/random.hpp"
@@ -111,12 +112,18 @@ struct Params {
     // syn0 (freeze_input) or syn1 (freeze_output) keeps its bits while the other trains.
     bool freeze_input = false;
     bool freeze_output = false;
+    // A chunked run (resume.hpp): threads rows of resume_width(epochs) values, the walkers'
+    // places, read and written back; each call trains about `chunk` words per thread.
+    std::int64_t* resume = nullptr;
+    std::size_t chunk = std::numeric_limits<std::size_t>::max();
 };
 
 struct Result {
     std::vector<double> epoch_loss;   // mean loss per example (pair or window), per epoch
     std::int64_t words = 0;           // words trained on (after subsampling), all epochs
     std::int64_t pairs = 0;
+    std::int64_t done = 0;            // words walked (before subsampling), all epochs
+    int epochs_done = 0;              // epochs every thread has finished
 };
 
 // syn0 (V x dim) input vectors, syn1 (V x dim) output vectors, both updated in place;

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from msopt._api import ParamsMixin, check_bool, check_int, check_number, keyword_aliases
+from msopt._progress import Tracker, check_callbacks, check_verbose
 from msopt.exceptions import ConvergenceWarning, DivergenceError, NotFittedError
 from msopt.linear_model.layer import (
     SCHEDULES,
@@ -25,6 +25,7 @@ from msopt.linear_model.layer import (
     _is_sparse,
     check_model_size,
     real_array,
+    run_schedule,
 )
 from msopt.optim import OPTIMIZERS
 
@@ -244,19 +245,10 @@ class _LinearEstimator(_SkBase):
         if self.max_grad_norm is not None:
             _check_positive("max_grad_norm", self.max_grad_norm)
         _check_count("check_every", self.check_every, 1)
-        if self.callbacks is not None:
-            if isinstance(self.callbacks, (str, bytes)) or not isinstance(self.callbacks,
-                                                                           Sequence):
-                raise TypeError(f"callbacks: expected a list of callables, got "
-                                f"{type(self.callbacks).__name__}")
-            for i, cb in enumerate(self.callbacks):
-                if not callable(cb):
-                    raise TypeError(f"callbacks[{i}]: expected a callable, got "
-                                    f"{type(cb).__name__}")
+        check_callbacks(self.callbacks)
         _check_random_state(self.random_state)
         check_bool("warm_start", self.warm_start)
-        if not isinstance(self.verbose, (bool, np.bool_)):
-            _check_count("verbose", self.verbose, 0)
+        check_verbose(self.verbose)
         if self.penalty in ("l1", "elasticnet") and self.optimizer != "sgd":
             raise ValueError(f"penalty={self.penalty!r}: the L1 proximal step needs "
                              f"optimizer='sgd' (got {self.optimizer!r})")
@@ -427,7 +419,9 @@ class _LinearEstimator(_SkBase):
         best_val, best_weights = -math.inf, None
         reason = "max_iter"
         swd = None if sw is None else sw.astype(dtype)
-        progress = _progress(self.verbose, max_epochs, type(self).__name__)
+        track = Tracker(self, epochs=max_epochs, total=max_epochs * data.n, unit="rows",
+                        callbacks=self.callbacks, verbose=self.verbose)
+        rate = run_schedule(self.learning_rate_schedule, schedule_steps, warmup_steps, 0.0)
         epochs = 0
         try:
             while epochs < max_epochs:
@@ -457,11 +451,13 @@ class _LinearEstimator(_SkBase):
                     score = self._score_val(*val)
                     entry["val_score"] = score
                 self.history_.append(entry)
-                progress(k, obj)
-                if self.callbacks:
-                    if any(cb(self, entry) for cb in self.callbacks):
-                        reason = "stopped by a callback"
-                        break
+                steps = int(model.optimizer.native_state().steps[0]) - sched_origin
+                if track.report(self._epochs_done, epochs * data.n, obj,
+                                float(self.learning_rate) * rate.at(float(steps)),
+                                epoch_end=True, **{k: v for k, v in entry.items()
+                                                   if k not in ("epoch", "loss")}):
+                    reason = "stopped by a callback"
+                    break
                 if val is not None:
                     if score > best_val + (tol or 0.0):
                         best_val, no_improve = score, 0
@@ -491,7 +487,7 @@ class _LinearEstimator(_SkBase):
                         reason = f"converged: gradient norm {gnorm:.3g} <= gtol={self.gtol}"
                         break
         finally:
-            progress(0, None)
+            track.close()
         if val is not None and best_weights is not None:
             model.W[...] = best_weights[0]
             if model.b is not None:
@@ -539,6 +535,13 @@ class _LinearEstimator(_SkBase):
         if m.b is None:
             return np.zeros(m.W.shape[1]) if m.W.shape[1] > 1 or self._is_classifier else 0.0
         return m.b.copy()
+
+    @property
+    def loss_history_(self) -> list[float]:
+        """The objective at each check since the first fit (warm-started and partial fits
+        add theirs), as ``history_``'s ``loss``."""
+        self._check_fitted()
+        return [h["loss"] for h in self.history_]
 
     def _coef_view(self, W: np.ndarray) -> np.ndarray:
         return W.T.copy()
@@ -922,31 +925,6 @@ def _check_random_state(value: Any) -> None:
         raise ValueError(f"random_state: must be in [0, 2**63 - 1], got {value}")
 
 
-def _progress(verbose: int, total: int, name: str) -> Callable[[int, float | None], None]:
-    """A tqdm bar when verbose and tqdm is installed; otherwise a line per check when
-    verbose; otherwise nothing."""
-    if not verbose:
-        return lambda k, obj: None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        start = time.perf_counter()
-
-        def line(k: int, obj: float | None) -> None:
-            if obj is not None:
-                print(f"{name}: objective {obj:.6g} ({time.perf_counter() - start:.2f} s)")
-        return line
-    bar = tqdm(total=total, desc=name, leave=False)
-
-    def update(k: int, obj: float | None) -> None:
-        if obj is None:
-            bar.close()
-        else:
-            bar.update(k)
-            bar.set_postfix(objective=f"{obj:.6g}")
-    return update
-
-
 _CLASSIFIER_PARAMS = """\
     penalty : {"l2", "l1", "elasticnet", None}, default "l2"
         "l1" and "elasticnet" need ``optimizer="sgd"`` (a proximal step).
@@ -988,13 +966,18 @@ _COMMON_PARAMS = """\
     check_every : int, default 1
         Epochs per native call between convergence checks.
     callbacks : list of callables, optional
-        ``f(estimator, info) -> bool`` after each check; True stops the fit.
+        ``f(estimator, progress) -> bool`` after each check, given a
+        :class:`msopt.Progress` record (``epoch`` since the first fit, rows seen in this
+        call, ``loss``: the objective, learning rate, rows per second, and
+        ``val_score`` when stopping early; ``progress["loss"]`` reads the same); True
+        stops the fit.
     random_state : int, Generator, RandomState or None
         The seed (alias ``seed``, msopt's name).
     warm_start : bool, default False
         ``fit`` continues from the fitted weights and optimizer state.
-    verbose : int, default 0
-        A progress bar (tqdm when installed) or a line per check."""
+    verbose : bool or int, default 0
+        A progress bar (tqdm when installed) or a line on stderr, one kept per check; the
+        ``"msopt"`` logger gets the same reports at INFO."""
 
 for _cls in (LogisticRegression, LinearSVC, LinearRegression):
     _cls.__doc__ = (_cls.__doc__ or "") % {"classifier": _CLASSIFIER_PARAMS,

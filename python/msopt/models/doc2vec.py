@@ -33,7 +33,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
+from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
 from msopt.models.word2vec import GensimNames, KeyedVectors, _zero_or_one
 from msopt.text import Vocabulary
@@ -296,6 +297,13 @@ class Doc2Vec(GensimNames, ParamsMixin):
     deterministic : bool, default False
         Repeat bit for bit with several threads (rounds of private row copies merged in
         thread order, as Word2Vec); one thread repeats either way.
+    callbacks : list of callables, optional
+        ``f(model, progress) -> bool`` after each chunk of documents, given a
+        :class:`msopt.Progress` record (epoch, words seen, loss, learning rate, words per
+        second); True stops the training there, the chunks done kept.
+    verbose : bool or int
+        Show a progress bar (tqdm when installed, else a line on stderr); the ``"msopt"``
+        logger gets the same reports at INFO.
 
     Attributes
     ----------
@@ -332,7 +340,9 @@ class Doc2Vec(GensimNames, ParamsMixin):
                  epochs: int = 10, threads: int | None = None, seed: int = 1,
                  lr: float = 0.025, min_lr: float = 1e-4, sample: float = 1e-3,
                  max_vocab: int | None = None, lower: bool = False,
-                 deterministic: bool = False, *,
+                 deterministic: bool = False,
+                 callbacks: Sequence[Callable[..., Any]] | None = None,
+                 verbose: bool | int = False, *,
                  corpus_file: str | os.PathLike[str] | None = None,
                  errors: str = "strict") -> None:
         self.dim, self.dm, self.dbow_words = dim, dm, dbow_words
@@ -340,7 +350,10 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self.epochs, self.threads, self.seed = epochs, threads, seed
         self.lr, self.min_lr, self.sample = lr, min_lr, sample
         self.max_vocab, self.lower, self.deterministic = max_vocab, lower, deterministic
+        self.callbacks, self.verbose = callbacks, verbose
         self._check_params()
+        check_callbacks(callbacks)
+        check_verbose(verbose)
         self.vocab: Vocabulary | None = None
         self.vectors: np.ndarray | None = None  # words then tags
         self.syn1neg: np.ndarray | None = None
@@ -513,29 +526,44 @@ class Doc2Vec(GensimNames, ParamsMixin):
         words = 0
         assert self._wv is not None
         assert self._dv is not None
+        lr, min_lr, total = float(self.lr), float(self.min_lr), len(ids) * epochs
         try:
-            for e in range(epochs):
-                loss, examples = 0.0, 0
-                for b0, b1 in zip(bounds[:-1], bounds[1:]):
-                    # the chunk's own slices: no call reads (or copies) the whole corpus
-                    w0, t0_ = int(starts[b0]), int(tag_starts[b0])
-                    summed, m, w = _core.doc2vec_train(
-                        ids[w0:starts[b1]], offsets[b0:b1] - w0,
-                        tag_arr[t0_:tag_starts[b1]], tag_off[b0:b1] - t0_, draws,
-                        self.vectors, self.syn1neg, int(self.window), int(self.negative),
-                        float(self.sample), float(self.lr), float(self.min_lr), int(self.seed),
-                        threads, bool(self.dm), bool(self.dbow_words), e, epochs, b0, w0,
-                        len(ids), deterministic=bool(self.deterministic))
-                    loss, examples, words = loss + summed, examples + m, words + w
-                if not (np.isfinite(self.vectors).all() and np.isfinite(self.syn1neg).all()):
-                    np.copyto(self.vectors, undo[0])
-                    np.copyto(self.syn1neg, undo[1])
-                    del self.loss_history_[history:]
-                    raise DivergenceError(
-                        f"Doc2Vec.train: the vectors became NaN or Inf in epoch {e} (lr="
-                        f"{self.lr!r} is too large for these documents); they are as they were "
-                        "before this call.  Try a smaller lr.")
-                self.loss_history_.append(loss / examples if examples else float("nan"))
+            with Tracker(self, epochs=epochs, total=total, unit="words",
+                         callbacks=self.callbacks, verbose=self.verbose) as track:
+                stop = False
+                for e in range(epochs):
+                    loss, examples = 0.0, 0
+                    for b0, b1 in zip(bounds[:-1], bounds[1:]):
+                        # the chunk's own slices: no call reads (or copies) the whole corpus
+                        w0, t0_ = int(starts[b0]), int(tag_starts[b0])
+                        summed, m, w = _core.doc2vec_train(
+                            ids[w0:starts[b1]], offsets[b0:b1] - w0,
+                            tag_arr[t0_:tag_starts[b1]], tag_off[b0:b1] - t0_, draws,
+                            self.vectors, self.syn1neg, int(self.window),
+                            int(self.negative), float(self.sample), lr, min_lr,
+                            int(self.seed), threads, bool(self.dm), bool(self.dbow_words), e,
+                            epochs, b0, w0, len(ids), deterministic=bool(self.deterministic))
+                        loss, examples, words = loss + summed, examples + m, words + w
+                        seen = e * len(ids) + int(starts[b1])
+                        if b1 < bounds[-1] and track.report(
+                                e + 1, seen, loss / examples if examples else float("nan"),
+                                lr - (lr - min_lr) * seen / max(total, 1)):
+                            stop = True
+                            break
+                    if stop:
+                        break
+                    if not (np.isfinite(self.vectors).all() and np.isfinite(self.syn1neg).all()):
+                        np.copyto(self.vectors, undo[0])
+                        np.copyto(self.syn1neg, undo[1])
+                        del self.loss_history_[history:]
+                        raise DivergenceError(
+                            f"Doc2Vec.train: the vectors became NaN or Inf in epoch {e} (lr="
+                            f"{self.lr!r} is too large for these documents); they are as they "
+                            "were before this call.  Try a smaller lr.")
+                    self.loss_history_.append(loss / examples if examples else float("nan"))
+                    if track.report(e + 1, (e + 1) * len(ids), self.loss_history_[-1],
+                                    lr - (lr - min_lr) * (e + 1) / epochs, epoch_end=True):
+                        break
         finally:  # an interrupt leaves the finished chunks: the cached unit vectors go
             self._wv._unit = self._dv._unit = None
         self.train_seconds_ = time.perf_counter() - t0
@@ -656,7 +684,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
         if self.vocab is None or self.vectors is None or self.syn1neg is None:
             raise not_fitted(self, "nothing to save; train the model first")
         with atomic_write(check_path(path)) as f:
-            np.savez(f, format=np.array(_FORMAT), params=np.array(json.dumps(self.get_params())),
+            np.savez(f, format=np.array(_FORMAT),
+                     params=np.array(json.dumps(saved_params(self))),
                      words=pack_words(self.vocab.words), counts=self.vocab.counts,
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
                      tags=np.array(json.dumps(self._tags)), vectors=self.vectors,

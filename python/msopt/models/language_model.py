@@ -12,7 +12,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ from msopt._api import (
     not_fitted,
 )
 from msopt._io import atomic_write, check_path, read_npz
+from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
 from msopt.linear_model.layer import run_schedule
 from msopt.optim.optimizers import (
@@ -184,8 +185,15 @@ class LanguageModel(ParamsMixin):
     seed : int, default 0
         Seeds the initial weights, the order of the positions and the sampled classes
         (alias ``random_state``).
-    verbose : int, default 0
-        Print one line per epoch (losses, validation perplexity, tokens/s).
+    verbose : bool or int, default 0
+        Show the training's progress: a tqdm bar when installed, else a line on stderr
+        (one kept per epoch: losses, validation perplexity, tokens/s).  The ``"msopt"``
+        logger gets the same reports at INFO.
+    callbacks : list of callables, optional
+        ``f(model, progress) -> bool`` after each native chunk of batches (about a quarter
+        second), given a :class:`msopt.Progress` record (epoch, tokens seen, loss, learning
+        rate, tokens per second; at an epoch's end with ``val_loss`` and ``val_perplexity``
+        when validating); True stops the training there (``stop_reason_ == "callback"``).
 
     Attributes
     ----------
@@ -203,8 +211,8 @@ class LanguageModel(ParamsMixin):
         epoch's steps, before each step), ``val_loss`` and ``val_perplexity`` (with a
         validation text), ``seconds``, ``tokens_per_sec``.
     stop_reason_ : str
-        Why the last training call stopped: ``"epochs"``, ``"early_stopping"`` or
-        ``"interrupted"`` (Ctrl-C: the model keeps every step completed, and the
+        Why the last training call stopped: ``"epochs"``, ``"early_stopping"``,
+        ``"callback"`` or ``"interrupted"`` (Ctrl-C: the model keeps every step completed, and the
         KeyboardInterrupt is raised again).
     epochs_ : int
         Epochs trained since :meth:`fit`.
@@ -247,7 +255,8 @@ class LanguageModel(ParamsMixin):
                  warmup: float = 0.02, min_lr_factor: float = 0.05, batch_size: int = 256,
                  epochs: int = 5, min_count: int = 1, lower: bool | None = None,
                  n_iter_no_change: int = 2, tol: float = 1e-3, dtype: str = "float32",
-                 threads: int | None = None, seed: int = 0, verbose: int = 0) -> None:
+                 threads: int | None = None, seed: int = 0, verbose: bool | int = 0,
+                 callbacks: Sequence[Callable[..., Any]] | None = None) -> None:
         self.level, self.context, self.dim, self.hidden = level, context, dim, hidden
         self.hidden2, self.activation, self.direct = hidden2, activation, direct
         self.ngram, self.ngram_size, self.dropout = ngram, ngram_size, dropout
@@ -259,6 +268,7 @@ class LanguageModel(ParamsMixin):
         self.min_count, self.lower = min_count, lower
         self.n_iter_no_change, self.tol, self.dtype = n_iter_no_change, tol, dtype
         self.threads, self.seed, self.verbose = threads, seed, verbose
+        self.callbacks = callbacks
         self._check_params()
 
     # -- parameters -----------------------------------------------------------------------
@@ -284,7 +294,8 @@ class LanguageModel(ParamsMixin):
         check_int("threads", self.threads, 1, none=True)
         if self.threads is not None and self.threads > 1024:
             raise ValueError(f"threads: must be <= 1024, got {self.threads}")
-        check_int("verbose", self.verbose, 0)
+        check_verbose(self.verbose)
+        check_callbacks(self.callbacks)
         check_bool("direct", self.direct)
         if self.ngram > self.context:
             raise ValueError(f"ngram: must be <= context ({self.context}), got {self.ngram}")
@@ -560,11 +571,14 @@ class LanguageModel(ParamsMixin):
             self.params_, self.optimizer_ = params, opt
             self.history_, self.epochs_, self.stop_reason_ = history, epochs_done, stop
 
+        # progress in tokens: an epoch walks every position but the first
+        track = Tracker(self, epochs=epochs, total=epochs * (len(ids) - 1), unit="tokens",
+                        callbacks=self.callbacks, verbose=self.verbose)
         try:
             for _e in range(epochs):
                 t0 = time.perf_counter()
                 total, count, b = 0.0, 0, 0
-                while b < n_batches:
+                while b < n_batches and stop != "callback":
                     c0 = time.perf_counter()
                     loss, n, done, status = _core.lm_train(
                         data, shape, opt.native_state(), batch_size=bs, seed=seed,
@@ -584,6 +598,12 @@ class LanguageModel(ParamsMixin):
                     # at most an epoch: across many short epochs it would grow without end
                     chunk = max(1, min(chunk * 4, n_batches,
                                        int(chunk * _CHUNK_SECONDS / max(spent, 1e-4))))
+                    if b < n_batches and track.report(
+                            _e + 1, _e * (len(ids) - 1) + count, total / max(count, 1),
+                            float(self.lr) * sched.at(float(_e * n_batches + b))):
+                        stop = "callback"
+                if stop == "callback":
+                    break
                 epochs_done += 1
                 seconds = time.perf_counter() - t0
                 entry: dict[str, Any] = {"epoch": epochs_done, "train_loss": total / max(count, 1),
@@ -596,11 +616,11 @@ class LanguageModel(ParamsMixin):
                     entry["val_loss"] = vl
                     entry["val_perplexity"] = math.exp(min(vl, 700.0))
                 history.append(entry)
-                if self.verbose:
-                    print(f"LanguageModel: epoch {epochs_done}: train {entry['train_loss']:.4f}"
-                          + (f", validation {entry['val_loss']:.4f} (perplexity "
-                             f"{entry['val_perplexity']:.2f})" if val_data is not None else "")
-                          + f", {entry['tokens_per_sec']:,.0f} tokens/s", flush=True)
+                extra = {k: entry[k] for k in ("val_loss", "val_perplexity") if k in entry}
+                if track.report(_e + 1, (_e + 1) * (len(ids) - 1), entry["train_loss"],
+                                float(self.lr) * sched.at(float((_e + 1) * n_batches)),
+                                epoch_end=True, **extra):
+                    stop = "callback"
                 if val_data is not None:
                     vl = entry["val_loss"]
                     if best is None or vl < best[0] - abs(best[0]) * float(self.tol):
@@ -608,9 +628,11 @@ class LanguageModel(ParamsMixin):
                         stale = 0
                     else:
                         stale += 1
-                        if stale >= int(self.n_iter_no_change):
+                        if stale >= int(self.n_iter_no_change) and stop != "callback":
                             stop = "early_stopping"
                             break
+                if stop == "callback":
+                    break
             if stop == "early_stopping" and best is not None:
                 for p, q in zip(params, best[1]):
                     p[...] = q
@@ -619,7 +641,15 @@ class LanguageModel(ParamsMixin):
             stop = "interrupted"
             install()
             raise
+        finally:
+            track.close()
         install()
+
+    @property
+    def loss_history_(self) -> list[float]:
+        """Mean training loss (nats per token) of each epoch since :meth:`fit`, over every
+        :meth:`partial_fit` too (``history_``'s ``train_loss``)."""
+        return [h["train_loss"] for h in self.history_]
 
     # -- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -864,7 +894,7 @@ class LanguageModel(ParamsMixin):
     def _arrays(self) -> dict[str, np.ndarray]:
         state = {"history": self.history_, "stop_reason": self.stop_reason_,
                  "epochs": self.epochs_, "vocab": self.vocab_}
-        arrays = {"format": np.array(FORMAT), "params": np.array(json.dumps(self.get_params())),
+        arrays = {"format": np.array(FORMAT), "params": np.array(json.dumps(saved_params(self))),
                   "state": np.array(json.dumps(state)), "counts": self.counts_}
         for i, p in enumerate(self.params_):
             arrays[f"param/{i}"] = p

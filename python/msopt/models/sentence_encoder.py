@@ -9,7 +9,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,6 +31,7 @@ from msopt._api import (
     not_fitted,
 )
 from msopt._io import atomic_write, check_path, pack_words, read_npz, unpack_words
+from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
 from msopt.linear_model.layer import run_schedule
 from msopt.optim.optimizers import OPTIMIZERS, Optimizer, make_optimizer
@@ -206,8 +207,14 @@ class SentenceEncoder(ParamsMixin):
         a fit bit for bit, for any thread count.
     seed : int, default 0
         Seeds the initial table and the order of the pairs (alias ``random_state``).
-    verbose : int, default 0
-        Print one line per epoch.
+    verbose : bool or int, default 0
+        Show the training's progress: a tqdm bar when installed, else a line on stderr
+        (one kept per epoch).  The ``"msopt"`` logger gets the same reports at INFO.
+    callbacks : list of callables, optional
+        ``f(model, progress) -> bool`` after each native chunk of batches, given a
+        :class:`msopt.Progress` record (epoch, pairs seen, loss, learning rate, pairs per
+        second; at an epoch's end with ``val_pearson`` when validating); True stops the
+        training there (``stop_reason_ == "callback"``).
 
     Attributes
     ----------
@@ -227,8 +234,8 @@ class SentenceEncoder(ParamsMixin):
         One entry per epoch: ``epoch``, ``train_loss`` (mean per pair, before each step),
         ``seconds``, ``pairs_per_sec`` and, with ``validation``, ``val_pearson``.
     stop_reason_ : str
-        ``"epochs"`` or ``"interrupted"`` (Ctrl-C: the steps completed are kept and the
-        KeyboardInterrupt is raised again).
+        ``"epochs"``, ``"callback"`` or ``"interrupted"`` (Ctrl-C: the steps completed are
+        kept and the KeyboardInterrupt is raised again).
 
     Examples
     --------
@@ -264,7 +271,8 @@ class SentenceEncoder(ParamsMixin):
                  max_grad_norm: float | None = None, schedule: str = "linear",
                  min_lr_factor: float = 0.05, batch_size: int = 64, epochs: int = 10,
                  lower: bool = True, threads: int | None = None, seed: int = 0,
-                 verbose: int = 0) -> None:
+                 verbose: bool | int = 0,
+                 callbacks: Sequence[Callable[..., Any]] | None = None) -> None:
         self.dim, self.projection, self.ngrams, self.buckets = dim, projection, ngrams, buckets
         self.min_count, self.word_vectors, self.init_scale = min_count, word_vectors, init_scale
         self.loss, self.temperature, self.margin = loss, temperature, margin
@@ -273,6 +281,7 @@ class SentenceEncoder(ParamsMixin):
         self.schedule, self.min_lr_factor = schedule, min_lr_factor
         self.batch_size, self.epochs, self.lower = batch_size, epochs, lower
         self.threads, self.seed, self.verbose = threads, seed, verbose
+        self.callbacks = callbacks
         self._check_params()
 
     # -- parameters -----------------------------------------------------------------------
@@ -316,7 +325,8 @@ class SentenceEncoder(ParamsMixin):
         check_bool("lower", self.lower)
         check_int("threads", self.threads, 1, none=True, hi=MAX_THREADS)
         check_seed("seed", self.seed)
-        check_int("verbose", self.verbose, 0)
+        check_verbose(self.verbose)
+        check_callbacks(self.callbacks)
 
     def _threads(self) -> int:
         return int(self.threads or _core.get_num_threads())
@@ -545,11 +555,13 @@ class SentenceEncoder(ParamsMixin):
             self.loss_, self.score_range_ = loss, srange
             self.history_, self.stop_reason_ = history, stop
 
+        track = Tracker(self, epochs=epochs, total=epochs * n, unit="pairs",
+                        callbacks=self.callbacks, verbose=self.verbose)
         try:
             for e in range(epochs):
                 t0 = time.perf_counter()
                 total, count, b = 0.0, 0, 0
-                while b < n_batches:
+                while b < n_batches and stop != "callback":
                     c0 = time.perf_counter()
                     lsum, cnt, done, status = _core.encoder_train(  # type: ignore[attr-defined]
                         pairs, opt.native_state(), loss=code,
@@ -567,6 +579,12 @@ class SentenceEncoder(ParamsMixin):
                     spent = time.perf_counter() - c0
                     chunk = max(1, min(chunk * 4, n_batches,
                                        int(chunk * _CHUNK_SECONDS / max(spent, 1e-4))))
+                    if b < n_batches and track.report(
+                            e + 1, e * n + min(b * bs, n), total / max(count, 1),
+                            float(self.lr) * sched.at(float(e * n_batches + b))):
+                        stop = "callback"
+                if stop == "callback":
+                    break
                 seconds = time.perf_counter() - t0
                 entry: dict[str, Any] = {"epoch": e + 1, "train_loss": total / max(count, 1),
                                          "seconds": seconds,
@@ -576,16 +594,25 @@ class SentenceEncoder(ParamsMixin):
                     entry["val_pearson"] = _pearson(
                         self._similarity_lines(val[0], val[1]), val[2])
                 history.append(entry)
-                if self.verbose:
-                    print(f"SentenceEncoder: epoch {e + 1}: loss {entry['train_loss']:.4f}"
-                          + (f", validation Pearson {entry['val_pearson']:.4f}"
-                             if val is not None else "")
-                          + f", {entry['pairs_per_sec']:,.0f} pairs/s", flush=True)
+                extra = {"val_pearson": entry["val_pearson"]} if val is not None else {}
+                if track.report(e + 1, (e + 1) * n, entry["train_loss"],
+                                float(self.lr) * sched.at(float((e + 1) * n_batches)),
+                                epoch_end=True, **extra):
+                    stop = "callback"
+                    break
         except KeyboardInterrupt:
             stop = "interrupted"
             install()
             raise
+        finally:
+            track.close()
         install()
+
+    @property
+    def loss_history_(self) -> list[float]:
+        """Mean training loss of each epoch of the last :meth:`fit` (``history_``'s
+        ``train_loss``)."""
+        return [h["train_loss"] for h in self.history_]
 
     # -- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -623,7 +650,7 @@ class SentenceEncoder(ParamsMixin):
 
     # -- files and pickling ---------------------------------------------------------------
     def _file_params(self) -> dict[str, Any]:
-        p = self.get_params()
+        p = saved_params(self)
         p["word_vectors"] = None
         if p["score_range"] is not None:
             p["score_range"] = [float(x) for x in p["score_range"]]

@@ -1,7 +1,7 @@
 """A fastText-style text classifier: the mean of a document's word and hashed n-gram
 vectors, a softmax, one-vs-all or negative-sampling loss over the classes, and plain SGD
-with a linearly decaying rate, all epochs in one native call (threads take disjoint
-documents, Hogwild)."""
+with a linearly decaying rate, the epochs in native chunks that return to Python between
+them (threads take disjoint documents, Hogwild)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import struct
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
+from msopt._progress import ChunkSize, Tracker, saved_params
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary, read_labeled
 
@@ -145,6 +146,14 @@ class TextClassifier(ParamsMixin):
     seed : int, default 0
         Seeds the input table's initial values and the document order (and ns's draws;
         alias ``random_state``).
+    callbacks : list of callables, optional
+        ``f(model, progress) -> bool`` after each chunk of training (about 0.4 s of
+        work), given a :class:`msopt.Progress` record (epoch, documents seen, loss,
+        learning rate, documents per second); True stops the training there.  Ctrl-C
+        raises KeyboardInterrupt at the end of a chunk and keeps the chunks done.
+    verbose : bool or int
+        Show a progress bar (tqdm when installed, else a line on stderr).  The same reports
+        go to the ``"msopt"`` logger at INFO.
     pretrained_vectors : str or path, optional
         A ``.vec`` file (word2vec's text format, as fastText's ``-pretrainedVectors``
         reads it, and as ``clf.wv.save_word2vec_format`` writes it) whose vectors start the
@@ -238,6 +247,9 @@ class TextClassifier(ParamsMixin):
     _repr_always = ("dim", "loss")
     _eos = False  # texts end in fastText's </s> (a model read by load_fasttext)
     _estimator_type = "classifier"  # scikit-learn < 1.6
+    # Input rows read per native call and thread: None sizes them to about 0.4 s of
+    # work, except with deterministic threads, whose bits depend on the chunks.
+    _chunk_rows: int | None = None
 
     @keyword_aliases(wordNgrams="ngrams", bucket="buckets", neg="negative", epoch="epochs",
                      thread="threads", workers="threads", minCount="min_count",
@@ -246,11 +258,14 @@ class TextClassifier(ParamsMixin):
                  loss: str = "softmax", negative: int = 5, lr: float = 0.1, epochs: int = 5,
                  min_count: int = 1, lower: bool = False, threads: int | None = None,
                  seed: int = 0, deterministic: bool = False,
+                 callbacks: Sequence[Callable[..., Any]] | None = None,
+                 verbose: bool | int = False,
                  pretrained_vectors: str | os.PathLike[str] | None = None) -> None:
         self.dim, self.ngrams, self.buckets, self.loss = dim, ngrams, buckets, loss
         self.negative, self.lr, self.epochs = negative, lr, epochs
         self.min_count, self.lower, self.threads = min_count, lower, threads
         self.seed, self.deterministic = seed, deterministic
+        self.callbacks, self.verbose = callbacks, verbose
         self.pretrained_vectors = pretrained_vectors
 
     def _check_params(self) -> None:
@@ -417,17 +432,21 @@ class TextClassifier(ParamsMixin):
         # The same tables continue in place; a copy puts them back if the call fails (a
         # divergence, an interrupt), so that a failed call leaves the model as it was.
         undo = (self.input_.copy(), self.output_.copy())
+        history = len(self.loss_history_)
         try:
-            losses = self._train(len(self.vocab_), ids, offsets, y, self.input_,
-                                 self.output_, counts, self.calls_, starts)
-        except BaseException:
-            np.copyto(self.input_, undo[0])
-            np.copyto(self.output_, undo[1])
+            self._train(len(self.vocab_), ids, offsets, y, self.input_, self.output_, counts,
+                        self.calls_, starts)
+        except BaseException as e:
+            if not (isinstance(e, KeyboardInterrupt) and self._finite()):
+                np.copyto(self.input_, undo[0])
+                np.copyto(self.output_, undo[1])
+                del self.loss_history_[history:]
+                raise
+            self.class_counts_, self.calls_ = counts, self.calls_ + 1  # the chunks done stay
             raise
         del undo
         self.class_counts_ = counts
         self.calls_ += 1
-        self.loss_history_ += losses
         return self
 
     def _first_call(self, t: list[str], ls: np.ndarray, starts: np.ndarray | None,
@@ -475,11 +494,23 @@ class TextClassifier(ParamsMixin):
             table[[vocab[w] for w in pretrained.index_to_key]] = pretrained.vectors
         output = np.zeros((len(cl), dim), np.float32)
         counts = np.bincount(y, minlength=len(cl)).astype(np.int64)
-        losses = self._train(len(vocab), ids, offsets, y, table, output, counts, 0, starts)
+        # Installed before training, so that Ctrl-C leaves the chunks done; anything else
+        # puts the model back as it was.
+        saved = self.__dict__.copy()
         self.classes_, self.vocab_, self.input_, self.output_ = cl, vocab, table, output
         self.__dict__.pop("_eos", None)
-        self.class_counts_, self.calls_, self.loss_history_ = counts, 1, losses
+        self.class_counts_, self.calls_, self.loss_history_ = counts, 1, []
+        try:
+            self._train(len(vocab), ids, offsets, y, table, output, counts, 0, starts)
+        except BaseException as e:
+            if not (isinstance(e, KeyboardInterrupt) and self._finite()):
+                self.__dict__.clear()
+                self.__dict__.update(saved)
+            raise
         return self
+
+    def _finite(self) -> bool:
+        return bool(np.isfinite(self.input_).all() and np.isfinite(self.output_).all())
 
     def _pretrained(self) -> Any:
         """The ``pretrained_vectors`` file's vectors (KeyedVectors), or None."""
@@ -499,25 +530,48 @@ class TextClassifier(ParamsMixin):
 
     def _train(self, n_vocab: int, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray,
                input: np.ndarray, output: np.ndarray, class_counts: np.ndarray,
-               call: int, starts: np.ndarray | None = None) -> list[float]:
+               call: int, starts: np.ndarray | None = None) -> None:
+        """Train ``epochs`` epochs in native chunks, each epoch's mean loss appended to
+        ``loss_history_`` as it ends; the chunks repeat one whole call bit for bit with one
+        thread.  ``starts``: each document's first label, when documents have several."""
         # One seed per call, so later calls do not repeat the first one's order and draws.
         seed = int(np.random.SeedSequence([int(self.seed), call]).generate_state(1,
                                                                                np.uint64)[0])
         weights = np.sqrt(class_counts.astype(np.float64))
+        threads, epochs = int(self.threads or _core.get_num_threads()), int(self.epochs)
+        corpus = _core.RaggedIds(ids, offsets, len(input))  # type: ignore[attr-defined]
+        train_chunk = _core.fasttext_train_chunk  # type: ignore[attr-defined]
+        resume = np.zeros((threads, 4 + 2 * epochs), np.int64)
+        fixed = self._chunk_rows
+        if fixed is None and self.deterministic and threads > 1:
+            fixed = 1 << 18
+        chunk = ChunkSize(fixed, 1 << 16)
+        history, lr, total = len(self.loss_history_), float(self.lr), len(offsets) * epochs
         t0 = time.perf_counter()
-        losses = _core.fasttext_train(ids, offsets, y, input, output, self.loss, weights,
-                                      int(self.negative), float(self.lr), int(self.epochs),
-                                      seed, int(self.threads or _core.get_num_threads()),
-                                      deterministic=bool(self.deterministic),
-                                      label_offsets=starts)
-        if not (np.isfinite(input).all() and np.isfinite(output).all()):
+        with Tracker(self, epochs=epochs, total=total, unit="documents",
+                     callbacks=self.callbacks, verbose=self.verbose) as track:
+            while True:
+                chunk.start()
+                losses, seen, done = train_chunk(
+                    corpus, y, input, output, self.loss, weights, int(self.negative), lr,
+                    epochs, seed, threads, bool(self.deterministic), resume, int(chunk),
+                    label_offsets=starts)
+                chunk.done()
+                finished = len(self.loss_history_) - history
+                self.loss_history_ += [float(x) for x in losses[finished:done]]
+                if done >= epochs or track.report(
+                        min(done + 1, epochs), seen, losses[min(done, epochs - 1)],
+                        lr * (1 - seen / max(total, 1)), epoch_end=done > finished):
+                    break
+            if done >= epochs and epochs:  # the last report, at the call's end
+                track.report(epochs, seen, losses[-1], 0.0, epoch_end=True)
+        if not self._finite():
             raise DivergenceError(
                 f"TextClassifier: the tables became NaN or Inf (lr={self.lr!r} is too large "
                 "for this data); the model is as it was before this call.  Try a smaller lr.")
         self.train_seconds_ = time.perf_counter() - t0
         n_words = int(np.count_nonzero(ids < n_vocab))  # the word ids; the rest are n-grams
-        self.words_per_sec_ = n_words * int(self.epochs) / max(self.train_seconds_, 1e-9)
-        return [float(x) for x in losses]
+        self.words_per_sec_ = n_words * epochs / max(self.train_seconds_, 1e-9)
 
     # -- prediction -----------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -712,7 +766,7 @@ class TextClassifier(ParamsMixin):
                  "loss_history": self.loss_history_, **({"eos": True} if self._eos else {})}
         with atomic_write(check_path(path)) as f:
             params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
-                      for k, v in self.get_params().items()}
+                      for k, v in saved_params(self).items()}
             np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(params)),
                      state=np.array(json.dumps(state)), classes=self.classes_,
                      words=pack_words(words),

@@ -1,10 +1,11 @@
-"""Word2Vec: skip-gram or CBOW with negative sampling, one native call per ``train``.
+"""Word2Vec: skip-gram or CBOW with negative sampling, trained in native chunks.
 
-The native loop runs every epoch with the GIL released: linear learning-rate decay from
-``alpha`` to ``min_alpha``, random window shrinking, frequent-word subsampling (``sample``),
-negatives from the unigram^0.75 distribution, and the exact sigmoid (or word2vec's
-1000-entry table, ``sigmoid="table"``).  Threads split the sentences.  By default they
-update the shared tables without locks (Hogwild, as word2vec and gensim do);
+The native loop runs with the GIL released, a chunk of about 0.4 s per call, each going on
+where the last one stopped (one thread: the same bits as one call): linear learning-rate
+decay from ``alpha`` to ``min_alpha``, random window shrinking, frequent-word subsampling
+(``sample``), negatives from the unigram^0.75 distribution, and the exact sigmoid (or
+word2vec's 1000-entry table, ``sigmoid="table"``).  Threads split the sentences.  By
+default they update the shared tables without locks (Hogwild, as word2vec and gensim do);
 ``deterministic=True`` trains each thread on private copies of the rows it touches and
 adds their changes in thread order every few thousand words, so a fixed ``seed`` and
 ``workers`` repeat bit for bit.  ``workers=1`` repeats bit for bit either way.
@@ -16,7 +17,7 @@ Model file format (``Word2Vec.save``): a NumPy ``.npz`` archive, no pickled obje
     words         uint8  the vocabulary's UTF-8 words, joined by "\\n", in id order
     counts        int64  (V,) word counts
     syn0, syn1neg float32 (V, dim) input and output vectors
-    loss_history  float64 mean loss per example of each epoch of the last train call
+    loss_history  float64 mean loss per example of each epoch trained since build_vocab
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
+from msopt._progress import ChunkSize, Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary
 from msopt.text.vocabulary import check_errors, read_file_lines, shown, str_is_not_a_file
@@ -714,6 +716,13 @@ class Word2Vec(GensimNames, ParamsMixin):
         ``1 / (1 + exp(-x))``, or word2vec's table over [-6, 6] (saturating outside).
     compute_loss : bool
         Accumulate the exact loss per epoch into ``loss_history_`` (NaN when off).
+    callbacks : list of callables, optional
+        ``f(model, progress) -> bool`` after each chunk of training (about 0.4 s of
+        work), given a :class:`msopt.Progress` record (epoch, words seen, loss, learning
+        rate, words per second); True stops the training there.
+    verbose : bool or int
+        Show a progress bar (tqdm when installed, else a line on stderr).  The same reports
+        go to the ``"msopt"`` logger at INFO.
     corpus_file : str or os.PathLike, optional
         A file to train on instead of ``sentences`` (gensim's name): one sentence per line.
     errors : {"strict", "replace", "ignore"}
@@ -730,7 +739,14 @@ class Word2Vec(GensimNames, ParamsMixin):
         The output vectors.  These three raise :class:`msopt.NotFittedError` before
         ``build_vocab``; ``loss_history_`` and the other fitted attributes before ``train``.
     loss_history_ : list of float
-        Mean loss per example of each epoch of the last ``train`` call.
+        Mean loss per example of each epoch, over every ``train`` call since
+        ``build_vocab``.
+
+    Notes
+    -----
+    ``train`` runs in native chunks and returns to Python between them: Ctrl-C raises
+    KeyboardInterrupt within a chunk's time and leaves the vectors as the finished chunks
+    made them (the learning rate decays across chunks exactly as in one call).
 
     Examples
     --------
@@ -746,6 +762,9 @@ class Word2Vec(GensimNames, ParamsMixin):
     """
 
     _repr_always = ("dim", "window", "sg")
+    # Words per native call and thread: None sizes them to about 0.4 s of work,
+    # except with deterministic threads, whose bits depend on the chunks: then 2**18.
+    _chunk_words: int | None = None
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
@@ -761,7 +780,9 @@ class Word2Vec(GensimNames, ParamsMixin):
                  threads: int | None = None, seed: int = 1, lr: float = 0.025,
                  min_lr: float = 1e-4, sample: float = 1e-3, max_vocab: int | None = None,
                  lower: bool = False, cbow_mean: int = 1, deterministic: bool = False,
-                 sigmoid: str = "exact", compute_loss: bool = True, *,
+                 sigmoid: str = "exact", compute_loss: bool = True,
+                 callbacks: Sequence[Callable[..., Any]] | None = None,
+                 verbose: bool | int = False, *,
                  corpus_file: str | os.PathLike[str] | None = None,
                  errors: str = "strict") -> None:
         self.dim, self.window, self.negative = dim, window, negative
@@ -772,7 +793,10 @@ class Word2Vec(GensimNames, ParamsMixin):
         self.max_vocab, self.lower = max_vocab, lower
         self.deterministic, self.sigmoid = deterministic, sigmoid
         self.compute_loss = compute_loss
+        self.callbacks, self.verbose = callbacks, verbose
         self._check_params()
+        check_callbacks(callbacks)
+        check_verbose(verbose)
         self._vocab: Vocabulary | None = None
         self._wv: KeyedVectors | None = None
         self._syn1neg: np.ndarray | None = None
@@ -915,16 +939,18 @@ class Word2Vec(GensimNames, ParamsMixin):
         # installed only now that nothing can fail
         self._vocab, self._syn1neg, self._wv = vocab, syn1neg, KeyedVectors(vocab.words, syn0)
         self._trained = False
+        self.__dict__.pop("loss_history_", None)  # the history restarts with the vectors
         return self
 
     def train(self, sentences: os.PathLike[str] | Iterable[Any] | None = None,
               epochs: int | None = None, *, corpus_file: str | os.PathLike[str] | None = None,
               errors: str = "strict") -> Word2Vec:
         """Train the current vectors on ``sentences`` (or ``corpus_file``, read with
-        ``errors`` as in :meth:`build_vocab`) for ``epochs`` (default ``self.epochs``) in
-        one native call; the rate decays from ``alpha`` to ``min_alpha`` over the call.
-        Words outside the vocabulary are dropped.  A corpus in which no sentence holds two
-        known words (a flat list of tokens, say) is refused: there is nothing to learn."""
+        ``errors`` as in :meth:`build_vocab`) for ``epochs`` (default ``self.epochs``); the
+        rate decays from ``alpha`` to ``min_alpha`` over the call.  Words outside the
+        vocabulary are dropped.  A corpus in which no sentence holds two known words (a flat
+        list of tokens, say) is refused: there is nothing to learn.  Native chunks of the
+        call report to ``callbacks`` and ``verbose``; Ctrl-C keeps the chunks done."""
         if self._vocab is None or self._wv is None or self._syn1neg is None:
             raise not_fitted(self, "call build_vocab() (or pass sentences to the "
                                    "constructor)")
@@ -936,27 +962,74 @@ class Word2Vec(GensimNames, ParamsMixin):
         ids, offsets = named_errors("sentences", lambda: vocab.encode(lines, errors=errors))
         _check_pairs(ids, offsets)
         offsets = _cut_long(offsets, len(ids))
-        threads = self.threads or _core.get_num_threads()
+        threads = int(self.threads or _core.get_num_threads())
         # The tables are trained in place; a copy puts them back if the training diverges
         # (a rate too large for the data writes Inf, then NaN).
         vectors, syn1neg = self.wv.vectors, self.syn1neg
         undo = (vectors.copy(), syn1neg.copy())
+        had_history = "loss_history_" in self.__dict__
+        self.loss_history_: list[float] = self.__dict__.get("loss_history_", [])
+        history = len(self.loss_history_)
+
+        def forget() -> None:  # this call's epochs leave the history
+            del self.loss_history_[history:]
+            if not had_history:
+                del self.loss_history_
+
+        # One native call per chunk of words, resumed from where the last one stopped: the
+        # same bits as one whole call with one thread.
+        fixed = self._chunk_words
+        if fixed is None and self.deterministic and threads > 1:
+            fixed = 1 << 18
+        chunk = ChunkSize(fixed, 1 << 16)
+        resume = np.zeros((threads, 4 + 2 * epochs), np.int64)
+        corpus = _core.RaggedIds(ids, offsets, len(vocab))  # type: ignore[attr-defined]
+        train_chunk = _core.word2vec_train_chunk  # type: ignore[attr-defined]
+        total, lr, min_lr = len(ids) * epochs, float(self.lr), float(self.min_lr)
         t0 = time.perf_counter()
         try:
-            losses, words, examples = _core.word2vec_train(
-                ids, offsets, self.vocab.counts, vectors, syn1neg,
-                int(self.window), int(self.negative), float(self.sample), float(self.lr),
-                float(self.min_lr), int(epochs), int(self.seed), int(threads), sg=bool(self.sg),
-                cbow_mean=bool(self.cbow_mean), table_sigmoid=self.sigmoid == "table",
-                compute_loss=bool(self.compute_loss), deterministic=bool(self.deterministic))
+            with Tracker(self, epochs=epochs, total=total, unit="words",
+                         callbacks=self.callbacks, verbose=self.verbose) as track:
+                done = 0
+                while True:
+                    chunk.start()
+                    losses, words, examples, seen, done = train_chunk(
+                        corpus, vocab.counts, vectors, syn1neg,
+                        int(self.window), int(self.negative), float(self.sample), lr, min_lr,
+                        int(epochs), int(self.seed), threads, resume, int(chunk),
+                        sg=bool(self.sg), cbow_mean=bool(self.cbow_mean),
+                        table_sigmoid=self.sigmoid == "table",
+                        compute_loss=bool(self.compute_loss),
+                        deterministic=bool(self.deterministic))
+                    chunk.done()
+                    finished = len(self.loss_history_) - history
+                    self.loss_history_ += [float(x) for x in losses[finished:done]]
+                    if done >= epochs or track.report(
+                            min(done + 1, epochs), seen, losses[min(done, epochs - 1)],
+                            lr - (lr - min_lr) * seen / max(total, 1),
+                            epoch_end=done > finished):
+                        break
+                if done >= epochs and epochs:  # the last report, at the call's end
+                    track.report(epochs, seen, losses[-1], min_lr, epoch_end=True)
             finite = bool(np.isfinite(vectors).all() and np.isfinite(syn1neg).all())
-        except BaseException:  # an interrupt: put the tables back too
+        except KeyboardInterrupt:  # the chunks done stay, unless they diverged
+            if not (np.isfinite(vectors).all() and np.isfinite(syn1neg).all()):
+                np.copyto(vectors, undo[0])
+                np.copyto(syn1neg, undo[1])
+                forget()
+            else:
+                self._trained = True
+            self.wv._unit = None
+            raise
+        except BaseException:  # a failed call changes nothing
             np.copyto(vectors, undo[0])
             np.copyto(syn1neg, undo[1])
+            forget()
             raise
         if not finite:
             np.copyto(vectors, undo[0])
             np.copyto(syn1neg, undo[1])
+            forget()
             raise DivergenceError(
                 f"Word2Vec.train: the vectors became NaN or Inf (lr={self.lr!r} is too large "
                 "for this corpus); they are as they were before this call.  Try a smaller "
@@ -965,12 +1038,11 @@ class Word2Vec(GensimNames, ParamsMixin):
         self.wv._unit = None
         self.train_seconds_ = time.perf_counter() - t0
         self.words_per_sec_ = len(ids) * epochs / max(self.train_seconds_, 1e-9)
-        self.loss_history_ = [float(x) for x in losses]
         self._trained = True
         return self
 
     def _params(self) -> dict[str, Any]:
-        return self.get_params()
+        return saved_params(self)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (exactly; no extension is added), one ``.npz`` file
