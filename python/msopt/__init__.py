@@ -64,8 +64,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "AnswerRanker": ("msopt.models.answer_ranker", "AnswerRanker"),
     "Index": ("msopt.search", "Index"),
     "Vocabulary": ("msopt.text", "Vocabulary"),
+    "Progress": ("msopt._progress", "Progress"),
     **{m: (f"msopt.{m}", None) for m in ("linear_model", "nn", "models", "text", "reference",
-                                         "evaluate", "search")},
+                                         "evaluate", "search", "plot")},
     # the modules' earlier homes, kept as attributes
     "embedding": ("msopt.nn.embedding", None),
     "word2vec": ("msopt.models.word2vec", None),
@@ -118,6 +119,7 @@ __all__ = [
     "SentenceEncoder",
     "AnswerRanker",
     "Index",
+    "Progress",
     "LinearModel",
     "LinearRegression",
     "LinearSVC",

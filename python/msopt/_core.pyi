@@ -195,6 +195,55 @@ class Vocab:
     def assign(self, words: list[str], counts: list[int], total_tokens: int) -> None: ...
 
 def fnv1a(s: str) -> int: ...
+class RaggedIds:
+    """A private, checked copy of ids back to back (each below rows) and their starts:
+    a corpus for the chunked training calls."""
+
+    def __init__(self, ids: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64],
+                 rows: int) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    def __len__(self) -> int: ...
+
+def word2vec_train_chunk(
+    corpus: RaggedIds,
+    counts: npt.NDArray[np.int64],
+    syn0: npt.NDArray[np.float32],
+    syn1: npt.NDArray[np.float32],
+    window: int,
+    negative: int,
+    sample: float,
+    alpha: float,
+    min_alpha: float,
+    epochs: int,
+    seed: int,
+    threads: int,
+    resume: npt.NDArray[np.int64],
+    chunk: int,
+    sg: bool = True,
+    cbow_mean: bool = True,
+    table_sigmoid: bool = False,
+    compute_loss: bool = True,
+    deterministic: bool = False,
+    round_words: int = 8192,
+) -> tuple[npt.NDArray[np.float64], int, int, int, int]: ...
+def fasttext_train_chunk(
+    corpus: RaggedIds,
+    labels: npt.NDArray[np.int32],
+    input: npt.NDArray[np.float32],
+    output: npt.NDArray[np.float32],
+    loss: str,
+    class_weights: npt.NDArray[np.float64] | None,
+    neg: int,
+    lr: float,
+    epochs: int,
+    seed: int,
+    threads: int,
+    deterministic: bool,
+    resume: npt.NDArray[np.int64],
+    chunk: int,
+    label_offsets: npt.NDArray[np.int64] | None = None,
+) -> tuple[npt.NDArray[np.float64], int, int]: ...
 def word2vec_train(
     ids: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],

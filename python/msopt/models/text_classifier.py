@@ -539,8 +539,8 @@ class TextClassifier(ParamsMixin):
                                                                                np.uint64)[0])
         weights = np.sqrt(class_counts.astype(np.float64))
         threads, epochs = int(self.threads or _core.get_num_threads()), int(self.epochs)
-        corpus = _core.RaggedIds(ids, offsets, len(input))  # type: ignore[attr-defined]
-        train_chunk = _core.fasttext_train_chunk  # type: ignore[attr-defined]
+        corpus = _core.RaggedIds(ids, offsets, len(input))
+        train_chunk = _core.fasttext_train_chunk
         resume = np.zeros((threads, 4 + 2 * epochs), np.int64)
         fixed = self._chunk_rows
         if fixed is None and self.deterministic and threads > 1:

@@ -983,8 +983,8 @@ class Word2Vec(GensimNames, ParamsMixin):
             fixed = 1 << 18
         chunk = ChunkSize(fixed, 1 << 16)
         resume = np.zeros((threads, 4 + 2 * epochs), np.int64)
-        corpus = _core.RaggedIds(ids, offsets, len(vocab))  # type: ignore[attr-defined]
-        train_chunk = _core.word2vec_train_chunk  # type: ignore[attr-defined]
+        corpus = _core.RaggedIds(ids, offsets, len(vocab))
+        train_chunk = _core.word2vec_train_chunk
         total, lr, min_lr = len(ids) * epochs, float(self.lr), float(self.min_lr)
         t0 = time.perf_counter()
         try:
