@@ -111,10 +111,6 @@ def _say(args: argparse.Namespace, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _say_epochs(args: argparse.Namespace, losses: Sequence[float]) -> None:
-    for i, loss in enumerate(losses, 1):
-        _say(args, f"epoch {i}/{len(losses)}: loss {loss:.6g}")
-
 
 def _input_file(path: str, name: str = "input", *, training: bool = False) -> str:
     """``path`` if it is a file (or ``-``, stdin, where it is not for training)."""
@@ -257,7 +253,6 @@ def _supervised(args: argparse.Namespace) -> None:
     _train(args, lambda: clf.fit(source))
     _say(args, f"Read {clf.vocab_.total_tokens:,} words\nNumber of words:  {len(clf.vocab_):,}"
                f"\nNumber of labels: {len(clf.classes_):,}")
-    _say_epochs(args, clf.loss_history_)
     _say(args, f"trained {clf!r} in {clf.train_seconds_:.3g} s ({clf.words_per_sec_:,.0f} "
                "words/s)")
     clf.save(out)
@@ -316,7 +311,6 @@ def _word2vec(args: argparse.Namespace) -> None:
         model.train(source)
 
     _train(args, fit)
-    _say_epochs(args, model.loss_history_)
     _say(args, f"trained {model!r} in {model.train_seconds_:.3g} s "
                f"({model.words_per_sec_:,.0f} words/s)")
     for out in outs:
@@ -418,7 +412,6 @@ def _doc2vec_train(args: argparse.Namespace) -> None:
         model.train(docs)
 
     _train(args, fit)
-    _say_epochs(args, model.loss_history_)
     _say(args, f"trained {model!r} on {len(docs):,} documents")
     model.save(out)
     _say(args, f"saved {out}")
