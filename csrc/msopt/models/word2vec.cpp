@@ -145,7 +145,9 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
         for (int i = 0; i < n; ++i) {
             const int win = p.window - int(rng.next() % std::uint64_t(p.window));  // shrink
             const std::size_t word = std::size_t(sent[std::size_t(i)]);
-            const int j0 = std::max(0, i - win), j1 = std::min(n - 1, i + win);
+            // i + win in 64 bits: a window up to 2^31 - 1 is taken
+            const int j0 = std::max(0, i - win);
+            const int j1 = int(std::min<std::int64_t>(n - 1, std::int64_t(i) + win));
             if (p.sg) {
                 for (int j = j0; j <= j1; ++j) {
                     if (j == i) continue;
