@@ -13,6 +13,17 @@ from msopt import _core
 
 WORDS = "the cat sat on a mat while dog ran to log and bird flew over tree".split()
 
+def _same_runs(runs, *, whole_calls, min_calls, epochs):
+    """Two runs, (tables..., loss history, native calls): one whole call and many chunks,
+    the same bits."""
+    (*t0, l0, n0), (*t1, l1, n1) = runs
+    assert n0 == whole_calls
+    assert n1 > min_calls
+    for a, b in zip(t0, t1):
+        np.testing.assert_array_equal(a, b)
+    assert l0 == l1
+    assert len(l0) == epochs
+
 
 def _corpus(n: int = 300, seed: int = 0) -> list[str]:
     rng = np.random.default_rng(seed)
@@ -34,6 +45,7 @@ def _counting(monkeypatch, name):
 
 @pytest.mark.parametrize("sg", [1, 0])
 @pytest.mark.parametrize("sigmoid", ["exact", "table"])
+
 def test_word2vec_chunks_repeat_one_call_bit_for_bit(monkeypatch, sg, sigmoid):
     corpus = _corpus()
     runs = []
@@ -45,13 +57,7 @@ def test_word2vec_chunks_repeat_one_call_bit_for_bit(monkeypatch, sg, sigmoid):
         m.build_vocab(corpus)
         m.train(corpus)
         runs.append((m.wv.vectors.copy(), m.syn1neg.copy(), list(m.loss_history_), len(calls)))
-    (v0, s0, l0, n0), (v1, s1, l1, n1) = runs
-    assert n0 == 1
-    assert n1 > 20
-    np.testing.assert_array_equal(v0, v1)
-    np.testing.assert_array_equal(s0, s1)
-    assert l0 == l1
-    assert len(l0) == 3
+    _same_runs(runs, whole_calls=1, min_calls=20, epochs=3)
 
 
 def test_word2vec_chunks_match_the_whole_call_binding():
@@ -109,13 +115,7 @@ def test_text_classifier_chunks_repeat_one_call_bit_for_bit(monkeypatch, loss):
         clf._chunk_rows = chunk
         clf.fit(texts, labels).partial_fit(texts, labels)
         runs.append((clf.input_.copy(), clf.output_.copy(), clf.loss_history_, len(calls)))
-    (i0, o0, l0, n0), (i1, o1, l1, n1) = runs
-    assert n0 == 2
-    assert n1 > 40
-    np.testing.assert_array_equal(i0, i1)
-    np.testing.assert_array_equal(o0, o1)
-    assert l0 == l1
-    assert len(l0) == 8
+    _same_runs(runs, whole_calls=2, min_calls=40, epochs=8)
 
 
 def test_resume_state_is_checked():
