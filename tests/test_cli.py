@@ -127,6 +127,22 @@ def test_supervised_writes_a_model_and_reports(files: Path, tmp_path: Path,
     assert err.rstrip().endswith(f"saved {tmp_path / 'm.npz'}")
 
 
+def test_plot_draws_the_loss_curve(files: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed")
+    png = tmp_path / "loss.png"
+    code, _, err = run(["supervised", "-input", files / "train.txt", "-output", tmp_path / "m",
+                        "-plot", png, *SMALL_TC[:4]], capsys)
+    assert code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"plotted {png}" in err
+    code, _, err = run(["supervised", "-input", files / "train.txt", "-output", tmp_path / "n",
+                        "-plot", tmp_path / "nowhere" / "x.png"], capsys)
+    assert code == 1
+    assert err.strip().endswith("no such folder")
+    assert not (tmp_path / "n.npz").exists()  # refused before training
+
+
 def test_test_prints_fasttexts_lines(files: Path, classifier: Path,
                                      capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import inspect
 import os
 import sys
@@ -179,10 +180,18 @@ def _queries(prompt: str) -> Iterator[list[str]]:
         yield line.split()
 
 
-def _train(args: argparse.Namespace, fit: Callable[[], Any]) -> None:
+def _train(args: argparse.Namespace, fit: Callable[[], Any], model: Any) -> None:
     """Run ``fit`` with the models' own progress lines sent to stderr, in a worker thread,
     so that Ctrl-C is noticed at once even inside a long native call (which holds no GIL).
-    Ctrl-C there ends the process at once with status 130: nothing has been saved yet."""
+    Ctrl-C there ends the process at once with status 130: nothing has been saved yet.
+    With ``-plot FILE``, the model's loss (and validation) curves are drawn there after."""
+    plot = getattr(args, "plot", None)
+    if plot is not None:  # refused before training, not after
+        if importlib.util.find_spec("matplotlib") is None:
+            raise CommandError("plot: drawing needs matplotlib (pip install matplotlib)")
+        folder = os.path.dirname(os.path.abspath(plot))
+        if not os.path.isdir(folder):
+            raise CommandError(f"plot: {folder}: no such folder")
     outcome: list[BaseException] = []
 
     def run() -> None:
@@ -202,6 +211,11 @@ def _train(args: argparse.Namespace, fit: Callable[[], Any]) -> None:
         os._exit(130)  # the native call would run on for as long as it takes
     if outcome:
         raise outcome[0]
+    if plot is not None:
+        from msopt import plot as plots
+
+        plots.history(model, path=plot)
+        _say(args, f"plotted {plot}")
 
 
 def _interrupted(args: argparse.Namespace) -> None:
@@ -250,7 +264,7 @@ def _supervised(args: argparse.Namespace) -> None:
     source = Path(_input_file(args.input, training=True))  # a str is never a file name
     out = _output_path(args.output, MODEL_SUFFIX)
     clf = TextClassifier(**_model_kwargs(args), **_verbose_kwargs(TextClassifier, args))
-    _train(args, lambda: clf.fit(source))
+    _train(args, lambda: clf.fit(source), clf)
     _say(args, f"Read {clf.vocab_.total_tokens:,} words\nNumber of words:  {len(clf.vocab_):,}"
                f"\nNumber of labels: {len(clf.classes_):,}")
     _say(args, f"trained {clf!r} in {clf.train_seconds_:.3g} s ({clf.words_per_sec_:,.0f} "
@@ -310,7 +324,7 @@ def _word2vec(args: argparse.Namespace) -> None:
         _say(args, f"Read {vocab.total_tokens:,} words\nNumber of words:  {len(vocab):,}")
         model.train(source)
 
-    _train(args, fit)
+    _train(args, fit, model)
     _say(args, f"trained {model!r} in {model.train_seconds_:.3g} s "
                f"({model.words_per_sec_:,.0f} words/s)")
     for out in outs:
@@ -375,7 +389,7 @@ def _lm_train(args: argparse.Namespace) -> None:
                                                                         "validation"))
     out = _output_path(args.output, MODEL_SUFFIX)
     lm = LanguageModel(**_model_kwargs(args), **_verbose_kwargs(LanguageModel, args))
-    _train(args, lambda: lm.fit(source, validation=validation))
+    _train(args, lambda: lm.fit(source, validation=validation), lm)
     _say(args, f"trained {lm!r}")
     lm.save(out)
     _say(args, f"saved {out}")
@@ -411,7 +425,7 @@ def _doc2vec_train(args: argparse.Namespace) -> None:
         model.build_vocab(docs)
         model.train(docs)
 
-    _train(args, fit)
+    _train(args, fit, model)
     _say(args, f"trained {model!r} on {len(docs):,} documents")
     model.save(out)
     _say(args, f"saved {out}")
@@ -460,7 +474,7 @@ def _encoder_train(args: argparse.Namespace) -> None:
     out = _output_path(args.output, MODEL_SUFFIX)
     a, b, targets = _read_pairs(_input_file(args.input, training=True), args.labels)
     encoder = SentenceEncoder(**_model_kwargs(args), **_verbose_kwargs(SentenceEncoder, args))
-    _train(args, lambda: encoder.fit(a, b, **targets))
+    _train(args, lambda: encoder.fit(a, b, **targets), encoder)
     _say(args, f"trained {encoder!r} on {len(a):,} pairs")
     encoder.save(out)
     _say(args, f"saved {out}")
@@ -501,6 +515,8 @@ def _command(sub: Any, name: str, run: Callable[[argparse.Namespace], None] | No
 def _train_io(p: argparse.ArgumentParser, input_help: str, output_help: str) -> None:
     _flag(p, "input", input_help, required=True, metavar="FILE")
     _flag(p, "output", output_help, required=True, metavar="NAME")
+    _flag(p, "plot", "draw the loss (and validation) curves into this PNG file after "
+          "training (needs matplotlib)", metavar="FILE.png")
     _verbose_flag(p)
     p.set_defaults(trains=True)
 
