@@ -5,6 +5,7 @@
 // wrong numbers, never a bad address: no kernel derives an address from their contents).
 #include "common.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -120,6 +121,11 @@ Model parse_model(py::handle W, py::handle b, bool writeable) {
 template <class T>
 py::tuple run_t(const Model& m, const linear::Data<T>& D, const linear::LossSpec& loss,
                 linear::OptimSpec& opt, const linear::RunSpec& spec) {
+    const std::size_t bs = spec.batch_size < D.n ? spec.batch_size : D.n;
+    if (spec.epochs > 0 && spec.first_batch > 0 &&
+        std::uint64_t(spec.first_batch) >= (D.n + bs - 1) / std::max<std::size_t>(bs, 1))
+        throw std::invalid_argument("options.first_batch: " + std::to_string(spec.first_batch) +
+                                    " is past the epoch's last batch");
     T* W = reinterpret_cast<T*>(m.W.data);
     T* b = m.has_b ? reinterpret_cast<T*>(m.b.data) : nullptr;
     linear::RunResult r;
@@ -130,7 +136,7 @@ py::tuple run_t(const Model& m, const linear::Data<T>& D, const linear::LossSpec
     py::array_t<double> losses(py::ssize_t(r.epoch_loss.size()));
     if (!r.epoch_loss.empty())
         std::memcpy(losses.mutable_data(), r.epoch_loss.data(), r.epoch_loss.size() * 8);
-    return py::make_tuple(losses, r.finite, r.steps);
+    return py::make_tuple(losses, r.finite, r.steps, r.batch, r.carry);
 }
 
 // The options of one linear_run call besides the data, the model and the optimizer.
@@ -183,6 +189,9 @@ py::tuple linear_run(py::handle X, py::handle indptr, py::handle indices, py::ha
                      py::handle optimizer, const LinearRunOptions& o) {
     if (o.run.batch_size < 1) throw std::invalid_argument("batch_size: must be >= 1");
     if (o.run.epochs < 0) throw std::invalid_argument("epochs: must be >= 0");
+    if (o.run.first_batch < 0 || !std::isfinite(o.run.carry))
+        throw std::invalid_argument("options.first_batch, options.carry: a chunk starts at a "
+                                    "batch >= 0 with a finite loss sum");
     // (the layer checks these too; the options object can be edited field by field)
     if (!(std::isfinite(o.run.l2) && o.run.l2 >= 0))
         throw std::invalid_argument("options.l2: must be finite and >= 0");
@@ -364,6 +373,9 @@ void register_linear(py::module_& m) {
     run_field(options, "l1", &linear::RunSpec::l1);
     run_field(options, "schedule", &linear::RunSpec::schedule);
     run_field(options, "schedule_origin", &linear::RunSpec::schedule_origin);
+    run_field(options, "first_batch", &linear::RunSpec::first_batch);
+    run_field(options, "max_batches", &linear::RunSpec::max_batches);
+    run_field(options, "carry", &linear::RunSpec::carry);
     m.def("linear_run", &linear_run, py::arg("X"), py::arg("indptr"), py::arg("indices"),
           py::arg("y"), py::arg("labels"), py::arg("sample_weight"), py::arg("W"), py::arg("b"),
           py::arg("optimizer"), py::arg("options"),
@@ -371,7 +383,12 @@ void register_linear(py::module_& m) {
           "`optimizer` is an Optimizer.native_state() (algo, hypers, states, steps, "
           "max_grad_norm; states and steps are updated in place); `options` a "
           "LinearRunOptions.  The schedule is a factor (base 1) of the optimizer's rates at "
-          "step (its count on W) - schedule_origin.  Returns (epoch_losses, finite, steps).");
+          "step (its count on W) - schedule_origin.  A chunk of a longer run starts at "
+          "options.first_batch of its first epoch with that epoch's loss sum so far "
+          "options.carry, and stops after options.max_batches batches (< 0: none).  Returns "
+          "(losses of the epochs completed, finite, steps, batch, carry): where a chunk "
+          "stopped, the batch of the next epoch and its loss sum so far (0, 0 at an epoch's "
+          "end).");
     m.def("linear_forward", &linear_forward, py::arg("X"), py::arg("indptr"),
           py::arg("indices"), py::arg("W"), py::arg("b"), "Z = X W + b (dense or CSR X).");
     m.def("linear_loss_grad", &linear_loss_grad, py::arg("X"), py::arg("indptr"),

@@ -102,6 +102,9 @@ class LinearRunOptions:
     l1: float
     schedule: Schedule
     schedule_origin: int
+    first_batch: int
+    max_batches: int
+    carry: float
     def __init__(
         self,
         *,
@@ -129,7 +132,7 @@ def linear_run(
     b: npt.NDArray[np.floating] | None,
     optimizer: Any,
     options: LinearRunOptions,
-) -> tuple[npt.NDArray[np.float64], bool, int]: ...
+) -> tuple[npt.NDArray[np.float64], bool, int, int, float]: ...
 def linear_forward(
     X: npt.NDArray[np.floating],
     indptr: npt.NDArray[np.int64] | None,

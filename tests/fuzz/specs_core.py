@@ -222,7 +222,7 @@ def _options_call(_t: Any, kw: dict[str, Any]) -> Any:
     X = rng.standard_normal((5, 2))
     W, b = np.zeros((2, 1)), np.zeros(1)
     opt = msopt.SGD([{"params": [W]}, {"params": [b]}], lr=0.01)
-    losses, finite, _ = _core.linear_run(X, None, None, rng.standard_normal((5, 1)), None,
+    losses, finite, *_ = _core.linear_run(X, None, None, rng.standard_normal((5, 1)), None,
                                          None, W, b, opt.native_state(), o)
     return [losses, W, b]
 

@@ -172,12 +172,21 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
     std::vector<ParamTask> tasks(b ? 2 : 1);
     const Path path = choose_path(D, bs, C);
 
-    for (std::int64_t e = 0; e < spec.epochs; ++e) {
+    const auto limit = [&] { return spec.max_batches >= 0 && res.steps >= spec.max_batches; };
+    for (std::int64_t e = 0; e < spec.epochs && !limit(); ++e) {
         if (spec.shuffle) epoch_permutation(spec.seed, spec.epoch0 + e, perm.data(), D.n);
         else
             for (std::size_t i = 0; i < D.n; ++i) perm[i] = std::int64_t(i);
-        double epoch_total = 0.0;
-        for (std::size_t start = 0; start < D.n; start += bs) {
+        double epoch_total = e == 0 ? spec.carry : 0.0;
+        const std::size_t first = e == 0 ? std::size_t(spec.first_batch) * bs : 0;
+        bool cut = false;
+        for (std::size_t start = first; start < D.n; start += bs) {
+            if (limit()) {  // a chunk's end inside the epoch
+                res.batch = std::int64_t(start / bs);
+                res.carry = epoch_total;
+                cut = true;
+                break;
+            }
             const std::size_t B = start + bs <= D.n ? bs : D.n - start;
             const std::int64_t* rows = perm.data() + start;
             // In order (no shuffle), a dense batch is a block of X already: no gather.
@@ -232,6 +241,7 @@ RunResult run(const Data<T>& D, T* W, T* b, std::size_t C, const LossSpec& loss,
             if (spec.l1 != 0.0) k.l1_prox(W, D.d * C, T(hw[0] * spec.l1));
             ++res.steps;
         }
+        if (cut) break;
         res.epoch_loss.push_back(epoch_total / double(D.n));
     }
     // A last update can overflow the weights after a finite loss.

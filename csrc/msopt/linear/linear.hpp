@@ -83,6 +83,12 @@ struct RunSpec {
     double l2 = 0.0, l1 = 0.0;  // penalty 0.5*l2*|W|^2 + l1*|W|_1 (b is not penalized)
     Schedule schedule;             // the learning-rate factor (base 1) at step k, where k is
     std::int64_t schedule_origin = 0;  // the optimizer's step count on W minus this origin
+    // A chunk of a longer run: the first epoch starts at its batch `first_batch`, its loss
+    // sum so far `carry` (what RunResult::carry gave back), and the call stops after
+    // `max_batches` batches (< 0: none), so chunks repeat one whole call bit for bit.
+    std::int64_t first_batch = 0;
+    std::int64_t max_batches = -1;
+    double carry = 0.0;
 };
 
 struct RunResult {
@@ -91,6 +97,10 @@ struct RunResult {
                                      // weights from before that batch), or the last update
                                      // overflowed W
     std::int64_t steps = 0;
+    // Where a call cut short by max_batches stopped: batch `batch` of the epoch after the
+    // completed ones, its loss sum so far `carry` (0 and 0 at an epoch's end).
+    std::int64_t batch = 0;
+    double carry = 0.0;
 };
 
 // Runs `spec.epochs` epochs of minibatch steps.  Releases nothing itself: call it without

@@ -27,6 +27,7 @@ from msopt._api import (
     make_optimizer,
     real_array,
 )
+from msopt._progress import ChunkSize
 from msopt.exceptions import DivergenceError
 from msopt.optim import OPTIMIZERS
 
@@ -198,6 +199,10 @@ class LinearModel:
     LinearModel(3, 1, 'squared', optimizer='sgd', lr=0.1)
     """
 
+    # Batches per native call of ``run``: None sizes them to about 0.4 s each (the result
+    # does not depend on it).
+    _chunk_batches: int | None = None
+
     @keyword_aliases(learning_rate="lr")
     def __init__(self, n_features: int, n_outputs: int = 1, loss: str = "squared", *,
                  huber_epsilon: float = 1.35, fit_intercept: bool = True,
@@ -327,7 +332,12 @@ class LinearModel:
             schedule: str = "constant", schedule_steps: int | None = None,
             warmup_steps: int = 0, min_factor: float = 1e-4,
             schedule_origin: int = 0) -> np.ndarray:
-        """Run ``epochs`` epochs of minibatch steps in one native call (GIL released).
+        """Run ``epochs`` epochs of minibatch steps, natively (GIL released), in chunks of
+        about 0.4 s of work: Python regains control between them, so Ctrl-C raises
+        KeyboardInterrupt within a chunk's time, W, b and the optimizer state then holding
+        the last finished chunk.  The chunks change nothing: the order, the schedule (by
+        the optimizer's step count) and each epoch's loss sum go on where they stopped, so
+        the result is the bits of one whole call.
 
         Each epoch visits the rows in the order ``epoch_permutation(seed, epoch0 + e)``
         (or in order when ``shuffle`` is False).  ``schedule`` scales the learning rate by
@@ -368,15 +378,25 @@ class LinearModel:
         sw = self._sw(sample_weight, data.n)
         state = self.optimizer.native_state()
         undo = _RunUndo(self.W, self.b, state)
-        losses, finite, _ = _core.linear_run(*data.args, yy, lab, sw, self.W, self.b, state,
-                                             options)
-        if not finite:
-            undo.restore()
-            raise DivergenceError(
-                f"the training loss or the weights became NaN or Inf in epoch "
-                f"{epoch0 + len(losses) + 1}; W, b and the optimizer state are as they were "
-                "before this call.  Try a smaller learning rate.")
-        return losses
+        # The first chunk: about 2^26 multiply-adds (a few ms), then sized from its time.
+        work = min(batch_size, data.n) * max(self.W.shape[0], 1) * max(self.W.shape[1], 1)
+        chunk = ChunkSize(self._chunk_batches, max(1, min(1 << 20, (1 << 26) // work)))
+        losses: list[float] = []
+        while len(losses) < epochs:
+            options.epochs, options.epoch0 = epochs - len(losses), epoch0 + len(losses)
+            options.max_batches = int(chunk)
+            chunk.start()
+            done, finite, _, options.first_batch, options.carry = _core.linear_run(
+                *data.args, yy, lab, sw, self.W, self.b, state, options)
+            chunk.done()
+            losses += done.tolist()
+            if not finite:
+                undo.restore()
+                raise DivergenceError(
+                    f"the training loss or the weights became NaN or Inf in epoch "
+                    f"{epoch0 + len(losses) + 1}; W, b and the optimizer state are as they "
+                    "were before this call.  Try a smaller learning rate.")
+        return np.asarray(losses, np.float64)
 
     def step(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """One step on this batch (forward, loss, backward, update) in one native call.
