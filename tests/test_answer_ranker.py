@@ -15,6 +15,7 @@ import pytest
 
 from msopt.exceptions import NotFittedError
 from msopt.models.answer_ranker import AnswerRanker
+from msopt.models.sentence_encoder import SentenceEncoder
 from msopt.text import lexical
 from msopt.text.lexical import (
     FEATURES,
@@ -582,3 +583,27 @@ def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0
     assert result.attempted > 0
+
+
+def test_callbacks_and_verbose_reach_the_models_fit_trains(tmp_path):
+    seen = []
+
+    def record(model, progress):
+        seen.append((model, progress.unit))
+        return False
+
+    qs, ans, y, _ = _data(0)
+    enc = SentenceEncoder(dim=8, epochs=2, seed=0)
+    ranker = AnswerRanker(encoder=enc, callbacks=[record], folds=2).fit(qs, ans, y)
+    assert {type(m).__name__ for m, _ in seen} == {"SentenceEncoder", "LogisticRegression"}
+    assert ranker.loss_history_
+    assert all(np.isfinite(ranker.loss_history_))
+    path = tmp_path / "r.npz"
+    ranker.save(path)
+    back = AnswerRanker.load(path)
+    assert back.callbacks is None  # code is not saved
+    assert back.loss_history_ == ranker.loss_history_
+    with pytest.raises(TypeError, match="callbacks"):
+        AnswerRanker(callbacks=print).fit(qs, ans, y)
+    with pytest.raises(TypeError, match="verbose"):
+        AnswerRanker(verbose="yes").fit(qs, ans, y)

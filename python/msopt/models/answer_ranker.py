@@ -5,8 +5,8 @@ cosines.
 Model file format (``AnswerRanker.save``): a NumPy ``.npz`` archive, no pickled objects:
 
     format          str     "msopt-answerranker 1"
-    params          str     the hyperparameters, as JSON (encoder and doc2vec left out; a
-                            file without "pairwise" was trained with pairwise=False)
+    params          str     the hyperparameters, as JSON (encoder, doc2vec and callbacks left
+                            out; a file without "pairwise" was trained with pairwise=False)
     features        uint8   the feature names, UTF-8, joined by "\\n", in column order
     mean, scale     float64 (F,) the standardization of each feature
     coef            float64 (F,) the weights of the standardized features
@@ -15,6 +15,7 @@ Model file format (``AnswerRanker.save``): a NumPy ``.npz`` archive, no pickled 
     df_counts       int64   (V,) their document frequencies
     df_docs         int64   () the documents counted
     n_questions     int64   () the training questions
+    loss_history    float64 the regression's objective at each check (older files: none)
     encoder         uint8   the encoder's own saved file, byte for byte (only with one)
     encoder_class   str     "module:Class" of the encoder, an msopt class with load()
     doc2vec, doc2vec_class  the same for the Doc2Vec model (only with one)
@@ -42,6 +43,7 @@ from msopt._api import (
     not_fitted,
 )
 from msopt._io import atomic_write, check_path, pack_words, read_npz, unpack_words
+from msopt._progress import check_callbacks, check_verbose, saved_params
 from msopt.exceptions import NotFittedError
 from msopt.text.lexical import (
     FEATURES,
@@ -247,6 +249,14 @@ class AnswerRanker(ParamsMixin):
         Folds for the cross-fitted cosines of an encoder trained by ``fit`` (>= 2).
     seed : int, default 0
         Seeds the regression's minibatch order and the folds (alias ``random_state``).
+    callbacks : list of callables, optional
+        ``f(model, progress) -> bool``, handed to the models ``fit`` trains (the encoder
+        copies, then the logistic regression): each calls them with an
+        :class:`msopt.Progress` record whose ``model`` names it; True stops that model's
+        training there.
+    verbose : bool or int, default 0
+        Show the progress of the models ``fit`` trains (a tqdm bar when installed, else a
+        line on stderr); the ``"msopt"`` logger gets the same reports at INFO.
 
     Attributes
     ----------
@@ -265,6 +275,8 @@ class AnswerRanker(ParamsMixin):
         trained.
     n_questions_ : int
         The training questions.
+    loss_history_ : list of float
+        The logistic regression's objective at each of its checks.
 
     Examples
     --------
@@ -292,7 +304,7 @@ class AnswerRanker(ParamsMixin):
     @keyword_aliases(random_state="seed")
     def __init__(self, encoder: Any = None, doc2vec: Any = None, *, C: float = 1.0,
                  k1: float = 1.2, b: float = 0.75, pairwise: bool = False, folds: int = 3,
-                 seed: int = 0) -> None:
+                 seed: int = 0, callbacks: Any = None, verbose: int = 0) -> None:
         self.encoder = encoder
         self.doc2vec = doc2vec
         self.C = C
@@ -301,6 +313,8 @@ class AnswerRanker(ParamsMixin):
         self.pairwise = pairwise
         self.folds = folds
         self.seed = seed
+        self.callbacks = callbacks
+        self.verbose = verbose
 
     def _check_params(self) -> None:
         check_number("C", self.C, lo=0, strict=True)
@@ -309,6 +323,8 @@ class AnswerRanker(ParamsMixin):
         check_bool("pairwise", self.pairwise)
         check_int("folds", self.folds, 2, hi=1000)
         check_seed("seed", self.seed)
+        check_callbacks(self.callbacks)
+        check_verbose(self.verbose)
         if self.encoder is not None:
             _is_fitted(self.encoder, "encoder")
         if self.doc2vec is not None and not callable(getattr(self.doc2vec, "infer_vectors",
@@ -389,6 +405,8 @@ class AnswerRanker(ParamsMixin):
 
         def trained(rows: np.ndarray) -> Any:
             copy = type(enc)(**enc.get_params())
+            if "callbacks" in copy.get_params():  # the ranker's reporting, where it takes it
+                copy.set_params(callbacks=self.callbacks, verbose=self.verbose)
             return copy.fit([questions[i] for i in rows], [answers[i] for i in rows],
                             labels=labels[rows])
 
@@ -457,7 +475,8 @@ class AnswerRanker(ParamsMixin):
                                  fit_intercept=not pairwise,
                                  # the pairwise objective is flat; Adam's first overshoot
                                  # must not pass for convergence
-                                 n_iter_no_change=20 if pairwise else 5)
+                                 n_iter_no_change=20 if pairwise else 5,
+                                 callbacks=self.callbacks, verbose=self.verbose)
         Z = (X - mean) / scale
         clf.fit(*(_pair_differences(Z, y, codes) if pairwise else (Z, y)))
         # installed only now that nothing can fail
@@ -469,6 +488,7 @@ class AnswerRanker(ParamsMixin):
         self.encoder_ = encoder
         self.doc2vec_ = self.doc2vec  # the one fitted with, whatever set_params does later
         self.n_questions_ = int(codes.max()) + 1
+        self.loss_history_ = list(clf.loss_history_)
         return self
 
     def _check_fitted(self) -> None:
@@ -514,7 +534,7 @@ class AnswerRanker(ParamsMixin):
 
     # -- files and pickling -----------------------------------------------------------------
     def _file_params(self) -> dict[str, Any]:
-        return {k: v for k, v in self.get_params().items() if k not in ("encoder", "doc2vec")}
+        return {k: v for k, v in saved_params(self).items() if k not in ("encoder", "doc2vec")}
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (exactly; no extension added), one ``.npz`` file in
@@ -531,7 +551,8 @@ class AnswerRanker(ParamsMixin):
             "intercept": np.array(self.intercept_, np.float64),
             "df_words": pack_words(self.df_.words), "df_counts": self.df_.counts,
             "df_docs": np.array(self.df_.n_docs, np.int64),
-            "n_questions": np.array(self.n_questions_, np.int64)}
+            "n_questions": np.array(self.n_questions_, np.int64),
+            "loss_history": np.asarray(getattr(self, "loss_history_", []), np.float64)}
         for member, obj in (("encoder", self.encoder_), ("doc2vec", self.doc2vec_)):
             if obj is not None:
                 arrays[f"{member}_class"] = np.array(_class_path(obj, member))
@@ -599,4 +620,8 @@ class AnswerRanker(ParamsMixin):
         if nq.dtype != np.int64 or nq.shape != () or int(nq) < 1:
             raise bad("n_questions: expected a positive int64")
         model.n_questions_ = int(nq)
+        hist = a["loss_history"] if "loss_history" in a else np.zeros(0)  # older files: none
+        if hist.dtype != np.float64 or hist.ndim != 1:
+            raise bad("loss_history: expected a float64 vector")
+        model.loss_history_ = hist.tolist()
         return model
