@@ -1,0 +1,87 @@
+"""pytest-benchmark: what a round of local SGD on Dask costs beside the steps it carries.
+
+    python -m pytest bench/test_bench_dask.py
+
+LogisticRegression (Adam, batch 256, 10 classes) on 200,000 x 100 float32 rows of
+``make_classification``-style data, split over a 2-worker LocalCluster (processes, one
+thread each).  Each benchmark round is a ``msopt.dask.fit`` of 1,024 steps per worker in
+rounds of K in {16, 64, 256} steps.  ``extra_info`` holds the median seconds of a round (from
+the fit's history), of its K steps alone (the same steps in this process, no Dask), and the
+overhead share ``1 - steps / round``: scheduling, moving the model, averaging.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+import dask.array as da  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+
+from msopt import dask as mdask  # noqa: E402
+from msopt.linear_model import LogisticRegression  # noqa: E402
+
+ROWS, FEATURES, CLASSES, BATCH, STEPS = 200_000, 100, 10, 256, 1024
+
+
+@functools.cache
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    centers = rng.standard_normal((CLASSES, FEATURES)).astype(np.float32)
+    y = rng.integers(0, CLASSES, ROWS)
+    X = rng.standard_normal((ROWS, FEATURES), dtype=np.float32) + centers[y]
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def client() -> Any:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        yield c
+
+
+def _steps_alone(est: LogisticRegression, X: np.ndarray, y: np.ndarray, K: int) -> float:
+    """Median seconds of K steps of one worker's shard, in this process."""
+    half = ROWS // 2
+    shard = mdask._Shard(est, 0, BATCH, (X[:half], y[:half]))
+    model = est._model
+    times = []
+    for r in range(5):
+        m = copy.deepcopy(model)
+        t0 = time.perf_counter()
+        shard.run(m, r * K, K, {})
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@pytest.mark.parametrize("K", [16, 64, 256])
+def test_round_overhead(benchmark: Any, client: Any, K: int) -> None:
+    X, y = data()
+    Xd = da.from_array(X, chunks=(ROWS // 2, FEATURES)).persist()
+    yd = da.from_array(y, chunks=ROWS // 2).persist()
+    per_epoch = -(-(ROWS // 2) // BATCH)
+    epochs = max(1, STEPS // per_epoch)
+    rounds: list[float] = []
+
+    def fn() -> None:
+        est, history = mdask.fit(LogisticRegression(random_state=0, batch_size=BATCH), Xd, yd,
+                                 client=client, local_steps=K, epochs=epochs)
+        rounds.extend(h["seconds"] for h in history[:-1] or history)
+        fn.est = est  # type: ignore[attr-defined]
+
+    benchmark.group = "msopt.dask: a local SGD round against its steps"
+    benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
+    round_s = statistics.median(rounds)
+    steps_s = _steps_alone(fn.est, X, y, K)  # type: ignore[attr-defined]
+    benchmark.extra_info.update(
+        K=K, workers=2, size=f"{ROWS:,} x {FEATURES} float32, batch {BATCH}",
+        round_seconds=round_s, steps_seconds=steps_s,
+        overhead_share=max(0.0, 1 - steps_s / round_s))

@@ -1,0 +1,438 @@
+"""Training across machines on Dask.distributed: local SGD rounds of native steps.
+
+Each round, every worker runs ``local_steps`` minibatch steps of :class:`~msopt.LinearModel`
+(the native runner, GIL released) on the rows it holds, starting from the current model;
+then a Dask task averages ``W`` and ``b``, weighted by the rows each worker processed.  The
+rows stay on the workers (one pinned task per worker per round) and the model travels as a
+future between tasks, never through the client until the end.
+
+Needs ``dask[distributed]`` (``pip install "msopt[dask]"``); ``import msopt.dask`` without it
+raises ImportError.  So far the linear estimators are trained this way.
+
+Examples
+--------
+>>> import numpy as np
+>>> import msopt
+>>> from msopt import dask as mdask
+>>> rng = np.random.default_rng(0)
+>>> X = rng.standard_normal((2_000, 10)); y = (X[:, 0] > X[:, 1]).astype(int)
+>>> clf, history = mdask.fit(msopt.LogisticRegression(random_state=0), X, y,
+...                          epochs=5)      # doctest: +SKIP
+>>> clf.score(X, y) > 0.9, len(history) > 0    # doctest: +SKIP
+(True, True)
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+    from distributed import Client, Future, LocalCluster, wait
+except ImportError as e:  # pragma: no cover - exercised with the module hidden
+    raise ImportError('msopt.dask needs Dask.distributed: pip install "msopt[dask]" '
+                      f"(or dask[distributed]); {e}") from e
+
+from msopt import _core
+from msopt._api import check_choice, check_int, check_seed
+from msopt.linear_model.estimators import (
+    LinearRegression,
+    LinearSVC,
+    LogisticRegression,
+    _LinearEstimator,
+    _validate,
+)
+from msopt.linear_model.layer import LinearModel, _Data
+
+__all__ = ["fit", "predict", "predict_proba"]
+
+STATES = ("local", "average", "reset")
+ESTIMATORS = (LogisticRegression, LinearRegression, LinearSVC)
+_SEED_STRIDE = 0x9E3779B97F4A7C15  # worker w > 0 shuffles with seed + w * this (mod 2**63)
+
+
+# -- on the workers -----------------------------------------------------------------------
+class _Shard:
+    """A worker's rows, converted once for the native loop, and where its steps are."""
+
+    def __init__(self, est: _LinearEstimator, seed: int, batch_size: int,
+                 *blocks: tuple[Any, Any]) -> None:
+        X = np.concatenate([b[0] for b in blocks])
+        y = np.concatenate([b[1] for b in blocks])
+        X, y = _validate(est, X, y, reset=False, regression=est._is_regressor,
+                         multi_output=est._is_regressor)
+        _, _, self.target = est._prepare_targets(np.asarray(y), getattr(est, "classes_", None))
+        self.data = _Data(X, est._model.dtype)
+        self.n = self.data.n
+        self.batch_size = min(batch_size, self.n)
+        self.steps_per_epoch = -(-self.n // self.batch_size)
+        self.seed, self.shuffle = seed, bool(est.shuffle)
+        self._perm: tuple[int, np.ndarray] | None = None
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The rows of ``epoch`` in their visiting order, as ``LinearModel.run`` visits them
+        (the last epoch's is kept: a round's steps mostly fall in one epoch)."""
+        if not self.shuffle:
+            return np.arange(self.n)
+        if self._perm is None or self._perm[0] != epoch:
+            self._perm = (epoch, _core.epoch_permutation(self.seed, epoch, self.n))
+        return self._perm[1]
+
+    def run(self, model: LinearModel, start: int, steps: int, opts: dict[str, Any]
+            ) -> tuple[int, float]:
+        """``steps`` minibatch steps from the shard's step ``start`` (crossing epochs as
+        needed): the batches ``run`` would take, each segment of an epoch in one native call.
+        Returns the rows processed and the sum of their losses."""
+        rows = 0
+        loss_sum = 0.0
+        bs = self.batch_size
+        while steps > 0:
+            epoch, j = divmod(start, self.steps_per_epoch)
+            m = min(steps, self.steps_per_epoch - j)
+            idx = self.order(epoch)[j * bs:(j + m) * bs]
+            loss = model.run(self.data.rows(idx), self.target[idx], epochs=1, batch_size=bs,
+                             shuffle=False, **opts)
+            rows += idx.size
+            loss_sum += float(loss[0]) * idx.size
+            start, steps = start + m, steps - m
+        return rows, loss_sum
+
+
+def _reset_state(model: LinearModel) -> None:
+    state = model.optimizer.native_state()
+    for a in state.states:
+        if a is not None:
+            a[...] = 0
+    state.steps[...] = 0
+
+
+def _round(shard: _Shard, model: LinearModel, prev: tuple[LinearModel, int, float] | None,
+           start: int, steps: int, state: str, opts: dict[str, Any]
+           ) -> tuple[LinearModel, int, float]:
+    """One worker's part of a round: a copy of the averaged model (with the worker's own
+    optimizer state when ``prev``, its last result, is given) takes ``steps`` steps."""
+    if prev is None:
+        local = copy.deepcopy(model)
+        if state == "reset":
+            _reset_state(local)
+    else:
+        local = copy.deepcopy(prev[0])
+        local.W[...] = model.W
+        if local.b is not None:
+            local.b[...] = model.b
+    rows, loss_sum = shard.run(local, start, steps, opts)
+    return local, rows, loss_sum
+
+
+def _average(state: str, *results: tuple[LinearModel, int, float]) -> LinearModel:
+    """W and b (and with ``state="average"`` the optimizer's state) averaged, weighted by
+    the rows each worker processed.  One result is returned as it is, bit for bit."""
+    if len(results) == 1:
+        return results[0][0]
+    total = sum(r[1] for r in results)
+    out = copy.deepcopy(results[0][0])
+    weights = [r[1] / total for r in results]
+
+    def mean(arrays: list[Any]) -> np.ndarray:
+        return sum(w * a for w, a in zip(weights, arrays))  # type: ignore[return-value]
+
+    out.W[...] = mean([r[0].W for r in results])
+    if out.b is not None:
+        out.b[...] = mean([r[0].b for r in results])
+    if state == "average":
+        states = [r[0].optimizer.native_state() for r in results]
+        dst = out.optimizer.native_state()
+        for k, a in enumerate(dst.states):
+            if a is not None:
+                a[...] = mean([s.states[k] for s in states])
+        dst.steps[...] = np.max([s.steps for s in states], axis=0)
+    return out
+
+
+def _stats(model: LinearModel, *results: tuple[LinearModel, int, float]) -> tuple[float, int]:
+    """The round's mean loss (plus the averaged model's penalty) and rows processed."""
+    rows = sum(r[1] for r in results)
+    return sum(r[2] for r in results) / rows + model.penalty(), rows
+
+
+def _predict_block(X: np.ndarray, est: Any, method: str, width: int | None) -> np.ndarray:
+    if X.shape[0] == 0:
+        return np.zeros((0,) if width is None else (0, width),
+                        est.classes_.dtype if method == "predict" and hasattr(est, "classes_")
+                        else np.float64)
+    return getattr(est, method)(X)
+
+
+# -- on the client ------------------------------------------------------------------------
+@contextmanager
+def _client(client: Any) -> Iterator[Any]:
+    """The given client, or a LocalCluster of processes (one per core), closed at the end."""
+    if client is not None:
+        if not isinstance(client, Client):
+            raise TypeError(f"client: expected a distributed.Client or None, got "
+                            f"{type(client).__name__}")
+        yield client
+        return
+    with LocalCluster(n_workers=max(os.cpu_count() or 1, 1), threads_per_worker=1,
+                      processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as new:
+        yield new
+
+
+def _as_array(value: Any) -> Any:
+    return value if isinstance(value, da.Array) else np.asarray(value)
+
+
+def _partitions(client: Any, X: Any, y: Any) -> list[tuple[str, list[Future], int]]:
+    """(worker, futures of its (X, y) blocks in row order, rows) per worker holding rows,
+    the worker of the first rows first.  NumPy input is split in one contiguous piece per
+    worker and scattered; a Dask array's blocks are persisted as (X, y) pairs."""
+    workers = sorted(client.scheduler_info()["workers"])
+    if not workers:
+        raise ValueError("client: the cluster has no workers")
+    if not isinstance(X, da.Array) and not isinstance(y, da.Array):
+        bounds = np.linspace(0, X.shape[0], len(workers) + 1).astype(int)
+        out = []
+        for w, a, b in zip(workers, bounds[:-1], bounds[1:]):
+            if b > a:
+                [fut] = client.scatter([(X[a:b], y[a:b])], workers=[w], hash=False)
+                out.append((w, [fut], int(b - a)))
+        return out
+    X = da.asarray(X)
+    if any(math.isnan(c) for c in X.chunks[0]):
+        X = X.compute_chunk_sizes()
+    X = X.rechunk({1: -1})
+    y = da.asarray(y).rechunk({0: X.chunks[0]} | ({1: -1} if y.ndim == 2 else {}))
+    pairs = [dask.delayed(tuple)([a, b]) for a, b in zip(X.to_delayed().ravel(),
+                                                         y.to_delayed().ravel())]
+    futures = client.compute(pairs)
+    wait(futures)
+    who = client.who_has(futures)
+    held: dict[str, tuple[list[Future], int]] = {}
+    for fut, rows in zip(futures, X.chunks[0]):
+        w = sorted(who[fut.key])[0]
+        futs, n = held.setdefault(w, ([], 0))
+        futs.append(fut)
+        held[w] = (futs, n + int(rows))
+    return [(w, futs, n) for w, (futs, n) in held.items() if n > 0]
+
+
+def _setup(est: _LinearEstimator, X: Any, y: Any) -> None:
+    """Fit ``est`` to nothing through its own machinery (parameter checks, classes from the
+    whole ``y``, targets, the model's loss, size and dtype): a fresh, zero model."""
+    if np.dtype(X.dtype).kind not in "fiub":
+        raise TypeError(f"X: numeric data expected, got dtype {X.dtype}")
+    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    d = X.shape[1]
+    classes = None
+    if est._is_classifier:
+        classes = da.unique(y.ravel()).compute() if isinstance(y, da.Array) else np.unique(y)
+        X0, y0 = np.zeros((len(classes), d), dtype), classes
+    else:
+        X0, y0 = np.zeros((1, d), dtype), np.zeros((1, *y.shape[1:]))
+    est.__dict__.pop("_model", None)
+    est._fit(X0, y0, None, partial=True, max_epochs=0, classes=classes)
+
+
+def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: int = 64,
+        epochs: int | None = None, state: str = "average", seed: int | None = None
+        ) -> tuple[Any, list[dict[str, Any]]]:
+    """Fit a linear estimator on a Dask cluster by local SGD.
+
+    Each round, every worker holding rows takes ``local_steps`` minibatch steps (the
+    estimator's ``batch_size``, optimizer, learning rate and schedule) from the current
+    model on its own rows, then ``W`` and ``b`` are averaged, weighted by the rows each
+    worker processed.  With one worker (or all rows on one) the result is, bit for bit, the
+    estimator's own ``fit`` with ``tol=None`` and ``max_iter=epochs``; with ``local_steps=1``
+    and equal shards it is synchronous minibatch SGD on the workers' batches put together.
+
+    Parameters
+    ----------
+    model : LogisticRegression, LinearRegression or LinearSVC
+        The estimator, fitted in place from scratch and returned (its parameters apply;
+        its convergence checks ``tol``, ``gtol`` and its callbacks are not used, and
+        ``early_stopping`` and ``warm_start`` are refused).
+    X : dask array or NumPy array, shape (n_samples, n_features)
+        A NumPy array is split in one contiguous piece per worker and scattered.
+    y : dask array or NumPy array, shape (n_samples,) or (n_samples, n_outputs)
+        Labels (classifiers: the classes are taken from the whole of ``y`` first, so a
+        worker may lack some) or targets.
+    client : distributed.Client, optional
+        Without one, a LocalCluster of processes (one worker per core) is started and
+        closed at the end.
+    local_steps : int, default 64
+        Steps each worker takes per round (K).  K=1 is synchronous SGD; a larger K
+        spreads the round's fixed cost (scheduling, averaging) over more work.
+    epochs : int, optional
+        Passes over the largest worker's rows (default: the estimator's ``max_iter``).
+        Every worker takes the same number of steps, so a smaller shard is passed over
+        more often.
+    state : {"average", "local", "reset"}, default "average"
+        The optimizer's state (moments, step counts) between rounds.  "average": averaged
+        like the weights, so that every worker starts each round from the same model and
+        state; with ``local_steps=1`` and SGD (with or without momentum) this is exactly
+        synchronous SGD, and when the shards differ (a class missing from one) it keeps
+        the single-process accuracy where "local" loses a few points.  The default: a
+        linear model's state is as small as its weights (Adam's is twice W), so sending it
+        costs little.  "local": each worker keeps its own (nothing extra sent).  "reset":
+        started afresh each round (only with a constant ``learning_rate_schedule``).  With
+        one worker "average" and "local" are both the single-process fit.  The returned
+        estimator holds the averaged state, or the first worker's.
+    seed : int, optional
+        Shuffling seed of the first worker (the others derive theirs from it); default:
+        the estimator's ``random_state``.
+
+    Returns
+    -------
+    model : the fitted estimator
+    history : list of dict
+        One per round: ``round``, ``epoch`` (passes over the largest shard so far),
+        ``loss`` (the round's mean training loss plus the penalty), ``rows`` and
+        ``seconds``.
+    """
+    if not isinstance(model, ESTIMATORS):
+        raise TypeError(f"model: expected LogisticRegression, LinearRegression or LinearSVC, "
+                        f"got {type(model).__name__}")
+    K = check_int("local_steps", local_steps, 1, hi=2**62)
+    epochs = check_int("epochs", epochs, 1, none=True, hi=2**62)
+    check_choice("state", state, STATES)
+    seed = check_seed("seed", seed, none=True)
+    model._check_params()
+    if model.early_stopping:
+        raise ValueError("early_stopping: not supported by msopt.dask.fit")
+    if model.warm_start:
+        raise ValueError("warm_start: not supported by msopt.dask.fit (it fits from scratch)")
+    if state == "reset" and model.learning_rate_schedule != "constant":
+        raise ValueError(f"state='reset' restarts the step count each round: it needs "
+                         f"learning_rate_schedule='constant' (got "
+                         f"{model.learning_rate_schedule!r})")
+    if y is None:
+        raise ValueError(f"y: {type(model).__name__} requires y")
+    X, y = _as_array(X), _as_array(y)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D array, got {X.ndim}-D")
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y: expected {X.shape[0]} rows (1-D or 2-D), got shape {y.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X: no samples")
+    epochs = int(model.max_iter) if epochs is None else epochs
+    saved = dict(model.__dict__)
+    try:
+        with _client(client) as c:
+            _setup(model, X, y)
+            history = _train(c, model, X, y, K, epochs, state, seed)
+    except BaseException:
+        model.__dict__.clear()
+        model.__dict__.update(saved)
+        raise
+    return model, history
+
+
+def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: int,
+           state: str, seed: int | None) -> list[dict[str, Any]]:
+    parts = _partitions(client, X, y)
+    n = sum(p[2] for p in parts)
+    model = est._model
+    l2, l1 = est._l2_l1(est._penalty_scale(n))
+    if not (math.isfinite(l2) and math.isfinite(l1)):
+        name = "C" if est._is_classifier else "alpha"
+        raise ValueError(f"{name}: {getattr(est, name)!r} gives a penalty strength that "
+                         f"overflows with {n} samples")
+    model.l2, model.l1 = l2, l1
+    base = est._seed() if seed is None else seed
+    bs = max(p[2] for p in parts) if est.batch_size is None else int(est.batch_size)
+    shards = [client.submit(_Shard, est, base if i == 0 else (base + i * _SEED_STRIDE) % 2**63,
+                            bs, *futs, workers=[w], allow_other_workers=False, pure=False)
+              for i, (w, futs, _) in enumerate(parts)]
+    spe = max(-(-rows // min(bs, rows)) for _, _, rows in parts)
+    total = epochs * spe
+    warmup = int(float(est.warmup_epochs) * spe)
+    opts = dict(schedule=est.learning_rate_schedule, schedule_steps=total,
+                warmup_steps=warmup, schedule_origin=0)
+    current: Any = client.scatter(model, broadcast=True, hash=False)
+    prev: list[Any] = [None] * len(parts)
+    history: list[dict[str, Any]] = []
+    start = 0
+    try:
+        while start < total:
+            t0 = time.perf_counter()
+            steps = min(K, total - start)
+            results = [client.submit(_round, sh, current, prev[i] if state == "local" else None,
+                                     start, steps, state, opts, workers=[w],
+                                     allow_other_workers=False, pure=False)
+                       for i, (sh, (w, _, _)) in enumerate(zip(shards, parts))]
+            current = client.submit(_average, state, *results, pure=False)
+            loss, rows = client.submit(_stats, current, *results, pure=False).result()
+            prev = results
+            start += steps
+            history.append({"round": len(history) + 1, "epoch": start / spe, "loss": loss,
+                            "rows": rows, "seconds": time.perf_counter() - t0})
+        final = current.result()
+    except BaseException:
+        client.cancel([f for f in [current, *prev, *shards] if isinstance(f, Future)])
+        raise
+    est._model = final
+    est._n_seen = n
+    est._epochs_done = est.n_iter_ = epochs
+    est.history_ = [{"epoch": h["epoch"], "loss": h["loss"]} for h in history]
+    est.stop_reason_ = "max_iter"
+    est.t_ = int(final.optimizer.native_state().steps[0])
+    return history
+
+
+def _blockwise(est: Any, X: Any, method: str) -> Any:
+    if not isinstance(est, ESTIMATORS):
+        raise TypeError(f"model: expected LogisticRegression, LinearRegression or LinearSVC, "
+                        f"got {type(est).__name__}")
+    est._check_fitted()
+    if not isinstance(X, da.Array):
+        return getattr(est, method)(X)
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D array, got {X.ndim}-D")
+    X = X.rechunk({1: -1})
+    if method == "predict_proba":
+        k = len(est.classes_)
+        return X.map_blocks(_predict_block, est, method, width=k, dtype=np.float64,
+                            chunks=(X.chunks[0], (k,)), meta=np.zeros((0, k)))
+    width = est._model.W.shape[1] if getattr(est, "_y_ndim", 1) == 2 else None
+    dtype = est.classes_.dtype if est._is_classifier else np.float64
+    if width is None:
+        return X.map_blocks(_predict_block, est, method, width=None, dtype=dtype,
+                            drop_axis=1, meta=np.zeros((0,), dtype))
+    return X.map_blocks(_predict_block, est, method, width=width, dtype=dtype,
+                        chunks=(X.chunks[0], (width,)), meta=np.zeros((0, width), dtype))
+
+
+def predict(model: Any, X: Any) -> Any:
+    """``model.predict`` on a dask array, block by block on the workers (lazy: a dask array;
+    a NumPy array gives ``model.predict(X)``).
+
+    Parameters
+    ----------
+    model : a fitted LogisticRegression, LinearRegression or LinearSVC
+    X : dask array or NumPy array, shape (n_samples, n_features)
+    """
+    return _blockwise(model, X, "predict")
+
+
+def predict_proba(model: Any, X: Any) -> Any:
+    """``model.predict_proba`` on a dask array, block by block on the workers (lazy).
+
+    Parameters
+    ----------
+    model : a fitted LogisticRegression
+    X : dask array or NumPy array, shape (n_samples, n_features)
+    """
+    if not isinstance(model, LogisticRegression):
+        raise TypeError(f"model: predict_proba needs a LogisticRegression, got "
+                        f"{type(model).__name__}")
+    return _blockwise(model, X, "predict_proba")

@@ -1,0 +1,238 @@
+"""msopt.dask: local SGD rounds of the linear estimators on a Dask LocalCluster."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("distributed")
+
+import dask.array as da  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+
+from msopt import dask as mdask  # noqa: E402
+from msopt.linear_model import (  # noqa: E402
+    LinearModel,
+    LinearRegression,
+    LinearSVC,
+    LogisticRegression,
+)
+
+
+def _cluster(n: int):
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    return cluster, Client(cluster)
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster, c = _cluster(2)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def client1():
+    cluster, c = _cluster(1)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _blobs(n=300, d=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    X = rng.standard_normal((n, d)) + 3.0 * np.eye(k, d)[y]
+    return X, y
+
+
+# -- one worker: the single-process fit, bit for bit ----------------------------------------
+@pytest.mark.parametrize("state", ["local", "average"])
+def test_one_worker_is_the_single_process_fit(client1, state):
+    X, y = _blobs()
+    ref = LogisticRegression(random_state=3, tol=None, max_iter=4, batch_size=16).fit(X, y)
+    est, history = mdask.fit(LogisticRegression(random_state=3, batch_size=16), X, y,
+                             client=client1, local_steps=7, epochs=4, state=state)
+    assert np.array_equal(est.coef_, ref.coef_)
+    assert np.array_equal(est.intercept_, ref.intercept_)
+    assert est.n_iter_ == 4
+    assert est.t_ == ref.t_ == 4 * 19
+    assert len(history) == -(-4 * 19 // 7)
+    assert sum(h["rows"] for h in history) == 4 * 300
+
+
+def test_one_worker_dask_blocks_regression_and_svc(client1):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((250, 4)).astype(np.float32)
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0], np.float32) + 0.3
+    Xd, yd = da.from_array(X, chunks=(60, 2)), da.from_array(y, chunks=100)
+    kw = dict(random_state=0, learning_rate_schedule="cosine", warmup_epochs=1.0, max_iter=3)
+    ref = LinearRegression(tol=None, **kw).fit(X, y)
+    est, _ = mdask.fit(LinearRegression(**kw), Xd, yd, client=client1, local_steps=5)
+    assert est.coef_.dtype == ref.coef_.dtype == np.float32
+    assert np.array_equal(est.coef_, ref.coef_)
+    assert est.intercept_ == ref.intercept_
+    Xc, yc = _blobs(120, 5, 4)
+    ref = LinearSVC(random_state=1, tol=None, max_iter=2, shuffle=False).fit(Xc, yc)
+    est, _ = mdask.fit(LinearSVC(random_state=1, shuffle=False), Xc, yc, client=client1,
+                       local_steps=3, epochs=2)
+    assert np.array_equal(est.coef_, ref.coef_)
+
+
+# -- K=1, equal shards: synchronous minibatch SGD ---------------------------------------------
+@pytest.mark.parametrize(("params", "state"), [(None, "local"), ({"momentum": 0.9}, "average")])
+def test_one_step_rounds_are_synchronous_sgd(client, params, state):
+    """The reference: msopt's own LinearModel.step on the two workers' batches put together
+    (each worker's batch b is rows b*8..b*8+7 of its half: shuffle=False)."""
+    X, y = _blobs(160, 5, 2, seed=4)
+    kw = dict(optimizer="sgd", learning_rate=0.1, optimizer_params=params, shuffle=False,
+              batch_size=8, C=2.0)
+    est, history = mdask.fit(LogisticRegression(**kw), X, y, client=client, local_steps=1,
+                             epochs=2, state=state)
+    ref = LinearModel(5, 1, "logistic", optimizer="sgd", lr=0.1, optimizer_params=params,
+                      l2=1 / (2.0 * 160))
+    halves = [(X[:80], y[:80]), (X[80:], y[80:])]
+    for step in range(2 * 10):
+        b = slice(step % 10 * 8, step % 10 * 8 + 8)
+        ref.step(np.concatenate([h[0][b] for h in halves]),
+                 np.concatenate([h[1][b] for h in halves]))
+    assert len(history) == 20
+    assert all(h["rows"] == 16 for h in history)
+    np.testing.assert_allclose(est.coef_[0], ref.W[:, 0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(est.intercept_, ref.b, rtol=1e-12, atol=1e-14)
+    assert not np.array_equal(ref.W, 0)
+
+
+# -- two workers: the single-process accuracy ---------------------------------------------------
+@pytest.mark.parametrize("name", ["digits", "breast_cancer"])
+def test_two_workers_reach_the_single_process_accuracy(client, name):
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(Xtr)
+    Xtr, Xte = scaler.transform(Xtr), scaler.transform(Xte)
+    ref = LogisticRegression(random_state=0).fit(Xtr, ytr)
+    # Each worker passes over half the rows: twice the passes make the same number of
+    # averaged steps as the single process's epochs.
+    Xd = da.from_array(Xtr, chunks=(200, -1))
+    est, history = mdask.fit(LogisticRegression(random_state=0), Xd, ytr, client=client,
+                             epochs=2 * ref.n_iter_)
+    assert est.score(Xte, yte) >= ref.score(Xte, yte) - 0.005
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert all(h["seconds"] > 0 for h in history)
+    assert est.loss_history_ == [h["loss"] for h in history]
+
+
+# -- shards: empty partitions, missing classes ---------------------------------------------------
+def test_empty_partitions(client):
+    X, y = _blobs(200, 4, 2, seed=2)
+    Xd = da.from_array(X, chunks=((0, 120, 0, 80), (4,)))
+    yd = da.from_array(y, chunks=((0, 120, 0, 80),))
+    est, history = mdask.fit(LogisticRegression(random_state=0), Xd, yd, client=client,
+                             epochs=10, local_steps=4)
+    assert est.score(X, y) > 0.85
+    assert sum(h["rows"] for h in history) > 0
+    pred = mdask.predict(est, Xd)
+    assert isinstance(pred, da.Array)
+    assert np.array_equal(pred.compute(), est.predict(X))
+    proba = mdask.predict_proba(est, Xd).compute()
+    np.testing.assert_array_equal(proba, est.predict_proba(X))
+
+
+def test_class_absent_from_a_shard(client):
+    X, y = _blobs(240, 6, 3, seed=5)
+    order = np.argsort(y, kind="stable")      # worker 0: classes 0 and 1, worker 1: 1 and 2
+    X, y = X[order], np.array(["a", "b", "c"])[y[order]]
+    # (With state="local" each worker's Adam moments follow its own classes: 0.93-0.96.)
+    est, _ = mdask.fit(LogisticRegression(random_state=0), X, y, client=client, epochs=100,
+                       local_steps=16, state="average")
+    assert list(est.classes_) == ["a", "b", "c"]
+    assert est.coef_.shape == (3, 6)
+    ref = LogisticRegression(random_state=0).fit(X, y)
+    assert set(est.predict(X)) == {"a", "b", "c"}
+    assert est.score(X, y) >= ref.score(X, y) - 0.02 > 0.85
+    assert mdask.predict(est, da.from_array(X, chunks=50)).compute().dtype == y.dtype
+
+
+def test_result_is_an_ordinary_estimator(client):
+    X, y = _blobs(150, 4, 2, seed=6)
+    est, _ = mdask.fit(LinearSVC(random_state=0), X, y, client=client, epochs=3,
+                       state="reset")
+    again = pickle.loads(pickle.dumps(est))
+    assert np.array_equal(again.decision_function(X), est.decision_function(X))
+    Yd = da.from_array(np.column_stack([X[:, 0], -X[:, 1]]), chunks=(40, 2))
+    reg, _ = mdask.fit(LinearRegression(random_state=0), da.from_array(X, chunks=40), Yd,
+                       client=client, epochs=30)
+    assert reg.coef_.shape == (2, 4)
+    assert reg.score(X, Yd.compute()) > 0.9
+    np.testing.assert_allclose(mdask.predict(reg, da.from_array(X, chunks=60)).compute(),
+                               reg.predict(X))
+
+
+def test_without_a_client_a_local_cluster_is_made():
+    X, y = _blobs(100, 3, 2, seed=7)
+    est, history = mdask.fit(LogisticRegression(random_state=0), X, y, epochs=2)
+    assert est.coef_.shape == (1, 3)
+    assert history
+
+
+# -- errors ---------------------------------------------------------------------------------
+def test_import_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    monkeypatch.delitem(sys.modules, "msopt.dask")
+    with pytest.raises(ImportError, match=r'pip install "msopt\[dask\]"'):
+        importlib.import_module("msopt.dask")
+
+
+@pytest.mark.parametrize(("kw", "error", "match"), [
+    (dict(local_steps=0), ValueError, "local_steps"),
+    (dict(local_steps=2.0), TypeError, "local_steps"),
+    (dict(state="global"), ValueError, "state"),
+    (dict(epochs=0), ValueError, "epochs"),
+    (dict(seed=-1), ValueError, "seed"),
+    (dict(client="tcp://x"), TypeError, "client"),
+])
+def test_bad_arguments(client, kw, error, match):
+    X, y = _blobs(50, 3, 2)
+    est = LogisticRegression()
+    kw.setdefault("client", client)
+    with pytest.raises(error, match=match):
+        mdask.fit(est, X, y, **kw)
+    assert not hasattr(est, "coef_")
+    assert not hasattr(est, "classes_")
+
+
+def test_bad_models_and_data(client):
+    X, y = _blobs(50, 3, 2)
+    with pytest.raises(TypeError, match="model"):
+        mdask.fit(LinearModel(3), X, y, client=client)
+    with pytest.raises(ValueError, match="early_stopping"):
+        mdask.fit(LogisticRegression(early_stopping=True), X, y, client=client)
+    with pytest.raises(ValueError, match="state='reset'"):
+        mdask.fit(LogisticRegression(learning_rate_schedule="cosine"), X, y, client=client,
+                  state="reset")
+    with pytest.raises(ValueError, match="y"):
+        mdask.fit(LogisticRegression(), X, y[:10], client=client)
+    with pytest.raises(ValueError, match="C"):
+        mdask.fit(LogisticRegression(C=-1.0), X, y, client=client)
+    with pytest.raises(ValueError, match="only one class"):
+        mdask.fit(LogisticRegression(), X, np.zeros(50), client=client)
+    bad = X.copy()
+    bad[45, 1] = np.nan                       # found by the worker that holds row 45
+    est = LogisticRegression()
+    with pytest.raises(ValueError, match="NaN"):
+        mdask.fit(est, bad, y, client=client, epochs=1)
+    assert not hasattr(est, "classes_")
+    with pytest.raises(ValueError, match="not fitted"):
+        mdask.predict(LogisticRegression(), da.from_array(X))
+    with pytest.raises(TypeError, match="model"):
+        mdask.predict_proba(LinearSVC(), da.from_array(X))
