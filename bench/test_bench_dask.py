@@ -13,7 +13,6 @@ overhead share ``1 - steps / round``: scheduling, moving the model, averaging.
 from __future__ import annotations
 
 import copy
-import functools
 import statistics
 import time
 from typing import Any
@@ -23,6 +22,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
+import dask  # noqa: E402
 import dask.array as da  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
@@ -32,13 +32,12 @@ from msopt.linear_model import LogisticRegression  # noqa: E402
 ROWS, FEATURES, CLASSES, BATCH, STEPS = 200_000, 100, 10, 256, 1024
 
 
-@functools.cache
-def data() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    centers = rng.standard_normal((CLASSES, FEATURES)).astype(np.float32)
-    y = rng.integers(0, CLASSES, ROWS)
-    X = rng.standard_normal((ROWS, FEATURES), dtype=np.float32) + centers[y]
-    return X, y
+def half(part: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of one half: Gaussian clusters around 10 fixed centers."""
+    centers = np.random.default_rng(0).standard_normal((CLASSES, FEATURES)).astype(np.float32)
+    rng = np.random.default_rng(1 + part)
+    y = rng.integers(0, CLASSES, ROWS // 2)
+    return rng.standard_normal((ROWS // 2, FEATURES), dtype=np.float32) + centers[y], y
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +47,19 @@ def client() -> Any:
         yield c
 
 
-def _steps_alone(est: LogisticRegression, X: np.ndarray, y: np.ndarray, K: int) -> float:
+@pytest.fixture(scope="module")
+def data(client: Any) -> tuple[Any, Any]:
+    """The rows, made on the workers (one half each) and persisted there."""
+    parts = [dask.delayed(half)(p) for p in range(2)]
+    X = da.concatenate([da.from_delayed(p[0], (ROWS // 2, FEATURES), np.float32)
+                        for p in parts])
+    y = da.concatenate([da.from_delayed(p[1], (ROWS // 2,), np.int64) for p in parts])
+    return client.persist(X), client.persist(y)
+
+
+def _steps_alone(est: LogisticRegression, K: int) -> float:
     """Median seconds of K steps of one worker's shard, in this process."""
-    half = ROWS // 2
-    shard = mdask._Shard(est, 0, BATCH, (X[:half], y[:half]))
+    shard = mdask._Shard(est, 0, BATCH, half(0))
     model = est._model
     times = []
     for r in range(5):
@@ -63,10 +71,8 @@ def _steps_alone(est: LogisticRegression, X: np.ndarray, y: np.ndarray, K: int) 
 
 
 @pytest.mark.parametrize("K", [16, 64, 256])
-def test_round_overhead(benchmark: Any, client: Any, K: int) -> None:
-    X, y = data()
-    Xd = da.from_array(X, chunks=(ROWS // 2, FEATURES)).persist()
-    yd = da.from_array(y, chunks=ROWS // 2).persist()
+def test_round_overhead(benchmark: Any, client: Any, data: tuple[Any, Any], K: int) -> None:
+    Xd, yd = data
     per_epoch = -(-(ROWS // 2) // BATCH)
     epochs = max(1, STEPS // per_epoch)
     rounds: list[float] = []
@@ -80,7 +86,7 @@ def test_round_overhead(benchmark: Any, client: Any, K: int) -> None:
     benchmark.group = "msopt.dask: a local SGD round against its steps"
     benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
     round_s = statistics.median(rounds)
-    steps_s = _steps_alone(fn.est, X, y, K)  # type: ignore[attr-defined]
+    steps_s = _steps_alone(fn.est, K)  # type: ignore[attr-defined]
     benchmark.extra_info.update(
         K=K, workers=2, size=f"{ROWS:,} x {FEATURES} float32, batch {BATCH}",
         round_seconds=round_s, steps_seconds=steps_s,
