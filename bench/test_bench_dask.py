@@ -26,6 +26,8 @@ import dask  # noqa: E402
 import dask.array as da  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
+import msopt  # noqa: E402
+from msopt import _core  # noqa: E402
 from msopt import dask as mdask  # noqa: E402
 from msopt.linear_model import LogisticRegression  # noqa: E402
 
@@ -58,15 +60,21 @@ def data(client: Any) -> tuple[Any, Any]:
 
 
 def _steps_alone(est: LogisticRegression, K: int) -> float:
-    """Median seconds of K steps of one worker's shard, in this process."""
+    """Median seconds of K steps of one worker's shard, in this process, on one thread (a
+    worker's share of the machine here)."""
     shard = mdask._Shard(est, 0, BATCH, half(0))
     model = est._model
     times = []
-    for r in range(5):
-        m = copy.deepcopy(model)
-        t0 = time.perf_counter()
-        shard.run(m, r * K, K, {})
-        times.append(time.perf_counter() - t0)
+    threads = _core.get_num_threads()
+    msopt.set_num_threads(1)
+    try:
+        for r in range(5):
+            m = copy.deepcopy(model)
+            t0 = time.perf_counter()
+            shard.run(m, r * K, K, {})
+            times.append(time.perf_counter() - t0)
+    finally:
+        msopt.set_num_threads(threads)
     return statistics.median(times)
 
 

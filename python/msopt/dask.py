@@ -361,24 +361,37 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
     current: Any = client.scatter(model, broadcast=True, hash=False)
     prev: list[Any] = [None] * len(parts)
     history: list[dict[str, Any]] = []
+    pending: list[tuple[Any, int]] = []  # a round's stats, read while the next one runs
+    clock = time.perf_counter()
+
+    def record(stats: Any, done: int) -> None:
+        nonlocal clock
+        loss, rows = stats.result()
+        now = time.perf_counter()
+        history.append({"round": len(history) + 1, "epoch": done / spe, "loss": loss,
+                        "rows": rows, "seconds": now - clock})
+        clock = now
+
     start = 0
     try:
         while start < total:
-            t0 = time.perf_counter()
             steps = min(K, total - start)
             results = [client.submit(_round, sh, current, prev[i] if state == "local" else None,
                                      start, steps, state, opts, workers=[w],
                                      allow_other_workers=False, pure=False)
                        for i, (sh, (w, _, _)) in enumerate(zip(shards, parts))]
             current = client.submit(_average, state, *results, pure=False)
-            loss, rows = client.submit(_stats, current, *results, pure=False).result()
             prev = results
             start += steps
-            history.append({"round": len(history) + 1, "epoch": start / spe, "loss": loss,
-                            "rows": rows, "seconds": time.perf_counter() - t0})
+            pending.append((client.submit(_stats, current, *results, pure=False), start))
+            if len(pending) > 1:
+                record(*pending.pop(0))
+        for stats in pending:
+            record(*stats)
         final = current.result()
     except BaseException:
-        client.cancel([f for f in [current, *prev, *shards] if isinstance(f, Future)])
+        client.cancel([f for f in [current, *prev, *shards, *(p[0] for p in pending)]
+                       if isinstance(f, Future)])
         raise
     est._model = final
     est._n_seen = n
