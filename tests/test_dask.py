@@ -23,26 +23,20 @@ from msopt.linear_model import (  # noqa: E402
 )
 
 
-def _cluster(n: int):
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
-    return cluster, Client(cluster)
+def _serve(n: int):
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def client():
-    cluster, c = _cluster(2)
-    yield c
-    c.close()
-    cluster.close()
+    yield from _serve(2)
 
 
 @pytest.fixture(scope="module")
 def client1():
-    cluster, c = _cluster(1)
-    yield c
-    c.close()
-    cluster.close()
+    yield from _serve(1)
 
 
 def _blobs(n=300, d=6, k=3, seed=0):
