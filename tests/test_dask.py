@@ -142,6 +142,17 @@ def test_empty_partitions(client):
     np.testing.assert_array_equal(proba, est.predict_proba(X))
 
 
+def test_a_worker_with_no_partition(client):
+    """All rows in one block: one worker trains, the other has nothing, and the result is
+    the single-process fit."""
+    X, y = _blobs(90, 4, 3, seed=8)
+    ref = LogisticRegression(random_state=2, tol=None, max_iter=3).fit(X, y)
+    est, history = mdask.fit(LogisticRegression(random_state=2), da.from_array(X),
+                             da.from_array(y), client=client, epochs=3, local_steps=2)
+    assert np.array_equal(est.coef_, ref.coef_)
+    assert all(h["rows"] <= 64 for h in history)
+
+
 def test_class_absent_from_a_shard(client):
     X, y = _blobs(240, 6, 3, seed=5)
     order = np.argsort(y, kind="stable")      # worker 0: classes 0 and 1, worker 1: 1 and 2
@@ -222,10 +233,12 @@ def test_bad_models_and_data(client):
         mdask.fit(LogisticRegression(), X, np.zeros(50), client=client)
     bad = X.copy()
     bad[45, 1] = np.nan                       # found by the worker that holds row 45
-    est = LogisticRegression()
+    est, _ = mdask.fit(LogisticRegression(), X, y, client=client, epochs=1)
+    coef = est.coef_
     with pytest.raises(ValueError, match="NaN"):
-        mdask.fit(est, bad, y, client=client, epochs=1)
-    assert not hasattr(est, "classes_")
+        mdask.fit(est, bad, y + 5, client=client, epochs=1)
+    assert np.array_equal(est.coef_, coef)               # a rejected fit changes nothing
+    assert list(est.classes_) == [0, 1]
     with pytest.raises(ValueError, match="not fitted"):
         mdask.predict(LogisticRegression(), da.from_array(X))
     with pytest.raises(TypeError, match="model"):
