@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import pickle
 import sys
@@ -184,10 +185,10 @@ def test_result_is_an_ordinary_estimator(client):
 
 
 def test_without_a_client_a_local_cluster_is_made():
-    X, y = _blobs(100, 3, 2, seed=7)
-    est, history = mdask.fit(LogisticRegression(random_state=0), X, y, epochs=2)
-    assert est.coef_.shape == (1, 3)
-    assert history
+    """The module's example: fit without ``client=`` on a LocalCluster of its own."""
+    result = doctest.testmod(mdask)
+    assert result.attempted > 0
+    assert result.failed == 0
 
 
 # -- errors ---------------------------------------------------------------------------------

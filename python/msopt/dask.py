@@ -16,10 +16,9 @@ Examples
 >>> from msopt import dask as mdask
 >>> rng = np.random.default_rng(0)
 >>> X = rng.standard_normal((2_000, 10)); y = (X[:, 0] > X[:, 1]).astype(int)
->>> clf, history = mdask.fit(msopt.LogisticRegression(random_state=0), X, y,
-...                          epochs=5)      # doctest: +SKIP
->>> clf.score(X, y) > 0.9, len(history) > 0    # doctest: +SKIP
-(True, True)
+>>> clf, history = mdask.fit(msopt.LogisticRegression(random_state=0), X, y, epochs=5)
+>>> clf.score(X, y) > 0.9, len(history) > 0, type(clf).__name__
+(True, True, 'LogisticRegression')
 """
 
 from __future__ import annotations
