@@ -191,6 +191,29 @@ def test_without_a_client_a_local_cluster_is_made():
     assert result.failed == 0
 
 
+def test_interrupt_cancels_and_restores(client, monkeypatch):
+    """Ctrl-C while waiting for a round: its tasks are cancelled and the estimator is as it
+    was (a fit is all or nothing, as the estimator's own); the cluster fits again."""
+    X, y = _blobs(200, 4, 2, seed=9)
+    calls = iter(range(100))
+    clock = mdask.perf_counter
+
+    def interrupting() -> float:
+        if next(calls) == 3:
+            raise KeyboardInterrupt
+        return clock()
+
+    monkeypatch.setattr(mdask, "perf_counter", interrupting)
+    est = LogisticRegression(random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        mdask.fit(est, X, y, client=client, epochs=50, local_steps=2)
+    assert not hasattr(est, "classes_")
+    monkeypatch.undo()
+    est, history = mdask.fit(est, X, y, client=client, epochs=2)
+    assert est.score(X, y) > 0.8
+    assert history
+
+
 # -- errors ---------------------------------------------------------------------------------
 def test_import_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)

@@ -26,9 +26,9 @@ from __future__ import annotations
 import copy
 import math
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -361,12 +361,12 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
     prev: list[Any] = [None] * len(parts)
     history: list[dict[str, Any]] = []
     pending: list[tuple[Any, int]] = []  # a round's stats, read while the next one runs
-    clock = time.perf_counter()
+    clock = perf_counter()
 
     def record(stats: Any, done: int) -> None:
         nonlocal clock
         loss, rows = stats.result()
-        now = time.perf_counter()
+        now = perf_counter()
         history.append({"round": len(history) + 1, "epoch": done / spe, "loss": loss,
                         "rows": rows, "seconds": now - clock})
         clock = now
