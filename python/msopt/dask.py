@@ -225,7 +225,7 @@ def _partitions(client: Any, X: Any, y: Any) -> list[tuple[str, list[Future], in
     return [(w, futs, n) for w, (futs, n) in held.items() if n > 0]
 
 
-def _setup(est: _LinearEstimator, X: Any, y: Any) -> None:
+def _setup(client: Any, est: _LinearEstimator, X: Any, y: Any) -> None:
     """Fit ``est`` to nothing through its own machinery (parameter checks, classes from the
     whole ``y``, targets, the model's loss, size and dtype): a fresh, zero model."""
     if np.dtype(X.dtype).kind not in "fiub":
@@ -234,7 +234,8 @@ def _setup(est: _LinearEstimator, X: Any, y: Any) -> None:
     d = X.shape[1]
     classes = None
     if est._is_classifier:
-        classes = da.unique(y.ravel()).compute() if isinstance(y, da.Array) else np.unique(y)
+        classes = (client.compute(da.unique(y.ravel())).result() if isinstance(y, da.Array)
+                   else np.unique(y))
         X0, y0 = np.zeros((len(classes), d), dtype), classes
     else:
         X0, y0 = np.zeros((1, d), dtype), np.zeros((1, *y.shape[1:]))
@@ -327,7 +328,7 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     saved = dict(model.__dict__)
     try:
         with _client(client) as c:
-            _setup(model, X, y)
+            _setup(c, model, X, y)
             history = _train(c, model, X, y, K, epochs, state, seed)
     except BaseException:
         model.__dict__.clear()
