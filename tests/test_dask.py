@@ -80,6 +80,19 @@ def test_one_worker_dask_blocks_regression_and_svc(client1):
     assert np.array_equal(est.coef_, ref.coef_)
 
 
+def test_sparse_rows(client1, client):
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = _blobs(200, 8, 3, seed=10)
+    X[np.abs(X) < 1.0] = 0.0
+    Xs = sparse.csr_matrix(X)
+    ref = LogisticRegression(random_state=1, tol=None, max_iter=2).fit(Xs, y)
+    est, _ = mdask.fit(LogisticRegression(random_state=1), Xs.tocoo(), y, client=client1,
+                       epochs=2, local_steps=3)
+    assert np.array_equal(est.coef_, ref.coef_)
+    est, _ = mdask.fit(LogisticRegression(random_state=1), Xs, y, client=client, epochs=30)
+    assert est.score(Xs, y) > 0.85
+
+
 # -- K=1, equal shards: synchronous minibatch SGD ---------------------------------------------
 @pytest.mark.parametrize(("params", "state"), [(None, "local"), ({"momentum": 0.9}, "average")])
 def test_one_step_rounds_are_synchronous_sgd(client, params, state):

@@ -50,7 +50,7 @@ from msopt.linear_model.estimators import (
     _LinearEstimator,
     _validate,
 )
-from msopt.linear_model.layer import LinearModel, _Data
+from msopt.linear_model.layer import LinearModel, _Data, _is_sparse
 
 __all__ = ["fit", "predict", "predict_proba"]
 
@@ -65,7 +65,12 @@ class _Shard:
 
     def __init__(self, est: _LinearEstimator, seed: int, batch_size: int,
                  *blocks: tuple[Any, Any]) -> None:
-        X = np.concatenate([b[0] for b in blocks])
+        if _is_sparse(blocks[0][0]):
+            import scipy.sparse
+
+            X = scipy.sparse.vstack([b[0] for b in blocks], format="csr")
+        else:
+            X = np.concatenate([b[0] for b in blocks])
         y = np.concatenate([b[1] for b in blocks])
         X, y = _validate(est, X, y, reset=False, regression=est._is_regressor,
                          multi_output=est._is_regressor)
@@ -188,6 +193,8 @@ def _client(client: Any) -> Iterator[Any]:
 
 
 def _as_array(value: Any) -> Any:
+    if _is_sparse(value):
+        return value.tocsr()
     return value if isinstance(value, da.Array) else np.asarray(value)
 
 
@@ -261,8 +268,9 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
         The estimator, fitted in place from scratch and returned (its parameters apply;
         its convergence checks ``tol``, ``gtol`` and its callbacks are not used, and
         ``early_stopping`` and ``warm_start`` are refused).
-    X : dask array or NumPy array, shape (n_samples, n_features)
-        A NumPy array is split in one contiguous piece per worker and scattered.
+    X : dask array, NumPy array or SciPy sparse matrix, shape (n_samples, n_features)
+        A NumPy array or sparse matrix (trained as CSR) is split in one contiguous piece
+        per worker and scattered.
     y : dask array or NumPy array, shape (n_samples,) or (n_samples, n_outputs)
         Labels (classifiers: the classes are taken from the whole of ``y`` first, so a
         worker may lack some) or targets.
