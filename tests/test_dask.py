@@ -62,6 +62,20 @@ def test_one_worker_is_the_single_process_fit(client1, state):
     assert sum(h["rows"] for h in history) == 4 * 300
 
 
+def test_reset_state_starts_each_round_fresh(client1):
+    """state="reset", one step a round: momentum SGD's buffer starts afresh at each step,
+    and a first momentum step is a plain SGD step: the plain SGD fit, bit for bit."""
+    X, y = _blobs(100, 4, 2, seed=11)
+    kw = dict(random_state=0, optimizer="sgd", learning_rate=0.05, batch_size=10)
+    ref = LogisticRegression(tol=None, max_iter=2, **kw).fit(X, y)
+    est, _ = mdask.fit(LogisticRegression(optimizer_params={"momentum": 0.9}, **kw), X, y,
+                       client=client1, local_steps=1, epochs=2, state="reset")
+    assert np.array_equal(est.coef_, ref.coef_)
+    avg, _ = mdask.fit(LogisticRegression(optimizer_params={"momentum": 0.9}, **kw), X, y,
+                       client=client1, local_steps=1, epochs=2)
+    assert not np.array_equal(avg.coef_, ref.coef_)
+
+
 def test_one_worker_dask_blocks_regression_and_svc(client1):
     rng = np.random.default_rng(1)
     X = rng.standard_normal((250, 4)).astype(np.float32)

@@ -47,6 +47,7 @@ from msopt.linear_model.estimators import (
     LinearRegression,
     LinearSVC,
     LogisticRegression,
+    _copy_model,
     _LinearEstimator,
     _validate,
 )
@@ -111,12 +112,12 @@ class _Shard:
         return rows, loss_sum
 
 
-def _reset_state(model: LinearModel) -> None:
-    state = model.optimizer.native_state()
-    for a in state.states:
-        if a is not None:
-            a[...] = 0
-    state.steps[...] = 0
+def _fresh(model: LinearModel) -> LinearModel:
+    """``model``'s weights and penalty with a new optimizer state (as at construction)."""
+    out = LinearModel(**model._init)
+    _copy_model(model, out, with_optimizer=False)
+    out.l2, out.l1 = model.l2, model.l1
+    return out
 
 
 def _round(shard: _Shard, model: LinearModel, prev: tuple[LinearModel, int, float] | None,
@@ -125,9 +126,7 @@ def _round(shard: _Shard, model: LinearModel, prev: tuple[LinearModel, int, floa
     """One worker's part of a round: a copy of the averaged model (with the worker's own
     optimizer state when ``prev``, its last result, is given) takes ``steps`` steps."""
     if prev is None:
-        local = copy.deepcopy(model)
-        if state == "reset":
-            _reset_state(local)
+        local = _fresh(model) if state == "reset" else copy.deepcopy(model)
     else:
         local = copy.deepcopy(prev[0])
         local.W[...] = model.W
