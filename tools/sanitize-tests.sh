@@ -2,7 +2,8 @@
 # Builds msopt with AddressSanitizer and UBSan (the MSOPT_SANITIZE CMake option) into a
 # scratch folder and runs the test suite against that build.  The torch comparisons are left
 # out (torch and a preloaded ASan runtime do not mix), and so are the fork tests (every test
-# with "fork" in its name).  The concurrency suite's subprocesses inherit LD_PRELOAD and the
+# with "fork" in its name) and the Dask ones (their worker processes would each start
+# Python under the preloaded runtime).  The concurrency suite's subprocesses inherit LD_PRELOAD and the
 # options below, so its thread races run sanitized too: an out-of-bounds read that would not
 # crash a plain build still fails there.
 # Usage: tools/sanitize-tests.sh   (from the repository, with the test extras installed)
@@ -19,5 +20,5 @@ LD_PRELOAD="$runtime" \
 ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:allocator_may_return_null=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 PYTHONPATH="$out/site" \
-  python -m pytest "$OLDPWD/tests" -q -p no:cacheprovider -k "not torch and not fork" \
+  python -m pytest "$OLDPWD/tests" -q -p no:cacheprovider -k "not torch and not fork and not dask" \
   -c "$OLDPWD/pyproject.toml" --rootdir "$OLDPWD"

@@ -27,11 +27,14 @@ struct ResumeRow {
     explicit operator bool() const { return row != nullptr; }
     std::uint64_t get(std::size_t i) const { return std::uint64_t(row[i]); }
     void set(std::size_t i, std::uint64_t v) const { row[i] = std::int64_t(v); }
+    // (With no epoch the vectors may hold no storage: memcpy is not given their null.)
     void load(std::vector<double>& loss, std::vector<std::int64_t>& n) const {
+        if (epochs == 0) return;
         std::memcpy(loss.data(), row + kResumeCounters, 8 * epochs);
         std::memcpy(n.data(), row + kResumeCounters + epochs, 8 * epochs);
     }
     void store(const std::vector<double>& loss, const std::vector<std::int64_t>& n) const {
+        if (epochs == 0) return;
         std::memcpy(row + kResumeCounters, loss.data(), 8 * epochs);
         std::memcpy(row + kResumeCounters + epochs, n.data(), 8 * epochs);
     }
