@@ -53,9 +53,95 @@ py::list snapshot(const py::list& l) {
     return py::reinterpret_steal<py::list>(c);
 }
 
+// The random-stream key of moment `slot` of parameter `param` at step t (bfloat16 state):
+// splitmix64's finalizer, chained; msopt.reference.lowbit.stream_key is its twin.
+std::uint64_t mix64(std::uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+std::uint32_t stream_key(std::uint64_t seed, std::uint64_t param, std::uint64_t t, int slot) {
+    return std::uint32_t(mix64(mix64(mix64(seed) ^ param) ^ (t * 2 + std::uint64_t(slot))));
+}
+
+// The compressed-state options: (kind, block, seed, scales), scales holding two float32
+// arrays per parameter (int8) or being empty (bfloat16).
+struct Compress {
+    StateKind kind = StateKind::Same;
+    std::size_t block = 0;
+    std::uint64_t seed = 0;
+    py::list scales;
+};
+
+Compress parse_compress(py::handle o, Algo algo, std::size_t n) {
+    Compress c;
+    if (o.is_none()) return c;
+    if (!PyTuple_Check(o.ptr()) || PyTuple_GET_SIZE(o.ptr()) != 4)
+        throw py::type_error("compress: expected a tuple (kind, block, seed, scales)");
+    py::tuple t = py::reinterpret_borrow<py::tuple>(o);
+    const auto kind = bind::int_arg(t[0], "compress.kind", 1, 2);
+    c.kind = StateKind(kind);
+    if (algo != Algo::Adam && algo != Algo::AdamW)
+        throw std::invalid_argument("state_dtype: compressed state is available for Adam and "
+                                    "AdamW only");
+    c.block = std::size_t(bind::int_arg(t[1], "compress.block", 1,
+                                        std::int64_t(kMaxQ8Block)));
+    c.seed = py::reinterpret_borrow<py::int_>(t[2]).cast<std::uint64_t>();
+    if (!PyList_Check(t[3].ptr())) throw py::type_error("compress.scales: expected a list");
+    c.scales = snapshot(t[3].cast<py::list>());
+    if (c.kind == StateKind::Int8 && c.scales.size() != 2 * n)
+        throw std::invalid_argument("compress.scales: expected " + std::to_string(2 * n) +
+                                    " arrays (two per parameter), got " +
+                                    std::to_string(c.scales.size()));
+    return c;
+}
+
+// The moments of parameter i stored compressed (slots 0 and 1; slot 2, amsgrad's, unused).
+void compressed_state(const Compress& c, const py::list& states, std::size_t i,
+                      const ArrayView& pv, std::uint64_t t, ParamTask& task, Scratch& scratch) {
+    if (!pv.is_f32())
+        throw py::type_error(at("params", i) + ": compressed optimizer state needs float32 "
+                             "parameters, got " + bind::dtype_name(pv.obj));
+    if (task.coeffs.amsgrad)
+        throw std::invalid_argument(at("params", i) + ": amsgrad is not available with "
+                                    "compressed optimizer state");
+    const unsigned want[2] = {c.kind == StateKind::BF16 ? unsigned(bind::kU16) : bind::kI8,
+                              c.kind == StateKind::BF16 ? unsigned(bind::kU16) : bind::kU8};
+    for (int s = 0; s < 2; ++s) {
+        PyObject* so = PyList_GET_ITEM(states.ptr(), Py_ssize_t(i * kMaxSlots + s));
+        const bind::Name sn("states", i * kMaxSlots + std::size_t(s));
+        const ArrayView st = bind::array(so, sn, bind::Want{want[s], -1, true});
+        bind::shape_like(st, sn, pv, " (its parameter's)");
+        task.state[s] = st.data;
+        scratch.keep.push_back(py::reinterpret_borrow<py::object>(so));
+    }
+    task.skind = c.kind;
+    if (c.kind == StateKind::BF16) {
+        task.key[0] = stream_key(c.seed, i, t, 0);
+        task.key[1] = stream_key(c.seed, i, t, 1);
+        return;
+    }
+    // The block layout: the parameter as (rows, cols), cols its last axes (1-D: one row).
+    Py_ssize_t rows = pv.ndim >= 2 ? pv.shape[0] : 1, cols = 1;
+    for (int d = pv.ndim >= 2 ? 1 : 0; d < pv.ndim; ++d) cols *= pv.shape[d];
+    const Py_ssize_t nb = (cols + Py_ssize_t(c.block) - 1) / Py_ssize_t(c.block);
+    for (int s = 0; s < 2; ++s) {
+        PyObject* so = PyList_GET_ITEM(c.scales.ptr(), Py_ssize_t(2 * i + std::size_t(s)));
+        const bind::Name sn("compress.scales", 2 * i + std::size_t(s));
+        const ArrayView sv = bind::array(so, sn, bind::Want{bind::kF32, 2, true});
+        bind::shape(sv, sn, {rows, nb}, " (rows by blocks of the parameter)");
+        task.scale[s] = reinterpret_cast<float*>(sv.data);
+        scratch.keep.push_back(py::reinterpret_borrow<py::object>(so));
+    }
+    task.block = c.block;
+    task.cols = std::size_t(cols);
+}
+
 py::tuple optimizer_step(py::handle algo_o, py::list params_in, py::list grads_in,
                          py::list states_in, py::handle steps_arr, py::list hypers,
-                         py::list group_sizes, double max_norm, bool check_finite) {
+                         py::list group_sizes, double max_norm, bool check_finite,
+                         py::handle compress_o) {
     const py::list params = snapshot(params_in), grads = snapshot(grads_in),
                    states = snapshot(states_in);
     const Algo algo = bind::enum_value<Algo>(algo_o, "algo");
@@ -70,6 +156,7 @@ py::tuple optimizer_step(py::handle algo_o, py::list params_in, py::list grads_i
     const ArrayView sv = bind::array(steps_arr, "steps", bind::Want{bind::kI64, 1, true});
     bind::shape(sv, "steps", {Py_ssize_t(n)}, " (one count per parameter)");
     auto* steps = reinterpret_cast<std::int64_t*>(sv.data);
+    const Compress compress = parse_compress(compress_o, algo, n);
 
     // Group hyperparameters.
     const int hl = hyper_len(algo);
@@ -122,7 +209,9 @@ py::tuple optimizer_step(py::handle algo_o, py::list params_in, py::list grads_i
         task.param = pv.data;
         bool need[kMaxSlots];
         task.coeffs = make_coeffs(algo, gh[group_of[i]].h, steps[i] + 1, need);
-        for (int s = 0; s < kMaxSlots; ++s) {
+        if (compress.kind != StateKind::Same)
+            compressed_state(compress, states, i, pv, std::uint64_t(steps[i] + 1), task, scratch);
+        for (int s = 0; s < kMaxSlots && compress.kind == StateKind::Same; ++s) {
             PyObject* so = PyList_GET_ITEM(states.ptr(), Py_ssize_t(i * kMaxSlots + s));
             if (so == Py_None) {
                 if (need[s])
@@ -307,7 +396,12 @@ void register_optim(py::module_& m) {
     m.def("optimizer_step", &optimizer_step, py::arg("algo"), py::arg("params"),
           py::arg("grads"), py::arg("states"), py::arg("steps"), py::arg("hypers"),
           py::arg("group_sizes"), py::arg("max_norm"), py::arg("check_finite"),
+          py::arg("compress") = py::none(),
           "One step of optimizer `algo` over every parameter, in one native call.\n\n"
+          "compress: None, or (kind, block, seed, scales) for Adam/AdamW with compressed\n"
+          "moments: kind 1 = bfloat16 (uint16 arrays, stochastic rounding keyed by seed),\n"
+          "2 = int8 (int8 m and uint8 v codes, two float32 scale arrays per parameter of\n"
+          "shape (rows, ceil(cols / block)) in scales).\n\n"
           "Returns (finite, grad_norm, clip_scale).  When finite is False nothing changed.");
     m.def(
         "stream7",

@@ -70,12 +70,13 @@ def optimizer_step(
     algo: Algo,
     params: list[npt.NDArray[np.floating]],
     grads: list[object],
-    states: list[npt.NDArray[np.floating] | None],
+    states: list[npt.NDArray[Any] | None],
     steps: npt.NDArray[np.int64],
     hypers: list[tuple[float | bool, ...]],
     group_sizes: list[int],
     max_norm: float,
     check_finite: bool,
+    compress: tuple[int, int, int, list[npt.NDArray[np.float32]]] | None = None,
 ) -> tuple[bool, float, float]: ...
 def stream7(
     p: npt.NDArray[np.float32],

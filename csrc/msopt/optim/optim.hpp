@@ -20,6 +20,9 @@ enum class Algo : int { SGD = 0, Adam = 1, AdamW = 2, Adagrad = 3, RMSprop = 4, 
 //   Lion:    exp_avg
 constexpr int kMaxSlots = 3;
 
+// The longest block of int8 optimizer state (one scale per block and moment).
+constexpr std::size_t kMaxQ8Block = 2048;
+
 // Everything one parameter's update needs, already reduced to per-step scalars (in double;
 // kernels round each to the parameter's type once, as NumPy does with a Python float).
 struct Coeffs {
@@ -63,6 +66,14 @@ struct KernelTable {
     // The bandwidth floor for benchmarks: the memory traffic of an Adam step (read p, g,
     // m, v; write p, m, v) with next to no arithmetic.
     void (*stream7_f32)(float*, const float*, float*, float*, std::size_t);
+    // Adam / AdamW on float32 parameters with compressed moments (lowbit_rules.hpp):
+    // bfloat16 moments over n elements whose first is element `first` of its parameter;
+    // int8 moments over one block of n <= kMaxQ8Block elements with its two scales.
+    void (*update_bf16)(const Coeffs&, float*, const float*, std::uint16_t*, std::uint16_t*,
+                        std::size_t n, std::uint64_t first, std::uint32_t key_m,
+                        std::uint32_t key_v);
+    void (*update_q8)(const Coeffs&, float*, const float*, std::int8_t*, std::uint8_t*,
+                      float* scale_m, float* scale_v, std::size_t n);
 };
 
 // The table of the instruction set in use (set_isa switches every area at once).

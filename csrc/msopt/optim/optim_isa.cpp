@@ -1,7 +1,7 @@
 // The optimizer's kernels, compiled once per instruction set (core/isa_unit.hpp); each
 // copy exports one KernelTable.  The source is the same, so the results are too.
 #include "../core/isa_unit.hpp"
-#include "update_rules.hpp"
+#include "lowbit_rules.hpp"
 
 namespace msopt {
 namespace {
@@ -22,6 +22,7 @@ void stats_f64(const double* g, std::size_t n, bool want, double* sumsq, bool* f
 }  // namespace
 
 MSOPT_ISA_TABLE(KernelTable, kernels) = {update_f32, update_f64, stats_f32, stats_f64,
-                                         rules::stream7};
+                                         rules::stream7, rules::update_bf16,
+                                         rules::update_q8};
 
 }  // namespace msopt

@@ -18,9 +18,37 @@ void stats_block(const KernelTable& k, const ParamTask& t, std::size_t lo, std::
         k.stats_f64(static_cast<const double*>(t.grad) + lo, hi - lo, want, sumsq, finite);
 }
 
-// Dense elements [lo, hi) of task t.
+// Int8 state: the blocks of row `row` (element offset `off` in the parameter) whose first
+// element lies in [lo, hi) of the row; g is the row's gradient.
+void update_q8_row(const KernelTable& k, const ParamTask& t, std::size_t row, const float* g,
+                   std::size_t lo, std::size_t hi) {
+    const std::size_t nb = (t.cols + t.block - 1) / t.block, off = row * t.cols;
+    auto* p = static_cast<float*>(t.param) + off;
+    auto* qm = static_cast<std::int8_t*>(t.state[0]) + off;
+    auto* qv = static_cast<std::uint8_t*>(t.state[1]) + off;
+    for (std::size_t b = (lo + t.block - 1) / t.block; b < nb && b * t.block < hi; ++b) {
+        const std::size_t a = b * t.block, e = a + t.block < t.cols ? a + t.block : t.cols;
+        k.update_q8(t.coeffs, p + a, g + a, qm + a, qv + a, t.scale[0] + row * nb + b,
+                    t.scale[1] + row * nb + b, e - a);
+    }
+}
+
+// Dense elements [lo, hi) of task t (an int8 task: the blocks that start there).
 void update_range(const KernelTable& k, const ParamTask& t, std::size_t lo, std::size_t hi) {
-    if (t.dtype == DType::F32) {
+    if (t.skind == StateKind::BF16) {
+        k.update_bf16(t.coeffs, static_cast<float*>(t.param) + lo,
+                      static_cast<const float*>(t.grad) + lo,
+                      static_cast<std::uint16_t*>(t.state[0]) + lo,
+                      static_cast<std::uint16_t*>(t.state[1]) + lo, hi - lo, lo, t.key[0],
+                      t.key[1]);
+    } else if (t.skind == StateKind::Int8) {
+        if (t.cols == 0) return;
+        for (std::size_t r = lo / t.cols; r * t.cols < hi; ++r) {
+            const std::size_t a = r * t.cols;
+            update_q8_row(k, t, r, static_cast<const float*>(t.grad) + a, lo > a ? lo - a : 0,
+                          hi - a);
+        }
+    } else if (t.dtype == DType::F32) {
         float* st[kMaxSlots];
         for (int s = 0; s < kMaxSlots; ++s)
             st[s] = t.state[s] ? static_cast<float*>(t.state[s]) + lo : nullptr;
@@ -41,10 +69,23 @@ void update_rows(const KernelTable& k, const ParamTask& t, std::size_t r0, std::
     const std::size_t d = t.dim;
     for (std::size_t r = r0; r < r1; ++r) {
         const std::size_t off = std::size_t(t.rows[r]) * d;
+        const T* g = static_cast<const T*>(t.grad) + r * d;
+        if constexpr (sizeof(T) == 4) {
+            if (t.skind == StateKind::Int8) {
+                update_q8_row(k, t, std::size_t(t.rows[r]), g, 0, d);
+                continue;
+            }
+            if (t.skind == StateKind::BF16) {
+                k.update_bf16(t.coeffs, static_cast<float*>(t.param) + off, g,
+                              static_cast<std::uint16_t*>(t.state[0]) + off,
+                              static_cast<std::uint16_t*>(t.state[1]) + off, d, off, t.key[0],
+                              t.key[1]);
+                continue;
+            }
+        }
         T* st[kMaxSlots];
         for (int s = 0; s < kMaxSlots; ++s)
             st[s] = t.state[s] ? static_cast<T*>(t.state[s]) + off : nullptr;
-        const T* g = static_cast<const T*>(t.grad) + r * d;
         if constexpr (sizeof(T) == 4)
             k.update_f32(t.coeffs, static_cast<float*>(t.param) + off, g, st, d);
         else

@@ -18,6 +18,11 @@ namespace msopt {
 
 enum class DType : int { F32 = 0, F64 = 1 };
 
+// How a task's moments are stored: as the parameter (Same), or compressed (Adam and AdamW on
+// float32 parameters only; lowbit_rules.hpp): bfloat16 arrays, or int8 codes with per-block
+// scales.
+enum class StateKind : int { Same = 0, BF16 = 1, Int8 = 2 };
+
 struct ParamTask {
     DType dtype = DType::F32;
     void* param = nullptr;            // dense: n elements; rows: the whole table
@@ -27,6 +32,13 @@ struct ParamTask {
     std::size_t dim = 0;              // rows: row length; 0 for a dense task
     const std::int64_t* rows = nullptr;  // rows: the distinct row ids, n / dim of them
     Coeffs coeffs;
+    StateKind skind = StateKind::Same;
+    // BF16: the random-stream keys of m and v.  Int8: the block length, the row length of
+    // the block layout (the parameter viewed as (rows, cols); blocks never cross a row) and
+    // the scales of m and v, (rows, ceil(cols / block)) float32 each.
+    std::uint32_t key[2] = {0, 0};
+    std::size_t block = 0, cols = 0;
+    float* scale[2] = {nullptr, nullptr};
 };
 
 struct StepStats {

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from msopt import _core
+from msopt.reference import lowbit
 
 __all__ = [
     "SGD",
@@ -296,6 +297,105 @@ def _check_param(p: Any, where: str) -> np.ndarray:
     return p
 
 
+_FLOAT32, _BF16, _INT8 = 0, 1, 2
+_STATE_DTYPES = {"float32": _FLOAT32, "bfloat16": _BF16, "int8": _INT8}
+_SCALE_KEYS = ("exp_avg_scale", "exp_avg_sq_scale")
+
+
+class _StateFormat:
+    """How an optimizer stores its moments: ``state_dtype``, ``block_size``, ``seed``."""
+
+    __slots__ = ("block", "dtype", "kind", "seed")
+
+    def __init__(self, dtype: str, block: int, seed: int) -> None:
+        self.dtype, self.kind, self.block, self.seed = dtype, _STATE_DTYPES[dtype], block, seed
+
+    @classmethod
+    def make(cls, opt: type, state_dtype: Any, block_size: Any, seed: Any) -> _StateFormat:
+        if not (isinstance(state_dtype, str) and state_dtype in _STATE_DTYPES):
+            raise ValueError(f"state_dtype: expected 'float32', 'bfloat16' or 'int8', "
+                             f"got {state_dtype!r}")
+        if state_dtype != "float32" and not getattr(opt, "_compressible", False):
+            raise ValueError(f"state_dtype={state_dtype!r}: compressed state is available for "
+                             f"Adam and AdamW; {opt.__name__} keeps its state in the "
+                             "parameters' dtype")
+        _check_int("block_size", block_size, (256, 2048), "256 or 2048")
+        return cls(state_dtype, int(block_size), _check_int("seed", seed, None, _SEED_RULE))
+
+    def check_group(self, ps: Sequence[np.ndarray], c: dict[str, Any], gi: int) -> None:
+        for k, p in enumerate(ps):
+            if p.dtype != np.float32:
+                raise TypeError(f"param_groups[{gi}]['params'][{k}]: state_dtype="
+                                f"{self.dtype!r} needs float32 parameters, got {p.dtype}")
+        if c.get("amsgrad"):
+            raise ValueError(f"param_groups[{gi}]['amsgrad']: not available with state_dtype="
+                             f"{self.dtype!r}")
+
+    def slot_dtype(self, p: np.ndarray, slot: int) -> np.dtype[Any]:
+        if self.kind == _BF16:
+            return np.dtype(np.uint16)
+        if self.kind == _INT8:
+            return np.dtype(np.int8 if slot == 0 else np.uint8)
+        return p.dtype
+
+    def zeros(self, p: np.ndarray, slot: int) -> np.ndarray:
+        return np.zeros(p.shape, self.slot_dtype(p, slot))
+
+    def scale_shape(self, p: np.ndarray) -> tuple[int, int]:
+        rows, _, blocks = lowbit.block_layout(p.shape, self.block)
+        return rows, blocks
+
+    def scale_zeros(self, p: np.ndarray) -> np.ndarray:
+        return np.zeros(self.scale_shape(p), np.float32)
+
+    def extra_keys(self) -> tuple[str, ...]:
+        return _SCALE_KEYS if self.kind == _INT8 else ()
+
+    def values(self, src: np.ndarray, slot: int) -> np.ndarray:
+        """The state's values as numbers (bfloat16 bits decoded), for the load checks."""
+        return lowbit.bf16_decode(src) if self.kind == _BF16 else src
+
+    def hint(self) -> str:
+        return f" (state_dtype={self.dtype!r})" if self.kind else ""
+
+    def native(self, scales: list[np.ndarray]) -> tuple[int, int, int, list[np.ndarray]] | None:
+        return (self.kind, self.block, self.seed, scales) if self.kind else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"state_dtype": self.dtype, "block_size": self.block, "seed": self.seed}
+
+    def loaded(self, d: Any, where: str) -> _StateFormat:
+        """The format a state dict's ``state_format`` entry names, which must be this one's
+        (the seed is taken from it)."""
+        if d is None:
+            d = {}
+        if not isinstance(d, Mapping):
+            raise TypeError(f"{where}['state_format']: expected a dict, got "
+                            f"{type(d).__name__}")
+        w = f"{where}['state_format']"
+        dtype = d.get("state_dtype", "float32")
+        if dtype != self.dtype:
+            raise ValueError(f"{w}: the state is stored as {dtype!r}; this optimizer keeps "
+                             f"{self.dtype!r} state (its state_dtype)")
+        block = d.get("block_size", self.block)
+        if self.kind == _INT8 and block != self.block:
+            raise ValueError(f"{w}: the state has blocks of {block}; this optimizer's "
+                             f"block_size is {self.block}")
+        seed = _check_int(f"{w}['seed']", d.get("seed", self.seed), None, _SEED_RULE)
+        return _StateFormat(self.dtype, self.block, seed)
+
+
+_SEED_RULE = "an int in [0, 2**64)"
+
+
+def _check_int(name: str, v: Any, allowed: tuple[int, ...] | None, rule: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name}: expected {rule}, got {type(v).__name__} {v!r}")
+    if (allowed is not None and v not in allowed) or not 0 <= v < 2**64:
+        raise ValueError(f"{name}: expected {rule}, got {v!r}")
+    return int(v)
+
+
 class NativeState(NamedTuple):
     """What a native runner needs of an optimizer: :meth:`Optimizer.native_state`.
 
@@ -350,6 +450,19 @@ class Optimizer:
         :class:`NonFiniteGradientError`; "skip" counts it in ``skipped_steps``; either way
         no parameter, state or step count changes.  "ignore" skips the check (one read of
         every gradient) and lets NaN/Inf reach the parameters, as torch.optim does.
+    state_dtype : {"float32", "bfloat16", "int8"}
+        How Adam and AdamW store their two moments for float32 parameters (other
+        optimizers keep their state in the parameters' dtype).  "bfloat16" halves the state
+        (uint16 arrays of bfloat16 bits, rounded stochastically); "int8" keeps a quarter of
+        it (a byte per element and a float32 scale per block and moment).  The step reads
+        and writes the compressed form in one pass.  :mod:`msopt.reference.lowbit` spells
+        out both rules.  amsgrad is not available with compressed state.
+    block_size : {256, 2048}
+        The block of int8 state: the elements (along a row of the parameter, viewed as
+        ``(rows, -1)``) that share one scale per moment.
+    seed : int
+        The seed of the random bits of bfloat16 state's stochastic rounding (the same seed
+        repeats a run bit for bit, whatever the thread count).
 
     The hyperparameters of each group (``param_groups[i][key]``) may be edited between
     steps, as in torch.  Each is checked against the optimizer's rules (``_rules``: a
@@ -367,11 +480,15 @@ class Optimizer:
     _rules: ClassVar[dict[str, Rule]]
     _nonnegative: ClassVar[tuple[str, ...]] = ()  # state slots that hold sums of squares
     _pairs: ClassVar[tuple[str, ...]] = ()  # the keys whose rule is a pair (betas)
+    _compressible: ClassVar[bool] = False  # whether state_dtype may compress the state
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any], *,
-                 max_grad_norm: float | None = None, nonfinite: str = "raise") -> None:
+                 max_grad_norm: float | None = None, nonfinite: str = "raise",
+                 state_dtype: str = "float32", block_size: int = 256, seed: int = 0) -> None:
         self.max_grad_norm = max_grad_norm
         self.nonfinite = nonfinite
+        self._format = _StateFormat.make(type(self), state_dtype, block_size, seed)
+        self._scales: list[np.ndarray] = []  # int8 state: two scale arrays a parameter
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.skipped_steps = 0
@@ -568,10 +685,16 @@ class Optimizer:
         _check_disjoint(self._params + ps)
         group["params"] = tuple(ps)  # a tuple: replacing a parameter in place is refused
         needs = self._needs(c)
+        fmt = self._format
+        if fmt.kind:
+            fmt.check_group(ps, c, gi)
         for p in ps:
-            for slot, need in zip(self._slots, needs):
-                self._states.append(np.full_like(p, self._fill(slot, c)) if need else None)
+            for s, (slot, need) in enumerate(zip(self._slots, needs)):
+                self._states.append(fmt.zeros(p, s) if fmt.kind and need else
+                                    np.full_like(p, self._fill(slot, c)) if need else None)
             self._states.extend([None] * (_SLOTS - len(self._slots)))
+            if fmt.kind == _INT8:
+                self._scales += [fmt.scale_zeros(p), fmt.scale_zeros(p)]
         self._group_params.append(group["params"])
         self._group_dtypes.append(dtype)
         self._keep(group, c, dtype)
@@ -605,7 +728,8 @@ class Optimizer:
         hypers = self._native_hypers()
         finite, norm, _ = _core.optimizer_step(
             self._algo, self._params, grads, self._states, self._steps, hypers, self._sizes,
-            self._max_grad_norm or 0.0, self._nonfinite != "ignore")
+            self._max_grad_norm or 0.0, self._nonfinite != "ignore",
+            self._format.native(self._scales))
         if finite:
             self.last_grad_norm = None if self._max_grad_norm is None else norm
         elif self._nonfinite == "skip":  # a step taken (and counted) as skipped
@@ -631,7 +755,14 @@ class Optimizer:
         native runners (see :class:`NativeState`).  The arrays are live, not copies: a
         runner updates them in place, as :meth:`step` does.  The hyperparameters are
         checked as :meth:`step` checks them (TypeError/ValueError for a bad edit).  The one
-        way code outside this module reaches the optimizer's internals."""
+        way code outside this module reaches the optimizer's internals.
+
+        Native runners step float state only: an optimizer with compressed state
+        (``state_dtype`` other than "float32") raises ValueError here."""
+        if self._format.kind:
+            raise ValueError(f"state_dtype={self._format.dtype!r}: compressed optimizer state "
+                             "is stepped by Optimizer.step only; this model's native training "
+                             "loop needs state_dtype='float32'")
         return NativeState(self._algo, self._native_hypers(), list(self._sizes),
                            self._params, self._states, self._steps,
                            self._max_grad_norm or 0.0)
@@ -647,8 +778,22 @@ class Optimizer:
                 a = self._states[i * _SLOTS + s]
                 if a is not None:
                     entry[name] = a
+            if self._format.kind == _INT8:
+                entry["exp_avg_scale"], entry["exp_avg_sq_scale"] = self._scales[2 * i:2 * i + 2]
             out[i] = entry
         return out
+
+    @property
+    def state_dtype(self) -> str:
+        """How the moments are stored: "float32" (the parameters' dtype), "bfloat16" or
+        "int8" (see the class's ``state_dtype`` parameter)."""
+        return self._format.dtype
+
+    @property
+    def state_nbytes(self) -> int:
+        """The bytes of optimizer state held (every state array and scale)."""
+        arrays = [a for a in self._states if a is not None] + self._scales
+        return sum(a.nbytes for a in arrays)
 
     def state_dict(self) -> dict[str, Any]:
         """A snapshot (copies) of the state and hyperparameters: plain NumPy arrays and
@@ -661,7 +806,10 @@ class Optimizer:
             d["params"] = list(range(start, start + len(g["params"])))
             start += len(g["params"])
             groups.append(d)
-        return {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
+        out = {"optimizer": type(self).__name__, "state": state, "param_groups": groups}
+        if self._format.kind:
+            out["state_format"] = self._format.as_dict()
+        return out
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore a snapshot from :meth:`state_dict`.  Everything is checked before
@@ -704,13 +852,16 @@ class Optimizer:
                                  f"{sorted(extra)}")
             merged = {k: v for k, v in {**mine, **g}.items() if k != "params"}
             checked.append(self._checked_values(merged, gw, self._group_dtypes[gi]))
+        fmt = self._format.loaded(state_dict.get("state_format"), where)
         state = state_dict.get("state", {})
         if not isinstance(state, Mapping):
             raise TypeError(f"{where}['state']: expected a dict, got {type(state).__name__}")
         new_states = list(self._states)
         writes: list[tuple[int, np.ndarray]] = []
+        scale_writes: list[tuple[int, np.ndarray]] = []
         steps = self._steps.copy()
         group_of = [gi for gi, g in enumerate(self.param_groups) for _ in g["params"]]
+        extra_keys = fmt.extra_keys()
         for i, p in enumerate(self._params):
             entry = state.get(i, state.get(str(i)))
             if entry is None:
@@ -718,13 +869,14 @@ class Optimizer:
             if not isinstance(entry, Mapping):
                 raise TypeError(f"{where}['state'][{i}]: expected a dict, got "
                                 f"{type(entry).__name__}")
-            have = {k for k in entry if k != "step"}
+            have = {k for k in entry if k != "step"} - set(extra_keys)
             unknown = have - set(self._slots)
             if unknown:
                 raise ValueError(f"state_dict: parameter {i} has state {sorted(unknown)}, "
                                  f"which {type(self).__name__} does not keep")
             needs = self._needs(checked[group_of[i]])
             missing = {n for n, need in zip(self._slots, needs) if need} - have
+            missing |= {k for k in extra_keys if k not in entry}
             if missing:
                 raise ValueError(f"state_dict: parameter {i} lacks state {sorted(missing)}")
             for s, n in enumerate(self._slots):
@@ -732,15 +884,27 @@ class Optimizer:
                     new_states[i * _SLOTS + s] = None
                     continue
                 src = np.asarray(entry[n])
-                if src.shape != p.shape or src.dtype != p.dtype:
+                dtype = fmt.slot_dtype(p, s)
+                if src.shape != p.shape or src.dtype != dtype:
                     raise ValueError(f"state_dict: state[{i}][{n!r}] has shape {src.shape} "
                                      f"and dtype {src.dtype}; the parameter needs "
-                                     f"{p.shape} {p.dtype}")
-                if np.isnan(src).any() or (n in self._nonnegative and (src < 0).any()):
-                    rule = "holds NaN" if np.isnan(src).any() else "holds negative values"
+                                     f"{p.shape} {dtype}" + fmt.hint())
+                values = fmt.values(src, s)
+                if np.isnan(values).any() or (n in self._nonnegative and (values < 0).any()):
+                    rule = "holds NaN" if np.isnan(values).any() else "holds negative values"
                     raise ValueError(f"{where}['state'][{i}][{n!r}]: {rule}; a step would "
                                      f"write NaN into the parameter")
                 writes.append((i * _SLOTS + s, src))
+            for s, n in enumerate(extra_keys):
+                src = np.asarray(entry[n])
+                shape = fmt.scale_shape(p)
+                if src.shape != shape or src.dtype != np.float32:
+                    raise ValueError(f"state_dict: state[{i}][{n!r}] has shape {src.shape} "
+                                     f"and dtype {src.dtype}; expected {shape} float32")
+                if not (np.isfinite(src).all() and (src >= 0).all()):
+                    raise ValueError(f"{where}['state'][{i}][{n!r}]: scales must be finite "
+                                     "and >= 0")
+                scale_writes.append((2 * i + s, src))
             step = entry.get("step", 0)
             if isinstance(step, _NOT_REAL) or not isinstance(step, (int, np.integer)):
                 raise TypeError(f"{where}['state'][{i}]['step']: expected {_STEP_RULE}, got "
@@ -749,10 +913,13 @@ class Optimizer:
                 raise ValueError(f"{where}['state'][{i}]['step']: expected {_STEP_RULE}, got "
                                  f"{step!r}")
             steps[i] = int(step)
+        for k, src in scale_writes:
+            np.copyto(self._scales[k], src)
+        self._format = fmt
         for k, src in writes:
             dst = new_states[k]
             if dst is None:
-                dst = new_states[k] = np.empty_like(self._params[k // _SLOTS])
+                dst = new_states[k] = np.empty(src.shape, src.dtype)
             np.copyto(dst, src)
         self._states = new_states
         self._steps[:] = steps
@@ -767,6 +934,10 @@ class Optimizer:
         for i, g in enumerate(self.param_groups):
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(g.items()) if k != "params"]
+        fmt = self._format
+        if fmt.kind:
+            lines.append(f"state_dtype: {fmt.dtype}" + (f" (blocks of {fmt.block})"
+                                                        if fmt.kind == _INT8 else ""))
         return "\n".join(lines + [")"])
 
 
@@ -886,6 +1057,7 @@ class Adam(Optimizer):
     _algo = _core.Algo.ADAM
     _slots = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _default_wd = 0.0
+    _compressible = True
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -1064,6 +1236,10 @@ def flatten_state_dict(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
         for k, v in g.items():
             flat[f"param_groups/{gi}/{k}"] = _flat_value(
                 v, f"{where}['param_groups'][{gi}][{k!r}]")
+    fmt = state_dict.get("state_format")
+    if isinstance(fmt, Mapping):
+        for k, v in fmt.items():
+            flat[f"state_format/{k}"] = _flat_value(v, f"{where}['state_format'][{k!r}]")
     return flat
 
 
@@ -1098,6 +1274,9 @@ def unflatten_state_dict(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
         if not isinstance(key, str):
             raise TypeError(f"flat: expected str keys, got {type(key).__name__} {key!r}")
         parts = key.split("/")
+        if parts[0] == "state_format" and len(parts) == 2:
+            out.setdefault("state_format", {})[parts[1]] = _scalar(np.asarray(flat[key]))
+            continue
         if parts[0] not in ("state", "param_groups") or len(parts) != 3:
             continue  # the name, or an entry this version does not know
         try:

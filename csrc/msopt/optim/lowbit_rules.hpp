@@ -1,0 +1,156 @@
+// Adam / AdamW with compressed moments, included by each ISA translation unit next to
+// update_rules.hpp.  The formulas and codes are written out in msopt/reference/lowbit.py,
+// which the kernels match bit for bit (integer operations and IEEE float operations only).
+//
+//   bfloat16: m and v are stored as the top 16 bits of their float32 value, rounded
+//             stochastically: add 16 random bits below the kept ones, then truncate.  The
+//             random bits of element i are lowbias32(uint32(i) ^ key), with one key per
+//             (seed, parameter, step, moment), so they do not depend on threads or ISA.
+//   int8:     each block of at most B elements of a row keeps one float32 scale per moment
+//             (the block's largest magnitude) and one byte per element: m in a signed code
+//             with 4 exponent and 3 mantissa bits (relative to the scale, down to 2**-17),
+//             v in an unsigned code with 5 exponent and 3 mantissa bits (down to 2**-33).
+//             A step decodes a block, updates it in float32 (the parameter update uses the
+//             new float32 moments), finds the new scales and encodes the block again.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "update_rules.hpp"
+
+namespace msopt::rules {
+namespace {
+
+inline std::uint32_t bits_of(float x) {
+    std::uint32_t b;
+    std::memcpy(&b, &x, 4);
+    return b;
+}
+inline float float_of(std::uint32_t b) {
+    float x;
+    std::memcpy(&x, &b, 4);
+    return x;
+}
+
+inline std::uint32_t lowbias32(std::uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
+inline float bf16_decode(std::uint16_t h) { return float_of(std::uint32_t(h) << 16); }
+inline std::uint16_t bf16_round(float x, std::uint32_t r) {
+    return std::uint16_t((bits_of(x) + (r >> 16)) >> 16);
+}
+
+// The signed code of m: |x| = |m| / scale in [0, 1]; codes 0..7 are x = c * 2**-17, codes
+// 8..127 are (1 + mantissa / 8) * 2**(exponent - 15), rounded half up.
+inline std::int8_t q8m_encode(float m, float inv) {
+    const float x = float_of(bits_of(m) & 0x7fffffffU) * inv;
+    std::int32_t c = x < 0x1p-14f ? std::int32_t(x * 0x1p17f + 0.5f)
+                                  : std::int32_t((bits_of(x) + 0x80000U) >> 20) - 896;
+    c = c < 127 ? c : 127;
+    return std::int8_t(bits_of(m) >> 31 ? -c : c);
+}
+inline float q8m_decode(std::int8_t q, float scale) {
+    const std::int32_t c = q < 0 ? -std::int32_t(q) : std::int32_t(q);
+    const float mag = c < 8 ? float(c) * 0x1p-17f : float_of(std::uint32_t(c + 896) << 20);
+    return (q < 0 ? -mag : mag) * scale;
+}
+// The unsigned code of v: codes 0..7 are x = c * 2**-33, codes 8..255 are
+// (1 + mantissa / 8) * 2**(exponent - 31).
+inline std::uint8_t q8v_encode(float v, float inv) {
+    const float x = float_of(bits_of(v) & 0x7fffffffU) * inv;
+    std::int32_t c = x < 0x1p-30f ? std::int32_t(x * 0x1p33f + 0.5f)
+                                  : std::int32_t((bits_of(x) + 0x80000U) >> 20) - 768;
+    c = c < 255 ? c : 255;
+    return std::uint8_t(c);
+}
+inline float q8v_decode(std::uint8_t q, float scale) {
+    const std::int32_t c = q;
+    const float mag = c < 8 ? float(c) * 0x1p-33f : float_of(std::uint32_t(c + 768) << 20);
+    return mag * scale;
+}
+
+// The largest magnitude of n floats (order-free: an integer max over the bits), and the
+// factor that maps it to 1 (0 for an all-zero block).
+inline float absmax(const float* __restrict a, std::size_t n) {
+    std::uint32_t mx = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint32_t b = bits_of(a[i]) & 0x7fffffffU;
+        mx = mx < b ? b : mx;
+    }
+    return float_of(mx);
+}
+inline float inverse(float a) { return a > 0.0f ? 1.0f / a : 0.0f; }
+
+template <bool WD, bool DECOUPLED>
+void adam_bf16(const Scalars<float>& s, float* __restrict p, const float* __restrict g,
+               std::uint16_t* __restrict m, std::uint16_t* __restrict v, std::size_t n,
+               std::uint64_t first, std::uint32_t key_m, std::uint32_t key_v) {
+    const std::uint32_t i0 = std::uint32_t(first);
+    for (std::size_t i = 0; i < n; ++i) {
+        float pi = p[i];
+        float gi = g[i] * s.gs;
+        if constexpr (WD) gi = gi + s.wd * pi;
+        if constexpr (DECOUPLED) pi = pi * s.decay;
+        const float mi = s.b1 * bf16_decode(m[i]) + s.omb1 * gi;
+        const float vi = s.b2 * bf16_decode(v[i]) + s.omb2 * gi * gi;
+        const std::uint32_t idx = i0 + std::uint32_t(i);
+        m[i] = bf16_round(mi, lowbias32(idx ^ key_m));
+        v[i] = bf16_round(vi, lowbias32(idx ^ key_v));
+        p[i] = pi - s.step * mi / (std::sqrt(vi) * s.ibc2 + s.eps);
+    }
+}
+
+template <bool WD, bool DECOUPLED>
+void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restrict g,
+             std::int8_t* __restrict qm, std::uint8_t* __restrict qv, float* scale_m,
+             float* scale_v, std::size_t n) {
+    float bm[kMaxQ8Block], bv[kMaxQ8Block];
+    const float am = *scale_m, av = *scale_v;
+    for (std::size_t i = 0; i < n; ++i) {
+        float pi = p[i];
+        float gi = g[i] * s.gs;
+        if constexpr (WD) gi = gi + s.wd * pi;
+        if constexpr (DECOUPLED) pi = pi * s.decay;
+        const float mi = s.b1 * q8m_decode(qm[i], am) + s.omb1 * gi;
+        const float vi = s.b2 * q8v_decode(qv[i], av) + s.omb2 * gi * gi;
+        bm[i] = mi;
+        bv[i] = vi;
+        p[i] = pi - s.step * mi / (std::sqrt(vi) * s.ibc2 + s.eps);
+    }
+    const float nm = absmax(bm, n), nv = absmax(bv, n);
+    const float im = inverse(nm), iv = inverse(nv);
+    for (std::size_t i = 0; i < n; ++i) {
+        qm[i] = q8m_encode(bm[i], im);
+        qv[i] = q8v_encode(bv[i], iv);
+    }
+    *scale_m = nm;
+    *scale_v = nv;
+}
+
+// Dispatch on the options (Adam's L2 decay, AdamW's decoupled decay).
+inline void update_bf16(const Coeffs& c, float* p, const float* g, std::uint16_t* m,
+                        std::uint16_t* v, std::size_t n, std::uint64_t first,
+                        std::uint32_t key_m, std::uint32_t key_v) {
+    const Scalars<float> s(c);
+    if (c.algo == Algo::AdamW) adam_bf16<false, true>(s, p, g, m, v, n, first, key_m, key_v);
+    else if (c.weight_decay != 0.0) adam_bf16<true, false>(s, p, g, m, v, n, first, key_m, key_v);
+    else adam_bf16<false, false>(s, p, g, m, v, n, first, key_m, key_v);
+}
+
+inline void update_q8(const Coeffs& c, float* p, const float* g, std::int8_t* qm,
+                      std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n) {
+    const Scalars<float> s(c);
+    if (c.algo == Algo::AdamW) adam_q8<false, true>(s, p, g, qm, qv, scale_m, scale_v, n);
+    else if (c.weight_decay != 0.0) adam_q8<true, false>(s, p, g, qm, qv, scale_m, scale_v, n);
+    else adam_q8<false, false>(s, p, g, qm, qv, scale_m, scale_v, n);
+}
+
+}  // namespace
+}  // namespace msopt::rules

@@ -1,0 +1,215 @@
+"""Adam and AdamW with compressed moments, in NumPy: the twin of
+csrc/msopt/optim/lowbit_rules.hpp, bit for bit.
+
+Two storage forms (``state_dtype`` of :class:`msopt.Adam` and :class:`msopt.AdamW`):
+
+``"bfloat16"``
+    ``exp_avg`` and ``exp_avg_sq`` hold the top 16 bits of the float32 moments (uint16
+    arrays), rounded stochastically: 16 random bits are added below the kept ones before
+    truncation, so a moment is rounded up with probability equal to the dropped fraction.
+    Element ``i`` of a parameter draws ``lowbias32(uint32(i) ^ key)``, with ``key`` from
+    :func:`stream_key` (seed, parameter, step, moment): the draws do not depend on threads,
+    ISA or which rows a step touches.
+
+``"int8"``
+    The parameter is viewed as ``(rows, cols)`` (``cols`` = its size past the first axis; a
+    1-D array is one row) and each row is cut into blocks of ``block`` elements (the last one
+    shorter).  Each block keeps the largest magnitude of each moment as its float32 scale
+    (``exp_avg_scale``, ``exp_avg_sq_scale``, shape ``(rows, blocks)``) and one byte per
+    element: ``exp_avg`` in a signed 8-bit float code (sign, 4 exponent and 3 mantissa bits,
+    down to 2**-17 of the scale; int8), ``exp_avg_sq`` in an unsigned one (5 exponent and 3
+    mantissa bits, down to 2**-33; uint8), so small second moments keep their relative
+    precision (the non-linear code of Dettmers et al., 2022, in a form computed without a
+    table).  A step decodes a block, updates it in float32 (the parameter moves by the new
+    float32 moments), takes the new scales and encodes it again, rounding to nearest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "adam_bf16",
+    "adam_int8",
+    "bf16_decode",
+    "bf16_round",
+    "block_layout",
+    "lowbias32",
+    "q8m_decode",
+    "q8m_encode",
+    "q8v_decode",
+    "q8v_encode",
+    "stream_key",
+]
+
+_M64 = (1 << 64) - 1
+_U32 = np.uint32
+
+
+def _mix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+def stream_key(seed: int, param: int, step: int, slot: int) -> int:
+    """The 32-bit key of moment ``slot`` (0: m, 1: v) of parameter ``param`` (its index in
+    the optimizer) at step ``step`` (counted from 1)."""
+    return _mix64(_mix64(_mix64(seed & _M64) ^ param) ^ ((step * 2 + slot) & _M64)) & 0xFFFFFFFF
+
+
+def lowbias32(x: np.ndarray) -> np.ndarray:
+    """A 32-bit integer hash (uint32 in, uint32 out)."""
+    x = x.astype(_U32)
+    x ^= x >> _U32(16)
+    x *= _U32(0x7FEB352D)
+    x ^= x >> _U32(15)
+    x *= _U32(0x846CA68B)
+    x ^= x >> _U32(16)
+    return x
+
+
+def bf16_decode(h: np.ndarray) -> np.ndarray:
+    """bfloat16 bits (uint16) to float32."""
+    return (h.astype(_U32) << _U32(16)).view(np.float32)
+
+
+def bf16_round(x: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """float32 to bfloat16 bits, rounded up with the probability of the dropped fraction,
+    given 32 random bits ``r`` per element (their top 16 are used)."""
+    b = np.ascontiguousarray(x, np.float32).view(_U32)
+    return ((b + (r >> _U32(16))) >> _U32(16)).astype(np.uint16)
+
+
+def _bits(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, np.float32).view(_U32)
+
+
+def _magnitude_ratio(x: np.ndarray, inv: np.ndarray) -> np.ndarray:
+    return (_bits(x) & _U32(0x7FFFFFFF)).view(np.float32) * inv
+
+
+def _encode(x: np.ndarray, sub: float, scale_up: float, bias: int, top: int) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # each branch overflows where the other is used
+        small = (x * np.float32(scale_up) + np.float32(0.5)).astype(np.int32)
+        big = ((_bits(x) + _U32(0x80000)) >> _U32(20)).astype(np.int32) - bias
+    c = np.where(x < np.float32(sub), small, big)
+    return np.minimum(c, top)
+
+
+def _decode(c: np.ndarray, scale_down: float, bias: int) -> np.ndarray:
+    c = c.astype(np.int32)
+    normal = ((np.maximum(c, 8) + bias).astype(_U32) << _U32(20)).view(np.float32)
+    return np.where(c < 8, c.astype(np.float32) * np.float32(scale_down), normal)
+
+
+def q8m_encode(m: np.ndarray, inv: Any) -> np.ndarray:
+    """Signed 8-bit code of ``m`` given ``inv`` = 1 / scale (0 for a zero scale)."""
+    c = _encode(_magnitude_ratio(m, inv), 2.0**-14, 2.0**17, 896, 127)
+    return np.where(_bits(m) >> _U32(31) != 0, -c, c).astype(np.int8)
+
+
+def q8m_decode(q: np.ndarray, scale: Any) -> np.ndarray:
+    c = np.abs(q.astype(np.int32))
+    mag = _decode(c, 2.0**-17, 896)
+    return np.where(q < 0, -mag, mag) * scale
+
+
+def q8v_encode(v: np.ndarray, inv: Any) -> np.ndarray:
+    """Unsigned 8-bit code of ``v`` given ``inv`` = 1 / scale (0 for a zero scale)."""
+    return _encode(_magnitude_ratio(v, inv), 2.0**-30, 2.0**33, 768, 255).astype(np.uint8)
+
+
+def q8v_decode(q: np.ndarray, scale: Any) -> np.ndarray:
+    return _decode(q, 2.0**-33, 768) * scale
+
+
+def block_layout(shape: tuple[int, ...], block: int) -> tuple[int, int, int]:
+    """(rows, cols, blocks per row) of a parameter of ``shape`` in int8 state."""
+    rows = shape[0] if len(shape) >= 2 else 1
+    cols = math.prod(shape[1:]) if len(shape) >= 2 else math.prod(shape)
+    return rows, cols, -(-cols // block)
+
+
+def _adam_moments(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *, t: int,
+                  lr: float, betas: tuple[float, float], eps: float, weight_decay: float,
+                  maximize: bool, gscale: float, decoupled: bool) -> tuple[np.ndarray, ...]:
+    """New m, v (float32) and the new parameter, from decoded moments."""
+    beta1, beta2 = float(betas[0]), float(betas[1])
+    g = g * np.float32((-1.0 if maximize else 1.0) * gscale)
+    pi = p
+    if decoupled:
+        pi = p * np.float32(1.0 - lr * weight_decay)
+    elif weight_decay != 0:
+        g = g + np.float32(weight_decay) * p
+    m = np.float32(beta1) * m + np.float32(1.0 - beta1) * g
+    v = np.float32(beta2) * v + np.float32(1.0 - beta2) * g * g
+    step_size = np.float32(lr / (1.0 - beta1**t))
+    ibc2 = np.float32(1.0 / math.sqrt(1.0 - beta2**t))
+    return m, v, pi - step_size * m / (np.sqrt(v) * ibc2 + np.float32(eps))
+
+
+def _rows_of(p: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    n_rows = p.shape[0] if p.ndim >= 2 else 1
+    return np.arange(n_rows) if rows is None else np.asarray(rows, np.int64)
+
+
+def adam_bf16(p: np.ndarray, g: np.ndarray, state: dict[str, Any], *, t: int, seed: int,
+              param_index: int, rows: np.ndarray | None = None, lr: float = 1e-3,
+              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+              weight_decay: float = 0.0, maximize: bool = False, gscale: float = 1.0,
+              decoupled: bool = False) -> None:
+    """One Adam(W) step on float32 ``p`` with bfloat16 moments ``state["exp_avg"]``,
+    ``state["exp_avg_sq"]`` (uint16, p's shape), in place.  ``rows``: the distinct rows a
+    row-sparse gradient ``g`` (one row per id) updates; None for a dense ``g``."""
+    flat = p.reshape(-1)
+    cols = flat.size // max(1, p.shape[0] if p.ndim >= 2 else 1)
+    idx = (_rows_of(p, rows)[:, None] * cols + np.arange(cols)).reshape(-1)
+    m16, v16 = state["exp_avg"].reshape(-1), state["exp_avg_sq"].reshape(-1)
+    m, v, newp = _adam_moments(flat[idx], np.asarray(g, np.float32).reshape(-1),
+                               bf16_decode(m16[idx]), bf16_decode(v16[idx]), t=t, lr=lr,
+                               betas=betas, eps=eps, weight_decay=weight_decay,
+                               maximize=maximize, gscale=gscale, decoupled=decoupled)
+    i32 = idx.astype(np.uint64).astype(_U32)
+    m16[idx] = bf16_round(m, lowbias32(i32 ^ _U32(stream_key(seed, param_index, t, 0))))
+    v16[idx] = bf16_round(v, lowbias32(i32 ^ _U32(stream_key(seed, param_index, t, 1))))
+    flat[idx] = newp
+
+
+def _absmax(x: np.ndarray) -> np.float32:
+    if x.size == 0:
+        return np.float32(0.0)
+    return (_bits(x) & _U32(0x7FFFFFFF)).max().view(np.float32)
+
+
+def adam_int8(p: np.ndarray, g: np.ndarray, state: dict[str, Any], *, t: int, block: int,
+              rows: np.ndarray | None = None, lr: float = 1e-3,
+              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+              weight_decay: float = 0.0, maximize: bool = False, gscale: float = 1.0,
+              decoupled: bool = False) -> None:
+    """One Adam(W) step on float32 ``p`` with int8 moments: ``state["exp_avg"]`` (int8),
+    ``state["exp_avg_sq"]`` (uint8), both p's shape, and their scales
+    ``state["exp_avg_scale"]``, ``state["exp_avg_sq_scale"]`` (float32, (rows, blocks)),
+    in place, block by block.  ``rows`` as in :func:`adam_bf16`."""
+    _, cols, nb = block_layout(p.shape, block)
+    flat = p.reshape(-1)
+    qm, qv = state["exp_avg"].reshape(-1), state["exp_avg_sq"].reshape(-1)
+    sm, sv = state["exp_avg_scale"], state["exp_avg_sq_scale"]
+    gf = np.asarray(g, np.float32).reshape(-1)
+    hyper: dict[str, Any] = dict(t=t, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                 maximize=maximize, gscale=gscale, decoupled=decoupled)
+    for k, r in enumerate(_rows_of(p, rows)):
+        for b in range(nb):
+            a, e = r * cols + b * block, r * cols + min((b + 1) * block, cols)
+            gb = gf[k * cols + b * block:k * cols + min((b + 1) * block, cols)]
+            m, v, newp = _adam_moments(flat[a:e], gb, q8m_decode(qm[a:e], sm[r, b]),
+                                       q8v_decode(qv[a:e], sv[r, b]), **hyper)
+            flat[a:e] = newp
+            am, av = _absmax(m), _absmax(v)
+            qm[a:e] = q8m_encode(m, np.float32(1.0) / am if am > 0 else np.float32(0.0))
+            qv[a:e] = q8v_encode(v, np.float32(1.0) / av if av > 0 else np.float32(0.0))
+            sm[r, b], sv[r, b] = am, av
