@@ -26,6 +26,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             rows += _bench.table_rows(case, medians)
     terminalreporter.write_sep("=", "msopt beside its peers (medians from this run)")
     terminalreporter.write_line(_bench.format_table(rows))
+    shares = {b.group: b.extra_info["state_share"] for b in session.benchmarks
+              if "state_share" in b.extra_info}
+    for group, share in shares.items():
+        terminalreporter.write_line(f"{group}: optimizer state {share:.1%} of float32's")
     for b in session.benchmarks:
         if "table" in b.extra_info:
             terminalreporter.write_sep("-", "time to accuracy (one fit each)")

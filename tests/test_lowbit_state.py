@@ -176,7 +176,10 @@ def test_bfloat16_rounding_is_seeded():
 def test_stochastic_rounding_is_unbiased():
     x = np.full(200_000, 1.0 + 2.0**-9, np.float32)  # a quarter of the way to the next bf16
     r = lowbit.lowbias32(np.arange(x.size, dtype=np.uint32) ^ np.uint32(12345))
-    up = lowbit.bf16_decode(lowbit.bf16_round(x, r)) > 1.0
+    for half in (r >> np.uint32(16), r & np.uint32(0xFFFF)):
+        up = lowbit.bf16_decode(lowbit.bf16_round(x, half)) > 1.0
+        assert abs(up.mean() - 0.25) < 0.005
+    up = lowbit.bf16_decode(lowbit.bf16_round(x, r >> np.uint32(16))) > 1.0
     assert abs(up.mean() - 0.25) < 0.005
 
 

@@ -53,7 +53,7 @@ py::list snapshot(const py::list& l) {
     return py::reinterpret_steal<py::list>(c);
 }
 
-// The random-stream key of moment `slot` of parameter `param` at step t (bfloat16 state):
+// The random-stream key of parameter `param` at step t (bfloat16 state):
 // splitmix64's finalizer, chained; msopt.reference.lowbit.stream_key is its twin.
 std::uint64_t mix64(std::uint64_t x) {
     x += 0x9E3779B97F4A7C15ull;
@@ -61,8 +61,8 @@ std::uint64_t mix64(std::uint64_t x) {
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
-std::uint32_t stream_key(std::uint64_t seed, std::uint64_t param, std::uint64_t t, int slot) {
-    return std::uint32_t(mix64(mix64(mix64(seed) ^ param) ^ (t * 2 + std::uint64_t(slot))));
+std::uint32_t stream_key(std::uint64_t seed, std::uint64_t param, std::uint64_t t) {
+    return std::uint32_t(mix64(mix64(mix64(seed) ^ param) ^ t));
 }
 
 // The compressed-state options: (kind, block, seed, scales), scales holding two float32
@@ -118,8 +118,7 @@ void compressed_state(const Compress& c, const py::list& states, std::size_t i,
     }
     task.skind = c.kind;
     if (c.kind == StateKind::BF16) {
-        task.key[0] = stream_key(c.seed, i, t, 0);
-        task.key[1] = stream_key(c.seed, i, t, 1);
+        task.key = stream_key(c.seed, i, t);
         return;
     }
     // The block layout: the parameter as (rows, cols), cols its last axes (1-D: one row).

@@ -41,6 +41,7 @@ class Case:
     runners: dict[str, Callable[[], Any]] = field(default_factory=dict)
     unit: str = "param"   # what `params` counts
     floor_scale: float = 0.0  # floor time x this = the floor for this case (0: bytes/28)
+    state_share: float = 0.0  # optimizer-state bytes beside float32 state (0: not measured)
 
 
 def _set_threads(n: int) -> None:
@@ -160,6 +161,36 @@ def dense_case(name: str, n: int, threads: int, peers: bool = True) -> Case:
             topt = tcls([tp_], **opts, foreach=True)
             label = "torch foreach"
         case.runners[label] = topt.step
+    return case
+
+
+LOWBIT_BYTES = {"bfloat16": 20.0, "int8": 16.0 + 16.0 / 256}  # nominal traffic per param
+
+
+def lowbit_case(state_dtype: str, n: int, threads: int) -> Case:
+    """Adam on one array of n fp32 parameters with compressed moments ("msopt") beside
+    msopt's float32-state step, the 7-stream floor and torch's fused Adam; every optimizer
+    skips the NaN/Inf pre-pass (nonfinite="ignore", as torch does)."""
+    _set_threads(threads)
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(n, dtype=np.float32)
+    g = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
+    case = Case(f"Adam state={state_dtype} n={n:.0e} t={threads}", f"1 x {n:,}", n,
+                int(round(LOWBIT_BYTES[state_dtype])), threads)
+    small = msopt.Adam([p], state_dtype=state_dtype, nonfinite="ignore")
+    full = msopt.Adam([p.copy()], nonfinite="ignore")
+    case.runners["msopt"] = lambda: small.step([g])
+    case.runners["msopt float32 state"] = lambda: full.step([g])
+    fl = [np.zeros(n, np.float32) for _ in range(3)]
+    case.runners["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
+    case.floor_scale = LOWBIT_BYTES[state_dtype] / 28
+    case.state_share = small.state_nbytes / full.state_nbytes
+    torch = _torch()
+    if torch is not None:
+        tp = torch.from_numpy(p.copy()).requires_grad_()
+        tp.grad = torch.from_numpy(g)
+        topt = torch.optim.Adam([tp], fused=True)
+        case.runners["torch fused"] = topt.step
     return case
 
 

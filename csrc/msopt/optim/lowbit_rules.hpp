@@ -4,8 +4,9 @@
 //
 //   bfloat16: m and v are stored as the top 16 bits of their float32 value, rounded
 //             stochastically: add 16 random bits below the kept ones, then truncate.  The
-//             random bits of element i are lowbias32(uint32(i) ^ key), with one key per
-//             (seed, parameter, step, moment), so they do not depend on threads or ISA.
+//             32 random bits of element i are lowbias32(uint32(i) ^ key), with one key per
+//             (seed, parameter, step): the high half rounds m, the low half v.  They do not
+//             depend on threads or ISA.
 //   int8:     each block of at most B elements of a row keeps one float32 scale per moment
 //             (the block's largest magnitude) and one byte per element: m in a signed code
 //             with 4 exponent and 3 mantissa bits (relative to the scale, down to 2**-17),
@@ -43,8 +44,9 @@ inline std::uint32_t lowbias32(std::uint32_t x) {
 }
 
 inline float bf16_decode(std::uint16_t h) { return float_of(std::uint32_t(h) << 16); }
+// x rounded up with probability (dropped bits) / 2**16, given 16 random bits r.
 inline std::uint16_t bf16_round(float x, std::uint32_t r) {
-    return std::uint16_t((bits_of(x) + (r >> 16)) >> 16);
+    return std::uint16_t((bits_of(x) + r) >> 16);
 }
 
 // The signed code of m: |x| = |m| / scale in [0, 1]; codes 0..7 are x = c * 2**-17, codes
@@ -76,22 +78,13 @@ inline float q8v_decode(std::uint8_t q, float scale) {
     return mag * scale;
 }
 
-// The largest magnitude of n floats (order-free: an integer max over the bits), and the
-// factor that maps it to 1 (0 for an all-zero block).
-inline float absmax(const float* __restrict a, std::size_t n) {
-    std::uint32_t mx = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t b = bits_of(a[i]) & 0x7fffffffU;
-        mx = mx < b ? b : mx;
-    }
-    return float_of(mx);
-}
+// The factor that maps a block's largest magnitude to 1 (0 for an all-zero block).
 inline float inverse(float a) { return a > 0.0f ? 1.0f / a : 0.0f; }
 
 template <bool WD, bool DECOUPLED>
 void adam_bf16(const Scalars<float>& s, float* __restrict p, const float* __restrict g,
                std::uint16_t* __restrict m, std::uint16_t* __restrict v, std::size_t n,
-               std::uint64_t first, std::uint32_t key_m, std::uint32_t key_v) {
+               std::uint64_t first, std::uint32_t key) {
     const std::uint32_t i0 = std::uint32_t(first);
     for (std::size_t i = 0; i < n; ++i) {
         float pi = p[i];
@@ -100,9 +93,9 @@ void adam_bf16(const Scalars<float>& s, float* __restrict p, const float* __rest
         if constexpr (DECOUPLED) pi = pi * s.decay;
         const float mi = s.b1 * bf16_decode(m[i]) + s.omb1 * gi;
         const float vi = s.b2 * bf16_decode(v[i]) + s.omb2 * gi * gi;
-        const std::uint32_t idx = i0 + std::uint32_t(i);
-        m[i] = bf16_round(mi, lowbias32(idx ^ key_m));
-        v[i] = bf16_round(vi, lowbias32(idx ^ key_v));
+        const std::uint32_t r = lowbias32((i0 + std::uint32_t(i)) ^ key);
+        m[i] = bf16_round(mi, r >> 16);
+        v[i] = bf16_round(vi, r & 0xffffU);
         p[i] = pi - s.step * mi / (std::sqrt(vi) * s.ibc2 + s.eps);
     }
 }
@@ -113,6 +106,7 @@ void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restri
              float* scale_v, std::size_t n) {
     float bm[kMaxQ8Block], bv[kMaxQ8Block];
     const float am = *scale_m, av = *scale_v;
+    std::uint32_t mx_m = 0, mx_v = 0;  // the new scales' bits (integer max: order-free)
     for (std::size_t i = 0; i < n; ++i) {
         float pi = p[i];
         float gi = g[i] * s.gs;
@@ -122,9 +116,12 @@ void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restri
         const float vi = s.b2 * q8v_decode(qv[i], av) + s.omb2 * gi * gi;
         bm[i] = mi;
         bv[i] = vi;
+        const std::uint32_t bits_m = bits_of(mi) & 0x7fffffffU, bits_v = bits_of(vi) & 0x7fffffffU;
+        mx_m = mx_m < bits_m ? bits_m : mx_m;
+        mx_v = mx_v < bits_v ? bits_v : mx_v;
         p[i] = pi - s.step * mi / (std::sqrt(vi) * s.ibc2 + s.eps);
     }
-    const float nm = absmax(bm, n), nv = absmax(bv, n);
+    const float nm = float_of(mx_m), nv = float_of(mx_v);
     const float im = inverse(nm), iv = inverse(nv);
     for (std::size_t i = 0; i < n; ++i) {
         qm[i] = q8m_encode(bm[i], im);
@@ -137,19 +134,33 @@ void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restri
 // Dispatch on the options (Adam's L2 decay, AdamW's decoupled decay).
 inline void update_bf16(const Coeffs& c, float* p, const float* g, std::uint16_t* m,
                         std::uint16_t* v, std::size_t n, std::uint64_t first,
-                        std::uint32_t key_m, std::uint32_t key_v) {
+                        std::uint32_t key) {
     const Scalars<float> s(c);
-    if (c.algo == Algo::AdamW) adam_bf16<false, true>(s, p, g, m, v, n, first, key_m, key_v);
-    else if (c.weight_decay != 0.0) adam_bf16<true, false>(s, p, g, m, v, n, first, key_m, key_v);
-    else adam_bf16<false, false>(s, p, g, m, v, n, first, key_m, key_v);
+    if (c.algo == Algo::AdamW) adam_bf16<false, true>(s, p, g, m, v, n, first, key);
+    else if (c.weight_decay != 0.0) adam_bf16<true, false>(s, p, g, m, v, n, first, key);
+    else adam_bf16<false, false>(s, p, g, m, v, n, first, key);
 }
 
+template <bool WD, bool DECOUPLED>
+void adam_q8_blocks(const Scalars<float>& s, float* p, const float* g, std::int8_t* qm,
+                    std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n,
+                    std::size_t block) {
+    for (std::size_t a = 0, b = 0; a < n; a += block, ++b)
+        adam_q8<WD, DECOUPLED>(s, p + a, g + a, qm + a, qv + a, scale_m + b, scale_v + b,
+                               n - a < block ? n - a : block);
+}
+
+// n elements in consecutive blocks of `block` (the last one shorter), with their scales.
 inline void update_q8(const Coeffs& c, float* p, const float* g, std::int8_t* qm,
-                      std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n) {
+                      std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n,
+                      std::size_t block) {
     const Scalars<float> s(c);
-    if (c.algo == Algo::AdamW) adam_q8<false, true>(s, p, g, qm, qv, scale_m, scale_v, n);
-    else if (c.weight_decay != 0.0) adam_q8<true, false>(s, p, g, qm, qv, scale_m, scale_v, n);
-    else adam_q8<false, false>(s, p, g, qm, qv, scale_m, scale_v, n);
+    if (c.algo == Algo::AdamW)
+        adam_q8_blocks<false, true>(s, p, g, qm, qv, scale_m, scale_v, n, block);
+    else if (c.weight_decay != 0.0)
+        adam_q8_blocks<true, false>(s, p, g, qm, qv, scale_m, scale_v, n, block);
+    else
+        adam_q8_blocks<false, false>(s, p, g, qm, qv, scale_m, scale_v, n, block);
 }
 
 }  // namespace

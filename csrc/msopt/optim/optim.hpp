@@ -68,12 +68,12 @@ struct KernelTable {
     void (*stream7_f32)(float*, const float*, float*, float*, std::size_t);
     // Adam / AdamW on float32 parameters with compressed moments (lowbit_rules.hpp):
     // bfloat16 moments over n elements whose first is element `first` of its parameter;
-    // int8 moments over one block of n <= kMaxQ8Block elements with its two scales.
+    // int8 moments over n elements in consecutive blocks of `block` <= kMaxQ8Block (the
+    // last one shorter), with their consecutive scales.
     void (*update_bf16)(const Coeffs&, float*, const float*, std::uint16_t*, std::uint16_t*,
-                        std::size_t n, std::uint64_t first, std::uint32_t key_m,
-                        std::uint32_t key_v);
+                        std::size_t n, std::uint64_t first, std::uint32_t key);
     void (*update_q8)(const Coeffs&, float*, const float*, std::int8_t*, std::uint8_t*,
-                      float* scale_m, float* scale_v, std::size_t n);
+                      float* scale_m, float* scale_v, std::size_t n, std::size_t block);
 };
 
 // The table of the instruction set in use (set_isa switches every area at once).

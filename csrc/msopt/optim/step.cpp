@@ -1,5 +1,6 @@
 #include "step.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -26,11 +27,12 @@ void update_q8_row(const KernelTable& k, const ParamTask& t, std::size_t row, co
     auto* p = static_cast<float*>(t.param) + off;
     auto* qm = static_cast<std::int8_t*>(t.state[0]) + off;
     auto* qv = static_cast<std::uint8_t*>(t.state[1]) + off;
-    for (std::size_t b = (lo + t.block - 1) / t.block; b < nb && b * t.block < hi; ++b) {
-        const std::size_t a = b * t.block, e = a + t.block < t.cols ? a + t.block : t.cols;
-        k.update_q8(t.coeffs, p + a, g + a, qm + a, qv + a, t.scale[0] + row * nb + b,
-                    t.scale[1] + row * nb + b, e - a);
-    }
+    const std::size_t b0 = (lo + t.block - 1) / t.block;
+    const std::size_t b1 = std::min(nb, (hi + t.block - 1) / t.block);  // blocks starting < hi
+    if (b0 >= b1) return;
+    const std::size_t a = b0 * t.block, e = std::min(b1 * t.block, t.cols);
+    k.update_q8(t.coeffs, p + a, g + a, qm + a, qv + a, t.scale[0] + row * nb + b0,
+                t.scale[1] + row * nb + b0, e - a, t.block);
 }
 
 // Dense elements [lo, hi) of task t (an int8 task: the blocks that start there).
@@ -39,8 +41,7 @@ void update_range(const KernelTable& k, const ParamTask& t, std::size_t lo, std:
         k.update_bf16(t.coeffs, static_cast<float*>(t.param) + lo,
                       static_cast<const float*>(t.grad) + lo,
                       static_cast<std::uint16_t*>(t.state[0]) + lo,
-                      static_cast<std::uint16_t*>(t.state[1]) + lo, hi - lo, lo, t.key[0],
-                      t.key[1]);
+                      static_cast<std::uint16_t*>(t.state[1]) + lo, hi - lo, lo, t.key);
     } else if (t.skind == StateKind::Int8) {
         if (t.cols == 0) return;
         for (std::size_t r = lo / t.cols; r * t.cols < hi; ++r) {
@@ -78,8 +79,7 @@ void update_rows(const KernelTable& k, const ParamTask& t, std::size_t r0, std::
             if (t.skind == StateKind::BF16) {
                 k.update_bf16(t.coeffs, static_cast<float*>(t.param) + off, g,
                               static_cast<std::uint16_t*>(t.state[0]) + off,
-                              static_cast<std::uint16_t*>(t.state[1]) + off, d, off, t.key[0],
-                              t.key[1]);
+                              static_cast<std::uint16_t*>(t.state[1]) + off, d, off, t.key);
                 continue;
             }
         }

@@ -33,10 +33,10 @@ struct ParamTask {
     const std::int64_t* rows = nullptr;  // rows: the distinct row ids, n / dim of them
     Coeffs coeffs;
     StateKind skind = StateKind::Same;
-    // BF16: the random-stream keys of m and v.  Int8: the block length, the row length of
+    // BF16: the random-stream key.  Int8: the block length, the row length of
     // the block layout (the parameter viewed as (rows, cols); blocks never cross a row) and
     // the scales of m and v, (rows, ceil(cols / block)) float32 each.
-    std::uint32_t key[2] = {0, 0};
+    std::uint32_t key = 0;
     std::size_t block = 0, cols = 0;
     float* scale[2] = {nullptr, nullptr};
 };

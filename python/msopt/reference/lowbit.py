@@ -7,9 +7,9 @@ Two storage forms (``state_dtype`` of :class:`msopt.Adam` and :class:`msopt.Adam
     ``exp_avg`` and ``exp_avg_sq`` hold the top 16 bits of the float32 moments (uint16
     arrays), rounded stochastically: 16 random bits are added below the kept ones before
     truncation, so a moment is rounded up with probability equal to the dropped fraction.
-    Element ``i`` of a parameter draws ``lowbias32(uint32(i) ^ key)``, with ``key`` from
-    :func:`stream_key` (seed, parameter, step, moment): the draws do not depend on threads,
-    ISA or which rows a step touches.
+    Element ``i`` of a parameter draws 32 bits, ``lowbias32(uint32(i) ^ key)`` with ``key``
+    from :func:`stream_key` (seed, parameter, step); the high half rounds m, the low half v.
+    The draws do not depend on threads, ISA or which rows a step touches.
 
 ``"int8"``
     The parameter is viewed as ``(rows, cols)`` (``cols`` = its size past the first axis; a
@@ -56,10 +56,10 @@ def _mix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def stream_key(seed: int, param: int, step: int, slot: int) -> int:
-    """The 32-bit key of moment ``slot`` (0: m, 1: v) of parameter ``param`` (its index in
-    the optimizer) at step ``step`` (counted from 1)."""
-    return _mix64(_mix64(_mix64(seed & _M64) ^ param) ^ ((step * 2 + slot) & _M64)) & 0xFFFFFFFF
+def stream_key(seed: int, param: int, step: int) -> int:
+    """The 32-bit key of parameter ``param`` (its index in the optimizer) at step ``step``
+    (counted from 1)."""
+    return _mix64(_mix64(_mix64(seed & _M64) ^ param) ^ (step & _M64)) & 0xFFFFFFFF
 
 
 def lowbias32(x: np.ndarray) -> np.ndarray:
@@ -80,9 +80,9 @@ def bf16_decode(h: np.ndarray) -> np.ndarray:
 
 def bf16_round(x: np.ndarray, r: np.ndarray) -> np.ndarray:
     """float32 to bfloat16 bits, rounded up with the probability of the dropped fraction,
-    given 32 random bits ``r`` per element (their top 16 are used)."""
+    given 16 random bits ``r`` per element (uint32 values below 2**16)."""
     b = np.ascontiguousarray(x, np.float32).view(_U32)
-    return ((b + (r >> _U32(16))) >> _U32(16)).astype(np.uint16)
+    return ((b + r.astype(_U32)) >> _U32(16)).astype(np.uint16)
 
 
 def _bits(x: np.ndarray) -> np.ndarray:
@@ -174,9 +174,9 @@ def adam_bf16(p: np.ndarray, g: np.ndarray, state: dict[str, Any], *, t: int, se
                                bf16_decode(m16[idx]), bf16_decode(v16[idx]), t=t, lr=lr,
                                betas=betas, eps=eps, weight_decay=weight_decay,
                                maximize=maximize, gscale=gscale, decoupled=decoupled)
-    i32 = idx.astype(np.uint64).astype(_U32)
-    m16[idx] = bf16_round(m, lowbias32(i32 ^ _U32(stream_key(seed, param_index, t, 0))))
-    v16[idx] = bf16_round(v, lowbias32(i32 ^ _U32(stream_key(seed, param_index, t, 1))))
+    r = lowbias32(idx.astype(np.uint64).astype(_U32) ^ _U32(stream_key(seed, param_index, t)))
+    m16[idx] = bf16_round(m, r >> _U32(16))
+    v16[idx] = bf16_round(v, r & _U32(0xFFFF))
     flat[idx] = newp
 
 
