@@ -92,7 +92,7 @@ inline std::string type_name(PyObject* o) { return Py_TYPE(o)->tp_name; }
 // path reads NumPy's array struct and a few flags (a few ns); messages are built only on
 // failure, out of line.
 enum DTypes : unsigned {
-    kF32 = 1, kF64 = 2, kI64 = 4, kI32 = 8, kI8 = 16, kU8 = 32, kU16 = 64,
+    kF32 = 1, kF64 = 2, kI64 = 4, kI32 = 8, kU8 = 16, kU16 = 32,
     kFloat = kF32 | kF64
 };
 
@@ -101,7 +101,6 @@ inline unsigned dtype_bit(const ArrayView& v) {
     if (v.type_num == py::detail::npy_api::NPY_FLOAT_) return kF32;
     if (v.type_num == py::detail::npy_api::NPY_DOUBLE_) return kF64;
     if (v.type_num == py::detail::npy_api::NPY_INT_) return kI32;
-    if (v.type_num == py::detail::npy_api::NPY_BYTE_) return kI8;
     if (v.type_num == py::detail::npy_api::NPY_UBYTE_) return kU8;
     if (v.type_num == py::detail::npy_api::NPY_USHORT_) return kU16;
     return v.is_i64() ? unsigned(kI64) : 0u;
@@ -131,9 +130,9 @@ struct Name {
 
 inline std::string dtypes_str(unsigned m) {
     std::string s;
-    const char* names[] = {"float32", "float64", "int64", "int32", "int8", "uint8", "uint16"};
+    const char* names[] = {"float32", "float64", "int64", "int32", "uint8", "uint16"};
     int n = 0;
-    for (unsigned b = 0; b < 7; ++b)
+    for (unsigned b = 0; b < 6; ++b)
         if (m & (1u << b)) {
             if (n++) s += " or ";
             s += names[b];

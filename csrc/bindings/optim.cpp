@@ -106,7 +106,7 @@ void compressed_state(const Compress& c, const py::list& states, std::size_t i,
     if (task.coeffs.amsgrad)
         throw std::invalid_argument(at("params", i) + ": amsgrad is not available with "
                                     "compressed optimizer state");
-    const unsigned want[2] = {c.kind == StateKind::BF16 ? unsigned(bind::kU16) : bind::kI8,
+    const unsigned want[2] = {c.kind == StateKind::BF16 ? unsigned(bind::kU16) : bind::kU8,
                               c.kind == StateKind::BF16 ? unsigned(bind::kU16) : bind::kU8};
     for (int s = 0; s < 2; ++s) {
         PyObject* so = PyList_GET_ITEM(states.ptr(), Py_ssize_t(i * kMaxSlots + s));
@@ -399,7 +399,7 @@ void register_optim(py::module_& m) {
           "One step of optimizer `algo` over every parameter, in one native call.\n\n"
           "compress: None, or (kind, block, seed, scales) for Adam/AdamW with compressed\n"
           "moments: kind 1 = bfloat16 (uint16 arrays, stochastic rounding keyed by seed),\n"
-          "2 = int8 (int8 m and uint8 v codes, two float32 scale arrays per parameter of\n"
+          "2 = int8 (uint8 codes of m and v, two float32 scale arrays per parameter of\n"
           "shape (rows, ceil(cols / block)) in scales).\n\n"
           "Returns (finite, grad_norm, clip_scale).  When finite is False nothing changed.");
     m.def(

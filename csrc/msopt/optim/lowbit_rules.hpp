@@ -8,9 +8,9 @@
 //             (seed, parameter, step): the high half rounds m, the low half v.  They do not
 //             depend on threads or ISA.
 //   int8:     each block of at most B elements of a row keeps one float32 scale per moment
-//             (the block's largest magnitude) and one byte per element: m in a signed code
-//             with 4 exponent and 3 mantissa bits (relative to the scale, down to 2**-17),
-//             v in an unsigned code with 5 exponent and 3 mantissa bits (down to 2**-33).
+//             (the block's largest magnitude) and one byte per element: m in a sign and 7
+//             bits of 8-bit float code (4 exponent, 3 mantissa bits, relative to the scale,
+//             steps of 2**-18 near 0), v in 8 bits (5 exponent, 3 mantissa; 2**-34 near 0).
 //             A step decodes a block, updates it in float32 (the parameter update uses the
 //             new float32 moments), finds the new scales and encodes the block again.
 #pragma once
@@ -49,33 +49,29 @@ inline std::uint16_t bf16_round(float x, std::uint32_t r) {
     return std::uint16_t((bits_of(x) + r) >> 16);
 }
 
-// The signed code of m: |x| = |m| / scale in [0, 1]; codes 0..7 are x = c * 2**-17, codes
-// 8..127 are (1 + mantissa / 8) * 2**(exponent - 15), rounded half up.
-inline std::int8_t q8m_encode(float m, float inv) {
-    const float x = float_of(bits_of(m) & 0x7fffffffU) * inv;
-    std::int32_t c = x < 0x1p-14f ? std::int32_t(x * 0x1p17f + 0.5f)
-                                  : std::int32_t((bits_of(x) + 0x80000U) >> 20) - 896;
-    c = c < 127 ? c : 127;
-    return std::int8_t(bits_of(m) >> 31 ? -c : c);
+// The 8-bit codes, relative to the block's scale: x = |value| / scale in [0, 1] is coded by
+// y = x + 2**-k, whose float32 bits rounded (half up) to 3 mantissa bits give
+// code = exponent * 8 + mantissa (relative to 2**-k); decoding subtracts 2**-k again, so 0 is
+// exact, the steps near 0 are 2**-(k+3) and above 2**-k the relative error is at most 1/16.
+// m: k = 15, 7 bits of code and the sign in bit 7; v: k = 31, 8 bits.  Branch-free.
+inline std::uint8_t q8m_encode(float m, float inv) {
+    const float y = float_of(bits_of(m) & 0x7fffffffU) * inv + 0x1p-15f;
+    std::uint32_t c = ((bits_of(y) + 0x80000U) >> 20) - 896U;
+    c = c < 127U ? c : 127U;
+    return std::uint8_t(c | ((bits_of(m) >> 24) & 0x80U));
 }
-inline float q8m_decode(std::int8_t q, float scale) {
-    const std::int32_t c = q < 0 ? -std::int32_t(q) : std::int32_t(q);
-    const float mag = c < 8 ? float(c) * 0x1p-17f : float_of(std::uint32_t(c + 896) << 20);
-    return (q < 0 ? -mag : mag) * scale;
+inline float q8m_decode(std::uint8_t q, float scale) {
+    const float mag = float_of((std::uint32_t(q & 0x7fU) + 896U) << 20) - 0x1p-15f;
+    return float_of(bits_of(mag) | (std::uint32_t(q & 0x80U) << 24)) * scale;
 }
-// The unsigned code of v: codes 0..7 are x = c * 2**-33, codes 8..255 are
-// (1 + mantissa / 8) * 2**(exponent - 31).
 inline std::uint8_t q8v_encode(float v, float inv) {
-    const float x = float_of(bits_of(v) & 0x7fffffffU) * inv;
-    std::int32_t c = x < 0x1p-30f ? std::int32_t(x * 0x1p33f + 0.5f)
-                                  : std::int32_t((bits_of(x) + 0x80000U) >> 20) - 768;
-    c = c < 255 ? c : 255;
+    const float y = float_of(bits_of(v) & 0x7fffffffU) * inv + 0x1p-31f;
+    std::uint32_t c = ((bits_of(y) + 0x80000U) >> 20) - 768U;
+    c = c < 255U ? c : 255U;
     return std::uint8_t(c);
 }
 inline float q8v_decode(std::uint8_t q, float scale) {
-    const std::int32_t c = q;
-    const float mag = c < 8 ? float(c) * 0x1p-33f : float_of(std::uint32_t(c + 768) << 20);
-    return mag * scale;
+    return (float_of((std::uint32_t(q) + 768U) << 20) - 0x1p-31f) * scale;
 }
 
 // The factor that maps a block's largest magnitude to 1 (0 for an all-zero block).
@@ -102,7 +98,7 @@ void adam_bf16(const Scalars<float>& s, float* __restrict p, const float* __rest
 
 template <bool WD, bool DECOUPLED>
 void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restrict g,
-             std::int8_t* __restrict qm, std::uint8_t* __restrict qv, float* scale_m,
+             std::uint8_t* __restrict qm, std::uint8_t* __restrict qv, float* scale_m,
              float* scale_v, std::size_t n) {
     float bm[kMaxQ8Block], bv[kMaxQ8Block];
     const float am = *scale_m, av = *scale_v;
@@ -142,7 +138,7 @@ inline void update_bf16(const Coeffs& c, float* p, const float* g, std::uint16_t
 }
 
 template <bool WD, bool DECOUPLED>
-void adam_q8_blocks(const Scalars<float>& s, float* p, const float* g, std::int8_t* qm,
+void adam_q8_blocks(const Scalars<float>& s, float* p, const float* g, std::uint8_t* qm,
                     std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n,
                     std::size_t block) {
     for (std::size_t a = 0, b = 0; a < n; a += block, ++b)
@@ -151,7 +147,7 @@ void adam_q8_blocks(const Scalars<float>& s, float* p, const float* g, std::int8
 }
 
 // n elements in consecutive blocks of `block` (the last one shorter), with their scales.
-inline void update_q8(const Coeffs& c, float* p, const float* g, std::int8_t* qm,
+inline void update_q8(const Coeffs& c, float* p, const float* g, std::uint8_t* qm,
                       std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n,
                       std::size_t block) {
     const Scalars<float> s(c);

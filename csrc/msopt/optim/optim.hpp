@@ -72,7 +72,7 @@ struct KernelTable {
     // last one shorter), with their consecutive scales.
     void (*update_bf16)(const Coeffs&, float*, const float*, std::uint16_t*, std::uint16_t*,
                         std::size_t n, std::uint64_t first, std::uint32_t key);
-    void (*update_q8)(const Coeffs&, float*, const float*, std::int8_t*, std::uint8_t*,
+    void (*update_q8)(const Coeffs&, float*, const float*, std::uint8_t*, std::uint8_t*,
                       float* scale_m, float* scale_v, std::size_t n, std::size_t block);
 };
 

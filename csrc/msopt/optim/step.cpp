@@ -25,7 +25,7 @@ void update_q8_row(const KernelTable& k, const ParamTask& t, std::size_t row, co
                    std::size_t lo, std::size_t hi) {
     const std::size_t nb = (t.cols + t.block - 1) / t.block, off = row * t.cols;
     auto* p = static_cast<float*>(t.param) + off;
-    auto* qm = static_cast<std::int8_t*>(t.state[0]) + off;
+    auto* qm = static_cast<std::uint8_t*>(t.state[0]) + off;
     auto* qv = static_cast<std::uint8_t*>(t.state[1]) + off;
     const std::size_t b0 = (lo + t.block - 1) / t.block;
     const std::size_t b1 = std::min(nb, (hi + t.block - 1) / t.block);  // blocks starting < hi

@@ -335,7 +335,7 @@ class _StateFormat:
         if self.kind == _BF16:
             return np.dtype(np.uint16)
         if self.kind == _INT8:
-            return np.dtype(np.int8 if slot == 0 else np.uint8)
+            return np.dtype(np.uint8)
         return p.dtype
 
     def zeros(self, p: np.ndarray, slot: int) -> np.ndarray:
@@ -453,8 +453,8 @@ class Optimizer:
     state_dtype : {"float32", "bfloat16", "int8"}
         How Adam and AdamW store their two moments for float32 parameters (other
         optimizers keep their state in the parameters' dtype).  "bfloat16" halves the state
-        (uint16 arrays of bfloat16 bits, rounded stochastically); "int8" keeps a quarter of
-        it (a byte per element and a float32 scale per block and moment).  The step reads
+(uint16 arrays of bfloat16 bits, rounded stochastically); "int8" keeps a quarter of
+        it (a uint8 code per element and a float32 scale per block and moment).  The step reads
         and writes the compressed form in one pass.  :mod:`msopt.reference.lowbit` spells
         out both rules.  amsgrad is not available with compressed state.
     block_size : {256, 2048}

@@ -16,12 +16,15 @@ Two storage forms (``state_dtype`` of :class:`msopt.Adam` and :class:`msopt.Adam
     1-D array is one row) and each row is cut into blocks of ``block`` elements (the last one
     shorter).  Each block keeps the largest magnitude of each moment as its float32 scale
     (``exp_avg_scale``, ``exp_avg_sq_scale``, shape ``(rows, blocks)``) and one byte per
-    element: ``exp_avg`` in a signed 8-bit float code (sign, 4 exponent and 3 mantissa bits,
-    down to 2**-17 of the scale; int8), ``exp_avg_sq`` in an unsigned one (5 exponent and 3
-    mantissa bits, down to 2**-33; uint8), so small second moments keep their relative
-    precision (the non-linear code of Dettmers et al., 2022, in a form computed without a
-    table).  A step decodes a block, updates it in float32 (the parameter moves by the new
-    float32 moments), takes the new scales and encodes it again, rounding to nearest.
+    element (uint8 codes): ``x = |value| / scale`` is coded by the float32 bits of
+    ``y = x + 2**-k`` rounded (half up) to 3 mantissa bits, ``code = exponent * 8 +
+    mantissa`` counted from ``2**-k``; decoding subtracts ``2**-k`` again.  So 0 is exact,
+    the steps near 0 are ``2**-(k+3)``, and above ``2**-k`` the relative error is at most
+    1/16.  ``exp_avg``: k = 15, 7 bits and the sign in bit 7; ``exp_avg_sq``: k = 31, all 8
+    bits, so small second moments keep their relative precision (a non-linear code, as in
+    Dettmers et al., 2022, computed without a table or a branch).  A step decodes a block,
+    updates it in float32 (the parameter moves by the new float32 moments), takes the new
+    scales and encodes it again.
 """
 
 from __future__ import annotations
@@ -89,43 +92,37 @@ def _bits(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, np.float32).view(_U32)
 
 
-def _magnitude_ratio(x: np.ndarray, inv: np.ndarray) -> np.ndarray:
-    return (_bits(x) & _U32(0x7FFFFFFF)).view(np.float32) * inv
+def _encode(x: np.ndarray, inv: Any, offset: float, bias: int, top: int) -> np.ndarray:
+    y = (_bits(x) & _U32(0x7FFFFFFF)).view(np.float32) * np.float32(inv) + np.float32(offset)
+    with np.errstate(over="ignore"):  # NaN/Inf clamp to the top code
+        c = ((_bits(y) + _U32(0x80000)) >> _U32(20)) - _U32(bias)
+    return np.minimum(c, _U32(top))
 
 
-def _encode(x: np.ndarray, sub: float, scale_up: float, bias: int, top: int) -> np.ndarray:
-    with np.errstate(invalid="ignore"):  # each branch overflows where the other is used
-        small = (x * np.float32(scale_up) + np.float32(0.5)).astype(np.int32)
-        big = ((_bits(x) + _U32(0x80000)) >> _U32(20)).astype(np.int32) - bias
-    c = np.where(x < np.float32(sub), small, big)
-    return np.minimum(c, top)
-
-
-def _decode(c: np.ndarray, scale_down: float, bias: int) -> np.ndarray:
-    c = c.astype(np.int32)
-    normal = ((np.maximum(c, 8) + bias).astype(_U32) << _U32(20)).view(np.float32)
-    return np.where(c < 8, c.astype(np.float32) * np.float32(scale_down), normal)
+def _decode(c: np.ndarray, offset: float, bias: int) -> np.ndarray:
+    return ((c.astype(_U32) + _U32(bias)) << _U32(20)).view(np.float32) - np.float32(offset)
 
 
 def q8m_encode(m: np.ndarray, inv: Any) -> np.ndarray:
-    """Signed 8-bit code of ``m`` given ``inv`` = 1 / scale (0 for a zero scale)."""
-    c = _encode(_magnitude_ratio(m, inv), 2.0**-14, 2.0**17, 896, 127)
-    return np.where(_bits(m) >> _U32(31) != 0, -c, c).astype(np.int8)
+    """The code of m (uint8: the sign in bit 7), given ``inv`` = 1 / scale (0 for a zero
+    scale)."""
+    sign = (_bits(m) >> _U32(24)) & _U32(0x80)
+    return (_encode(m, inv, 2.0**-15, 896, 127) | sign).astype(np.uint8)
 
 
 def q8m_decode(q: np.ndarray, scale: Any) -> np.ndarray:
-    c = np.abs(q.astype(np.int32))
-    mag = _decode(c, 2.0**-17, 896)
-    return np.where(q < 0, -mag, mag) * scale
+    mag = _decode(q & np.uint8(0x7F), 2.0**-15, 896)
+    signed = mag.view(_U32) | ((q & np.uint8(0x80)).astype(_U32) << _U32(24))
+    return signed.view(np.float32) * np.float32(scale)
 
 
 def q8v_encode(v: np.ndarray, inv: Any) -> np.ndarray:
-    """Unsigned 8-bit code of ``v`` given ``inv`` = 1 / scale (0 for a zero scale)."""
-    return _encode(_magnitude_ratio(v, inv), 2.0**-30, 2.0**33, 768, 255).astype(np.uint8)
+    """The code of v (uint8), given ``inv`` = 1 / scale (0 for a zero scale)."""
+    return _encode(v, inv, 2.0**-31, 768, 255).astype(np.uint8)
 
 
 def q8v_decode(q: np.ndarray, scale: Any) -> np.ndarray:
-    return _decode(q, 2.0**-33, 768) * scale
+    return _decode(q, 2.0**-31, 768) * np.float32(scale)
 
 
 def block_layout(shape: tuple[int, ...], block: int) -> tuple[int, int, int]:
@@ -191,8 +188,8 @@ def adam_int8(p: np.ndarray, g: np.ndarray, state: dict[str, Any], *, t: int, bl
               betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
               weight_decay: float = 0.0, maximize: bool = False, gscale: float = 1.0,
               decoupled: bool = False) -> None:
-    """One Adam(W) step on float32 ``p`` with int8 moments: ``state["exp_avg"]`` (int8),
-    ``state["exp_avg_sq"]`` (uint8), both p's shape, and their scales
+    """One Adam(W) step on float32 ``p`` with int8 moments: the codes ``state["exp_avg"]``,
+    ``state["exp_avg_sq"]`` (uint8, p's shape), and their scales
     ``state["exp_avg_scale"]``, ``state["exp_avg_sq_scale"]`` (float32, (rows, blocks)),
     in place, block by block.  ``rows`` as in :func:`adam_bf16`."""
     _, cols, nb = block_layout(p.shape, block)
