@@ -103,7 +103,8 @@ class _Optimizer(torch.optim.Optimizer):
         self._check_torch_opts({**hypers, **torch_opts}, "")
         self._inner: optim.Optimizer | None = None
         self._inner_kwargs = kwargs
-        self._keys = tuple(hypers)
+        self._keys = tuple(hypers)  # the inner optimizer's hyperparameters
+        self._tracked = (*hypers, *torch_opts)  # the keys a step looks at for edits
         self._tensors: list[torch.Tensor] = []
         self._ptrs: list[int] = []
         super().__init__(params, {**hypers, **torch_opts})
@@ -138,7 +139,9 @@ class _Optimizer(torch.optim.Optimizer):
             arrays = [_array(p, f"{where}['params'][{k}]") for k, p in enumerate(group["params"])]
             inner = {"params": arrays, **{k: _plain(group[k]) for k in self._keys}}
             if self._inner is None:
-                self._inner = self._inner_cls([inner], **self._inner_kwargs)
+                self._inner = self._inner_cls(
+                    [inner], **{k: _plain(self.defaults[k]) for k in self._keys},
+                    **self._inner_kwargs)
             else:
                 self._inner.add_param_group(inner)
         except BaseException:
@@ -161,7 +164,7 @@ class _Optimizer(torch.optim.Optimizer):
         count = len(self._tensors)
         self._grad_t: list[Any] = [None] * count
         self._grad_a: list[Any] = [None] * count
-        self._seen = [{k: g[k] for k in self._keys} for g in self.param_groups]
+        self._seen = [{k: g[k] for k in self._tracked} for g in self.param_groups]
         self.state = defaultdict(dict)
         self._pending = np.arange(count)
         self._link_state()
@@ -192,7 +195,7 @@ class _Optimizer(torch.optim.Optimizer):
                              "add_param_group")
         for gi, (g, seen) in enumerate(zip(groups, self._seen)):
             try:
-                changed = [k for k in self._keys if g[k] is not seen[k]]
+                changed = [k for k in self._tracked if g[k] is not seen[k]]
             except KeyError as e:
                 raise ValueError(f"param_groups[{gi}]: the key {e.args[0]!r} is missing"
                                  ) from None
@@ -200,7 +203,8 @@ class _Optimizer(torch.optim.Optimizer):
                 if changed != ["lr"]:
                     self._check_torch_opts(g, f"param_groups[{gi}]")
                 for k in changed:
-                    inner[gi][k] = _plain(g[k])
+                    if k in self._keys:
+                        inner[gi][k] = _plain(g[k])
                     seen[k] = g[k]
 
     # -- stepping -------------------------------------------------------------------
