@@ -4,6 +4,7 @@ and msopt.reference."""
 from __future__ import annotations
 
 import copy
+import doctest
 import io
 import subprocess
 import sys
@@ -68,7 +69,8 @@ def test_trajectory_matches_torch_and_numpy_api(rng, name, opts, fused, dtype):
         assert sorted(mine) == sorted(other)
         for k in other:
             if k == "step":
-                assert mine[k].dtype == torch.float32 and mine[k].shape == ()
+                assert mine[k].dtype == torch.float32
+                assert mine[k].shape == ()
                 assert float(mine[k]) == float(other[k]) == 50
             else:
                 np.testing.assert_allclose(mine[k].numpy(), other[k].numpy(), **TOL[dtype])
@@ -125,7 +127,7 @@ def _model(sparse, seed=0):
 def _train(model, opt, sched, data):
     losses = []
     for ids, y in data:
-        def closure():
+        def closure(ids=ids, y=y):
             opt.zero_grad()
             loss = (model["mlp"](model["emb"](ids).mean(1)).squeeze(1) - y).pow(2).mean()
             loss.backward()
@@ -224,17 +226,20 @@ def test_state_dict_round_trips(rng, name, opts, first):
 def test_state_dict_has_torchs_keys_and_types():
     ps = _tensors([np.ones(3, np.float32), np.ones(2, np.float32)])
     opt, topt = mt.Adam(ps, lr=0.1), torch.optim.Adam(_tensors([np.ones(3), np.ones(2)]))
-    assert opt.state_dict()["state"] == {} and topt.state_dict()["state"] == {}
+    assert opt.state_dict()["state"] == {}
+    assert topt.state_dict()["state"] == {}
     ps[0].grad = torch.ones(3)
     opt.step()
     sd = opt.state_dict()
     assert sorted(sd["param_groups"][0]) == sorted(topt.state_dict()["param_groups"][0])
     assert list(sd["state"]) == [0]  # the parameter without a gradient has no state yet
     step = sd["state"][0]["step"]
-    assert step.dtype == torch.float32 and float(step) == 1
+    assert step.dtype == torch.float32
+    assert float(step) == 1
     ps[0].grad = torch.ones(3)
     opt.step()
-    assert float(step) == 1 and float(opt.state[ps[0]]["step"]) == 2  # a copy; a live one
+    assert float(step) == 1
+    assert float(opt.state[ps[0]]["step"]) == 2
     exp_avg = opt.state[ps[0]]["exp_avg"]
     exp_avg.zero_()  # the live state: the next step starts from it
     opt.step()
@@ -266,7 +271,8 @@ def test_scheduler_and_edits_reach_the_step():
 def test_add_param_group_zero_grad_hooks_and_frozen_params():
     a = torch.ones(3, requires_grad=True)
     frozen = torch.ones(2)  # requires_grad=False: never has a gradient, skipped
-    opt = mt.Adam([a, frozen], lr=0.1)
+    opt = mt.Adam([a, frozen], lr=0.5)
+    opt.param_groups[0]["lr"] = 0.1  # an edit made before add_param_group still counts
     b = torch.ones(2, requires_grad=True)
     opt.add_param_group({"params": [b], "lr": 0.5})
     calls = []
@@ -280,7 +286,8 @@ def test_add_param_group_zero_grad_hooks_and_frozen_params():
     np.testing.assert_array_equal(frozen.numpy(), 1.0)
     assert frozen not in opt.state
     opt.zero_grad()
-    assert a.grad is None and b.grad is None
+    assert a.grad is None
+    assert b.grad is None
     opt.step()  # no gradients: nothing moves
     np.testing.assert_allclose(a.detach().numpy(), 0.9)
 
@@ -453,3 +460,38 @@ def test_optimizer_does_not_pickle():
     opt = mt.SGD([torch.zeros(2, requires_grad=True)])
     with pytest.raises(TypeError, match="state_dict"):
         copy.deepcopy(opt)
+
+
+def test_named_parameters_tensor_lr_and_gradient_layouts(rng):
+    """Named parameters, a tensor lr, and gradients that are not contiguous or require
+    grad: the same steps as plain ones."""
+    init = rng.standard_normal((4, 3)).astype(np.float32)
+    p, q = torch.tensor(init, requires_grad=True), torch.tensor(init, requires_grad=True)
+    opt = mt.Adam([("w", p)], lr=torch.tensor(0.01))
+    ref = mt.Adam([q], lr=0.01)
+    for _ in range(3):
+        g = rng.standard_normal((3, 4)).astype(np.float32)
+        p.grad = torch.from_numpy(g).t()
+        q.grad = torch.from_numpy(g.T.copy())
+        opt.step()
+        ref.step()
+    p.grad = q.grad.clone().requires_grad_()
+    opt.step()
+    ref.step()
+    np.testing.assert_array_equal(p.detach().numpy(), q.detach().numpy())
+    assert opt.state_dict()["param_groups"][0]["param_names"] == ["w"]
+
+
+def test_sparse_gradients_must_be_row_sparse():
+    p = torch.zeros(5, requires_grad=True)
+    opt = mt.SGD([p], lr=0.1)
+    p.grad = torch.sparse_coo_tensor([[1, 3]], [1.0, 2.0], (5,))
+    with pytest.raises(ValueError, match=r"\['params'\]\[0\].grad: a sparse gradient"):
+        opt.step()
+    np.testing.assert_array_equal(p.detach().numpy(), 0.0)
+
+
+def test_module_examples_run():
+    result = doctest.testmod(mt)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -107,6 +107,7 @@ class _Optimizer(torch.optim.Optimizer):
         self._tracked = (*hypers, *torch_opts)  # the keys a step looks at for edits
         self._tensors: list[torch.Tensor] = []
         self._ptrs: list[int] = []
+        self._seen: list[dict[str, Any]] = []  # per group: the values the inner one holds
         super().__init__(params, {**hypers, **torch_opts})
 
     # -- torch-only options ------------------------------------------------------------
@@ -149,12 +150,12 @@ class _Optimizer(torch.optim.Optimizer):
             raise
         self._tensors.extend(group["params"])
         self._ptrs.extend(p.data_ptr() for p in group["params"])
+        self._seen.append({k: group[k] for k in self._tracked})
         self._relink()
 
     def _relink(self) -> None:
         """(Re)build the links to the inner optimizer: its live step counters, the float32
-        copy that ``state[p]["step"]`` shows, the state tensors, the gradient cache and the
-        values last handed to the inner groups."""
+        copy that ``state[p]["step"]`` shows, the state tensors and the gradient cache."""
         assert self._inner is not None
         ns = self._inner.native_state()
         self._steps = ns.steps
@@ -164,7 +165,6 @@ class _Optimizer(torch.optim.Optimizer):
         count = len(self._tensors)
         self._grad_t: list[Any] = [None] * count
         self._grad_a: list[Any] = [None] * count
-        self._seen = [{k: g[k] for k in self._tracked} for g in self.param_groups]
         self.state = defaultdict(dict)
         self._pending = np.arange(count)
         self._link_state()
@@ -278,7 +278,7 @@ class _Optimizer(torch.optim.Optimizer):
         pre, post = _GLOBAL_HOOKS
         if pre is None or post is None or pre or post or self._optimizer_step_pre_hooks \
                 or self._optimizer_step_post_hooks or _profiling():
-            return self._hooked_step(closure)
+            return _hooked_step(self, closure)
         return self._step(closure)
 
     step.hooked = True  # type: ignore[attr-defined]  # torch wraps it no further
@@ -345,6 +345,7 @@ class _Optimizer(torch.optim.Optimizer):
         self._inner.load_state_dict({"optimizer": self._inner_cls.__name__,
                                      "state": inner_state, "param_groups": inner_groups})
         self.param_groups[:] = groups
+        self._seen = [{k: g[k] for k in self._tracked} for g in groups]
         self._relink()
         for post in self._optimizer_load_state_dict_post_hooks.values():
             post(self)
@@ -383,8 +384,8 @@ class _Optimizer(torch.optim.Optimizer):
                         "deepcopy; save state_dict() and load it into a new optimizer")
 
 
-_Optimizer._hooked_step = torch.optim.Optimizer.profile_hook_step(  # type: ignore[attr-defined]
-    _Optimizer._step)
+# torch's step wrapper (step hooks, the profiler's label), taken only when it has work to do.
+_hooked_step = torch.optim.Optimizer.profile_hook_step(_Optimizer._step)
 
 
 class SGD(_Optimizer):
