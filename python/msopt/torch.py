@@ -15,7 +15,10 @@ torch's (``max_grad_norm``, ``nonfinite``, ...) are passed to it as they are; no
 torch.optim writes NaN into the parameters (``nonfinite="ignore"`` does as torch).
 
 Parameters must be contiguous float32 or float64 CPU tensors.  A sparse gradient (an
-``nn.Embedding(sparse=True)``) updates only the rows it names, for every optimizer.
+``nn.Embedding(sparse=True)``) updates only the rows it names, for every optimizer.  A dense
+gradient is read through a NumPy view kept while the same tensor stays in ``p.grad``
+(``opt.zero_grad()`` lets go of them; after ``model.zero_grad()`` the last gradients' memory
+is freed at the next step).
 
 Examples
 --------
