@@ -338,6 +338,9 @@ def test_extra_keywords_reach_msopt():
     opt.step()  # skipped: nothing changes
     assert opt._inner.skipped_steps == 1
     np.testing.assert_array_equal(ps[0].detach().numpy(), arrays[0])
+    assert repr(opt).startswith("Adam (\nmsopt options: max_grad_norm=1.0, nonfinite='skip'\n"
+                                "Parameter Group 0\n")
+    assert "    lr: 0.1\n" in repr(opt)
     with pytest.raises(TypeError, match="max_grad_nrom"):
         mt.Adam(ps, max_grad_nrom=1.0)
 

@@ -132,8 +132,14 @@ class _Optimizer(torch.optim.Optimizer):
 
     # -- groups ---------------------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Add a param group (a dict with ``"params"`` and any hyperparameters), as torch's
-        ``add_param_group``; its tensors are checked before anything is added."""
+        """Add a param group, as torch's ``add_param_group``.
+
+        Parameters
+        ----------
+        param_group : dict
+            ``"params"`` (tensors, checked before anything is added) and any
+            hyperparameters; the missing ones take the optimizer's defaults.
+        """
         n = len(self.param_groups)
         super().add_param_group(param_group)  # torch's checks and defaults
         try:
@@ -287,7 +293,13 @@ class _Optimizer(torch.optim.Optimizer):
     step.hooked = True  # type: ignore[attr-defined]  # torch wraps it no further
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Reset the gradients, as torch's ``zero_grad`` (set to None by default)."""
+        """Reset the gradients, as torch's ``zero_grad``.
+
+        Parameters
+        ----------
+        set_to_none : bool
+            Set them to None (the default; their memory is let go), or fill them with 0.
+        """
         super().zero_grad(set_to_none)
         if set_to_none:  # let go of the old gradients' memory now
             self._grad_t = [None] * len(self._tensors)
@@ -304,9 +316,15 @@ class _Optimizer(torch.optim.Optimizer):
         return sd
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Load a state dict from :meth:`state_dict` or from the torch.optim optimizer of the
-        same name.  Everything is checked before anything changes; floating state is cast to
-        the parameter's dtype, as torch does."""
+        """Load a state dict, as torch's ``load_state_dict``.
+
+        Parameters
+        ----------
+        state_dict : dict
+            From :meth:`state_dict`, or from the torch.optim optimizer of the same name.
+            Everything is checked before anything changes; floating state is cast to the
+            parameter's dtype, as torch does; a parameter without saved state starts afresh.
+        """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict: expected a dict, got {type(state_dict).__name__}")
         state_dict = dict(state_dict)
@@ -381,6 +399,11 @@ class _Optimizer(torch.optim.Optimizer):
             raise ValueError(f"{where}['step']: expected a whole number of steps, got {step!r}")
         out["step"] = int(value)
         return out
+
+    def __repr__(self) -> str:
+        head, rest = super().__repr__().split("\n", 1)
+        extra = ", ".join(f"{k}={v!r}" for k, v in self._inner_kwargs.items())
+        return f"{head}\nmsopt options: {extra}\n{rest}" if extra else f"{head}\n{rest}"
 
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError(f"{type(self).__name__}: msopt.torch optimizers do not pickle or "
