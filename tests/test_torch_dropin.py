@@ -352,6 +352,14 @@ def test_import_msopt_does_not_import_torch():
     assert out.stdout.strip() == "False"
 
 
+def test_without_torch_the_module_names_the_extra():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "try:\n    import msopt.torch\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert "pip install 'msopt[torch]'" in out.stdout
+
+
 # -- refusals -----------------------------------------------------------------------------
 @pytest.mark.parametrize(("params", "error", "match"), [
     (lambda: [torch.zeros(3, device="meta")], ValueError,

@@ -44,7 +44,7 @@ import numpy as np
 
 try:
     import torch
-except ImportError as e:  # pragma: no cover - the module needs torch
+except ImportError as e:
     raise ImportError("msopt.torch needs PyTorch: pip install 'msopt[torch]' (or torch)"
                       ) from e
 
