@@ -324,6 +324,21 @@ def test_closure_runs_with_grad_enabled():
     np.testing.assert_allclose(p.detach().numpy(), 0.0)
 
 
+@pytest.mark.parametrize("lib", ["torch", "msopt"])
+def test_autograd_sees_the_in_place_update(lib):
+    """As with torch.optim, a graph that saved a parameter before the step refuses to
+    backpropagate after it; a parameter the step left alone keeps its version."""
+    p, frozen = torch.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
+    opt = {"torch": torch.optim.SGD, "msopt": mt.SGD}[lib]([p, frozen], lr=0.1)
+    loss = (p * p).sum() + (frozen * frozen).sum()
+    version = frozen._version
+    p.grad = torch.ones(2)
+    opt.step()
+    assert frozen._version == version
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 def test_extra_keywords_reach_msopt():
     init = [np.full(3, 4.0, np.float32)]
     ps, arrays = _tensors(init), [init[0].copy()]

@@ -48,6 +48,8 @@ except ImportError as e:
     raise ImportError("msopt.torch needs PyTorch: pip install 'msopt[torch]' (or torch)"
                       ) from e
 
+from torch.autograd.graph import increment_version
+
 from msopt import optim, reference
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Lion", "RMSprop"]
@@ -265,7 +267,11 @@ class _Optimizer(torch.optim.Optimizer):
                              "was built (p.data = ..., .to(), share_memory_()); build the "
                              "optimizer after moving or converting the model")
         self._sync()
-        self._inner.step(self._grads())
+        grads = self._grads()
+        self._inner.step(grads)
+        # Tell autograd the stepped parameters changed in place (as torch.optim's in-place
+        # ops do), so a graph that saved one refuses to backpropagate through stale values.
+        increment_version([p for p, g in zip(self._tensors, grads) if g is not None])
         np.copyto(self._stepf, self._steps, casting="unsafe")
         if self._pending.size:
             self._link_state()
