@@ -14,7 +14,14 @@ torch's (``max_grad_norm``, ``nonfinite``, ...) are passed to it as they are; no
 ``nonfinite="raise"`` (its default) refuses a step with a NaN/Inf gradient, where
 torch.optim writes NaN into the parameters (``nonfinite="ignore"`` does as torch).
 
-Parameters must be contiguous float32 or float64 CPU tensors.  A sparse gradient (an
+Parameters must be contiguous float32 or float64 CPU tensors, or bfloat16 ones with
+``master_weights=True``: the optimizer then keeps a float32 copy of each (in
+``state[p]["master_weight"]``), steps the copy with the gradient converted to float32, and
+writes it back into the parameter rounded to nearest, so updates smaller than bfloat16's
+spacing are not lost.  ``Adam`` and ``AdamW`` take ``state_dtype="bfloat16"`` or ``"int8"``
+(and ``block_size``, ``seed``) for compressed moments, as :class:`msopt.Adam` does; their
+state tensors are then bfloat16, or uint8 codes with float32 scales, and ``state_dict``
+carries them as they are, with a ``state_format`` entry.  A sparse gradient (an
 ``nn.Embedding(sparse=True)``) updates only the rows it names, for every optimizer.  A dense
 gradient is read through a NumPy view kept while the same tensor stays in ``p.grad``
 (``opt.zero_grad()`` lets go of them; after ``model.zero_grad()`` the last gradients' memory
@@ -78,22 +85,43 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _array(p: torch.Tensor, where: str) -> np.ndarray:
-    """The NumPy view of parameter ``p`` that the native step updates in place."""
+def _array(p: torch.Tensor, where: str, master: bool = False) -> np.ndarray:
+    """The NumPy view of parameter ``p`` that the native step updates in place; for a
+    bfloat16 ``p`` with ``master`` (master_weights=True), a float32 copy of it instead."""
     if p.layout != torch.strided:
         raise TypeError(f"{where}: a {p.layout} tensor; msopt.torch steps dense tensors")
     if p.device.type != "cpu":
         raise ValueError(f"{where}: on device {p.device}; msopt.torch steps CPU tensors in "
                          "place (use torch.optim for other devices)")
-    if p.dtype not in _DTYPES:
-        extra = " (bfloat16 parameters are not supported yet)" if p.dtype == torch.bfloat16 \
-            else ""
+    bf16 = p.dtype == torch.bfloat16
+    if p.dtype not in _DTYPES and not (bf16 and master):
+        extra = (" (bfloat16 ones with master_weights=True: the step updates a float32 copy "
+                 "and rounds it into the parameter)") if bf16 else ""
         raise TypeError(f"{where}: dtype {p.dtype}; msopt.torch steps float32 and float64 "
                         f"parameters{extra}")
     if not p.is_contiguous():
         raise ValueError(f"{where}: not contiguous; the step updates a parameter in place "
                          "through one view of its memory (make it contiguous first)")
-    return p.detach().numpy()
+    return p.detach().float().numpy() if bf16 else p.detach().numpy()
+
+
+def _tensor(a: np.ndarray) -> torch.Tensor:
+    """A state array as a tensor sharing its memory (bfloat16 state: its uint16 bits viewed
+    as torch.bfloat16)."""
+    t = torch.from_numpy(a)
+    return t.view(torch.bfloat16) if a.dtype == np.uint16 else t
+
+
+def _master_value(v: Any, like: np.ndarray, where: str) -> np.ndarray:
+    """A saved master copy, checked: floating, of the parameter's shape, finite."""
+    t = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
+    if tuple(t.shape) != like.shape or not t.is_floating_point():
+        raise ValueError(f"{where}: expected floating values of shape {like.shape}, got "
+                         f"{t.dtype} of shape {tuple(t.shape)}")
+    a = t.detach().to("cpu", torch.float32).numpy()
+    if not np.isfinite(a).all():
+        raise ValueError(f"{where}: holds NaN or Inf")
+    return a
 
 
 class _Optimizer(torch.optim.Optimizer):
@@ -107,6 +135,15 @@ class _Optimizer(torch.optim.Optimizer):
                  kwargs: dict[str, Any]) -> None:
         self._check_torch_opts({**hypers, **torch_opts}, "")
         self._inner: optim.Optimizer | None = None
+        master = kwargs.pop("master_weights", False)
+        if not isinstance(master, bool):
+            raise TypeError(f"master_weights: expected True or False, got "
+                            f"{type(master).__name__} {master!r}")
+        self._master_weights = master
+        # bfloat16 parameters (master_weights=True): index -> the float32 master copy the
+        # inner optimizer steps, and a float32 buffer for the gradient
+        self._masters: dict[int, torch.Tensor] = {}
+        self._grad_buf: dict[int, torch.Tensor] = {}
         self._inner_kwargs = kwargs
         self._keys = tuple(hypers)  # the inner optimizer's hyperparameters
         self._tracked = (*hypers, *torch_opts)  # the keys a step looks at for edits
@@ -148,7 +185,8 @@ class _Optimizer(torch.optim.Optimizer):
             group = self.param_groups[-1]
             where = f"param_groups[{n}]"
             self._check_torch_opts(group, where)
-            arrays = [_array(p, f"{where}['params'][{k}]") for k, p in enumerate(group["params"])]
+            arrays = [_array(p, f"{where}['params'][{k}]", self._master_weights)
+                      for k, p in enumerate(group["params"])]
             inner = {"params": arrays, **{k: _plain(group[k]) for k in self._keys}}
             if self._inner is None:
                 self._inner = self._inner_cls(
@@ -159,6 +197,9 @@ class _Optimizer(torch.optim.Optimizer):
         except BaseException:
             del self.param_groups[n:]
             raise
+        for k, p in enumerate(group["params"]):
+            if p.dtype == torch.bfloat16:
+                self._masters[len(self._tensors) + k] = torch.from_numpy(arrays[k])
         self._tensors.extend(group["params"])
         self._ptrs.extend(p.data_ptr() for p in group["params"])
         self._seen.append({k: group[k] for k in self._tracked})
@@ -168,9 +209,8 @@ class _Optimizer(torch.optim.Optimizer):
         """(Re)build the links to the inner optimizer: its live step counters, the float32
         copy that ``state[p]["step"]`` shows, the state tensors and the gradient cache."""
         assert self._inner is not None
-        ns = self._inner.native_state()
-        self._steps = ns.steps
-        self._stepf = ns.steps.astype(np.float32)
+        self._steps = self._inner.steps
+        self._stepf = self._steps.astype(np.float32)
         self._stepf_t = torch.from_numpy(self._stepf)
         self._state_of = self._inner.state
         count = len(self._tensors)
@@ -188,8 +228,9 @@ class _Optimizer(torch.optim.Optimizer):
         if not ready.size:
             return
         for i in ready.tolist():
-            entry = {k: torch.from_numpy(a) for k, a in self._state_of[i].items()
-                     if k != "step"}
+            entry = {k: _tensor(a) for k, a in self._state_of[i].items() if k != "step"}
+            if i in self._masters:
+                entry["master_weight"] = self._masters[i]
             if entry:
                 if self._torch_step:
                     entry["step"] = self._stepf_t[i]
@@ -226,6 +267,9 @@ class _Optimizer(torch.optim.Optimizer):
         cache_t, cache_a = self._grad_t, self._grad_a
         for i, p in enumerate(self._tensors):
             g = p.grad
+            if i in self._masters and g is not None:
+                out.append(self._master_grad(i, g))
+                continue
             if g is None or g is cache_t[i]:
                 out.append(None if g is None else cache_a[i])
                 continue
@@ -246,6 +290,19 @@ class _Optimizer(torch.optim.Optimizer):
                 a = np.ascontiguousarray(a)  # read once; a copy is not kept
             out.append(a)
         return out
+
+    def _master_grad(self, i: int, g: torch.Tensor) -> Any:
+        """The float32 gradient of bfloat16 parameter i (converted exactly)."""
+        if g.layout == torch.sparse_coo:
+            return optim.RowGrad(g._indices()[0].numpy(), g._values().detach().float().numpy())
+        buf = self._grad_buf.get(i)
+        if buf is None:
+            buf = self._grad_buf[i] = torch.empty(g.shape, dtype=torch.float32)
+        if g.shape != buf.shape:
+            raise ValueError(f"{self._name(i)}.grad: shape {tuple(g.shape)}, expected "
+                             f"{tuple(buf.shape)}")
+        buf.copy_(g.detach())
+        return buf.numpy()
 
     def _name(self, i: int) -> str:
         k = i
@@ -272,6 +329,11 @@ class _Optimizer(torch.optim.Optimizer):
         # Tell autograd the stepped parameters changed in place (as torch.optim's in-place
         # ops do), so a graph that saved one refuses to backpropagate through stale values.
         increment_version([p for p, g in zip(self._tensors, grads) if g is not None])
+        if self._masters:  # bfloat16 parameters: their master copies rounded to nearest
+            with torch.no_grad():
+                for i, master in self._masters.items():
+                    if grads[i] is not None:
+                        self._tensors[i].copy_(master)
         np.copyto(self._stepf, self._steps, casting="unsafe")
         if self._pending.size:
             self._link_state()
@@ -317,6 +379,9 @@ class _Optimizer(torch.optim.Optimizer):
         torch's, the state tensors are the live ones (``copy.deepcopy`` it for a snapshot);
         ``step`` is a new tensor."""
         sd = super().state_dict()
+        assert self._inner is not None
+        if self._inner.state_dtype != "float32":
+            sd["state_format"] = self._inner.state_format
         sd["state"] = {i: {k: (v.clone() if k == "step" else v) for k, v in e.items()}
                        for i, e in sd["state"].items()}
         return sd
@@ -369,8 +434,15 @@ class _Optimizer(torch.optim.Optimizer):
                     start + k, entry, hyper, f"state_dict['state'][{sid!r}]")
             groups.append(group)
             start += len(ids)
-        self._inner.load_state_dict({"optimizer": self._inner_cls.__name__,
-                                     "state": inner_state, "param_groups": inner_groups})
+        inner = {"optimizer": self._inner_cls.__name__, "state": inner_state,
+                 "param_groups": inner_groups}
+        if "state_format" in state_dict:
+            inner["state_format"] = state_dict["state_format"]
+        masters = {i: e.pop("master_weight") for i, e in inner_state.items()
+                   if "master_weight" in e}
+        self._inner.load_state_dict(inner)
+        for i, m in masters.items():
+            np.copyto(self._masters[i].numpy(), m)
         self.param_groups[:] = groups
         self._seen = [{k: g[k] for k in self._tracked} for g in groups]
         self._relink()
@@ -378,11 +450,17 @@ class _Optimizer(torch.optim.Optimizer):
             post(self)
 
     def _entry(self, i: int, entry: Any, hyper: dict[str, Any], where: str) -> dict[str, Any]:
-        """A saved state entry in msopt's form (NumPy arrays of the parameter's dtype, an
-        int step); fresh state where there is none."""
-        p = self._tensors[i]
+        """A saved state entry in msopt's form (NumPy arrays of the dtypes the inner
+        optimizer keeps, an int step); fresh state where there is none."""
+        assert self._inner is not None
+        arr = self._masters[i].numpy() if i in self._masters else self._tensors[i].detach().numpy()
+        compressed = self._inner.state_dtype != "float32"
         if entry is None:
-            fresh = reference.init_state(self._inner_cls.__name__, p.detach().numpy(), **hyper)
+            if compressed:
+                fresh = {k: np.zeros_like(a) for k, a in self._inner.state[i].items()
+                         if k != "step"}
+            else:
+                fresh = reference.init_state(self._inner_cls.__name__, arr, **hyper)
             return {"step": 0, **{k: a for k, a in fresh.items() if a is not None}}
         if not isinstance(entry, Mapping):
             raise TypeError(f"{where}: expected a dict, got {type(entry).__name__}")
@@ -390,10 +468,17 @@ class _Optimizer(torch.optim.Optimizer):
         for k, v in entry.items():
             if k == "step" or v is None:
                 continue
-            if isinstance(v, torch.Tensor):
-                v = v.detach().to("cpu", p.dtype).numpy()
+            if k == "master_weight" and i in self._masters:
+                v = _master_value(v, arr, f"{where}['master_weight']")
+            elif isinstance(v, torch.Tensor):
+                if v.dtype == torch.bfloat16 and self._inner.state_dtype == "bfloat16":
+                    v = v.detach().cpu().contiguous().view(torch.int16).numpy().view(np.uint16)
+                elif v.is_floating_point():
+                    v = v.detach().to("cpu", torch.from_numpy(arr).dtype).numpy()
+                else:
+                    v = v.detach().cpu().numpy()
             elif isinstance(v, np.ndarray) and v.dtype.kind == "f":
-                v = v.astype(p.detach().numpy().dtype, copy=False)
+                v = v.astype(arr.dtype, copy=False)
             out[k] = v
         step = entry.get("step")
         if step is None:  # torch's SGD keeps no count: a buffer means a step was taken
@@ -408,7 +493,8 @@ class _Optimizer(torch.optim.Optimizer):
 
     def __repr__(self) -> str:
         head, rest = super().__repr__().split("\n", 1)
-        extra = ", ".join(f"{k}={v!r}" for k, v in self._inner_kwargs.items())
+        opts = {**self._inner_kwargs, **({"master_weights": True} if self._master_weights else {})}
+        extra = ", ".join(f"{k}={v!r}" for k, v in opts.items())
         return f"{head}\nmsopt options: {extra}\n{rest}" if extra else f"{head}\n{rest}"
 
     def __getstate__(self) -> dict[str, Any]:
@@ -427,11 +513,14 @@ class SGD(_Optimizer):
     Parameters
     ----------
     params : iterable
-        Contiguous float32/float64 CPU tensors (or named ones, or param group dicts).
+        Contiguous float32/float64 CPU tensors (bfloat16 with ``master_weights=True``), or
+        named ones, or param group dicts.
     lr, momentum, dampening, weight_decay, nesterov, maximize
         As torch's.
     foreach, differentiable, fused
         torch's; foreach and fused are ignored, ``differentiable=True`` is refused.
+    master_weights : bool
+        Keep a float32 master copy of each bfloat16 parameter (see the module's notes).
     **kwargs
         Passed to :class:`msopt.SGD` (``max_grad_norm``, ``nonfinite``, ...).
     """
@@ -457,15 +546,19 @@ class Adam(_Optimizer):
     Parameters
     ----------
     params : iterable
-        Contiguous float32/float64 CPU tensors (or named ones, or param group dicts).
+        Contiguous float32/float64 CPU tensors (bfloat16 with ``master_weights=True``), or
+        named ones, or param group dicts.
     lr, betas, eps, weight_decay, amsgrad, maximize
         As torch's.
     foreach, capturable, differentiable, fused, decoupled_weight_decay
         torch's; foreach and fused are ignored, ``capturable=True`` and
         ``differentiable=True`` are refused, and ``decoupled_weight_decay=True`` with a
         weight decay is refused (that is :class:`AdamW`).
+    master_weights : bool
+        Keep a float32 master copy of each bfloat16 parameter (see the module's notes).
     **kwargs
-        Passed to :class:`msopt.Adam` (``max_grad_norm``, ``nonfinite``, ...).
+        Passed to :class:`msopt.Adam`: ``max_grad_norm``, ``nonfinite``, and
+        ``state_dtype`` ("float32", "bfloat16", "int8"), ``block_size``, ``seed``.
     """
 
     _inner_cls: ClassVar[type[optim.Optimizer]] = optim.Adam
@@ -489,14 +582,18 @@ class AdamW(Adam):
     Parameters
     ----------
     params : iterable
-        Contiguous float32/float64 CPU tensors (or named ones, or param group dicts).
+        Contiguous float32/float64 CPU tensors (bfloat16 with ``master_weights=True``), or
+        named ones, or param group dicts.
     lr, betas, eps, weight_decay, amsgrad, maximize
         As torch's (``weight_decay`` defaults to 1e-2).
     foreach, capturable, differentiable, fused
         torch's; foreach and fused are ignored, ``capturable=True`` and
         ``differentiable=True`` are refused.
+    master_weights : bool
+        Keep a float32 master copy of each bfloat16 parameter (see the module's notes).
     **kwargs
-        Passed to :class:`msopt.AdamW` (``max_grad_norm``, ``nonfinite``, ...).
+        Passed to :class:`msopt.AdamW`: ``max_grad_norm``, ``nonfinite``, and
+        ``state_dtype`` ("float32", "bfloat16", "int8"), ``block_size``, ``seed``.
     """
 
     _inner_cls = optim.AdamW
@@ -520,11 +617,14 @@ class Adagrad(_Optimizer):
     Parameters
     ----------
     params : iterable
-        Contiguous float32/float64 CPU tensors (or named ones, or param group dicts).
+        Contiguous float32/float64 CPU tensors (bfloat16 with ``master_weights=True``), or
+        named ones, or param group dicts.
     lr, lr_decay, weight_decay, initial_accumulator_value, eps, maximize
         As torch's.
     foreach, differentiable, fused
         torch's; foreach and fused are ignored, ``differentiable=True`` is refused.
+    master_weights : bool
+        Keep a float32 master copy of each bfloat16 parameter (see the module's notes).
     **kwargs
         Passed to :class:`msopt.Adagrad` (``max_grad_norm``, ``nonfinite``, ...).
     """
@@ -551,12 +651,15 @@ class RMSprop(_Optimizer):
     Parameters
     ----------
     params : iterable
-        Contiguous float32/float64 CPU tensors (or named ones, or param group dicts).
+        Contiguous float32/float64 CPU tensors (bfloat16 with ``master_weights=True``), or
+        named ones, or param group dicts.
     lr, alpha, eps, weight_decay, momentum, centered, maximize
         As torch's.
     capturable, foreach, differentiable
         torch's; foreach is ignored, ``capturable=True`` and ``differentiable=True`` are
         refused.
+    master_weights : bool
+        Keep a float32 master copy of each bfloat16 parameter (see the module's notes).
     **kwargs
         Passed to :class:`msopt.RMSprop` (``max_grad_norm``, ``nonfinite``, ...).
     """
@@ -581,9 +684,12 @@ class Lion(_Optimizer):
     Parameters
     ----------
     params : iterable
-        Contiguous float32/float64 CPU tensors (or named ones, or param group dicts).
+        Contiguous float32/float64 CPU tensors (bfloat16 with ``master_weights=True``), or
+        named ones, or param group dicts.
     lr, betas, weight_decay, maximize
         As :class:`msopt.Lion`'s.
+    master_weights : bool
+        Keep a float32 master copy of each bfloat16 parameter (see the module's notes).
     **kwargs
         Passed to :class:`msopt.Lion` (``max_grad_norm``, ``nonfinite``, ...).
     """

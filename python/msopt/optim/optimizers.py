@@ -784,6 +784,17 @@ class Optimizer:
         return out
 
     @property
+    def steps(self) -> np.ndarray:
+        """The step count of each parameter, in flat parameter order: the live int64 array
+        that :meth:`step` advances (read it; do not write it)."""
+        return self._steps
+
+    @property
+    def state_format(self) -> dict[str, Any]:
+        """How the state is stored: ``{"state_dtype", "block_size", "seed"}``."""
+        return self._format.as_dict()
+
+    @property
     def state_dtype(self) -> str:
         """How the moments are stored: "float32" (the parameters' dtype), "bfloat16" or
         "int8" (see the class's ``state_dtype`` parameter)."""
