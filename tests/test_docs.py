@@ -1,6 +1,7 @@
 """The documentation's examples run as written: every ```python block of README.md and of
 docs/*.md, each in a fresh namespace, in a temporary working folder (a block whose info
-string reads ``python no-run`` is shown, not run)."""
+string reads ``python no-run`` is shown, not run).  A block that imports an optional peer
+(torch) skips where the peer is not installed."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def _blocks() -> list[tuple[str, str]]:
 
 
 BLOCKS = _blocks()
+OPTIONAL = ("torch",)  # peers outside the test extra
 
 
 def test_the_pages_have_examples():
@@ -36,6 +38,9 @@ def test_the_pages_have_examples():
 
 @pytest.mark.parametrize("code", [c for _, c in BLOCKS], ids=[n for n, _ in BLOCKS])
 def test_example_runs(code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for peer in OPTIONAL:
+        if re.search(rf"^(import|from) {peer}\b", code, re.M):
+            pytest.importorskip(peer, reason=f"the example needs {peer}")
     monkeypatch.chdir(tmp_path)
     with contextlib.redirect_stdout(io.StringIO()):
         exec(compile(code, "<example>", "exec"), {"__name__": "__example__"})
