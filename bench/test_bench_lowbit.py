@@ -39,10 +39,4 @@ def test_lowbit_step(benchmark, key, runner):
     case = _case(key)
     if runner not in case.runners:
         pytest.skip(f"{runner}: not installed here")
-    benchmark.group = case.group
-    benchmark.extra_info.update(runner=runner, size=case.size, params=case.params,
-                                bytes_per_param=case.bytes_per_param, threads=case.threads,
-                                unit=case.unit, floor_scale=case.floor_scale,
-                                state_share=round(case.state_share, 4))
-    benchmark.pedantic(case.runners[runner], rounds=7 if key[1] >= 10**8 else 25,
-                       warmup_rounds=1)
+    _bench.measure(benchmark, case, runner, max_rounds=25, seconds=1.0)

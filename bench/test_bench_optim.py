@@ -12,7 +12,6 @@ every peer and each runner's share of the machine's bandwidth floor.
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -69,16 +68,7 @@ def test_step(benchmark, key, runner):
     if runner not in case.runners:
         pytest.skip(f"{runner}: not a runner of this case here (peer not installed, or the "
                     "case uses another variant of it)")
-    fn = case.runners[runner]
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    benchmark.group = case.group
-    benchmark.extra_info.update(runner=runner, size=case.size, params=case.params,
-                                bytes_per_param=case.bytes_per_param, threads=case.threads,
-                                unit=case.unit, floor_scale=case.floor_scale)
-    benchmark.pedantic(fn, rounds=int(min(200, max(5, 0.5 / once))), warmup_rounds=1)
+    _bench.measure(benchmark, case, runner)
 
 
 def test_time_to_accuracy(benchmark):

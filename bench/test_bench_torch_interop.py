@@ -12,7 +12,6 @@ prints msopt.torch's speed-up over each runner.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
@@ -64,13 +63,4 @@ def _case(key: tuple) -> _bench.Case:
                          ids=[f"{k[0]}-t{k[1]}-{r}" for k, r in CASES])
 def test_adam_step(benchmark, key, runner):
     case = _case(key)
-    fn = case.runners[runner]
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    benchmark.group = case.group
-    benchmark.extra_info.update(runner=runner, size=case.size, params=case.params,
-                                bytes_per_param=case.bytes_per_param, threads=case.threads,
-                                unit=case.unit, floor_scale=case.floor_scale)
-    benchmark.pedantic(fn, rounds=int(min(2_000, max(5, 0.5 / once))), warmup_rounds=1)
+    _bench.measure(benchmark, case, runner, max_rounds=2_000)

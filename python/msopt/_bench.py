@@ -44,6 +44,26 @@ class Case:
     state_share: float = 0.0  # optimizer-state bytes beside float32 state (0: not measured)
 
 
+def measure(benchmark: Any, case: Case, runner: str, max_rounds: int = 200,
+            seconds: float = 0.5) -> None:
+    """Time ``case.runners[runner]`` with pytest-benchmark: as many rounds as fit in about
+    ``seconds`` (5 to ``max_rounds``, one warm-up), in the case's group, with what the
+    summary table needs in ``extra_info``."""
+    fn = case.runners[runner]
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    benchmark.group = case.group
+    benchmark.extra_info.update(runner=runner, size=case.size, params=case.params,
+                                bytes_per_param=case.bytes_per_param, threads=case.threads,
+                                unit=case.unit, floor_scale=case.floor_scale)
+    if case.state_share:
+        benchmark.extra_info["state_share"] = round(case.state_share, 4)
+    benchmark.pedantic(fn, rounds=int(min(max_rounds, max(5, seconds / once))),
+                       warmup_rounds=1)
+
+
 def _set_threads(n: int) -> None:
     """The same thread count for msopt, torch and NumPy's BLAS (when threadpoolctl is
     installed), so every runner of a case gets the same machine."""
