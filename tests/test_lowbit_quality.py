@@ -28,6 +28,17 @@ def q():
     return module
 
 
+@pytest.fixture
+def threads_kept():
+    """main() sets torch's and msopt's thread counts: put them back afterwards."""
+    import msopt
+
+    saved = torch.get_num_threads(), msopt.get_num_threads()
+    yield
+    torch.set_num_threads(saved[0])
+    msopt.set_num_threads(saved[1])
+
+
 def available(q) -> list[str]:
     """The configurations this installation runs."""
     names = []
@@ -131,7 +142,6 @@ needs_data = pytest.mark.skipif(not (DATA / "tinyshakespeare" / "input.txt").exi
 @pytest.mark.slow
 @needs_data
 def test_same_seed_same_batches_same_curve(q):
-    torch.set_num_threads(2)
     ids, split, chars = q.load_text(DATA)
     assert len(chars) == 65
     assert split == int(len(ids) * 0.9)
@@ -146,7 +156,7 @@ def test_same_seed_same_batches_same_curve(q):
 @pytest.mark.data
 @pytest.mark.slow  # about 5 s of training per configuration
 @needs_data
-def test_short_run_prints_table_and_writes_outputs(q, tmp_path, capsys):
+def test_short_run_prints_table_and_writes_outputs(q, tmp_path, capsys, threads_kept):
     configs = available(q)
     js, png = tmp_path / "run.json", tmp_path / "curves.png"
     code = q.main(["--seconds", "5", "--configs", ",".join(configs), "--every", "25",
@@ -169,3 +179,27 @@ def test_short_run_prints_table_and_writes_outputs(q, tmp_path, capsys):
     assert "val nats/char" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_main_skips_what_is_missing_with_a_note(q, tmp_path, monkeypatch, capsys,
+                                                threads_kept):
+    rng = np.random.default_rng(0)
+    (tmp_path / "tinyshakespeare").mkdir()
+    words = ["the ", "king ", "queen ", "and ", "of ", "ROMEO:\n", "thou ", "art "]
+    text = "".join(rng.choice(words, 4000))
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(q, "DATA", tmp_path)
+    monkeypatch.setitem(sys.modules, "msopt.torch", None)
+    code = q.main(["--steps", "30", "--every", "10", "--configs", "torch,int8",
+                   "--threads", "1", "--json", str(tmp_path / "r.json")])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "30 steps per configuration" in out
+    assert "int8: skipped: msopt.torch is not available" in out
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert [r["config"] for r in result["table"]] == ["torch"]
+    assert result["settings"]["steps"] == 30
+    assert [s for s, _ in result["curves"]["torch"]] == [10, 20, 30]
+    with pytest.raises(SystemExit):
+        q.main(["--configs", "torch,fp16"])
+    assert "--configs: expected some of torch,fp32,bf16,int8" in capsys.readouterr().err
