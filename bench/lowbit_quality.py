@@ -279,23 +279,29 @@ def write_json(path: str, runs: list[dict[str, Any]], rows: list[dict[str, Any]]
                        curves={r["config"]: r["curve"] for r in runs}), f, indent=1)
 
 
-def plot(path: str, runs: list[dict[str, Any]]) -> None:
-    """The training-loss curves, one line per configuration, saved atomically."""
+def plot(path: str, runs: list[dict[str, Any]], baseline: str | None = None) -> None:
+    """The training-loss curves, one line per configuration, and below them each curve
+    minus the baseline's (where its run is among ``runs``), saved atomically."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise ImportError("--plot needs matplotlib: pip install matplotlib") from None
-    ax = Figure(figsize=(7, 4.5)).add_subplot()
+    fig = Figure(figsize=(7, 6))
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    base = next((np.array(r["curve"])[:, 1] for r in runs if r["config"] == baseline), None)
     for r in runs:
-        steps, losses = zip(*r["curve"])
-        ax.plot(steps, losses, label=f"{r['config']} (val {r['val_loss']:.4f})")
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (nats/char)")
-    ax.set_title("char MLP on tinyshakespeare, AdamW state precision")
-    ax.legend(loc="best")
+        steps, losses = np.array(r["curve"]).T
+        top.plot(steps, losses, label=f"{r['config']} (val {r['val_loss']:.4f})")
+        if base is not None:
+            bottom.plot(steps, losses - base)
+    top.set_ylabel("training loss (nats/char)")
+    top.set_title("char MLP on tinyshakespeare, AdamW state precision")
+    top.legend(loc="best")
+    bottom.set_ylabel(f"minus {baseline}'s")
+    bottom.set_xlabel("step")
     fmt = os.path.splitext(path)[1].lstrip(".") or "png"
     with atomic_write(path) as f:
-        ax.figure.savefig(f, format=fmt)
+        fig.savefig(f, format=fmt)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         write_json(a.json, runs, rows, settings)
     if a.plot and runs:
-        plot(a.plot, runs)
+        plot(a.plot, runs, rows[0]["baseline"])
     return 1 if any(r["passed"] is False for r in rows) else 0
 
 
