@@ -176,3 +176,60 @@ def test_refusals():
     with pytest.raises(ValueError, match=r"\['master_weight'\]: expected floating values"):
         bopt.load_state_dict(sd)
     assert "master_weights=True" in repr(bopt)
+
+
+def test_a_parameter_written_from_outside_renews_its_master_copy():
+    model = torch.nn.Linear(4, 4).to(torch.bfloat16)
+    opt = mt.SGD(model.parameters(), lr=1e-3, master_weights=True)
+    ckpt = {k: torch.full_like(v, 5.0) for k, v in model.state_dict().items()}
+    model.load_state_dict(ckpt)  # after the optimizer was built: the usual resume order
+    model(torch.ones(2, 4, dtype=torch.bfloat16)).float().sum().backward()
+    opt.step()
+    assert torch.allclose(model.weight.detach().float(), torch.full((4, 4), 5.0), atol=0.05)
+    assert torch.allclose(opt.state[model.weight]["master_weight"], torch.full((4, 4), 5.0),
+                          atol=0.01)
+
+
+def test_state_dicts_cross_between_bfloat16_and_float32_models():
+    bm = _model(torch.bfloat16)
+    bopt = mt.Adam(bm.parameters(), master_weights=True)
+    for x, y in _batches(2):
+        bopt.zero_grad()
+        _backward(bm, x, y)
+        bopt.step()
+    fm = _model()
+    fopt = mt.Adam(fm.parameters())
+    fopt.load_state_dict(bopt.state_dict())  # the master copies are the model's business
+    assert "master_weight" not in fopt.state[fm[0].weight]
+    # torch.optim keeps bfloat16 moments for bfloat16 parameters: state_dtype="bfloat16"
+    tm = _model(torch.bfloat16)
+    topt = torch.optim.Adam(tm.parameters())
+    for x, y in _batches(2):
+        topt.zero_grad()
+        _backward(tm, x, y)
+        topt.step()
+    mm = _model(torch.bfloat16)
+    mopt = mt.Adam(mm.parameters(), master_weights=True, state_dtype="bfloat16")
+    mopt.load_state_dict(topt.state_dict())
+    assert torch.equal(mopt.state[mm[0].weight]["exp_avg"], topt.state[tm[0].weight]["exp_avg"])
+
+
+def test_gradients_of_another_dtype_are_refused_for_bfloat16_parameters():
+    w = torch.nn.Parameter(torch.zeros(3, dtype=torch.bfloat16))
+    opt = mt.SGD([w], lr=1.0, master_weights=True)
+    w.grad = torch.ones(3, dtype=torch.bfloat16)
+    w.grad.data = torch.ones(3, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r"\.grad: dtype torch.float64"):
+        opt.step()
+    assert not w.detach().any()
+
+
+def test_numpy_load_refuses_amsgrad_with_compressed_state():
+    w = np.zeros((3, 5), np.float32)
+    opt = msopt.Adam([w], state_dtype="int8")
+    sd = opt.state_dict()
+    sd["param_groups"][0]["amsgrad"] = True
+    sd["state"][0]["max_exp_avg_sq"] = np.zeros((3, 5), np.uint8)
+    with pytest.raises(ValueError, match=r"\['amsgrad'\]: not available"):
+        opt.load_state_dict(sd)
+    assert opt.param_groups[0]["amsgrad"] is False

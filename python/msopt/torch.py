@@ -144,6 +144,10 @@ class _Optimizer(torch.optim.Optimizer):
         # inner optimizer steps, and a float32 buffer for the gradient
         self._masters: dict[int, torch.Tensor] = {}
         self._grad_buf: dict[int, torch.Tensor] = {}
+        # the parameter's autograd version when its master was last in step with it: a
+        # write from outside (load_state_dict, an in-place edit) makes the next step take
+        # the master afresh from the parameter
+        self._master_version: dict[int, int] = {}
         self._inner_kwargs = kwargs
         self._keys = tuple(hypers)  # the inner optimizer's hyperparameters
         self._tracked = (*hypers, *torch_opts)  # the keys a step looks at for edits
@@ -200,6 +204,7 @@ class _Optimizer(torch.optim.Optimizer):
         for k, p in enumerate(group["params"]):
             if p.dtype == torch.bfloat16:
                 self._masters[len(self._tensors) + k] = torch.from_numpy(arrays[k])
+                self._master_version[len(self._tensors) + k] = p._version
         self._tensors.extend(group["params"])
         self._ptrs.extend(p.data_ptr() for p in group["params"])
         self._seen.append({k: group[k] for k in self._tracked})
@@ -293,16 +298,37 @@ class _Optimizer(torch.optim.Optimizer):
 
     def _master_grad(self, i: int, g: torch.Tensor) -> Any:
         """The float32 gradient of bfloat16 parameter i (converted exactly)."""
+        if g.dtype != torch.bfloat16:
+            raise TypeError(f"{self._name(i)}.grad: dtype {g.dtype}; the parameter's is "
+                            "torch.bfloat16")
         if g.layout == torch.sparse_coo:
+            if g.sparse_dim() != 1 or g.dim() != 2:
+                raise ValueError(f"{self._name(i)}.grad: a sparse gradient must be row-sparse "
+                                 f"(of a 2-D parameter), got sparse_dim {g.sparse_dim()} "
+                                 f"of shape {tuple(g.shape)}")
             return optim.RowGrad(g._indices()[0].numpy(), g._values().detach().float().numpy())
+        if g.layout != torch.strided:
+            raise TypeError(f"{self._name(i)}.grad: a {g.layout} gradient; expected a dense or "
+                            "sparse COO tensor")
+        master = self._masters[i]
+        if g.shape != master.shape:
+            raise ValueError(f"{self._name(i)}.grad: shape {tuple(g.shape)}, expected "
+                             f"{tuple(master.shape)}")
         buf = self._grad_buf.get(i)
         if buf is None:
-            buf = self._grad_buf[i] = torch.empty(g.shape, dtype=torch.float32)
-        if g.shape != buf.shape:
-            raise ValueError(f"{self._name(i)}.grad: shape {tuple(g.shape)}, expected "
-                             f"{tuple(buf.shape)}")
+            buf = self._grad_buf[i] = torch.empty(master.shape, dtype=torch.float32)
         buf.copy_(g.detach())
         return buf.numpy()
+
+    def _refresh_masters(self) -> None:
+        """Take the master copy afresh from a bfloat16 parameter written from outside since
+        the last step (a loaded checkpoint, an in-place edit)."""
+        with torch.no_grad():
+            for i, master in self._masters.items():
+                p = self._tensors[i]
+                if p._version != self._master_version[i]:
+                    master.copy_(p)
+                    self._master_version[i] = p._version
 
     def _name(self, i: int) -> str:
         k = i
@@ -324,6 +350,8 @@ class _Optimizer(torch.optim.Optimizer):
                              "was built (p.data = ..., .to(), share_memory_()); build the "
                              "optimizer after moving or converting the model")
         self._sync()
+        if self._masters:
+            self._refresh_masters()
         grads = self._grads()
         self._inner.step(grads)
         # Tell autograd the stepped parameters changed in place (as torch.optim's in-place
@@ -334,6 +362,7 @@ class _Optimizer(torch.optim.Optimizer):
                 for i, master in self._masters.items():
                     if grads[i] is not None:
                         self._tensors[i].copy_(master)
+                    self._master_version[i] = self._tensors[i]._version
         np.copyto(self._stepf, self._steps, casting="unsafe")
         if self._pending.size:
             self._link_state()
@@ -438,11 +467,21 @@ class _Optimizer(torch.optim.Optimizer):
                  "param_groups": inner_groups}
         if "state_format" in state_dict:
             inner["state_format"] = state_dict["state_format"]
-        masters = {i: e.pop("master_weight") for i, e in inner_state.items()
-                   if "master_weight" in e}
+        if "state_format" not in inner and self._inner.state_dtype == "bfloat16" and any(
+                isinstance(e.get("exp_avg"), np.ndarray) and e["exp_avg"].dtype == np.uint16
+                for e in inner_state.values()):
+            inner["state_format"] = {"state_dtype": "bfloat16"}  # torch.optim's bf16 state
+        masters = {i: e.pop("master_weight", None) for i, e in inner_state.items()
+                   if i in self._masters}
         self._inner.load_state_dict(inner)
-        for i, m in masters.items():
-            np.copyto(self._masters[i].numpy(), m)
+        with torch.no_grad():
+            for i, m in masters.items():
+                p = self._tensors[i]
+                if m is None:  # no saved master copy: the parameter's value is the master
+                    self._masters[i].copy_(p)
+                else:
+                    np.copyto(self._masters[i].numpy(), m)
+                self._master_version[i] = p._version
         self.param_groups[:] = groups
         self._seen = [{k: g[k] for k in self._tracked} for g in groups]
         self._relink()
@@ -468,7 +507,9 @@ class _Optimizer(torch.optim.Optimizer):
         for k, v in entry.items():
             if k == "step" or v is None:
                 continue
-            if k == "master_weight" and i in self._masters:
+            if k == "master_weight":
+                if i not in self._masters:
+                    continue  # a float parameter is its own master: the model's state has it
                 v = _master_value(v, arr, f"{where}['master_weight']")
             elif isinstance(v, torch.Tensor):
                 if v.dtype == torch.bfloat16 and self._inner.state_dtype == "bfloat16":

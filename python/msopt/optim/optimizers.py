@@ -863,6 +863,9 @@ class Optimizer:
                                  f"{sorted(extra)}")
             merged = {k: v for k, v in {**mine, **g}.items() if k != "params"}
             checked.append(self._checked_values(merged, gw, self._group_dtypes[gi]))
+            if self._format.kind and checked[-1].get("amsgrad"):
+                raise ValueError(f"{gw}['amsgrad']: not available with state_dtype="
+                                 f"{self._format.dtype!r}")
         fmt = self._format.loaded(state_dict.get("state_format"), where)
         state = state_dict.get("state", {})
         if not isinstance(state, Mapping):
