@@ -1,0 +1,82 @@
+"""Adam's step with compressed state beside float32 state, interleaved: each round calls
+every runner once, in turn, so a change of the machine's load hits all of them alike, and
+the ratios come from the medians over the rounds.
+
+    python bench/lowbit_speed.py [--sizes 1e7,1e8] [--threads 1,2] [--rounds 15]
+
+Runners per size and thread count: msopt's Adam with state_dtype float32, bfloat16 and int8
+(nonfinite="ignore", as torch), the 7-stream floor (an fp32 Adam's traffic), and torch's
+fused Adam when torch is installed.  Prints the medians, the ratio of each to msopt's float32
+step, and the state's size beside float32's.  (bench/test_bench_lowbit.py times the same
+runners with pytest-benchmark, one after the other.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import msopt
+from msopt import _bench, _core
+
+
+def runners(n: int) -> tuple[dict[str, object], dict[str, int]]:
+    rng = np.random.default_rng(0)
+    g = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
+    out: dict[str, object] = {}
+    sizes = {}
+    for sd in ("float32", "bfloat16", "int8"):
+        opt = msopt.Adam([rng.standard_normal(n, dtype=np.float32)], state_dtype=sd,
+                         nonfinite="ignore")
+        out[f"msopt {sd}"] = lambda opt=opt: opt.step([g])
+        sizes[sd] = opt.state_nbytes
+    fl = [np.zeros(n, np.float32) for _ in range(3)]
+    out["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
+    torch = _bench._torch()
+    if torch is not None:
+        tp = torch.zeros(n, requires_grad=True)
+        tp.grad = torch.from_numpy(g)
+        out["torch fused"] = torch.optim.Adam([tp], fused=True).step
+    return out, sizes
+
+
+def interleaved(fns: dict[str, object], rounds: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for fn in fns.values():
+        fn()  # type: ignore[operator]
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()  # type: ignore[operator]
+            times[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1e7,1e8")
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--rounds", type=int, default=15)
+    args = ap.parse_args(argv)
+    print("| n | threads | runner | median | ns/param | / float32 step | state / float32 |")
+    print("|---|---|---|---|---|---|---|")
+    for n in (int(float(s)) for s in args.sizes.split(",")):
+        for t in (int(s) for s in args.threads.split(",")):
+            _bench._set_threads(t)
+            fns, sizes = runners(n)
+            med = interleaved(fns, args.rounds)
+            base = med["msopt float32"]
+            for k, v in med.items():
+                share = ""
+                if k.startswith("msopt "):
+                    share = f"{sizes[k.split()[1]] / sizes['float32']:.1%}"
+                print(f"| {n:.0e} | {t} | {k} | {v * 1e3:.2f} ms | {v / n * 1e9:.3f} | "
+                      f"{v / base:.2f}x | {share} |")
+            del fns
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
