@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 import pickle
+import signal
 import sys
 
 import numpy as np
@@ -218,19 +220,51 @@ def test_without_a_client_a_local_cluster_is_made():
     assert result.failed == 0
 
 
-def test_interrupt_cancels_and_restores(client, monkeypatch):
-    """Ctrl-C while waiting for a round: its tasks are cancelled and the estimator is as it
-    was (a fit is all or nothing, as the estimator's own); the cluster fits again."""
-    X, y = _blobs(200, 4, 2, seed=9)
-    calls = iter(range(100))
+def _hook_after(n, action):
+    """A ``perf_counter`` for msopt.dask that runs ``action`` at its ``n``-th call: the
+    client reads it once at the start and once per round it records."""
+    calls = iter(range(10**6))
     clock = mdask.perf_counter
 
-    def interrupting() -> float:
-        if next(calls) == 3:
-            raise KeyboardInterrupt
+    def hooked() -> float:
+        if next(calls) == n:
+            action()
         return clock()
 
-    monkeypatch.setattr(mdask, "perf_counter", interrupting)
+    return hooked
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+def test_interrupt_cancels_and_leaves_the_last_averaged_model(client, monkeypatch):
+    """Ctrl-C while waiting for round 3: its tasks are cancelled, the estimator holds the
+    averaged model of round 2 (the rounds' own, bit for bit) and says how far it got."""
+    X, y = _blobs(200, 4, 2, seed=9)         # 100 rows a worker: 4 steps an epoch
+    kw = dict(random_state=0, learning_rate_schedule="constant", batch_size=25)
+    _, full = mdask.fit(LogisticRegression(**kw), X, y, client=client, epochs=4,
+                        local_steps=2)
+    ref, _ = mdask.fit(LogisticRegression(**kw), X, y, client=client, epochs=1,
+                       local_steps=2)                     # the first 2 rounds
+    monkeypatch.setattr(mdask, "perf_counter", _hook_after(3, _interrupt))
+    est = LogisticRegression(**kw)
+    with pytest.raises(KeyboardInterrupt):
+        mdask.fit(est, X, y, client=client, epochs=4, local_steps=2)
+    assert est.stop_reason_ == "interrupted"
+    assert est.history_ == [{"epoch": h["epoch"], "loss": h["loss"]} for h in full[:2]]
+    assert est.n_iter_ == 1
+    assert est.t_ == ref.t_ == 4
+    assert list(est.classes_) == [0, 1]
+    assert np.array_equal(est.coef_, ref.coef_)
+    assert not np.array_equal(est.coef_, 0)
+
+
+def test_interrupt_before_a_round_completes_restores(client, monkeypatch):
+    """Ctrl-C before the first round is read: the estimator is as it was, and the cluster
+    fits again."""
+    X, y = _blobs(200, 4, 2, seed=9)
+    monkeypatch.setattr(mdask, "perf_counter", _hook_after(0, _interrupt))
     est = LogisticRegression(random_state=0)
     with pytest.raises(KeyboardInterrupt):
         mdask.fit(est, X, y, client=client, epochs=50, local_steps=2)
@@ -239,6 +273,48 @@ def test_interrupt_cancels_and_restores(client, monkeypatch):
     est, history = mdask.fit(est, X, y, client=client, epochs=2)
     assert est.score(X, y) > 0.8
     assert history
+
+
+@pytest.mark.parametrize("dask_rows", [False, True])
+def test_a_killed_worker_costs_a_retried_round(monkeypatch, dask_rows):
+    """A worker process killed after round 2 (its nanny starts a new one): the rounds from
+    the last averaged model run again with its rows placed on a live worker (NumPy rows
+    scattered again from the client, a dask array's blocks recomputed), and the fit is the
+    undisturbed one."""
+    X, y = _blobs(400, 6, 3, seed=12)
+    if dask_rows:
+        X, y = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    kw = dict(epochs=6, local_steps=2, state="average")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        ref, ref_history = mdask.fit(LogisticRegression(random_state=0, batch_size=16), X, y,
+                                     client=c, **kw)
+        victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[1]
+        pid = c.run(os.getpid, workers=[victim])[victim]
+        monkeypatch.setattr(mdask, "perf_counter",
+                            _hook_after(3, lambda: os.kill(pid, signal.SIGKILL)))
+        est, history = mdask.fit(LogisticRegression(random_state=0, batch_size=16), X, y,
+                                 client=c, **kw)
+        assert victim not in c.scheduler_info(n_workers=-1)["workers"]
+        if not dask_rows:                   # no retry allowed: an error, nothing changed
+            c.wait_for_workers(2, timeout=60)
+            victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[0]
+            pid = c.run(os.getpid, workers=[victim])[victim]
+            monkeypatch.setattr(mdask, "perf_counter",
+                                _hook_after(2, lambda: os.kill(pid, signal.SIGKILL)))
+            coef = est.coef_.copy()
+            with pytest.raises(RuntimeError, match="max_retries=0"):
+                mdask.fit(est, X, y, client=c, max_retries=0, **kw)
+            assert np.array_equal(est.coef_, coef)
+            assert est.stop_reason_ == "max_iter"
+    assert sum(h["retried"] for h in history) >= 1
+    assert sum(h["retried"] for h in ref_history) == 0
+    assert [h["round"] for h in history] == [h["round"] for h in ref_history]
+    Xn, yn = (X.compute(), y.compute()) if dask_rows else (X, y)
+    assert est.score(Xn, yn) >= ref.score(Xn, yn) - 0.01 > 0.9
+    # NumPy rows are split the same way each time; a dask array's blocks go where the
+    # scheduler puts them, so only the NumPy fit repeats bit for bit.
+    assert np.array_equal(est.coef_, ref.coef_) or dask_rows
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -255,6 +331,7 @@ def test_import_error_names_the_extra(monkeypatch):
     (dict(state="global"), ValueError, "state"),
     (dict(epochs=0), ValueError, "epochs"),
     (dict(seed=-1), ValueError, "seed"),
+    (dict(max_retries=-1), ValueError, "max_retries"),
     (dict(client="tcp://x"), TypeError, "client"),
 ])
 def test_bad_arguments(client, kw, error, match):

@@ -7,7 +7,9 @@ rows stay on the workers (one pinned task per worker per round) and the model tr
 future between tasks, never through the client until the end.
 
 Needs ``dask[distributed]`` (``pip install "msopt[dask]"``); ``import msopt.dask`` without it
-raises ImportError.  So far the linear estimators are trained this way.
+raises ImportError.  So far the linear estimators are trained this way.  A worker that
+leaves the cluster during a fit costs a round run again on the workers that remain; Ctrl-C
+leaves the last averaged model on the estimator.
 
 Examples
 --------
@@ -26,8 +28,11 @@ from __future__ import annotations
 import copy
 import math
 import os
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
@@ -36,7 +41,7 @@ import numpy as np
 try:
     import dask
     import dask.array as da
-    from distributed import Client, Future, LocalCluster, wait
+    from distributed import Client, Future, KilledWorker, LocalCluster, wait
 except ImportError as e:  # pragma: no cover - exercised with the module hidden
     raise ImportError('msopt.dask needs Dask.distributed: pip install "msopt[dask]" '
                       f"(or dask[distributed]); {e}") from e
@@ -197,11 +202,27 @@ def _as_array(value: Any) -> Any:
     return value if isinstance(value, da.Array) else np.asarray(value)
 
 
-def _partitions(client: Any, X: Any, y: Any) -> list[tuple[str, list[Future], int]]:
-    """(worker, futures of its (X, y) blocks in row order, rows) per worker holding rows,
-    the worker of the first rows first.  NumPy input is split in one contiguous piece per
-    worker and scattered; a Dask array's blocks are persisted as (X, y) pairs."""
-    workers = sorted(client.scheduler_info()["workers"])
+@dataclass
+class _Part:
+    """Rows of one worker: the futures of its (X, y) blocks in row order, and what the
+    client keeps to place them again if the worker leaves: the scattered rows themselves
+    (``source``), or nothing for a dask array's blocks, which the scheduler recomputes."""
+
+    worker: str
+    futures: list[Future]
+    rows: int
+    source: tuple[Any, Any] | None = None
+
+
+def _alive(client: Any) -> set[str]:
+    return set(client.scheduler_info(n_workers=-1)["workers"])
+
+
+def _partitions(client: Any, X: Any, y: Any) -> list[_Part]:
+    """The rows of each worker holding some, the worker of the first rows first.  NumPy
+    input is split in one contiguous piece per worker and scattered; a Dask array's blocks
+    are persisted as (X, y) pairs."""
+    workers = sorted(_alive(client))
     if not workers:
         raise ValueError("client: the cluster has no workers")
     if not isinstance(X, da.Array) and not isinstance(y, da.Array):
@@ -209,8 +230,9 @@ def _partitions(client: Any, X: Any, y: Any) -> list[tuple[str, list[Future], in
         out = []
         for w, a, b in zip(workers, bounds[:-1], bounds[1:]):
             if b > a:
-                [fut] = client.scatter([(X[a:b], y[a:b])], workers=[w], hash=False)
-                out.append((w, [fut], int(b - a)))
+                source = (X[a:b], y[a:b])
+                [fut] = client.scatter([source], workers=[w], hash=False)
+                out.append(_Part(w, [fut], int(b - a), source))
         return out
     X = da.asarray(X)
     if any(math.isnan(c) for c in X.chunks[0]):
@@ -222,13 +244,13 @@ def _partitions(client: Any, X: Any, y: Any) -> list[tuple[str, list[Future], in
     futures = client.compute(pairs)
     wait(futures)
     who = client.who_has(futures)
-    held: dict[str, tuple[list[Future], int]] = {}
+    held: dict[str, _Part] = {}
     for fut, rows in zip(futures, X.chunks[0]):
         w = sorted(who[fut.key])[0]
-        futs, n = held.setdefault(w, ([], 0))
-        futs.append(fut)
-        held[w] = (futs, n + int(rows))
-    return [(w, futs, n) for w, (futs, n) in held.items() if n > 0]
+        part = held.setdefault(w, _Part(w, [], 0))
+        part.futures.append(fut)
+        part.rows += int(rows)
+    return [p for p in held.values() if p.rows > 0]
 
 
 def _setup(client: Any, est: _LinearEstimator, X: Any, y: Any) -> None:
@@ -250,8 +272,8 @@ def _setup(client: Any, est: _LinearEstimator, X: Any, y: Any) -> None:
 
 
 def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: int = 64,
-        epochs: int | None = None, state: str = "average", seed: int | None = None
-        ) -> tuple[Any, list[dict[str, Any]]]:
+        epochs: int | None = None, state: str = "average", seed: int | None = None,
+        max_retries: int = 3) -> tuple[Any, list[dict[str, Any]]]:
     """Fit a linear estimator on a Dask cluster by local SGD.
 
     Each round, every worker holding rows takes ``local_steps`` minibatch steps (the
@@ -297,14 +319,31 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     seed : int, optional
         Shuffling seed of the first worker (the others derive theirs from it); default:
         the estimator's ``random_state``.
+    max_retries : int, default 3
+        Rounds that may fail in one fit because a worker left the cluster (its process
+        died, its connection closed).  The client keeps the last averaged model (read one
+        round behind, while the next round runs) and what it needs to place each worker's
+        rows again: NumPy and SciPy rows themselves, or nothing for a dask array's blocks,
+        which the scheduler recomputes.  A failed round is run again from that model, the
+        departed worker's rows going to the live worker holding the fewest.  With
+        ``state="local"`` the workers then start again from the averaged model's state.
+        One more failure raises RuntimeError and leaves the estimator as it was.
 
     Returns
     -------
     model : the fitted estimator
     history : list of dict
         One per round: ``round``, ``epoch`` (passes over the largest shard so far),
-        ``loss`` (the round's mean training loss plus the penalty), ``rows`` and
-        ``seconds``.
+        ``loss`` (the round's mean training loss plus the penalty), ``rows``,
+        ``seconds`` and ``retried`` (how many times the round was started again after a
+        worker left).
+
+    Notes
+    -----
+    A fit is all or nothing, as the estimator's own, with one exception: a
+    KeyboardInterrupt once a round has completed cancels the rounds in flight, leaves the
+    last averaged model on the estimator (``history_`` up to that round, ``n_iter_`` the
+    whole passes made, ``stop_reason_ = "interrupted"``) and is raised again.
     """
     if not isinstance(model, ESTIMATORS):
         raise TypeError(f"model: expected LogisticRegression, LinearRegression or LinearSVC, "
@@ -313,6 +352,7 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     epochs = check_int("epochs", epochs, 1, none=True, hi=2**62)
     check_choice("state", state, STATES)
     seed = check_seed("seed", seed, none=True)
+    max_retries = check_int("max_retries", max_retries, 0, hi=2**62)
     model._check_params()
     if model.early_stopping:
         raise ValueError("early_stopping: not supported by msopt.dask.fit")
@@ -333,21 +373,46 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
         raise ValueError("X: no samples")
     epochs = int(model.max_iter) if epochs is None else epochs
     saved = dict(model.__dict__)
+    installed: list[bool] = []  # set when an interrupt leaves the last averaged model
     try:
         with _client(client) as c:
             _setup(c, model, X, y)
-            history = _train(c, model, X, y, K, epochs, state, seed)
+            history = _train(c, model, X, y, K, epochs, state, seed, max_retries, installed)
     except BaseException:
-        model.__dict__.clear()
-        model.__dict__.update(saved)
+        if not installed:
+            model.__dict__.clear()
+            model.__dict__.update(saved)
         raise
     return model, history
 
 
+_POLL = 0.5  # seconds between checks, while a round runs, that its workers are still there
+_LOST = (KilledWorker, CancelledError, OSError, TimeoutError)  # what a departed worker raises
+
+
+class _WorkerLost(Exception):
+    """A worker holding rows left the cluster while a round ran."""
+
+
+def _result(client: Any, futures: list[Any], parts: list[_Part]) -> list[Any]:
+    """The futures' results; :class:`_WorkerLost` as soon as a worker of ``parts`` is gone
+    (a task pinned to it would otherwise wait for it forever)."""
+    while True:
+        try:
+            wait(futures, timeout=_POLL)
+        except TimeoutError:
+            pass
+        if not {p.worker for p in parts} <= _alive(client):
+            raise _WorkerLost
+        if all(f.done() for f in futures):
+            return client.gather(futures)
+
+
 def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: int,
-           state: str, seed: int | None) -> list[dict[str, Any]]:
+           state: str, seed: int | None, max_retries: int, installed: list[bool]
+           ) -> list[dict[str, Any]]:
     parts = _partitions(client, X, y)
-    n = sum(p[2] for p in parts)
+    n = sum(p.rows for p in parts)
     model = est._model
     l2, l1 = est._l2_l1(est._penalty_scale(n))
     if not (math.isfinite(l2) and math.isfinite(l1)):
@@ -356,57 +421,108 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
                          f"overflows with {n} samples")
     model.l2, model.l1 = l2, l1
     base = est._seed() if seed is None else seed
-    bs = max(p[2] for p in parts) if est.batch_size is None else int(est.batch_size)
-    shards = [client.submit(_Shard, est, base if i == 0 else (base + i * _SEED_STRIDE) % 2**63,
-                            bs, *futs, workers=[w], allow_other_workers=False, pure=False)
-              for i, (w, futs, _) in enumerate(parts)]
-    spe = max(-(-rows // min(bs, rows)) for _, _, rows in parts)
+    seeds = [base if i == 0 else (base + i * _SEED_STRIDE) % 2**63 for i in range(len(parts))]
+    bs = max(p.rows for p in parts) if est.batch_size is None else int(est.batch_size)
+
+    def place(i: int) -> Any:
+        part = parts[i]
+        return client.submit(_Shard, est, seeds[i], bs, *part.futures, workers=[part.worker],
+                             allow_other_workers=False, pure=False)
+
+    shards = [place(i) for i in range(len(parts))]
+    spe = max(-(-p.rows // min(bs, p.rows)) for p in parts)
     total = epochs * spe
     warmup = int(float(est.warmup_epochs) * spe)
     opts = dict(schedule=est.learning_rate_schedule, schedule_steps=total,
                 warmup_steps=warmup, schedule_origin=0)
-    current: Any = client.scatter(model, broadcast=True, hash=False)
-    prev: list[Any] = [None] * len(parts)
+    # The last averaged model the client holds (read one round behind, while the next one
+    # runs) and the step it was reached at: a failed round starts again from there.
+    checkpoint: tuple[int, LinearModel] = (0, model)
     history: list[dict[str, Any]] = []
-    pending: list[tuple[Any, int]] = []  # a round's stats, read while the next one runs
+    pending: deque[tuple[int, Any, Any]] = deque()  # (end step, averaged model, stats)
+    retried = retries = 0
     clock = perf_counter()
 
-    def record(stats: Any, done: int) -> None:
-        nonlocal clock
-        loss, rows = stats.result()
+    def record() -> None:
+        nonlocal clock, checkpoint, retried
+        end, avg, stats = pending[0]
+        (loss, rows), averaged = _result(client, [stats, avg], parts)
         now = perf_counter()
-        history.append({"round": len(history) + 1, "epoch": done / spe, "loss": loss,
-                        "rows": rows, "seconds": now - clock})
-        clock = now
+        pending.popleft()
+        checkpoint = (end, averaged)
+        history.append({"round": len(history) + 1, "epoch": end / spe, "loss": loss,
+                        "rows": rows, "seconds": now - clock, "retried": retried})
+        clock, retried = now, 0
 
-    start = 0
-    try:
-        while start < total:
-            steps = min(K, total - start)
-            results = [client.submit(_round, sh, current, prev[i] if state == "local" else None,
-                                     start, steps, state, opts, workers=[w],
-                                     allow_other_workers=False, pure=False)
-                       for i, (sh, (w, _, _)) in enumerate(zip(shards, parts))]
-            current = client.submit(_average, state, *results, pure=False)
-            prev = results
-            start += steps
-            pending.append((client.submit(_stats, current, *results, pure=False), start))
-            if len(pending) > 1:
-                record(*pending.pop(0))
-        for stats in pending:
-            record(*stats)
-        final = current.result()
-    except BaseException:
-        client.cancel([f for f in [current, *prev, *shards, *(p[0] for p in pending)]
-                       if isinstance(f, Future)])
-        raise
-    est._model = final
-    est._n_seen = n
-    est._epochs_done = est.n_iter_ = epochs
-    est.history_ = [{"epoch": h["epoch"], "loss": h["loss"]} for h in history]
-    est.stop_reason_ = "max_iter"
-    est.t_ = int(final.optimizer.native_state().steps[0])
+    def replace_lost() -> None:
+        """Each shard of a departed worker goes to the live worker holding the fewest."""
+        alive = _alive(client)
+        if not alive:
+            raise RuntimeError("msopt.dask.fit: no worker is left in the cluster")
+        load = {w: sum(p.worker == w for p in parts) for w in sorted(alive)}
+        for i, part in enumerate(parts):
+            if part.worker not in alive:
+                part.worker = min(load, key=load.__getitem__)
+                load[part.worker] += 1
+                if part.source is not None:
+                    part.futures = client.scatter([part.source], workers=[part.worker],
+                                                  hash=False)
+                shards[i] = place(i)
+
+    while True:
+        start, averaged = checkpoint
+        current: Any = client.scatter(averaged, broadcast=True, hash=False)
+        prev: list[Any] = [None] * len(parts)
+        try:
+            while start < total:
+                steps = min(K, total - start)
+                results = [client.submit(_round, sh, current,
+                                         prev[i] if state == "local" else None, start, steps,
+                                         state, opts, workers=[part.worker],
+                                         allow_other_workers=False, pure=False)
+                           for i, (sh, part) in enumerate(zip(shards, parts))]
+                current = client.submit(_average, state, *results, pure=False)
+                prev = results
+                start += steps
+                pending.append((start, current,
+                                client.submit(_stats, current, *results, pure=False)))
+                if len(pending) > 1:
+                    record()
+            while pending:
+                record()
+            break
+        except BaseException as e:
+            client.cancel([f for f in [current, *prev, *(f for p in pending for f in p[1:])]
+                           if isinstance(f, Future)])
+            pending.clear()
+            lost = isinstance(e, (_WorkerLost, *_LOST)) or (
+                isinstance(e, Exception) and not {p.worker for p in parts} <= _alive(client))
+            if not lost or retries >= max_retries:
+                client.cancel(shards)
+                if isinstance(e, KeyboardInterrupt) and history:
+                    _install(est, checkpoint[1], n, history, "interrupted")
+                    installed.append(True)
+                if lost:
+                    raise RuntimeError(f"msopt.dask.fit: workers left the cluster in "
+                                       f"{retries + 1} rounds (max_retries={max_retries})"
+                                       ) from e
+                raise
+            retries += 1
+            retried += 1
+            replace_lost()
+    _install(est, checkpoint[1], n, history, "max_iter")
     return history
+
+
+def _install(est: _LinearEstimator, model: LinearModel, n: int,
+             history: list[dict[str, Any]], reason: str) -> None:
+    """The averaged model and how far the rounds went, on the estimator."""
+    est._model = model
+    est._n_seen = n
+    est._epochs_done = est.n_iter_ = int(history[-1]["epoch"])
+    est.history_ = [{"epoch": h["epoch"], "loss": h["loss"]} for h in history]
+    est.stop_reason_ = reason
+    est.t_ = int(model.optimizer.native_state().steps[0])
 
 
 def _blockwise(est: Any, X: Any, method: str) -> Any:
