@@ -400,12 +400,10 @@ def _result(client: Any, futures: list[Any], parts: list[_Part]) -> list[Any]:
     while True:
         try:
             wait(futures, timeout=_POLL)
-        except TimeoutError:
-            pass
-        if not {p.worker for p in parts} <= _alive(client):
-            raise _WorkerLost
-        if all(f.done() for f in futures):
             return client.gather(futures)
+        except TimeoutError:
+            if not {p.worker for p in parts} <= _alive(client):
+                raise _WorkerLost from None
 
 
 def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: int,
