@@ -156,6 +156,38 @@ def test_two_workers_reach_the_single_process_accuracy(client, name):
     assert est.loss_history_ == [h["loss"] for h in history]
 
 
+# -- Dask DataFrames -------------------------------------------------------------------------
+def test_dask_dataframes(client1, client):
+    """A Dask DataFrame as X, a Series or a one-column frame as y: the partitions' lengths
+    are counted, and with one worker the fit is the single-process one, bit for bit."""
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    X, y = _blobs(240, 5, 3, seed=13)
+    labels = np.array(["x", "y", "z"])[y]
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)]).assign(label=labels)
+    ddf = dd.from_pandas(frame, npartitions=4)
+    Xf = ddf[[f"f{i}" for i in range(5)]]
+    ref = LogisticRegression(random_state=1, tol=None, max_iter=3).fit(X, labels)
+    est, _ = mdask.fit(LogisticRegression(random_state=1), Xf, ddf["label"], client=client1,
+                       epochs=3, local_steps=5)
+    assert list(est.classes_) == ["x", "y", "z"]
+    assert np.array_equal(est.coef_, ref.coef_)
+    reg, history = mdask.fit(LinearRegression(random_state=0), Xf, ddf[["f0"]] * 2.0 + 1.0,
+                             client=client, epochs=100)
+    assert reg.coef_.shape == (5,)
+    assert reg.score(X, 2.0 * X[:, 0] + 1.0) > 0.95
+    assert sum(h["rows"] for h in history[:1]) > 0
+    pred = mdask.predict(est, Xf)
+    assert isinstance(pred, da.Array)
+    assert np.array_equal(pred.compute(), ref.predict(X))
+    np.testing.assert_array_equal(mdask.predict_proba(est, Xf).compute(), ref.predict_proba(X))
+    with pytest.raises(TypeError, match="X"):
+        mdask.fit(LogisticRegression(), ddf, ddf["label"], client=client)
+    with pytest.raises(ValueError, match="X: expected a 2-D"):
+        mdask.fit(LogisticRegression(), ddf["f0"], ddf["label"], client=client)
+
+
 # -- shards: empty partitions, missing classes ---------------------------------------------------
 def test_empty_partitions(client):
     X, y = _blobs(200, 4, 2, seed=2)

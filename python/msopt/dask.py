@@ -196,10 +196,45 @@ def _client(client: Any) -> Iterator[Any]:
         yield new
 
 
+def _is_frame(value: Any) -> bool:
+    """A Dask DataFrame or Series (without importing dask.dataframe, which needs pandas)."""
+    return type(value).__module__.startswith("dask.dataframe") and hasattr(value,
+                                                                           "to_dask_array")
+
+
 def _as_array(value: Any) -> Any:
     if _is_sparse(value):
         return value.tocsr()
-    return value if isinstance(value, da.Array) else np.asarray(value)
+    if _is_frame(value) or isinstance(value, da.Array):
+        return value
+    return np.asarray(value)
+
+
+def _from_frame(client: Any, value: Any, name: str) -> Any:
+    """A Dask DataFrame or Series as a dask array with known chunk lengths (the partitions'
+    lengths counted on the cluster); a one-column ``y`` as 1-D.  Anything else as it is."""
+    if not _is_frame(value):
+        return value
+    lengths = [int(n) for n in client.compute(value.map_partitions(len)).result()]
+    meta = value._meta.to_numpy()   # an empty partition as NumPy: the dtype and the width
+    out = da.concatenate([da.from_delayed(dask.delayed(_to_numpy)(part), (n, *meta.shape[1:]),
+                                          meta.dtype)
+                          for part, n in zip(value.to_delayed(), lengths)])
+    return out[:, 0] if name == "y" and out.ndim == 2 and out.shape[1] == 1 else out
+
+
+def _to_numpy(part: Any) -> np.ndarray:
+    """A pandas partition as NumPy (extension dtypes such as strings as objects)."""
+    return part.to_numpy()
+
+
+def _check_data(X: Any, y: Any) -> None:
+    if X.ndim != 2:
+        raise ValueError(f"X: expected a 2-D array, got {X.ndim}-D")
+    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
+        raise ValueError(f"y: expected {X.shape[0]} rows (1-D or 2-D), got shape {y.shape}")
+    if X.shape[0] == 0:
+        raise ValueError("X: no samples")
 
 
 @dataclass
@@ -289,12 +324,15 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
         The estimator, fitted in place from scratch and returned (its parameters apply;
         its convergence checks ``tol``, ``gtol`` and its callbacks are not used, and
         ``early_stopping`` and ``warm_start`` are refused).
-    X : dask array, NumPy array or SciPy sparse matrix, shape (n_samples, n_features)
-        A NumPy array or sparse matrix (trained as CSR) is split in one contiguous piece
-        per worker and scattered.
-    y : dask array or NumPy array, shape (n_samples,) or (n_samples, n_outputs)
-        Labels (classifiers: the classes are taken from the whole of ``y`` first, so a
-        worker may lack some) or targets.
+    X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
+        Shape (n_samples, n_features).  A NumPy array or sparse matrix (trained as CSR) is
+        split in one contiguous piece per worker and scattered.  A Dask DataFrame (numeric
+        columns; needs ``dask[dataframe]``) is trained as a dask array of its partitions,
+        whose lengths are counted on the cluster first.
+    y : dask array, Dask Series or DataFrame, or NumPy array
+        Shape (n_samples,) or (n_samples, n_outputs); a one-column DataFrame is taken as
+        a Series.  Labels (classifiers: the classes are taken from the whole of ``y``
+        first, so a worker may lack some) or targets.
     client : distributed.Client, optional
         Without one, a LocalCluster of processes (one worker per core) is started and
         closed at the end.
@@ -365,17 +403,15 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     if y is None:
         raise ValueError(f"y: {type(model).__name__} requires y")
     X, y = _as_array(X), _as_array(y)
-    if X.ndim != 2:
-        raise ValueError(f"X: expected a 2-D array, got {X.ndim}-D")
-    if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y: expected {X.shape[0]} rows (1-D or 2-D), got shape {y.shape}")
-    if X.shape[0] == 0:
-        raise ValueError("X: no samples")
+    if not (_is_frame(X) or _is_frame(y)):
+        _check_data(X, y)
     epochs = int(model.max_iter) if epochs is None else epochs
     saved = dict(model.__dict__)
     installed: list[bool] = []  # set when an interrupt leaves the last averaged model
     try:
         with _client(client) as c:
+            X, y = _from_frame(c, X, "X"), _from_frame(c, y, "y")
+            _check_data(X, y)
             _setup(c, model, X, y)
             history = _train(c, model, X, y, K, epochs, state, seed, max_retries, installed)
     except BaseException:
@@ -528,6 +564,8 @@ def _blockwise(est: Any, X: Any, method: str) -> Any:
         raise TypeError(f"model: expected LogisticRegression, LinearRegression or LinearSVC, "
                         f"got {type(est).__name__}")
     est._check_fitted()
+    if _is_frame(X):
+        X = X.to_dask_array()           # lazy: the blocks' lengths are not needed
     if not isinstance(X, da.Array):
         return getattr(est, method)(X)
     if X.ndim != 2:
@@ -553,7 +591,7 @@ def predict(model: Any, X: Any) -> Any:
     Parameters
     ----------
     model : a fitted LogisticRegression, LinearRegression or LinearSVC
-    X : dask array or NumPy array, shape (n_samples, n_features)
+    X : dask array, Dask DataFrame or NumPy array, shape (n_samples, n_features)
     """
     return _blockwise(model, X, "predict")
 
@@ -564,7 +602,7 @@ def predict_proba(model: Any, X: Any) -> Any:
     Parameters
     ----------
     model : a fitted LogisticRegression
-    X : dask array or NumPy array, shape (n_samples, n_features)
+    X : dask array, Dask DataFrame or NumPy array, shape (n_samples, n_features)
     """
     if not isinstance(model, LogisticRegression):
         raise TypeError(f"model: predict_proba needs a LogisticRegression, got "
