@@ -351,6 +351,53 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, dask_rows):
         assert [h["loss"] for h in history] == [h["loss"] for h in ref_history]
 
 
+# -- estimator classes ---------------------------------------------------------------------
+def test_estimator_classes(client1, client):
+    X, y = _blobs(200, 5, 3, seed=14)
+    Xd, yd = da.from_array(X, chunks=70), da.from_array(y, chunks=70)
+    ref = LogisticRegression(random_state=2, C=3.0, tol=None, max_iter=3).fit(X, y)
+    est = mdask.LogisticRegression(random_state=2, C=3.0)
+    assert est.get_params() == LogisticRegression(random_state=2, C=3.0).get_params()
+    with pytest.raises(ValueError, match="not fitted"):
+        est.to_local()
+    assert est.fit(Xd, yd, client=client1, local_steps=4, epochs=3) is est
+    assert np.array_equal(est.coef_, ref.coef_)
+    assert len(est.history_) == -(-3 * 7 // 4)
+    assert {"round", "rows", "seconds", "retried"} <= set(est.history_[0])
+    pred, proba = est.predict(Xd), est.predict_proba(Xd)
+    assert isinstance(pred, da.Array)
+    assert isinstance(proba, da.Array)
+    assert np.array_equal(pred.compute(), ref.predict(X))
+    assert np.array_equal(proba.compute(), ref.predict_proba(X))
+    assert np.array_equal(est.predict(X), ref.predict(X))      # NumPy in, NumPy out
+    local = est.to_local()
+    assert type(local) is LogisticRegression
+    assert local.get_params() == est.get_params()
+    assert np.array_equal(local.predict_proba(X), ref.predict_proba(X))
+    assert local.history_ == [{"epoch": h["epoch"], "loss": h["loss"]} for h in est.history_]
+    local._model.W[...] = 0.0                       # a copy: the two are independent
+    assert np.array_equal(est.coef_, ref.coef_)
+    for obj in (est, local, mdask.LogisticRegression(C=0.5)):
+        again = pickle.loads(pickle.dumps(obj))
+        assert type(again) is type(obj)
+        assert again.get_params() == obj.get_params()
+    again = pickle.loads(pickle.dumps(est))
+    assert np.array_equal(again.predict(Xd).compute(), ref.predict(X))
+    assert again.history_ == est.history_
+    svc = mdask.LinearSVC(random_state=0).fit(Xd, yd, client=client, epochs=10)
+    assert type(svc.to_local()) is LinearSVC
+    assert svc.score(X, y) > 0.85
+    target = X @ np.arange(5.0) + 1.0
+    reg = mdask.LinearRegression(random_state=0).fit(Xd, da.from_array(target, chunks=70),
+                                                     client=client, epochs=60)
+    assert type(reg.to_local()) is LinearRegression
+    assert reg.predict(Xd).shape == (200,)
+    single = LinearRegression(random_state=0, tol=None, max_iter=30).fit(X, target)
+    assert reg.score(X, target) >= single.score(X, target) - 0.02 > 0.5
+    with pytest.raises(TypeError, match="local_steps"):
+        mdask.LinearRegression().fit(Xd, yd, client=client, local_steps=1.5)
+
+
 # -- errors ---------------------------------------------------------------------------------
 def test_import_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)

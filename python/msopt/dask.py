@@ -48,20 +48,15 @@ except ImportError as e:  # pragma: no cover - exercised with the module hidden
 
 from msopt import _core
 from msopt._api import check_choice, check_int, check_seed
-from msopt.linear_model.estimators import (
-    LinearRegression,
-    LinearSVC,
-    LogisticRegression,
-    _copy_model,
-    _LinearEstimator,
-    _validate,
-)
+from msopt.linear_model import estimators as _local
+from msopt.linear_model.estimators import _copy_model, _LinearEstimator, _validate
 from msopt.linear_model.layer import LinearModel, _Data, _is_sparse
 
-__all__ = ["fit", "predict", "predict_proba"]
+__all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "fit", "predict",
+           "predict_proba"]
 
 STATES = ("local", "average", "reset")
-ESTIMATORS = (LogisticRegression, LinearRegression, LinearSVC)
+ESTIMATORS = (_local.LogisticRegression, _local.LinearRegression, _local.LinearSVC)
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # worker w > 0 shuffles with seed + w * this (mod 2**63)
 
 
@@ -604,7 +599,115 @@ def predict_proba(model: Any, X: Any) -> Any:
     model : a fitted LogisticRegression
     X : dask array, Dask DataFrame or NumPy array, shape (n_samples, n_features)
     """
-    if not isinstance(model, LogisticRegression):
+    if not isinstance(model, _local.LogisticRegression):
         raise TypeError(f"model: predict_proba needs a LogisticRegression, got "
                         f"{type(model).__name__}")
     return _blockwise(model, X, "predict_proba")
+
+
+# -- estimators ----------------------------------------------------------------------------
+def _is_collection(X: Any) -> bool:
+    return isinstance(X, da.Array) or _is_frame(X)
+
+
+class _DaskEstimator:
+    """``fit`` by :func:`fit` and ``predict`` block by block on Dask collections; the rest
+    is the local estimator's (``_local_class``), which :meth:`to_local` returns."""
+
+    _local_class: type[Any]
+    history_: list[dict[str, Any]]
+
+    def fit(self, X: Any, y: Any, client: Any = None, local_steps: int = 64,
+            epochs: int | None = None, state: str = "average", seed: int | None = None,
+            max_retries: int = 3) -> Any:
+        """Fit by local SGD on a Dask cluster (see :func:`msopt.dask.fit`, whose arguments
+        these are); ``history_`` is then its per-round history.
+
+        Parameters
+        ----------
+        X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
+        y : dask array, Dask Series or one-column DataFrame, or NumPy array
+        client : distributed.Client, optional
+        local_steps : int, default 64
+        epochs : int, optional
+        state : {"average", "local", "reset"}, default "average"
+        seed : int, optional
+        max_retries : int, default 3
+
+        Returns
+        -------
+        self
+        """
+        _, history = fit(self, X, y, client=client, local_steps=local_steps, epochs=epochs,
+                         state=state, seed=seed, max_retries=max_retries)
+        self.history_ = history
+        return self
+
+    def predict(self, X: Any) -> Any:
+        """Predictions: a lazy dask array for a dask array or DataFrame (block by block on
+        the workers), a NumPy array otherwise.
+
+        Parameters
+        ----------
+        X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
+        """
+        if _is_collection(X):
+            return _blockwise(self, X, "predict")
+        return self._local_class.predict(self, X)
+
+    def to_local(self) -> Any:
+        """The ordinary msopt estimator, fitted as this one (a copy)."""
+        self._local_class._check_fitted(self)
+        out = object.__new__(self._local_class)
+        out.__dict__.update(copy.deepcopy(self.__dict__))
+        out.history_ = [{"epoch": h["epoch"], "loss": h["loss"]} for h in self.history_]
+        return out
+
+
+_DOC = """{what}, fitted across the workers of a Dask cluster by local SGD.
+
+    The parameters are :class:`msopt.{name}`'s; ``fit`` takes Dask collections (and the
+    options of :func:`msopt.dask.fit`), ``predict``{proba} run block by block on the
+    workers, and :meth:`to_local` gives the ordinary :class:`msopt.{name}`.
+
+    Parameters
+    ----------
+    **params
+        As :class:`msopt.{name}` (``early_stopping`` and ``warm_start`` are refused by
+        ``fit``; ``tol`` and ``gtol`` are not used).
+
+    Examples
+    --------
+    ``est = msopt.dask.{name}(random_state=0).fit(X, y, client=client)``, with ``X`` and
+    ``y`` dask arrays or a Dask DataFrame and Series; ``est.predict(X)`` is then a lazy
+    dask array and ``est.to_local()`` an ordinary :class:`msopt.{name}`.
+    """
+
+
+class LogisticRegression(_DaskEstimator, _local.LogisticRegression):
+    __doc__ = _DOC.format(what="Logistic regression", name="LogisticRegression",
+                          proba=" and ``predict_proba``")
+    _local_class = _local.LogisticRegression
+
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities: a lazy dask array for a dask array or DataFrame (block by
+        block on the workers), a NumPy array otherwise.
+
+        Parameters
+        ----------
+        X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
+        """
+        if _is_collection(X):
+            return _blockwise(self, X, "predict_proba")
+        return _local.LogisticRegression.predict_proba(self, X)
+
+
+class LinearSVC(_DaskEstimator, _local.LinearSVC):
+    __doc__ = _DOC.format(what="A linear support vector classifier", name="LinearSVC",
+                          proba="")
+    _local_class = _local.LinearSVC
+
+
+class LinearRegression(_DaskEstimator, _local.LinearRegression):
+    __doc__ = _DOC.format(what="Linear regression", name="LinearRegression", proba="")
+    _local_class = _local.LinearRegression
