@@ -500,9 +500,10 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
 
     while True:
         start, averaged = checkpoint
-        current: Any = client.scatter(averaged, broadcast=True, hash=False)
+        current: Any = None
         prev: list[Any] = [None] * len(parts)
         try:
+            current = client.scatter(averaged, broadcast=True, hash=False)
             while start < total:
                 steps = min(K, total - start)
                 results = [client.submit(_round, sh, current,
@@ -651,9 +652,12 @@ class _DaskEstimator:
         ----------
         X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
         """
+        return self._apply(X, "predict")
+
+    def _apply(self, X: Any, method: str) -> Any:
         if _is_collection(X):
-            return _blockwise(self, X, "predict")
-        return self._local_class.predict(self, X)
+            return _blockwise(self, X, method)
+        return getattr(self._local_class, method)(self, X)
 
     def to_local(self) -> Any:
         """The ordinary msopt estimator, fitted as this one (a copy)."""
@@ -697,9 +701,7 @@ class LogisticRegression(_DaskEstimator, _local.LogisticRegression):
         ----------
         X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
         """
-        if _is_collection(X):
-            return _blockwise(self, X, "predict_proba")
-        return _local.LogisticRegression.predict_proba(self, X)
+        return self._apply(X, "predict_proba")
 
 
 class LinearSVC(_DaskEstimator, _local.LinearSVC):
