@@ -355,7 +355,7 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, dask_rows):
 
 
 # -- estimator classes ---------------------------------------------------------------------
-def test_estimator_classes(client1, client):
+def test_estimator_classes(client1, client, monkeypatch):
     X, y = _blobs(200, 5, 3, seed=14)
     Xd, yd = da.from_array(X, chunks=70), da.from_array(y, chunks=70)
     ref = LogisticRegression(random_state=2, C=3.0, tol=None, max_iter=3).fit(X, y)
@@ -399,6 +399,11 @@ def test_estimator_classes(client1, client):
     assert reg.score(X, target) >= single.score(X, target) - 0.02 > 0.5
     with pytest.raises(TypeError, match="local_steps"):
         mdask.LinearRegression().fit(Xd, yd, client=client, local_steps=1.5)
+    monkeypatch.setattr(mdask, "perf_counter", _hook_after(2, _interrupt))
+    with pytest.raises(KeyboardInterrupt):                # after one round: its history
+        est.fit(Xd, yd, client=client1, local_steps=4, epochs=3)
+    assert est.stop_reason_ == "interrupted"
+    assert [h["rows"] for h in est.history_] == [4 * 32]     # batch_size 32
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -193,8 +193,8 @@ def _client(client: Any) -> Iterator[Any]:
 
 def _is_frame(value: Any) -> bool:
     """A Dask DataFrame or Series (without importing dask.dataframe, which needs pandas)."""
-    return type(value).__module__.startswith("dask.dataframe") and hasattr(value,
-                                                                           "to_dask_array")
+    return (type(value).__module__.startswith(("dask.dataframe", "dask_expr"))
+            and hasattr(value, "to_dask_array"))
 
 
 def _as_array(value: Any) -> Any:
@@ -550,7 +550,8 @@ def _install(est: _LinearEstimator, model: LinearModel, n: int,
     est._model = model
     est._n_seen = n
     est._epochs_done = est.n_iter_ = int(history[-1]["epoch"])
-    est.history_ = [{"epoch": h["epoch"], "loss": h["loss"]} for h in history]
+    est.history_ = (list(history) if isinstance(est, _DaskEstimator) else
+                    [{"epoch": h["epoch"], "loss": h["loss"]} for h in history])
     est.stop_reason_ = reason
     est.t_ = int(model.optimizer.native_state().steps[0])
 
@@ -639,9 +640,8 @@ class _DaskEstimator:
         -------
         self
         """
-        _, history = fit(self, X, y, client=client, local_steps=local_steps, epochs=epochs,
-                         state=state, seed=seed, max_retries=max_retries)
-        self.history_ = history
+        fit(self, X, y, client=client, local_steps=local_steps, epochs=epochs, state=state,
+            seed=seed, max_retries=max_retries)
         return self
 
     def predict(self, X: Any) -> Any:
