@@ -128,17 +128,6 @@ def test_docstring_examples_run(module):
     assert result.attempted > 0
 
 
-def test_readme_example_runs(tmp_path, monkeypatch):
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    if not readme.exists():
-        pytest.skip("README.md is not beside the tests (installed without the source tree)")
-    code = re.findall(r"```python\n(.*?)```", readme.read_text(), re.S)
-    assert code
-    monkeypatch.chdir(tmp_path)
-    for block in code:
-        exec(compile(block, str(readme), "exec"), {})
-
-
 def test_dir_lists_the_lazy_names_and_each_resolves():
     import subprocess
     import sys
