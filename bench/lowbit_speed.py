@@ -15,41 +15,22 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-import msopt
-from msopt import _bench, _core
+from msopt import _bench
 
 
-def runners(n: int) -> tuple[dict[str, object], dict[str, int]]:
-    rng = np.random.default_rng(0)
-    g = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
-    out: dict[str, object] = {}
-    sizes = {}
-    for sd in ("float32", "bfloat16", "int8"):
-        opt = msopt.Adam([rng.standard_normal(n, dtype=np.float32)], state_dtype=sd,
-                         nonfinite="ignore")
-        out[f"msopt {sd}"] = lambda opt=opt: opt.step([g])
-        sizes[sd] = opt.state_nbytes
-    fl = [np.zeros(n, np.float32) for _ in range(3)]
-    out["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
-    torch = _bench._torch()
-    if torch is not None:
-        tp = torch.zeros(n, requires_grad=True)
-        tp.grad = torch.from_numpy(g)
-        out["torch fused"] = torch.optim.Adam([tp], fused=True).step
-    return out, sizes
-
-
-def interleaved(fns: dict[str, object], rounds: int) -> dict[str, float]:
+def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():
-        fn()  # type: ignore[operator]
+        fn()
     for _ in range(rounds):
         for k, fn in fns.items():
             t0 = time.perf_counter()
-            fn()  # type: ignore[operator]
+            fn()
             times[k].append(time.perf_counter() - t0)
     return {k: float(np.median(v)) for k, v in times.items()}
 
@@ -65,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in (int(float(s)) for s in args.sizes.split(",")):
         for t in (int(s) for s in args.threads.split(",")):
             _bench._set_threads(t)
-            fns, sizes = runners(n)
+            fns, sizes = _bench.lowbit_runners(n)
             med = interleaved(fns, args.rounds)
             base = med["msopt float32"]
             for k, v in med.items():

@@ -11,7 +11,7 @@ import math
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -187,30 +187,43 @@ def dense_case(name: str, n: int, threads: int, peers: bool = True) -> Case:
 LOWBIT_BYTES = {"bfloat16": 20.0, "int8": 16.0 + 16.0 / 256}  # nominal traffic per param
 
 
-def lowbit_case(state_dtype: str, n: int, threads: int) -> Case:
-    """Adam on one array of n fp32 parameters with compressed moments ("msopt") beside
-    msopt's float32-state step, the 7-stream floor and torch's fused Adam; every optimizer
-    skips the NaN/Inf pre-pass (nonfinite="ignore", as torch does)."""
-    _set_threads(threads)
+def lowbit_runners(n: int, state_dtypes: Sequence[str] = ("float32", "bfloat16", "int8")
+                   ) -> tuple[dict[str, Callable[[], Any]], dict[str, int]]:
+    """Adam's step on one array of n fp32 parameters: "msopt <state_dtype>" for each of
+    ``state_dtypes``, the 7-stream floor and torch's fused Adam (when installed); every
+    optimizer skips the NaN/Inf pre-pass (nonfinite="ignore", as torch does).  Also the
+    state bytes of each state_dtype."""
     rng = np.random.default_rng(0)
     p = rng.standard_normal(n, dtype=np.float32)
     g = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
-    case = Case(f"Adam state={state_dtype} n={n:.0e} t={threads}", f"1 x {n:,}", n,
-                int(round(LOWBIT_BYTES[state_dtype])), threads)
-    small = msopt.Adam([p], state_dtype=state_dtype, nonfinite="ignore")
-    full = msopt.Adam([p.copy()], nonfinite="ignore")
-    case.runners["msopt"] = lambda: small.step([g])
-    case.runners["msopt float32 state"] = lambda: full.step([g])
+    runners: dict[str, Callable[[], Any]] = {}
+    sizes = {}
+    for sd in state_dtypes:
+        opt = msopt.Adam([p.copy()], state_dtype=sd, nonfinite="ignore")
+        runners[f"msopt {sd}"] = partial(opt.step, [g])
+        sizes[sd] = opt.state_nbytes
     fl = [np.zeros(n, np.float32) for _ in range(3)]
-    case.runners["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
-    case.floor_scale = LOWBIT_BYTES[state_dtype] / 28
-    case.state_share = small.state_nbytes / full.state_nbytes
+    runners["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
     torch = _torch()
     if torch is not None:
-        tp = torch.from_numpy(p.copy()).requires_grad_()
+        tp = torch.from_numpy(p).requires_grad_()
         tp.grad = torch.from_numpy(g)
-        topt = torch.optim.Adam([tp], fused=True)
-        case.runners["torch fused"] = topt.step
+        runners["torch fused"] = torch.optim.Adam([tp], fused=True).step
+    return runners, sizes
+
+
+def lowbit_case(state_dtype: str, n: int, threads: int) -> Case:
+    """Adam with compressed moments ("msopt") beside msopt's float32-state step, the floor
+    and torch's fused Adam (:func:`lowbit_runners`)."""
+    _set_threads(threads)
+    runners, sizes = lowbit_runners(n, ("float32", state_dtype))
+    case = Case(f"Adam state={state_dtype} n={n:.0e} t={threads}", f"1 x {n:,}", n,
+                int(round(LOWBIT_BYTES[state_dtype])), threads)
+    case.runners["msopt"] = runners.pop(f"msopt {state_dtype}")
+    case.runners["msopt float32 state"] = runners.pop("msopt float32")
+    case.runners.update(runners)
+    case.floor_scale = LOWBIT_BYTES[state_dtype] / 28
+    case.state_share = sizes[state_dtype] / sizes["float32"]
     return case
 
 

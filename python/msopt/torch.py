@@ -279,11 +279,7 @@ class _Optimizer(torch.optim.Optimizer):
                 out.append(None if g is None else cache_a[i])
                 continue
             if g.layout == torch.sparse_coo:
-                if g.sparse_dim() != 1 or g.dim() != 2:
-                    raise ValueError(f"{self._name(i)}.grad: a sparse gradient must be row-sparse "
-                                     f"(of a 2-D parameter), got sparse_dim {g.sparse_dim()} "
-                                     f"of shape {tuple(g.shape)}")
-                out.append(optim.RowGrad(g._indices()[0].numpy(), g._values().detach().numpy()))
+                out.append(self._row_grad(i, g))
                 continue
             if g.layout != torch.strided:
                 raise TypeError(f"{self._name(i)}.grad: a {g.layout} gradient; expected a dense or "
@@ -296,17 +292,23 @@ class _Optimizer(torch.optim.Optimizer):
             out.append(a)
         return out
 
+    def _row_grad(self, i: int, g: torch.Tensor, dtype: Any = None) -> optim.RowGrad:
+        """A sparse COO gradient as a RowGrad (its values converted to ``dtype`` if given)."""
+        if g.sparse_dim() != 1 or g.dim() != 2:
+            raise ValueError(f"{self._name(i)}.grad: a sparse gradient must be row-sparse "
+                             f"(of a 2-D parameter), got sparse_dim {g.sparse_dim()} "
+                             f"of shape {tuple(g.shape)}")
+        values = g._values().detach()
+        return optim.RowGrad(g._indices()[0].numpy(),
+                             (values if dtype is None else values.to(dtype)).numpy())
+
     def _master_grad(self, i: int, g: torch.Tensor) -> Any:
         """The float32 gradient of bfloat16 parameter i (converted exactly)."""
         if g.dtype != torch.bfloat16:
             raise TypeError(f"{self._name(i)}.grad: dtype {g.dtype}; the parameter's is "
                             "torch.bfloat16")
         if g.layout == torch.sparse_coo:
-            if g.sparse_dim() != 1 or g.dim() != 2:
-                raise ValueError(f"{self._name(i)}.grad: a sparse gradient must be row-sparse "
-                                 f"(of a 2-D parameter), got sparse_dim {g.sparse_dim()} "
-                                 f"of shape {tuple(g.shape)}")
-            return optim.RowGrad(g._indices()[0].numpy(), g._values().detach().float().numpy())
+            return self._row_grad(i, g, torch.float32)
         if g.layout != torch.strided:
             raise TypeError(f"{self._name(i)}.grad: a {g.layout} gradient; expected a dense or "
                             "sparse COO tensor")

@@ -322,13 +322,16 @@ class _StateFormat:
         _check_int("block_size", block_size, (256, 2048), "256 or 2048")
         return cls(state_dtype, int(block_size), _check_int("seed", seed, None, _SEED_RULE))
 
-    def check_group(self, ps: Sequence[np.ndarray], c: dict[str, Any], gi: int) -> None:
+    def check_params(self, ps: Sequence[np.ndarray], gi: int) -> None:
         for k, p in enumerate(ps):
             if p.dtype != np.float32:
                 raise TypeError(f"param_groups[{gi}]['params'][{k}]: state_dtype="
                                 f"{self.dtype!r} needs float32 parameters, got {p.dtype}")
-        if c.get("amsgrad"):
-            raise ValueError(f"param_groups[{gi}]['amsgrad']: not available with state_dtype="
+
+    def check_hypers(self, c: dict[str, Any], where: str) -> None:
+        """Refuse the options compressed state cannot keep (amsgrad's third moment)."""
+        if self.kind and c.get("amsgrad"):
+            raise ValueError(f"{where}['amsgrad']: not available with state_dtype="
                              f"{self.dtype!r}")
 
     def slot_dtype(self, p: np.ndarray, slot: int) -> np.dtype[Any]:
@@ -351,7 +354,7 @@ class _StateFormat:
     def extra_keys(self) -> tuple[str, ...]:
         return _SCALE_KEYS if self.kind == _INT8 else ()
 
-    def values(self, src: np.ndarray, slot: int) -> np.ndarray:
+    def values(self, src: np.ndarray) -> np.ndarray:
         """The state's values as numbers (bfloat16 bits decoded), for the load checks."""
         return lowbit.bf16_decode(src) if self.kind == _BF16 else src
 
@@ -687,7 +690,8 @@ class Optimizer:
         needs = self._needs(c)
         fmt = self._format
         if fmt.kind:
-            fmt.check_group(ps, c, gi)
+            fmt.check_params(ps, gi)
+            fmt.check_hypers(c, f"param_groups[{gi}]")
         for p in ps:
             for s, (slot, need) in enumerate(zip(self._slots, needs)):
                 self._states.append(fmt.zeros(p, s) if fmt.kind and need else
@@ -863,9 +867,7 @@ class Optimizer:
                                  f"{sorted(extra)}")
             merged = {k: v for k, v in {**mine, **g}.items() if k != "params"}
             checked.append(self._checked_values(merged, gw, self._group_dtypes[gi]))
-            if self._format.kind and checked[-1].get("amsgrad"):
-                raise ValueError(f"{gw}['amsgrad']: not available with state_dtype="
-                                 f"{self._format.dtype!r}")
+            self._format.check_hypers(checked[-1], gw)
         fmt = self._format.loaded(state_dict.get("state_format"), where)
         state = state_dict.get("state", {})
         if not isinstance(state, Mapping):
@@ -903,7 +905,7 @@ class Optimizer:
                     raise ValueError(f"state_dict: state[{i}][{n!r}] has shape {src.shape} "
                                      f"and dtype {src.dtype}; the parameter needs "
                                      f"{p.shape} {dtype}" + fmt.hint())
-                values = fmt.values(src, s)
+                values = fmt.values(src)
                 if np.isnan(values).any() or (n in self._nonnegative and (values < 0).any()):
                     rule = "holds NaN" if np.isnan(values).any() else "holds negative values"
                     raise ValueError(f"{where}['state'][{i}][{n!r}]: {rule}; a step would "
