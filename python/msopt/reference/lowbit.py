@@ -151,8 +151,8 @@ def _adam_moments(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, *,
 
 
 def _rows_of(p: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-    n_rows = p.shape[0] if p.ndim >= 2 else 1
-    return np.arange(n_rows) if rows is None else np.asarray(rows, np.int64)
+    """The rows a step updates: every row of p's layout, or the given ones."""
+    return np.arange(block_layout(p.shape, 1)[0]) if rows is None else np.asarray(rows, np.int64)
 
 
 def adam_bf16(p: np.ndarray, g: np.ndarray, state: dict[str, Any], *, t: int, seed: int,
@@ -164,7 +164,7 @@ def adam_bf16(p: np.ndarray, g: np.ndarray, state: dict[str, Any], *, t: int, se
     ``state["exp_avg_sq"]`` (uint16, p's shape), in place.  ``rows``: the distinct rows a
     row-sparse gradient ``g`` (one row per id) updates; None for a dense ``g``."""
     flat = p.reshape(-1)
-    cols = flat.size // max(1, p.shape[0] if p.ndim >= 2 else 1)
+    cols = block_layout(p.shape, 1)[1]
     idx = (_rows_of(p, rows)[:, None] * cols + np.arange(cols)).reshape(-1)
     m16, v16 = state["exp_avg"].reshape(-1), state["exp_avg_sq"].reshape(-1)
     m, v, newp = _adam_moments(flat[idx], np.asarray(g, np.float32).reshape(-1),
