@@ -175,12 +175,19 @@ def test_bfloat16_rounding_is_seeded():
 
 def test_stochastic_rounding_is_unbiased():
     x = np.full(200_000, 1.0 + 2.0**-9, np.float32)  # a quarter of the way to the next bf16
-    r = lowbit.lowbias32(np.arange(x.size, dtype=np.uint32) ^ np.uint32(12345))
+    r = lowbit.dither32(np.arange(x.size, dtype=np.uint32) ^ np.uint32(12345))
     for half in (r >> np.uint32(16), r & np.uint32(0xFFFF)):
         up = lowbit.bf16_decode(lowbit.bf16_round(x, half)) > 1.0
         assert abs(up.mean() - 0.25) < 0.005
-    up = lowbit.bf16_decode(lowbit.bf16_round(x, r >> np.uint32(16))) > 1.0
-    assert abs(up.mean() - 0.25) < 0.005
+    # One element over many steps: each half rounds up a quarter of the time, and m's and
+    # v's roundings are independent of each other.
+    keys = np.array([lowbit.stream_key(0, 0, t) for t in range(1, 40_001)], np.uint32)
+    r = lowbit.dither32(np.uint32(7) ^ keys)
+    up_m, up_v = (lowbit.bf16_decode(lowbit.bf16_round(x[:keys.size], half)) > 1.0
+                  for half in (r >> np.uint32(16), r & np.uint32(0xFFFF)))
+    assert abs(up_m.mean() - 0.25) < 0.01
+    assert abs(up_v.mean() - 0.25) < 0.01
+    assert abs((up_m & up_v).mean() - 0.0625) < 0.006
 
 
 def test_codes_keep_small_values_relative():
@@ -292,3 +299,18 @@ def test_state_dicts_of_another_form_are_refused_before_any_write():
     sd["state"][0]["exp_avg_sq"][0, 0] = 0xBF80  # -1.0 in bfloat16
     with pytest.raises(ValueError, match="negative values"):
         b.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("code", [np.uint16, np.uint8])
+def test_floor_loop_moves_compressed_traffic(code: type) -> None:
+    """The benchmark floor of compressed state reads and writes what the step does."""
+    rng = np.random.default_rng(3)
+    p, g = (rng.standard_normal(37).astype(np.float32) for _ in range(2))
+    m, v = (rng.integers(0, np.iinfo(code).max, 37, endpoint=True).astype(code)
+            for _ in range(2))
+    want = (p + g, (m + 1).astype(code), (v + 3).astype(code))
+    _core.stream7(p, g, m, v)
+    for got, expected in zip((p, m, v), want):
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(TypeError, match="v"):
+        _core.stream7(p, g, m, v.astype(np.float32))

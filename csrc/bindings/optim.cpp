@@ -408,22 +408,31 @@ void register_optim(py::module_& m) {
             const bind::Want rw{bind::kF32, -1, true};
             const ArrayView pv = bind::array(p, "p", rw);
             const ArrayView gv = bind::array(g, "g", bind::Want{bind::kF32, -1});
-            const ArrayView mv = bind::array(m, "m", rw);
-            const ArrayView vv = bind::array(v, "v", rw);
+            const ArrayView mv =
+                bind::array(m, "m", bind::Want{bind::kF32 | bind::kU16 | bind::kU8, -1, true});
+            const unsigned kind = bind::dtype_bit(mv);
+            const ArrayView vv = bind::array(v, "v", bind::Want{kind, -1, true});
             bind::shape_like(gv, "g", pv, " (p's)");
             bind::shape_like(mv, "m", pv, " (p's)");
             bind::shape_like(vv, "v", pv, " (p's)");
             const std::size_t n = pv.size();
             float* pp = reinterpret_cast<float*>(pv.data);
-            float* mp = reinterpret_cast<float*>(mv.data);
-            float* vp = reinterpret_cast<float*>(vv.data);
             const float* gp = reinterpret_cast<const float*>(gv.data);
             py::gil_scoped_release nogil;
-            stream7(pp, gp, mp, vp, n);
+            if (kind == bind::kU16)
+                stream7(pp, gp, reinterpret_cast<std::uint16_t*>(mv.data),
+                        reinterpret_cast<std::uint16_t*>(vv.data), n);
+            else if (kind == bind::kU8)
+                stream7(pp, gp, reinterpret_cast<std::uint8_t*>(mv.data),
+                        reinterpret_cast<std::uint8_t*>(vv.data), n);
+            else
+                stream7(pp, gp, reinterpret_cast<float*>(mv.data),
+                        reinterpret_cast<float*>(vv.data), n);
         },
         py::arg("p"), py::arg("g"), py::arg("m"), py::arg("v"),
-        "Benchmark floor: the memory traffic of an fp32 Adam step (read 4 arrays, write 3) "
-        "with next to no arithmetic, split over threads as optimizer_step splits it.");
+        "Benchmark floor: the memory traffic of an Adam step (read 4 arrays, write 3) with "
+        "next to no arithmetic, split over threads as optimizer_step splits it.  m and v are "
+        "float32, or uint16 / uint8 (the traffic of bfloat16 / int8 state).");
 }
 
 MSOPT_REGISTER_BINDINGS("10 optim", register_optim)

@@ -190,9 +190,11 @@ LOWBIT_BYTES = {"bfloat16": 20.0, "int8": 16.0 + 16.0 / 256}  # nominal traffic 
 def lowbit_runners(n: int, state_dtypes: Sequence[str] = ("float32", "bfloat16", "int8")
                    ) -> tuple[dict[str, Callable[[], Any]], dict[str, int]]:
     """Adam's step on one array of n fp32 parameters: "msopt <state_dtype>" for each of
-    ``state_dtypes``, the 7-stream floor and torch's fused Adam (when installed); every
-    optimizer skips the NaN/Inf pre-pass (nonfinite="ignore", as torch does).  Also the
-    state bytes of each state_dtype."""
+    ``state_dtypes``, the 7-stream floor (an fp32 step's traffic), the floor of each
+    compressed form's own traffic ("floor: <state_dtype> traffic", the same loop over uint16
+    or uint8 moments) and torch's fused Adam (when installed); every optimizer skips the
+    NaN/Inf pre-pass (nonfinite="ignore", as torch does).  Also the state bytes of each
+    state_dtype."""
     rng = np.random.default_rng(0)
     p = rng.standard_normal(n, dtype=np.float32)
     g = rng.standard_normal(n, dtype=np.float32) * np.float32(1e-3)
@@ -204,6 +206,10 @@ def lowbit_runners(n: int, state_dtypes: Sequence[str] = ("float32", "bfloat16",
         sizes[sd] = opt.state_nbytes
     fl = [np.zeros(n, np.float32) for _ in range(3)]
     runners["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
+    for sd, code in (("bfloat16", np.uint16), ("int8", np.uint8)):
+        if sd in state_dtypes:
+            mv = [np.zeros(n, code) for _ in range(2)]
+            runners[f"floor: {sd} traffic"] = partial(_core.stream7, fl[0], g, *mv)
     torch = _torch()
     if torch is not None:
         tp = torch.from_numpy(p).requires_grad_()
@@ -213,16 +219,18 @@ def lowbit_runners(n: int, state_dtypes: Sequence[str] = ("float32", "bfloat16",
 
 
 def lowbit_case(state_dtype: str, n: int, threads: int) -> Case:
-    """Adam with compressed moments ("msopt") beside msopt's float32-state step, the floor
-    and torch's fused Adam (:func:`lowbit_runners`)."""
+    """Adam with compressed moments ("msopt") beside msopt's float32-state step, the floors
+    and torch's fused Adam (:func:`lowbit_runners`); the share of floor is taken against
+    the measured floor of the compressed form's own traffic."""
     _set_threads(threads)
     runners, sizes = lowbit_runners(n, ("float32", state_dtype))
     case = Case(f"Adam state={state_dtype} n={n:.0e} t={threads}", f"1 x {n:,}", n,
                 int(round(LOWBIT_BYTES[state_dtype])), threads)
     case.runners["msopt"] = runners.pop(f"msopt {state_dtype}")
     case.runners["msopt float32 state"] = runners.pop("msopt float32")
+    case.runners["floor: own traffic"] = runners.pop(f"floor: {state_dtype} traffic")
     case.runners.update(runners)
-    case.floor_scale = LOWBIT_BYTES[state_dtype] / 28
+    case.floor_scale = 1.0
     case.state_share = sizes[state_dtype] / sizes["float32"]
     return case
 

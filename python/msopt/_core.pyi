@@ -81,8 +81,8 @@ def optimizer_step(
 def stream7(
     p: npt.NDArray[np.float32],
     g: npt.NDArray[np.float32],
-    m: npt.NDArray[np.float32],
-    v: npt.NDArray[np.float32],
+    m: npt.NDArray[np.float32] | npt.NDArray[np.uint16] | npt.NDArray[np.uint8],
+    v: npt.NDArray[np.float32] | npt.NDArray[np.uint16] | npt.NDArray[np.uint8],
 ) -> None: ...
 class Loss(enum.IntEnum):
     SQUARED = 0

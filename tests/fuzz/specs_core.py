@@ -98,7 +98,10 @@ def _optimizer_step_make(rng: np.random.Generator) -> tuple[Any, dict[str, Any]]
 
 def _stream7_make(rng: np.random.Generator) -> tuple[Any, dict[str, Any]]:
     n = int(rng.integers(1, 40))
-    return None, {k: rng.standard_normal(n).astype(F32) for k in "pgmv"}
+    kw = {k: rng.standard_normal(n).astype(F32) for k in "pg"}
+    code = [F32, np.uint16, np.uint8][int(rng.integers(0, 3))]  # float32, bfloat16, int8 state
+    kw.update({k: (rng.standard_normal(n) * 50).astype(code) for k in "mv"})
+    return None, kw
 
 
 # -- linear -------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //
 //   bfloat16: m and v are stored as the top 16 bits of their float32 value, rounded
 //             stochastically: add 16 random bits below the kept ones, then truncate.  The
-//             32 random bits of element i are lowbias32(uint32(i) ^ key), with one key per
+//             32 random bits of element i are dither32(uint32(i) ^ key), with one key per
 //             (seed, parameter, step): the high half rounds m, the low half v.  They do not
 //             depend on threads or ISA.
 //   int8:     each block of at most B elements of a row keeps one float32 scale per moment
@@ -34,13 +34,13 @@ inline float float_of(std::uint32_t b) {
     return x;
 }
 
-inline std::uint32_t lowbias32(std::uint32_t x) {
-    x ^= x >> 16;
-    x *= 0x7feb352dU;
-    x ^= x >> 15;
-    x *= 0x846ca68bU;
-    x ^= x >> 16;
-    return x;
+// The rounding bits of one element: a bijection of uint32 (an odd multiply, then the high
+// half folded into the low one), so under a uniformly random key both halves are uniform and
+// independent, which is all stochastic rounding needs (each moment is rounded up with
+// exactly its dropped fraction, in expectation).  One multiply: the step stays memory-bound.
+inline std::uint32_t dither32(std::uint32_t x) {
+    x *= 0x9e3779b1U;
+    return x ^ (x >> 16);
 }
 
 inline float bf16_decode(std::uint16_t h) { return float_of(std::uint32_t(h) << 16); }
@@ -89,7 +89,7 @@ void adam_bf16(const Scalars<float>& s, float* __restrict p, const float* __rest
         if constexpr (DECOUPLED) pi = pi * s.decay;
         const float mi = s.b1 * bf16_decode(m[i]) + s.omb1 * gi;
         const float vi = s.b2 * bf16_decode(v[i]) + s.omb2 * gi * gi;
-        const std::uint32_t r = lowbias32((i0 + std::uint32_t(i)) ^ key);
+        const std::uint32_t r = dither32((i0 + std::uint32_t(i)) ^ key);
         m[i] = bf16_round(mi, r >> 16);
         v[i] = bf16_round(vi, r & 0xffffU);
         p[i] = pi - s.step * mi / (std::sqrt(vi) * s.ibc2 + s.eps);

@@ -66,6 +66,9 @@ struct KernelTable {
     // The bandwidth floor for benchmarks: the memory traffic of an Adam step (read p, g,
     // m, v; write p, m, v) with next to no arithmetic.
     void (*stream7_f32)(float*, const float*, float*, float*, std::size_t);
+    // The same traffic with bfloat16 (uint16) and int8 (uint8) moments.
+    void (*stream7_u16)(float*, const float*, std::uint16_t*, std::uint16_t*, std::size_t);
+    void (*stream7_u8)(float*, const float*, std::uint8_t*, std::uint8_t*, std::size_t);
     // Adam / AdamW on float32 parameters with compressed moments (lowbit_rules.hpp):
     // bfloat16 moments over n elements whose first is element `first` of its parameter;
     // int8 moments over n elements in consecutive blocks of `block` <= kMaxQ8Block (the

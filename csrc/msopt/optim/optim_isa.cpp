@@ -22,7 +22,9 @@ void stats_f64(const double* g, std::size_t n, bool want, double* sumsq, bool* f
 }  // namespace
 
 MSOPT_ISA_TABLE(KernelTable, kernels) = {update_f32, update_f64, stats_f32, stats_f64,
-                                         rules::stream7, rules::update_bf16,
-                                         rules::update_q8};
+                                         rules::stream7,
+                                         rules::stream7_codes<std::uint16_t>,
+                                         rules::stream7_codes<std::uint8_t>,
+                                         rules::update_bf16, rules::update_q8};
 
 }  // namespace msopt

@@ -189,15 +189,28 @@ StepStats run_step(std::vector<ParamTask>& tasks, double max_norm, bool check_fi
     return out;
 }
 
-void stream7(float* p, const float* g, float* m, float* v, std::size_t n) {
-    const KernelTable& k = kernels();
+namespace {
+template <class S>
+void stream7_split(void (*kernel)(float*, const float*, S*, S*, std::size_t), float* p,
+                   const float* g, S* m, S* v, std::size_t n) {
     const int nt = threads_for(n);
     parallel_for(nt, [&](int tid) {
         const std::size_t lo = (n * std::size_t(tid) / std::size_t(nt)) & ~std::size_t(15);
         const std::size_t hi =
             tid + 1 == nt ? n : (n * std::size_t(tid + 1) / std::size_t(nt)) & ~std::size_t(15);
-        k.stream7_f32(p + lo, g + lo, m + lo, v + lo, hi - lo);
+        kernel(p + lo, g + lo, m + lo, v + lo, hi - lo);
     });
+}
+}  // namespace
+
+void stream7(float* p, const float* g, float* m, float* v, std::size_t n) {
+    stream7_split(kernels().stream7_f32, p, g, m, v, n);
+}
+void stream7(float* p, const float* g, std::uint16_t* m, std::uint16_t* v, std::size_t n) {
+    stream7_split(kernels().stream7_u16, p, g, m, v, n);
+}
+void stream7(float* p, const float* g, std::uint8_t* m, std::uint8_t* v, std::size_t n) {
+    stream7_split(kernels().stream7_u8, p, g, m, v, n);
 }
 
 void first_appearance(const std::int64_t* ids, std::size_t n, std::vector<std::int64_t>& uniq,

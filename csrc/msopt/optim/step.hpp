@@ -55,9 +55,11 @@ constexpr std::size_t kBlock = 4096;
 // does anyway.  Returns the stats; when !finite nothing changed.
 StepStats run_step(std::vector<ParamTask>& tasks, double max_norm, bool check_finite);
 
-// The benchmark floor: KernelTable::stream7_f32 over n elements, split over threads as
-// run_step splits its update pass.
+// The benchmark floors: KernelTable::stream7_* over n elements (moments of float32,
+// bfloat16 bits or int8 codes), split over threads as run_step splits its update pass.
 void stream7(float* p, const float* g, float* m, float* v, std::size_t n);
+void stream7(float* p, const float* g, std::uint16_t* m, std::uint16_t* v, std::size_t n);
+void stream7(float* p, const float* g, std::uint8_t* m, std::uint8_t* v, std::size_t n);
 
 // Distinct ids in order of first appearance (uniq), and for each position the index of its
 // id in uniq (which, n entries).  Open addressing over a table at most half full.

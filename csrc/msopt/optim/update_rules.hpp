@@ -238,5 +238,17 @@ inline void stream7(float* __restrict p, const float* __restrict g, float* __res
     }
 }
 
+// The same traffic with compressed moments (uint16: bfloat16, uint8: int8 codes): read p, g,
+// m, v and write p, m, v, with next to no arithmetic.
+template <class S>
+void stream7_codes(float* __restrict p, const float* __restrict g, S* __restrict m,
+                   S* __restrict v, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+        m[i] = S(m[i] + 1U);
+        v[i] = S(v[i] + 3U);
+        p[i] = p[i] + g[i];
+    }
+}
+
 }  // namespace
 }  // namespace msopt::rules

@@ -7,7 +7,7 @@ Two storage forms (``state_dtype`` of :class:`msopt.Adam` and :class:`msopt.Adam
     ``exp_avg`` and ``exp_avg_sq`` hold the top 16 bits of the float32 moments (uint16
     arrays), rounded stochastically: 16 random bits are added below the kept ones before
     truncation, so a moment is rounded up with probability equal to the dropped fraction.
-    Element ``i`` of a parameter draws 32 bits, ``lowbias32(uint32(i) ^ key)`` with ``key``
+    Element ``i`` of a parameter draws 32 bits, ``dither32(uint32(i) ^ key)`` with ``key``
     from :func:`stream_key` (seed, parameter, step); the high half rounds m, the low half v.
     The draws do not depend on threads, ISA or which rows a step touches.
 
@@ -40,7 +40,7 @@ __all__ = [
     "bf16_decode",
     "bf16_round",
     "block_layout",
-    "lowbias32",
+    "dither32",
     "q8m_decode",
     "q8m_encode",
     "q8v_decode",
@@ -65,15 +65,12 @@ def stream_key(seed: int, param: int, step: int) -> int:
     return _mix64(_mix64(_mix64(seed & _M64) ^ param) ^ (step & _M64)) & 0xFFFFFFFF
 
 
-def lowbias32(x: np.ndarray) -> np.ndarray:
-    """A 32-bit integer hash (uint32 in, uint32 out)."""
-    x = x.astype(_U32)
-    x ^= x >> _U32(16)
-    x *= _U32(0x7FEB352D)
-    x ^= x >> _U32(15)
-    x *= _U32(0x846CA68B)
-    x ^= x >> _U32(16)
-    return x
+def dither32(x: np.ndarray) -> np.ndarray:
+    """The 32 rounding bits of each element (uint32 in, uint32 out): an odd multiply, then
+    the high half folded into the low one.  Both steps are bijections of uint32, so under a
+    uniformly random key the two halves are uniform and independent."""
+    x = x.astype(_U32) * _U32(0x9E3779B1)
+    return x ^ (x >> _U32(16))
 
 
 def bf16_decode(h: np.ndarray) -> np.ndarray:
@@ -171,7 +168,7 @@ def adam_bf16(p: np.ndarray, g: np.ndarray, state: dict[str, Any], *, t: int, se
                                bf16_decode(m16[idx]), bf16_decode(v16[idx]), t=t, lr=lr,
                                betas=betas, eps=eps, weight_decay=weight_decay,
                                maximize=maximize, gscale=gscale, decoupled=decoupled)
-    r = lowbias32(idx.astype(np.uint64).astype(_U32) ^ _U32(stream_key(seed, param_index, t)))
+    r = dither32(idx.astype(np.uint64).astype(_U32) ^ _U32(stream_key(seed, param_index, t)))
     m16[idx] = bf16_round(m, r >> _U32(16))
     v16[idx] = bf16_round(v, r & _U32(0xFFFF))
     flat[idx] = newp
