@@ -208,8 +208,8 @@ def lowbit_runners(n: int, state_dtypes: Sequence[str] = ("float32", "bfloat16",
     runners["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
     for sd, code in (("bfloat16", np.uint16), ("int8", np.uint8)):
         if sd in state_dtypes:
-            mv = [np.zeros(n, code) for _ in range(2)]
-            runners[f"floor: {sd} traffic"] = partial(_core.stream7, fl[0], g, *mv)
+            runners[f"floor: {sd} traffic"] = partial(_core.stream7, fl[0], g, np.zeros(n, code),
+                                                      np.zeros(n, code))
     torch = _torch()
     if torch is not None:
         tp = torch.from_numpy(p).requires_grad_()
