@@ -206,7 +206,8 @@ def lowbit_runners(n: int, state_dtypes: Sequence[str] = ("float32", "bfloat16",
         sizes[sd] = opt.state_nbytes
     fl = [np.zeros(n, np.float32) for _ in range(3)]
     runners["floor: 7-stream loop"] = lambda: _core.stream7(fl[0], g, fl[1], fl[2])
-    for sd, code in (("bfloat16", np.uint16), ("int8", np.uint8)):
+    codes: dict[str, Any] = {"bfloat16": np.uint16, "int8": np.uint8}
+    for sd, code in codes.items():
         if sd in state_dtypes:
             runners[f"floor: {sd} traffic"] = partial(_core.stream7, fl[0], g, np.zeros(n, code),
                                                       np.zeros(n, code))
