@@ -357,6 +357,22 @@ def test_help_lists_every_parameter(cls):
     assert not missing, f"{cls.__name__}: {sorted(missing)} not under Parameters"
 
 
+OPTIMIZER_CLASSES = [msopt.SGD, msopt.Adam, msopt.AdamW, msopt.Adagrad, msopt.RMSprop,
+                     msopt.Lion]
+
+
+@pytest.mark.parametrize("cls", OPTIMIZER_CLASSES, ids=lambda c: c.__name__)
+def test_optimizer_help_lists_every_parameter_and_option(cls):
+    params = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+              if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    options = [p.name for p in inspect.signature(msopt.Optimizer.__init__).parameters.values()
+               if p.kind == p.KEYWORD_ONLY]
+    assert options == ["max_grad_norm", "nonfinite", "state_dtype", "block_size", "seed"]
+    missing = set(params + options) - _documented(inspect.getdoc(cls) or "")
+    assert not missing, f"{cls.__name__}: {sorted(missing)} not under Parameters"
+    assert "{" + "options}" not in (cls.__doc__ or "")
+
+
 def test_the_estimators_are_among_the_classes_checked():
     names = {c.__name__ for c in _public_classes()}
     assert {"LogisticRegression", "LinearSVC", "LinearRegression", "LinearModel",

@@ -437,15 +437,11 @@ class NativeState(NamedTuple):
     max_grad_norm: float
 
 
-class Optimizer:
-    """Base class: param groups, state, ``step``, ``state_dict``.
-
-    Every optimizer takes, besides its own hyperparameters:
-
-    params : list of arrays, or list of dicts
+_PARAMS = """params : list of arrays, or list of dicts
         Writable, C-contiguous float32/float64 arrays, updated in place; or param groups,
-        ``{"params": [...], "lr": ...}``, each with its own hyperparameters.
-    max_grad_norm : float, optional
+        ``{"params": [...], "lr": ...}``, each with its own hyperparameters."""
+
+_OPTIONS = """max_grad_norm : float, optional
         Clip the global L2 norm of all gradients to this value (torch's
         ``clip_grad_norm_``), inside the same native call.  Gradients are not modified.
     nonfinite : {"raise", "skip", "ignore"}
@@ -456,7 +452,7 @@ class Optimizer:
     state_dtype : {"float32", "bfloat16", "int8"}
         How Adam and AdamW store their two moments for float32 parameters (other
         optimizers keep their state in the parameters' dtype).  "bfloat16" halves the state
-(uint16 arrays of bfloat16 bits, rounded stochastically); "int8" keeps a quarter of
+        (uint16 arrays of bfloat16 bits, rounded stochastically); "int8" keeps a quarter of
         it (a uint8 code per element and a float32 scale per block and moment).  The step reads
         and writes the compressed form in one pass.  :mod:`msopt.reference.lowbit` spells
         out both rules.  amsgrad is not available with compressed state.
@@ -465,7 +461,24 @@ class Optimizer:
         ``(rows, -1)``) that share one scale per moment.
     seed : int
         The seed of the random bits of bfloat16 state's stochastic rounding (the same seed
-        repeats a run bit for bit, whatever the thread count).
+        repeats a run bit for bit, whatever the thread count)."""
+
+
+def _documented(cls: type) -> type:
+    """Fill the ``params`` and common options' entries into an optimizer's Parameters."""
+    cls.__doc__ = (cls.__doc__ or "").replace("    {params}", "    " + _PARAMS).replace(
+        "    {options}", "    " + _OPTIONS)
+    return cls
+
+
+@_documented
+class Optimizer:
+    """Base class: param groups, state, ``step``, ``state_dict``.
+
+    Every optimizer takes, besides its own hyperparameters:
+
+    {params}
+    {options}
 
     The hyperparameters of each group (``param_groups[i][key]``) may be edited between
     steps, as in torch.  Each is checked against the optimizer's rules (``_rules``: a
@@ -1018,8 +1031,26 @@ def _check_decay(c: dict[str, Any], where: str, dtype: np.dtype[Any], decoupled:
                          f"{c['lr']:g}, weight_decay = {c['weight_decay']:g})")
 
 
+@_documented
 class SGD(Optimizer):
     """Stochastic gradient descent with optional momentum (torch.optim.SGD).
+
+    Parameters
+    ----------
+    {params}
+    lr : float, default 1e-3
+        The learning rate.
+    momentum : float, default 0
+        The momentum factor; 0 keeps no buffer.
+    dampening : float, default 0
+        Dampening of the momentum: the buffer adds ``(1 - dampening) * grad``.
+    weight_decay : float, default 0
+        L2 penalty, added to the gradient as ``weight_decay * param``.
+    nesterov : bool, default False
+        Nesterov momentum (needs momentum > 0 and dampening == 0).
+    maximize : bool, default False
+        Step up the gradient instead of down.
+    {options}
 
     Examples
     --------
@@ -1057,8 +1088,27 @@ class SGD(Optimizer):
         return (c["momentum"] != 0,)
 
 
+@_documented
 class Adam(Optimizer):
     """Adam with L2 (coupled) weight decay and optional AMSGrad (torch.optim.Adam).
+
+    Parameters
+    ----------
+    {params}
+    lr : float, default 1e-3
+        The learning rate.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the first and second moment averages, each in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator's square root.
+    weight_decay : float, default 0 (AdamW: 1e-2)
+        Adam: L2 penalty added to the gradient.  AdamW: decoupled decay, the parameter
+        shrinks by ``lr * weight_decay`` each step.
+    amsgrad : bool, default False
+        Divide by the running maximum of the second moment (one more state array).
+    maximize : bool, default False
+        Step up the gradient instead of down.
+    {options}
 
     Examples
     --------
@@ -1116,15 +1166,43 @@ class Adam(Optimizer):
         return (True, True, c["amsgrad"])
 
 
+@_documented
 class AdamW(Adam):
-    """Adam with decoupled weight decay, ``p *= 1 - lr * weight_decay`` (torch.optim.AdamW)."""
+    """Adam with decoupled weight decay, ``p *= 1 - lr * weight_decay`` (torch.optim.AdamW).
+
+    Parameters
+    ----------
+    params, lr, betas, eps, amsgrad, maximize
+        As :class:`Adam`'s.
+    weight_decay : float, default 1e-2
+        Decoupled decay: each step multiplies the parameter by ``1 - lr * weight_decay``.
+    {options}
+    """
 
     _algo = _core.Algo.ADAMW
     _default_wd = 1e-2
 
 
+@_documented
 class Adagrad(Optimizer):
     """Adagrad (torch.optim.Adagrad).
+
+    Parameters
+    ----------
+    {params}
+    lr : float, default 1e-2
+        The learning rate.
+    lr_decay : float, default 0
+        Step t uses ``lr / (1 + (t - 1) * lr_decay)``.
+    weight_decay : float, default 0
+        L2 penalty added to the gradient.
+    initial_accumulator_value : float, default 0
+        The starting value of the sum of squared gradients.
+    eps : float, default 1e-10
+        Added to the denominator's square root.
+    maximize : bool, default False
+        Step up the gradient instead of down.
+    {options}
 
     Examples
     --------
@@ -1156,8 +1234,30 @@ class Adagrad(Optimizer):
         return float(c["initial_accumulator_value"])
 
 
+@_documented
 class RMSprop(Optimizer):
-    """RMSprop with optional momentum and centering (torch.optim.RMSprop)."""
+    """RMSprop with optional momentum and centering (torch.optim.RMSprop).
+
+    Parameters
+    ----------
+    {params}
+    lr : float, default 1e-2
+        The learning rate.
+    alpha : float, default 0.99
+        Decay rate of the average of squared gradients, in [0, 1].
+    eps : float, default 1e-8
+        Added to the denominator's square root.
+    weight_decay : float, default 0
+        L2 penalty added to the gradient.
+    momentum : float, default 0
+        Momentum of the scaled step; 0 keeps no buffer.
+    centered : bool, default False
+        Divide by the gradient's estimated variance (subtract the average gradient's
+        square; one more state array).
+    maximize : bool, default False
+        Step up the gradient instead of down.
+    {options}
+    """
 
     _algo = _core.Algo.RMSPROP
     _slots = ("square_avg", "momentum_buffer", "grad_avg")
@@ -1182,8 +1282,23 @@ class RMSprop(Optimizer):
         return (True, c["momentum"] != 0, c["centered"])
 
 
+@_documented
 class Lion(Optimizer):
-    """Lion, the sign-momentum optimizer of Chen et al. (2023), with decoupled decay."""
+    """Lion, the sign-momentum optimizer of Chen et al. (2023), with decoupled decay.
+
+    Parameters
+    ----------
+    {params}
+    lr : float, default 1e-4
+        The learning rate (each step moves every element by lr times a sign).
+    betas : (float, float), default (0.9, 0.99)
+        The interpolation of the update's sign, and the decay of the momentum.
+    weight_decay : float, default 0
+        Decoupled decay: the parameter shrinks by ``lr * weight_decay`` each step.
+    maximize : bool, default False
+        Step up the gradient instead of down.
+    {options}
+    """
 
     _algo = _core.Algo.LION
     _slots = ("exp_avg",)
