@@ -52,8 +52,8 @@ from msopt.linear_model import estimators as _local
 from msopt.linear_model.estimators import _copy_model, _LinearEstimator, _validate
 from msopt.linear_model.layer import LinearModel, _Data, _is_sparse
 
-__all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "fit", "predict",
-           "predict_proba"]
+__all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "TextClassifier", "Word2Vec",
+           "average_rows", "fit", "predict", "predict_proba"]
 
 STATES = ("local", "average", "reset")
 ESTIMATORS = (_local.LogisticRegression, _local.LinearRegression, _local.LinearSVC)
@@ -713,3 +713,6 @@ class LinearSVC(_DaskEstimator, _local.LinearSVC):
 class LinearRegression(_DaskEstimator, _local.LinearRegression):
     __doc__ = _DOC.format(what="Linear regression", name="LinearRegression", proba="")
     _local_class = _local.LinearRegression
+
+
+from msopt.dask._text import TextClassifier, Word2Vec, average_rows  # noqa: E402
