@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
-from pathlib import Path
+import signal
 
 import numpy as np
 import pytest
@@ -14,21 +14,14 @@ pytest.importorskip("distributed")
 
 import dask.bag as db  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
+from test_dask import _serve  # noqa: E402
+from test_fasttext import DATA, TREC, _keyword_corpus, _trec  # noqa: E402
 
 import msopt  # noqa: E402
 from msopt import _bench  # noqa: E402
 from msopt import dask as mdask  # noqa: E402
 from msopt.dask import _text  # noqa: E402
 from msopt.text import Vocabulary  # noqa: E402
-
-DATA = Path(os.environ.get("MSOPT_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-TREC = DATA / "trec"
-
-
-def _serve(n: int):
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
@@ -39,19 +32,6 @@ def client():
 @pytest.fixture(scope="module")
 def client1():
     yield from _serve(1)
-
-
-def _keyword_corpus(n_docs, seed=0, n_classes=3):
-    """Documents of filler words, each holding one keyword of its class."""
-    rng = np.random.default_rng(seed)
-    filler = [f"w{i}" for i in range(60)]
-    labels = rng.integers(0, n_classes, n_docs)
-    texts = []
-    for y in labels:
-        words = list(rng.choice(filler, rng.integers(1, 8)))
-        words.insert(int(rng.integers(0, len(words) + 1)), f"key{y}")
-        texts.append(" ".join(words))
-    return texts, [f"c{y}" for y in labels]
 
 
 def _bags(texts, labels, n=3):
@@ -124,7 +104,7 @@ def test_vocabulary_is_counted_by_partition(client):
 def test_one_worker_text_classifier_is_the_single_process_fit(client1, loss):
     """Chunked native calls repeat one whole call bit for bit with one thread, and one
     worker's averaged rows are its own: the whole fit is the single-process one."""
-    texts, labels = _keyword_corpus(1500)
+    texts, labels = _keyword_corpus(3, 1500, 0)
     ref = msopt.TextClassifier(loss=loss, **CLF).fit(texts, labels)
     est = mdask.TextClassifier(loss=loss, **CLF).fit(*_bags(texts, labels), client=client1,
                                                       local_steps=1)
@@ -140,7 +120,7 @@ def test_one_worker_text_classifier_is_the_single_process_fit(client1, loss):
 
 
 def test_one_worker_word2vec_is_the_single_process_fit(client1):
-    texts, _ = _keyword_corpus(1500, seed=2)
+    texts, _ = _keyword_corpus(3, 1500, 2)
     kw = dict(dim=8, min_count=2, epochs=2, threads=1, seed=3, sg=0)
     ref = msopt.Word2Vec(texts, **kw)
     est = mdask.Word2Vec(**kw).fit(db.from_sequence([t.split() for t in texts],
@@ -155,8 +135,8 @@ def test_one_worker_word2vec_is_the_single_process_fit(client1):
 
 # -- two workers ---------------------------------------------------------------------------
 def test_two_workers_text_classifier(client):
-    texts, labels = _keyword_corpus(2000, seed=1)
-    test_texts, test_labels = _keyword_corpus(300, seed=9)
+    texts, labels = _keyword_corpus(3, 2000, 1)
+    test_texts, test_labels = _keyword_corpus(3, 300, 9)
     ref = msopt.TextClassifier(**CLF).fit(texts, labels)
     est = mdask.TextClassifier(**CLF).fit(*_bags(texts, labels, 4), client=client,
                                           local_steps=1)
@@ -177,7 +157,7 @@ def test_dask_series(client):
     dd = pytest.importorskip("dask.dataframe")
     import pandas as pd
 
-    texts, labels = _keyword_corpus(900, seed=3)
+    texts, labels = _keyword_corpus(3, 900, 3)
     frame = dd.from_pandas(pd.DataFrame({"text": texts, "label": labels}), npartitions=3)
     est = mdask.TextClassifier(**CLF).fit(frame["text"], frame["label"], client=client)
     assert list(est.classes_) == ["c0", "c1", "c2"]
@@ -212,7 +192,7 @@ def test_two_workers_word2vec(client):
 
 
 def test_to_local_and_pickling(client):
-    texts, labels = _keyword_corpus(600, seed=5)
+    texts, labels = _keyword_corpus(3, 600, 5)
     est = mdask.TextClassifier(**CLF)
     with pytest.raises(ValueError, match="not fitted"):
         est.to_local()
@@ -234,7 +214,7 @@ def test_to_local_and_pickling(client):
 
 
 def test_interrupt_leaves_the_estimator_as_it_was(client, monkeypatch):
-    texts, labels = _keyword_corpus(600, seed=6)
+    texts, labels = _keyword_corpus(3, 600, 6)
     est = mdask.TextClassifier(**CLF).fit(texts, labels, client=client)
     before, history = est.input_.copy(), est.history_
     calls = iter(range(100))
@@ -256,9 +236,32 @@ def test_interrupt_leaves_the_estimator_as_it_was(client, monkeypatch):
     assert left == []                               # the rounds in flight were cancelled
 
 
+def test_a_killed_worker_raises_and_leaves_the_model(monkeypatch):
+    """A worker process killed during the fit: RuntimeError (never a hang), the model as it
+    was; the rounds are not run again."""
+    texts, labels = _keyword_corpus(3, 1500, 7)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[1]
+        pid = c.run(os.getpid, workers=[victim])[victim]
+        calls = iter(range(10**6))
+        clock = _text.perf_counter
+
+        def hooked():
+            if next(calls) == 3:
+                os.kill(pid, signal.SIGKILL)
+            return clock()
+
+        monkeypatch.setattr(_text, "perf_counter", hooked)
+        est = mdask.TextClassifier(**CLF)
+        with pytest.raises(RuntimeError, match="left the cluster"):
+            est.fit(texts, labels, client=c, local_steps=1, epochs=40)
+        assert not hasattr(est, "input_")
+
+
 # -- errors ---------------------------------------------------------------------------------
 def test_bad_arguments(client):
-    texts, labels = _keyword_corpus(50)
+    texts, labels = _keyword_corpus(3, 50, 0)
     est = mdask.TextClassifier(**CLF)
     cases = [
         (dict(labels=None), TypeError, "labels"),
@@ -289,16 +292,6 @@ def test_bad_arguments(client):
 
 
 # -- real data ------------------------------------------------------------------------------
-def _trec(name):
-    texts, labels = [], []
-    with open(TREC / name, encoding="latin-1") as f:  # the README's encoding
-        for line in f:
-            label, _, question = line.partition(" ")
-            labels.append(label.split(":")[0])
-            texts.append(question.strip())
-    return texts, labels
-
-
 @pytest.mark.data
 @pytest.mark.skipif(not TREC.exists(), reason="the TREC data (shared/data/trec) is absent")
 def test_trec_two_workers_within_a_point(client):
