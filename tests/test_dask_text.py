@@ -3,6 +3,7 @@ LocalCluster, the rows averaged over the workers that touched them."""
 
 from __future__ import annotations
 
+import doctest
 import os
 import pickle
 import signal
@@ -68,6 +69,12 @@ def test_a_rare_row_is_not_diluted():
                                      np.zeros(0, np.int64))])
     assert ids.shape == (0,)
     assert rows.shape == (0, 3)
+
+
+def test_the_examples_run():
+    result = doctest.testmod(_text)
+    assert result.attempted > 0
+    assert result.failed == 0
 
 
 def test_the_round_update_averages_rows_and_dense_tables():
@@ -149,6 +156,10 @@ def test_two_workers_text_classifier(client):
     assert pred.compute() == est.predict(test_texts).tolist()
     proba = est.predict_proba(db.from_sequence(test_texts, npartitions=3)).compute()
     np.testing.assert_array_equal(np.stack(proba), est.predict_proba(test_texts))
+    top = est.predict(db.from_sequence(test_texts, npartitions=3), k=2).compute()
+    assert top == est.predict(test_texts, k=2)
+    with pytest.raises(ValueError, match="k"):
+        est.predict(db.from_sequence(test_texts, npartitions=3), k=0)
     empty = est.predict(db.from_sequence(["x"], npartitions=1).filter(lambda t: False))
     assert empty.compute() == []
 

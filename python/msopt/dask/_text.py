@@ -501,17 +501,17 @@ def _epoch_losses(progress: tuple[int, np.ndarray, np.ndarray]) -> list[float]:
     return [float(s / n) if n else 0.0 for s, n in zip(sums, seen)]
 
 
-def _blockwise(est: Any, texts: Any, method: str) -> Any:
+def _blockwise(est: Any, texts: Any, method: str, *args: Any) -> Any:
     """``est.method`` on each partition of a bag (or a Series, as a bag): a bag of one item
     per text."""
     if _is_frame(texts):
         texts = texts.to_bag()
-    return texts.map_partitions(_predict_part, est, method)
+    return texts.map_partitions(_predict_part, est, method, *args)
 
 
-def _predict_part(texts: Any, est: Any, method: str) -> list[Any]:
-    out = getattr(est._local_class, method)(est, _listed(texts))
-    return out.tolist() if method == "predict" else list(out)
+def _predict_part(texts: Any, est: Any, method: str, *args: Any) -> list[Any]:
+    out = getattr(est._local_class, method)(est, _listed(texts), *args)
+    return list(out.tolist() if isinstance(out, np.ndarray) and out.ndim == 1 else out)
 
 
 class TextClassifier(_tc.TextClassifier):
@@ -621,17 +621,18 @@ class TextClassifier(_tc.TextClassifier):
         return self
 
     def predict(self, texts: Any, k: int = 1) -> Any:
-        """The most likely label of each text: a bag of labels for a Dask bag or Series
-        (partition by partition on the workers, lazy), else as ``msopt.TextClassifier``.
+        """The most likely label of each text (``k`` > 1: its k most likely, a list): a bag
+        of one item per text for a Dask bag or Series (partition by partition on the
+        workers, lazy), else as ``msopt.TextClassifier``.
 
         Parameters
         ----------
         texts : dask.bag.Bag, Dask Series or iterable of str
         k : int, default 1
         """
-        if (_is_bag(texts) or _is_frame(texts)) and k == 1:
+        if _is_bag(texts) or _is_frame(texts):
             self._check_fitted()
-            return _blockwise(self, texts, "predict")
+            return _blockwise(self, texts, "predict", check_int("k", k, 1))
         return super().predict(texts, k)
 
     def predict_proba(self, texts: Any) -> Any:
