@@ -126,6 +126,18 @@ def test_one_worker_text_classifier_is_the_single_process_fit(client1, loss):
     assert np.array_equal(listed.input_, ref.input_)
 
 
+def test_one_worker_multi_label(client1):
+    """Several labels per text (ova): the label offsets of every partition joined."""
+    texts, labels = _keyword_corpus(3, 600, 8)
+    tags = [[y, "all"] if i % 3 else [y] for i, y in enumerate(labels)]
+    ref = msopt.TextClassifier(loss="ova", **CLF).fit(texts, tags)
+    est = mdask.TextClassifier(loss="ova", **CLF).fit(*_bags(texts, tags), client=client1)
+    assert list(est.classes_) == ["all", "c0", "c1", "c2"]
+    assert np.array_equal(est.class_counts_, ref.class_counts_)
+    assert np.array_equal(est.input_, ref.input_)
+    assert np.array_equal(est.output_, ref.output_)
+
+
 def test_one_worker_word2vec_is_the_single_process_fit(client1):
     texts, _ = _keyword_corpus(3, 1500, 2)
     kw = dict(dim=8, min_count=2, epochs=2, threads=1, seed=3, sg=0)
