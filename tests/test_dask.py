@@ -116,7 +116,7 @@ def test_one_step_rounds_are_synchronous_sgd(client, params, state):
     (each worker's batch b is rows b*8..b*8+7 of its half: shuffle=False)."""
     X, y = _blobs(160, 5, 2, seed=4)
     kw = dict(optimizer="sgd", learning_rate=0.1, optimizer_params=params, shuffle=False,
-              batch_size=8, C=2.0)
+              batch_size=8, C=2.0, tol=None)
     est, history = mdask.fit(LogisticRegression(**kw), X, y, client=client, local_steps=1,
                              epochs=2, state=state)
     ref = LinearModel(5, 1, "logistic", optimizer="sgd", lr=0.1, optimizer_params=params,
@@ -154,6 +154,47 @@ def test_two_workers_reach_the_single_process_accuracy(client, name):
     assert history[-1]["loss"] < history[0]["loss"]
     assert all(h["seconds"] > 0 for h in history)
     assert est.loss_history_ == [h["loss"] for h in history]
+
+
+# -- convergence checks between rounds ------------------------------------------------------
+def _stops_at(losses, tol, patience):
+    """The round at which the estimator's rule (relative improvement on the best below tol
+    for ``patience`` rounds in a row) stops, or None."""
+    best, stale = np.inf, 0
+    for i, loss in enumerate(losses):
+        stale = 0 if best == np.inf or loss < best - tol * max(abs(best), 1e-12) else stale + 1
+        best = min(best, loss)
+        if stale >= patience:
+            return i + 1
+    return None
+
+
+def test_tol_stops_on_the_round_loss(client):
+    """tol and n_iter_no_change, the estimator's own, checked on each round's loss: the fit
+    stops at the round the rule names, with that round's model (the round in flight is
+    dropped), and says why; tol=None runs every epoch."""
+    X, y = _blobs(400, 5, 2, seed=15)
+    kw = dict(random_state=0, batch_size=20, n_iter_no_change=3)
+    est, history = mdask.fit(LogisticRegression(tol=1e-2, **kw), X, y, client=client,
+                             epochs=100, local_steps=5)
+    losses = [h["loss"] for h in history]
+    assert 3 < len(history) == _stops_at(losses, 1e-2, 3) < 100 * 2
+    assert est.stop_reason_ == ("converged: relative round loss change below tol=0.01 for 3 "
+                                "rounds")
+    assert est.t_ == 5 * len(history)               # the last recorded round's model
+    assert est.n_iter_ == int(history[-1]["epoch"])
+    assert est.score(X, y) > 0.9
+    full, full_history = mdask.fit(LogisticRegression(tol=None, **kw), X, y, client=client,
+                                   epochs=6, local_steps=5)
+    assert full.stop_reason_ == "max_iter"
+    assert len(full_history) == 6 * 2
+    assert full.t_ == 6 * 10
+    n = min(len(history), len(full_history))       # the same rounds, until the stop
+    assert [h["loss"] for h in full_history[:n]] == losses[:n]
+    clf = mdask.LogisticRegression(tol=1e-2, **kw).fit(X, y, client=client, epochs=100,
+                                                       local_steps=5)
+    assert clf.stop_reason_.startswith("converged")
+    assert len(clf.history_) == len(history)
 
 
 # -- Dask DataFrames -------------------------------------------------------------------------
@@ -323,16 +364,15 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, dask_rows):
     if dask_rows:
         X, y = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
     kw = dict(epochs=6, local_steps=2, state="average")
+    est_kw = dict(random_state=0, batch_size=16, tol=None)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as c:
-        ref, ref_history = mdask.fit(LogisticRegression(random_state=0, batch_size=16), X, y,
-                                     client=c, **kw)
+        ref, ref_history = mdask.fit(LogisticRegression(**est_kw), X, y, client=c, **kw)
         victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[1]
         pid = c.run(os.getpid, workers=[victim])[victim]
         monkeypatch.setattr(mdask, "perf_counter",
                             _hook_after(3, lambda: os.kill(pid, signal.SIGKILL)))
-        est, history = mdask.fit(LogisticRegression(random_state=0, batch_size=16), X, y,
-                                 client=c, **kw)
+        est, history = mdask.fit(LogisticRegression(**est_kw), X, y, client=c, **kw)
         assert victim not in c.scheduler_info(n_workers=-1)["workers"]
         if not dask_rows:                   # no retry allowed: an error, nothing changed
             c.wait_for_workers(2, timeout=60)

@@ -7,9 +7,11 @@ rows stay on the workers (one pinned task per worker per round) and the model tr
 future between tasks, never through the client until the end.
 
 Needs ``dask[distributed]`` (``pip install "msopt[dask]"``); ``import msopt.dask`` without it
-raises ImportError.  So far the linear estimators are trained this way.  A worker that
-leaves the cluster during a fit costs a round run again on the workers that remain; Ctrl-C
-leaves the last averaged model on the estimator.
+raises ImportError.  The linear estimators are trained this way (:func:`fit`); a worker
+that leaves the cluster during their fit costs a round run again on the workers that remain,
+and Ctrl-C leaves the last averaged model on the estimator.  :class:`TextClassifier` and
+:class:`Word2Vec` run rounds of their native chunks on bags of texts and token lists, and
+average each embedding row over the workers that touched it (:func:`average_rows`).
 
 Examples
 --------
@@ -52,8 +54,8 @@ from msopt.linear_model import estimators as _local
 from msopt.linear_model.estimators import _copy_model, _LinearEstimator, _validate
 from msopt.linear_model.layer import LinearModel, _Data, _is_sparse
 
-__all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "fit", "predict",
-           "predict_proba"]
+__all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "TextClassifier", "Word2Vec",
+           "average_rows", "fit", "predict", "predict_proba"]
 
 STATES = ("local", "average", "reset")
 ESTIMATORS = (_local.LogisticRegression, _local.LinearRegression, _local.LinearSVC)
@@ -309,16 +311,26 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     Each round, every worker holding rows takes ``local_steps`` minibatch steps (the
     estimator's ``batch_size``, optimizer, learning rate and schedule) from the current
     model on its own rows, then ``W`` and ``b`` are averaged, weighted by the rows each
-    worker processed.  With one worker (or all rows on one) the result is, bit for bit, the
-    estimator's own ``fit`` with ``tol=None`` and ``max_iter=epochs``; with ``local_steps=1``
-    and equal shards it is synchronous minibatch SGD on the workers' batches put together.
+    worker processed.  With one worker (or all rows on one) and ``tol=None`` the result is,
+    bit for bit, the estimator's own ``fit`` with ``tol=None`` and ``max_iter=epochs``; with
+    ``local_steps=1`` and equal shards it is synchronous minibatch SGD on the workers'
+    batches put together.
+
+    The estimator's ``tol`` and ``n_iter_no_change`` are checked on each round's loss, as
+    its own fit checks them on each epoch's: when the round loss has not fallen below the
+    best so far by a relative ``tol`` for ``n_iter_no_change`` rounds in a row, the fit
+    stops with that round's model (the round in flight is dropped) and ``stop_reason_``
+    says so; otherwise it runs ``epochs`` and ``stop_reason_`` is ``"max_iter"`` (no
+    warning: ``epochs`` is the budget asked for).  A round carries fewer rows than an
+    epoch and its loss is noisier, so a round fit may stop sooner: ``tol=None`` runs every
+    epoch.
 
     Parameters
     ----------
     model : LogisticRegression, LinearRegression or LinearSVC
-        The estimator, fitted in place from scratch and returned (its parameters apply;
-        its convergence checks ``tol``, ``gtol`` and its callbacks are not used, and
-        ``early_stopping`` and ``warm_start`` are refused).
+        The estimator, fitted in place from scratch and returned (its parameters apply,
+        ``tol`` and ``n_iter_no_change`` to the rounds; ``gtol`` and its callbacks are not
+        used, and ``early_stopping`` and ``warm_start`` are refused).
     X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
         Shape (n_samples, n_features).  A NumPy array or sparse matrix (trained as CSR) is
         split in one contiguous piece per worker and scattered.  A Dask DataFrame (numeric
@@ -471,9 +483,13 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
     pending: deque[tuple[int, Any, Any]] = deque()  # (end step, averaged model, stats)
     retried = retries = 0
     clock = perf_counter()
+    # The estimator's convergence check, on each round's loss: the best so far and the
+    # rounds since it improved by a relative tol.
+    best, stale, reason = math.inf, 0, "max_iter"
 
-    def record() -> None:
-        nonlocal clock, checkpoint, retried
+    def record() -> bool:
+        """Round ``pending[0]`` read and recorded; True when it converged."""
+        nonlocal clock, checkpoint, retried, best, stale, reason
         end, avg, stats = pending[0]
         (loss, rows), averaged = _result(client, [stats, avg], parts)
         now = perf_counter()
@@ -482,6 +498,16 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
         history.append({"round": len(history) + 1, "epoch": end / spe, "loss": loss,
                         "rows": rows, "seconds": now - clock, "retried": retried})
         clock, retried = now, 0
+        if est.tol is None:
+            return False
+        stale = 0 if loss < best - est.tol * max(abs(best), 1e-12) or best == math.inf else (
+            stale + 1)
+        best = min(best, loss)
+        if stale < est.n_iter_no_change:
+            return False
+        reason = (f"converged: relative round loss change below tol={est.tol} for "
+                  f"{est.n_iter_no_change} rounds")
+        return True
 
     def replace_lost() -> None:
         """Each shard of a departed worker goes to the live worker holding the fewest."""
@@ -516,10 +542,13 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
                 start += steps
                 pending.append((start, current,
                                 client.submit(_stats, current, *results, pure=False)))
-                if len(pending) > 1:
-                    record()
-            while pending:
+                if len(pending) > 1 and record():
+                    break
+            while pending and reason == "max_iter":
                 record()
+            if pending:                       # converged: the round in flight is dropped
+                client.cancel([current, *prev, *(f for p in pending for f in p[1:])])
+                pending.clear()
             break
         except BaseException as e:
             client.cancel([f for f in [current, *prev, *(f for p in pending for f in p[1:])]
@@ -540,7 +569,7 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
             retries += 1
             retried += 1
             replace_lost()
-    _install(est, checkpoint[1], n, history, "max_iter")
+    _install(est, checkpoint[1], n, history, reason)
     return history
 
 
@@ -678,7 +707,8 @@ _DOC = """{what}, fitted across the workers of a Dask cluster by local SGD.
     ----------
     **params
         As :class:`msopt.{name}` (``early_stopping`` and ``warm_start`` are refused by
-        ``fit``; ``tol`` and ``gtol`` are not used).
+        ``fit``; ``tol`` and ``n_iter_no_change`` are checked on the rounds' loss; ``gtol``
+        is not used).
 
     Examples
     --------
@@ -713,3 +743,6 @@ class LinearSVC(_DaskEstimator, _local.LinearSVC):
 class LinearRegression(_DaskEstimator, _local.LinearRegression):
     __doc__ = _DOC.format(what="Linear regression", name="LinearRegression", proba="")
     _local_class = _local.LinearRegression
+
+
+from msopt.dask._text import TextClassifier, Word2Vec, average_rows  # noqa: E402
