@@ -156,6 +156,19 @@ def test_two_workers_reach_the_single_process_accuracy(client, name):
     assert est.loss_history_ == [h["loss"] for h in history]
 
 
+def test_default_local_steps_carry_a_rounds_work(client):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2_000, 5))
+    y = (X[:, 0] > 0).astype(int)
+    est, history = mdask.fit(LogisticRegression(random_state=0, batch_size=100, tol=None), X,
+                             y, client=client, epochs=3)
+    # a small model: a round is one pass over a worker's 1,000 rows
+    assert [h["steps"] for h in history] == [10, 10, 10]
+    assert mdask.auto_local_steps(3 * 100 * 5, 10) == 10
+    assert mdask.auto_local_steps(2.0**31, 10) == 2  # big steps: 2**32 multiply-adds a round
+    assert mdask.auto_local_steps(2.0**40, 10) == 1
+
+
 # -- convergence checks between rounds ------------------------------------------------------
 def _stops_at(losses, tol, patience):
     """The round at which the estimator's rule (relative improvement on the best below tol

@@ -55,11 +55,36 @@ from msopt.linear_model.estimators import _copy_model, _LinearEstimator, _valida
 from msopt.linear_model.layer import LinearModel, _Data, _is_sparse
 
 __all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "TextClassifier", "Word2Vec",
-           "average_rows", "fit", "predict", "predict_proba"]
+           "auto_local_steps", "average_rows", "fit", "predict", "predict_proba"]
 
 STATES = ("local", "average", "reset")
 ESTIMATORS = (_local.LogisticRegression, _local.LinearRegression, _local.LinearSVC)
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # worker w > 0 shuffles with seed + w * this (mod 2**63)
+ROUND_WORK = 2.0**32  # multiply-adds a worker's round carries under the default local_steps
+
+
+def auto_local_steps(step_work: float, steps_per_epoch: int) -> int:
+    """The default ``local_steps``: enough steps that a worker's round carries about
+    :data:`ROUND_WORK` multiply-adds (a fraction of a second on one core, against a round's
+    fixed cost of scheduling, moving the model and averaging, tens of milliseconds), but no
+    more than one pass over the largest shard, so that data too small to need it is still
+    averaged every epoch.
+
+    Parameters
+    ----------
+    step_work : float
+        Multiply-adds of one step on one worker (forward, gradient and update).
+    steps_per_epoch : int
+        Steps of one pass over the largest shard.
+
+    Examples
+    --------
+    >>> auto_local_steps(256 * 100 * 10 * 3, 3_907)  # batch 256, 100 features, 10 classes
+    3907
+    >>> auto_local_steps(256 * 1_000 * 10 * 3, 100_000)
+    560
+    """
+    return max(1, min(int(steps_per_epoch), math.ceil(ROUND_WORK / max(step_work, 1.0))))
 
 
 # -- on the workers -----------------------------------------------------------------------
@@ -303,7 +328,8 @@ def _setup(client: Any, est: _LinearEstimator, X: Any, y: Any) -> None:
     est._fit(X0, y0, None, partial=True, max_epochs=0, classes=classes)
 
 
-def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: int = 64,
+def fit(model: Any, X: Any, y: Any = None, *, client: Any = None,
+        local_steps: int | None = None,
         epochs: int | None = None, state: str = "average", seed: int | None = None,
         max_retries: int = 3) -> tuple[Any, list[dict[str, Any]]]:
     """Fit a linear estimator on a Dask cluster by local SGD.
@@ -343,9 +369,14 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     client : distributed.Client, optional
         Without one, a LocalCluster of processes (one worker per core) is started and
         closed at the end.
-    local_steps : int, default 64
+    local_steps : int, optional
         Steps each worker takes per round (K).  K=1 is synchronous SGD; a larger K
-        spreads the round's fixed cost (scheduling, averaging) over more work.
+        spreads the round's fixed cost (scheduling, moving the model, averaging: tens of
+        milliseconds) over more work.  Default (None): :func:`auto_local_steps` of a
+        step's multiply-adds (``3 * batch_size * n_features * n_outputs``; a sparse X
+        counts its mean stored values per row), that is enough steps for a round to carry
+        about 2**32 multiply-adds, at most one pass over the largest shard.  The history
+        gives each round's steps.
     epochs : int, optional
         Passes over the largest worker's rows (default: the estimator's ``max_iter``).
         Every worker takes the same number of steps, so a smaller shard is passed over
@@ -379,9 +410,9 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     model : the fitted estimator
     history : list of dict
         One per round: ``round``, ``epoch`` (passes over the largest shard so far),
-        ``loss`` (the round's mean training loss plus the penalty), ``rows``,
-        ``seconds`` and ``retried`` (how many times the round was started again after a
-        worker left).
+        ``loss`` (the round's mean training loss plus the penalty), ``rows``, ``steps``
+        (each worker's), ``seconds`` and ``retried`` (how many times the round was started
+        again after a worker left).
 
     Notes
     -----
@@ -393,7 +424,7 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None, local_steps: i
     if not isinstance(model, ESTIMATORS):
         raise TypeError(f"model: expected LogisticRegression, LinearRegression or LinearSVC, "
                         f"got {type(model).__name__}")
-    K = check_int("local_steps", local_steps, 1, hi=2**62)
+    K = check_int("local_steps", local_steps, 1, none=True, hi=2**62)
     epochs = check_int("epochs", epochs, 1, none=True, hi=2**62)
     check_choice("state", state, STATES)
     seed = check_seed("seed", seed, none=True)
@@ -449,7 +480,7 @@ def _result(client: Any, futures: list[Any], parts: list[_Part]) -> list[Any]:
                 raise _WorkerLost from None
 
 
-def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: int,
+def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int | None, epochs: int,
            state: str, seed: int | None, max_retries: int, installed: list[bool]
            ) -> list[dict[str, Any]]:
     parts = _partitions(client, X, y)
@@ -473,6 +504,11 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
     shards = [place(i) for i in range(len(parts))]
     spe = max(-(-p.rows // min(bs, p.rows)) for p in parts)
     total = epochs * spe
+    if K is None:
+        per_row = X.nnz / max(X.shape[0], 1) if _is_sparse(X) else X.shape[1]
+        outputs = model.W.shape[1] if model.W.ndim == 2 else 1
+        K = auto_local_steps(3.0 * min(bs, max(p.rows for p in parts)) * per_row * outputs,
+                             spe)
     warmup = int(float(est.warmup_epochs) * spe)
     opts = dict(schedule=est.learning_rate_schedule, schedule_steps=total,
                 warmup_steps=warmup, schedule_origin=0)
@@ -494,9 +530,10 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int, epochs: i
         (loss, rows), averaged = _result(client, [stats, avg], parts)
         now = perf_counter()
         pending.popleft()
-        checkpoint = (end, averaged)
         history.append({"round": len(history) + 1, "epoch": end / spe, "loss": loss,
-                        "rows": rows, "seconds": now - clock, "retried": retried})
+                        "rows": rows, "steps": end - checkpoint[0], "seconds": now - clock,
+                        "retried": retried})
+        checkpoint = (end, averaged)
         clock, retried = now, 0
         if est.tol is None:
             return False
@@ -648,7 +685,7 @@ class _DaskEstimator:
     _local_class: type[Any]
     history_: list[dict[str, Any]]
 
-    def fit(self, X: Any, y: Any, client: Any = None, local_steps: int = 64,
+    def fit(self, X: Any, y: Any, client: Any = None, local_steps: int | None = None,
             epochs: int | None = None, state: str = "average", seed: int | None = None,
             max_retries: int = 3) -> Any:
         """Fit by local SGD on a Dask cluster (see :func:`msopt.dask.fit`, whose arguments
@@ -659,7 +696,7 @@ class _DaskEstimator:
         X : dask array, Dask DataFrame, NumPy array or SciPy sparse matrix
         y : dask array, Dask Series or one-column DataFrame, or NumPy array
         client : distributed.Client, optional
-        local_steps : int, default 64
+        local_steps : int, optional
         epochs : int, optional
         state : {"average", "local", "reset"}, default "average"
         seed : int, optional
