@@ -5,7 +5,8 @@
 LogisticRegression (Adam, batch 256, 10 classes) on 200,000 x 100 float32 rows of
 ``make_classification``-style data, split over a 2-worker LocalCluster (processes, one
 thread each).  Each benchmark round is a ``msopt.dask.fit`` of 1,024 steps per worker in
-rounds of K in {16, 64, 256} steps.  ``extra_info`` holds the median seconds of a round (from
+rounds of K in {16, 64, 256} steps, and of the default ``local_steps`` (here one pass over a
+worker's rows a round).  ``extra_info`` holds the median seconds of a round (from
 the fit's history), of its K steps alone (the same steps in this process, no Dask), and the
 overhead share ``1 - steps / round``: scheduling, moving the model, averaging.
 
@@ -23,7 +24,9 @@ Time to accuracy, 2 workers against 1 (marked ``slow``: it runs only when asked)
 LogisticRegression on 2,000,000 x 100 float32 rows of the same cluster data (10 classes,
 made on the workers), 20,000 test rows: the target is a single-process fit's test
 accuracy after 2 epochs, less 0.5 points; for 1 and 2 workers, fits of 1, 2, 3, ... epochs
-(each from scratch, ``tol=None``) until one reaches the target, whose seconds are reported.
+(each from scratch, ``tol=None``, the default ``local_steps``) until one reaches the target,
+whose seconds are reported.  (``bench/dask_estimate.py`` times one fit of each and
+extrapolates to more workers.)
 On a 2-core machine shared with other work the two workers share the cores with the client
 and the scheduler: report what it measures, not the speed-up more cores would give.
 """
@@ -103,22 +106,26 @@ def _steps_alone(est: LogisticRegression, K: int) -> float:
     return statistics.median(times)
 
 
-@pytest.mark.parametrize("K", [16, 64, 256])
-def test_round_overhead(benchmark: Any, client: Any, data: tuple[Any, Any], K: int) -> None:
+@pytest.mark.parametrize("K", [16, 64, 256, None], ids=["16", "64", "256", "default"])
+def test_round_overhead(benchmark: Any, client: Any, data: tuple[Any, Any],
+                        K: int | None) -> None:
     Xd, yd = data
     per_epoch = -(-(ROWS // 2) // BATCH)
     epochs = max(1, STEPS // per_epoch)
     rounds: list[float] = []
+    steps: list[int] = []
 
     def fn() -> None:
         est, history = mdask.fit(LogisticRegression(random_state=0, batch_size=BATCH), Xd, yd,
                                  client=client, local_steps=K, epochs=epochs)
         rounds.extend(h["seconds"] for h in history[:-1] or history)
+        steps.append(history[0]["steps"])
         fn.est = est  # type: ignore[attr-defined]
 
     benchmark.group = "msopt.dask: a local SGD round against its steps"
     benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
     round_s = statistics.median(rounds)
+    K = steps[0]  # the default's choice, or K
     steps_s = _steps_alone(fn.est, K)  # type: ignore[attr-defined]
     benchmark.extra_info.update(
         K=K, workers=2, size=f"{ROWS:,} x {FEATURES} float32, batch {BATCH}",
@@ -189,7 +196,7 @@ def test_time_to_accuracy_two_workers_against_one(benchmark: Any) -> None:
                     t0 = time.perf_counter()
                     est, _ = mdask.fit(LogisticRegression(random_state=0, batch_size=BATCH,
                                                           tol=None), X, y, client=c,
-                                       local_steps=256, epochs=epochs)
+                                       epochs=epochs)
                     seconds = time.perf_counter() - t0
                     acc = est.score(test_X, test_y)
                     if acc >= target:

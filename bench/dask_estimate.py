@@ -1,0 +1,206 @@
+"""Local SGD on Dask, measured on this machine and extrapolated on paper: time to a training
+loss with 2 workers against 1, what a round costs beside its steps, and an estimate of
+rounds, bytes and speed-up at 8, 32 and 128 workers.
+
+    python bench/dask_estimate.py [--rows 2000000] [--epochs 3] [--words 1000000]
+
+**Measured.** LogisticRegression (10 classes, Adam, batch 256, ``tol=None``) on ``--rows``
+x 100 float32 rows from a noisy linear teacher, made on the workers and persisted there;
+fits from the same seed with the default ``local_steps`` on a LocalCluster of processes
+with 1 and 2 workers (one thread each), and the estimator's own fit in this process at 1
+and 2 threads.  The target loss is the 1-worker fit's last round loss times 1.01; a fit's
+time to it is the sum of its rounds' seconds up to the first round at or below it.
+Accuracy is on 100,000 held-out rows of the same teacher.  A step's time is the 1-thread
+in-process fit's over its steps; a round's fixed cost is its seconds less its steps'.
+Then Word2Vec (skip-gram, dim 100, window 5, 5 negatives) on ``--words`` Zipf-distributed
+words a worker (30,000 distinct), 2 workers, default ``local_steps``: its rounds' seconds
+and steps give its step time (less the linear rounds' fixed cost).
+
+**Estimated.** A job of 10 passes over P times one worker's data (rows or words), on P
+workers.  A round costs K steps plus a fixed cost: the measured 2-worker one, plus two
+tasks' scheduling for every worker beyond 2 (its round task, and its result gathered by the
+average; the scheduler's cost per task is measured with many empty tasks at once), plus the
+bytes the averaging task gathers from every worker and sends back, at 1 GB/s.  Bytes: the
+linear model's W, b and Adam's two moments; Word2Vec's changed rows, at most both tables
+(30,000 x 100 float32 each) from each worker.  Speed-up is rows (or words) per second
+against one worker; it counts throughput only (how many passes local SGD needs with P
+workers is measured above for 2).  The averaging is one task gathering every worker's
+result: past a few dozen workers its bytes dominate, and a tree of averaging tasks would
+be the next step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+
+CLASSES, FEATURES, BATCH, SEED = 10, 100, 256, 0
+VOCAB, DIM, WINDOW, NEGATIVE = 30_000, 100, 5, 5
+
+
+def teacher() -> np.ndarray:
+    return np.random.default_rng(SEED).standard_normal((FEATURES, CLASSES)).astype(np.float32)
+
+
+def rows(n: int, part: int) -> tuple[np.ndarray, np.ndarray]:
+    """n rows of part ``part``: Gaussian features, labels the teacher's argmax under Gumbel
+    noise (so the best accuracy is well below 100%)."""
+    rng = np.random.default_rng(1 + part)
+    X = rng.standard_normal((n, FEATURES), dtype=np.float32)
+    logits = X @ teacher() / np.float32(math.sqrt(FEATURES) / 3)
+    y = np.argmax(logits + rng.gumbel(size=logits.shape).astype(np.float32), axis=1)
+    return X, y
+
+
+def sentences(words: int, part: int) -> list[list[str]]:
+    """Sentences of 20 words drawn from a Zipf law over VOCAB words."""
+    ids = np.minimum(np.random.default_rng(10 + part).zipf(1.2, words), VOCAB)
+    return [[f"w{i}" for i in row] for row in ids[:words // 20 * 20].reshape(-1, 20)]
+
+
+def cluster(workers: int) -> Any:
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                        dashboard_address=":0")
+
+
+def task_cost(client: Any, count: int = 400) -> float:
+    """Seconds of scheduling per task: ``count`` empty tasks submitted at once, gathered."""
+    client.gather(client.map(int, range(8), pure=False))
+    t0 = time.perf_counter()
+    client.gather(client.map(int, range(count), pure=False))
+    return (time.perf_counter() - t0) / count
+
+
+def linear_fit(n: int, workers: int, epochs: int) -> tuple[Any, list[dict[str, Any]], float]:
+    import dask
+    import dask.array as da
+    from distributed import Client, wait
+
+    from msopt import dask as mdask
+
+    with cluster(workers) as cl, Client(cl) as client:
+        sizes = [n // workers + (i < n % workers) for i in range(workers)]
+        parts = [dask.delayed(rows)(s, i) for i, s in enumerate(sizes)]
+        X = client.persist(da.concatenate([da.from_delayed(p[0], (s, FEATURES), np.float32)
+                                           for p, s in zip(parts, sizes)]))
+        y = client.persist(da.concatenate([da.from_delayed(p[1], (s,), np.int64)
+                                           for p, s in zip(parts, sizes)]))
+        wait([X, y])
+        per_task = task_cost(client)
+        est = mdask.LogisticRegression(random_state=SEED, batch_size=BATCH, tol=None)
+        est.fit(X, y, client=client, epochs=epochs)
+    return est, est.history_, per_task
+
+
+def word2vec_fit(words: int) -> list[dict[str, Any]]:
+    import dask
+    import dask.bag as db
+    from distributed import Client
+
+    from msopt import dask as mdask
+
+    with cluster(2) as cl, Client(cl) as client:
+        bag = db.from_delayed([dask.delayed(sentences)(words, p) for p in range(2)])
+        model = mdask.Word2Vec(dim=DIM, window=WINDOW, negative=NEGATIVE, min_count=1, sg=1,
+                               threads=1, seed=1, epochs=1).fit(bag, client=client)
+    return model.history_
+
+
+def time_to(history: list[dict[str, Any]], target: float) -> float | None:
+    spent = 0.0
+    for h in history:
+        spent += h["seconds"]
+        if h["loss"] <= target:
+            return spent
+    return None
+
+
+def middle(history: list[dict[str, Any]], key: str) -> float:
+    """The median of ``key`` over the rounds but the first and last (when there are more)."""
+    inner = history[1:-1] or history
+    return statistics.median(h[key] for h in inner)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--words", type=int, default=1_000_000)
+    args = ap.parse_args(argv)
+    import msopt
+
+    n, epochs = args.rows, args.epochs
+    Xt, yt = rows(100_000, 99)
+    runs: dict[str, dict[str, Any]] = {}
+    per_task = 0.0
+    for workers in (1, 2):
+        est, history, per_task = linear_fit(n, workers, epochs)
+        runs[f"dask, {workers} worker{'s' * (workers > 1)}"] = dict(
+            history=history, seconds=sum(h["seconds"] for h in history),
+            accuracy=est.score(Xt, yt))
+    X, y = rows(n, 0)
+    for threads in (1, 2):
+        msopt.set_num_threads(threads)
+        est = msopt.LogisticRegression(random_state=SEED, batch_size=BATCH, tol=None,
+                                       max_iter=epochs)
+        t0 = time.perf_counter()
+        est.fit(X, y)
+        runs[f"in process, {threads} thread{'s' * (threads > 1)}"] = dict(
+            history=None, seconds=time.perf_counter() - t0, accuracy=est.score(Xt, yt))
+    del X, y
+    step = runs["in process, 1 thread"]["seconds"] / (epochs * -(-n // BATCH))
+
+    target = runs["dask, 1 worker"]["history"][-1]["loss"] * 1.01
+    print(f"LogisticRegression, {n:,} x {FEATURES} float32, {CLASSES} classes, batch {BATCH}, "
+          f"{epochs} epochs, default local_steps; target loss {target:.4f}\n")
+    print("| run | rounds | steps a round | seconds | time to target | fixed share of a "
+          "round | held-out accuracy |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in runs.items():
+        h = r["history"]
+        if h is None:
+            print(f"| {name} | | | {r['seconds']:.1f} | | | {r['accuracy']:.4f} |")
+            continue
+        tt = time_to(h, target)
+        K, rnd = int(middle(h, "steps")), middle(h, "seconds")
+        print(f"| {name} | {len(h)} | {K:,} | {r['seconds']:.1f} | "
+              f"{'not reached' if tt is None else f'{tt:.1f} s'} | "
+              f"{max(0.0, 1 - K * step / rnd):.0%} | {r['accuracy']:.4f} |")
+
+    two = runs["dask, 2 workers"]["history"]
+    K2, round2 = int(middle(two, "steps")), middle(two, "seconds")
+    fixed2 = max(round2 - K2 * step, 0.0)
+    w2v = word2vec_fit(args.words)
+    Kw, roundw = int(middle(w2v, "steps")), middle(w2v, "seconds")
+    step_w = max(roundw - fixed2, 0.0) / Kw
+    print(f"\nmeasured: linear step {step * 1e3:.3f} ms, a 2-worker round's fixed cost "
+          f"{fixed2 * 1e3:.1f} ms, {per_task * 1e3:.2f} ms of scheduling per task; Word2Vec "
+          f"round {roundw:.2f} s of {Kw} steps ({step_w * 1e3:.1f} ms a step)\n")
+
+    models = {
+        "LogisticRegression": (step, -(-(n // 2) // BATCH), K2,
+                               4 * 3 * (FEATURES * CLASSES + CLASSES)),
+        "Word2Vec": (step_w, max(1, -(-args.words // 16_384)), Kw, 4 * 2 * VOCAB * DIM),
+    }
+    print("| model | workers | rounds of 10 passes | bytes a round | round (est.) | "
+          "speed-up over 1 worker (est.) |")
+    print("|---|---|---|---|---|---|")
+    for name, (st, spe, K, model_bytes) in models.items():
+        for P in (8, 32, 128):
+            sent = 2 * P * model_bytes  # gathered from every worker, sent back to every one
+            fixed = fixed2 + 2 * (P - 2) * per_task + sent / 1e9
+            rnd = K * st + fixed
+            print(f"| {name} | {P} | {math.ceil(10 * spe / K):,} | {sent / 1e6:,.1f} MB | "
+                  f"{rnd:.2f} s | {P * K * st / rnd:.1f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
