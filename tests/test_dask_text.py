@@ -236,50 +236,135 @@ def test_to_local_and_pickling(client):
     assert again.predict(texts).tolist() == est.predict(texts).tolist()
 
 
-def test_interrupt_leaves_the_estimator_as_it_was(client, monkeypatch):
+def _hook_after(n, action):
+    """A ``perf_counter`` for the text models that runs ``action`` at its ``n``-th call: the
+    fit reads it once before the rounds, ``_train`` once at the start and once per round
+    it records."""
+    calls = iter(range(10**6))
+    clock = _text.perf_counter
+
+    def hooked() -> float:
+        if next(calls) == n:
+            action()
+        return clock()
+
+    return hooked
+
+
+def _interrupt():
+    raise KeyboardInterrupt
+
+
+def _unfinished(client):
+    """Round tasks still pending (a finished future of this or an earlier fit may still be
+    listed while the client lets it go)."""
+    return [k for k, st in client.futures.items()
+            if str(k).startswith(("_round", "_average", "_stats"))
+            and st.status not in ("cancelled", "finished")]
+
+
+def test_interrupt_leaves_the_last_averaged_model(client, monkeypatch):
+    """Ctrl-C while waiting for round 3: its tasks are cancelled, the estimator holds the
+    client's tables of round 2 (the undisturbed fit's, bit for bit), the history up to it
+    and ``stop_reason_ == "interrupted"``, and the interrupt is raised again."""
+    texts, labels = _keyword_corpus(3, 1500, 6)
+    kw = dict(local_steps=1, epochs=6)
+    seen = []
+    apply = _text._apply
+
+    def spy(tables, update):
+        apply(tables, update)
+        seen.append([t.copy() for t in tables])
+
+    monkeypatch.setattr(_text, "_apply", spy)
+    full = mdask.TextClassifier(**CLF).fit(texts, labels, client=client, **kw)
+    assert full.stop_reason_ == "epochs"
+    assert len(seen) == len(full.history_) == 6
+    assert np.array_equal(seen[-1][0], full.input_)
+    rounds = seen[:]                                # the full fit's tables, round by round
+    monkeypatch.setattr(_text, "perf_counter", _hook_after(4, _interrupt))
+    est = mdask.TextClassifier(**CLF)
+    with pytest.raises(KeyboardInterrupt):
+        est.fit(texts, labels, client=client, **kw)
+    monkeypatch.undo()
+    assert _unfinished(client) == []                # the rounds in flight were cancelled
+    assert est.stop_reason_ == "interrupted"
+    assert est.history_ == [{**h, "seconds": g["seconds"]}
+                            for h, g in zip(full.history_[:2], est.history_)]
+    assert np.array_equal(est.input_, rounds[1][0])
+    assert np.array_equal(est.output_, rounds[1][1])
+    assert not np.array_equal(est.input_, rounds[2][0])
+    assert est.loss_history_ == full.loss_history_[:2]    # one step an epoch: 2 epochs
+    assert est.score(texts, labels) > 0.5                                 # usable
+    assert type(est.to_local()) is msopt.TextClassifier
+    sentences = [t.split() for t in texts]
+    monkeypatch.setattr(_text, "perf_counter", _hook_after(3, _interrupt))
+    w2v = mdask.Word2Vec(dim=8, min_count=1, epochs=4, threads=1, seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        w2v.fit(sentences, client=client, local_steps=1)
+    assert w2v.stop_reason_ == "interrupted"
+    assert len(w2v.history_) == 1
+    assert w2v.wv.vectors.shape[0] == len(w2v.vocab)
+
+
+def test_interrupt_before_a_round_completes_leaves_the_estimator_as_it_was(client,
+                                                                          monkeypatch):
     texts, labels = _keyword_corpus(3, 600, 6)
     est = mdask.TextClassifier(**CLF).fit(texts, labels, client=client)
     before, history = est.input_.copy(), est.history_
-    calls = iter(range(100))
-    clock = _text.perf_counter
-
-    def hooked():
-        if next(calls) == 2:
-            raise KeyboardInterrupt
-        return clock()
-
-    monkeypatch.setattr(_text, "perf_counter", hooked)
+    monkeypatch.setattr(_text, "perf_counter", _hook_after(2, _interrupt))
     with pytest.raises(KeyboardInterrupt):
         est.fit(texts, labels, client=client, local_steps=1, epochs=20, seed=9)
     monkeypatch.undo()
     assert np.array_equal(est.input_, before)
     assert est.history_ is history
-    left = [k for k, st in client.futures.items() if str(k).startswith(("_round", "_average"))
-            and st.status not in ("cancelled", "finished")]
-    assert left == []                               # the rounds in flight were cancelled
+    assert est.stop_reason_ == "epochs"
+    assert _unfinished(client) == []                # the rounds in flight were cancelled
 
 
-def test_a_killed_worker_raises_and_leaves_the_model(monkeypatch):
-    """A worker process killed during the fit: RuntimeError (never a hang), the model as it
-    was; the rounds are not run again."""
+@pytest.mark.parametrize("bags", [False, True])
+def test_a_killed_worker_costs_a_retried_round(monkeypatch, bags):
+    """A worker process killed after round 2 (its nanny starts a new one): the rounds from
+    the client's checkpoint (the last averaged tables and walkers read) run again with its
+    texts on a live worker (lists scattered again from the client, a bag's partitions
+    recomputed).  Lists are split the same way each time, so that fit is the undisturbed
+    one bit for bit; a bag's partitions go where the scheduler puts them."""
     texts, labels = _keyword_corpus(3, 1500, 7)
+    test_texts, test_labels = _keyword_corpus(3, 300, 17)
+    data = _bags(texts, labels, 4) if bags else (texts, labels)
+    kw = dict(local_steps=1, epochs=8)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as c:
+        ref = mdask.TextClassifier(**CLF).fit(*data, client=c, **kw)
         victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[1]
         pid = c.run(os.getpid, workers=[victim])[victim]
-        calls = iter(range(10**6))
-        clock = _text.perf_counter
-
-        def hooked():
-            if next(calls) == 3:
-                os.kill(pid, signal.SIGKILL)
-            return clock()
-
-        monkeypatch.setattr(_text, "perf_counter", hooked)
-        est = mdask.TextClassifier(**CLF)
-        with pytest.raises(RuntimeError, match="left the cluster"):
-            est.fit(texts, labels, client=c, local_steps=1, epochs=40)
-        assert not hasattr(est, "input_")
+        monkeypatch.setattr(_text, "perf_counter",
+                            _hook_after(3, lambda: os.kill(pid, signal.SIGKILL)))
+        est = mdask.TextClassifier(**CLF).fit(*data, client=c, **kw)
+        assert victim not in c.scheduler_info(n_workers=-1)["workers"]
+        if not bags:                        # no retry allowed: an error, nothing changed
+            c.wait_for_workers(2, timeout=60)
+            victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[0]
+            pid = c.run(os.getpid, workers=[victim])[victim]
+            monkeypatch.setattr(_text, "perf_counter",
+                                _hook_after(2, lambda: os.kill(pid, signal.SIGKILL)))
+            before = est.input_.copy()
+            with pytest.raises(RuntimeError, match="max_retries=0"):
+                est.fit(*data, client=c, max_retries=0, **kw)
+            assert np.array_equal(est.input_, before)
+            assert est.stop_reason_ == "epochs"
+    assert sum(h["retried"] for h in est.history_) >= 1
+    assert sum(h["retried"] for h in ref.history_) == 0
+    assert est.history_[-1]["epoch"] == ref.history_[-1]["epoch"] == 8
+    assert sum(h["documents"] for h in est.history_) == 8 * 1500
+    assert est.stop_reason_ == "epochs"
+    assert est.score(test_texts, test_labels) >= ref.score(test_texts, test_labels) - 0.01
+    assert ref.score(test_texts, test_labels) > 0.9
+    if not bags:
+        assert np.array_equal(est.input_, ref.input_)
+        assert np.array_equal(est.output_, ref.output_)
+        assert [h["loss"] for h in est.history_] == [h["loss"] for h in ref.history_]
+        assert est.loss_history_ == ref.loss_history_
 
 
 # -- errors ---------------------------------------------------------------------------------
