@@ -383,6 +383,15 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, bags):
                 est.fit(*data, client=c, max_retries=0, **kw)
             assert np.array_equal(est.input_, before)
             assert est.stop_reason_ == "epochs"
+            sentences = [t.split() for t in texts]          # Word2Vec: the same rounds
+            w2v = dict(dim=8, min_count=1, epochs=4, threads=1, seed=1)
+            c.wait_for_workers(2, timeout=60)
+            undisturbed = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
+            _kill_later(c, monkeypatch, 1, 3)
+            model = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
+            assert sum(h["retried"] for h in model.history_) == 1
+            assert np.array_equal(model.wv.vectors, undisturbed.wv.vectors)
+            assert np.array_equal(model.syn1neg, undisturbed.syn1neg)
     assert sum(h["retried"] for h in est.history_) >= 1
     assert sum(h["retried"] for h in ref.history_) == 0
     assert est.history_[-1]["epoch"] == ref.history_[-1]["epoch"] == 8
