@@ -9,8 +9,11 @@ differ from the round's start, and each row becomes its mean over the workers th
 (weighted by how often each one's shard uses it), so a rare row is never diluted by the
 workers that did not touch it; dense tables (the classifier's output rows) are averaged
 weighted by the documents each worker processed.  The next round's tasks take the averaged
-rows as a future and write them into their replicas: the tables never travel whole, except
-once to the client at the end.
+rows as a future and write them into their replicas, and the client, one round behind,
+writes them into its own copy of the first tables: the tables never travel whole.  That
+copy, with each worker's walkers' place as of the same round, is the checkpoint a round
+failed by a departed worker runs again from (the shards built again on the live workers,
+the tables sent once), and the model a Ctrl-C leaves.
 """
 
 from __future__ import annotations
@@ -29,7 +32,16 @@ from distributed import Future, wait
 
 from msopt import _core
 from msopt._api import MAX_EPOCHS, check_int, check_seed, not_fitted
-from msopt.dask import _LOST, _alive, _client, _is_frame, _Part, _result, _WorkerLost
+from msopt.dask import (
+    _LOST,
+    _alive,
+    _client,
+    _is_frame,
+    _Part,
+    _result,
+    _WorkerLost,
+    auto_local_steps,
+)
 from msopt.models import text_classifier as _tc
 from msopt.models import word2vec as _w2v
 from msopt.text import Vocabulary
@@ -162,6 +174,23 @@ def _piece_counts(piece: tuple[Any, ...], lower: bool) -> tuple[Any, ...]:
     return words, np.unique(piece[1], return_counts=True)
 
 
+def _progress(resume: np.ndarray, epochs: int, done_col: int
+              ) -> tuple[int, np.ndarray, np.ndarray]:
+    """(work done, per-epoch loss sums, per-epoch examples) over a shard's walkers."""
+    sums = np.ascontiguousarray(resume[:, 4:4 + epochs]).view(np.float64).sum(0)
+    return int(resume[:, done_col].sum()), sums, resume[:, 4 + epochs:].sum(0)
+
+
+def _apply(tables: list[np.ndarray], update: list[Any] | None) -> None:
+    """A round's update written into ``tables``: a sparse table's ``(row_ids, rows)``, a
+    dense table whole (None: unchanged)."""
+    for table, u in zip(tables, update or []):
+        if isinstance(u, tuple):
+            table[u[0]] = u[1]
+        elif u is not None:
+            table[...] = u
+
+
 class _Shard:
     """A worker's documents as the native trainer takes them, its replica of the tables and
     its walkers' place (``resume``); the rounds update it in place, in order."""
@@ -172,6 +201,7 @@ class _Shard:
     uses: list[np.ndarray]  # per row, how often the shard uses it (the averaging's counts)
     done_col: int  # the resume column counting the work done (documents or words)
     rows: int  # input rows an epoch reads, for the step size
+    work: float  # multiply-adds of an epoch, for the default local_steps
 
     def __init__(self, threads: int | None, epochs: int) -> None:
         self.threads = int(threads or _core.get_num_threads())
@@ -185,30 +215,23 @@ class _Shard:
         self.chunk = max(1, -(-self.rows // (steps_per_epoch * self.threads)))
 
     def progress(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """(work done, per-epoch loss sums, per-epoch examples) over the walkers."""
-        e = self.epochs
-        sums = np.ascontiguousarray(self.resume[:, 4:4 + e]).view(np.float64).sum(0)
-        return int(self.resume[:, self.done_col].sum()), sums, self.resume[:, 4 + e:].sum(0)
+        return _progress(self.resume, self.epochs, self.done_col)
 
     def apply(self, update: list[Any] | None) -> None:
-        for table, sparse, u in zip(self.tables, self.sparse, update or []):
-            if u is None:
-                continue
-            if sparse:
-                table[u[0]] = u[1]
-            else:
-                table[...] = u
+        _apply(self.tables, update)
 
     def step(self) -> None:
         raise NotImplementedError
 
 
-def _round(shard: _Shard, update: list[Any] | None, r: int, steps: int
-           ) -> tuple[list[Any], int, float, int]:
+_Result = tuple[list[Any], int, float, int, np.ndarray]
+
+
+def _round(shard: _Shard, update: list[Any] | None, r: int, steps: int) -> _Result:
     """One worker's part of round ``r``: the last averaged rows written into its replica,
     ``steps`` native chunks, then what changed.  Returns the changed rows per table
-    (``(row_ids, rows, counts)``; a dense table whole), the work done, the loss sum and
-    the examples counted."""
+    (``(row_ids, rows, counts)``; a dense table whole), the work done, the loss sum, the
+    examples counted and the walkers' place at the end (``resume``)."""
     if shard.round != r:
         raise RuntimeError(f"msopt.dask: a shard at round {shard.round} was given round {r}")
     shard.apply(update)
@@ -229,10 +252,11 @@ def _round(shard: _Shard, update: list[Any] | None, r: int, steps: int
         sent.append((ids, table[ids], np.maximum(uses[ids], 1)))
     shard.round = r + 1
     done, loss, seen = shard.progress()
-    return sent, done - done0, float((loss - loss0).sum()), int((seen - seen0).sum())
+    return (sent, done - done0, float((loss - loss0).sum()), int((seen - seen0).sum()),
+            shard.resume.copy())
 
 
-def _average(*results: tuple[list[Any], int, float, int]) -> list[Any]:
+def _average(*results: _Result) -> list[Any]:
     """The round's update: sparse tables' rows by :func:`average_rows`, dense ones by the
     work each worker did."""
     out: list[Any] = []
@@ -244,37 +268,60 @@ def _average(*results: tuple[list[Any], int, float, int]) -> list[Any]:
     return out
 
 
-def _stats(*results: tuple[list[Any], int, float, int]) -> tuple[float, int]:
-    """The round's mean loss per example and the work done (documents or words)."""
+def _stats(*results: _Result) -> tuple[float, int, list[np.ndarray]]:
+    """The round's mean loss per example, the work done (documents or words) and each
+    shard's walkers' place."""
     seen = sum(r[3] for r in results)
     return (sum(r[2] for r in results) / seen if seen else float("nan"),
-            sum(r[1] for r in results))
+            sum(r[1] for r in results), [r[4] for r in results])
 
 
-def _final(shard: _Shard, update: list[Any] | None) -> tuple[list[np.ndarray], Any]:
-    """The averaged tables (the replica with the last update written) and the progress."""
-    shard.apply(update)
-    return shard.tables, shard.progress()
+def _size_of(shard: _Shard) -> tuple[int, float]:
+    return shard.rows, shard.work
 
 
-def _progress_of(shard: _Shard) -> Any:
-    return shard.progress()
-
-
-def _rows_of(shard: _Shard) -> int:
-    return shard.rows
-
-
-def _set_steps(shard: _Shard, steps_per_epoch: int) -> None:
+def _placed(shard: _Shard, steps_per_epoch: int, resume: np.ndarray | None, r: int
+            ) -> _Shard:
+    """The shard set to its step size and, rebuilt from a checkpoint, to the walkers' place
+    at the start of round ``r``."""
+    if resume is not None:
+        shard.threads, shard.resume = len(resume), np.array(resume)
+    shard.round = r
     shard.set_steps(steps_per_epoch)
+    return shard
+
+
+def _tables(init: int | list[np.ndarray], first: Any, *shape: int) -> list[np.ndarray]:
+    """A shard's replica: ``first(init, *shape)``, the fit's first tables, or a copy of the
+    tables given (a checkpoint)."""
+    return [np.array(t) for t in init] if isinstance(init, list) else first(init, *shape)
+
+
+def _classifier_tables(seed: int, rows: int, dim: int, n_classes: int) -> list[np.ndarray]:
+    """The single-process fit's first tables: the input rows uniform in [-1/dim, 1/dim),
+    float32, and zero output rows."""
+    table = np.random.default_rng(seed).random((rows, dim), dtype=np.float32)
+    table *= np.float32(2.0 / dim)
+    table -= np.float32(1.0 / dim)
+    return [table, np.zeros((n_classes, dim), np.float32)]
+
+
+def _word2vec_tables(seed: int, V: int, dim: int) -> list[np.ndarray]:
+    """The single-process build_vocab's vectors, uniform in [-1, 1) / dim, float32, and
+    zero output rows."""
+    syn0 = np.random.default_rng(seed).random((V, dim), dtype=np.float32)
+    syn0 *= np.float32(2)
+    syn0 -= np.float32(1)
+    syn0 /= np.float32(dim)
+    return [syn0, np.zeros((V, dim), np.float32)]
 
 
 class _ClassifierShard(_Shard):
     done_col = 2
 
     def __init__(self, est: _tc.TextClassifier, vocab: Vocabulary, classes: np.ndarray,
-                 class_counts: np.ndarray, epochs: int, init_seed: int, seed: int,
-                 *pieces: tuple[list[str], np.ndarray, np.ndarray | None]) -> None:
+                 class_counts: np.ndarray, epochs: int, init: int | list[np.ndarray],
+                 seed: int, *pieces: tuple[list[str], np.ndarray, np.ndarray | None]) -> None:
         super().__init__(est.threads, epochs)
         texts = [t for p in pieces for t in p[0]]
         y = np.concatenate([est._class_ids(p[1], classes) for p in pieces])
@@ -288,11 +335,9 @@ class _ClassifierShard(_Shard):
             starts = np.concatenate(parts)
         ids, offsets = est._encode(texts, vocab)
         rows, dim = len(vocab) + est._buckets(), int(est.dim)
-        # The single-process fit's first table: uniform in [-1/dim, 1/dim), float32.
-        table = np.random.default_rng(init_seed).random((rows, dim), dtype=np.float32)
-        table *= np.float32(2.0 / dim)
-        table -= np.float32(1.0 / dim)
-        self.tables = [table, np.zeros((len(classes), dim), np.float32)]
+        self.tables = _tables(init, _classifier_tables, rows, dim, len(classes))
+        out = int(est.negative) + 1 if est.loss == "ns" else len(classes)
+        self.work = 3.0 * dim * (len(ids) + len(offsets) * out)
         self.sparse, self.touch = [True, False], [np.unique(ids), None]
         self.uses = [np.bincount(ids, minlength=rows), np.zeros(0, np.int64)]
         self.rows = len(ids) + len(offsets)
@@ -313,18 +358,14 @@ class _ClassifierShard(_Shard):
 class _Word2VecShard(_Shard):
     done_col = 1
 
-    def __init__(self, est: _w2v.Word2Vec, vocab: Vocabulary, epochs: int, init_seed: int,
-                 seed: int, *pieces: tuple[list[str]]) -> None:
+    def __init__(self, est: _w2v.Word2Vec, vocab: Vocabulary, epochs: int,
+                 init: int | list[np.ndarray], seed: int, *pieces: tuple[list[str]]) -> None:
         super().__init__(est.threads, epochs)
         ids, offsets = vocab.encode([line for p in pieces for line in p[0]])
         offsets = _w2v._cut_long(offsets, len(ids))
         V, dim = len(vocab), int(est.dim)
-        # The single-process build_vocab's vectors: uniform in [-1, 1) / dim, float32.
-        syn0 = np.random.default_rng(init_seed).random((V, dim), dtype=np.float32)
-        syn0 *= np.float32(2)
-        syn0 -= np.float32(1)
-        syn0 /= np.float32(dim)
-        self.tables = [syn0, np.zeros((V, dim), np.float32)]
+        self.tables = _tables(init, _word2vec_tables, V, dim)
+        self.work = 3.0 * dim * len(ids) * int(est.window) * (int(est.negative) + 1)
         self.sparse, self.touch = [True, True], [np.unique(ids), None]
         uses = np.bincount(ids, minlength=V)
         self.uses = [uses, uses]
@@ -359,10 +400,12 @@ def _partitions_of(value: Any, name: str) -> list[Any] | None:
 
 
 def _pieces(client: Any, make: Any, columns: list[tuple[str, Any]]
-            ) -> list[tuple[str, Future]]:
+            ) -> tuple[list[_Part], list[Future]]:
     """The data's pieces, made on the workers by ``make`` from the collections'
-    partitions (in data order) and held there as futures with their worker; Python lists
-    are split in one piece per worker and scattered."""
+    partitions and held there as futures: grouped by worker, and in data order.  Python lists
+    are split in one piece per worker and scattered; the client keeps each piece's lists
+    (``source``: ``(make, values)``) to place it again if its worker leaves, while a
+    collection's partitions are recomputed by the scheduler."""
     parts = [_partitions_of(v, name) for name, v in columns]
     if all(p is None for p in parts):
         workers = sorted(_alive(client))
@@ -377,11 +420,10 @@ def _pieces(client: Any, make: Any, columns: list[tuple[str, Any]]
         out = []
         for w, a, b in zip(workers, bounds[:-1], bounds[1:]):
             if b > a:
-                [raw] = client.scatter([tuple(v[a:b] for v in values)], workers=[w],
-                                       hash=False)
-                out.append((w, client.submit(_star, make, raw, workers=[w],
-                                             allow_other_workers=False, pure=False)))
-        return out
+                part = _Part(w, [], 0, (make, tuple(v[a:b] for v in values)))
+                _scatter(client, part)
+                out.append(part)
+        return out, [f for p in out for f in p.futures]
     if any(p is None for p in parts):
         kinds = ", ".join(name for name, _ in columns)
         raise TypeError(f"{kinds}: expected the same kind of collection (Dask bags or Series "
@@ -395,7 +437,19 @@ def _pieces(client: Any, make: Any, columns: list[tuple[str, Any]]
         if f.status == "error":
             f.result()                      # raises the partition's error (bad labels, say)
     who = client.who_has(futures)
-    return [(sorted(who[f.key])[0], f) for f in futures]
+    held: dict[str, _Part] = {}
+    for f in futures:
+        w = sorted(who[f.key])[0]
+        held.setdefault(w, _Part(w, [], 0)).futures.append(f)
+    return list(held.values()), futures
+
+
+def _scatter(client: Any, part: _Part) -> None:
+    """A piece of lists sent to its worker and made there."""
+    make, values = part.source  # type: ignore[misc]
+    [raw] = client.scatter([values], workers=[part.worker], hash=False)
+    part.futures = [client.submit(_star, make, raw, workers=[part.worker],
+                                  allow_other_workers=False, pure=False)]
 
 
 def _star(make: Any, raw: tuple[Any, ...]) -> Any:
@@ -422,82 +476,161 @@ def _reduce(*counts: tuple[Any, ...]) -> tuple[Any, Any]:
     return merged, (classes, totals)
 
 
-def _fit_args(local_steps: Any, epochs: Any, seed: Any, default_epochs: int,
-              default_seed: int) -> tuple[int, int, int]:
-    K = check_int("local_steps", local_steps, 1, hi=2**62)
+def _fit_args(local_steps: Any, epochs: Any, seed: Any, max_retries: Any, default_epochs: int,
+              default_seed: int) -> tuple[int | None, int, int, int]:
+    K = check_int("local_steps", local_steps, 1, none=True, hi=2**62)
     epochs = check_int("epochs", epochs, 1, none=True, hi=MAX_EPOCHS)
     seed = check_seed("seed", seed, none=True)
+    max_retries = check_int("max_retries", max_retries, 0, hi=2**62)
     return (K, int(default_epochs) if epochs is None else epochs,
-            int(default_seed) if seed is None else seed)
+            int(default_seed) if seed is None else seed, max_retries)
 
 
-def _train(client: Any, pieces: list[tuple[str, Future]], make: Any, args: tuple[Any, ...],
-           seeds: list[int], K: int, epochs: int, unit: str
-           ) -> tuple[list[np.ndarray], tuple[int, np.ndarray, np.ndarray],
-                      list[dict[str, Any]]]:
-    """Local SGD rounds on one shard per worker holding pieces (``make(*args, seed, *its
-    pieces)`` builds it there).  Returns the averaged tables, the run's progress (work
-    done, per-epoch loss sums and examples) over the shards, and the per-round history."""
-    workers = list(dict.fromkeys(w for w, _ in pieces))
-    parts = [_Part(w, [f for v, f in pieces if v == w], 0) for w in workers]
+def _train(client: Any, parts: list[_Part], make: Any, args: tuple[Any, ...], init: int,
+           seeds: list[int], K: int | None, epochs: int, unit: str, tables: list[np.ndarray],
+           max_retries: int, install: Any) -> None:
+    """Local SGD rounds on one shard per part (``make(*args, init, seed, *its pieces)``
+    builds it on the part's worker; ``init`` seeds the first tables, ``tables``, which the
+    client holds too).  The client applies each round's update to ``tables`` one round
+    behind, and keeps each shard's walkers' place as of that round: a round that fails
+    because a worker left runs again from there, every shard built again on the live
+    workers from ``tables`` (sent once), a departed worker's pieces going to the live
+    worker holding the fewest input rows.  ``install(tables, progress, history, reason)``
+    puts the model on the estimator: at the end, or after a KeyboardInterrupt once a round
+    has completed."""
 
     def pinned(fn: Any, i: int, *a: Any) -> Any:
         return client.submit(fn, *a, workers=[parts[i].worker], allow_other_workers=False,
                              pure=False)
 
-    shards = [pinned(make, i, *args, seeds[i], *p.futures) for i, p in enumerate(parts)]
+    spe = total = 0
+    done = 0  # rounds in ``tables`` and ``resumes``: the checkpoint a failed round goes back to
+    resumes: list[np.ndarray | None] = [None] * len(parts)
+    history: list[dict[str, Any]] = []
     # The futures of the last rounds: every task that a cancel reaches (the dependents of
     # what it cancels) is one of them.  The shards are released, not cancelled.
     held: deque[list[Any]] = deque(maxlen=3)
-    try:
-        rows = _result(client, [pinned(_rows_of, i, s) for i, s in enumerate(shards)], parts)
-        spe = max(1, max(-(-r // STEP_ROWS) for r in rows))
-        _result(client, [pinned(_set_steps, i, s, spe) for i, s in enumerate(shards)], parts)
-        total = epochs * spe
-        history: list[dict[str, Any]] = []
-        pending: list[tuple[int, Any]] = []
-        update: Any = None
-        clock = perf_counter()
+    pending: deque[tuple[int, int, Any, Any]] = deque()  # a round's steps, end, update, stats
+    retried = retries = 0
+    clock = perf_counter()
 
-        def record() -> None:
-            nonlocal clock
-            end, stats = pending.pop(0)
-            [(loss, work)] = _result(client, [stats], parts)
-            now = perf_counter()
-            history.append({"round": len(history) + 1, "epoch": end / spe, "loss": loss,
-                            unit: work, "seconds": now - clock})
-            clock = now
+    def record() -> None:
+        nonlocal clock, done, retried
+        steps, end, update, stats = pending[0]
+        (loss, work, now_at), averaged = _result(client, [stats, update], parts)
+        now = perf_counter()
+        pending.popleft()
+        _apply(tables, averaged)
+        resumes[:] = now_at
+        history.append({"round": done + 1, "epoch": end / spe, "loss": loss,
+                        unit: work, "steps": steps, "seconds": now - clock,
+                        "retried": retried})
+        done += 1
+        clock, retried = now, 0
 
-        for r, start in enumerate(range(0, total, K)):
-            steps = min(K, total - start)
-            results = [pinned(_round, i, s, update, r, steps) for i, s in enumerate(shards)]
-            update = client.submit(_average, *results, pure=False)
-            pending.append((start + steps, client.submit(_stats, *results, pure=False)))
-            held.append([*results, update, pending[-1][1]])
-            if len(pending) > 1:
+    while True:
+        try:
+            start = init if done == 0 else client.scatter(
+                [tables], workers=sorted({p.worker for p in parts}), broadcast=True,
+                hash=False)[0]
+            shards = [pinned(make, i, *args, start, seeds[i], *p.futures)
+                      for i, p in enumerate(parts)]
+            held.append(shards)
+            if not spe:
+                sizes = _result(client, [pinned(_size_of, i, s) for i, s in enumerate(shards)],
+                                parts)
+                spe = max(1, max(-(-rows // STEP_ROWS) for rows, _ in sizes))
+                for p, (rows, _) in zip(parts, sizes):
+                    p.rows = rows
+                if K is None:
+                    K = auto_local_steps(max(w for _, w in sizes) / spe, spe)
+                total = epochs * spe
+            assert K is not None
+            shards = [pinned(_placed, i, s, spe, resumes[i], done) for i, s in enumerate(shards)]
+            held.append(shards)
+            update: Any = None
+            for r in range(done, -(-total // K)):
+                steps = min(K, total - r * K)
+                results = [pinned(_round, i, s, update, r, steps) for i, s in enumerate(shards)]
+                update = client.submit(_average, *results, pure=False)
+                stats = client.submit(_stats, *results, pure=False)
+                pending.append((steps, r * K + steps, update, stats))
+                held.append([*results, update, stats])
+                if len(pending) > 1:
+                    record()
+            while pending:
                 record()
-        while pending:
-            record()
-        final = [pinned(_final, 0, shards[0], update),
-                 *(pinned(_progress_of, i, s) for i, s in enumerate(shards) if i)]
-        held.append(final)
-        out = _result(client, final, parts)
-    except BaseException as e:
-        client.cancel([f for r in held for f in r])
-        if isinstance(e, (_WorkerLost, *_LOST)) or (
-                isinstance(e, Exception) and not {p.worker for p in parts} <= _alive(client)):
-            raise RuntimeError("msopt.dask: a worker left the cluster during the fit; the "
-                               "text models do not run rounds again (fit again)") from e
-        raise
-    progress = [out[0][1], *out[1:]]
-    done = sum(p[0] for p in progress)
-    return (out[0][0], (done, sum(p[1] for p in progress), sum(p[2] for p in progress)),
-            history)
+            break
+        except BaseException as e:
+            client.cancel([f for r in held for f in r])
+            held.clear()
+            pending.clear()
+            lost = isinstance(e, (_WorkerLost, *_LOST)) or (
+                isinstance(e, Exception) and not {p.worker for p in parts} <= _alive(client))
+            if not lost or retries >= max_retries:
+                if isinstance(e, KeyboardInterrupt) and history:
+                    install(tables, _progress_sum(resumes, epochs, make.done_col), history,
+                            "interrupted")
+                if lost:
+                    raise RuntimeError(f"msopt.dask: workers left the cluster in "
+                                       f"{retries + 1} rounds of the fit "
+                                       f"(max_retries={max_retries})") from e
+                raise
+            retries += 1
+            retried += 1
+            _replace_lost(client, parts)
+    install(tables, _progress_sum(resumes, epochs, make.done_col), history, "epochs")
 
 
-def _epoch_losses(progress: tuple[int, np.ndarray, np.ndarray]) -> list[float]:
-    """Each epoch's mean loss per example, as the native trainer reports it."""
+def _progress_sum(resumes: list[Any], epochs: int, done_col: int
+                  ) -> tuple[int, np.ndarray, np.ndarray]:
+    """The run's progress (work done, per-epoch loss sums and examples) over the shards."""
+    each = [_progress(r, epochs, done_col) for r in resumes]
+    return (sum(p[0] for p in each), sum(p[1] for p in each),  # type: ignore[return-value]
+            sum(p[2] for p in each))
+
+
+def _replace_lost(client: Any, parts: list[_Part]) -> None:
+    """Each part of a departed worker goes to the live worker holding the fewest input
+    rows (its lists sent again from the client; a collection's partitions are recomputed
+    by the scheduler)."""
+    alive = _alive(client)
+    if not alive:
+        raise RuntimeError("msopt.dask: no worker is left in the cluster")
+    load = {w: sum(p.rows for p in parts if p.worker == w) for w in sorted(alive)}
+    for part in parts:
+        if part.worker not in alive:
+            part.worker = min(load, key=load.__getitem__)
+            load[part.worker] += part.rows
+            if part.source is not None:
+                _scatter(client, part)
+
+
+def _counted(client: Any, futures: list[Future], lower: bool) -> Any:
+    """The pieces' word counts merged (:func:`_reduce`) on the cluster, in data order."""
+    return _result(client, [client.submit(_reduce, *[
+        client.submit(_piece_counts, f, lower, pure=False) for f in futures],
+        pure=False)], [])[0]
+
+
+def _installed(est: Any, t0: float, losses: list[float], progress: Any,
+               history: list[dict[str, Any]], reason: str) -> None:
+    """How far the rounds went, on a text model whose tables are set."""
+    seconds = perf_counter() - t0
+    est.loss_history_ = losses
+    est.history_ = history
+    est.stop_reason_ = reason
+    est.train_seconds_ = seconds
+    est.words_per_sec_ = progress[0] / max(seconds, 1e-9)
+
+
+def _epoch_losses(progress: tuple[int, np.ndarray, np.ndarray], reason: str) -> list[float]:
+    """Each epoch's mean loss per example, as the native trainer reports it (an
+    interrupted fit: the epochs begun)."""
     _, sums, seen = progress
+    if reason == "interrupted":
+        begun = np.flatnonzero(seen)
+        sums, seen = sums[:begun[-1] + 1 if len(begun) else 0], seen[:len(sums)]
     return [float(s / n) if n else 0.0 for s, n in zip(sums, seen)]
 
 
@@ -539,8 +672,9 @@ class TextClassifier(_tc.TextClassifier):
     _local_class = _tc.TextClassifier
     history_: list[dict[str, Any]]
 
-    def fit(self, texts: Any, labels: Any = None, client: Any = None, local_steps: int = 16,
-            epochs: int | None = None, seed: int | None = None) -> TextClassifier:
+    def fit(self, texts: Any, labels: Any = None, client: Any = None,
+            local_steps: int | None = None, epochs: int | None = None, seed: int | None = None,
+            max_retries: int = 3) -> TextClassifier:
         """Fit by local SGD rounds on a Dask cluster.
 
         The vocabulary (words, n-gram buckets) and the classes are counted once over the
@@ -561,22 +695,36 @@ class TextClassifier(_tc.TextClassifier):
             One label (or a list of labels) per text, partitioned as ``texts``.
         client : distributed.Client, optional
             Default: a LocalCluster of processes (one per core), closed at the end.
-        local_steps : int, default 16
-            Native chunks per worker and round.
+        local_steps : int, optional
+            Native chunks per worker and round.  Default (None):
+            :func:`msopt.dask.auto_local_steps` of a step's multiply-adds, ``3 * dim *
+            (input rows + documents * outputs)`` of the rows a step reads (``outputs``: the
+            classes, or ``negative + 1`` with ``loss="ns"``): enough steps for a round to
+            carry about 2**32 multiply-adds, at most one epoch.
         epochs : int, optional
             Passes over each worker's texts (default: the ``epochs`` parameter).
         seed : int, optional
             Seeds the first table and worker 0's run as ``seed`` does a single-process fit
             (default: the ``seed`` parameter); worker ``i`` runs with a seed drawn from it.
+        max_retries : int, default 3
+            Rounds that may fail in one fit because a worker left the cluster, as in
+            :func:`msopt.dask.fit`: the client keeps the last averaged tables (each round's
+            update applied one round behind) and each worker's walkers' place; a failed
+            round runs again from there, every shard built again on the live workers (the
+            tables sent once from the client, a departed worker's texts going to the live
+            worker holding the fewest).  One more failure raises RuntimeError and leaves
+            the estimator as it was.
 
         Returns
         -------
         self
-            With ``history_``: per round, its mean loss, the documents processed and its
-            seconds.  The plain SGD of the trainer has no optimizer state: the walkers'
-            places stay on their workers.  A worker that leaves the cluster during the fit
-            raises RuntimeError; Ctrl-C cancels the rounds; both leave the estimator as it
-            was.
+            With ``history_``: per round, its mean loss, the documents processed, each
+            worker's ``steps``, its seconds and ``retried`` (how many times the round was
+            started again after a worker left); ``stop_reason_`` is ``"epochs"``.  The plain
+            SGD of the trainer has no optimizer state.  Ctrl-C cancels the rounds in flight;
+            once a round has completed, it leaves the last averaged model on the estimator
+            (``history_`` up to that round, ``stop_reason_ = "interrupted"``) and is raised
+            again, before that the estimator is left as it was.
         """
         self._check_params()
         if labels is None:
@@ -584,14 +732,14 @@ class TextClassifier(_tc.TextClassifier):
                             "a Series or a list)")
         if self.pretrained_vectors is not None:
             raise ValueError("pretrained_vectors: not supported by msopt.dask")
-        K, epochs, seed = _fit_args(local_steps, epochs, seed, self.epochs, self.seed)
+        K, epochs, seed, max_retries = _fit_args(local_steps, epochs, seed, max_retries,
+                                                 self.epochs, self.seed)
         local = self._local_class(**{**self.get_params(), "callbacks": None,
                                      "verbose": False, "epochs": epochs, "seed": seed})
         with _client(client) as c:
-            pieces = _pieces(c, _classifier_piece, [("texts", texts), ("labels", labels)])
-            merged, (classes, class_counts) = _result(c, [c.submit(_reduce, *[
-                c.submit(_piece_counts, f, bool(self.lower), pure=False) for _, f in pieces],
-                pure=False)], [])[0]
+            parts, ordered = _pieces(c, _classifier_piece, [("texts", texts),
+                                                           ("labels", labels)])
+            merged, (classes, class_counts) = _counted(c, ordered, bool(self.lower))
             vocab = _vocabulary(merged, int(self.min_count), None, bool(self.lower))
             if len(classes) < 2:
                 raise ValueError(f"labels: at least 2 classes are needed, got "
@@ -604,20 +752,22 @@ class TextClassifier(_tc.TextClassifier):
             vocab_f = c.scatter(vocab, broadcast=True, hash=False)
             first = int(np.random.SeedSequence([seed, 0]).generate_state(1, np.uint64)[0])
             seeds = [first] + [int(np.random.SeedSequence([seed, 0, i]).generate_state(
-                1, np.uint64)[0]) for i in range(1, len(pieces))]
+                1, np.uint64)[0]) for i in range(1, len(parts))]
             t0 = perf_counter()
-            tables, progress, history = _train(
-                c, pieces, _ClassifierShard, (local, vocab_f, classes, class_counts, epochs,
-                                              seed), seeds, K, epochs, "documents")
-        seconds = perf_counter() - t0
-        self.__dict__.pop("_eos", None)
-        self.classes_, self.vocab_, self.input_, self.output_ = (classes, vocab, tables[0],
-                                                                 tables[1])
-        self.class_counts_, self.calls_ = class_counts, 1
-        self.loss_history_ = _epoch_losses(progress)
-        self.history_ = history
-        self.train_seconds_ = seconds
-        self.words_per_sec_ = progress[0] / max(seconds, 1e-9)
+
+            def install(tables: list[np.ndarray], progress: Any, history: list[Any],
+                        reason: str) -> None:
+                self.__dict__.pop("_eos", None)
+                self.classes_, self.vocab_, self.input_, self.output_ = (
+                    classes, vocab, tables[0], tables[1])
+                self.class_counts_, self.calls_ = class_counts, 1
+                _installed(self, t0, _epoch_losses(progress, reason), progress, history,
+                           reason)
+
+            _train(c, parts, _ClassifierShard, (local, vocab_f, classes, class_counts, epochs),
+                   seed, seeds, K, epochs, "documents",
+                   _classifier_tables(seed, rows, int(self.dim), len(classes)), max_retries,
+                   install)
         return self
 
     def predict(self, texts: Any, k: int = 1) -> Any:
@@ -680,8 +830,9 @@ class Word2Vec(_w2v.Word2Vec):
     _local_class = _w2v.Word2Vec
     history_: list[dict[str, Any]]
 
-    def fit(self, sentences: Any, client: Any = None, local_steps: int = 16,
-            epochs: int | None = None, seed: int | None = None) -> Word2Vec:
+    def fit(self, sentences: Any, client: Any = None, local_steps: int | None = None,
+            epochs: int | None = None, seed: int | None = None, max_retries: int = 3
+            ) -> Word2Vec:
         """Build the vocabulary and train by local SGD rounds on a Dask cluster.
 
         The vocabulary is counted once over the whole corpus, partition by partition on
@@ -700,48 +851,55 @@ class Word2Vec(_w2v.Word2Vec):
             per worker and scattered.
         client : distributed.Client, optional
             Default: a LocalCluster of processes (one per core), closed at the end.
-        local_steps : int, default 16
-            Native chunks per worker and round.
+        local_steps : int, optional
+            Native chunks per worker and round.  Default (None):
+            :func:`msopt.dask.auto_local_steps` of a step's multiply-adds, ``3 * dim *
+            words * window * (negative + 1)`` of the words a step reads: enough steps for a
+            round to carry about 2**32 multiply-adds, at most one epoch.
         epochs : int, optional
             Passes over each worker's sentences (default: the ``epochs`` parameter).
         seed : int, optional
             Seeds the first vectors and worker 0's run as ``seed`` does in
             ``msopt.Word2Vec`` (default: the ``seed`` parameter).
+        max_retries : int, default 3
+            Rounds that may fail because a worker left the cluster, as in
+            :meth:`msopt.dask.TextClassifier.fit`.
 
         Returns
         -------
         self
-            With ``history_``: per round, its mean loss, the words processed and its
-            seconds.  A worker that leaves the cluster during the fit raises RuntimeError;
-            Ctrl-C cancels the rounds; both leave the model as it was.
+            With ``history_``: per round, its mean loss, the words processed, each
+            worker's ``steps``, its seconds and ``retried``; ``stop_reason_`` is
+            ``"epochs"``.  Ctrl-C leaves the last averaged vectors, as
+            :meth:`msopt.dask.TextClassifier.fit` does.
         """
         self._check_params()
-        K, epochs, seed = _fit_args(local_steps, epochs, seed, self.epochs, self.seed)
+        K, epochs, seed, max_retries = _fit_args(local_steps, epochs, seed, max_retries,
+                                                 self.epochs, self.seed)
         local = self._local_class(**{**self.get_params(), "callbacks": None,
                                      "verbose": False, "epochs": epochs, "seed": seed})
         with _client(client) as c:
-            pieces = _pieces(c, _sentences_piece, [("sentences", sentences)])
-            merged, _ = _result(c, [c.submit(_reduce, *[
-                c.submit(_piece_counts, f, bool(self.lower), pure=False) for _, f in pieces],
-                pure=False)], [])[0]
+            parts, ordered = _pieces(c, _sentences_piece, [("sentences", sentences)])
+            merged, _ = _counted(c, ordered, bool(self.lower))
             max_vocab = None if self.max_vocab is None else int(self.max_vocab)
             vocab = _vocabulary(merged, int(self.min_count), max_vocab, bool(self.lower))
             vocab_f = c.scatter(vocab, broadcast=True, hash=False)
             seeds = [seed] + [int(np.random.SeedSequence([seed, i]).generate_state(
-                1, np.uint64)[0]) for i in range(1, len(pieces))]
+                1, np.uint64)[0]) for i in range(1, len(parts))]
             t0 = perf_counter()
-            tables, progress, history = _train(c, pieces, _Word2VecShard,
-                                                  (local, vocab_f, epochs, seed),
-                                                  seeds, K, epochs, "words")
-        seconds = perf_counter() - t0
-        self._vocab, self._syn1neg = vocab, tables[1]
-        self._wv = _w2v.KeyedVectors(vocab.words, tables[0])
-        self._trained = True
-        self.loss_history_ = (_epoch_losses(progress) if self.compute_loss
-                              else [math.nan] * epochs)
-        self.history_ = history
-        self.train_seconds_ = seconds
-        self.words_per_sec_ = progress[0] / max(seconds, 1e-9)
+
+            def install(tables: list[np.ndarray], progress: Any, history: list[Any],
+                        reason: str) -> None:
+                self._vocab, self._syn1neg = vocab, tables[1]
+                self._wv = _w2v.KeyedVectors(vocab.words, tables[0])
+                self._trained = True
+                losses = _epoch_losses(progress, reason)
+                _installed(self, t0, losses if self.compute_loss else [math.nan] * len(losses),
+                           progress, history, reason)
+
+            _train(c, parts, _Word2VecShard, (local, vocab_f, epochs), seed, seeds, K, epochs,
+                   "words", _word2vec_tables(seed, len(vocab), int(self.dim)), max_retries,
+                   install)
         return self
 
     def to_local(self) -> _w2v.Word2Vec:
