@@ -214,6 +214,11 @@ def test_two_workers_text_classifier(client):
     np.testing.assert_array_equal(np.stack(proba), est.predict_proba(test_texts))
     top = est.predict(db.from_sequence(test_texts, npartitions=3), k=2).compute()
     assert top == est.predict(test_texts, k=2)
+    vectors = est.transform(db.from_sequence(test_texts, npartitions=3))
+    assert isinstance(vectors, db.Bag)
+    np.testing.assert_array_equal(np.stack(vectors.compute()),
+                                  est.get_sentence_vector(test_texts))
+    np.testing.assert_array_equal(est.transform(test_texts), est.get_sentence_vector(test_texts))
     with pytest.raises(ValueError, match="k"):
         est.predict(db.from_sequence(test_texts, npartitions=3), k=0)
     empty = est.predict(db.from_sequence(["x"], npartitions=1).filter(lambda t: False))

@@ -7,11 +7,12 @@ rows stay on the workers (one pinned task per worker per round) and the model tr
 future between tasks, never through the client until the end.
 
 Needs ``dask[distributed]`` (``pip install "msopt[dask]"``); ``import msopt.dask`` without it
-raises ImportError.  The linear estimators are trained this way (:func:`fit`); a worker
-that leaves the cluster during their fit costs a round run again on the workers that remain,
-and Ctrl-C leaves the last averaged model on the estimator.  :class:`TextClassifier` and
-:class:`Word2Vec` run rounds of their native chunks on bags of texts and token lists, and
-average each embedding row over the workers that touched it (:func:`average_rows`).
+raises ImportError.  The linear estimators are trained this way (:func:`fit`).
+:class:`TextClassifier` and :class:`Word2Vec` run rounds of their native chunks on bags of
+texts and token lists, and average each embedding row over the workers that touched it
+(:func:`average_rows`).  For all of them, a worker that leaves the cluster during the fit
+costs a round run again on the workers that remain, and Ctrl-C leaves the last averaged
+model on the estimator.
 
 Examples
 --------

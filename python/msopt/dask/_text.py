@@ -798,6 +798,21 @@ class TextClassifier(_tc.TextClassifier):
             return _blockwise(self, texts, "predict_proba")
         return super().predict_proba(texts)
 
+    def transform(self, texts: Any) -> Any:
+        """Each text's vector, the mean of its word and n-gram rows that the classifier
+        scores (``get_sentence_vector``): a bag of one float32 row per text for a Dask bag
+        or Series (partition by partition on the workers, lazy), else an array of shape
+        ``(n_texts, dim)``.
+
+        Parameters
+        ----------
+        texts : dask.bag.Bag, Dask Series or iterable of str
+        """
+        self._check_fitted()
+        if _is_bag(texts) or _is_frame(texts):
+            return _blockwise(self, texts, "get_sentence_vector")
+        return self.get_sentence_vector(_as_list("texts", texts))
+
     def to_local(self) -> _tc.TextClassifier:
         """The ordinary :class:`msopt.TextClassifier`, fitted as this one (a copy)."""
         self._check_fitted()
