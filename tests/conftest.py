@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -97,3 +99,20 @@ def pytest_runtest_makereport(item, call):
                 report.sections.append(("random seed", f"rng seed {seed}: replay with "
                                         f"MSOPT_TEST_SEED={seed} pytest '{item.nodeid}'"))
     return report
+
+
+@pytest.fixture(autouse=True)
+def _python_handles_sigint():
+    """Python's own SIGINT handler during every test.  A process started with SIGINT
+    ignored (a background job of a non-interactive shell, some CI launchers) keeps it
+    ignored, and then a simulated Ctrl-C (``_thread.interrupt_main``, ``os.kill(SIGINT)``)
+    would do nothing: the tests of Ctrl-C would wait for a fit that never stops."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
