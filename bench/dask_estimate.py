@@ -10,17 +10,20 @@ fits from the same seed with the default ``local_steps`` on a LocalCluster of pr
 with 1 and 2 workers (one thread each), and the estimator's own fit in this process at 1
 and 2 threads.  The target loss is the 1-worker fit's last round loss times 1.01; a fit's
 time to it is the sum of its rounds' seconds up to the first round at or below it.
-Accuracy is on 100,000 held-out rows of the same teacher.  A step's time is the 1-thread
-in-process fit's over its steps; a round's fixed cost is its seconds less its steps'.
+Accuracy is on 100,000 held-out rows of the same teacher.  A step's time is that of a
+2-worker round's steps on one worker's rows in this process, on one thread; a round's fixed
+cost is its seconds less its steps' (the first and last rounds, which carry the setup and
+the end, are left out of the medians).
 Then Word2Vec (skip-gram, dim 100, window 5, 5 negatives) on ``--words`` Zipf-distributed
-words a worker (30,000 distinct), 2 workers, default ``local_steps``: its rounds' seconds
-and steps give its step time (less the linear rounds' fixed cost).
+words a worker (30,000 distinct), 3 epochs on 2 workers, default ``local_steps``, and its
+steps on one worker's words in this process: its own fixed cost (moving and averaging the
+changed rows, most of both tables).
 
 **Estimated.** A job of 10 passes over P times one worker's data (rows or words), on P
-workers.  A round costs K steps plus a fixed cost: the measured 2-worker one, plus two
-tasks' scheduling for every worker beyond 2 (its round task, and its result gathered by the
-average; the scheduler's cost per task is measured with many empty tasks at once), plus the
-bytes the averaging task gathers from every worker and sends back, at 1 GB/s.  Bytes: the
+workers.  A round costs K steps plus a fixed cost: the model's measured 2-worker one, plus,
+for every worker beyond 2, two tasks' scheduling (its round task, and its result gathered
+by the average; the scheduler's cost per task is measured with many empty tasks at once)
+and the bytes the averaging task gathers from it and sends back, at 1 GB/s.  Bytes: the
 linear model's W, b and Adam's two moments; Word2Vec's changed rows, at most both tables
 (30,000 x 100 float32 each) from each worker.  Speed-up is rows (or words) per second
 against one worker; it counts throughput only (how many passes local SGD needs with P
@@ -99,18 +102,49 @@ def linear_fit(n: int, workers: int, epochs: int) -> tuple[Any, list[dict[str, A
     return est, est.history_, per_task
 
 
-def word2vec_fit(words: int) -> list[dict[str, Any]]:
+W2V = dict(dim=DIM, window=WINDOW, negative=NEGATIVE, min_count=1, sg=1, threads=1, seed=1)
+
+
+def word2vec_fit(words: int, epochs: int = 3) -> tuple[list[dict[str, Any]], float]:
+    """A 2-worker fit's history, and the seconds of one step on one worker's words in this
+    process (one thread)."""
     import dask
     import dask.bag as db
     from distributed import Client
 
+    import msopt
     from msopt import dask as mdask
 
     with cluster(2) as cl, Client(cl) as client:
         bag = db.from_delayed([dask.delayed(sentences)(words, p) for p in range(2)])
-        model = mdask.Word2Vec(dim=DIM, window=WINDOW, negative=NEGATIVE, min_count=1, sg=1,
-                               threads=1, seed=1, epochs=1).fit(bag, client=client)
-    return model.history_
+        model = mdask.Word2Vec(epochs=epochs, **W2V).fit(bag, client=client)
+    K = int(middle(model.history_, "steps"))
+    shard = mdask._text._Word2VecShard(msopt.Word2Vec(**W2V), model.vocab, epochs, 1, 1,
+                                       ([" ".join(t) for t in sentences(words, 0)],))
+    shard.set_steps(-(-words // mdask._text.STEP_ROWS))
+    t0 = time.perf_counter()
+    for _ in range(K):
+        shard.step()
+    return model.history_, (time.perf_counter() - t0) / K
+
+
+def steps_alone(est: Any, X: np.ndarray, y: np.ndarray, K: int) -> float:
+    """Median seconds of K steps on one worker's rows (``X``, ``y``) in this process, on one
+    thread: what a worker's round computes, without Dask."""
+    import copy
+
+    import msopt
+    from msopt import dask as mdask
+
+    shard = mdask._Shard(est, 0, BATCH, (X, y))
+    msopt.set_num_threads(1)
+    times = []
+    for r in range(3):
+        model = copy.deepcopy(est._model)
+        t0 = time.perf_counter()
+        shard.run(model, r * K, K, {})
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def time_to(history: list[dict[str, Any]], target: float) -> float | None:
@@ -145,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         runs[f"dask, {workers} worker{'s' * (workers > 1)}"] = dict(
             history=history, seconds=sum(h["seconds"] for h in history),
             accuracy=est.score(Xt, yt))
+    X, y = rows(n // 2, 0)  # a worker's rows when there are two
+    K2 = int(middle(runs["dask, 2 workers"]["history"], "steps"))
+    step = steps_alone(est, X, y, K2) / K2
     X, y = rows(n, 0)
     for threads in (1, 2):
         msopt.set_num_threads(threads)
@@ -155,7 +192,6 @@ def main(argv: list[str] | None = None) -> int:
         runs[f"in process, {threads} thread{'s' * (threads > 1)}"] = dict(
             history=None, seconds=time.perf_counter() - t0, accuracy=est.score(Xt, yt))
     del X, y
-    step = runs["in process, 1 thread"]["seconds"] / (epochs * -(-n // BATCH))
 
     target = runs["dask, 1 worker"]["history"][-1]["loss"] * 1.01
     print(f"LogisticRegression, {n:,} x {FEATURES} float32, {CLASSES} classes, batch {BATCH}, "
@@ -174,28 +210,30 @@ def main(argv: list[str] | None = None) -> int:
               f"{'not reached' if tt is None else f'{tt:.1f} s'} | "
               f"{max(0.0, 1 - K * step / rnd):.0%} | {r['accuracy']:.4f} |")
 
-    two = runs["dask, 2 workers"]["history"]
-    K2, round2 = int(middle(two, "steps")), middle(two, "seconds")
+    round2 = middle(runs["dask, 2 workers"]["history"], "seconds")
     fixed2 = max(round2 - K2 * step, 0.0)
-    w2v = word2vec_fit(args.words)
+    w2v, step_w = word2vec_fit(args.words)
     Kw, roundw = int(middle(w2v, "steps")), middle(w2v, "seconds")
-    step_w = max(roundw - fixed2, 0.0) / Kw
+    fixed_w = max(roundw - Kw * step_w, 0.0)
     print(f"\nmeasured: linear step {step * 1e3:.3f} ms, a 2-worker round's fixed cost "
-          f"{fixed2 * 1e3:.1f} ms, {per_task * 1e3:.2f} ms of scheduling per task; Word2Vec "
-          f"round {roundw:.2f} s of {Kw} steps ({step_w * 1e3:.1f} ms a step)\n")
+          f"{fixed2 * 1e3:.1f} ms ({fixed2 / round2:.0%} of the round), "
+          f"{per_task * 1e3:.2f} ms of scheduling per task; Word2Vec: a step "
+          f"{step_w * 1e3:.1f} ms, a 2-worker round {roundw:.2f} s of {Kw} steps, fixed cost "
+          f"{fixed_w:.2f} s ({fixed_w / roundw:.0%})\n")
 
-    models = {
+    models = {  # step, steps an epoch, K, bytes from a worker, fixed cost on 2 workers
         "LogisticRegression": (step, -(-(n // 2) // BATCH), K2,
-                               4 * 3 * (FEATURES * CLASSES + CLASSES)),
-        "Word2Vec": (step_w, max(1, -(-args.words // 16_384)), Kw, 4 * 2 * VOCAB * DIM),
+                               4 * 3 * (FEATURES * CLASSES + CLASSES), fixed2),
+        "Word2Vec": (step_w, max(1, -(-args.words // 16_384)), Kw, 4 * 2 * VOCAB * DIM,
+                     fixed_w),
     }
     print("| model | workers | rounds of 10 passes | bytes a round | round (est.) | "
           "speed-up over 1 worker (est.) |")
     print("|---|---|---|---|---|---|")
-    for name, (st, spe, K, model_bytes) in models.items():
+    for name, (st, spe, K, model_bytes, fixed_2) in models.items():
         for P in (8, 32, 128):
             sent = 2 * P * model_bytes  # gathered from every worker, sent back to every one
-            fixed = fixed2 + 2 * (P - 2) * per_task + sent / 1e9
+            fixed = fixed_2 + 2 * (P - 2) * per_task + (P - 2) * 2 * model_bytes / 1e9
             rnd = K * st + fixed
             print(f"| {name} | {P} | {math.ceil(10 * spe / K):,} | {sent / 1e6:,.1f} MB | "
                   f"{rnd:.2f} s | {P * K * st / rnd:.1f}x |")
