@@ -298,22 +298,13 @@ def _tables(init: int | list[np.ndarray], first: Any, *shape: int) -> list[np.nd
 
 
 def _classifier_tables(seed: int, rows: int, dim: int, n_classes: int) -> list[np.ndarray]:
-    """The single-process fit's first tables: the input rows uniform in [-1/dim, 1/dim),
-    float32, and zero output rows."""
-    table = np.random.default_rng(seed).random((rows, dim), dtype=np.float32)
-    table *= np.float32(2.0 / dim)
-    table -= np.float32(1.0 / dim)
-    return [table, np.zeros((n_classes, dim), np.float32)]
+    """The single-process fit's first tables: its input table and zero output rows."""
+    return [_tc._first_input(seed, rows, dim), np.zeros((n_classes, dim), np.float32)]
 
 
 def _word2vec_tables(seed: int, V: int, dim: int) -> list[np.ndarray]:
-    """The single-process build_vocab's vectors, uniform in [-1, 1) / dim, float32, and
-    zero output rows."""
-    syn0 = np.random.default_rng(seed).random((V, dim), dtype=np.float32)
-    syn0 *= np.float32(2)
-    syn0 -= np.float32(1)
-    syn0 /= np.float32(dim)
-    return [syn0, np.zeros((V, dim), np.float32)]
+    """The single-process build_vocab's vectors and zero output rows."""
+    return [_w2v._first_vectors(seed, V, dim), np.zeros((V, dim), np.float32)]
 
 
 class _ClassifierShard(_Shard):

@@ -66,7 +66,7 @@ from msopt._io import (
 )
 from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
-from msopt.models.word2vec import GensimNames, KeyedVectors, _zero_or_one
+from msopt.models.word2vec import GensimNames, KeyedVectors, _first_vectors, _zero_or_one
 from msopt.text import Vocabulary
 from msopt.text.vocabulary import check_errors, read_file_lines, str_is_not_a_file
 
@@ -462,11 +462,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         check_memory("Doc2Vec", f"({V:,} words + {T:,} tags) x dim={dim:,} float32 vectors",
                      (V + T) * dim * 4, 3, what="building and training need",
                      hint="Reduce dim, or the vocabulary (min_count, max_vocab).")
-        rng = np.random.default_rng(self.seed)
-        vectors = rng.random((V + T, dim), dtype=np.float32)
-        vectors *= np.float32(2)
-        vectors -= np.float32(1)
-        vectors /= np.float32(dim)
+        vectors = _first_vectors(self.seed, V + T, dim)  # words, then tags
         self.vocab, self.vectors = vocab, vectors
         self.syn1neg = np.zeros((V, dim), np.float32)
         self._tags = list(index)

@@ -70,6 +70,15 @@ def _strings(name: str, values: Any) -> list[str]:
     return out
 
 
+def _first_input(seed: int, rows: int, dim: int) -> np.ndarray:
+    """The input table a fit starts from: uniform in [-1/dim, 1/dim), as fastText's; drawn in
+    float32 to spare a float64 copy."""
+    table = np.random.default_rng(seed).random((rows, dim), dtype=np.float32)
+    table *= np.float32(2.0 / dim)
+    table -= np.float32(1.0 / dim)
+    return table
+
+
 class TextClassifier(ParamsMixin):
     """Supervised text classification in fastText's manner.
 
@@ -478,7 +487,6 @@ class TextClassifier(ParamsMixin):
             raise ValueError(f"buckets: {len(vocab):,} words + {buckets:,} buckets "
                              f"exceed the {MAX_ROWS:,} input rows the trainer takes")
         ids, offsets = self._encode(t, vocab)
-        rng = np.random.default_rng(int(self.seed))
         dim = int(self.dim)
         # The tables' size, before they are allocated: the input table, and the copy that a
         # later partial_fit keeps to undo a failed call.
@@ -486,10 +494,7 @@ class TextClassifier(ParamsMixin):
         check_memory("TextClassifier", f"{rows:,} rows (words + buckets) x dim={dim:,} "
                      "float32", rows * dim * 4, 2, what="training needs",
                      hint="Reduce buckets or dim (buckets are used only with ngrams > 1).")
-        # Uniform in [-1/dim, 1/dim), as fastText; drawn in float32 to spare a float64 copy.
-        table = rng.random((rows, dim), dtype=np.float32)
-        table *= np.float32(2.0 / dim)
-        table -= np.float32(1.0 / dim)
+        table = _first_input(int(self.seed), rows, dim)
         if pretrained is not None:
             table[[vocab[w] for w in pretrained.index_to_key]] = pretrained.vectors
         output = np.zeros((len(cl), dim), np.float32)

@@ -663,6 +663,16 @@ class GensimNames:
     min_alpha = property(lambda self: self.min_lr, doc="gensim's name for ``min_lr``.")
 
 
+def _first_vectors(seed: int, V: int, dim: int) -> np.ndarray:
+    """The word vectors build_vocab starts from: uniform in [-1, 1) / dim, float32, as
+    gensim 4's (word2vec.c: half that)."""
+    syn0 = np.random.default_rng(seed).random((V, dim), dtype=np.float32)
+    syn0 *= np.float32(2)
+    syn0 -= np.float32(1)
+    syn0 /= np.float32(dim)
+    return syn0
+
+
 class Word2Vec(GensimNames, ParamsMixin):
     """word2vec with negative sampling, skip-gram (``sg=1``) or CBOW (``sg=0``).
 
@@ -930,11 +940,7 @@ class Word2Vec(GensimNames, ParamsMixin):
         check_memory("Word2Vec", f"{V:,} words x dim={dim:,} float32 vectors", V * dim * 4, 4,
                      what="building and training need",
                      hint="Reduce dim, or the vocabulary (min_count, max_vocab).")
-        rng = np.random.default_rng(self.seed)
-        syn0 = rng.random((V, dim), dtype=np.float32)
-        syn0 *= np.float32(2)  # uniform in [-1, 1) / dim, as gensim 4 (word2vec.c: half that)
-        syn0 -= np.float32(1)
-        syn0 /= np.float32(dim)
+        syn0 = _first_vectors(self.seed, V, dim)
         syn1neg = np.zeros((V, dim), np.float32)
         # installed only now that nothing can fail
         self._vocab, self._syn1neg, self._wv = vocab, syn1neg, KeyedVectors(vocab.words, syn0)
