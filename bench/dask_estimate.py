@@ -61,9 +61,10 @@ def rows(n: int, part: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sentences(words: int, part: int) -> list[list[str]]:
-    """Sentences of 20 words drawn from a Zipf law over VOCAB words."""
-    ids = np.minimum(np.random.default_rng(10 + part).zipf(1.2, words), VOCAB)
-    return [[f"w{i}" for i in row] for row in ids[:words // 20 * 20].reshape(-1, 20)]
+    """A worker's sentences: 20 words each, Zipf-distributed over VOCAB words."""
+    from msopt import _bench
+
+    return _bench.zipf_sentences(words, part, VOCAB)
 
 
 def cluster(workers: int) -> Any:

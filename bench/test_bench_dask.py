@@ -49,7 +49,7 @@ import dask.array as da  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 import msopt  # noqa: E402
-from msopt import _core  # noqa: E402
+from msopt import _bench, _core  # noqa: E402
 from msopt import dask as mdask  # noqa: E402
 from msopt.linear_model import LogisticRegression  # noqa: E402
 
@@ -134,10 +134,8 @@ def test_round_overhead(benchmark: Any, client: Any, data: tuple[Any, Any],
 
 
 def zipf_sentences(part: int, words: int = W2V_WORDS) -> list[list[str]]:
-    """Sentences of 20 words drawn from a Zipf law over 30,000 words."""
-    rng = np.random.default_rng(10 + part)
-    ids = np.minimum(rng.zipf(1.2, words), 30_000)
-    return [[f"w{i}" for i in row] for row in ids.reshape(-1, 20)]
+    """A worker's sentences: 20 words each, Zipf-distributed over 30,000 words."""
+    return _bench.zipf_sentences(words, part)
 
 
 @pytest.mark.parametrize("K", [16, 64, 256])

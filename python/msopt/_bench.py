@@ -184,6 +184,13 @@ def dense_case(name: str, n: int, threads: int, peers: bool = True) -> Case:
     return case
 
 
+def zipf_sentences(words: int, part: int, vocab: int = 30_000) -> list[list[str]]:
+    """Sentences of 20 words ("w1", "w2", ...) drawn from a Zipf law over ``vocab`` words,
+    ``words // 20 * 20`` of them; ``part`` seeds the draw (the Dask benches' corpora)."""
+    ids = np.minimum(np.random.default_rng(10 + part).zipf(1.2, words), vocab)
+    return [[f"w{i}" for i in row] for row in ids[:words // 20 * 20].reshape(-1, 20)]
+
+
 LOWBIT_BYTES = {"bfloat16": 20.0, "int8": 16.0 + 16.0 / 256}  # nominal traffic per param
 
 
