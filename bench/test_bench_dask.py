@@ -5,14 +5,18 @@
 LogisticRegression (Adam, batch 256, 10 classes) on 200,000 x 100 float32 rows of
 ``make_classification``-style data, split over a 2-worker LocalCluster (processes, one
 thread each).  Each benchmark round is a ``msopt.dask.fit`` of 1,024 steps per worker in
-rounds of K in {16, 64, 256} steps, and of the default ``local_steps`` (here one pass over a
-worker's rows a round).  ``extra_info`` holds the median seconds of a round (from
-the fit's history), of its K steps alone (the same steps in this process, no Dask), and the
-overhead share ``1 - steps / round``: scheduling, moving the model, averaging.
+rounds of K in {16, 64, 256} steps; the default ``local_steps`` (one pass over a worker's
+rows a round for a linear model) runs on the time-to-accuracy case's 2,000,000 rows
+(``MSOPT_BENCH_DASK_ROWS``).  ``extra_info`` holds the median seconds of a round and of
+its steps, both from the fit's history (``step_seconds``: the slowest worker's steps, timed
+on the worker), and the overhead share ``1 - steps / round``: scheduling, moving the model,
+averaging.  For reference it also holds the same K steps timed alone in this process
+(``alone_seconds``): on a 2-core machine the workers' steps run slower beside each other,
+the client and the scheduler.
 
 The same for ``msopt.dask.Word2Vec`` (skip-gram, dim 100) on a synthetic corpus of Zipf
 distributed words, 1,000,000 a worker, in rounds of K in {16, 64, 256} steps of 16,384
-words: the round's seconds against K steps of one shard in this process.
+words and of the default (one epoch of a worker's words a round here).
 
 Time to accuracy, 2 workers against 1 (marked ``slow``: it runs only when asked)::
 
@@ -106,31 +110,47 @@ def _steps_alone(est: LogisticRegression, K: int) -> float:
     return statistics.median(times)
 
 
+@pytest.fixture(scope="module")
+def big_data(client: Any) -> tuple[Any, Any]:
+    """The time-to-accuracy case's rows, made and persisted on the workers."""
+    n = BIG // 2
+    parts = [dask.delayed(half)(p, n, 3.0) for p in range(2)]
+    X = da.concatenate([da.from_delayed(p[0], (n, FEATURES), np.float32) for p in parts])
+    y = da.concatenate([da.from_delayed(p[1], (n,), np.int64) for p in parts])
+    return client.persist(X), client.persist(y)
+
+
+def _rounds(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steady rounds: not the first (it waits for the shards) nor the last."""
+    return history[1:-1] or history
+
+
+def _shares(benchmark: Any, rounds: list[dict[str, Any]], **info: Any) -> None:
+    round_s = statistics.median(h["seconds"] for h in rounds)
+    steps_s = statistics.median(h["step_seconds"] for h in rounds)
+    benchmark.extra_info.update(workers=2, round_seconds=round_s, steps_seconds=steps_s,
+                                overhead_share=max(0.0, 1 - steps_s / round_s), **info)
+
+
 @pytest.mark.parametrize("K", [16, 64, 256, None], ids=["16", "64", "256", "default"])
-def test_round_overhead(benchmark: Any, client: Any, data: tuple[Any, Any],
-                        K: int | None) -> None:
-    Xd, yd = data
-    per_epoch = -(-(ROWS // 2) // BATCH)
-    epochs = max(1, STEPS // per_epoch) if K else 6  # the default: a round an epoch here
-    rounds: list[float] = []
-    steps: list[int] = []
+def test_round_overhead(benchmark: Any, client: Any, request: Any, K: int | None) -> None:
+    Xd, yd = request.getfixturevalue("data" if K else "big_data")
+    rows = ROWS if K else BIG
+    per_epoch = -(-(rows // 2) // BATCH)
+    epochs = max(1, STEPS // per_epoch) if K else 4  # the default: a round an epoch here
+    rounds: list[dict[str, Any]] = []
 
     def fn() -> None:
         est, history = mdask.fit(LogisticRegression(random_state=0, batch_size=BATCH), Xd, yd,
                                  client=client, local_steps=K, epochs=epochs)
-        rounds.extend(h["seconds"] for h in history[1:-1] or history)  # steady rounds
-        steps.append(history[0]["steps"])
+        rounds.extend(_rounds(history))
         fn.est = est  # type: ignore[attr-defined]
 
     benchmark.group = "msopt.dask: a local SGD round against its steps"
     benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
-    round_s = statistics.median(rounds)
-    K = steps[0]  # the default's choice, or K
-    steps_s = _steps_alone(fn.est, K)  # type: ignore[attr-defined]
-    benchmark.extra_info.update(
-        K=K, workers=2, size=f"{ROWS:,} x {FEATURES} float32, batch {BATCH}",
-        round_seconds=round_s, steps_seconds=steps_s,
-        overhead_share=max(0.0, 1 - steps_s / round_s))
+    K = rounds[0]["steps"]  # the default's choice, or K
+    _shares(benchmark, rounds, K=K, size=f"{rows:,} x {FEATURES} float32, batch {BATCH}",
+            alone_seconds=_steps_alone(fn.est, K))  # type: ignore[attr-defined]
 
 
 def zipf_sentences(part: int, words: int = W2V_WORDS) -> list[list[str]]:
@@ -138,25 +158,26 @@ def zipf_sentences(part: int, words: int = W2V_WORDS) -> list[list[str]]:
     return _bench.zipf_sentences(words, part)
 
 
-@pytest.mark.parametrize("K", [16, 64, 256])
-def test_word2vec_round_overhead(benchmark: Any, client: Any, K: int) -> None:
+@pytest.mark.parametrize("K", [16, 64, 256, None], ids=["16", "64", "256", "default"])
+def test_word2vec_round_overhead(benchmark: Any, client: Any, K: int | None) -> None:
     import dask.bag as db
 
     sentences = db.from_delayed([dask.delayed(zipf_sentences)(p) for p in range(2)])
     steps_per_epoch = -(-W2V_WORDS // mdask._text.STEP_ROWS)
-    epochs = max(1, -(-2 * K // steps_per_epoch))   # two rounds at least
+    epochs = max(1, -(-3 * (K or steps_per_epoch) // steps_per_epoch))  # three rounds
     params = dict(dim=100, min_count=1, sg=1, threads=1, seed=1)
-    rounds: list[float] = []
+    rounds: list[dict[str, Any]] = []
 
     def fn() -> None:
         model = mdask.Word2Vec(**params).fit(sentences, client=client, local_steps=K,
                                              epochs=epochs)
-        rounds.extend(h["seconds"] for h in model.history_[1:-1] or model.history_)
+        rounds.extend(_rounds(model.history_))
         fn.model = model  # type: ignore[attr-defined]
 
     benchmark.group = "msopt.dask.Word2Vec: a local SGD round against its steps"
     benchmark.pedantic(fn, rounds=2, warmup_rounds=0)
     model = fn.model  # type: ignore[attr-defined]
+    K = rounds[0]["steps"]
     lines = [" ".join(s) for s in zipf_sentences(0)]
     shard = mdask._text._Word2VecShard(msopt.Word2Vec(**params), model.vocab, epochs, 1, 1,
                                        (lines,))
@@ -164,12 +185,8 @@ def test_word2vec_round_overhead(benchmark: Any, client: Any, K: int) -> None:
     t0 = time.perf_counter()
     for _ in range(K):
         shard.step()
-    steps_s = time.perf_counter() - t0
-    round_s = statistics.median(rounds)
-    benchmark.extra_info.update(
-        K=K, workers=2, size=f"{W2V_WORDS:,} words a worker, dim 100",
-        round_seconds=round_s, steps_seconds=steps_s,
-        overhead_share=max(0.0, 1 - steps_s / round_s))
+    _shares(benchmark, rounds, K=K, size=f"{W2V_WORDS:,} words a worker, dim 100",
+            alone_seconds=time.perf_counter() - t0)
 
 
 @pytest.mark.slow

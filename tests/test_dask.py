@@ -153,6 +153,8 @@ def test_two_workers_reach_the_single_process_accuracy(client, name):
     assert est.score(Xte, yte) >= ref.score(Xte, yte) - 0.005
     assert history[-1]["loss"] < history[0]["loss"]
     assert all(h["seconds"] > 0 for h in history)
+    assert all(h["step_seconds"] > 0 for h in history)
+    assert sum(h["step_seconds"] for h in history) < sum(h["seconds"] for h in history)
     assert est.loss_history_ == [h["loss"] for h in history]
 
 
@@ -340,7 +342,7 @@ def test_interrupt_cancels_and_leaves_the_last_averaged_model(client, monkeypatc
     # (a finished future of this or an earlier fit may still be listed while the client
     # lets it go: only one still pending would be a round left in flight)
     left = [k for k, st in client.futures.items()
-            if str(k).startswith(("_round", "_average", "_stats"))
+            if str(k).startswith(("_round", "_average", "_stats", "_summary"))
             and st.status not in ("cancelled", "finished")]
     assert left == []                               # the rounds in flight were cancelled
     assert est.stop_reason_ == "interrupted"

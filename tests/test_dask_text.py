@@ -293,6 +293,44 @@ def _unfinished(client):
             and st.status not in ("cancelled", "finished")]
 
 
+def test_callbacks_see_each_round_and_can_stop_the_fit(client):
+    """Each round read is reported (epoch, documents so far, the round's loss); a callback
+    that returns True ends the fit there: the model is that round's, the one in flight
+    dropped, ``stop_reason_ == "callback"``."""
+    texts, labels = _keyword_corpus(3, 1500, 6)
+    kw = dict(local_steps=1, epochs=6)                # one step, one round an epoch
+    full = mdask.TextClassifier(**CLF).fit(texts, labels, client=client, **kw)
+    reports = []
+
+    def stop_after_two(model, progress):
+        reports.append(progress)
+        return progress["round"] == 2
+
+    est = mdask.TextClassifier(**CLF, callbacks=[stop_after_two])
+    est.fit(texts, labels, client=client, **kw)
+    assert est.stop_reason_ == "callback"
+    assert _unfinished(client) == []
+    assert [(p.epoch, p.epochs, p.seen, p.total, p.unit) for p in reports] == [
+        (1, 6, 1500, 9000, "documents"), (2, 6, 3000, 9000, "documents")]
+    assert [p.loss for p in reports] == [h["loss"] for h in full.history_[:2]]
+    assert reports[0].learning_rate == pytest.approx(CLF["lr"] * 5 / 6)
+    clocks = ("seconds", "step_seconds")
+    assert est.history_ == [{**h, **{k: g[k] for k in clocks}}
+                            for h, g in zip(full.history_[:2], est.history_)]
+    assert est.loss_history_ == full.loss_history_[:2]
+    assert not np.array_equal(est.input_, full.input_)
+    assert sum(h["step_seconds"] for h in full.history_) < sum(
+        h["seconds"] for h in full.history_)
+    sentences = [t.split() for t in texts]                      # Word2Vec: the same reports
+    words = []
+    w2v = mdask.Word2Vec(dim=8, min_count=1, epochs=2, threads=1, seed=1,
+                         callbacks=[lambda m, p: words.append((p.seen, p.total, p.unit))])
+    w2v.fit(sentences, client=client, local_steps=1)
+    total = 2 * sum(len(s) for s in sentences)
+    assert w2v.stop_reason_ == "epochs"
+    assert words == [(total // 2 * r, total, "words") for r in (1, 2)]
+
+
 def test_interrupt_leaves_the_last_averaged_model(client, monkeypatch):
     """Ctrl-C while waiting for round 3: its tasks are cancelled, the estimator holds the
     client's tables of round 2 (the undisturbed fit's, bit for bit), the history up to it
@@ -319,7 +357,8 @@ def test_interrupt_leaves_the_last_averaged_model(client, monkeypatch):
     monkeypatch.undo()
     assert _unfinished(client) == []                # the rounds in flight were cancelled
     assert est.stop_reason_ == "interrupted"
-    assert est.history_ == [{**h, "seconds": g["seconds"]}
+    clocks = ("seconds", "step_seconds")
+    assert est.history_ == [{**h, **{k: g[k] for k in clocks}}
                             for h, g in zip(full.history_[:2], est.history_)]
     assert np.array_equal(est.input_, rounds[1][0])
     assert np.array_equal(est.output_, rounds[1][1])

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
@@ -148,11 +149,16 @@ def _fresh(model: LinearModel) -> LinearModel:
     return out
 
 
-def _round(shard: _Shard, model: LinearModel, prev: tuple[LinearModel, int, float] | None,
-           start: int, steps: int, state: str, opts: dict[str, Any]
-           ) -> tuple[LinearModel, int, float]:
+_Result = tuple[LinearModel, int, float, float]  # the model, rows, loss sum, steps' seconds
+
+
+def _round(shard: _Shard, prev: _Result | None, start: int, steps: int, state: str,
+           opts: dict[str, Any], *last: LinearModel | _Result) -> _Result:
     """One worker's part of a round: a copy of the averaged model (with the worker's own
-    optimizer state when ``prev``, its last result, is given) takes ``steps`` steps."""
+    optimizer state when ``prev``, its last result, is given) takes ``steps`` steps.
+    ``last`` is the model to start from, or every worker's result of the round before,
+    averaged here (each worker averages them alike: a round is one layer of tasks)."""
+    model = last[0] if isinstance(last[0], LinearModel) else _average(state, *last)
     if prev is None:
         local = _fresh(model) if state == "reset" else copy.deepcopy(model)
     else:
@@ -160,11 +166,12 @@ def _round(shard: _Shard, model: LinearModel, prev: tuple[LinearModel, int, floa
         local.W[...] = model.W
         if local.b is not None:
             local.b[...] = model.b
+    t0 = time.perf_counter()  # (the module's perf_counter is the client's round clock)
     rows, loss_sum = shard.run(local, start, steps, opts)
-    return local, rows, loss_sum
+    return local, rows, loss_sum, time.perf_counter() - t0
 
 
-def _average(state: str, *results: tuple[LinearModel, int, float]) -> LinearModel:
+def _average(state: str, *results: _Result) -> LinearModel:
     """W and b (and with ``state="average"`` the optimizer's state) averaged, weighted by
     the rows each worker processed.  One result is returned as it is, bit for bit."""
     if len(results) == 1:
@@ -189,10 +196,13 @@ def _average(state: str, *results: tuple[LinearModel, int, float]) -> LinearMode
     return out
 
 
-def _stats(model: LinearModel, *results: tuple[LinearModel, int, float]) -> tuple[float, int]:
-    """The round's mean loss (plus the averaged model's penalty) and rows processed."""
+def _summary(state: str, *results: _Result) -> tuple[LinearModel, float, int, float]:
+    """What the client keeps of a round: the averaged model, the round's mean loss (plus
+    that model's penalty), the rows processed and the slowest worker's seconds of steps."""
+    model = _average(state, *results)
     rows = sum(r[1] for r in results)
-    return sum(r[2] for r in results) / rows + model.penalty(), rows
+    return (model, sum(r[2] for r in results) / rows + model.penalty(), rows,
+            max(r[3] for r in results))
 
 
 def _predict_block(X: np.ndarray, est: Any, method: str, width: int | None) -> np.ndarray:
@@ -517,7 +527,7 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int | None, ep
     # runs) and the step it was reached at: a failed round starts again from there.
     checkpoint: tuple[int, LinearModel] = (0, model)
     history: list[dict[str, Any]] = []
-    pending: deque[tuple[int, Any, Any]] = deque()  # (end step, averaged model, stats)
+    pending: deque[tuple[int, list[Any]]] = deque()  # (end step, the round's results)
     retried = retries = 0
     clock = perf_counter()
     # The estimator's convergence check, on each round's loss: the best so far and the
@@ -527,13 +537,13 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int | None, ep
     def record() -> bool:
         """Round ``pending[0]`` read and recorded; True when it converged."""
         nonlocal clock, checkpoint, retried, best, stale, reason
-        end, avg, stats = pending[0]
-        (loss, rows), averaged = _result(client, [stats, avg], parts)
+        end, results = pending[0]
+        averaged, loss, rows, step_seconds = _summary(state, *_result(client, results, parts))
         now = perf_counter()
         pending.popleft()
         history.append({"round": len(history) + 1, "epoch": end / spe, "loss": loss,
                         "rows": rows, "steps": end - checkpoint[0], "seconds": now - clock,
-                        "retried": retried})
+                        "step_seconds": step_seconds, "retried": retried})
         checkpoint = (end, averaged)
         clock, retried = now, 0
         if est.tol is None:
@@ -564,32 +574,30 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int | None, ep
 
     while True:
         start, averaged = checkpoint
-        current: Any = None
+        last: list[Any] = []
         prev: list[Any] = [None] * len(parts)
         try:
-            current = client.scatter(averaged, broadcast=True, hash=False)
+            last = [client.scatter(averaged, broadcast=True, hash=False)]
             while start < total:
                 steps = min(K, total - start)
-                results = [client.submit(_round, sh, current,
-                                         prev[i] if state == "local" else None, start, steps,
-                                         state, opts, workers=[part.worker],
-                                         allow_other_workers=False, pure=False)
+                results = [client.submit(_round, sh, prev[i] if state == "local" else None,
+                                         start, steps, state, opts, *last,
+                                         workers=[part.worker], allow_other_workers=False,
+                                         pure=False)
                            for i, (sh, part) in enumerate(zip(shards, parts))]
-                current = client.submit(_average, state, *results, pure=False)
-                prev = results
+                last = prev = results
                 start += steps
-                pending.append((start, current,
-                                client.submit(_stats, current, *results, pure=False)))
+                pending.append((start, results))
                 if len(pending) > 1 and record():
                     break
             while pending and reason == "max_iter":
                 record()
             if pending:                       # converged: the round in flight is dropped
-                client.cancel([current, *prev, *(f for p in pending for f in p[1:])])
+                client.cancel([f for p in pending for f in p[1]])
                 pending.clear()
             break
         except BaseException as e:
-            client.cancel([f for f in [current, *prev, *(f for p in pending for f in p[1:])]
+            client.cancel([f for f in [*last, *prev, *(f for p in pending for f in p[1])]
                            if isinstance(f, Future)])
             pending.clear()
             lost = isinstance(e, (_WorkerLost, *_LOST)) or (

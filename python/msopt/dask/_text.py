@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections import deque
 from collections.abc import Iterable
 from time import perf_counter
@@ -32,6 +33,7 @@ from distributed import Future, wait
 
 from msopt import _core
 from msopt._api import MAX_EPOCHS, check_int, check_seed, not_fitted
+from msopt._progress import Tracker
 from msopt.dask import (
     _LOST,
     _alive,
@@ -86,17 +88,27 @@ def average_rows(sent: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     if len(sent) <= 1:
         return ((np.asarray(sent[0][0], np.int64), sent[0][1]) if sent else
                 (np.zeros(0, np.int64), np.zeros((0, dim), np.float32)))
-    ids = np.concatenate([s[0] for s in sent]).astype(np.int64)
-    rows = np.concatenate([s[1] for s in sent])
-    weights = np.concatenate([s[2] for s in sent]).astype(np.float64)
-    order = np.argsort(ids, kind="stable")
-    ids, rows, weights = ids[order], rows[order], weights[order]
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    sums = np.add.reduceat(rows * weights[:, None], starts)
-    out = (sums / np.add.reduceat(weights, starts)[:, None]).astype(np.float32)
-    alone = np.diff(np.r_[starts, len(ids)]) == 1
-    out[alone] = rows[starts[alone]]
-    return ids[starts], out
+    ids_in = [np.asarray(s[0], np.int64) for s in sent]
+    senders = np.zeros(1 + max(int(i.max()) for i in ids_in), np.int32)
+    for i in ids_in:
+        senders[i] += 1                      # the ids one worker sends are distinct
+    ids = np.flatnonzero(senders)
+    at = np.empty(len(senders), np.intp)     # an id's row in the output
+    at[ids] = np.arange(len(ids))
+    out = np.empty((len(ids), dim), np.float32)
+    shared = ids[senders[ids] > 1]
+    at_shared = np.empty(len(senders), np.intp)
+    at_shared[shared] = np.arange(len(shared))
+    sums = np.zeros((len(shared), dim))
+    weights = np.zeros(len(shared))
+    for i, (_, rows, counts) in zip(ids_in, sent):
+        alone = senders[i] == 1
+        out[at[i[alone]]] = rows[alone]
+        j = at_shared[i[~alone]]             # summed in the workers' order, in float64
+        sums[j] += rows[~alone] * np.asarray(counts, np.float64)[~alone, None]
+        weights[j] += np.asarray(counts, np.float64)[~alone]
+    out[at[shared]] = sums / weights[:, None]
+    return ids, out
 
 
 def _dense_mean(tables: list[np.ndarray], weights: list[int]) -> np.ndarray | None:
@@ -201,6 +213,7 @@ class _Shard:
     uses: list[np.ndarray]  # per row, how often the shard uses it (the averaging's counts)
     done_col: int  # the resume column counting the work done (documents or words)
     rows: int  # input rows an epoch reads, for the step size
+    units: int  # documents or words of an epoch, for the progress reports
     work: float  # multiply-adds of an epoch, for the default local_steps
 
     def __init__(self, threads: int | None, epochs: int) -> None:
@@ -224,22 +237,26 @@ class _Shard:
         raise NotImplementedError
 
 
-_Result = tuple[list[Any], int, float, int, np.ndarray]
+_Result = tuple[list[Any], int, float, int, np.ndarray, float]
 
 
-def _round(shard: _Shard, update: list[Any] | None, r: int, steps: int) -> _Result:
-    """One worker's part of round ``r``: the last averaged rows written into its replica,
-    ``steps`` native chunks, then what changed.  Returns the changed rows per table
-    (``(row_ids, rows, counts)``; a dense table whole), the work done, the loss sum, the
-    examples counted and the walkers' place at the end (``resume``)."""
+def _round(shard: _Shard, r: int, steps: int, *last: _Result) -> _Result:
+    """One worker's part of round ``r``: every worker's results of the round before
+    (``last``; none for a shard's first round) averaged (:func:`_average`, alike on every
+    worker: a round is one layer of tasks) and written into its replica, ``steps`` native
+    chunks, then what changed.  Returns the changed rows per table (``(row_ids, rows,
+    counts)``; a dense table whole), the work done, the loss sum, the examples counted, the
+    walkers' place at the end (``resume``) and the steps' seconds."""
     if shard.round != r:
         raise RuntimeError(f"msopt.dask: a shard at round {shard.round} was given round {r}")
-    shard.apply(update)
+    shard.apply(_average(*last) if last else None)
     before = [t.copy() if touch is None else t[touch] for t, touch in zip(shard.tables,
                                                                           shard.touch)]
     done0, loss0, seen0 = shard.progress()
+    t0 = time.perf_counter()  # (the module's perf_counter is the client's round clock)
     for _ in range(steps):
         shard.step()
+    seconds = time.perf_counter() - t0
     sent: list[Any] = []
     for table, sparse, touch, old, uses in zip(shard.tables, shard.sparse, shard.touch, before,
                                                shard.uses):
@@ -253,7 +270,7 @@ def _round(shard: _Shard, update: list[Any] | None, r: int, steps: int) -> _Resu
     shard.round = r + 1
     done, loss, seen = shard.progress()
     return (sent, done - done0, float((loss - loss0).sum()), int((seen - seen0).sum()),
-            shard.resume.copy())
+            shard.resume.copy(), seconds)
 
 
 def _average(*results: _Result) -> list[Any]:
@@ -268,16 +285,16 @@ def _average(*results: _Result) -> list[Any]:
     return out
 
 
-def _stats(*results: _Result) -> tuple[float, int, list[np.ndarray]]:
-    """The round's mean loss per example, the work done (documents or words) and each
-    shard's walkers' place."""
+def _stats(*results: _Result) -> tuple[float, int, list[np.ndarray], float]:
+    """The round's mean loss per example, the work done (documents or words), each
+    shard's walkers' place and the longest worker's seconds of steps."""
     seen = sum(r[3] for r in results)
     return (sum(r[2] for r in results) / seen if seen else float("nan"),
-            sum(r[1] for r in results), [r[4] for r in results])
+            sum(r[1] for r in results), [r[4] for r in results], max(r[5] for r in results))
 
 
-def _size_of(shard: _Shard) -> tuple[int, float]:
-    return shard.rows, shard.work
+def _size_of(shard: _Shard) -> tuple[int, float, int]:
+    return shard.rows, shard.work, shard.units
 
 
 def _placed(shard: _Shard, steps_per_epoch: int, resume: np.ndarray | None, r: int
@@ -332,6 +349,7 @@ class _ClassifierShard(_Shard):
         self.sparse, self.touch = [True, False], [np.unique(ids), None]
         self.uses = [np.bincount(ids, minlength=rows), np.zeros(0, np.int64)]
         self.rows = len(ids) + len(offsets)
+        self.units = len(offsets)
         self.corpus = _core.RaggedIds(ids, offsets, rows)
         self.y, self.starts, self.seed = y, starts, seed
         self.weights = np.sqrt(class_counts.astype(np.float64))
@@ -360,7 +378,7 @@ class _Word2VecShard(_Shard):
         self.sparse, self.touch = [True, True], [np.unique(ids), None]
         uses = np.bincount(ids, minlength=V)
         self.uses = [uses, uses]
-        self.rows = len(ids)
+        self.rows = self.units = len(ids)
         self.corpus = _core.RaggedIds(ids, offsets, V)
         self.counts, self.seed, self.est = vocab.counts, seed, est
 
@@ -479,16 +497,19 @@ def _fit_args(local_steps: Any, epochs: Any, seed: Any, max_retries: Any, defaul
 
 def _train(client: Any, parts: list[_Part], make: Any, args: tuple[Any, ...], init: int,
            seeds: list[int], K: int | None, epochs: int, unit: str, tables: list[np.ndarray],
-           max_retries: int, install: Any) -> None:
+           max_retries: int, install: Any, est: Any, rate: tuple[float, float]) -> None:
     """Local SGD rounds on one shard per part (``make(*args, init, seed, *its pieces)``
     builds it on the part's worker; ``init`` seeds the first tables, ``tables``, which the
-    client holds too).  The client applies each round's update to ``tables`` one round
-    behind, and keeps each shard's walkers' place as of that round: a round that fails
+    client holds too).  The client reads each round's results one round behind (while the
+    next one runs), averages them as the workers' next tasks do, applies that update to
+    ``tables``, and keeps each shard's walkers' place as of that round: a round that fails
     because a worker left runs again from there, every shard built again on the live
     workers from ``tables`` (sent once), a departed worker's pieces going to the live
     worker holding the fewest input rows.  ``install(tables, progress, history, reason)``
     puts the model on the estimator: at the end, or after a KeyboardInterrupt once a round
-    has completed."""
+    has completed.  Each round read is reported to ``est``'s callbacks and progress display
+    (the rate decaying linearly over the fit from ``rate[0]`` to ``rate[1]``); a callback
+    that asks to stop ends the fit there, the round in flight cancelled."""
 
     def pinned(fn: Any, i: int, *a: Any) -> Any:
         return client.submit(fn, *a, workers=[parts[i].worker], allow_other_workers=False,
@@ -501,76 +522,98 @@ def _train(client: Any, parts: list[_Part], make: Any, args: tuple[Any, ...], in
     # The futures of the last rounds: every task that a cancel reaches (the dependents of
     # what it cancels) is one of them.  The shards are released, not cancelled.
     held: deque[list[Any]] = deque(maxlen=3)
-    pending: deque[tuple[int, int, Any, Any]] = deque()  # a round's steps, end, update, stats
-    retried = retries = 0
+    pending: deque[tuple[int, int, list[Any]]] = deque()  # a round's steps, end, results
+    retried = retries = seen = 0
+    reason = "epochs"
     clock = perf_counter()
+    track: Tracker | None = None
 
-    def record() -> None:
-        nonlocal clock, done, retried
-        steps, end, update, stats = pending[0]
-        (loss, work, now_at), averaged = _result(client, [stats, update], parts)
+    def record() -> bool:
+        """Round ``pending[0]`` read and recorded; True when a callback asks to stop."""
+        nonlocal clock, done, retried, seen
+        steps, end, results = pending[0]
+        got = _result(client, results, parts)
+        loss, work, now_at, step_seconds = _stats(*got)
+        averaged = _average(*got)
         now = perf_counter()
         pending.popleft()
         _apply(tables, averaged)
         resumes[:] = now_at
         history.append({"round": done + 1, "epoch": end / spe, "loss": loss,
                         unit: work, "steps": steps, "seconds": now - clock,
-                        "retried": retried})
+                        "step_seconds": step_seconds, "retried": retried})
         done += 1
-        clock, retried = now, 0
+        clock, retried, seen = now, 0, seen + work
+        assert track is not None
+        return track.report(min(epochs, end // spe + 1) if end % spe else end // spe, seen,
+                            loss, rate[0] + (rate[1] - rate[0]) * end / total,
+                            epoch_end=end % spe == 0, round=done)
 
-    while True:
-        try:
-            start = init if done == 0 else client.scatter(
-                [tables], workers=sorted({p.worker for p in parts}), broadcast=True,
-                hash=False)[0]
-            shards = [pinned(make, i, *args, start, seeds[i], *p.futures)
-                      for i, p in enumerate(parts)]
-            held.append(shards)
-            if not spe:
-                sizes = _result(client, [pinned(_size_of, i, s) for i, s in enumerate(shards)],
-                                parts)
-                spe = max(1, max(-(-rows // STEP_ROWS) for rows, _ in sizes))
-                for p, (rows, _) in zip(parts, sizes):
-                    p.rows = rows
-                if K is None:
-                    K = auto_local_steps(max(w for _, w in sizes) / spe, spe)
-                total = epochs * spe
-            assert K is not None
-            shards = [pinned(_placed, i, s, spe, resumes[i], done) for i, s in enumerate(shards)]
-            held.append(shards)
-            update: Any = None
-            for r in range(done, -(-total // K)):
-                steps = min(K, total - r * K)
-                results = [pinned(_round, i, s, update, r, steps) for i, s in enumerate(shards)]
-                update = client.submit(_average, *results, pure=False)
-                stats = client.submit(_stats, *results, pure=False)
-                pending.append((steps, r * K + steps, update, stats))
-                held.append([*results, update, stats])
-                if len(pending) > 1:
-                    record()
-            while pending:
-                record()
-            break
-        except BaseException as e:
-            client.cancel([f for r in held for f in r])
-            held.clear()
-            pending.clear()
-            lost = isinstance(e, (_WorkerLost, *_LOST)) or (
-                isinstance(e, Exception) and not {p.worker for p in parts} <= _alive(client))
-            if not lost or retries >= max_retries:
-                if isinstance(e, KeyboardInterrupt) and history:
-                    install(tables, _progress_sum(resumes, epochs, make.done_col), history,
-                            "interrupted")
-                if lost:
-                    raise RuntimeError(f"msopt.dask: workers left the cluster in "
-                                       f"{retries + 1} rounds of the fit "
-                                       f"(max_retries={max_retries})") from e
-                raise
-            retries += 1
-            retried += 1
-            _replace_lost(client, parts)
-    install(tables, _progress_sum(resumes, epochs, make.done_col), history, "epochs")
+    try:
+        while True:
+            try:
+                start = init if done == 0 else client.scatter(
+                    [tables], workers=sorted({p.worker for p in parts}), broadcast=True,
+                    hash=False)[0]
+                shards = [pinned(make, i, *args, start, seeds[i], *p.futures)
+                          for i, p in enumerate(parts)]
+                held.append(shards)
+                if not spe:
+                    sizes = _result(client, [pinned(_size_of, i, s)
+                                             for i, s in enumerate(shards)], parts)
+                    spe = max(1, max(-(-rows // STEP_ROWS) for rows, _, _ in sizes))
+                    for p, (rows, _, _) in zip(parts, sizes):
+                        p.rows = rows
+                    if K is None:
+                        K = auto_local_steps(max(w for _, w, _ in sizes) / spe, spe)
+                    total = epochs * spe
+                    track = Tracker(est, epochs=epochs,
+                                    total=epochs * sum(u for *_, u in sizes), unit=unit,
+                                    callbacks=est.callbacks, verbose=est.verbose)
+                assert K is not None
+                shards = [pinned(_placed, i, s, spe, resumes[i], done)
+                          for i, s in enumerate(shards)]
+                held.append(shards)
+                last: list[Any] = []
+                for r in range(done, -(-total // K)):
+                    steps = min(K, total - r * K)
+                    last = [pinned(_round, i, s, r, steps, *last)
+                            for i, s in enumerate(shards)]
+                    pending.append((steps, r * K + steps, last))
+                    held.append(last)
+                    if len(pending) > 1 and record():
+                        reason = "callback"
+                        break
+                while pending and reason == "epochs":
+                    if record():
+                        reason = "callback"
+                if pending:                       # stopped: the round in flight is dropped
+                    client.cancel([f for r in held for f in r])
+                    pending.clear()
+                break
+            except BaseException as e:
+                client.cancel([f for r in held for f in r])
+                held.clear()
+                pending.clear()
+                lost = isinstance(e, (_WorkerLost, *_LOST)) or (
+                    isinstance(e, Exception)
+                    and not {p.worker for p in parts} <= _alive(client))
+                if not lost or retries >= max_retries:
+                    if isinstance(e, KeyboardInterrupt) and history:
+                        install(tables, _progress_sum(resumes, epochs, make.done_col), history,
+                                "interrupted")
+                    if lost:
+                        raise RuntimeError(f"msopt.dask: workers left the cluster in "
+                                           f"{retries + 1} rounds of the fit "
+                                           f"(max_retries={max_retries})") from e
+                    raise
+                retries += 1
+                retried += 1
+                _replace_lost(client, parts)
+    finally:
+        if track is not None:
+            track.close()
+    install(tables, _progress_sum(resumes, epochs, make.done_col), history, reason)
 
 
 def _progress_sum(resumes: list[Any], epochs: int, done_col: int
@@ -617,9 +660,9 @@ def _installed(est: Any, t0: float, losses: list[float], progress: Any,
 
 def _epoch_losses(progress: tuple[int, np.ndarray, np.ndarray], reason: str) -> list[float]:
     """Each epoch's mean loss per example, as the native trainer reports it (an
-    interrupted fit: the epochs begun)."""
+    interrupted or stopped fit: the epochs begun)."""
     _, sums, seen = progress
-    if reason == "interrupted":
+    if reason in ("interrupted", "callback"):
         begun = np.flatnonzero(seen)
         sums, seen = sums[:begun[-1] + 1 if len(begun) else 0], seen[:len(sums)]
     return [float(s / n) if n else 0.0 for s, n in zip(sums, seen)]
@@ -642,7 +685,8 @@ class TextClassifier(_tc.TextClassifier):
     """fastText's text classifier, fitted across the workers of a Dask cluster by local SGD.
 
     The parameters are :class:`msopt.TextClassifier`'s (``pretrained_vectors`` is refused
-    by ``fit``; ``callbacks`` and ``verbose`` are not used there).  :meth:`fit` takes Dask
+    by ``fit``; ``callbacks`` and ``verbose`` see each round as it is read, with the
+    round's ``round`` number among the report's extras).  :meth:`fit` takes Dask
     bags or Series (or lists), ``predict`` and ``predict_proba`` run partition by
     partition on the workers, and :meth:`to_local` gives the ordinary
     :class:`msopt.TextClassifier`.
@@ -710,8 +754,12 @@ class TextClassifier(_tc.TextClassifier):
         -------
         self
             With ``history_``: per round, its mean loss, the documents processed, each
-            worker's ``steps``, its seconds and ``retried`` (how many times the round was
-            started again after a worker left); ``stop_reason_`` is ``"epochs"``.  The plain
+            worker's ``steps``, its seconds, the slowest worker's seconds of steps
+            (``step_seconds``: the rest of the round is scheduling, moving and averaging)
+            and ``retried`` (how many times the round was started again after a worker
+            left); ``stop_reason_`` is ``"epochs"``, or ``"callback"`` when a callback
+            asked to stop (the model is the last round read; the one in flight is
+            dropped).  The plain
             SGD of the trainer has no optimizer state.  Ctrl-C cancels the rounds in flight;
             once a round has completed, it leaves the last averaged model on the estimator
             (``history_`` up to that round, ``stop_reason_ = "interrupted"``) and is raised
@@ -758,7 +806,7 @@ class TextClassifier(_tc.TextClassifier):
             _train(c, parts, _ClassifierShard, (local, vocab_f, classes, class_counts, epochs),
                    seed, seeds, K, epochs, "documents",
                    _classifier_tables(seed, rows, int(self.dim), len(classes)), max_retries,
-                   install)
+                   install, self, (float(self.lr), 0.0))
         return self
 
     def predict(self, texts: Any, k: int = 1) -> Any:
@@ -818,8 +866,9 @@ class Word2Vec(_w2v.Word2Vec):
     """word2vec, fitted across the workers of a Dask cluster by local SGD.
 
     The parameters are :class:`msopt.Word2Vec`'s (give no ``sentences`` to the
-    constructor: it would train in this process; ``callbacks`` and ``verbose`` are not used
-    by :meth:`fit`).  :meth:`fit` takes a Dask bag of token lists (or of str lines, or a
+    constructor: it would train in this process; ``callbacks`` and ``verbose`` see each
+    round as it is read, as :class:`msopt.dask.TextClassifier`'s do).  :meth:`fit` takes a
+    Dask bag of token lists (or of str lines, or a
     list of them), and :meth:`to_local` gives the ordinary :class:`msopt.Word2Vec`.
 
     Parameters
@@ -875,9 +924,9 @@ class Word2Vec(_w2v.Word2Vec):
         -------
         self
             With ``history_``: per round, its mean loss, the words processed, each
-            worker's ``steps``, its seconds and ``retried``; ``stop_reason_`` is
-            ``"epochs"``.  Ctrl-C leaves the last averaged vectors, as
-            :meth:`msopt.dask.TextClassifier.fit` does.
+            worker's ``steps``, its seconds, ``step_seconds`` and ``retried``;
+            ``stop_reason_`` is ``"epochs"`` or ``"callback"``.  Ctrl-C leaves the last
+            averaged vectors, as :meth:`msopt.dask.TextClassifier.fit` does.
         """
         self._check_params()
         K, epochs, seed, max_retries = _fit_args(local_steps, epochs, seed, max_retries,
@@ -905,7 +954,7 @@ class Word2Vec(_w2v.Word2Vec):
 
             _train(c, parts, _Word2VecShard, (local, vocab_f, epochs), seed, seeds, K, epochs,
                    "words", _word2vec_tables(seed, len(vocab), int(self.dim)), max_retries,
-                   install)
+                   install, self, (float(self.lr), float(self.min_lr)))
         return self
 
     def to_local(self) -> _w2v.Word2Vec:
