@@ -158,7 +158,8 @@ def _round(shard: _Shard, prev: _Result | None, start: int, steps: int, state: s
     optimizer state when ``prev``, its last result, is given) takes ``steps`` steps.
     ``last`` is the model to start from, or every worker's result of the round before,
     averaged here (each worker averages them alike: a round is one layer of tasks)."""
-    model = last[0] if isinstance(last[0], LinearModel) else _average(state, *last)
+    model = last[0] if isinstance(last[0], LinearModel) else _average(
+        state, *[r for r in last if not isinstance(r, LinearModel)])
     if prev is None:
         local = _fresh(model) if state == "reset" else copy.deepcopy(model)
     else:
