@@ -167,7 +167,7 @@ def test_default_local_steps_carry_a_rounds_work(client):
     # a small model: a round is one pass over a worker's 1,000 rows
     assert [h["steps"] for h in history] == [10, 10, 10]
     assert mdask.auto_local_steps(3 * 100 * 5, 10) == 10
-    assert mdask.auto_local_steps(2.0**31, 10) == 2  # big steps: 2**32 multiply-adds a round
+    assert mdask.auto_local_steps(2.0**34, 10) == 2  # big steps: 2**35 multiply-adds a round
     assert mdask.auto_local_steps(2.0**40, 10) == 1
 
 
@@ -284,6 +284,26 @@ def test_class_absent_from_a_shard(client):
     assert set(est.predict(X)) == {"a", "b", "c"}
     assert est.score(X, y) >= ref.score(X, y) - 0.02 > 0.85
     assert mdask.predict(est, da.from_array(X, chunks=50)).compute().dtype == y.dtype
+
+
+def test_workers_use_their_own_threads(client, monkeypatch):
+    """A fit sets the native threads of each worker process to the worker's (one here),
+    not one per core of the machine; the client's own process (a cluster of threads) and
+    a user's MSOPT_NUM_THREADS are left alone."""
+    import msopt
+
+    client.run(msopt.set_num_threads, 2)
+    X, y = _blobs(200, 4, 2)
+    mdask.fit(LogisticRegression(random_state=0), X, y, client=client, epochs=1)
+    assert set(client.run(msopt.get_num_threads).values()) == {1}
+    mine = msopt.get_num_threads()
+    try:
+        msopt.set_num_threads(2)
+        assert mdask._worker_threads(mdask._process()) == 2        # the client's process
+        monkeypatch.setenv("MSOPT_NUM_THREADS", "2")
+        assert mdask._worker_threads(("elsewhere", -1)) == 2
+    finally:
+        msopt.set_num_threads(mine)
 
 
 def test_result_is_an_ordinary_estimator(client):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -62,15 +63,16 @@ __all__ = ["LinearRegression", "LinearSVC", "LogisticRegression", "TextClassifie
 STATES = ("local", "average", "reset")
 ESTIMATORS = (_local.LogisticRegression, _local.LinearRegression, _local.LinearSVC)
 _SEED_STRIDE = 0x9E3779B97F4A7C15  # worker w > 0 shuffles with seed + w * this (mod 2**63)
-ROUND_WORK = 2.0**32  # multiply-adds a worker's round carries under the default local_steps
+ROUND_WORK = 2.0**35  # multiply-adds a worker's round carries under the default local_steps
 
 
 def auto_local_steps(step_work: float, steps_per_epoch: int) -> int:
     """The default ``local_steps``: enough steps that a worker's round carries about
-    :data:`ROUND_WORK` multiply-adds (a fraction of a second on one core, against a round's
-    fixed cost of scheduling, moving the model and averaging, tens of milliseconds), but no
-    more than one pass over the largest shard, so that data too small to need it is still
-    averaged every epoch.
+    :data:`ROUND_WORK` multiply-adds (seconds of one core, against a round's fixed cost of
+    scheduling, moving the model or the changed rows and averaging: tens of milliseconds
+    for a linear model, a few tenths of a second for Word2Vec's tables), but no more than
+    one pass over the largest shard, so that data too small to need it is still averaged
+    every epoch (a choice for accuracy: there a round's fixed cost may be a larger share).
 
     Parameters
     ----------
@@ -84,7 +86,7 @@ def auto_local_steps(step_work: float, steps_per_epoch: int) -> int:
     >>> auto_local_steps(256 * 100 * 10 * 3, 3_907)  # batch 256, 100 features, 10 classes
     3907
     >>> auto_local_steps(256 * 1_000 * 10 * 3, 100_000)
-    560
+    4474
     """
     return max(1, min(int(steps_per_epoch), math.ceil(ROUND_WORK / max(step_work, 1.0))))
 
@@ -214,19 +216,44 @@ def _predict_block(X: np.ndarray, est: Any, method: str, width: int | None) -> n
     return getattr(est, method)(X)
 
 
+def _process() -> tuple[str, int]:
+    return socket.gethostname(), os.getpid()
+
+
+def _worker_threads(client_process: tuple[str, int], dask_worker: Any = None) -> int:
+    """In a worker's own process, the native kernels' threads are set to the worker's
+    (``nthreads``, as Dask sets OpenMP's and BLAS's): otherwise every worker of a machine
+    starts a thread per core, and their threads fight for the cores.  Nothing changes in
+    the client's own process (a cluster of threads) or under the user's
+    ``MSOPT_NUM_THREADS``.  Returns the threads in use."""
+    if _process() != tuple(client_process) and "MSOPT_NUM_THREADS" not in os.environ:
+        _core.set_num_threads(max(1, int(dask_worker.state.nthreads)))
+    return _core.get_num_threads()
+
+
 # -- on the client ------------------------------------------------------------------------
+def _own_threads(client: Any) -> None:
+    """:func:`_worker_threads` on every worker (again after one has joined; ``client.run``
+    passes the worker as ``dask_worker``); a worker that fails it (leaving, say) is left
+    as it is."""
+    client.run(_worker_threads, _process(), on_error="return")
+
+
 @contextmanager
 def _client(client: Any) -> Iterator[Any]:
-    """The given client, or a LocalCluster of processes (one per core), closed at the end."""
+    """The given client, or a LocalCluster of processes (one per core), closed at the end;
+    each worker's native kernels use its own threads (:func:`_worker_threads`)."""
     if client is not None:
         if not isinstance(client, Client):
             raise TypeError(f"client: expected a distributed.Client or None, got "
                             f"{type(client).__name__}")
+        _own_threads(client)
         yield client
         return
     with LocalCluster(n_workers=max(os.cpu_count() or 1, 1), threads_per_worker=1,
                       processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as new:
+        _own_threads(new)
         yield new
 
 
@@ -387,7 +414,7 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None,
         milliseconds) over more work.  Default (None): :func:`auto_local_steps` of a
         step's multiply-adds (``3 * batch_size * n_features * n_outputs``; a sparse X
         counts its mean stored values per row), that is enough steps for a round to carry
-        about 2**32 multiply-adds, at most one pass over the largest shard.  The history
+        about 2**35 multiply-adds, at most one pass over the largest shard.  The history
         gives each round's steps.
     epochs : int, optional
         Passes over the largest worker's rows (default: the estimator's ``max_iter``).
@@ -563,6 +590,7 @@ def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int | None, ep
         alive = _alive(client)
         if not alive:
             raise RuntimeError("msopt.dask.fit: no worker is left in the cluster")
+        _own_threads(client)
         load = {w: sum(p.worker == w for p in parts) for w in sorted(alive)}
         for i, part in enumerate(parts):
             if part.worker not in alive:

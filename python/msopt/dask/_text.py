@@ -39,6 +39,7 @@ from msopt.dask import (
     _alive,
     _client,
     _is_frame,
+    _own_threads,
     _Part,
     _result,
     _WorkerLost,
@@ -631,6 +632,7 @@ def _replace_lost(client: Any, parts: list[_Part]) -> None:
     alive = _alive(client)
     if not alive:
         raise RuntimeError("msopt.dask: no worker is left in the cluster")
+    _own_threads(client)
     load = {w: sum(p.rows for p in parts if p.worker == w) for w in sorted(alive)}
     for part in parts:
         if part.worker not in alive:
@@ -735,7 +737,7 @@ class TextClassifier(_tc.TextClassifier):
             :func:`msopt.dask.auto_local_steps` of a step's multiply-adds, ``3 * dim *
             (input rows + documents * outputs)`` of the rows a step reads (``outputs``: the
             classes, or ``negative + 1`` with ``loss="ns"``): enough steps for a round to
-            carry about 2**32 multiply-adds, at most one epoch.
+            carry about 2**35 multiply-adds, at most one epoch.
         epochs : int, optional
             Passes over each worker's texts (default: the ``epochs`` parameter).
         seed : int, optional
@@ -910,7 +912,7 @@ class Word2Vec(_w2v.Word2Vec):
             Native chunks per worker and round.  Default (None):
             :func:`msopt.dask.auto_local_steps` of a step's multiply-adds, ``3 * dim *
             words * window * (negative + 1)`` of the words a step reads: enough steps for a
-            round to carry about 2**32 multiply-adds, at most one epoch.
+            round to carry about 2**35 multiply-adds, at most one epoch.
         epochs : int, optional
             Passes over each worker's sentences (default: the ``epochs`` parameter).
         seed : int, optional
