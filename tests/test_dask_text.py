@@ -7,12 +7,15 @@ import doctest
 import os
 import pickle
 import signal
+import time
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
 
 pytest.importorskip("distributed")
 
+import dask  # noqa: E402
 import dask.bag as db  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 from test_dask import _hook_after, _interrupt, _serve  # noqa: E402
@@ -391,15 +394,94 @@ def test_interrupt_before_a_round_completes_leaves_the_estimator_as_it_was(clien
     assert _unfinished(client) == []                # the rounds in flight were cancelled
 
 
-def _kill_later(client, monkeypatch, i, n):
-    """Worker ``i``'s process killed at the text models' ``n``-th clock reading (the fit
-    reads it once before the rounds, then once at their start and once per round it
-    records); returns the worker."""
-    victim = sorted(client.scheduler_info(n_workers=-1)["workers"])[i]
-    pid = client.run(os.getpid, workers=[victim])[victim]
-    monkeypatch.setattr(_text, "perf_counter",
-                        _hook_after(n, lambda: os.kill(pid, signal.SIGKILL)))
-    return victim
+@pytest.mark.xfail(reason="msopt.dask._alive reads Client.scheduler_info(), which returns "
+                   "the client's cached copy, not the answer it fetched")
+def test_the_live_workers_are_the_schedulers_list(client):
+    """The workers a fit takes for live are the scheduler's list.  ``scheduler_info()``
+    fetches it but returns the client's cached copy, which the client's periodic refresh
+    (every 2 s by default, here every millisecond) may have replaced meanwhile with one
+    listing no worker: a live worker taken for departed costs a retried round for nothing,
+    or stops the fit ("no worker is left")."""
+    want = set(client.nthreads())
+    assert len(want) == 2
+    with dask.config.set({"distributed.client.scheduler-info-interval": "1ms"}), \
+            Client(client.scheduler.address, set_as_default=False) as c:
+        wrong = sum(mdask._alive(c) != want for _ in range(300))
+    assert wrong == 0
+
+
+def _kill_later(client, monkeypatch, n, pick):
+    """At the text models' ``n``-th clock reading (the fit reads it once before the rounds,
+    then once at their start and once per round it records), the process of the worker
+    ``pick(client)`` names then is killed.  Returns a list that then holds that worker."""
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill():
+        killed.append(pick(client))
+        os.kill(pids[killed[-1]], signal.SIGKILL)
+
+    monkeypatch.setattr(_text, "perf_counter", _hook_after(n, kill))
+    return killed
+
+
+def _holders(client, prefix):
+    """The workers holding a key named ``prefix-...``, by address."""
+    return sorted(w for w, keys in client.has_what().items()
+                  if any(str(k).startswith(prefix + "-") for k in keys))
+
+
+def _shard_holder(i):
+    """The ``i``-th of the workers holding the fit's shards (the last if fewer): picked at
+    the kill, since a bag's partitions go where the scheduler puts them, at times all on
+    one worker, and killing a worker without a shard would cost the fit nothing."""
+
+    def pick(client):
+        holders = _holders(client, "_placed")
+        return holders[min(i, len(holders) - 1)]
+
+    return pick
+
+
+@contextmanager
+def _steady_cluster():
+    """A client of 2 workers whose scheduler keeps every copy of scattered data (no active
+    memory manager: test_a_killed_worker_holding_the_only_vocabulary) and which never
+    refreshes its scheduler info (test_the_live_workers_are_the_schedulers_list)."""
+    with dask.config.set({"distributed.client.scheduler-info-interval": "1h"}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                         dashboard_address=":0") as cluster, Client(cluster) as c:
+        c.amm.stop()
+        yield c
+
+
+@pytest.mark.xfail(reason="the text models scatter the vocabulary once a fit, and the "
+                   "scheduler keeps one copy of it")
+def test_a_killed_worker_holding_the_only_vocabulary(monkeypatch):
+    """The scheduler's active memory manager drops a broadcast's extra copies within
+    seconds: the worker then holding the scattered vocabulary, killed after round 2, costs
+    one retried round like any other, and the fit is the undisturbed one bit for bit."""
+    sentences = [t.split() for t in _keyword_corpus(3, 1500, 7)[0]]
+    w2v = dict(dim=8, min_count=1, epochs=4, threads=1, seed=1)
+
+    def the_only_holder(client):
+        client.amm.run_once()
+        for _ in range(600):                        # its drops reach the workers
+            holders = _holders(client, "Vocabulary")
+            if len(holders) == 1:
+                return holders[0]
+            time.sleep(0.05)
+        raise AssertionError(f"the vocabulary is on {holders}")
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        undisturbed = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
+        killed = _kill_later(c, monkeypatch, 3, the_only_holder)
+        model = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
+    assert len(killed) == 1
+    assert sum(h["retried"] for h in model.history_) == 1
+    assert np.array_equal(model.wv.vectors, undisturbed.wv.vectors)
+    assert np.array_equal(model.syn1neg, undisturbed.syn1neg)
 
 
 @pytest.mark.parametrize("bags", [False, True])
@@ -413,26 +495,28 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, bags):
     test_texts, test_labels = _keyword_corpus(3, 300, 17)
     data = _bags(texts, labels, 4) if bags else (texts, labels)
     kw = dict(local_steps=1, epochs=8)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as cluster, Client(cluster) as c:
+    with _steady_cluster() as c:
         ref = mdask.TextClassifier(**CLF).fit(*data, client=c, **kw)
-        victim = _kill_later(c, monkeypatch, 1, 3)
+        killed = _kill_later(c, monkeypatch, 3, _shard_holder(1))
         est = mdask.TextClassifier(**CLF).fit(*data, client=c, **kw)
-        assert victim not in c.scheduler_info(n_workers=-1)["workers"]
+        [victim] = killed
+        assert victim not in c.nthreads()           # the scheduler's list, not a cached one
         if not bags:                        # no retry allowed: an error, nothing changed
             c.wait_for_workers(2, timeout=60)
-            _kill_later(c, monkeypatch, 0, 2)
+            killed = _kill_later(c, monkeypatch, 2, _shard_holder(0))
             before = est.input_.copy()
             with pytest.raises(RuntimeError, match="max_retries=0"):
                 est.fit(*data, client=c, max_retries=0, **kw)
+            assert len(killed) == 1
             assert np.array_equal(est.input_, before)
             assert est.stop_reason_ == "epochs"
             sentences = [t.split() for t in texts]          # Word2Vec: the same rounds
             w2v = dict(dim=8, min_count=1, epochs=4, threads=1, seed=1)
             c.wait_for_workers(2, timeout=60)
             undisturbed = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
-            _kill_later(c, monkeypatch, 1, 3)
+            killed = _kill_later(c, monkeypatch, 3, _shard_holder(1))
             model = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
+            assert len(killed) == 1
             assert sum(h["retried"] for h in model.history_) == 1
             assert np.array_equal(model.wv.vectors, undisturbed.wv.vectors)
             assert np.array_equal(model.syn1neg, undisturbed.syn1neg)
