@@ -346,6 +346,40 @@ def _interrupt():
     raise KeyboardInterrupt
 
 
+def _holders(client, prefix):
+    """The workers holding a key named ``prefix-...``, by address."""
+    return sorted(w for w, keys in client.has_what().items()
+                  if any(str(k).startswith(prefix + "-") for k in keys))
+
+
+def _shard_holder(i):
+    """The ``i``-th of the workers holding the fit's shards (the last if fewer): picked at
+    the kill, since a collection's blocks go where the scheduler puts them, at times all on
+    one worker, and killing a worker without a shard would cost the fit nothing."""
+
+    def pick(client):
+        holders = _holders(client, "_Shard") or _holders(client, "_placed")
+        return holders[min(i, len(holders) - 1)]
+
+    return pick
+
+
+def _kill_later(client, monkeypatch, module, n, pick):
+    """At ``module``'s ``n``-th clock reading (msopt.dask's linear fit reads it once before
+    the rounds and once per round it records; the text models' once more at the rounds'
+    start), the process of the worker ``pick(client)`` names then is killed.  Returns a
+    list that then holds that worker."""
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill():
+        killed.append(pick(client))
+        os.kill(pids[killed[-1]], signal.SIGKILL)
+
+    monkeypatch.setattr(module, "perf_counter", _hook_after(n, kill))
+    return killed
+
+
 def test_interrupt_cancels_and_leaves_the_last_averaged_model(client, monkeypatch):
     """Ctrl-C while waiting for round 3: its tasks are cancelled, the estimator holds the
     averaged model of round 2 (the rounds' own, bit for bit) and says how far it got."""
@@ -403,18 +437,13 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, dask_rows):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as c:
         ref, ref_history = mdask.fit(LogisticRegression(**est_kw), X, y, client=c, **kw)
-        victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[1]
-        pid = c.run(os.getpid, workers=[victim])[victim]
-        monkeypatch.setattr(mdask, "perf_counter",
-                            _hook_after(3, lambda: os.kill(pid, signal.SIGKILL)))
+        killed = _kill_later(c, monkeypatch, mdask, 3, _shard_holder(1))
         est, history = mdask.fit(LogisticRegression(**est_kw), X, y, client=c, **kw)
-        assert victim not in c.scheduler_info(n_workers=-1)["workers"]
+        assert len(killed) == 1
+        assert killed[0] not in c.nthreads()
         if not dask_rows:                   # no retry allowed: an error, nothing changed
             c.wait_for_workers(2, timeout=60)
-            victim = sorted(c.scheduler_info(n_workers=-1)["workers"])[0]
-            pid = c.run(os.getpid, workers=[victim])[victim]
-            monkeypatch.setattr(mdask, "perf_counter",
-                                _hook_after(2, lambda: os.kill(pid, signal.SIGKILL)))
+            _kill_later(c, monkeypatch, mdask, 2, _shard_holder(0))
             coef = est.coef_.copy()
             with pytest.raises(RuntimeError, match="max_retries=0"):
                 mdask.fit(est, X, y, client=c, max_retries=0, **kw)

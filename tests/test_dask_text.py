@@ -4,11 +4,8 @@ LocalCluster, the rows averaged over the workers that touched them."""
 from __future__ import annotations
 
 import doctest
-import os
 import pickle
-import signal
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -18,7 +15,14 @@ pytest.importorskip("distributed")
 import dask  # noqa: E402
 import dask.bag as db  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
-from test_dask import _hook_after, _interrupt, _serve  # noqa: E402
+from test_dask import (  # noqa: E402
+    _holders,
+    _hook_after,
+    _interrupt,
+    _kill_later,
+    _serve,
+    _shard_holder,
+)
 from test_fasttext import DATA, TREC, _keyword_corpus, _trec  # noqa: E402
 
 import msopt  # noqa: E402
@@ -394,8 +398,6 @@ def test_interrupt_before_a_round_completes_leaves_the_estimator_as_it_was(clien
     assert _unfinished(client) == []                # the rounds in flight were cancelled
 
 
-@pytest.mark.xfail(reason="msopt.dask._alive reads Client.scheduler_info(), which returns "
-                   "the client's cached copy, not the answer it fetched")
 def test_the_live_workers_are_the_schedulers_list(client):
     """The workers a fit takes for live are the scheduler's list.  ``scheduler_info()``
     fetches it but returns the client's cached copy, which the client's periodic refresh
@@ -410,53 +412,6 @@ def test_the_live_workers_are_the_schedulers_list(client):
     assert wrong == 0
 
 
-def _kill_later(client, monkeypatch, n, pick):
-    """At the text models' ``n``-th clock reading (the fit reads it once before the rounds,
-    then once at their start and once per round it records), the process of the worker
-    ``pick(client)`` names then is killed.  Returns a list that then holds that worker."""
-    pids = client.run(os.getpid)
-    killed = []
-
-    def kill():
-        killed.append(pick(client))
-        os.kill(pids[killed[-1]], signal.SIGKILL)
-
-    monkeypatch.setattr(_text, "perf_counter", _hook_after(n, kill))
-    return killed
-
-
-def _holders(client, prefix):
-    """The workers holding a key named ``prefix-...``, by address."""
-    return sorted(w for w, keys in client.has_what().items()
-                  if any(str(k).startswith(prefix + "-") for k in keys))
-
-
-def _shard_holder(i):
-    """The ``i``-th of the workers holding the fit's shards (the last if fewer): picked at
-    the kill, since a bag's partitions go where the scheduler puts them, at times all on
-    one worker, and killing a worker without a shard would cost the fit nothing."""
-
-    def pick(client):
-        holders = _holders(client, "_placed")
-        return holders[min(i, len(holders) - 1)]
-
-    return pick
-
-
-@contextmanager
-def _steady_cluster():
-    """A client of 2 workers whose scheduler keeps every copy of scattered data (no active
-    memory manager: test_a_killed_worker_holding_the_only_vocabulary) and which never
-    refreshes its scheduler info (test_the_live_workers_are_the_schedulers_list)."""
-    with dask.config.set({"distributed.client.scheduler-info-interval": "1h"}), \
-            LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                         dashboard_address=":0") as cluster, Client(cluster) as c:
-        c.amm.stop()
-        yield c
-
-
-@pytest.mark.xfail(reason="the text models scatter the vocabulary once a fit, and the "
-                   "scheduler keeps one copy of it")
 def test_a_killed_worker_holding_the_only_vocabulary(monkeypatch):
     """The scheduler's active memory manager drops a broadcast's extra copies within
     seconds: the worker then holding the scattered vocabulary, killed after round 2, costs
@@ -476,7 +431,7 @@ def test_a_killed_worker_holding_the_only_vocabulary(monkeypatch):
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as c:
         undisturbed = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
-        killed = _kill_later(c, monkeypatch, 3, the_only_holder)
+        killed = _kill_later(c, monkeypatch, _text, 3, the_only_holder)
         model = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
     assert len(killed) == 1
     assert sum(h["retried"] for h in model.history_) == 1
@@ -495,15 +450,16 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, bags):
     test_texts, test_labels = _keyword_corpus(3, 300, 17)
     data = _bags(texts, labels, 4) if bags else (texts, labels)
     kw = dict(local_steps=1, epochs=8)
-    with _steady_cluster() as c:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
         ref = mdask.TextClassifier(**CLF).fit(*data, client=c, **kw)
-        killed = _kill_later(c, monkeypatch, 3, _shard_holder(1))
+        killed = _kill_later(c, monkeypatch, _text, 3, _shard_holder(1))
         est = mdask.TextClassifier(**CLF).fit(*data, client=c, **kw)
         [victim] = killed
         assert victim not in c.nthreads()           # the scheduler's list, not a cached one
         if not bags:                        # no retry allowed: an error, nothing changed
             c.wait_for_workers(2, timeout=60)
-            killed = _kill_later(c, monkeypatch, 2, _shard_holder(0))
+            killed = _kill_later(c, monkeypatch, _text, 2, _shard_holder(0))
             before = est.input_.copy()
             with pytest.raises(RuntimeError, match="max_retries=0"):
                 est.fit(*data, client=c, max_retries=0, **kw)
@@ -514,7 +470,7 @@ def test_a_killed_worker_costs_a_retried_round(monkeypatch, bags):
             w2v = dict(dim=8, min_count=1, epochs=4, threads=1, seed=1)
             c.wait_for_workers(2, timeout=60)
             undisturbed = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
-            killed = _kill_later(c, monkeypatch, 3, _shard_holder(1))
+            killed = _kill_later(c, monkeypatch, _text, 3, _shard_holder(1))
             model = mdask.Word2Vec(**w2v).fit(sentences, client=c, local_steps=1)
             assert len(killed) == 1
             assert sum(h["retried"] for h in model.history_) == 1

@@ -311,7 +311,9 @@ class _Part:
 
 
 def _alive(client: Any) -> set[str]:
-    return set(client.scheduler_info(n_workers=-1)["workers"])
+    """The scheduler's workers (``scheduler_info()`` would return the client's cached copy,
+    which its periodic refresh may have replaced meanwhile with one listing none)."""
+    return set(client.nthreads())
 
 
 def _partitions(client: Any, X: Any, y: Any) -> list[_Part]:

@@ -500,17 +500,19 @@ def _train(client: Any, parts: list[_Part], make: Any, args: tuple[Any, ...], in
            seeds: list[int], K: int | None, epochs: int, unit: str, tables: list[np.ndarray],
            max_retries: int, install: Any, est: Any, rate: tuple[float, float]) -> None:
     """Local SGD rounds on one shard per part (``make(*args, init, seed, *its pieces)``
-    builds it on the part's worker; ``init`` seeds the first tables, ``tables``, which the
-    client holds too).  The client reads each round's results one round behind (while the
-    next one runs), averages them as the workers' next tasks do, applies that update to
-    ``tables``, and keeps each shard's walkers' place as of that round: a round that fails
-    because a worker left runs again from there, every shard built again on the live
-    workers from ``tables`` (sent once), a departed worker's pieces going to the live
-    worker holding the fewest input rows.  ``install(tables, progress, history, reason)``
-    puts the model on the estimator: at the end, or after a KeyboardInterrupt once a round
-    has completed.  Each round read is reported to ``est``'s callbacks and progress display
-    (the rate decaying linearly over the fit from ``rate[0]`` to ``rate[1]``); a callback
-    that asks to stop ends the fit there, the round in flight cancelled."""
+    builds it on the part's worker, ``args`` sent to the workers at each attempt; ``init``
+    seeds the first tables, ``tables``, which the client holds too).
+
+    The client reads each round's results one round behind (while the next one runs),
+    averages them as the workers' next tasks do, applies that update to ``tables``, and
+    keeps each shard's walkers' place as of that round: a round that fails because a worker
+    left runs again from there, every shard built again on the live workers from
+    ``tables`` (sent once), a departed worker's pieces going to the live worker holding the
+    fewest input rows.  ``install(tables, progress, history, reason)`` puts the model on the
+    estimator: at the end, or after a KeyboardInterrupt once a round has completed.  Each
+    round read is reported to ``est``'s callbacks and progress display (the rate decaying
+    linearly over the fit from ``rate[0]`` to ``rate[1]``); a callback that asks to stop
+    ends the fit there, the round in flight cancelled."""
 
     def pinned(fn: Any, i: int, *a: Any) -> Any:
         return client.submit(fn, *a, workers=[parts[i].worker], allow_other_workers=False,
@@ -553,10 +555,15 @@ def _train(client: Any, parts: list[_Part], make: Any, args: tuple[Any, ...], in
     try:
         while True:
             try:
+                workers = sorted({p.worker for p in parts})
+                # Sent at each attempt: the scheduler's active memory manager keeps one copy
+                # of scattered data (it drops a broadcast's other replicas), which its worker
+                # takes with it when it leaves, and nothing can compute it again.
+                shared = client.scatter(list(args), workers=workers, broadcast=True,
+                                        hash=False)
                 start = init if done == 0 else client.scatter(
-                    [tables], workers=sorted({p.worker for p in parts}), broadcast=True,
-                    hash=False)[0]
-                shards = [pinned(make, i, *args, start, seeds[i], *p.futures)
+                    [tables], workers=workers, broadcast=True, hash=False)[0]
+                shards = [pinned(make, i, *shared, start, seeds[i], *p.futures)
                           for i, p in enumerate(parts)]
                 held.append(shards)
                 if not spe:
@@ -790,7 +797,6 @@ class TextClassifier(_tc.TextClassifier):
                 raise ValueError(f"buckets: {len(vocab):,} words + {local._buckets():,} "
                                  f"buckets exceed the {_tc.MAX_ROWS:,} input rows the "
                                  "trainer takes")
-            vocab_f = c.scatter(vocab, broadcast=True, hash=False)
             first = int(np.random.SeedSequence([seed, 0]).generate_state(1, np.uint64)[0])
             seeds = [first] + [int(np.random.SeedSequence([seed, 0, i]).generate_state(
                 1, np.uint64)[0]) for i in range(1, len(parts))]
@@ -805,7 +811,7 @@ class TextClassifier(_tc.TextClassifier):
                 _installed(self, t0, _epoch_losses(progress, reason), progress, history,
                            reason)
 
-            _train(c, parts, _ClassifierShard, (local, vocab_f, classes, class_counts, epochs),
+            _train(c, parts, _ClassifierShard, (local, vocab, classes, class_counts, epochs),
                    seed, seeds, K, epochs, "documents",
                    _classifier_tables(seed, rows, int(self.dim), len(classes)), max_retries,
                    install, self, (float(self.lr), 0.0))
@@ -940,7 +946,6 @@ class Word2Vec(_w2v.Word2Vec):
             merged, _ = _counted(c, ordered, bool(self.lower))
             max_vocab = None if self.max_vocab is None else int(self.max_vocab)
             vocab = _vocabulary(merged, int(self.min_count), max_vocab, bool(self.lower))
-            vocab_f = c.scatter(vocab, broadcast=True, hash=False)
             seeds = [seed] + [int(np.random.SeedSequence([seed, i]).generate_state(
                 1, np.uint64)[0]) for i in range(1, len(parts))]
             t0 = perf_counter()
@@ -954,7 +959,7 @@ class Word2Vec(_w2v.Word2Vec):
                 _installed(self, t0, losses if self.compute_loss else [math.nan] * len(losses),
                            progress, history, reason)
 
-            _train(c, parts, _Word2VecShard, (local, vocab_f, epochs), seed, seeds, K, epochs,
+            _train(c, parts, _Word2VecShard, (local, vocab, epochs), seed, seeds, K, epochs,
                    "words", _word2vec_tables(seed, len(vocab), int(self.dim)), max_retries,
                    install, self, (float(self.lr), float(self.min_lr)))
         return self
