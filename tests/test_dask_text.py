@@ -78,6 +78,28 @@ def test_a_rare_row_is_not_diluted():
     assert rows.shape == (0, 3)
 
 
+def test_average_rows_against_a_float64_reference(rng):
+    """Many rows (several blocks), ids in any order: each row the weighted mean computed in
+    float64 (within float32 rounding), a row sent by one worker bit for bit."""
+    V, dim = 20_000, 17
+    sent = []
+    for _ in range(3):
+        ids = rng.permutation(V)[:int(rng.integers(9_000, 11_000))]
+        sent.append((ids, rng.standard_normal((len(ids), dim)).astype(np.float32),
+                     rng.integers(1, 50, len(ids))))
+    sums, weights, senders = np.zeros((V, dim)), np.zeros(V), np.zeros(V, int)
+    for ids, rows, counts in sent:
+        sums[ids] += rows.astype(np.float64) * counts[:, None]
+        weights[ids] += counts
+        senders[ids] += 1
+    ids, rows = mdask.average_rows(sent)
+    assert ids.tolist() == np.flatnonzero(senders).tolist()
+    np.testing.assert_allclose(rows, sums[ids] / weights[ids, None], rtol=2e-6, atol=2e-6)
+    for sid, srows, _ in sent:
+        alone = senders[sid] == 1
+        assert np.array_equal(rows[np.searchsorted(ids, sid[alone])], srows[alone])
+
+
 def test_the_examples_run():
     result = doctest.testmod(_text)
     assert result.attempted > 0

@@ -52,6 +52,7 @@ from msopt.text import Vocabulary
 __all__ = ["TextClassifier", "Word2Vec", "average_rows"]
 
 STEP_ROWS = 1 << 14  # input rows of the largest shard one local step reads (ids + documents)
+_BLOCK_ROWS = 1 << 12  # rows averaged at a time (the temporaries stay in the cache)
 
 
 # -- the averaging ---------------------------------------------------------------------------
@@ -96,19 +97,17 @@ def average_rows(sent: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
     ids = np.flatnonzero(senders)
     at = np.empty(len(senders), np.intp)     # an id's row in the output
     at[ids] = np.arange(len(ids))
-    out = np.empty((len(ids), dim), np.float32)
-    shared = ids[senders[ids] > 1]
-    at_shared = np.empty(len(senders), np.intp)
-    at_shared[shared] = np.arange(len(shared))
-    sums = np.zeros((len(shared), dim))
-    weights = np.zeros(len(shared))
+    total = np.zeros(len(senders))           # an id's weight over the workers
+    for i, (_, _, counts) in zip(ids_in, sent):
+        total[i] += counts
+    out = np.zeros((len(ids), dim), np.float32)
     for i, (_, rows, counts) in zip(ids_in, sent):
-        alone = senders[i] == 1
-        out[at[i[alone]]] = rows[alone]
-        j = at_shared[i[~alone]]             # summed in the workers' order, in float64
-        sums[j] += rows[~alone] * np.asarray(counts, np.float64)[~alone, None]
-        weights[j] += np.asarray(counts, np.float64)[~alone]
-    out[at[shared]] = sums / weights[:, None]
+        # each row times its share of the weight, added in the workers' order, in blocks
+        # that keep the temporaries small; a row sent alone is copied (times 1, plus 0)
+        share = np.where(senders[i] == 1, 1.0, counts / total[i]).astype(np.float32)
+        for lo in range(0, len(i), _BLOCK_ROWS):
+            hi = lo + _BLOCK_ROWS
+            out[at[i[lo:hi]]] += rows[lo:hi] * share[lo:hi, None]
     return ids, out
 
 
