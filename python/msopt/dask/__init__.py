@@ -511,14 +511,18 @@ class _WorkerLost(Exception):
 
 def _result(client: Any, futures: list[Any], parts: list[_Part]) -> list[Any]:
     """The futures' results; :class:`_WorkerLost` as soon as a worker of ``parts`` is gone
-    (a task pinned to it would otherwise wait for it forever)."""
+    (a task pinned to it would otherwise wait for it forever).  A result held by a worker
+    that leaves while it is fetched is lost, and fetching it would wait for it forever
+    too: the fetch is bounded as well, by a time that doubles while every worker stays."""
+    patience = _POLL
     while True:
         try:
             wait(futures, timeout=_POLL)
-            return client.gather(futures)
+            return [f.result(timeout=patience) for f in futures]
         except TimeoutError:
             if not {p.worker for p in parts} <= _alive(client):
                 raise _WorkerLost from None
+            patience = min(2 * patience, 64.0)
 
 
 def _train(client: Any, est: _LinearEstimator, X: Any, y: Any, K: int | None, epochs: int,

@@ -22,7 +22,7 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from time import perf_counter
 from typing import Any
 
@@ -52,7 +52,6 @@ from msopt.text import Vocabulary
 __all__ = ["TextClassifier", "Word2Vec", "average_rows"]
 
 STEP_ROWS = 1 << 14  # input rows of the largest shard one local step reads (ids + documents)
-_BLOCK_ROWS = 1 << 12  # rows averaged at a time (the temporaries stay in the cache)
 
 
 # -- the averaging ---------------------------------------------------------------------------
@@ -105,10 +104,21 @@ def average_rows(sent: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
         # each row times its share of the weight, added in the workers' order, in blocks
         # that keep the temporaries small; a row sent alone is copied (times 1, plus 0)
         share = np.where(senders[i] == 1, 1.0, counts / total[i]).astype(np.float32)
-        for lo in range(0, len(i), _BLOCK_ROWS):
-            hi = lo + _BLOCK_ROWS
-            out[at[i[lo:hi]]] += rows[lo:hi] * share[lo:hi, None]
+        for lo, n in _blocks(len(i), dim):
+            out[at[i[lo:lo + n]]] += rows[lo:lo + n] * share[lo:lo + n, None]
     return ids, out
+
+
+def _blocks(n: int, dim: int) -> Iterator[tuple[int, int]]:
+    """``(start, rows)`` of blocks of about 64 KiB of float32 rows covering ``n`` rows (a
+    Dask worker's allocator maps each block above 128 KiB afresh)."""
+    step = max(16, (1 << 16) // (4 * max(dim, 1)))
+    return ((lo, min(step, n - lo)) for lo in range(0, n, step))
+
+
+def _rows(table: np.ndarray, touch: np.ndarray | None, lo: int, hi: int) -> np.ndarray:
+    """Rows ``lo:hi`` of ``table`` (of ``table[touch]`` when given)."""
+    return table[lo:hi] if touch is None else table[touch[lo:hi]]
 
 
 def _dense_mean(tables: list[np.ndarray], weights: list[int]) -> np.ndarray | None:
@@ -222,6 +232,7 @@ class _Shard:
         self.resume = np.zeros((self.threads, 4 + 2 * epochs), np.int64)
         self.round = 0
         self.chunk = 1
+        self._before: list[np.ndarray] | None = None
 
     def set_steps(self, steps_per_epoch: int) -> None:
         """Chunks sized so that every shard finishes an epoch in the same number of steps."""
@@ -232,6 +243,20 @@ class _Shard:
 
     def apply(self, update: list[Any] | None) -> None:
         _apply(self.tables, update)
+
+    def snapshot(self) -> list[np.ndarray]:
+        """The rows a step can change, as they are now, in buffers kept from round to round
+        (a Dask worker's allocator returns large blocks to the system at once, so that a
+        fresh array each round would fault its pages in again)."""
+        if self._before is None:
+            self._before = [np.empty((len(t) if touch is None else len(touch), t.shape[1]),
+                                     t.dtype) for t, touch in zip(self.tables, self.touch)]
+        for t, touch, buf in zip(self.tables, self.touch, self._before):
+            if touch is None:
+                np.copyto(buf, t)
+            else:
+                np.take(t, touch, axis=0, out=buf)
+        return self._before
 
     def step(self) -> None:
         raise NotImplementedError
@@ -250,8 +275,7 @@ def _round(shard: _Shard, r: int, steps: int, *last: _Result) -> _Result:
     if shard.round != r:
         raise RuntimeError(f"msopt.dask: a shard at round {shard.round} was given round {r}")
     shard.apply(_average(*last) if last else None)
-    before = [t.copy() if touch is None else t[touch] for t, touch in zip(shard.tables,
-                                                                          shard.touch)]
+    before = shard.snapshot()
     done0, loss0, seen0 = shard.progress()
     t0 = time.perf_counter()  # (the module's perf_counter is the client's round clock)
     for _ in range(steps):
@@ -263,8 +287,9 @@ def _round(shard: _Shard, r: int, steps: int, *last: _Result) -> _Result:
         if not sparse:
             sent.append(table.copy())
             continue
-        now = table if touch is None else table[touch]
-        changed = np.flatnonzero((now != old).any(axis=1))
+        changed = np.concatenate([np.zeros(0, np.intp)] + [
+            lo + np.flatnonzero((_rows(table, touch, lo, lo + n) != old[lo:lo + n]).any(axis=1))
+            for lo, n in _blocks(len(old), table.shape[1])])
         ids = changed if touch is None else touch[changed]
         sent.append((ids, table[ids], np.maximum(uses[ids], 1)))
     shard.round = r + 1
