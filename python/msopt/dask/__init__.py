@@ -452,8 +452,10 @@ def fit(model: Any, X: Any, y: Any = None, *, client: Any = None,
     history : list of dict
         One per round: ``round``, ``epoch`` (passes over the largest shard so far),
         ``loss`` (the round's mean training loss plus the penalty), ``rows``, ``steps``
-        (each worker's), ``seconds`` and ``retried`` (how many times the round was started
-        again after a worker left).
+        (each worker's), ``seconds``, ``step_seconds`` (the slowest worker's time in its
+        steps, timed on the worker: the rest of ``seconds`` is scheduling, moving the
+        results and averaging) and ``retried`` (how many times the round was started again
+        after a worker left).
 
     Notes
     -----
