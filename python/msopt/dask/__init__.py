@@ -39,7 +39,7 @@ from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -161,7 +161,7 @@ def _round(shard: _Shard, prev: _Result | None, start: int, steps: int, state: s
     ``last`` is the model to start from, or every worker's result of the round before,
     averaged here (each worker averages them alike: a round is one layer of tasks)."""
     model = last[0] if isinstance(last[0], LinearModel) else _average(
-        state, *[r for r in last if not isinstance(r, LinearModel)])
+        state, *cast(tuple[_Result, ...], last))
     if prev is None:
         local = _fresh(model) if state == "reset" else copy.deepcopy(model)
     else:
