@@ -290,6 +290,32 @@ def test_unknown_and_empty_documents():
     assert info.epochs.shape == (0,)
 
 
+@pytest.mark.parametrize("dm", [0, 1])
+def test_every_form_of_document_infers_the_same(dm):
+    """Token lists and tuples and strs go to the native vocabulary directly; (tokens, tags)
+    pairs, other iterables and a lower-casing model go through joined lines: the same
+    vectors either way, and the same refusals."""
+    docs, _ = _topics()
+    model = Doc2Vec(docs, dim=8, dm=dm, min_count=1, epochs=2, threads=1, seed=4)
+    new, _ = _topics(seed=6, n=25)
+    want, info = model.infer_vectors(new)
+    forms = [[tuple(d) for d in new], [" ".join(d) for d in new], [(d, [i]) for i, d in
+             enumerate(new)], (list(d) for d in new), [iter(d) for d in new]]
+    for form in forms:
+        got, got_info = model.infer_vectors(form)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(got_info.loss, info.loss)
+    lowered = Doc2Vec(docs, dim=8, dm=dm, min_count=1, epochs=2, threads=1, seed=4,
+                      lower=True)
+    np.testing.assert_array_equal(lowered.infer_vectors([[w.upper() for w in d]
+                                                         for d in new])[0], want)
+    for bad in (["cat", "\u00a0 \x1c"], ["cat", ()], ["cat", ""]):
+        with pytest.raises(ValueError, match=r"documents\[1\]: empty"):
+            model.infer_vectors(bad)
+        with pytest.raises(ValueError, match=r"documents\[1\]: empty"):
+            lowered.infer_vectors(bad)
+
+
 def test_refused_training_changes_nothing():
     docs, _ = _topics()
     model = Doc2Vec(docs, dim=8, min_count=1, epochs=1, threads=1)

@@ -153,8 +153,8 @@ def test_word2vec_with_a_frozen_table(sg, freeze):
     _assert_same(_on_every_isa(run))
 
 
-@pytest.mark.parametrize("dim", [16, 21, 100])
-@pytest.mark.parametrize("negative", [5, 9])
+@pytest.mark.parametrize("dim", [1, 3, 16, 21, 100])
+@pytest.mark.parametrize("negative", [1, 5, 9])
 def test_doc2vec_inference(dim, negative):
     """Doc2Vec's inference (frozen outputs: the fused scores and update up to 8 targets, the
     general loop past them) on every path."""

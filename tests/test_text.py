@@ -130,3 +130,57 @@ def test_bad_lines_are_refused():
         _core.Vocab().count([1])
     with pytest.raises(TypeError, match="not bytes"):
         list(iter_lines(b"abc"))
+
+
+def test_ids_of_a_large_vocabulary_and_of_words_it_lacks():
+    """The vocabulary's word index (open addressing): every word finds its own id among
+    tens of thousands, and near misses (prefixes, extensions, other words) find none."""
+    rng = np.random.default_rng(3)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyzé日"))
+    words = sorted({"".join(rng.choice(letters, rng.integers(1, 20))) for _ in range(30_000)})
+    vocab = Vocabulary.from_counts(words, np.ones(len(words), np.int64), len(words))
+    ids, offsets = vocab.encode(words)
+    np.testing.assert_array_equal(ids, np.arange(len(words)))
+    known = set(words)
+    misses = [w + "x" for w in words[:2000]] + [w[:-1] for w in words[:2000]] + ["", " "]
+    for w in misses:
+        assert vocab._core.id(w) == (words.index(w) if w in known else -1)
+
+
+def _docs_and_lines(rng):
+    """Token lists of every shape encode_tokens takes, with the lines they join to."""
+    pool = ["the", "cat", "sat", "zzz", "a b", " dog ", "é", "\u00a0", "\x1c", "", "the\tend"]
+    docs: list = []
+    for i in range(200):
+        toks = [pool[j] for j in rng.integers(0, len(pool), rng.integers(0, 6))]
+        kind = i % 3
+        docs.append(toks if kind == 0 else tuple(toks) if kind == 1 else " ".join(toks))
+    return docs, [d if isinstance(d, str) else " ".join(d) for d in docs]
+
+
+def test_encode_tokens_equals_encoding_the_joined_lines():
+    vocab = Vocabulary(min_count=1).fit(CORPUS + ["a b é \u00a0 \x1c"])
+    docs, lines = _docs_and_lines(np.random.default_rng(0))
+    empty = next((i for i, line in enumerate(lines) if not line or line.isspace()), -1)
+    assert empty >= 0  # some document has no text (str.isspace's whitespace included)
+    ids, offsets, first = vocab._core.encode_tokens(docs)
+    assert first == empty
+    assert len(ids) == len(offsets) == 0
+    keep = [i for i, line in enumerate(lines) if line and not line.isspace()]
+    ids, offsets, first = vocab._core.encode_tokens([docs[i] for i in keep])
+    want_ids, want_offsets = vocab.encode([lines[i] for i in keep])
+    assert first == -1
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_array_equal(offsets, want_offsets)
+    ids, offsets, first = vocab._core.encode_tokens([])
+    assert len(ids) == len(offsets) == 0
+    assert first == -1
+
+
+@pytest.mark.parametrize("docs", [[["a", 1]], [["a"], 3], [b"a"], [["a", b"b"]],
+                                  [["\ud800"]], (["a"],), [iter(["a"])]])
+def test_encode_tokens_declines_what_it_does_not_read(docs):
+    """Anything but a list of strs and lists or tuples of str (or a str that is not valid
+    Unicode) gives None: the caller's slower path names the problem."""
+    vocab = Vocabulary(min_count=1).fit(CORPUS)
+    assert vocab._core.encode_tokens(docs) is None

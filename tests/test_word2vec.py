@@ -176,6 +176,33 @@ def test_every_isa_gives_the_same_bits():
             assert r[3] == ours[0][3]
 
 
+@pytest.mark.parametrize("dim", [1, 3, 4, 5, 15, 16, 17, 20, 21, 33, 100])
+def test_frozen_scores_are_dot16_on_every_isa(dim):
+    """The frozen-target kernels (Doc2Vec's inference) score up to 8 rows at once, their
+    reductions side by side: each score has the bits of the one-row dot product, which
+    the NumPy twin spells out, on every instruction-set path."""
+    from msopt.reference.models import _dot16
+
+    rng = np.random.default_rng(dim)
+    h = rng.standard_normal(dim).astype(np.float32)
+    saved = _core.isa()
+    try:
+        for n in range(1, 9):
+            rows = (rng.standard_normal((n, dim)) * 10.0 ** rng.integers(-3, 4, (n, 1))
+                    ).astype(np.float32)
+            want = np.array([_dot16(h, r) for r in rows], np.float32)
+            for isa in _core.available_isas():
+                _core.set_isa(isa)
+                np.testing.assert_array_equal(_core.frozen_scores(h, rows), want,
+                                              err_msg=f"{isa}, {n} rows")
+    finally:
+        _core.set_isa(saved)
+    with pytest.raises(ValueError, match="rows: 1 to 8 rows"):
+        _core.frozen_scores(h, np.zeros((9, dim), np.float32))
+    with pytest.raises(ValueError, match="rows"):
+        _core.frozen_scores(h, np.zeros((2, dim + 1), np.float32))
+
+
 def test_cbow_learns_the_topics():
     lines, animals, tools = _topic_corpus()
     for mean in (1, 0):

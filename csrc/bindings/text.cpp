@@ -37,6 +37,17 @@ Lines utf8_lines(py::handle lines) {
     return out;
 }
 
+// Whether str `s` holds a character that is not whitespace by str.isspace's rule (a
+// document of such tokens only is empty, as its joined line would be).
+bool has_text(PyObject* s) {
+    const Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    const int kind = PyUnicode_KIND(s);
+    const void* data = PyUnicode_DATA(s);
+    for (Py_ssize_t j = 0; j < n; ++j)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) return true;
+    return false;
+}
+
 // A Vocab and its lock.  The lock is taken without the GIL (a thread waiting for it holds
 // no GIL, so the holder, which never needs the GIL, always gets to finish).
 struct SharedVocab {
@@ -114,6 +125,60 @@ void register_text(py::module_& m) {
             py::arg("lines"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
             "(ids, offsets): each line's word ids, then its hashed n-gram ids (n = 2.."
             "ngrams) in [len(vocab), len(vocab) + buckets).")
+        .def(
+            "encode_tokens",
+            [](const SharedVocab& sv, py::handle docs) -> py::object {
+                // One pass with the GIL held (no reference to keep, no view to gather):
+                // each token's UTF-8 bytes are looked up where they lie.
+                if (!PyList_Check(docs.ptr())) return py::none();
+                auto lk = sv.reading();
+                if (!sv.v.finalized())
+                    throw std::invalid_argument("encode: build the vocabulary first");
+                const Py_ssize_t n = PyList_GET_SIZE(docs.ptr());
+                std::vector<std::int64_t> ids, offsets;
+                offsets.reserve(std::size_t(n));
+                Py_ssize_t empty = -1;
+                for (Py_ssize_t i = 0; i < n && empty < 0; ++i) {
+                    PyObject* d = PyList_GET_ITEM(docs.ptr(), i);
+                    offsets.push_back(std::int64_t(ids.size()));
+                    bool text = false;
+                    auto add = [&](PyObject* t) {
+                        if (!PyUnicode_Check(t)) return false;
+                        Py_ssize_t len = 0;
+                        const char* p = PyUnicode_AsUTF8AndSize(t, &len);
+                        if (!p) {
+                            PyErr_Clear();
+                            return false;
+                        }
+                        text = text || has_text(t);
+                        sv.v.encode_line({p, std::size_t(len)}, 1, 0, ids);
+                        return true;
+                    };
+                    if (PyUnicode_Check(d)) {
+                        if (!add(d)) return py::none();
+                    } else if (PyList_Check(d) || PyTuple_Check(d)) {
+                        // No Python code runs in this loop, so the items stay put.
+                        const Py_ssize_t m = PySequence_Fast_GET_SIZE(d);
+                        PyObject** items = PySequence_Fast_ITEMS(d);
+                        for (Py_ssize_t j = 0; j < m; ++j)
+                            if (!add(items[j])) return py::none();
+                    } else {
+                        return py::none();
+                    }
+                    if (!text) empty = i;
+                }
+                if (empty >= 0) ids.clear(), offsets.clear();
+                py::array_t<std::int64_t> a(py::ssize_t(ids.size())), o(py::ssize_t(offsets.size()));
+                if (!ids.empty()) std::memcpy(a.mutable_data(), ids.data(), ids.size() * 8);
+                if (!offsets.empty())
+                    std::memcpy(o.mutable_data(), offsets.data(), offsets.size() * 8);
+                return py::make_tuple(a, o, empty);
+            },
+            py::arg("docs"),
+            "(ids, offsets, empty) of a list of documents, each a str or a list or tuple of "
+            "str tokens: the word ids of each, as encode gives for its tokens joined by "
+            "spaces; empty is the first document with no text (nothing encoded then), else "
+            "-1.  None when a document or token is of another type or not valid Unicode.")
         .def(
             "id",
             [](const SharedVocab& sv, py::handle word) {

@@ -107,6 +107,33 @@ py::tuple train_chunk(const bind::RaggedIds& corpus, py::handle counts, py::hand
 }  // namespace
 
 void register_word2vec(py::module_& m) {
+    m.def(
+        "frozen_scores",
+        [](py::handle h_a, py::handle rows_a) {
+            // Read with the GIL held throughout: no copy needed.
+            const ArrayView h = bind::array(h_a, "h", bind::Want{bind::kF32, 1});
+            const ArrayView r = bind::array(rows_a, "rows", bind::Want{bind::kF32, 2});
+            bind::shape(r, "rows", {-1, h.shape[0]}, " (h's length)");
+            const int n = int(r.shape[0]);
+            if (n < 1 || n > w2v::kFrozenTargets)
+                throw std::invalid_argument("rows: 1 to " +
+                                            std::to_string(w2v::kFrozenTargets) +
+                                            " rows are scored at once, got " +
+                                            std::to_string(n));
+            const std::size_t dim = std::size_t(h.shape[0]);
+            float* rows[w2v::kFrozenTargets];
+            for (int d = 0; d < n; ++d)
+                rows[d] = const_cast<float*>(reinterpret_cast<const float*>(r.data)) +
+                          std::size_t(d) * dim;
+            alignas(32) float f[w2v::kFrozenTargets];
+            w2v::kernels().scores(reinterpret_cast<const float*>(h.data), rows, n, dim, f);
+            py::array_t<float> out(n);
+            std::memcpy(out.mutable_data(), f, std::size_t(n) * sizeof(float));
+            return out;
+        },
+        py::arg("h"), py::arg("rows"),
+        "The dot products h . rows[d] (1 to 8 rows, float32) as the frozen-target kernels "
+        "of word2vec and Doc2Vec's inference take them: dot16's order, every ISA.");
     m.def("word2vec_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("counts"),
           py::arg("syn0"), py::arg("syn1"), py::arg("window"), py::arg("negative"),
           py::arg("sample"), py::arg("alpha"), py::arg("min_alpha"), py::arg("epochs"),

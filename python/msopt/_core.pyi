@@ -186,6 +186,9 @@ class Vocab:
     def encode(
         self, lines: list[str], ngrams: int = 1, buckets: int = 0
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+    def encode_tokens(
+        self, docs: list[Any]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int] | None: ...
     def id(self, word: str) -> int: ...
     def __len__(self) -> int: ...
     @property
@@ -248,6 +251,9 @@ def fasttext_train_chunk(
     chunk: int,
     label_offsets: npt.NDArray[np.int64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], int, int]: ...
+def frozen_scores(
+    h: npt.NDArray[np.float32], rows: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]: ...
 def word2vec_train(
     ids: npt.NDArray[np.int64],
     offsets: npt.NDArray[np.int64],

@@ -21,19 +21,35 @@ struct LossSum {
 
 constexpr int kNsBlock = 32;  // the most targets ns_grads takes at once
 
+constexpr int kNsLanes = 8;  // the scores' vector width in ns_grads_lanes
+static_assert(kNsBlock % kNsLanes == 0);
+
 // The gradient scales g[d] = (label - sigmoid(f[d])) * alpha of m <= kNsBlock targets
 // (label 1 for d = 0 when first_positive, else 0), and their exact loss into *loss when
 // not null.  sigmoid(f) is exp(-|f|) / (1 + exp(-|f|)) or its complement, the exponential
 // from the vectorized vexp; with a table, word2vec's 1000 entries over [-6, 6), saturating
 // outside.  alpha = -1 gives dLoss/df.
-inline void ns_grads(const float* f, int m, bool first_positive, float alpha,
-                     const float* table, LossSum* loss, float* g) {
-    float e[kNsBlock];
+//
+// This form takes f in whole blocks of kNsLanes, 32-byte aligned, the lanes past m zero:
+// its loops have a fixed trip count and run as vectors, with no branch on a score's sign
+// (a coin flip for the negatives); each element has the bits of the scalar loop.
+inline void ns_grads_lanes(const float* f, int m, bool first_positive, float alpha,
+                           const float* table, LossSum* loss, float* g) {
+    alignas(32) float e[kNsBlock];
+    const int padded = (m + kNsLanes - 1) / kNsLanes * kNsLanes;
     if (!table || loss)
-        for (int d = 0; d < m; ++d) e[d] = simd::vexp(-std::fabs(f[d]));
-    for (int d = 0; d < m; ++d) {
-        const float sig = table ? simd::sigmoid_table(table, f[d]) : simd::sigmoid_from_exp(f[d], e[d]);
-        g[d] = ((d == 0 && first_positive ? 1.0f : 0.0f) - sig) * alpha;
+        for (int d0 = 0; d0 < padded; d0 += kNsLanes)
+            for (int d = d0; d < d0 + kNsLanes; ++d) e[d] = simd::vexp(-std::fabs(f[d]));
+    if (table) {
+        for (int d = 0; d < m; ++d)
+            g[d] = ((d == 0 && first_positive ? 1.0f : 0.0f) -
+                    simd::sigmoid_table(table, f[d])) * alpha;
+    } else {
+        alignas(32) float s[kNsBlock];
+        for (int d0 = 0; d0 < padded; d0 += kNsLanes)
+            for (int d = d0; d < d0 + kNsLanes; ++d) s[d] = simd::sigmoid_from_exp(f[d], e[d]);
+        for (int d = 0; d < m; ++d)
+            g[d] = ((d == 0 && first_positive ? 1.0f : 0.0f) - s[d]) * alpha;
     }
     if (!loss) return;
     for (int d = 0; d < m; ++d) {  // -log sigmoid(z), z = f for the word and -f otherwise
@@ -45,6 +61,15 @@ inline void ns_grads(const float* f, int m, bool first_positive, float alpha,
         loss->linear += std::log(loss->prod);
         loss->prod = 1.0;
     }
+}
+
+// ns_grads_lanes of any m <= kNsBlock scores (copied into padded blocks first).
+inline void ns_grads(const float* f, int m, bool first_positive, float alpha,
+                     const float* table, LossSum* loss, float* g) {
+    alignas(32) float x[kNsBlock];
+    const int padded = (m + kNsLanes - 1) / kNsLanes * kNsLanes;
+    for (int d = 0; d < padded; ++d) x[d] = d < m ? f[d] : 0.0f;
+    ns_grads_lanes(x, m, first_positive, alpha, table, loss, g);
 }
 
 // Negative sampling over a batch: Z (B x n), column 0 the positive; Z becomes dLoss/dZ.

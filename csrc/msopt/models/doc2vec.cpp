@@ -204,6 +204,40 @@ Result train(const Docs& d, const Sampler& sampler, std::size_t T, float* in, fl
     return r;
 }
 
+namespace {
+
+// One document of an inference call, walked one example at a time: a thread keeps
+// kSlots of them and, in PV-DBOW, takes an example of each together (W2vOps::pair2).  A
+// document's examples depend on each other through its vector (each reads what the one
+// before wrote), so one document alone runs as one long chain of latencies; two
+// documents' chains are independent and overlap.  Each document's arithmetic, draws and
+// order are those it has alone: its bits do not depend on its neighbours.
+struct InferDoc {
+    enum class Pass { First, Train, Measure };
+    std::size_t s = 0, a = 0, b = 0;
+    float* v = nullptr;
+    SplitMix64 rng{0}, replay{0};  // the training stream; the measuring passes' stream
+    std::uint64_t probe = 0;
+    double first = 0, prev = 0;
+    int epoch = 0;  // of the training pass under way, or the last one run
+    // The pass under way: its kind, stream, rate and options, the words it keeps, its
+    // examples [i0, i1) drawn (i the next), its summed loss.
+    Pass pass = Pass::First;
+    SplitMix64* r = nullptr;
+    float alpha = 0;
+    const w2v::Options* o = nullptr;
+    std::vector<std::int32_t> sent;
+    int m = 0, i0 = 0, i1 = 0, i = 0;
+    double l = 0;
+    std::vector<float*> rows, ctx;
+    std::vector<int> n_rows, wins;
+    std::vector<float> work, neu1;
+};
+
+constexpr int kSlots = 2;  // documents side by side per thread
+
+}  // namespace
+
 void infer(const Docs& d, const Sampler& sampler, const float* words, const float* syn1,
            const InferParams& p, float* out, std::int32_t* epochs_used, double* loss,
            std::uint8_t* converged) {
@@ -220,113 +254,206 @@ void infer(const Docs& d, const Sampler& sampler, const float* words, const floa
     SharedRows win{in_rows, p.dim}, wout{out_rows, p.dim};
     const std::size_t n = d.n_docs;
     const std::size_t row_bytes = p.dim * sizeof(float);
+    const std::size_t stride = std::size_t(p.negative) + 1;
     const int nt = std::max(1, std::min<int>(p.threads, int(std::max<std::size_t>(1, n))));
     parallel_checked(nt, [&](int t) {
         const w2v::W2vOps& k = w2v::kernels();
         const Share mine = share(n, t, nt);
-        std::vector<float> work(p.dim), neu1(p.dim);
-        std::vector<float*> rows(std::size_t(kDrawBlock) * (std::size_t(p.negative) + 1)), ctx;
-        std::vector<std::int32_t> sent;
-        std::vector<int> n_rows(kDrawBlock), wins(kDrawBlock);
-        for (std::size_t s = mine.first; s < mine.second; ++s) {
-            const std::size_t a = std::size_t(d.offsets[s]);
-            const std::size_t b = s + 1 < n ? std::size_t(d.offsets[s + 1]) : d.n_ids;
-            float* v = out + s * p.dim;
-            epochs_used[s] = 0;
-            loss[s] = std::nan("");
-            converged[s] = 0;
-            if (a == b) {
-                std::fill(v, v + p.dim, 0.0f);
-                continue;
-            }
-            const std::uint64_t seed = words_stream(p.seed, d.ids + a, b - a);
-            SplitMix64 rng{seed};
-            for (std::size_t i = 0; i < p.dim; ++i)  // gensim's start: uniform, width 1 / dim
-                v[i] = float((rng.uniform() - 0.5) / double(p.dim));
-            // One pass over the document at rate alpha (0: the loss only, nothing moves);
-            // returns its mean loss per example (NaN without an example).
-            auto pass = [&](SplitMix64& r, float alpha, const w2v::Options& o) {
-                subsample(d.ids, a, b, draws.keep, r, sent);
-                const int m = int(sent.size());
-                const std::size_t stride = std::size_t(p.negative) + 1;
-                double l = 0.0;
-                // In blocks of examples: the block's draws first, in the order the loop
-                // would take them (its window, then its targets), so the rows of an example
-                // kAhead later can be fetched while this one is computed.
-                for (int i0 = 0; i0 < m; i0 += kDrawBlock) {
-                    const int i1 = std::min(m, i0 + kDrawBlock);
-                    for (int i = i0; i < i1; ++i) {
-                        const std::size_t q = std::size_t(i - i0);
-                        wins[q] = p.dm ? shrunk(r, p.window) : 0;
-                        n_rows[q] = w2v::draw_targets(draws.negatives, r, p.negative, wout,
-                                                      std::size_t(sent[std::size_t(i)]),
-                                                      rows.data() + q * stride);
-                    }
-                    for (int i = i0; i < i1; ++i) {
-                        const std::size_t q = std::size_t(i - i0);
-                        if (i + kAhead < i1) {
-                            float* const* ahead = rows.data() + (q + kAhead) * stride;
-                            for (int t = 0; t < n_rows[q + kAhead]; ++t) {
-                                const char* r = reinterpret_cast<const char*>(ahead[t]);
-#pragma GCC unroll 8
-                                for (std::size_t c = 0; c < row_bytes; c += 64)
-                                    __builtin_prefetch(r + c);
-                            }
-                        }
-                        float** tr = rows.data() + q * stride;
-                        const int nr = n_rows[q];
-                        if (p.dm) {
-                            const int w = wins[q];
-                            ctx.clear();
-                            ctx.push_back(v);
-                            for (int j = std::max(0, i - w); j <= std::min(m - 1, i + w); ++j)
-                                if (j != i) ctx.push_back(win(std::size_t(sent[std::size_t(j)])));
-                            l += k.cbow(ctx.data(), int(ctx.size()), true, tr, nr, alpha,
-                                        neu1.data(), work.data(), p.dim, o);
-                            // The words frozen: the kernel leaves the error in work; the
-                            // vector takes it (unscaled for the mean, word2vec's CBOW rule).
-                            if (alpha != 0.0f) simd::axpy(1.0f, work.data(), v, p.dim);
-                        } else {  // the vector is the input row: the kernel updates it
-                            l += k.pair(v, tr, nr, alpha, work.data(), p.dim,
-                                        alpha != 0.0f ? o : measuring);
-                        }
-                    }
-                }
-                return m ? l / double(m) : std::nan("");
-            };
-            // With tol, the loss watched and reported is the document's objective on one
-            // fixed sample (its own stream, replayed), so it moves only when the vector
-            // does; without, the last epoch's loss as trained (the only epoch that sums it).
-            const std::uint64_t probe = seed ^ 0x5EEDF1C5EEDF1C5Eull;
-            auto measure = [&] {
-                SplitMix64 r{probe};
-                return pass(r, 0.0f, with_loss);
-            };
-            const double first = p.tol > 0 ? measure() : std::nan("");
-            double prev = first;
-            for (int e = 0; e < p.max_epochs; ++e) {
+        std::vector<InferDoc> slots(kSlots);
+        std::vector<double> start(p.dim);
+        for (InferDoc& x : slots) {  // allocated by the thread that uses them
+            x.rows.resize(std::size_t(kDrawBlock) * stride);
+            x.n_rows.resize(kDrawBlock);
+            x.wins.resize(kDrawBlock);
+            x.work.resize(p.dim);
+            x.neu1.resize(p.dim);
+        }
+        // A pass over the document: with `measure` at rate 0 on the replayed stream (the
+        // loss only, nothing moves), else training epoch x.epoch.  Its words are kept
+        // here; its examples are drawn a block at a time by next_block.
+        auto begin_pass = [&](InferDoc& x, InferDoc::Pass kind) {
+            x.pass = kind;
+            if (kind == InferDoc::Pass::Train) {
                 // gensim's per-epoch rate: alpha first, min_alpha from epoch epochs - 1 on
-                const double frac =
-                    p.epochs > 1 ? std::min(1.0, double(e) / double(p.epochs - 1)) : 0.0;
-                const float alpha = float(p.alpha - (p.alpha - p.min_alpha) * frac);
-                const bool last = p.tol <= 0 && e + 1 == p.max_epochs;
-                const double l = pass(rng, alpha, last ? with_loss : no_loss);
-                epochs_used[s] = e + 1;
-                if (last) prev = l;
-                if (p.tol > 0) {
+                const double frac = p.epochs > 1
+                                        ? std::min(1.0, double(x.epoch) / double(p.epochs - 1))
+                                        : 0.0;
+                x.alpha = float(p.alpha - (p.alpha - p.min_alpha) * frac);
+                const bool last = p.tol <= 0 && x.epoch + 1 == p.max_epochs;
+                x.o = last ? &with_loss : &no_loss;
+                x.r = &x.rng;
+            } else {
+                x.replay = SplitMix64{x.probe};
+                x.r = &x.replay;
+                x.alpha = 0.0f;
+                x.o = &with_loss;
+            }
+            subsample(d.ids, x.a, x.b, draws.keep, *x.r, x.sent);
+            x.m = int(x.sent.size());
+            x.i0 = x.i1 = x.i = 0;
+            x.l = 0.0;
+        };
+        // The pass just finished: its mean loss per example (NaN without an example) goes
+        // to the document's bookkeeping, which begins the next pass or ends the document
+        // (returns false).
+        auto end_pass = [&](InferDoc& x) {
+            const double l = x.m ? x.l / double(x.m) : std::nan("");
+            const std::size_t s = x.s;
+            switch (x.pass) {
+                case InferDoc::Pass::First:  // with tol: the loss before any epoch
+                    x.first = x.prev = l;
+                    break;
+                case InferDoc::Pass::Train:
+                    epochs_used[s] = x.epoch + 1;
+                    if (p.tol > 0) {  // the loss on the fixed sample, measured next
+                        begin_pass(x, InferDoc::Pass::Measure);
+                        return true;
+                    }
+                    if (x.epoch + 1 == p.max_epochs) x.prev = l;  // the last epoch's, as trained
+                    ++x.epoch;
+                    break;
+                case InferDoc::Pass::Measure: {
                     // The epoch's change against the decrease so far (the loss itself is
                     // mostly the constant of the negatives, so its own size says little).
-                    const double cur = measure();
-                    const bool done = std::isfinite(cur) && first - cur > 0 &&
-                                      std::abs(cur - prev) <= p.tol * (first - cur);
-                    prev = cur;
+                    const double cur = l;
+                    const bool done = std::isfinite(cur) && x.first - cur > 0 &&
+                                      std::abs(cur - x.prev) <= p.tol * (x.first - cur);
+                    x.prev = cur;
                     if (done) {
                         converged[s] = 1;
-                        break;
+                        loss[s] = x.prev;
+                        return false;
                     }
+                    ++x.epoch;
+                    break;
                 }
             }
-            loss[s] = prev;
+            if (x.epoch < p.max_epochs) {
+                begin_pass(x, InferDoc::Pass::Train);
+                return true;
+            }
+            loss[s] = x.prev;
+            return false;
+        };
+        // The next block of the pass under way, its draws taken in the order the loop
+        // would take them (its window, then its targets), so the rows of an example kAhead
+        // later can be fetched while one is computed; past the pass's end, the next pass.
+        // Returns false when the document is done.
+        auto next_block = [&](InferDoc& x) {
+            while (x.i1 >= x.m)
+                if (!end_pass(x)) return false;
+            x.i0 = x.i = x.i1;
+            x.i1 = std::min(x.m, x.i0 + kDrawBlock);
+            for (int i = x.i0; i < x.i1; ++i) {
+                const std::size_t q = std::size_t(i - x.i0);
+                x.wins[q] = p.dm ? shrunk(*x.r, p.window) : 0;
+                x.n_rows[q] = w2v::draw_targets(draws.negatives, *x.r, p.negative, wout,
+                                                std::size_t(x.sent[std::size_t(i)]),
+                                                x.rows.data() + q * stride);
+            }
+            return true;
+        };
+        // The rows of the example kAhead after x.i, fetched ahead.
+        auto fetch_ahead = [&](const InferDoc& x) {
+            const int q = x.i - x.i0 + kAhead;
+            if (x.i + kAhead >= x.i1) return;
+            float* const* ahead = x.rows.data() + std::size_t(q) * stride;
+            for (int u = 0; u < x.n_rows[std::size_t(q)]; ++u) {
+                const char* r = reinterpret_cast<const char*>(ahead[u]);
+#pragma GCC unroll 8
+                for (std::size_t c = 0; c < row_bytes; c += 64) __builtin_prefetch(r + c);
+            }
+        };
+        // Example x.i of the block.
+        auto example = [&](InferDoc& x) {
+            fetch_ahead(x);
+            const int i = x.i++;
+            const std::size_t q = std::size_t(i - x.i0);
+            float** tr = x.rows.data() + q * stride;
+            const int nr = x.n_rows[q];
+            if (p.dm) {
+                const int w = x.wins[q];
+                x.ctx.clear();
+                x.ctx.push_back(x.v);
+                for (int j = std::max(0, i - w); j <= std::min(x.m - 1, i + w); ++j)
+                    if (j != i) x.ctx.push_back(win(std::size_t(x.sent[std::size_t(j)])));
+                x.l += k.cbow(x.ctx.data(), int(x.ctx.size()), true, tr, nr, x.alpha,
+                              x.neu1.data(), x.work.data(), p.dim, *x.o);
+                // The words frozen: the kernel leaves the error in work; the vector takes
+                // it (unscaled for the mean, word2vec's CBOW rule).
+                if (x.alpha != 0.0f) simd::axpy(1.0f, x.work.data(), x.v, p.dim);
+            } else {  // the vector is the input row: the kernel updates it
+                x.l += k.pair(x.v, tr, nr, x.alpha, x.work.data(), p.dim,
+                              x.alpha != 0.0f ? *x.o : measuring);
+            }
+        };
+        // PV-DBOW: example x.i of x and y.i of y together, as two example calls would.
+        auto example2 = [&](InferDoc& x, InferDoc& y) {
+            fetch_ahead(x);
+            fetch_ahead(y);
+            w2v::PairCall c[2];
+            InferDoc* xy[2] = {&x, &y};
+            for (int j = 0; j < 2; ++j) {
+                InferDoc& z = *xy[j];
+                const std::size_t q = std::size_t(z.i++ - z.i0);
+                c[j] = w2v::PairCall{z.v, z.rows.data() + q * stride, z.n_rows[q], z.alpha,
+                                     z.alpha != 0.0f ? z.o : &measuring};
+            }
+            double l[2];
+            k.pair2(c, p.dim, l);
+            x.l += l[0];
+            y.l += l[1];
+        };
+        // Starts the next documents of this thread's share in x until one has an example
+        // to compute; false when the share is exhausted.
+        std::size_t next_doc = mine.first;
+        auto load = [&](InferDoc& x) {
+            while (next_doc < mine.second) {
+                const std::size_t s = next_doc++;
+                x.s = s;
+                x.a = std::size_t(d.offsets[s]);
+                x.b = s + 1 < n ? std::size_t(d.offsets[s + 1]) : d.n_ids;
+                x.v = out + s * p.dim;
+                epochs_used[s] = 0;
+                loss[s] = std::nan("");
+                converged[s] = 0;
+                if (x.a == x.b) {
+                    std::fill(x.v, x.v + p.dim, 0.0f);
+                    continue;
+                }
+                const std::uint64_t seed = words_stream(p.seed, d.ids + x.a, x.b - x.a);
+                x.rng = SplitMix64{seed};
+                // gensim's start: uniform, width 1 / dim (the draws in order, then the
+                // divisions as one vector loop)
+                for (std::size_t i = 0; i < p.dim; ++i) start[i] = x.rng.uniform() - 0.5;
+                for (std::size_t i = 0; i < p.dim; ++i)
+                    x.v[i] = float(start[i] / double(p.dim));
+                // With tol, the loss watched and reported is the document's objective on one
+                // fixed sample (its own stream, replayed), so it moves only when the vector
+                // does; without, the last epoch's loss as trained (the only epoch that sums
+                // it).
+                x.probe = seed ^ 0x5EEDF1C5EEDF1C5Eull;
+                x.epoch = 0;
+                x.first = x.prev = std::nan("");
+                begin_pass(x, p.tol > 0 ? InferDoc::Pass::First : InferDoc::Pass::Train);
+                if (next_block(x)) return true;
+            }
+            return false;
+        };
+        // A document leaves its slot when done; the next one of the share takes it.
+        auto done = [&](InferDoc& x) { return !(x.i < x.i1 || next_block(x) || load(x)); };
+        const bool paired = !p.dm && p.negative + 1 <= w2v::kFrozenTargets;
+        InferDoc* live[kSlots];
+        int n_live = 0;
+        for (InferDoc& x : slots)
+            if (load(x)) live[n_live++] = &x;
+        while (n_live > 0) {
+            if (paired && n_live == 2)
+                example2(*live[0], *live[1]);
+            else
+                for (int j = 0; j < n_live; ++j) example(*live[j]);
+            for (int j = n_live - 1; j >= 0; --j)
+                if (done(*live[j])) live[j] = live[--n_live];
         }
     });
 }

@@ -30,6 +30,17 @@ struct Options {
     bool freeze_out = false;       // read the output rows, never write them
 };
 
+// One skip-gram example with frozen outputs, for frozen_pair2: the input row, its n <=
+// kFrozenTargets target rows, the rate and the options (o->freeze_out set).
+struct PairCall {
+    float* l1;
+    float* const* rows;
+    int n;
+    float alpha;
+    const Options* o;
+};
+constexpr int kFrozenTargets = 8;
+
 // word2vec's inner loops (word2vec_rules.hpp, compiled per ISA in word2vec_isa.cpp) on
 // rows given by pointer; each returns the loss of its targets.
 struct W2vOps {
@@ -37,6 +48,13 @@ struct W2vOps {
                    std::size_t dim, const Options& o);
     double (*cbow)(float* const* ctx, int n_ctx, bool mean, float* const* rows, int n,
                    float alpha, float* neu1, float* work, std::size_t dim, const Options& o);
+    // Two such examples on different input rows, side by side (Doc2Vec's inference of two
+    // documents); their losses into loss[0] and loss[1].  The bits of two pair calls.
+    void (*pair2)(const PairCall* calls, std::size_t dim, double* loss);
+    // The scores h . rows[d] of n <= kFrozenTargets rows in dot16's order (what pair and
+    // pair2 score frozen targets with) into f[0, kFrozenTargets), 32-byte aligned, the
+    // lanes past n zero.
+    void (*scores)(const float* h, float* const* rows, int n, std::size_t dim, float* f);
 };
 
 // The table of the instruction set in use.
@@ -76,11 +94,13 @@ int draw_targets(const losses::AliasTable& negatives, SplitMix64& rng, int negat
                  std::size_t word, float** rows) {
     rows[0] = out(word);
     int k = 1;
+    SplitMix64 r = rng;  // in a register: the stores to rows cannot reach it
     for (int d = 0; d < negative; ++d) {
-        const std::size_t t = negatives.draw(rng.next());
+        const std::size_t t = negatives.draw(r.next());
         if (t == word) continue;
         rows[k++] = out(t);
     }
+    rng = r;
     return k;
 }
 

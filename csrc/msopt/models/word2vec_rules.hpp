@@ -57,46 +57,86 @@ inline void targets_step(const float* h, float* const* rows, int n, float alpha,
     }
 }
 
-constexpr int kFused = 8;  // frozen outputs: the most targets frozen_pair takes
+constexpr int kFused = w2v::kFrozenTargets;  // frozen outputs: the most targets frozen_pair takes
+
+// The dot16 scores of h with rows[0, n), 1 <= n <= 4, as the lanes of a vector.
+inline simd::F4 scores4(const float* h, float* const* rows, int n, std::size_t dim) {
+    switch (n) {
+        case 4: return simd::dot16_rows4<4>(h, rows, dim);
+        case 3: return simd::dot16_rows4<3>(h, rows, dim);
+        case 2: return simd::dot16_rows4<2>(h, rows, dim);
+        default: return simd::dot16_rows4<1>(h, rows, dim);
+    }
+}
+
+// The scores of frozen_pair's n <= kFused targets, lanes past n zero, stored at once (the
+// gradient step reads them as a vector).
+void frozen_scores(const float* l1, float* const* rows, int n, std::size_t dim, float* f) {
+    static_assert(kFused == 2 * 4 && losses::kNsLanes == kFused);
+    const simd::F4 lo = scores4(l1, rows, std::min(n, 4), dim);
+    const simd::F4 hi = n > 4 ? scores4(l1, rows + 4, n - 4, dim) : simd::F4{};
+    const simd::F8 all = __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
+    std::memcpy(f, &all, sizeof all);
+}
+
+// l1 += sum g[d] rows[d] over the targets with g != 0 (a saturated sigmoid adds nothing,
+// as in targets_step), in one pass.
+inline void frozen_update(float* l1, float* const* rows, int n, const float* g,
+                          std::size_t dim) {
+    float gs[kFused];
+    const float* rs[kFused];
+    int m = 0;
+    for (int d = 0; d < n; ++d)
+        if (g[d] != 0.0f) {
+            gs[m] = g[d];
+            rs[m++] = rows[d];
+        }
+    switch (m) {
+        case 8: simd::add_rows<8>(gs, rs, l1, dim); break;
+        case 7: simd::add_rows<7>(gs, rs, l1, dim); break;
+        case 6: simd::add_rows<6>(gs, rs, l1, dim); break;
+        case 5: simd::add_rows<5>(gs, rs, l1, dim); break;
+        case 4: simd::add_rows<4>(gs, rs, l1, dim); break;
+        case 3: simd::add_rows<3>(gs, rs, l1, dim); break;
+        case 2: simd::add_rows<2>(gs, rs, l1, dim); break;
+        case 1: simd::add_rows<1>(gs, rs, l1, dim); break;
+        default: break;
+    }
+}
 
 // Skip-gram with the output rows frozen (Doc2Vec's inference, a frozen syn1), n <= kFused:
-// the scores of all targets in passes of up to 4 rows, then l1 += sum g row in one pass,
-// without the work buffer; the bits of targets_step's frozen branch (its scores all come
-// from the same l1, and work's sum runs in the same order).
+// the scores of all targets (as one vector, in passes of up to 4 rows), then l1 += sum g
+// row in one pass, without the work buffer; the bits of targets_step's frozen branch (its
+// scores all come from the same l1, and work's sum runs in the same order).
 double frozen_pair(float* l1, float* const* rows, int n, float alpha, std::size_t dim,
                    const w2v::Options& o) {
     LossSum loss;
-    float f[kFused], g[kFused], gs[kFused];
-    const float* rs[kFused];
-    for (int d0 = 0; d0 < n; d0 += 4) {
-        switch (std::min(4, n - d0)) {
-            case 4: simd::dot16_rows<4>(l1, rows + d0, dim, f + d0); break;
-            case 3: simd::dot16_rows<3>(l1, rows + d0, dim, f + d0); break;
-            case 2: simd::dot16_rows<2>(l1, rows + d0, dim, f + d0); break;
-            default: simd::dot16_rows<1>(l1, rows + d0, dim, f + d0);
-        }
-    }
-    losses::ns_grads(f, n, true, alpha, o.table, o.loss ? &loss : nullptr, g);
-    if (!o.freeze_in) {
-        int m = 0;  // g = 0 (a saturated sigmoid) adds nothing, as in targets_step
-        for (int d = 0; d < n; ++d)
-            if (g[d] != 0.0f) {
-                gs[m] = g[d];
-                rs[m++] = rows[d];
-            }
-        switch (m) {
-            case 8: simd::add_rows<8>(gs, rs, l1, dim); break;
-            case 7: simd::add_rows<7>(gs, rs, l1, dim); break;
-            case 6: simd::add_rows<6>(gs, rs, l1, dim); break;
-            case 5: simd::add_rows<5>(gs, rs, l1, dim); break;
-            case 4: simd::add_rows<4>(gs, rs, l1, dim); break;
-            case 3: simd::add_rows<3>(gs, rs, l1, dim); break;
-            case 2: simd::add_rows<2>(gs, rs, l1, dim); break;
-            case 1: simd::add_rows<1>(gs, rs, l1, dim); break;
-            default: break;
-        }
-    }
+    alignas(32) float f[kFused];
+    float g[kFused];
+    frozen_scores(l1, rows, n, dim, f);
+    losses::ns_grads_lanes(f, n, true, alpha, o.table, o.loss ? &loss : nullptr, g);
+    if (!o.freeze_in) frozen_update(l1, rows, n, g, dim);
     return o.loss ? loss.value() : 0.0;
+}
+
+// Two frozen_pair calls on different vectors (two documents of an inference), stage by
+// stage side by side.  A document's examples form one long chain of latencies (its vector
+// is read by the scores and written by the update), which the core runs far below its
+// throughput; issued together, two chains overlap.  Each call keeps the bits it has alone.
+void frozen_pair2(const w2v::PairCall* c, std::size_t dim, double* loss) {
+    LossSum la, lb;
+    alignas(32) float fa[kFused], fb[kFused];
+    float ga[kFused], gb[kFused];
+    const w2v::PairCall& a = c[0];
+    const w2v::PairCall& b = c[1];
+    frozen_scores(a.l1, a.rows, a.n, dim, fa);
+    frozen_scores(b.l1, b.rows, b.n, dim, fb);
+    losses::ns_grads_lanes(fa, a.n, true, a.alpha, a.o->table, a.o->loss ? &la : nullptr, ga);
+    losses::ns_grads_lanes(fb, b.n, true, b.alpha, b.o->table, b.o->loss ? &lb : nullptr, gb);
+    if (!a.o->freeze_in) frozen_update(a.l1, a.rows, a.n, ga, dim);
+    if (!b.o->freeze_in) frozen_update(b.l1, b.rows, b.n, gb, dim);
+    loss[0] = a.o->loss ? la.value() : 0.0;
+    loss[1] = b.o->loss ? lb.value() : 0.0;
 }
 
 // Skip-gram: the input row l1 predicts the word and not the negatives; l1 takes the

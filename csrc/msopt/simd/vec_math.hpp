@@ -98,11 +98,14 @@ inline float dot16(const float* __restrict a, const float* __restrict b, std::si
     return s.sum(tail_dot(a, b, i, n));
 }
 
-// The dot16 of h with each of M rows, in one pass over h: each score has dot16's lanes and
-// order, so the bits of M dot16 calls.  (M <= 4 keeps the accumulators in registers.)
+// The dot16 of h with each of M <= 4 rows as the lanes of one vector (the lanes past M
+// zero), each lane with dot16's bits: its 16 lanes and tail added in the same order, the
+// rows' reductions side by side through transposes instead of one chain of shuffles and
+// scalar adds per row, and the scores left in a register (stored one by one, they would
+// be read back as a vector only after the stores drained).
 template <int M>
-inline void dot16_rows(const float* __restrict h, const float* const* rows, std::size_t n,
-                       float* f) {
+inline F4 dot16_rows4(const float* __restrict h, const float* const* rows, std::size_t n) {
+    static_assert(M >= 1 && M <= 4);
     Lanes16 s[M];
     std::size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -110,8 +113,45 @@ inline void dot16_rows(const float* __restrict h, const float* const* rows, std:
 #pragma GCC unroll 4
         for (int d = 0; d < M; ++d) s[d].add_product(x, Lanes16::load(rows[d] + i));
     }
+    F8 t[4] = {};
 #pragma GCC unroll 4
-    for (int d = 0; d < M; ++d) f[d] = s[d].sum(tail_dot(h, rows[d], i, n));
+    for (int d = 0; d < M; ++d) t[d] = s[d].halves();  // lane j + lane j + 8
+    // lane j + lane j + 4: rows 0 and 1 in u01, rows 2 and 3 in u23
+    const F8 u01 = __builtin_shufflevector(t[0], t[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+                   __builtin_shufflevector(t[0], t[1], 4, 5, 6, 7, 12, 13, 14, 15);
+    const F8 u23 = __builtin_shufflevector(t[2], t[3], 0, 1, 2, 3, 8, 9, 10, 11) +
+                   __builtin_shufflevector(t[2], t[3], 4, 5, 6, 7, 12, 13, 14, 15);
+    // (lane 0 + lane 2) + (lane 1 + lane 3), row d in lane d
+    const F4 ac = __builtin_shufflevector(u01, u23, 0, 4, 8, 12) +
+                  __builtin_shufflevector(u01, u23, 2, 6, 10, 14);
+    const F4 bd = __builtin_shufflevector(u01, u23, 1, 5, 9, 13) +
+                  __builtin_shufflevector(u01, u23, 3, 7, 11, 15);
+    // The tail as tail_dot: products four at a time, each row's added in order.
+    F4 tail = {};
+    for (; i + 4 <= n; i += 4) {
+        F4 x, p[4] = {};
+        std::memcpy(&x, h + i, sizeof x);
+#pragma GCC unroll 4
+        for (int d = 0; d < M; ++d) {
+            F4 y;
+            std::memcpy(&y, rows[d] + i, sizeof y);
+            p[d] = x * y;
+        }
+        const F4 t0 = __builtin_shufflevector(p[0], p[1], 0, 4, 1, 5);
+        const F4 t1 = __builtin_shufflevector(p[0], p[1], 2, 6, 3, 7);
+        const F4 t2 = __builtin_shufflevector(p[2], p[3], 0, 4, 1, 5);
+        const F4 t3 = __builtin_shufflevector(p[2], p[3], 2, 6, 3, 7);
+        tail = (((tail + __builtin_shufflevector(t0, t2, 0, 1, 4, 5)) +
+                 __builtin_shufflevector(t0, t2, 2, 3, 6, 7)) +
+                __builtin_shufflevector(t1, t3, 0, 1, 4, 5)) +
+               __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+    }
+    for (; i < n; ++i) {
+        F4 y = {};
+        for (int d = 0; d < M; ++d) y[d] = h[i] * rows[d][i];
+        tail += y;
+    }
+    return (ac + bd) + tail;
 }
 
 // Elements [i, i + width of V) of add_rows.  V: FW, F8, F4 or float.
@@ -210,7 +250,9 @@ inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 // sigmoid(f) from e = exp(-|f|) (computed beforehand, e.g. by vexp over a block):
 // 1 / (1 + e) for f >= 0, e / (1 + e) below, no overflow and no cancellation.
 inline float sigmoid_from_exp(float f, float e) {
-    return f >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    // One division with the numerator chosen: no branch on the sign, which is a coin flip
+    // for the negatives of word2vec.
+    return (f >= 0 ? 1.0f : e) / (1.0f + e);
 }
 
 // word2vec.c's table sigmoid: kTableSize entries over [-6, 6), saturating outside.

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <stdexcept>
+#include <functional>
+#include <cstdint>
 
 namespace msopt::text {
 
@@ -35,20 +38,51 @@ std::size_t Vocab::finalize(std::int64_t min_count, std::size_t max_vocab) {
     if (max_vocab && keep.size() > max_vocab) keep.resize(max_vocab);
     words_.clear();
     counts_.clear();
-    index_.clear();
     for (const auto* kv : keep) {
-        index_.emplace(kv->first, std::int64_t(words_.size()));
         words_.push_back(kv->first);
         counts_.push_back(kv->second.count);
     }
+    index_words();
     seen_.clear();
     finalized_ = true;
     return words_.size();
 }
 
+namespace {
+std::uint64_t word_hash(std::string_view w) { return std::hash<std::string_view>{}(w); }
+}  // namespace
+
+void Vocab::index_words() {
+    if (words_.size() >= std::size_t(UINT32_MAX))
+        throw std::length_error("vocabulary: at most 2^32 - 2 words");
+    std::size_t n = 16;
+    while (n < 2 * words_.size()) n *= 2;
+    slots_.assign(n, Slot{});
+    const std::size_t mask = n - 1;
+    for (std::size_t i = 0; i < words_.size(); ++i) {
+        const std::uint64_t h = word_hash(words_[i]);
+        const auto tag = std::uint32_t(h >> 32);
+        for (std::size_t k = std::size_t(h) & mask;; k = (k + 1) & mask) {
+            const Slot s = slots_[k];
+            if (!s.id1) {
+                slots_[k] = Slot{std::uint32_t(i + 1), tag};
+                break;
+            }
+            if (s.tag == tag && words_[s.id1 - 1] == words_[i]) break;  // a repeat: the first id
+        }
+    }
+}
+
 std::int64_t Vocab::id(std::string_view w) const {
-    auto it = index_.find(std::string(w));
-    return it == index_.end() ? -1 : it->second;
+    if (slots_.empty()) return -1;
+    const std::uint64_t h = word_hash(w);
+    const auto tag = std::uint32_t(h >> 32);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t k = std::size_t(h) & mask;; k = (k + 1) & mask) {
+        const Slot s = slots_[k];
+        if (!s.id1) return -1;
+        if (s.tag == tag && std::string_view(words_[s.id1 - 1]) == w) return s.id1 - 1;
+    }
 }
 
 void Vocab::encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
@@ -78,8 +112,7 @@ void Vocab::assign(std::vector<std::string> words, std::vector<std::int64_t> cou
     words_ = std::move(words);
     counts_ = std::move(counts);
     total_ = total;
-    index_.clear();
-    for (std::size_t i = 0; i < words_.size(); ++i) index_.emplace(words_[i], std::int64_t(i));
+    index_words();
     seen_.clear();
     finalized_ = true;
 }

@@ -63,7 +63,14 @@ class Vocab {
         std::size_t first = 0;
     };
     std::unordered_map<std::string, Entry> seen_;
-    std::unordered_map<std::string, std::int64_t> index_;
+    // The ids by word: open addressing over a power-of-two table at most half full, each
+    // slot the id + 1 (0: empty) and the top half of the word's hash (most misses and
+    // collisions are told apart without reading the word).
+    struct Slot {
+        std::uint32_t id1 = 0, tag = 0;
+    };
+    std::vector<Slot> slots_;
+    void index_words();
     std::vector<std::string> words_;
     std::vector<std::int64_t> counts_;
     std::int64_t total_ = 0;

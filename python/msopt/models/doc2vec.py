@@ -620,40 +620,60 @@ class Doc2Vec(GensimNames, ParamsMixin):
         seed = check_seed("seed", self.seed if seed is None else seed)
         threads = check_int("threads", self.threads if threads is None else threads, 1,
                             none=True, hi=MAX_THREADS) or _core.get_num_threads()
-        lines = _lines(documents)
-        empty = next((i for i, line in enumerate(lines) if not line or line.isspace()), None)
-        if empty is not None:
-            raise ValueError(f"documents[{empty}]: empty; a document needs at least one token")
-        ids, offsets = (self.vocab.encode(lines) if lines
-                        else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-        n, dim = len(lines), self.vectors.shape[1]
+        n, ids, offsets = self._encode(documents)
+        dim = self.vectors.shape[1]
         V = len(self.vocab)
         words, syn1 = self.vectors[:V], self.syn1neg
-        out = np.zeros((n, dim), np.float32)
-        used = np.zeros(n, np.int32)
-        loss = np.full(n, np.nan)
-        converged = np.zeros(n, bool)
         # Chunks of documents, about CHUNK_WORK words x epochs per thread each.
         starts = np.r_[offsets, len(ids)]
         draws = self._draws()
+        parts = []
         b = 0
         step = max(1, CHUNK_WORK * threads // max_epochs)
         while b < n:
             e = min(n, max(b + 1, int(np.searchsorted(starts, starts[b] + step, side="left"))))
             sub_ids = ids[starts[b]:starts[e]]
-            v, u, lo, c = _core.doc2vec_infer(
+            parts.append(_core.doc2vec_infer(
                 sub_ids, offsets[b:e] - starts[b], draws, words, syn1,
                 int(self.window), int(self.negative), float(self.sample), float(lr),
                 float(min_lr), int(seed), int(threads), bool(self.dm), int(epochs),
-                int(max_epochs), tol=float(tol or 0.0))
-            out[b:e], used[b:e], loss[b:e], converged[b:e] = v, u, lo, c
+                int(max_epochs), tol=float(tol or 0.0)))
             b = e
+        if len(parts) == 1:  # the usual case: the call's own arrays, no copy
+            out, used, loss, converged = parts[0]
+        elif parts:
+            out, used, loss, converged = (np.concatenate(x) for x in zip(*parts))
+        else:
+            out, used = np.zeros((0, dim), np.float32), np.zeros(0, np.int32)
+            loss, converged = np.zeros(0), np.zeros(0, bool)
         lost = np.flatnonzero(np.diff(starts) == 0)
         if len(lost):
             warnings.warn(f"documents[{lost[0]}]" + (f" and {len(lost) - 1} others"
                           if len(lost) > 1 else "") + " have no word in the vocabulary: "
                           "their vectors are zero", UserWarning, stacklevel=2)
         return out, InferInfo(used, loss, converged)
+
+    def _encode(self, documents: Any) -> tuple[int, np.ndarray, np.ndarray]:
+        """(n, ids, offsets) of the documents to infer; ValueError names an empty one."""
+        if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
+            raise TypeError(f"documents: expected a list of token lists, got "
+                            f"{type(documents).__name__}")
+        assert self.vocab is not None
+        docs = documents if isinstance(documents, list) else list(documents)
+        # Token lists and strs straight to the native vocabulary (no joined lines); other
+        # documents, and a lower-casing vocabulary, through the lines.
+        got = None if self.vocab.lower else self.vocab._built().encode_tokens(docs)
+        if got is None:
+            lines = _lines(docs)
+            empty = next((i for i, line in enumerate(lines)
+                          if not line or line.isspace()), -1)
+            ids, offsets = (self.vocab.encode(lines) if lines and empty < 0
+                            else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        else:
+            ids, offsets, empty = got
+        if empty >= 0:
+            raise ValueError(f"documents[{empty}]: empty; a document needs at least one token")
+        return len(docs), ids, offsets
 
     def infer_vector(self, doc_words: Any, epochs: int | None = None,
                      alpha: float | None = None, min_alpha: float | None = None
