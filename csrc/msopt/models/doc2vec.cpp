@@ -207,9 +207,9 @@ Result train(const Docs& d, const Sampler& sampler, std::size_t T, float* in, fl
 namespace {
 
 // One document of an inference call, walked one example at a time: a thread keeps
-// kSlots of them and, in PV-DBOW, takes an example of each together (W2vOps::pair2).  A
+// kSlots of them and, in PV-DBOW, takes an example of each together (W2vOps::pairs).  A
 // document's examples depend on each other through its vector (each reads what the one
-// before wrote), so one document alone runs as one long chain of latencies; two
+// before wrote), so one document alone runs as one long chain of latencies; different
 // documents' chains are independent and overlap.  Each document's arithmetic, draws and
 // order are those it has alone: its bits do not depend on its neighbours.
 struct InferDoc {
@@ -234,7 +234,7 @@ struct InferDoc {
     std::vector<float> work, neu1;
 };
 
-constexpr int kSlots = 2;  // documents side by side per thread
+constexpr int kSlots = w2v::kPairs;  // documents side by side per thread
 
 }  // namespace
 
@@ -387,22 +387,20 @@ void infer(const Docs& d, const Sampler& sampler, const float* words, const floa
                               x.alpha != 0.0f ? *x.o : measuring);
             }
         };
-        // PV-DBOW: example x.i of x and y.i of y together, as two example calls would.
-        auto example2 = [&](InferDoc& x, InferDoc& y) {
-            fetch_ahead(x);
-            fetch_ahead(y);
-            w2v::PairCall c[2];
-            InferDoc* xy[2] = {&x, &y};
-            for (int j = 0; j < 2; ++j) {
-                InferDoc& z = *xy[j];
+        // PV-DBOW: the next example of each live document, all together, as that many
+        // example calls would.
+        auto examples = [&](InferDoc* const* xs, int count) {
+            w2v::PairCall c[w2v::kPairs];
+            for (int j = 0; j < count; ++j) {
+                InferDoc& z = *xs[j];
+                fetch_ahead(z);
                 const std::size_t q = std::size_t(z.i++ - z.i0);
                 c[j] = w2v::PairCall{z.v, z.rows.data() + q * stride, z.n_rows[q], z.alpha,
                                      z.alpha != 0.0f ? z.o : &measuring};
             }
-            double l[2];
-            k.pair2(c, p.dim, l);
-            x.l += l[0];
-            y.l += l[1];
+            double l[w2v::kPairs];
+            k.pairs(c, count, p.dim, l);
+            for (int j = 0; j < count; ++j) xs[j]->l += l[j];
         };
         // Starts the next documents of this thread's share in x until one has an example
         // to compute; false when the share is exhausted.
@@ -448,8 +446,8 @@ void infer(const Docs& d, const Sampler& sampler, const float* words, const floa
         for (InferDoc& x : slots)
             if (load(x)) live[n_live++] = &x;
         while (n_live > 0) {
-            if (paired && n_live == 2)
-                example2(*live[0], *live[1]);
+            if (paired)
+                examples(live, n_live);
             else
                 for (int j = 0; j < n_live; ++j) example(*live[j]);
             for (int j = n_live - 1; j >= 0; --j)

@@ -30,7 +30,7 @@ struct Options {
     bool freeze_out = false;       // read the output rows, never write them
 };
 
-// One skip-gram example with frozen outputs, for frozen_pair2: the input row, its n <=
+// One skip-gram example with frozen outputs, for W2vOps::pairs: the input row, its n <=
 // kFrozenTargets target rows, the rate and the options (o->freeze_out set).
 struct PairCall {
     float* l1;
@@ -40,6 +40,7 @@ struct PairCall {
     const Options* o;
 };
 constexpr int kFrozenTargets = 8;
+constexpr int kPairs = 4;  // the most examples W2vOps::pairs takes at once
 
 // word2vec's inner loops (word2vec_rules.hpp, compiled per ISA in word2vec_isa.cpp) on
 // rows given by pointer; each returns the loss of its targets.
@@ -48,11 +49,12 @@ struct W2vOps {
                    std::size_t dim, const Options& o);
     double (*cbow)(float* const* ctx, int n_ctx, bool mean, float* const* rows, int n,
                    float alpha, float* neu1, float* work, std::size_t dim, const Options& o);
-    // Two such examples on different input rows, side by side (Doc2Vec's inference of two
-    // documents); their losses into loss[0] and loss[1].  The bits of two pair calls.
-    void (*pair2)(const PairCall* calls, std::size_t dim, double* loss);
+    // 1 <= count <= kPairs such examples on different input rows, side by side (Doc2Vec's
+    // inference of several documents); their losses into loss[0, count).  The bits of
+    // count pair calls.
+    void (*pairs)(const PairCall* calls, int count, std::size_t dim, double* loss);
     // The scores h . rows[d] of n <= kFrozenTargets rows in dot16's order (what pair and
-    // pair2 score frozen targets with) into f[0, kFrozenTargets), 32-byte aligned, the
+    // pairs score frozen targets with) into f[0, kFrozenTargets), 32-byte aligned, the
     // lanes past n zero.
     void (*scores)(const float* h, float* const* rows, int n, std::size_t dim, float* f);
 };

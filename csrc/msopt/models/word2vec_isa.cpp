@@ -5,6 +5,6 @@
 namespace msopt::w2v {
 
 MSOPT_ISA_TABLE(W2vOps, kernels) = {rules::w2v_pair, rules::w2v_cbow,
-                                     rules::frozen_pair2, rules::frozen_scores};
+                                     rules::frozen_pairs, rules::frozen_scores};
 
 }  // namespace msopt::w2v

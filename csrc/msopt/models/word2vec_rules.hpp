@@ -79,6 +79,22 @@ void frozen_scores(const float* l1, float* const* rows, int n, std::size_t dim, 
     std::memcpy(f, &all, sizeof all);
 }
 
+// l1 += sum g[d] rows[d], d in [0, m), m <= kFused, in one pass (add_rows).
+inline void gs_rows(float* l1, const float* const* rows, int m, const float* g,
+                    std::size_t dim) {
+    switch (m) {
+        case 8: simd::add_rows<8>(g, rows, l1, dim); break;
+        case 7: simd::add_rows<7>(g, rows, l1, dim); break;
+        case 6: simd::add_rows<6>(g, rows, l1, dim); break;
+        case 5: simd::add_rows<5>(g, rows, l1, dim); break;
+        case 4: simd::add_rows<4>(g, rows, l1, dim); break;
+        case 3: simd::add_rows<3>(g, rows, l1, dim); break;
+        case 2: simd::add_rows<2>(g, rows, l1, dim); break;
+        case 1: simd::add_rows<1>(g, rows, l1, dim); break;
+        default: break;
+    }
+}
+
 // l1 += sum g[d] rows[d] over the targets with g != 0 (a saturated sigmoid adds nothing,
 // as in targets_step), in one pass.
 inline void frozen_update(float* l1, float* const* rows, int n, const float* g,
@@ -86,22 +102,21 @@ inline void frozen_update(float* l1, float* const* rows, int n, const float* g,
     float gs[kFused];
     const float* rs[kFused];
     int m = 0;
-    for (int d = 0; d < n; ++d)
+    while (m < n && g[m] != 0.0f) ++m;
+    if (m == n) {  // the usual case: every target moves l1
+        gs_rows(l1, rows, n, g, dim);
+        return;
+    }
+    for (int d = 0; d < m; ++d) {
+        gs[d] = g[d];
+        rs[d] = rows[d];
+    }
+    for (int d = m; d < n; ++d)
         if (g[d] != 0.0f) {
             gs[m] = g[d];
             rs[m++] = rows[d];
         }
-    switch (m) {
-        case 8: simd::add_rows<8>(gs, rs, l1, dim); break;
-        case 7: simd::add_rows<7>(gs, rs, l1, dim); break;
-        case 6: simd::add_rows<6>(gs, rs, l1, dim); break;
-        case 5: simd::add_rows<5>(gs, rs, l1, dim); break;
-        case 4: simd::add_rows<4>(gs, rs, l1, dim); break;
-        case 3: simd::add_rows<3>(gs, rs, l1, dim); break;
-        case 2: simd::add_rows<2>(gs, rs, l1, dim); break;
-        case 1: simd::add_rows<1>(gs, rs, l1, dim); break;
-        default: break;
-    }
+    gs_rows(l1, rs, m, gs, dim);
 }
 
 // Skip-gram with the output rows frozen (Doc2Vec's inference, a frozen syn1), n <= kFused:
@@ -119,24 +134,36 @@ double frozen_pair(float* l1, float* const* rows, int n, float alpha, std::size_
     return o.loss ? loss.value() : 0.0;
 }
 
-// Two frozen_pair calls on different vectors (two documents of an inference), stage by
-// stage side by side.  A document's examples form one long chain of latencies (its vector
-// is read by the scores and written by the update), which the core runs far below its
-// throughput; issued together, two chains overlap.  Each call keeps the bits it has alone.
-void frozen_pair2(const w2v::PairCall* c, std::size_t dim, double* loss) {
-    LossSum la, lb;
-    alignas(32) float fa[kFused], fb[kFused];
-    float ga[kFused], gb[kFused];
-    const w2v::PairCall& a = c[0];
-    const w2v::PairCall& b = c[1];
-    frozen_scores(a.l1, a.rows, a.n, dim, fa);
-    frozen_scores(b.l1, b.rows, b.n, dim, fb);
-    losses::ns_grads_lanes(fa, a.n, true, a.alpha, a.o->table, a.o->loss ? &la : nullptr, ga);
-    losses::ns_grads_lanes(fb, b.n, true, b.alpha, b.o->table, b.o->loss ? &lb : nullptr, gb);
-    if (!a.o->freeze_in) frozen_update(a.l1, a.rows, a.n, ga, dim);
-    if (!b.o->freeze_in) frozen_update(b.l1, b.rows, b.n, gb, dim);
-    loss[0] = a.o->loss ? la.value() : 0.0;
-    loss[1] = b.o->loss ? lb.value() : 0.0;
+// Up to kPairs frozen_pair calls on different vectors (documents of an inference), stage
+// by stage side by side.  A document's examples form one long chain of latencies (its
+// vector is read by the scores and written by the update), which the core runs far below
+// its throughput; issued together, the chains overlap.  Each call keeps the bits it has
+// alone.
+template <int N>
+void frozen_pairs_n(const w2v::PairCall* c, std::size_t dim, double* loss) {
+    LossSum l[N];
+    alignas(32) float f[N][kFused];
+    float g[N][kFused];
+#pragma GCC unroll 4
+    for (int j = 0; j < N; ++j) frozen_scores(c[j].l1, c[j].rows, c[j].n, dim, f[j]);
+#pragma GCC unroll 4
+    for (int j = 0; j < N; ++j)
+        losses::ns_grads_lanes(f[j], c[j].n, true, c[j].alpha, c[j].o->table,
+                               c[j].o->loss ? &l[j] : nullptr, g[j]);
+#pragma GCC unroll 4
+    for (int j = 0; j < N; ++j)
+        if (!c[j].o->freeze_in) frozen_update(c[j].l1, c[j].rows, c[j].n, g[j], dim);
+    for (int j = 0; j < N; ++j) loss[j] = c[j].o->loss ? l[j].value() : 0.0;
+}
+
+void frozen_pairs(const w2v::PairCall* c, int count, std::size_t dim, double* loss) {
+    static_assert(w2v::kPairs == 4);
+    switch (count) {
+        case 4: frozen_pairs_n<4>(c, dim, loss); break;
+        case 3: frozen_pairs_n<3>(c, dim, loss); break;
+        case 2: frozen_pairs_n<2>(c, dim, loss); break;
+        default: frozen_pairs_n<1>(c, dim, loss);
+    }
 }
 
 // Skip-gram: the input row l1 predicts the word and not the negatives; l1 takes the
