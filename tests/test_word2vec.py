@@ -203,6 +203,44 @@ def test_frozen_scores_are_dot16_on_every_isa(dim):
         _core.frozen_scores(h, np.zeros((2, dim + 1), np.float32))
 
 
+def test_a_sampler_stands_for_the_counts():
+    """A Word2VecSampler built once gives the bits of the counts chunk after chunk, and
+    refuses a call with another sample or a bad construction."""
+    lines, _, _ = _topic_corpus(3, 200)
+    vocab = msopt.text.Vocabulary(min_count=1).fit(lines)
+    ids, offsets = vocab.encode(lines)
+    counts = vocab.counts
+    V, dim = len(counts), 7
+    rng = np.random.default_rng(0)
+    syn0 = rng.uniform(-0.1, 0.1, (V, dim)).astype(np.float32)
+    sampler = _core.Word2VecSampler(counts, 1e-2)
+    assert (sampler.size, sampler.sample) == (V, 0.01)
+    assert repr(sampler) == f"Word2VecSampler({V} words, sample=0.01)"
+    out = []
+    for c in (counts, sampler):
+        a, b = syn0.copy(), np.zeros_like(syn0)
+        corpus = _core.RaggedIds(ids, offsets, V)
+        resume = np.zeros((1, 4 + 2 * 2), np.int64)
+        done = 0
+        while done < 2:  # chunks of 500 words
+            losses, _, _, _, done = _core.word2vec_train_chunk(
+                corpus, c, a, b, 3, 4, 1e-2, 0.05, 1e-3, 2, 5, 1, resume, 500)
+        out.append((a, b, losses))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    np.testing.assert_array_equal(out[0][2], out[1][2])
+    corpus = _core.RaggedIds(ids, offsets, V)
+    resume = np.zeros((1, 4 + 2 * 2), np.int64)
+    with pytest.raises(ValueError, match="sample: the Word2VecSampler was built with "
+                                         "sample=0.01, the call has 0.001"):
+        _core.word2vec_train_chunk(corpus, sampler, syn0.copy(), syn0.copy(), 3, 4, 1e-3,
+                                   0.05, 1e-3, 2, 5, 1, resume, 500)
+    with pytest.raises(ValueError, match="sample"):
+        _core.Word2VecSampler(counts, -1.0)
+    with pytest.raises(ValueError, match="counts"):
+        _core.Word2VecSampler(np.zeros(3, np.int64), 0.0)
+
+
 def test_cbow_learns_the_topics():
     lines, animals, tools = _topic_corpus()
     for mean in (1, 0):

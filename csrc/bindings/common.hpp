@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -315,6 +316,48 @@ inline ArrayView private_array(py::handle o, const Name& name, const Want& w, Co
 // A private copy of a 1-D C-contiguous int64 array (ids, offsets, labels, indices).
 inline ArrayView private_int64_vector(py::handle o, const char* name, Copies& copies) {
     return private_array(o, name, Want{kI64, 1}, copies);
+}
+
+// Word counts (word2vec, Doc2Vec): a private int64 copy, every count >= 1, fewer than
+// 2^31 words; their number into V.
+inline const std::int64_t* word_counts(py::handle counts_a, Copies& copies, std::size_t& V) {
+    const ArrayView cv = private_int64_vector(counts_a, "counts", copies);
+    V = std::size_t(cv.shape[0]);
+    if (V >= std::size_t(INT32_MAX))
+        throw std::invalid_argument("counts: at most 2^31 - 2 words are supported");
+    const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
+    for (std::size_t w = 0; w < V; ++w)
+        if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");
+    return counts;
+}
+
+// repr(x) of a Python float, for messages.
+inline std::string repr_float(double x) { return py::repr(py::float_(x)).cast<std::string>(); }
+
+// A sampler class (word2vec's w2v::Sampler, Doc2Vec's d2v::Sampler: S(counts, V, sample),
+// size(), sample()) as msopt._core.<name>: the counts copied and checked with the GIL held,
+// the tables built without it.
+template <class S>
+void register_sampler(py::module_& m, const char* name, const char* doc) {
+    const std::string label(name);
+    py::class_<S>(m, name, doc)
+        .def(py::init([](py::handle counts_a, double sample) {
+                 if (!(sample >= 0) || !std::isfinite(sample))
+                     throw std::invalid_argument("sample: finite and >= 0 is required");
+                 Copies copies;
+                 std::size_t V = 0;
+                 const std::int64_t* counts = word_counts(counts_a, copies, V);
+                 py::gil_scoped_release nogil;  // the counts are a private copy
+                 return std::make_unique<S>(counts, V, sample);
+             }),
+             py::arg("counts"), py::arg("sample"))
+        .def_property_readonly("size", &S::size, "The number of words.")
+        .def_property_readonly("sample", &S::sample,
+                               "The subsampling threshold it was built with.")
+        .def("__repr__", [label](const S& s) {
+            return label + "(" + std::to_string(s.size()) + " words, sample=" +
+                   repr_float(s.sample()) + ")";
+        });
 }
 
 // -- typed enums at the boundary ------------------------------------------------------

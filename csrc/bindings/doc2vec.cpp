@@ -15,20 +15,6 @@ namespace {
 
 using bind::ArrayView;
 
-// The word counts: a private int64 copy, every count >= 1, fewer than 2^31 words.
-const std::int64_t* word_counts(py::handle counts_a, bind::Copies& copies, std::size_t& V) {
-    const ArrayView cv = bind::private_int64_vector(counts_a, "counts", copies);
-    V = std::size_t(cv.shape[0]);
-    if (V >= std::size_t(INT32_MAX))
-        throw std::invalid_argument("counts: at most 2^31 - 2 words are supported");
-    const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
-    for (std::size_t w = 0; w < V; ++w)
-        if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");
-    return counts;
-}
-
-std::string num(double x) { return py::repr(py::float_(x)).cast<std::string>(); }
-
 // The sampler a call draws from: `counts_a` itself when it is a Doc2VecSampler (built with
 // this `sample`), else one built into `own` from the counts it holds.
 const d2v::Sampler& sampler_for(py::handle counts_a, double sample, bind::Copies& copies,
@@ -37,12 +23,12 @@ const d2v::Sampler& sampler_for(py::handle counts_a, double sample, bind::Copies
         const auto& s = counts_a.cast<const d2v::Sampler&>();
         if (s.sample() != sample)
             throw std::invalid_argument("sample: the Doc2VecSampler was built with sample=" +
-                                        num(s.sample()) + ", the call has " +
-                                        num(sample));
+                                        bind::repr_float(s.sample()) + ", the call has " +
+                                        bind::repr_float(sample));
         return s;
     }
     std::size_t V = 0;
-    const std::int64_t* counts = word_counts(counts_a, copies, V);
+    const std::int64_t* counts = bind::word_counts(counts_a, copies, V);
     own = std::make_unique<d2v::Sampler>(counts, V, sample);
     return *own;
 }
@@ -195,28 +181,12 @@ py::tuple infer(py::handle ids_a, py::handle offsets_a, py::handle counts_a,
 }  // namespace
 
 void register_doc2vec(py::module_& m) {
-    py::class_<d2v::Sampler>(m, "Doc2VecSampler",
-                             "What Doc2Vec's walks draw from (subsampling's keep chances, the "
-                             "negatives' alias table), built once from a vocabulary's word "
-                             "counts and a subsampling threshold; doc2vec_train and "
-                             "doc2vec_infer take it in place of the counts.")
-        .def(py::init([](py::handle counts_a, double sample) {
-                 if (!(sample >= 0) || !std::isfinite(sample))
-                     throw std::invalid_argument("sample: finite and >= 0 is required");
-                 bind::Copies copies;
-                 std::size_t V = 0;
-                 const std::int64_t* counts = word_counts(counts_a, copies, V);
-                 py::gil_scoped_release nogil;  // the counts are a private copy
-                 return std::make_unique<d2v::Sampler>(counts, V, sample);
-             }),
-             py::arg("counts"), py::arg("sample"))
-        .def_property_readonly("size", &d2v::Sampler::size, "The number of words.")
-        .def_property_readonly("sample", &d2v::Sampler::sample,
-                               "The subsampling threshold it was built with.")
-        .def("__repr__", [](const d2v::Sampler& s) {
-            return "Doc2VecSampler(" + std::to_string(s.size()) + " words, sample=" +
-                   num(s.sample()) + ")";
-        });
+    bind::register_sampler<d2v::Sampler>(
+        m, "Doc2VecSampler",
+        "What Doc2Vec's walks draw from (subsampling's keep chances, the "
+        "negatives' alias table), built once from a vocabulary's word "
+        "counts and a subsampling threshold; doc2vec_train and "
+        "doc2vec_infer take it in place of the counts.");
     m.def("doc2vec_train", &train, py::arg("ids"), py::arg("offsets"), py::arg("tags"),
           py::arg("tag_offsets"), py::arg("counts"), py::arg("vectors"), py::arg("syn1"),
           py::arg("window"), py::arg("negative"), py::arg("sample"), py::arg("alpha"),

@@ -22,13 +22,24 @@ w2v::Result run(const bind::RaggedIds& corpus, py::handle counts_a, py::handle s
                bool table_sigmoid, bool compute_loss, bool deterministic,
                std::size_t round_words, bool freeze_input, bool freeze_output) {
     bind::Copies copies;
-    const ArrayView cv = bind::private_int64_vector(counts_a, "counts", copies);
+    std::unique_ptr<w2v::Sampler> own;
+    const w2v::Sampler* sampler = nullptr;
+    if (py::isinstance<w2v::Sampler>(counts_a)) {
+        sampler = &counts_a.cast<const w2v::Sampler&>();
+        if (sampler->sample() != sample)
+            throw std::invalid_argument("sample: the Word2VecSampler was built with sample=" +
+                                        bind::repr_float(sampler->sample()) + ", the call has " +
+                                        bind::repr_float(sample));
+    }
+    std::size_t V = 0;
+    const std::int64_t* counts = nullptr;  // without a sampler
+    if (sampler)
+        V = sampler->size();
+    else
+        counts = bind::word_counts(counts_a, copies, V);
     const bind::Want table{bind::kF32, 2, true};
     const ArrayView s0 = bind::array(syn0_a, "syn0", table);
     const ArrayView s1 = bind::array(syn1_a, "syn1", table);
-    const std::size_t V = std::size_t(cv.shape[0]);
-    if (V >= std::size_t(INT32_MAX))
-        throw std::invalid_argument("counts: at most 2^31 - 2 words are supported");
     bind::shape(s0, "syn0", {Py_ssize_t(V), -1}, " (one row per word in counts)");
     bind::shape(s1, "syn1", {Py_ssize_t(V), s0.shape[1]}, " (syn0's shape)");
     if (window < 1 || negative < 0 || negative > 1000 || epochs < 0 || threads < 1 ||
@@ -41,9 +52,6 @@ w2v::Result run(const bind::RaggedIds& corpus, py::handle counts_a, py::handle s
     corpus.check_rows(std::int64_t(V), "counts");
     const bind::Ragged g = corpus.view();
     const w2v::Corpus c{g.ids, g.n_ids, g.offsets, g.n};
-    const auto* counts = reinterpret_cast<const std::int64_t*>(cv.data);
-    for (std::size_t w = 0; w < V; ++w)
-        if (counts[w] < 1) throw std::invalid_argument("counts: every word needs a count >= 1");
     w2v::Params p;
     p.resume = bind::resume_rows(resume_a, threads, epochs, chunk);
     if (p.resume) p.chunk = chunk;
@@ -65,7 +73,12 @@ w2v::Result run(const bind::RaggedIds& corpus, py::handle counts_a, py::handle s
     p.freeze_input = freeze_input;
     p.freeze_output = freeze_output;
     py::gil_scoped_release nogil;
-    return w2v::train(c, counts, V, reinterpret_cast<float*>(s0.data),
+    if (!sampler) {  // the counts: a private copy, checked
+        own = std::make_unique<w2v::Sampler>(
+            counts, V, sample);
+        sampler = own.get();
+    }
+    return w2v::train(c, *sampler, reinterpret_cast<float*>(s0.data),
                       reinterpret_cast<float*>(s1.data), p);
 }
 
@@ -107,6 +120,12 @@ py::tuple train_chunk(const bind::RaggedIds& corpus, py::handle counts, py::hand
 }  // namespace
 
 void register_word2vec(py::module_& m) {
+    bind::register_sampler<w2v::Sampler>(
+        m, "Word2VecSampler",
+        "What Word2Vec's walks draw from (subsampling's keep chances, the "
+        "negatives' alias table), built once from a vocabulary's word "
+        "counts and sample; word2vec_train_chunk takes it in place of the "
+        "counts, so the chunks of a fit skip building it.");
     m.def(
         "frozen_scores",
         [](py::handle h_a, py::handle rows_a) {

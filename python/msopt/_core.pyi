@@ -212,9 +212,16 @@ class RaggedIds:
     def rows(self) -> int: ...
     def __len__(self) -> int: ...
 
+class Word2VecSampler:
+    def __init__(self, counts: npt.NDArray[np.int64], sample: float) -> None: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sample(self) -> float: ...
+
 def word2vec_train_chunk(
     corpus: RaggedIds,
-    counts: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64] | Word2VecSampler,
     syn0: npt.NDArray[np.float32],
     syn1: npt.NDArray[np.float32],
     window: int,

@@ -21,7 +21,7 @@ namespace {
 struct Shared {
     const Corpus& c;
     const Params& p;
-    Sampling draws;
+    const Sampling& draws;
     Options opt;
     std::size_t sentence_end(std::size_t s) const {
         return s + 1 < c.n_sentences ? std::size_t(c.offsets[s + 1]) : c.n_ids;
@@ -174,9 +174,19 @@ struct alignas(128) Walker {  // aligned: no cache line shared between threads
 
 }  // namespace
 
-Result train(const Corpus& c, const std::int64_t* counts, std::size_t V, float* syn0,
-             float* syn1, const Params& p) {
-    Shared sh{c, p, make_sampling(counts, V, p.sample), {}};
+struct Sampler::Draws {
+    Sampling s;
+};
+
+Sampler::Sampler(const std::int64_t* counts, std::size_t V, double sample)
+    : V_(V), sample_(sample), draws_(new Draws{make_sampling(counts, V, sample)}) {}
+
+Sampler::~Sampler() = default;
+
+Result train(const Corpus& c, const Sampler& sampler, float* syn0, float* syn1,
+             const Params& p) {
+    const std::size_t V = sampler.size();
+    Shared sh{c, p, sampler.draws().s, {}};
     static const std::vector<float> table = simd::make_sigmoid_table();
     sh.opt.table = p.table_sigmoid ? table.data() : nullptr;
     sh.opt.loss = p.compute_loss;

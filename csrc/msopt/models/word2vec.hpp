@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "../core/random.hpp"
@@ -148,9 +149,30 @@ struct Result {
     int epochs_done = 0;              // epochs every thread has finished
 };
 
+// What the walks draw from: subsampling's keep chances and the negatives' alias table of
+// a vocabulary's counts and a subsampling threshold (O(V), a pow per word: about 50 ms at
+// a million words).  Built once per fit and shared, read only, by its chunks.  (Doc2Vec
+// keeps its own, d2v::Sampler: each unit has its own copy of the tables' type.)
+class Sampler {
+  public:
+    Sampler(const std::int64_t* counts, std::size_t V, double sample);
+    ~Sampler();
+    Sampler(const Sampler&) = delete;
+    Sampler& operator=(const Sampler&) = delete;
+    std::size_t size() const { return V_; }
+    double sample() const { return sample_; }
+    struct Draws;  // Sampling (word2vec.cpp)
+    const Draws& draws() const { return *draws_; }
+
+  private:
+    std::size_t V_;
+    double sample_;
+    std::unique_ptr<Draws> draws_;
+};
+
 // syn0 (V x dim) input vectors, syn1 (V x dim) output vectors, both updated in place;
-// counts (V) the word frequencies (for subsampling and the negative distribution).
-Result train(const Corpus& corpus, const std::int64_t* counts, std::size_t vocab,
-                      float* syn0, float* syn1, const Params& p);
+// the sampler built from the word frequencies (V = its size) with p.sample.
+Result train(const Corpus& corpus, const Sampler& sampler, float* syn0, float* syn1,
+             const Params& p);
 
 }  // namespace msopt::w2v

@@ -406,11 +406,17 @@ class _Word2VecShard(_Shard):
         self.rows = self.units = len(ids)
         self.corpus = _core.RaggedIds(ids, offsets, V)
         self.counts, self.seed, self.est = vocab.counts, seed, est
+        self._sampler: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:  # the native sampler is rebuilt, not pickled
+        return {**self.__dict__, "_sampler": None}
 
     def step(self) -> None:
         est = self.est
+        if self._sampler is None:  # built once per shard, not every round
+            self._sampler = _core.Word2VecSampler(self.counts, float(est.sample))
         _core.word2vec_train_chunk(
-            self.corpus, self.counts, self.tables[0], self.tables[1], int(est.window),
+            self.corpus, self._sampler, self.tables[0], self.tables[1], int(est.window),
             int(est.negative), float(est.sample), float(est.lr), float(est.min_lr),
             self.epochs, self.seed, self.threads, self.resume, self.chunk, sg=bool(est.sg),
             cbow_mean=bool(est.cbow_mean), table_sigmoid=est.sigmoid == "table",
