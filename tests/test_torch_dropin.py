@@ -280,6 +280,68 @@ def test_scheduler_and_edits_reach_the_step():
     np.testing.assert_array_equal(p.detach().numpy(), q)
 
 
+@pytest.mark.parametrize("on", [0, 4])
+def test_momentum_turned_on_later_follows_torch(rng, on):
+    """SGD built without momentum, momentum set later (by hand, or by OneCycleLR, which
+    cycles it from the first step): the buffer starts then, as torch.optim's does."""
+    init = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    ours, theirs = _tensors(init), _tensors(init)
+    arrays = [a.copy() for a in init]
+    opt, topt = mt.SGD(ours, lr=0.05), torch.optim.SGD(theirs, lr=0.05)
+    nopt = msopt.SGD(arrays, lr=0.05)
+    for k in range(12):
+        if k == on:
+            for o in (opt, topt, nopt):
+                o.param_groups[0]["momentum"] = 0.9
+        grads = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+        _set_grads(ours, grads)
+        _set_grads(theirs, grads)
+        opt.step()
+        topt.step()
+        nopt.step(grads)
+    for t, u, a in zip(ours, theirs, arrays):
+        np.testing.assert_array_equal(t.detach().numpy(), a)
+        np.testing.assert_allclose(t.detach().numpy(), u.detach().numpy(), **TOL[np.float32])
+        np.testing.assert_allclose(opt.state[t]["momentum_buffer"].numpy(),
+                                   topt.state[u]["momentum_buffer"].numpy(),
+                                   **TOL[np.float32])
+    assert sorted(opt.state_dict()["state"][0]) == ["momentum_buffer"]
+    # OneCycleLR sets momentum on an SGD built without it
+    ours, theirs = _tensors(init), _tensors(init)
+    opts = [mt.SGD(ours, lr=0.05), torch.optim.SGD(theirs, lr=0.05)]
+    scheds = [torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.1, total_steps=10)
+              for o in opts]
+    for _ in range(8):
+        grads = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+        _set_grads(ours, grads)
+        _set_grads(theirs, grads)
+        for o, sch in zip(opts, scheds):
+            o.step()
+            sch.step()
+    for t, u in zip(ours, theirs):
+        np.testing.assert_allclose(t.detach().numpy(), u.detach().numpy(), **TOL[np.float32])
+
+
+def test_momentum_turned_on_later_by_a_refused_step_or_with_dampening():
+    """A refused step adds no buffer; with dampening the late buffer's first step would
+    differ from torch.optim's (its copy of the gradient), so that edit is refused."""
+    q = np.ones(3, np.float32)
+    nopt = msopt.SGD([q], lr=0.1)
+    nopt.param_groups[0]["momentum"] = 0.9
+    with pytest.raises(msopt.NonFiniteGradientError):
+        nopt.step([np.full(3, np.nan, np.float32)])
+    assert sorted(nopt.state[0]) == ["step"]
+    np.testing.assert_array_equal(q, 1.0)
+    nopt.step([np.ones(3, np.float32)])
+    np.testing.assert_array_equal(nopt.state[0]["momentum_buffer"], 1.0)
+    damp = msopt.SGD([np.ones(3, np.float32)], lr=0.1, dampening=0.5)
+    damp.param_groups[0]["momentum"] = 0.9
+    with pytest.raises(ValueError, match="asks for momentum != 0 but the optimizer was "
+                                         "built without that state"):
+        damp.step([np.ones(3, np.float32)])
+    assert sorted(damp.state[0]) == ["step"]
+
+
 def test_add_param_group_zero_grad_hooks_and_frozen_params():
     a = torch.ones(3, requires_grad=True)
     frozen = torch.ones(2)  # requires_grad=False: never has a gradient, skipped

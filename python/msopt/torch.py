@@ -366,6 +366,11 @@ class _Optimizer(torch.optim.Optimizer):
                         self._tensors[i].copy_(master)
                     self._master_version[i] = self._tensors[i]._version
         np.copyto(self._stepf, self._steps, casting="unsafe")
+        late = self._inner.__dict__.get("_late_count", 0)
+        if late != self.__dict__.get("_late_seen", 0):  # a state array added late (SGD's
+            self._late_seen = late                      # momentum turned on): link anew
+            self._state_of = self._inner.state
+            self._pending = np.arange(len(self._tensors))
         if self._pending.size:
             self._link_state()
         return loss

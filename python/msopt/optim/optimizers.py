@@ -578,8 +578,31 @@ class Optimizer:
     def _needs(self, c: dict[str, Any]) -> tuple[bool, ...]:
         return (True,) * len(self._slots)
 
+    def _late(self, c: dict[str, Any]) -> tuple[bool, ...]:
+        """Per slot: whether a group edited to need it after the start may get it then (as
+        zeros, at its next step), with torch.optim's result.  None by default: the step
+        refuses such an edit (torch.optim fails on it too)."""
+        return (False,) * len(self._slots)
+
     def _fill(self, slot: str, c: dict[str, Any]) -> float:
         return 0.0
+
+    def _add_late_states(self, gi: int, c: dict[str, Any]) -> None:
+        """The state arrays group ``gi`` needs since an edit and may get late (``_late``),
+        added as zeros; their places are noted so that a refused step removes them."""
+        needs, late = self._needs(c), self._late(c)
+        if not any(n and ok for n, ok in zip(needs, late)):
+            return
+        first = sum(len(ps) for ps in self._group_params[:gi])
+        fmt = self._format
+        for k, p in enumerate(self._group_params[gi]):
+            for s, (need, ok) in enumerate(zip(needs, late)):
+                at = (first + k) * _SLOTS + s
+                if need and ok and self._states[at] is None:
+                    self._states[at] = (fmt.zeros(p, s) if fmt.kind else
+                                        np.full_like(p, self._fill(self._slots[s], c)))
+                    self._added.append(at)
+                    self.__dict__["_late_count"] = self.__dict__.get("_late_count", 0) + 1
 
     # -- checking hyperparameters ------------------------------------------------------
     def _checked_values(self, group: Mapping[str, Any], where: str, dtype: np.dtype[Any]
@@ -639,6 +662,7 @@ class Optimizer:
             if tracked:
                 g._dirty = True  # still to be checked: the next step raises again
             raise
+        self._add_late_states(gi, c)
         if not tracked:  # a plain dict put in by hand: checked at every step
             return self._hyper(c)
         self._keep(g, c, self._group_dtypes[gi])
@@ -742,11 +766,18 @@ class Optimizer:
         """
         # A private list: other threads may edit the caller's.
         grads = list(grads) if type(grads) is list else _grad_list(grads)
-        hypers = self._native_hypers()
-        finite, norm, _ = _core.optimizer_step(
-            self._algo, self._params, grads, self._states, self._steps, hypers, self._sizes,
-            self._max_grad_norm or 0.0, self._nonfinite != "ignore",
-            self._format.native(self._scales))
+        try:
+            hypers = self._native_hypers()
+            finite, norm, _ = _core.optimizer_step(
+                self._algo, self._params, grads, self._states, self._steps, hypers,
+                self._sizes, self._max_grad_norm or 0.0, self._nonfinite != "ignore",
+                self._format.native(self._scales))
+        except BaseException:
+            self._drop_added()
+            raise
+        if not finite and self._nonfinite != "skip":
+            self._drop_added()
+        self._added.clear()
         if finite:
             self.last_grad_norm = None if self._max_grad_norm is None else norm
         elif self._nonfinite == "skip":  # a step taken (and counted) as skipped
@@ -766,6 +797,25 @@ class Optimizer:
                     "such steps instead.")
             self.skipped_steps += 1
 
+    @property
+    def _added(self) -> list[int]:
+        """Places of the state arrays added late by the step under way (kept in the
+        instance dict on first use: optimizers pickled before it existed load too)."""
+        added: list[int] = self.__dict__.setdefault("_added_states", [])
+        return added
+
+    def _drop_added(self) -> None:
+        """A refused step changes nothing: the state arrays it added late go again (and
+        the groups are checked again at the next step, which adds them anew)."""
+        if not self._added:
+            return
+        for at in self._added:
+            self._states[at] = None
+        self._added.clear()
+        for g in self.param_groups:
+            if type(g) is ParamGroup:
+                g._dirty = True
+
     # -- state ---------------------------------------------------------------------
     def native_state(self) -> NativeState:
         """The optimizer's algorithm, hyperparameters, state arrays and step counters, for
@@ -780,9 +830,10 @@ class Optimizer:
             raise ValueError(f"state_dtype={self._format.dtype!r}: compressed optimizer state "
                              "is stepped by Optimizer.step only; this model's native training "
                              "loop needs state_dtype='float32'")
-        return NativeState(self._algo, self._native_hypers(), list(self._sizes),
-                           self._params, self._states, self._steps,
-                           self._max_grad_norm or 0.0)
+        hypers = self._native_hypers()
+        self._added.clear()  # the runner steps them: they stay
+        return NativeState(self._algo, hypers, list(self._sizes), self._params, self._states,
+                           self._steps, self._max_grad_norm or 0.0)
 
     @property
     def state(self) -> dict[int, dict[str, Any]]:
@@ -951,6 +1002,7 @@ class Optimizer:
                 dst = new_states[k] = np.empty(src.shape, src.dtype)
             np.copyto(dst, src)
         self._states = new_states
+        self._added.clear()
         self._steps[:] = steps
         for gi, (g, mine, c) in enumerate(zip(groups, self.param_groups, checked)):
             mine.update({k: v for k, v in g.items() if k != "params"})
@@ -1086,6 +1138,13 @@ class SGD(Optimizer):
 
     def _needs(self, c: dict[str, Any]) -> tuple[bool, ...]:
         return (c["momentum"] != 0,)
+
+    def _late(self, c: dict[str, Any]) -> tuple[bool, ...]:
+        # Momentum turned on after the start (a scheduler cycling it, OneCycleLR say): the
+        # buffer starts at zero, so its first step is momentum * 0 + g = g, torch.optim's
+        # copy of the gradient.  With dampening that step would be (1 - dampening) g
+        # instead, so such an edit is still refused.
+        return (c["dampening"] == 0,)
 
 
 @_documented
