@@ -207,12 +207,23 @@ def test_unknown_group_key():
 
 
 def test_option_needing_state_turned_on_later(rng):
+    """SGD's momentum buffer may start late (torch's rule); state that torch.optim also
+    needs from the start (AMSGrad's maximum) is refused, and nothing changes."""
     w = np.zeros(3)
     opt = msopt.SGD([w], lr=0.1)
     opt.param_groups[0]["momentum"] = 0.9
-    with pytest.raises(ValueError, match=r"params\[0\]: its group asks for momentum"):
-        opt.step([np.ones(3)])
-    assert not w.any()
+    opt.step([np.ones(3)])
+    np.testing.assert_array_equal(opt.state[0]["momentum_buffer"], 1.0)
+    np.testing.assert_allclose(w, -0.1)
+    v = np.zeros(3)
+    adam = msopt.Adam([v], lr=0.1)
+    adam.step([np.ones(3)])
+    before = (v.copy(), {k: np.copy(a) for k, a in adam.state[0].items()})
+    adam.param_groups[0]["amsgrad"] = True
+    with pytest.raises(ValueError, match=r"params\[0\]: its group asks for amsgrad"):
+        adam.step([np.ones(3)])
+    np.testing.assert_array_equal(v, before[0])
+    assert sorted(adam.state[0]) == sorted(before[1])
 
 
 def test_grads_as_single_array_refused():
