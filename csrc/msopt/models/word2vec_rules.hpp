@@ -102,36 +102,12 @@ inline void frozen_update(float* l1, float* const* rows, int n, const float* g,
     float gs[kFused];
     const float* rs[kFused];
     int m = 0;
-    while (m < n && g[m] != 0.0f) ++m;
-    if (m == n) {  // the usual case: every target moves l1
-        gs_rows(l1, rows, n, g, dim);
-        return;
-    }
-    for (int d = 0; d < m; ++d) {
-        gs[d] = g[d];
-        rs[d] = rows[d];
-    }
-    for (int d = m; d < n; ++d)
+    for (int d = 0; d < n; ++d)
         if (g[d] != 0.0f) {
             gs[m] = g[d];
             rs[m++] = rows[d];
         }
     gs_rows(l1, rs, m, gs, dim);
-}
-
-// Skip-gram with the output rows frozen (Doc2Vec's inference, a frozen syn1), n <= kFused:
-// the scores of all targets (as one vector, in passes of up to 4 rows), then l1 += sum g
-// row in one pass, without the work buffer; the bits of targets_step's frozen branch (its
-// scores all come from the same l1, and work's sum runs in the same order).
-double frozen_pair(float* l1, float* const* rows, int n, float alpha, std::size_t dim,
-                   const w2v::Options& o) {
-    LossSum loss;
-    alignas(32) float f[kFused];
-    float g[kFused];
-    frozen_scores(l1, rows, n, dim, f);
-    losses::ns_grads_lanes(f, n, true, alpha, o.table, o.loss ? &loss : nullptr, g);
-    if (!o.freeze_in) frozen_update(l1, rows, n, g, dim);
-    return o.loss ? loss.value() : 0.0;
 }
 
 // Up to kPairs frozen_pair calls on different vectors (documents of an inference), stage
@@ -154,6 +130,18 @@ void frozen_pairs_n(const w2v::PairCall* c, std::size_t dim, double* loss) {
     for (int j = 0; j < N; ++j)
         if (!c[j].o->freeze_in) frozen_update(c[j].l1, c[j].rows, c[j].n, g[j], dim);
     for (int j = 0; j < N; ++j) loss[j] = c[j].o->loss ? l[j].value() : 0.0;
+}
+
+// Skip-gram with the output rows frozen (Doc2Vec's inference, a frozen syn1), n <= kFused:
+// the scores of all targets (as one vector, in passes of up to 4 rows), then l1 += sum g
+// row in one pass, without the work buffer; the bits of targets_step's frozen branch (its
+// scores all come from the same l1, and work's sum runs in the same order).
+double frozen_pair(float* l1, float* const* rows, int n, float alpha, std::size_t dim,
+                   const w2v::Options& o) {
+    const w2v::PairCall c{l1, rows, n, alpha, &o};
+    double loss;
+    frozen_pairs_n<1>(&c, dim, &loss);
+    return loss;
 }
 
 void frozen_pairs(const w2v::PairCall* c, int count, std::size_t dim, double* loss) {

@@ -228,14 +228,19 @@ def _encode(vocab: Vocabulary, docs: list[list[str]]) -> tuple[np.ndarray, np.nd
     return ids, offsets
 
 
+def _doc_list(documents: Any) -> list[Any]:
+    """``documents`` as a list (TypeError for a str, bytes or a non-iterable)."""
+    if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
+        raise TypeError(f"documents: expected a list of token lists, got "
+                        f"{type(documents).__name__}")
+    return documents if isinstance(documents, list) else list(documents)
+
+
 def _lines(documents: Any) -> list[str]:
     """Each document's tokens joined by spaces (what the vocabulary encodes): a fast pass
     for token lists and strs; anything else, or a bad token, goes through
     _split_document, which names the document it refuses."""
-    if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
-        raise TypeError(f"documents: expected a list of token lists, got "
-                        f"{type(documents).__name__}")
-    docs = documents if isinstance(documents, list) else list(documents)
+    docs = _doc_list(documents)
     try:
         return [d if isinstance(d, str) else " ".join(d) for d in docs]
     except TypeError:
@@ -655,11 +660,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
 
     def _encode(self, documents: Any) -> tuple[int, np.ndarray, np.ndarray]:
         """(n, ids, offsets) of the documents to infer; ValueError names an empty one."""
-        if isinstance(documents, (str, bytes)) or not isinstance(documents, Iterable):
-            raise TypeError(f"documents: expected a list of token lists, got "
-                            f"{type(documents).__name__}")
         assert self.vocab is not None
-        docs = documents if isinstance(documents, list) else list(documents)
+        docs = _doc_list(documents)
         # Token lists and strs straight to the native vocabulary (no joined lines); other
         # documents, and a lower-casing vocabulary, through the lines.
         got = None if self.vocab.lower else self.vocab._built().encode_tokens(docs)

@@ -594,7 +594,7 @@ class Optimizer:
         if not any(n and ok for n, ok in zip(needs, late)):
             return
         first = sum(len(ps) for ps in self._group_params[:gi])
-        fmt = self._format
+        fmt, added = self._format, len(self._added)
         for k, p in enumerate(self._group_params[gi]):
             for s, (need, ok) in enumerate(zip(needs, late)):
                 at = (first + k) * _SLOTS + s
@@ -602,7 +602,8 @@ class Optimizer:
                     self._states[at] = (fmt.zeros(p, s) if fmt.kind else
                                         np.full_like(p, self._fill(self._slots[s], c)))
                     self._added.append(at)
-                    self.__dict__["_late_count"] = self.__dict__.get("_late_count", 0) + 1
+        if len(self._added) > added:  # tells msopt.torch to link the new state
+            self.__dict__["_late_count"] = self.__dict__.get("_late_count", 0) + 1
 
     # -- checking hyperparameters ------------------------------------------------------
     def _checked_values(self, group: Mapping[str, Any], where: str, dtype: np.dtype[Any]
