@@ -23,6 +23,8 @@ from msopt.text.lexical import (
     DocumentFrequencies,
     bm25,
     content_words,
+    is_date,
+    is_number,
     pair_features,
     question_type,
     stem,
@@ -41,11 +43,44 @@ def test_tokens_stems_and_question_types():
     assert [stem(w) for w in ("discovered", "cats", "is", "boxes", "running", "sing")] == [
         "discover", "cat", "is", "box", "runn", "sing"]
     assert question_type(tokenize("Who is the author ?")) == "who"
-    assert question_type(tokenize("In what year did it end ?")) == "what"
+    assert question_type(tokenize("In what year did it end ?")) == "when"
+    assert question_type(tokenize("What is the capital of France ?")) == "what"
+    assert question_type(tokenize("Which country makes it ?")) == "where"
+    assert question_type(tokenize("What is the population of Paris ?")) == "quantity"
+    assert question_type(tokenize("What color is it ?")) == "what"
+    assert question_type(tokenize("Name the day")) == "when"
     assert question_type(tokenize("How many seats are there ?")) == "quantity"
     assert question_type(tokenize("How did it end ?")) == "other"
     assert question_type(tokenize("When was it ?")) == "when"
     assert question_type([]) == "other"
+
+
+def test_numbers_and_dates():
+    assert [is_number(w) for w in ("42", "1,000", "b52", "four", "million", "for", "")] == [
+        True, True, True, True, True, False, False]
+    assert [is_date(w) for w in ("1999", "1990s", "2026", "999", "2100", "10000", "july",
+                                 "sept", "monday", "summer")] == [
+        True, True, True, False, False, False, True, True, True, False]
+
+
+def test_answer_near_reads_the_type_the_question_asks_for():
+    q = "When did Smith join the firm ?"
+    # tokens: 0 In, 1 May, 2 Jones, 3 said, 4 Smith, 5 would, 6 join, 7 in, 8 1990
+    a = "In May Jones said Smith would join in 1990 ."
+    row = pair_features([q], [a], np.zeros(1, np.int64),
+                        DocumentFrequencies().fit([tokenize(a)]))[0]
+    assert row[COL["new_date"]] == 2
+    assert row[COL["new_date*when"]] == 2
+    # dates May (1) and 1990 (8); matched smith (4), join (6): nearest 1990 - join = 2
+    assert row[COL["answer_near"]] == 0.5
+    # a "who" question reads names instead: Jones (2) is 2 from Smith (4); "In" is first
+    who = pair_features(["Who did Smith join ?"], [a], np.zeros(1, np.int64),
+                        DocumentFrequencies().fit([tokenize(a)]))[0]
+    assert who[COL["answer_near"]] == 0.5
+    # nothing of the type, or no matched word: 0
+    none = pair_features([q, q], ["Smith would join .", "In May 1990 ."], np.zeros(2, np.int64),
+                         DocumentFrequencies().fit([tokenize(a)]))
+    assert none[:, COL["answer_near"]].tolist() == [0.0, 0.0]
 
 
 def test_document_frequencies_and_idf():
@@ -137,6 +172,8 @@ def test_pair_features_by_hand():
     assert row[COL["new_name*who"]] == 3
     assert row[COL["new_name*when"]] == 0
     assert row[COL["new_number*who"]] == 0
+    assert row[COL["new_date"]] == row[COL["new_date*who"]] == 1  # July
+    assert row[COL["answer_near"]] == 1.0  # Alan next to Hale
     want_bm25 = _bm25_brute(qw, [a_tokens, tokenize(other)], 1.2, 0.75)
     np.testing.assert_allclose(X[:, COL["bm25"]], want_bm25)
     row = X[1]
@@ -153,6 +190,8 @@ def test_pair_features_caps_and_types():
     assert row[COL["new_number"]] == 3
     assert row[COL["new_name"]] == 5
     assert row[COL["new_number*quantity"]] == 3
+    assert row[COL["new_date"]] == 1  # 1999
+    assert row[COL["answer_near"]] == 1.0  # "million people"
     assert row[COL["new_name*quantity"]] == 5
     assert sum(row[COL[f"new_number*{t}"]] for t in lexical.QUESTION_TYPES) == 3
 

@@ -196,8 +196,9 @@ class AnswerRanker(ParamsMixin):
     Each (question, candidate) pair gets the features of :data:`msopt.text.lexical.FEATURES`
     (word overlap with stop words removed, its IDF-weighted sum, BM25 with the question's
     candidates as the corpus, coverage, stem and bigram overlap, the candidate's length, how
-    close together the matched words are, matched capitalized words, and numbers and names
-    the candidate adds, also per question type), then the cosine of the encoder and of
+    close together the matched words are, matched capitalized words, the numbers, dates and
+    names the candidate adds, also per question type, and how near the nearest one of the
+    type the question asks for lies to a matched word), then the cosine of the encoder and of
     the Doc2Vec vectors when given.  :class:`msopt.LogisticRegression` learns their
     weights, each feature standardized by its training mean and standard deviation (a
     constant feature gets scale 1, so weight 0 in effect).  By default it learns from the
@@ -289,7 +290,7 @@ class AnswerRanker(ParamsMixin):
     ...             ["The storm was long .", "The storm ended in 1990 .", "No ."])
     array([1, 0, 2])
     >>> ranker
-    AnswerRanker(features=23, questions=2, fitted)
+    AnswerRanker(features=31, questions=2, fitted)
     """
 
     feature_names_: list[str]

@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FEATURES", "QUESTION_TYPES", "STOP_WORDS", "DocumentFrequencies", "bm25",
-           "content_words", "pair_features", "question_type", "stem", "tokenize"]
+__all__ = ["DATE_WORDS", "FEATURES", "NUMBER_WORDS", "QUESTION_TYPES", "STOP_WORDS",
+           "DocumentFrequencies", "bm25", "content_words", "is_date", "is_number",
+           "pair_features", "question_type", "stem", "tokenize"]
 
 TOKEN = re.compile(r"[^\W_]+")
 
@@ -56,6 +57,20 @@ yourselves s t d ll m re ve
 QUESTION_TYPES = ("who", "when", "where", "quantity", "what", "other")
 _QUANTITY_AFTER_HOW = frozenset("""many much long old far big large tall often fast high
 deep wide heavy hot cold""".split())
+# The nouns after "what" or "which" that ask for a time, a place or an amount.
+_WHEN_NOUNS = frozenset("year years date day month century decade time era".split())
+_WHERE_NOUNS = frozenset("""country countries city cities state states place continent
+province county town region island river mountain nation location""".split())
+_QUANTITY_NOUNS = frozenset("""number percentage percent population amount size height length
+age distance cost price""".split())
+# Numbers written as words; months and weekdays (their abbreviations too) name dates.
+NUMBER_WORDS = frozenset("""one two three four five six seven eight nine ten eleven twelve
+thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty
+seventy eighty ninety hundred hundreds thousand thousands million millions billion billions
+trillion dozen dozens half""".split())
+DATE_WORDS = frozenset("""january february march april may june july august september october
+november december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday
+thursday friday saturday sunday""".split())
 
 # The features of pair_features, in column order, each with what it measures.
 FEATURES: dict[str, str] = {
@@ -68,15 +83,18 @@ FEATURES: dict[str, str] = {
     "log_length": "log(1 + candidate tokens)",
     "density": "matched distinct words over the shortest candidate span holding them all",
     "name_match": "IDF sum of the question's capitalized words found in the candidate",
-    "new_number": "candidate tokens with a digit that the question lacks (at most 3)",
+    "new_number": "candidate numbers (a token with a digit, or a number word) that the "
+                  "question lacks (at most 3)",
+    "new_date": "candidate years (1000-2099, with or without an s) and month or weekday "
+                "names that the question lacks (at most 2)",
     "new_name": "capitalized candidate content words that the question lacks (at most 5)",
-    **{f"new_number*{t}": f"new_number if the question is a '{t}' question, else 0"
-       for t in QUESTION_TYPES},
-    **{f"new_name*{t}": f"new_name if the question is a '{t}' question, else 0"
-       for t in QUESTION_TYPES},
+    "answer_near": "1 / the distance in tokens from a matched question content word to the "
+                   "nearest new token of the type the question asks for (0: none)",
+    **{f"{f}*{t}": f"{f} if the question is a '{t}' question, else 0"
+       for f in ("new_number", "new_date", "new_name") for t in QUESTION_TYPES},
 }
-_MAX_NEW_NUMBERS = 3
-_MAX_NEW_NAMES = 5
+_MAX_NEW = {"new_number": 3, "new_date": 2, "new_name": 5}
+_YEAR = re.compile(r"1\d{3}s?|20\d{2}s?")
 
 
 def tokenize(text: str) -> list[str]:
@@ -100,18 +118,42 @@ def stem(word: str) -> str:
 
 def question_type(tokens: Sequence[str]) -> str:
     """The type of answer a question asks for, from its first question word among its first
-    four tokens: "who" (who, whom, whose), "when", "where", "quantity" (how many, how much,
-    how long, how old, ...), "what" (what, which, name) or "other"."""
+    four tokens: "who" (who, whom, whose), "when" (also "what year", "which day", ...),
+    "where" (also "what country", "which city", ...), "quantity" (how many, how much, how
+    long, how old, ..., "what percentage", "what is the population", ...), "what" (what,
+    which, name) or "other".  After "what" or "which", the noun read is the next token, or
+    the one after a following "is", "was", "are", "were" and "the"."""
     for i, w in enumerate(tokens[:4]):
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if w in ("who", "whom", "whose"):
             return "who"
         if w in ("when", "where"):
             return w
-        if w == "how" and i + 1 < len(tokens) and tokens[i + 1] in _QUANTITY_AFTER_HOW:
+        if w == "how" and nxt in _QUANTITY_AFTER_HOW:
             return "quantity"
         if w in ("what", "which", "name"):
+            rest = [t for t in tokens[i + 1:i + 4] if t not in ("is", "was", "are", "were",
+                                                                   "the")]
+            noun = rest[0] if rest else ""
+            if noun in _WHEN_NOUNS:
+                return "when"
+            if noun in _WHERE_NOUNS:
+                return "where"
+            if noun in _QUANTITY_NOUNS:
+                return "quantity"
             return "what"
     return "other"
+
+
+def is_number(token: str) -> bool:
+    """Whether a (lower-cased) token is a number: it has a digit or is a number word."""
+    return token in NUMBER_WORDS or any(c.isdigit() for c in token)
+
+
+def is_date(token: str) -> bool:
+    """Whether a (lower-cased) token names a date: a year 1000-2099 (or its decade, "1990s")
+    or a month or weekday name."""
+    return token in DATE_WORDS or _YEAR.fullmatch(token) is not None
 
 
 class DocumentFrequencies:
@@ -227,6 +269,27 @@ def _capitalized(text: str) -> list[str]:
     return [w.lower() for w in raw[1:] if w[0].isupper()]
 
 
+def _answer_near(answer: str, matched: set[str], question: set[str], qtype: str) -> float:
+    """1 / the distance from a token of ``matched`` to the nearest token of ``answer`` that
+    the question lacks and that has the type ``qtype`` asks for: a date for "when", a
+    number for "quantity", a capitalized word (not the first) for "who" and "where", either
+    of those for "what" and "other"; 0 when there is none."""
+    raw = TOKEN.findall(answer)
+    low = [w.lower() for w in raw]
+    hits = [i for i, w in enumerate(low) if w in matched]
+    wanted = []
+    for i, (r, w) in enumerate(zip(raw, low)):
+        if w in question or w in STOP_WORDS and not is_number(w):
+            continue
+        name = i > 0 and r[0].isupper()
+        if (is_date(w) if qtype == "when" else is_number(w) if qtype == "quantity"
+                else name if qtype in ("who", "where") else name or is_number(w)):
+            wanted.append(i)
+    if not hits or not wanted:
+        return 0.0
+    return 1.0 / min(abs(i - j) for i in hits for j in wanted)
+
+
 def pair_features(questions: Sequence[str], answers: Sequence[str], groups: np.ndarray,
                   df: DocumentFrequencies, k1: float = 1.2, b: float = 0.75) -> np.ndarray:
     """The :data:`FEATURES` of each pair ``(questions[i], answers[i])``, float64, one row
@@ -242,7 +305,7 @@ def pair_features(questions: Sequence[str], answers: Sequence[str], groups: np.n
                                                          "idf_coverage", "stem_idf_count"))
     c_bigram, c_len, c_density, c_name = (col[k] for k in ("bigram_overlap", "log_length",
                                                            "density", "name_match"))
-    c_num, c_new = col["new_number"], col["new_name"]
+    c_near = col["answer_near"]
     for i in range(n):
         q = questions[i]
         if q not in q_cache:
@@ -268,13 +331,14 @@ def pair_features(questions: Sequence[str], answers: Sequence[str], groups: np.n
         if matched:
             row[c_density] = len(matched) / _shortest_span(at, matched)
         row[c_name] = sum(v for w, v in zip(qw, idf) if w in caps and w in aset)
-        numbers = sum(1 for w in at if w not in qset and any(c.isdigit() for c in w))
-        names = sum(1 for w in _capitalized(answers[i])
-                    if w not in qset and w not in STOP_WORDS)
-        row[c_num] = min(numbers, _MAX_NEW_NUMBERS)
-        row[c_new] = min(names, _MAX_NEW_NAMES)
-        row[col[f"new_number*{qtype}"]] = row[c_num]
-        row[col[f"new_name*{qtype}"]] = row[c_new]
+        new = {"new_number": sum(1 for w in at if w not in qset and is_number(w)),
+               "new_date": sum(1 for w in at if w not in qset and is_date(w)),
+               "new_name": sum(1 for w in _capitalized(answers[i])
+                               if w not in qset and w not in STOP_WORDS)}
+        for name, count in new.items():
+            row[col[name]] = row[col[f"{name}*{qtype}"]] = min(count, _MAX_NEW[name])
+        if matched:
+            row[c_near] = _answer_near(answers[i], matched, qset, qtype)
     # BM25 per question: its candidates are the corpus
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
