@@ -429,6 +429,14 @@ def test_load_refuses_other_and_damaged_files(tmp_path):
         np.savez(bad, **{**members, key: value})
         with pytest.raises(ValueError, match=str(bad)):
             AnswerRanker.load(bad)
+    # a file of an msopt version with other features: named as such
+    older = [n for n in FEATURES if not n.startswith("new_date") and n != "answer_near"]
+    keep = [list(FEATURES).index(n) for n in older]
+    np.savez(tmp_path / "older.npz", **{
+        **members, "features": np.frombuffer("\n".join(older).encode(), np.uint8),
+        **{k: members[k][keep] for k in ("mean", "scale", "coef")}})
+    with pytest.raises(ValueError, match="features are not the 31 this msopt version"):
+        AnswerRanker.load(tmp_path / "older.npz")
     other = tmp_path / "other.npz"
     np.savez(other, format=np.array("something else"))
     with pytest.raises(ValueError, match="AnswerRanker"):

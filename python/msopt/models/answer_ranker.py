@@ -245,7 +245,7 @@ class AnswerRanker(ParamsMixin):
         ranks the candidates of a question rather than what tells the correct pairs of all
         questions apart; questions without both a correct and a wrong candidate add
         nothing.  False: train on the pairs and their 0/1 labels, with an intercept.  On
-        TrecQA's clean dev set pairwise training ranked worse (MAP 0.757 against 0.774).
+        TrecQA's clean dev set pairwise training ranked worse (MAP 0.756 against 0.778).
     folds : int, default 3
         Folds for the cross-fitted cosines of an encoder trained by ``fit`` (>= 2).
     seed : int, default 0
@@ -593,6 +593,10 @@ class AnswerRanker(ParamsMixin):
         F = len(names)
         expected = cls._names(extras.get("encoder"), extras.get("doc2vec"))
         if names != expected:
+            if set(names) - {"encoder_cosine", "doc2vec_cosine"} <= set(FEATURES):
+                raise bad(f"features: the file's {len(names)} features are not the "
+                          f"{len(expected)} this msopt version computes (it was written by "
+                          "another version); fit the ranker again")
             raise bad(f"features: expected {expected}, got {names}")
         arrs = {k: a[k] for k in ("mean", "scale", "coef")}
         for k, v in arrs.items():
