@@ -90,6 +90,39 @@ def test_encode_matches_reference(out):
     assert none.shape == (0, out or 11)
 
 
+@pytest.mark.parametrize("dim", [1, 3, 15, 16, 17, 63, 64, 65, 100, 127, 128, 129, 255, 300])
+@pytest.mark.parametrize("isa", _core.available_isas())
+def test_bag_mean_and_normalize_bits(dim, isa):
+    """encode without projection, bit for bit against the kernels' order written out: each
+    column summed row after row from 0, times 1 / count, then divided by the dot16 norm.
+    The dims straddle the column blocks (32, 8 and 4 columns, then single ones) and the
+    vector widths (16 lanes on AVX-512, 8 on AVX2); the table's last row is read too."""
+    from msopt.reference.models import _dot16
+
+    rng = np.random.default_rng(dim)
+    rows = int(rng.integers(1, 4))
+    E = rng.standard_normal((rows, dim)).astype(np.float32)
+    ids, offsets = _ragged(rng, 23, rows, empty=0.2)
+    ids[-3:] = rows - 1
+    want = np.zeros((len(offsets), dim), np.float32)
+    for i, (lo, hi) in enumerate(zip(offsets, np.append(offsets[1:], len(ids)))):
+        if hi == lo:
+            continue
+        h = np.zeros(dim, np.float32)
+        for j in ids[lo:hi]:
+            h = h + E[j]
+        h = h * (np.float32(1) / np.float32(hi - lo))
+        n = np.sqrt(_dot16(h, h))
+        want[i] = h * (np.float32(1) / n) if n > 0 else 0
+    before = _core.isa()
+    try:
+        _core.set_isa(isa)
+        got = _core.encoder_encode([E], ids, offsets, threads=1)
+    finally:
+        _core.set_isa(before)
+    np.testing.assert_array_equal(got, want)
+
+
 def _ref_steps(name, hyper, params, a, b, targets, loss, order, bs, steps, kw):
     ps = [p.copy() for p in params]
     states = [init_state(name, p, **{k: v for k, v in hyper.items() if k != "lr"})

@@ -108,6 +108,16 @@ def test_stub_names_match_core():
     assert named == actual
 
 
+def test_blas_names_its_kernels():
+    from msopt.__main__ import machine_line
+
+    kernels = msopt._core.blas_kernels()
+    assert kernels
+    assert kernels in msopt._core.blas_config()
+    assert msopt._core.blas_config().startswith("OpenBLAS")
+    assert f"BLAS: OpenBLAS {kernels}" in machine_line()
+
+
 def test_public_api():
     for name in msopt.__all__:
         assert hasattr(msopt, name), name

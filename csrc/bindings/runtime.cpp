@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include "../msopt/optim/optim.hpp"
+#include "../msopt/core/blas.hpp"
 #include "../msopt/core/threads.hpp"
 
 namespace msopt {
@@ -18,6 +19,10 @@ void register_runtime(py::module_& m) {
         py::arg("n"), "Set the threads the native kernels may use (1 <= n <= 1024).");
     m.def("isa", [] { return std::string(isa_name()); },
           "Name of the instruction-set path the kernels run.");
+    m.def("blas_kernels", [] { return std::string(blas::kernels()); },
+          "The kernels msopt's OpenBLAS chose when it loaded (\"Haswell\", \"SkylakeX\", ...).");
+    m.def("blas_config", [] { return std::string(blas::config()); },
+          "msopt's OpenBLAS build, as it describes itself.");
     m.def(
         "available_isas",
         [] {

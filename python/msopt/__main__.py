@@ -36,7 +36,8 @@ def machine_line() -> str:
         tv = f", torch {torch.__version__}"
     except ImportError:
         tv = ", torch not installed"
-    return (f"{_cpu_name()}, {os.cpu_count()} CPUs, kernels: {_core.isa()}; "
+    return (f"{_cpu_name()}, {os.cpu_count()} CPUs, kernels: {_core.isa()}, BLAS: OpenBLAS "
+            f"{_core.blas_kernels()}; "
             f"Python {platform.python_version()}, NumPy {np.__version__}{tv}, "
             f"msopt {msopt.__version__}")
 

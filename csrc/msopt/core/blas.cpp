@@ -96,4 +96,7 @@ void set_threads(int n) {
     }
 }
 
+const char* config() { return scipy_openblas_get_config(); }
+const char* kernels() { return scipy_openblas_get_corename(); }
+
 }  // namespace msopt::blas

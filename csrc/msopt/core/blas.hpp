@@ -17,6 +17,10 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 // The BLAS's own thread count (kept equal to msopt's, so the two never multiply).
 void set_threads(int n);
 
+// The BLAS's build ("OpenBLAS 0.3.x DYNAMIC_ARCH ...") and the kernels it chose at load.
+const char* config();
+const char* kernels();
+
 // Every call above is counted while it is inside BLAS, and fork() waits until none is
 // (OpenBLAS's own fork handler stops its workers under a running call): see blas.cpp.
 
