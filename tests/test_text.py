@@ -147,6 +147,31 @@ def test_ids_of_a_large_vocabulary_and_of_words_it_lacks():
         assert vocab._core.id(w) == (words.index(w) if w in known else -1)
 
 
+@pytest.mark.parametrize("n_lines", [0, 1, 4095, 8192, 12289])
+def test_encode_on_threads_gives_the_ids_of_one_pass(n_lines):
+    """Slices of 4,096 lines or more on threads of their own: the same ids and offsets as
+    one pass, whatever the thread count (and the pool's size)."""
+    rng = np.random.default_rng(n_lines)
+    words = [f"w{i}" for i in range(300)]
+    vocab = Vocabulary(min_count=1).fit([" ".join(words)])
+    lines = [" ".join(rng.choice(words + ["unknown"], int(k)))
+             for k in rng.integers(0, 9, n_lines)]
+    want = vocab._core.encode(lines, 2, 1000)
+    saved = _core.get_num_threads()
+    try:
+        for pool in (1, 2):
+            _core.set_num_threads(pool)
+            for threads in (2, 3, 7):
+                got = vocab._core.encode(lines, 2, 1000, threads)
+                np.testing.assert_array_equal(got[0], want[0])
+                np.testing.assert_array_equal(got[1], want[1])
+    finally:
+        _core.set_num_threads(saved)
+    for bad in (0, 1025):
+        with pytest.raises(ValueError, match="^threads: "):
+            vocab._core.encode(lines, 2, 1000, bad)
+
+
 def _docs_and_lines(rng):
     """Token lists of every shape encode_tokens takes, with the lines they join to."""
     pool = ["the", "cat", "sat", "zzz", "a b", " dog ", "é", "\u00a0", "\x1c", "", "the\tend"]

@@ -6,12 +6,15 @@
 // (without it a count racing an encode or another count corrupts the hash maps).
 #include "common.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "../msopt/core/threads.hpp"
 #include "../msopt/text/text.hpp"
 
 namespace msopt {
@@ -101,30 +104,58 @@ void register_text(py::module_& m) {
             "frequent (0: all), by count then first appearance.  Returns its size.")
         .def(
             "encode",
-            [](const SharedVocab& sv, py::handle lines, int ngrams, std::uint64_t buckets) {
+            [](const SharedVocab& sv, py::handle lines, int ngrams, std::uint64_t buckets,
+               int threads) {
                 if (ngrams < 1) throw std::invalid_argument("ngrams: must be >= 1");
+                if (threads < 1 || threads > kMaxThreads)
+                    throw std::invalid_argument("threads: must be in [1, " +
+                                                std::to_string(kMaxThreads) + "], got " +
+                                                std::to_string(threads));
                 Lines ls = utf8_lines(lines);
-                std::vector<std::int64_t> ids, offsets;
-                offsets.reserve(ls.views.size());
+                const std::size_t n = ls.views.size();
+                // Slices of at least kLinesPerThread lines, each encoded into its own
+                // vectors on its own thread, then joined: the same ids as one pass.
+                constexpr std::size_t kLinesPerThread = 4096;
+                const int nt = int(std::max<std::size_t>(
+                    1, std::min<std::size_t>(std::size_t(threads), n / kLinesPerThread)));
+                std::vector<std::vector<std::int64_t>> ids(static_cast<std::size_t>(nt));
+                std::vector<std::vector<std::int64_t>> offsets(static_cast<std::size_t>(nt));
                 {
                     py::gil_scoped_release nogil;
                     std::shared_lock<std::shared_mutex> lk(sv.m);
                     if (!sv.v.finalized())
                         throw std::invalid_argument("encode: build the vocabulary first");
-                    for (auto s : ls.views) {
-                        offsets.push_back(std::int64_t(ids.size()));
-                        sv.v.encode_line(s, ngrams, buckets, ids);
-                    }
+                    parallel_for(nt, [&](int t) {
+                        const Share sh = share(n, t, nt);
+                        auto& id = ids[std::size_t(t)];
+                        auto& off = offsets[std::size_t(t)];
+                        off.reserve(sh.second - sh.first);
+                        for (std::size_t i = sh.first; i < sh.second; ++i) {
+                            off.push_back(std::int64_t(id.size()));
+                            sv.v.encode_line(ls.views[i], ngrams, buckets, id);
+                        }
+                    });
                 }
-                py::array_t<std::int64_t> a(py::ssize_t(ids.size())), o(py::ssize_t(offsets.size()));
-                if (!ids.empty()) std::memcpy(a.mutable_data(), ids.data(), ids.size() * 8);
-                if (!offsets.empty())
-                    std::memcpy(o.mutable_data(), offsets.data(), offsets.size() * 8);
+                std::size_t total = 0;
+                for (const auto& id : ids) total += id.size();
+                py::array_t<std::int64_t> a(static_cast<py::ssize_t>(total));
+                py::array_t<std::int64_t> o(static_cast<py::ssize_t>(n));
+                std::int64_t* pa = a.mutable_data();
+                std::int64_t* po = o.mutable_data();
+                std::int64_t shift = 0;
+                for (int t = 0; t < nt; ++t) {
+                    const auto& id = ids[std::size_t(t)];
+                    if (!id.empty()) std::memcpy(pa + shift, id.data(), id.size() * 8);
+                    for (std::int64_t x : offsets[std::size_t(t)]) *po++ = x + shift;
+                    shift += std::int64_t(id.size());
+                }
                 return py::make_tuple(a, o);
             },
             py::arg("lines"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
+            py::arg("threads") = 1,
             "(ids, offsets): each line's word ids, then its hashed n-gram ids (n = 2.."
-            "ngrams) in [len(vocab), len(vocab) + buckets).")
+            "ngrams) in [len(vocab), len(vocab) + buckets); with threads > 1, slices of "
+            "4,096 lines or more on threads of their own (the same ids).")
         .def(
             "encode_tokens",
             [](const SharedVocab& sv, py::handle docs) -> py::object {

@@ -10,7 +10,6 @@ import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -52,7 +51,6 @@ _ASCII_SPACES = bytes(b if (chr(b).isalnum() or b == 0) else 32 for b in range(1
     b" " * 128
 _CHUNK_SECONDS = 0.25  # a native training call returns to Python about this often
 _ENCODE_CHUNK = 1 << 16  # texts per native encode call
-_IDS_PER_THREAD = 4096  # lines worth a thread of their own in the id lookup
 
 
 def tokenize(text: str, lower: bool = True) -> list[str]:
@@ -358,22 +356,14 @@ class SentenceEncoder(ParamsMixin):
     def _ids(self, vocab: Vocabulary, lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """(ids, offsets) of the lines: the vocabulary's encoding (msopt.text), called on
         its native core directly (the lines are already one str each, lower-cased as
-        needed), in parallel slices when there are many."""
+        needed), in parallel slices of 4,096 lines or more when threads allow."""
         if not lines:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
         n = int(self.ngrams)
         buckets = int(self.buckets) if n > 1 else 0
-        core = vocab._core  # the native encoder releases the GIL and may run in parallel
-        parts = min(self._threads(), max(1, len(lines) // _IDS_PER_THREAD))
-        if parts == 1:
-            return core.encode(lines, n, buckets)  # type: ignore[no-any-return]
-        bounds = [len(lines) * k // parts for k in range(parts + 1)]
-        with ThreadPoolExecutor(parts) as pool:
-            res = list(pool.map(lambda k: core.encode(lines[bounds[k]:bounds[k + 1]], n,
-                                                      buckets), range(parts)))
-        shift = np.cumsum([0] + [len(r[0]) for r in res[:-1]])
-        return (np.concatenate([r[0] for r in res]),
-                np.concatenate([r[1] + s for r, s in zip(res, shift)]))
+        # the native encoder splits the lines over msopt's threads, without the GIL
+        return vocab._core.encode(lines, n, buckets,  # type: ignore[no-any-return]
+                                  self._threads())
 
     def _build_vocab(self, lines: list[str], pre: list[str]) -> Vocabulary:
         words: list[str] = []
