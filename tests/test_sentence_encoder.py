@@ -123,6 +123,43 @@ def test_bag_mean_and_normalize_bits(dim, isa):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("ngrams", [1, 2])
+def test_ascii_texts_take_the_native_tokenizer_with_the_same_ids(lower, ngrams, monkeypatch):
+    """A list of ASCII str is tokenized natively ([A-Za-z0-9] runs): the same ids and
+    vectors as the lines msopt tokenizes in Python, chunk by chunk; a chunk with another
+    character, and every other input, takes the Python path."""
+    from msopt.models import sentence_encoder as se
+
+    rng = np.random.default_rng(ngrams)
+    pieces = ["The", "cat", "SAT", "on", "a", "mat", "42", "x9", "don't", "e-mail", "_u_",
+              "", " ", "\t", "\x00", "!?", "A.B", "\x7f", "zebra"]
+    texts = ["".join(rng.choice(pieces, int(k)) + " " * int(rng.integers(0, 2)))
+             for k in rng.integers(0, 12, 400)]
+    enc = SentenceEncoder(dim=8, epochs=1, threads=1, lower=lower, ngrams=ngrams,
+                          buckets=97, min_count=1).fit(texts[:200], texts[200:])
+    lines = enc._lines(texts, "texts")
+    want_ids = enc._ids(enc.vocab_, lines)
+    got_ids = enc.vocab_._core.encode_texts(texts, lower, ngrams, 97 if ngrams > 1 else 0, 2)
+    np.testing.assert_array_equal(got_ids[0], want_ids[0])
+    np.testing.assert_array_equal(got_ids[1], want_ids[1])
+    want = enc._encode_lines(lines)
+    monkeypatch.setattr(se, "_ENCODE_CHUNK", 64)
+    np.testing.assert_array_equal(enc.encode(texts), want)
+    # a non-ASCII text in the last chunk: every chunk through the Python path, same result
+    mixed = texts[:-1] + ["caf\u00e9 " + texts[-1]]
+    np.testing.assert_array_equal(enc.encode(mixed), enc._encode_lines(enc._lines(mixed, "t")))
+    assert enc.vocab_._core.encode_texts(mixed, lower, 1, 0, 1) is None
+    assert enc.vocab_._core.encode_texts(tuple(texts), lower, 1, 0, 1) is None
+    assert enc.vocab_._core.encode_texts(texts[:3] + [["a"]], lower, 1, 0, 1) is None
+    np.testing.assert_array_equal(enc.similarity(texts[:50], texts[50:100]),
+                                  np.einsum("ij,ij->i", want[:50], want[50:100]))
+    with pytest.raises(ValueError, match="^b_texts: expected 2 texts"):
+        enc.similarity(texts[:2], texts[:3])
+    with pytest.raises(TypeError, match=r"^texts\[1\]: "):
+        enc.encode(["a", 3])
+
+
 def _ref_steps(name, hyper, params, a, b, targets, loss, order, bs, steps, kw):
     ps = [p.copy() for p in params]
     states = [init_state(name, p, **{k: v for k, v in hyper.items() if k != "lr"})

@@ -7,6 +7,7 @@
 #include "common.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <mutex>
 #include <shared_mutex>
@@ -74,6 +75,57 @@ struct SharedVocab {
     }
 };
 
+// (ids, offsets) of n texts: line_of(text, scratch) gives each one's line of tokens, which
+// Vocab::encode_line encodes.  Slices of at least kLinesPerThread texts run on threads of
+// their own, each into its own vectors, joined afterwards: the same ids as one pass.  The
+// GIL is released for the whole of it.
+void check_threads(int threads) {
+    if (threads < 1 || threads > kMaxThreads)
+        throw std::invalid_argument("threads: must be in [1, " + std::to_string(kMaxThreads) +
+                                    "], got " + std::to_string(threads));
+}
+
+template <class LineOf>
+py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view>& texts,
+                       int ngrams, std::uint64_t buckets, int threads, LineOf line_of) {
+    constexpr std::size_t kLinesPerThread = 4096;
+    const std::size_t n = texts.size();
+    const int nt = int(std::max<std::size_t>(
+        1, std::min<std::size_t>(std::size_t(threads), n / kLinesPerThread)));
+    std::vector<std::vector<std::int64_t>> ids(static_cast<std::size_t>(nt));
+    std::vector<std::vector<std::int64_t>> offsets(static_cast<std::size_t>(nt));
+    {
+        py::gil_scoped_release nogil;
+        std::shared_lock<std::shared_mutex> lk(sv.m);
+        if (!sv.v.finalized()) throw std::invalid_argument("encode: build the vocabulary first");
+        parallel_for(nt, [&](int t) {
+            const Share sh = share(n, t, nt);
+            auto& id = ids[std::size_t(t)];
+            auto& off = offsets[std::size_t(t)];
+            off.reserve(sh.second - sh.first);
+            std::string scratch;
+            for (std::size_t i = sh.first; i < sh.second; ++i) {
+                off.push_back(std::int64_t(id.size()));
+                sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id);
+            }
+        });
+    }
+    std::size_t total = 0;
+    for (const auto& id : ids) total += id.size();
+    py::array_t<std::int64_t> a(static_cast<py::ssize_t>(total));
+    py::array_t<std::int64_t> o(static_cast<py::ssize_t>(n));
+    std::int64_t* pa = a.mutable_data();
+    std::int64_t* po = o.mutable_data();
+    std::int64_t shift = 0;
+    for (int t = 0; t < nt; ++t) {
+        const auto& id = ids[std::size_t(t)];
+        if (!id.empty()) std::memcpy(pa + shift, id.data(), id.size() * 8);
+        for (std::int64_t x : offsets[std::size_t(t)]) *po++ = x + shift;
+        shift += std::int64_t(id.size());
+    }
+    return py::make_tuple(a, o);
+}
+
 }  // namespace
 
 void register_text(py::module_& m) {
@@ -107,55 +159,63 @@ void register_text(py::module_& m) {
             [](const SharedVocab& sv, py::handle lines, int ngrams, std::uint64_t buckets,
                int threads) {
                 if (ngrams < 1) throw std::invalid_argument("ngrams: must be >= 1");
-                if (threads < 1 || threads > kMaxThreads)
-                    throw std::invalid_argument("threads: must be in [1, " +
-                                                std::to_string(kMaxThreads) + "], got " +
-                                                std::to_string(threads));
+                check_threads(threads);
                 Lines ls = utf8_lines(lines);
-                const std::size_t n = ls.views.size();
-                // Slices of at least kLinesPerThread lines, each encoded into its own
-                // vectors on its own thread, then joined: the same ids as one pass.
-                constexpr std::size_t kLinesPerThread = 4096;
-                const int nt = int(std::max<std::size_t>(
-                    1, std::min<std::size_t>(std::size_t(threads), n / kLinesPerThread)));
-                std::vector<std::vector<std::int64_t>> ids(static_cast<std::size_t>(nt));
-                std::vector<std::vector<std::int64_t>> offsets(static_cast<std::size_t>(nt));
-                {
-                    py::gil_scoped_release nogil;
-                    std::shared_lock<std::shared_mutex> lk(sv.m);
-                    if (!sv.v.finalized())
-                        throw std::invalid_argument("encode: build the vocabulary first");
-                    parallel_for(nt, [&](int t) {
-                        const Share sh = share(n, t, nt);
-                        auto& id = ids[std::size_t(t)];
-                        auto& off = offsets[std::size_t(t)];
-                        off.reserve(sh.second - sh.first);
-                        for (std::size_t i = sh.first; i < sh.second; ++i) {
-                            off.push_back(std::int64_t(id.size()));
-                            sv.v.encode_line(ls.views[i], ngrams, buckets, id);
-                        }
-                    });
-                }
-                std::size_t total = 0;
-                for (const auto& id : ids) total += id.size();
-                py::array_t<std::int64_t> a(static_cast<py::ssize_t>(total));
-                py::array_t<std::int64_t> o(static_cast<py::ssize_t>(n));
-                std::int64_t* pa = a.mutable_data();
-                std::int64_t* po = o.mutable_data();
-                std::int64_t shift = 0;
-                for (int t = 0; t < nt; ++t) {
-                    const auto& id = ids[std::size_t(t)];
-                    if (!id.empty()) std::memcpy(pa + shift, id.data(), id.size() * 8);
-                    for (std::int64_t x : offsets[std::size_t(t)]) *po++ = x + shift;
-                    shift += std::int64_t(id.size());
-                }
-                return py::make_tuple(a, o);
+                return encode_views(sv, ls.views, ngrams, buckets, threads,
+                                    [](std::string_view line, std::string&) { return line; });
             },
             py::arg("lines"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
             py::arg("threads") = 1,
             "(ids, offsets): each line's word ids, then its hashed n-gram ids (n = 2.."
             "ngrams) in [len(vocab), len(vocab) + buckets); with threads > 1, slices of "
             "4,096 lines or more on threads of their own (the same ids).")
+        .def(
+            "encode_texts",
+            [](const SharedVocab& sv, py::handle texts, bool lower, int ngrams,
+               std::uint64_t buckets, int threads) -> py::object {
+                // Texts of ASCII characters only: tokens are the runs of [A-Za-z0-9]
+                // (what [^\W_]+ matches in ASCII), lower-cased when `lower`: each text is
+                // mapped byte by byte into a scratch line (other bytes become spaces) and
+                // encoded as encode does, the same ids as tokenizing in Python first.
+                // Anything else: None.
+                if (!PyList_Check(texts.ptr())) return py::none();
+                if (ngrams < 1) throw std::invalid_argument("ngrams: must be >= 1");
+                check_threads(threads);
+                const Py_ssize_t n = PyList_GET_SIZE(texts.ptr());
+                std::vector<py::object> keep;  // the list may change while the GIL is free
+                std::vector<std::string_view> views;
+                keep.reserve(std::size_t(n));
+                views.reserve(std::size_t(n));
+                for (Py_ssize_t i = 0; i < n; ++i) {
+                    PyObject* o = PyList_GET_ITEM(texts.ptr(), i);
+                    if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o)) return py::none();
+                    keep.push_back(py::reinterpret_borrow<py::object>(o));
+                    views.emplace_back(static_cast<const char*>(PyUnicode_DATA(o)),
+                                       std::size_t(PyUnicode_GET_LENGTH(o)));
+                }
+                // a byte map: letters and digits stay (lower-cased when `lower`), every
+                // other byte becomes a space, which encode_line splits on
+                std::array<char, 256> map{};
+                for (int c = 0; c < 256; ++c) {
+                    const bool digit = c >= '0' && c <= '9', upper = c >= 'A' && c <= 'Z';
+                    const bool letter = upper || (c >= 'a' && c <= 'z');
+                    map[std::size_t(c)] = digit || letter
+                                              ? char(lower && upper ? c + 32 : c)
+                                              : ' ';
+                }
+                return encode_views(sv, views, ngrams, buckets, threads,
+                                    [&map](std::string_view text, std::string& line) {
+                                        line.resize(text.size());
+                                        for (std::size_t i = 0; i < text.size(); ++i)
+                                            line[i] = map[static_cast<unsigned char>(text[i])];
+                                        return std::string_view(line);
+                                    });
+            },
+            py::arg("texts"), py::arg("lower"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
+            py::arg("threads") = 1,
+            "encode's (ids, offsets) straight from a list of ASCII str (their [A-Za-z0-9] "
+            "runs, lower-cased when lower), without joining and splitting lines in Python; "
+            "None for anything else.")
         .def(
             "encode_tokens",
             [](const SharedVocab& sv, py::handle docs) -> py::object {

@@ -188,6 +188,10 @@ class Vocab:
     def encode(
         self, lines: list[str], ngrams: int = 1, buckets: int = 0, threads: int = 1
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+    def encode_texts(
+        self, texts: list[Any], lower: bool, ngrams: int = 1, buckets: int = 0,
+        threads: int = 1
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None: ...
     def encode_tokens(
         self, docs: list[Any]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int] | None: ...

@@ -620,11 +620,31 @@ class SentenceEncoder(ParamsMixin):
                 self.params_, ids, offsets, threads=self._threads()))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def _encode_texts(self, texts: Any, name: str) -> np.ndarray:
+        """encode's work.  A list of ASCII str goes straight to the vocabulary's native
+        tokenizer and lookup, a chunk at a time (the same ids as :func:`_texts`' lines);
+        anything else, or a chunk holding another character, goes through ``_lines``."""
+        if type(texts) is list and texts:
+            n = int(self.ngrams)
+            buckets = int(self.buckets) if n > 1 else 0
+            parts = []
+            for s in range(0, len(texts), _ENCODE_CHUNK):
+                got = self.vocab_._core.encode_texts(texts[s:s + _ENCODE_CHUNK],
+                                                     bool(self.lower), n, buckets,
+                                                     self._threads())
+                if got is None:
+                    break
+                parts.append(_core.encoder_encode(  # type: ignore[attr-defined]
+                    self.params_, *got, threads=self._threads()))
+            else:
+                return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return self._encode_lines(self._lines(texts, name))
+
     def encode(self, texts: Any) -> np.ndarray:
         """The unit vectors of ``texts`` (str or token lists): float32, one row per text
         (a text with no known word and no n-gram gets zeros)."""
         self._check_fitted()
-        return self._encode_lines(self._lines(texts, "texts"))
+        return self._encode_texts(texts, "texts")
 
     def _similarity_lines(self, a: list[str], b: list[str]) -> np.ndarray:
         if len(a) != len(b):
@@ -635,6 +655,13 @@ class SentenceEncoder(ParamsMixin):
     def similarity(self, a_texts: Any, b_texts: Any) -> np.ndarray:
         """The cosine of each pair ``(a_texts[i], b_texts[i])``: float32, one per pair."""
         self._check_fitted()
+        if type(a_texts) is list and type(b_texts) is list:
+            if len(a_texts) != len(b_texts):
+                raise ValueError(f"b_texts: expected {len(a_texts)} texts (one per a text), "
+                                 f"got {len(b_texts)}")
+            ua = self._encode_texts(a_texts, "a_texts")
+            ub = self._encode_texts(b_texts, "b_texts")
+            return np.einsum("ij,ij->i", ua, ub)
         return self._similarity_lines(self._lines(a_texts, "a_texts"),
                                       self._lines(b_texts, "b_texts"))
 
