@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -98,17 +99,24 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
         py::gil_scoped_release nogil;
         std::shared_lock<std::shared_mutex> lk(sv.m);
         if (!sv.v.finalized()) throw std::invalid_argument("encode: build the vocabulary first");
+        std::vector<std::exception_ptr> failed(static_cast<std::size_t>(nt));
         parallel_for(nt, [&](int t) {
-            const Share sh = share(n, t, nt);
-            auto& id = ids[std::size_t(t)];
-            auto& off = offsets[std::size_t(t)];
-            off.reserve(sh.second - sh.first);
-            std::string scratch;
-            for (std::size_t i = sh.first; i < sh.second; ++i) {
-                off.push_back(std::int64_t(id.size()));
-                sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id);
+            try {  // (out of memory) reported on the calling thread, not on a worker
+                const Share sh = share(n, t, nt);
+                auto& id = ids[std::size_t(t)];
+                auto& off = offsets[std::size_t(t)];
+                off.reserve(sh.second - sh.first);
+                std::string scratch;
+                for (std::size_t i = sh.first; i < sh.second; ++i) {
+                    off.push_back(std::int64_t(id.size()));
+                    sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id);
+                }
+            } catch (...) {
+                failed[std::size_t(t)] = std::current_exception();
             }
         });
+        for (const auto& e : failed)
+            if (e) std::rethrow_exception(e);
     }
     std::size_t total = 0;
     for (const auto& id : ids) total += id.size();

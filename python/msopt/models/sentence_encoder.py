@@ -100,6 +100,11 @@ def _texts(texts: Any, name: str, lower: bool) -> list[str]:
     return out
 
 
+def _one_per_pair(a: list[Any], b: list[Any]) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"b_texts: expected {len(a)} texts (one per a text), got {len(b)}")
+
+
 def _vectors_of(source: Any) -> tuple[list[str], np.ndarray]:
     """(words, vectors) of a Word2Vec / Doc2Vec (its ``wv``) or of KeyedVectors
     (``index_to_key`` and ``vectors``: msopt's or gensim's)."""
@@ -647,8 +652,7 @@ class SentenceEncoder(ParamsMixin):
         return self._encode_texts(texts, "texts")
 
     def _similarity_lines(self, a: list[str], b: list[str]) -> np.ndarray:
-        if len(a) != len(b):
-            raise ValueError(f"b_texts: expected {len(a)} texts (one per a text), got {len(b)}")
+        _one_per_pair(a, b)
         ua, ub = self._encode_lines(a), self._encode_lines(b)
         return np.einsum("ij,ij->i", ua, ub)
 
@@ -656,9 +660,7 @@ class SentenceEncoder(ParamsMixin):
         """The cosine of each pair ``(a_texts[i], b_texts[i])``: float32, one per pair."""
         self._check_fitted()
         if type(a_texts) is list and type(b_texts) is list:
-            if len(a_texts) != len(b_texts):
-                raise ValueError(f"b_texts: expected {len(a_texts)} texts (one per a text), "
-                                 f"got {len(b_texts)}")
+            _one_per_pair(a_texts, b_texts)
             ua = self._encode_texts(a_texts, "a_texts")
             ub = self._encode_texts(b_texts, "b_texts")
             return np.einsum("ij,ij->i", ua, ub)
