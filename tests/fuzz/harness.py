@@ -44,9 +44,12 @@ def snapshot(x: Any, _memo: dict[int, Any] | None = None, _depth: int = 0) -> An
     """A comparable deep copy: arrays by dtype, shape, strides, flags and bytes; floats by
     their bits (so NaN equals NaN); objects by their ``__dict__``; native objects by their
     public properties.  Equal snapshots mean byte-for-byte identical state."""
+    # id -> (order, the object): the object is kept so that its id is not handed to another
+    # one while the snapshot runs (an object's __dict__ or slots are copied into a temporary
+    # dict; freed, its id went to the next such dict, which then read as "seen")
     memo = {} if _memo is None else _memo
     if id(x) in memo:
-        return ("seen", memo[id(x)])
+        return ("seen", memo[id(x)][0])
     if _depth > 40:
         return ("deep",)
     if x is None or isinstance(x, (bool, int, str, bytes)):
@@ -55,7 +58,7 @@ def snapshot(x: Any, _memo: dict[int, Any] | None = None, _depth: int = 0) -> An
         return ("float", struct.pack("<d", x))
     if isinstance(x, complex):
         return ("complex", struct.pack("<dd", x.real, x.imag))
-    memo[id(x)] = len(memo)
+    memo[id(x)] = (len(memo), x)
     d = _depth + 1
     if isinstance(x, np.ndarray):
         if x.nbytes > 1 << 26:  # a huge virtual view: its memory is its base's

@@ -64,7 +64,8 @@ W2V_BUILD_VOCAB = ("flaky finding: once, in a long run, a rejected build_vocab([
 
 LINEAR_REFIT = ("flaky finding: once, in a long run, a fitted LinearRegression's refused refit "
                 "(sample_weight all zero) changed its optimizer's state format on the first "
-                "call and not on the replay; not reproduced alone since")
+                "call and not on the replay; not reproduced alone.  Likely the snapshot's "
+                "reuse of a freed temporary's id, since fixed in harness.snapshot")
 
 KNOWN: dict[str, str] = {
     "Word2Vec.build_vocab": W2V_BUILD_VOCAB,
