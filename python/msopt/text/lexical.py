@@ -262,19 +262,20 @@ def _shortest_span(tokens: Sequence[str], wanted: set[str]) -> int:
     return best
 
 
-def _capitalized(text: str) -> list[str]:
-    """The lower-cased tokens of ``text`` written with a capital first letter, the first
-    token excepted (a sentence's first word is capitalized whatever it is)."""
-    raw = TOKEN.findall(text)
+def _capitalized(raw: Sequence[str]) -> list[str]:
+    """The lower-cased tokens of ``raw`` (a text's tokens as written) that start with a
+    capital, the first token excepted (a sentence's first word is capitalized whatever it
+    is)."""
     return [w.lower() for w in raw[1:] if w[0].isupper()]
 
 
-def _answer_near(answer: str, matched: set[str], question: set[str], qtype: str) -> float:
-    """1 / the distance from a token of ``matched`` to the nearest token of ``answer`` that
-    the question lacks and that has the type ``qtype`` asks for: a date for "when", a
-    number for "quantity", a capitalized word (not the first) for "who" and "where", either
-    of those for "what" and "other"; 0 when there is none."""
-    raw = TOKEN.findall(answer)
+def _answer_near(raw: Sequence[str], matched: set[str], question: set[str], qtype: str
+                 ) -> float:
+    """1 / the distance from a token of ``matched`` to the nearest token of the answer
+    (``raw``: its tokens as written) that the question lacks and that has the type
+    ``qtype`` asks for: a date for "when", a number for "quantity", a capitalized word (not
+    the first) for "who" and "where", either of those for "what" and "other"; 0 when there
+    is none."""
     low = [w.lower() for w in raw]
     hits = [i for i, w in enumerate(low) if w in matched]
     wanted = []
@@ -311,7 +312,7 @@ def pair_features(questions: Sequence[str], answers: Sequence[str], groups: np.n
         if q not in q_cache:
             qt = tokenize(q)
             qw = content_words(qt)
-            caps = {w for w in _capitalized(q) if w not in STOP_WORDS}
+            caps = {w for w in _capitalized(TOKEN.findall(q)) if w not in STOP_WORDS}
             q_cache[q] = (qw, df.idf(qw).tolist(), set(zip(qt, qt[1:])), [stem(w) for w in qw],
                           caps, set(qt), question_type(qt))
         qw, idf, bigrams, stems, caps, qset, qtype = q_cache[q]
@@ -331,14 +332,15 @@ def pair_features(questions: Sequence[str], answers: Sequence[str], groups: np.n
         if matched:
             row[c_density] = len(matched) / _shortest_span(at, matched)
         row[c_name] = sum(v for w, v in zip(qw, idf) if w in caps and w in aset)
+        raw = TOKEN.findall(answers[i])  # as written: read for capitals, once
         new = {"new_number": sum(1 for w in at if w not in qset and is_number(w)),
                "new_date": sum(1 for w in at if w not in qset and is_date(w)),
-               "new_name": sum(1 for w in _capitalized(answers[i])
+               "new_name": sum(1 for w in _capitalized(raw)
                                if w not in qset and w not in STOP_WORDS)}
         for name, count in new.items():
             row[col[name]] = row[col[f"{name}*{qtype}"]] = min(count, _MAX_NEW[name])
         if matched:
-            row[c_near] = _answer_near(answers[i], matched, qset, qtype)
+            row[c_near] = _answer_near(raw, matched, qset, qtype)
     # BM25 per question: its candidates are the corpus
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
