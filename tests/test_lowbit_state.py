@@ -16,7 +16,7 @@ from msopt import _core
 from msopt.reference import lowbit
 from msopt.reference import optim as ref
 
-SHAPES = [(0,), (1,), (17,), (4100,), (5, 300), (3, 4, 5), (2, 0)]
+SHAPES = [(0,), (1,), (17,), (4100,), (5, 300), (2, 4100), (3, 4, 5), (2, 0)]
 
 
 def _grad(rng, shape):
@@ -45,12 +45,21 @@ def _assert_same(opt, twins, params, refs):
                 np.testing.assert_array_equal(v, twins[i][k], err_msg=f"state[{i}][{k}]")
 
 
-@pytest.mark.parametrize("state_dtype", ["bfloat16", "int8"])
+@pytest.fixture(params=_core.available_isas())
+def isa(request):
+    saved = _core.isa()
+    _core.set_isa(request.param)
+    yield request.param
+    _core.set_isa(saved)
+
+
+@pytest.mark.parametrize(("state_dtype", "block"),
+                         [("bfloat16", 256), ("int8", 256), ("int8", 2048)])
 @pytest.mark.parametrize("cls", [msopt.Adam, msopt.AdamW])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_native_step_matches_the_numpy_twin(state_dtype, cls, shape):
-    rng = np.random.default_rng(abs(hash((state_dtype, cls.__name__, shape))) % 2**32)
-    block = 256
+def test_native_step_matches_the_numpy_twin(state_dtype, block, cls, shape, isa):
+    # (4100,) and (2, 4100) have whole blocks of both sizes and a short last one
+    rng = np.random.default_rng(abs(hash((state_dtype, block, cls.__name__, shape))) % 2**32)
     p = rng.standard_normal(shape).astype(np.float32)
     q = p.copy()
     wd = 0.05

@@ -53,10 +53,13 @@ inline std::uint16_t bf16_round(float x, std::uint32_t r) {
 // y = x + 2**-k, whose float32 bits rounded (half up) to 3 mantissa bits give
 // code = exponent * 8 + mantissa (relative to 2**-k); decoding subtracts 2**-k again, so 0 is
 // exact, the steps near 0 are 2**-(k+3) and above 2**-k the relative error is at most 1/16.
-// m: k = 15, 7 bits of code and the sign in bit 7; v: k = 31, 8 bits.  Branch-free.
+// m: k = 15, 7 bits of code and the sign in bit 7; v: k = 31, 8 bits.  Branch-free.  The
+// rounding add and the exponent offset are one subtraction (a multiple of 2**20 less 2**19):
+// equal to adding, shifting and subtracting for every uint32, wrap-arounds included, which the
+// min then clamps alike.
 inline std::uint8_t q8m_encode(float m, float inv) {
     const float y = float_of(bits_of(m) & 0x7fffffffU) * inv + 0x1p-15f;
-    std::uint32_t c = ((bits_of(y) + 0x80000U) >> 20) - 896U;
+    std::uint32_t c = (bits_of(y) - 0x37f80000U) >> 20;  // ((bits + 2**19) >> 20) - 896
     c = c < 127U ? c : 127U;
     return std::uint8_t(c | ((bits_of(m) >> 24) & 0x80U));
 }
@@ -66,7 +69,7 @@ inline float q8m_decode(std::uint8_t q, float scale) {
 }
 inline std::uint8_t q8v_encode(float v, float inv) {
     const float y = float_of(bits_of(v) & 0x7fffffffU) * inv + 0x1p-31f;
-    std::uint32_t c = ((bits_of(y) + 0x80000U) >> 20) - 768U;
+    std::uint32_t c = (bits_of(y) - 0x2ff80000U) >> 20;  // ((bits + 2**19) >> 20) - 768
     c = c < 255U ? c : 255U;
     return std::uint8_t(c);
 }
@@ -96,18 +99,23 @@ void adam_bf16(const Scalars<float>& s, float* __restrict p, const float* __rest
     }
 }
 
-template <bool WD, bool DECOUPLED>
+// One block of n <= kMaxQ8Block elements (N: n known at compile time, 0: any n), in two
+// passes.  The first reads the block and the old codes, updates the moments into float32
+// buffers and finds their new scales; the second updates the parameters and writes the new
+// codes.  The divide and square root sit in the second pass, so the first, which loads from
+// memory, runs ahead without waiting on them; the arithmetic is the same as in one pass.
+template <bool WD, bool DECOUPLED, std::size_t N>
 void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restrict g,
              std::uint8_t* __restrict qm, std::uint8_t* __restrict qv, float* scale_m,
-             float* scale_v, std::size_t n) {
-    float bm[kMaxQ8Block], bv[kMaxQ8Block];
+             float* scale_v, std::size_t count) {
+    const std::size_t n = N != 0 ? N : count;
+    alignas(64) float bm[kMaxQ8Block];
+    alignas(64) float bv[kMaxQ8Block];
     const float am = *scale_m, av = *scale_v;
     std::uint32_t mx_m = 0, mx_v = 0;  // the new scales' bits (integer max: order-free)
     for (std::size_t i = 0; i < n; ++i) {
-        float pi = p[i];
         float gi = g[i] * s.gs;
-        if constexpr (WD) gi = gi + s.wd * pi;
-        if constexpr (DECOUPLED) pi = pi * s.decay;
+        if constexpr (WD) gi = gi + s.wd * p[i];
         const float mi = s.b1 * q8m_decode(qm[i], am) + s.omb1 * gi;
         const float vi = s.b2 * q8v_decode(qv[i], av) + s.omb2 * gi * gi;
         bm[i] = mi;
@@ -115,13 +123,16 @@ void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restri
         const std::uint32_t bits_m = bits_of(mi) & 0x7fffffffU, bits_v = bits_of(vi) & 0x7fffffffU;
         mx_m = mx_m < bits_m ? bits_m : mx_m;
         mx_v = mx_v < bits_v ? bits_v : mx_v;
-        p[i] = pi - s.step * mi / (std::sqrt(vi) * s.ibc2 + s.eps);
     }
     const float nm = float_of(mx_m), nv = float_of(mx_v);
     const float im = inverse(nm), iv = inverse(nv);
     for (std::size_t i = 0; i < n; ++i) {
-        qm[i] = q8m_encode(bm[i], im);
-        qv[i] = q8v_encode(bv[i], iv);
+        float pi = p[i];
+        if constexpr (DECOUPLED) pi = pi * s.decay;
+        const float mi = bm[i], vi = bv[i];
+        p[i] = pi - s.step * mi / (std::sqrt(vi) * s.ibc2 + s.eps);
+        qm[i] = q8m_encode(mi, im);
+        qv[i] = q8v_encode(vi, iv);
     }
     *scale_m = nm;
     *scale_v = nv;
@@ -137,13 +148,29 @@ inline void update_bf16(const Coeffs& c, float* p, const float* g, std::uint16_t
     else adam_bf16<false, false>(s, p, g, m, v, n, first, key);
 }
 
+// Whole blocks of the two sizes take the copy whose length is a constant (no remainder
+// loops); a shorter last block takes the general one.
+template <bool WD, bool DECOUPLED, std::size_t B>
+std::size_t adam_q8_whole(const Scalars<float>& s, float* p, const float* g, std::uint8_t* qm,
+                          std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n) {
+    std::size_t a = 0, b = 0;
+    for (; a + B <= n; a += B, ++b)
+        adam_q8<WD, DECOUPLED, B>(s, p + a, g + a, qm + a, qv + a, scale_m + b, scale_v + b, B);
+    return b;
+}
+
 template <bool WD, bool DECOUPLED>
 void adam_q8_blocks(const Scalars<float>& s, float* p, const float* g, std::uint8_t* qm,
                     std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n,
                     std::size_t block) {
-    for (std::size_t a = 0, b = 0; a < n; a += block, ++b)
-        adam_q8<WD, DECOUPLED>(s, p + a, g + a, qm + a, qv + a, scale_m + b, scale_v + b,
-                               n - a < block ? n - a : block);
+    std::size_t b = 0;
+    if (block == 256)
+        b = adam_q8_whole<WD, DECOUPLED, 256>(s, p, g, qm, qv, scale_m, scale_v, n);
+    else if (block == kMaxQ8Block)
+        b = adam_q8_whole<WD, DECOUPLED, kMaxQ8Block>(s, p, g, qm, qv, scale_m, scale_v, n);
+    for (std::size_t a = b * block; a < n; a += block, ++b)
+        adam_q8<WD, DECOUPLED, 0>(s, p + a, g + a, qm + a, qv + a, scale_m + b, scale_v + b,
+                                  n - a < block ? n - a : block);
 }
 
 // n elements in consecutive blocks of `block` (the last one shorter), with their scales.
