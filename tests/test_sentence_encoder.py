@@ -90,6 +90,47 @@ def test_encode_matches_reference(out):
     assert none.shape == (0, out or 11)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_encode_checks_each_chunk_it_reads(threads):
+    # 700 texts: chunks of 256 texts, the bad value in the last one; the ids and offsets are
+    # read in place (each chunk copied and checked by its worker), so a refusal must still
+    # name the first bad value, as a check of the whole arrays does.
+    rng = np.random.default_rng(8)
+    ids, offsets = _ragged(rng, 700, 30, empty=0.1)
+    params = [rng.standard_normal((30, 6)).astype(np.float32)]
+    want = ref.encode(params, ids, offsets)
+    np.testing.assert_allclose(_core.encoder_encode(params, ids, offsets, threads=threads),
+                               want, rtol=1e-5, atol=1e-6)
+    last = len(ids) - 3
+    for bad, err, match in [
+            (30, IndexError, rf"ids\[{last}\] = 30 is out of range for the encoder's table"),
+            (-1, IndexError, rf"ids\[{last}\] = -1 is out of range")]:
+        b = ids.copy()
+        b[last] = bad
+        with pytest.raises(err, match=match):
+            _core.encoder_encode(params, b, offsets, threads=threads)
+    o = offsets.copy()
+    o[600] = o[599] - 1 if o[599] > 0 else -1
+    with pytest.raises(ValueError, match=r"offsets: must be non-decreasing \(offsets\[600\]"):
+        _core.encoder_encode(params, ids, o, threads=threads)
+    o = offsets.copy()
+    o[-1] = len(ids) + 1
+    with pytest.raises(ValueError, match="offsets: must be non-decreasing|runs past the"):
+        _core.encoder_encode(params, ids, o, threads=threads)
+    o = offsets.copy()
+    o[0] = 1
+    with pytest.raises(ValueError, match="offsets: must start at 0, got 1"):
+        _core.encoder_encode(params, ids, o, threads=threads)
+    with pytest.raises(ValueError, match="offsets: empty, but there are"):
+        _core.encoder_encode(params, ids, np.zeros(0, np.int64), threads=threads)
+    with pytest.raises(TypeError, match="ids"):
+        _core.encoder_encode(params, ids.astype(np.int32), offsets, threads=threads)
+    ids_before, offsets_before = ids.copy(), offsets.copy()
+    _core.encoder_encode(params, ids, offsets, threads=threads)
+    np.testing.assert_array_equal(ids, ids_before)  # read, never written
+    np.testing.assert_array_equal(offsets, offsets_before)
+
+
 @pytest.mark.parametrize("dim", [1, 3, 15, 16, 17, 63, 64, 65, 100, 127, 128, 129, 255, 300])
 @pytest.mark.parametrize("isa", _core.available_isas())
 def test_bag_mean_and_normalize_bits(dim, isa):

@@ -189,13 +189,28 @@ py::array_t<float> encode(py::handle params, py::handle ids, py::handle offsets,
     std::vector<py::object> keep;
     enc::Params P;
     const enc::Shape sh = parse_params(params, false, P, keep);
-    const enc::Texts t = copy_texts(ids, offsets, sh.rows, "the encoder's table");
-    const std::size_t n = t.size(), w = sh.width();
-    py::array_t<float> out({py::ssize_t(n), py::ssize_t(w)});
+    // The ids and offsets are read in place: each worker copies a chunk and checks the copy
+    // (enc::encode), so no pass over them is made here with the GIL held.
+    const ArrayView iv = bind::int64_vector(ids, "ids");
+    const ArrayView ov = bind::int64_vector(offsets, "offsets");
+    const enc::Borrowed t{reinterpret_cast<const std::int64_t*>(iv.data),
+                          std::size_t(iv.shape[0]),
+                          reinterpret_cast<const std::int64_t*>(ov.data),
+                          std::size_t(ov.shape[0])};
+    py::array_t<float> out({py::ssize_t(t.n), py::ssize_t(sh.width())});
     float* o = out.mutable_data();
+    bool ok;
     {
         py::gil_scoped_release nogil;
-        enc::encode(t, sh, P, threads, o);
+        ok = enc::encode(t, sh, P, threads, o);
+    }
+    if (!ok) {
+        // The same messages as the checks of a copy, found on the arrays as they are now.
+        const std::string what = "the encoder's table (a table of " +
+                                 std::to_string(sh.rows) + " rows)";
+        bind::check_ids(t.ids, t.n_ids, std::int64_t(sh.rows), what);
+        bind::check_offsets(t.off, t.n, t.n_ids);
+        throw std::invalid_argument("ids, offsets: changed while encode read them");
     }
     return out;
 }

@@ -1,6 +1,7 @@
 #include "encoder.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -302,23 +303,53 @@ Result train(Pairs& d, const Shape& sh, const Params& P, const Optim& opt,
     return r;
 }
 
-void encode(const Texts& t, const Shape& sh, const Params& P, int threads, float* U) {
+namespace {
+
+// Texts [r0, r0 + m) of t copied into (ids, off), off rebased to 0 and closed by the
+// count of ids; false if the copy fails its check.
+bool copy_chunk(const Borrowed& t, std::size_t r0, std::size_t m, std::size_t rows,
+                std::vector<std::int64_t>& ids, std::vector<std::int64_t>& off) {
+    off.resize(m + 1);
+    for (std::size_t i = 0; i <= m; ++i)
+        off[i] = r0 + i < t.n ? t.off[r0 + i] : std::int64_t(t.n_ids);
+    if (r0 == 0 && off[0] != 0) return false;
+    const std::int64_t base = off[0];
+    if (base < 0 || off[m] > std::int64_t(t.n_ids)) return false;
+    for (std::size_t i = 0; i < m; ++i)
+        if (off[i + 1] < off[i]) return false;
+    ids.assign(t.ids + base, t.ids + off[m]);
+    for (auto& o : off) o -= base;
+    bool ok = true;
+    for (const std::int64_t id : ids) ok &= std::uint64_t(id) < rows;
+    return ok;
+}
+
+}  // namespace
+
+bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, float* U) {
     blas::set_threads(1);
-    const std::size_t n = t.size(), dim = sh.dim, w = sh.width();
-    if (!n) return;
+    const std::size_t n = t.n, dim = sh.dim, w = sh.width();
+    if (!n) return t.n_ids == 0;
     // Chunks of rows of a fixed size (one BLAS call each for the projection), whatever the
     // thread count.
     constexpr std::size_t kChunk = 256;
     const std::size_t nb = blocks(n, kChunk);
-    const int nt = threads_for_work(threads, nb, n * text_work(sh, t.ids.size() / n));
+    const int nt = threads_for_work(threads, nb, n * text_work(sh, t.n_ids / n));
+    std::atomic<bool> ok{true};
     over_blocks(nt, nb, [&](std::size_t b0, std::size_t b1) {
         std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
-        for (std::size_t b = b0; b < b1; ++b) {
+        std::vector<std::int64_t> ids, off;
+        for (std::size_t b = b0; b < b1 && ok.load(std::memory_order_relaxed); ++b) {
             const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
-            forward_rows(sh, P, t.ids.data(), t.off.data() + r0, 0, m, h.data(), p.data(),
+            if (!copy_chunk(t, r0, m, sh.rows, ids, off)) {
+                ok.store(false, std::memory_order_relaxed);
+                return;
+            }
+            forward_rows(sh, P, ids.data(), off.data(), 0, m, h.data(), p.data(),
                          U + r0 * w, nrm.data());
         }
     });
+    return ok.load();
 }
 
 }  // namespace msopt::enc

@@ -139,7 +139,19 @@ double loss_grad(const Pairs& d, const Shape& sh, const Params& P, const TrainSp
                  const std::int64_t* pos, std::size_t B, std::vector<std::int64_t>& uniq,
                  std::vector<float>& gE, std::vector<float>& gW, std::vector<float>& gb);
 
-// U (n x width) = the unit vectors of n texts.
-void encode(const Texts& t, const Shape& sh, const Params& P, int threads, float* U);
+// The ids and offsets of n texts as the caller passed them (n offsets, the last text ending
+// at n_ids), read without the GIL while another thread may write them.
+struct Borrowed {
+    const std::int64_t* ids;
+    std::size_t n_ids;
+    const std::int64_t* off;
+    std::size_t n;
+};
+
+// U (n x width) = the unit vectors of n texts.  Each chunk of texts copies its offsets and
+// ids into the worker's own buffers, checks the copies (offsets from 0, non-decreasing,
+// within the ids; ids within the table's rows) and reads only them.  False when a copy
+// fails its check: U is then partly written, and the caller looks for the reason.
+bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, float* U);
 
 }  // namespace msopt::enc
