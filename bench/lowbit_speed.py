@@ -2,13 +2,15 @@
 every runner once, in turn, so a change of the machine's load hits all of them alike, and
 the ratios come from the medians over the rounds.
 
-    python bench/lowbit_speed.py [--sizes 1e7,1e8] [--threads 1,2] [--rounds 15]
+    python bench/lowbit_speed.py [--sizes 1e7,1e8] [--threads 1,2] [--rounds 15] [--isa avx2]
 
 Runners per size and thread count: msopt's Adam with state_dtype float32, bfloat16 and int8
 (nonfinite="ignore", as torch), the 7-stream floor (an fp32 Adam's traffic), and torch's
 fused Adam when torch is installed.  Prints the medians, the ratio of each to msopt's float32
 step, and the state's size beside float32's.  (bench/test_bench_lowbit.py times the same
-runners with pytest-benchmark, one after the other.)
+runners with pytest-benchmark, one after the other.)  ``--isa`` runs msopt's kernels of
+another instruction set (one of ``msopt._core.available_isas()``), to see what a machine
+without the best one gets.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from msopt import _bench
+from msopt import _bench, _core
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
@@ -40,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="1e7,1e8")
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--isa", default=None, choices=_core.available_isas())
     args = ap.parse_args(argv)
+    if args.isa:
+        _core.set_isa(args.isa)
+    print(f"msopt's kernels: {_core.isa()}")
     print("| n | threads | runner | median | ns/param | / float32 step | state / float32 |")
     print("|---|---|---|---|---|---|---|")
     for n in (int(float(s)) for s in args.sizes.split(",")):
