@@ -193,6 +193,14 @@ def test_ascii_texts_take_the_native_tokenizer_with_the_same_ids(lower, ngrams, 
     assert enc.vocab_._core.encode_texts(mixed, lower, 1, 0, 1) is None
     assert enc.vocab_._core.encode_texts(tuple(texts), lower, 1, 0, 1) is None
     assert enc.vocab_._core.encode_texts(texts[:3] + [["a"]], lower, 1, 0, 1) is None
+    # 9,000 texts: slices of 4,096 or more on two threads, merged in order
+    many = texts * 23 + texts[:-200]
+    want_ids = enc._ids(enc.vocab_, enc._lines(many, "texts"))
+    for threads in (1, 2):
+        got_ids = enc.vocab_._core.encode_texts(many, lower, ngrams, 97 if ngrams > 1 else 0,
+                                                threads)
+        np.testing.assert_array_equal(got_ids[0], want_ids[0])
+        np.testing.assert_array_equal(got_ids[1], want_ids[1])
     np.testing.assert_array_equal(enc.similarity(texts[:50], texts[50:100]),
                                   np.einsum("ij,ij->i", want[:50], want[50:100]))
     with pytest.raises(ValueError, match="^b_texts: expected 2 texts"):

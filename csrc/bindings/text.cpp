@@ -106,6 +106,12 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
                 auto& id = ids[std::size_t(t)];
                 auto& off = offsets[std::size_t(t)];
                 off.reserve(sh.second - sh.first);
+                // at most (bytes + 1) / 2 tokens a text, and ngrams ids a token: reserved
+                // once (pages are touched only as they fill), never grown and copied
+                std::size_t most = 0;
+                for (std::size_t i = sh.first; i < sh.second; ++i)
+                    most += (texts[i].size() + 1) / 2;
+                id.reserve(most * std::size_t(ngrams > 1 && buckets ? ngrams : 1));
                 std::string scratch;
                 for (std::size_t i = sh.first; i < sh.second; ++i) {
                     off.push_back(std::int64_t(id.size()));
@@ -214,8 +220,13 @@ void register_text(py::module_& m) {
                 return encode_views(sv, views, ngrams, buckets, threads,
                                     [&map](std::string_view text, std::string& line) {
                                         line.resize(text.size());
-                                        for (std::size_t i = 0; i < text.size(); ++i)
-                                            line[i] = map[static_cast<unsigned char>(text[i])];
+                                        // local pointers: a char store may alias anything,
+                                        // and the loop would reload them at every byte
+                                        const char* m = map.data();
+                                        const char* in = text.data();
+                                        char* out = line.data();
+                                        for (std::size_t i = 0, k = text.size(); i < k; ++i)
+                                            out[i] = m[static_cast<unsigned char>(in[i])];
                                         return std::string_view(line);
                                     });
             },
