@@ -74,6 +74,30 @@ def test_native_step_matches_the_numpy_twin(state_dtype, block, cls, shape, isa)
         _assert_same(opt, twin, [p], [q])
 
 
+@pytest.mark.parametrize(("state_dtype", "block"),
+                         [("bfloat16", 256), ("int8", 256), ("int8", 2048)])
+@pytest.mark.parametrize("cls", [msopt.Adam, msopt.AdamW])
+def test_nonfinite_gradients_match_the_twin(state_dtype, block, cls, isa):
+    # nonfinite="ignore" lets NaN, +-inf and huge values into the moments and the codes'
+    # clamps; the kernels still match the twin bit for bit
+    rng = np.random.default_rng(block)
+    shape = (2, 4100)
+    p = rng.standard_normal(shape).astype(np.float32)
+    q = p.copy()
+    opt = cls([p], lr=3e-3, weight_decay=0.05, state_dtype=state_dtype, block_size=block,
+              nonfinite="ignore", seed=3)
+    twin = [_twin_state(opt, 0)]
+    with np.errstate(all="ignore"):
+        for t in range(1, 4):
+            g = _grad(rng, shape)
+            g.reshape(-1)[rng.choice(g.size, 6, replace=False)] = [
+                np.nan, np.inf, -np.inf, np.nan, 3e38, -3e38]
+            opt.step([g])
+            _twin_step(opt, state_dtype, block, q, g, twin[0], 0, t, lr=3e-3,
+                       weight_decay=0.05, decoupled=cls is msopt.AdamW)
+            _assert_same(opt, twin, [p], [q])
+
+
 @pytest.mark.parametrize("state_dtype", ["bfloat16", "int8"])
 @pytest.mark.parametrize("block", [256, 2048])
 def test_row_sparse_clipped_maximized_steps_match_the_twin(state_dtype, block):

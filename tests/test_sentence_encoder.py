@@ -92,41 +92,44 @@ def test_encode_matches_reference(out):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_encode_checks_each_chunk_it_reads(threads):
-    # 700 texts: chunks of 256 texts, the bad value in the last one; the ids and offsets are
-    # read in place (each chunk copied and checked by its worker), so a refusal must still
-    # name the first bad value, as a check of the whole arrays does.
+    # 2,000 texts of dim 64 (work enough for two workers): chunks of 256 texts, each copied
+    # and checked by its worker; a refusal, wherever the bad value lies (in a middle or the
+    # last chunk, at a chunk's first offset), names it as a check of the whole arrays does.
     rng = np.random.default_rng(8)
-    ids, offsets = _ragged(rng, 700, 30, empty=0.1)
-    params = [rng.standard_normal((30, 6)).astype(np.float32)]
+    ids, offsets = _ragged(rng, 2000, 30, empty=0.1)
+    params = [rng.standard_normal((30, 64)).astype(np.float32)]
     want = ref.encode(params, ids, offsets)
-    np.testing.assert_allclose(_core.encoder_encode(params, ids, offsets, threads=threads),
-                               want, rtol=1e-5, atol=1e-6)
-    last = len(ids) - 3
-    for bad, err, match in [
-            (30, IndexError, rf"ids\[{last}\] = 30 is out of range for the encoder's table"),
-            (-1, IndexError, rf"ids\[{last}\] = -1 is out of range")]:
-        b = ids.copy()
-        b[last] = bad
-        with pytest.raises(err, match=match):
-            _core.encoder_encode(params, b, offsets, threads=threads)
-    o = offsets.copy()
-    o[600] = o[599] - 1 if o[599] > 0 else -1
-    with pytest.raises(ValueError, match=r"offsets: must be non-decreasing \(offsets\[600\]"):
-        _core.encoder_encode(params, ids, o, threads=threads)
-    o = offsets.copy()
-    o[-1] = len(ids) + 1
-    with pytest.raises(ValueError, match="offsets: must be non-decreasing|runs past the"):
-        _core.encoder_encode(params, ids, o, threads=threads)
-    o = offsets.copy()
-    o[0] = 1
-    with pytest.raises(ValueError, match="offsets: must start at 0, got 1"):
-        _core.encoder_encode(params, ids, o, threads=threads)
+    got = _core.encoder_encode(params, ids, offsets, threads=threads)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got, _core.encoder_encode(params, ids, offsets, threads=1))
+    ids_before, offsets_before = ids.copy(), offsets.copy()
+    for j in (int(offsets[300]), len(ids) - 3):
+        for bad in (30, -1):
+            b = ids.copy()
+            b[j] = bad
+            with pytest.raises(IndexError, match=rf"ids\[{j}\] = {bad} is out of range for "
+                                                 "the encoder's table"):
+                _core.encoder_encode(params, b, offsets, threads=threads)
+    cases = [(600, "decrease", r"offsets: must be non-decreasing \(offsets\[600\]"),
+             (256, -1, r"offsets: must be non-decreasing \(offsets\[256\] = -1"),
+             (256, len(ids) + 5, "runs past the"),
+             (100, np.iinfo(np.int64).max, r"offsets: must be non-decreasing \(offsets\[101\]"),
+             (len(offsets) - 1, len(ids) + 1, "runs past the"),
+             (0, 1, "offsets: must start at 0, got 1")]
+    for at, value, match in cases:
+        o = offsets.copy()
+        if value == "decrease":
+            o[at] = o[at - 1] - 1
+        elif at in (256,) and value == len(ids) + 5:
+            o[at:] = value
+        else:
+            o[at] = value
+        with pytest.raises(ValueError, match=match):
+            _core.encoder_encode(params, ids, o, threads=threads)
     with pytest.raises(ValueError, match="offsets: empty, but there are"):
         _core.encoder_encode(params, ids, np.zeros(0, np.int64), threads=threads)
     with pytest.raises(TypeError, match="ids"):
         _core.encoder_encode(params, ids.astype(np.int32), offsets, threads=threads)
-    ids_before, offsets_before = ids.copy(), offsets.copy()
-    _core.encoder_encode(params, ids, offsets, threads=threads)
     np.testing.assert_array_equal(ids, ids_before)  # read, never written
     np.testing.assert_array_equal(offsets, offsets_before)
 
@@ -193,7 +196,7 @@ def test_ascii_texts_take_the_native_tokenizer_with_the_same_ids(lower, ngrams, 
     assert enc.vocab_._core.encode_texts(mixed, lower, 1, 0, 1) is None
     assert enc.vocab_._core.encode_texts(tuple(texts), lower, 1, 0, 1) is None
     assert enc.vocab_._core.encode_texts(texts[:3] + [["a"]], lower, 1, 0, 1) is None
-    # 9,000 texts: slices of 4,096 or more on two threads, merged in order
+    # 9,400 texts: slices of 4,096 or more on two threads, merged in order
     many = texts * 23 + texts[:-200]
     want_ids = enc._ids(enc.vocab_, enc._lines(many, "texts"))
     for threads in (1, 2):

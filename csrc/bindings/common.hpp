@@ -272,7 +272,9 @@ inline ArrayView int64_vector(py::handle o, const char* name) {
 //   - inputs whose contents are checked or used to address memory (ids, offsets, labels,
 //     CSR indices and indptr, counts, sampler weights) and the small per-sample float
 //     inputs (sample weights, per-sample weights) are read through a private copy, taken
-//     *before* the contents are checked: copy, check the copy, use the copy;
+//     *before* the contents are checked: copy, check the copy, use the copy (the copy may
+//     be taken a chunk at a time without the GIL, each worker checking and reading only its
+//     own, as the sentence encoder's encode does);
 //   - large float operands that are only read (X, CSR values, y, scores, grad_out, the
 //     tables of a forward pass) are read in place: a race there gives wrong numbers,
 //     never an out-of-range access, and copying them would cost a pass over the data;

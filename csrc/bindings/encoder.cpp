@@ -1,5 +1,6 @@
-// The sentence encoder's native calls (models/encoder.hpp): arrays are checked, and every
-// id and offset is copied, with the GIL held; the loops run without it.
+// The sentence encoder's native calls (models/encoder.hpp): arrays are checked, and the ids
+// and offsets of training pairs are copied, with the GIL held; the loops run without it.
+// encode copies and checks its ids and offsets a chunk at a time on its workers.
 #include "common.hpp"
 #include "optim_state.hpp"
 

@@ -222,11 +222,11 @@ void register_text(py::module_& m) {
                                         line.resize(text.size());
                                         // local pointers: a char store may alias anything,
                                         // and the loop would reload them at every byte
-                                        const char* m = map.data();
+                                        const char* to = map.data();
                                         const char* in = text.data();
                                         char* out = line.data();
                                         for (std::size_t i = 0, k = text.size(); i < k; ++i)
-                                            out[i] = m[static_cast<unsigned char>(in[i])];
+                                            out[i] = to[static_cast<unsigned char>(in[i])];
                                         return std::string_view(line);
                                     });
             },

@@ -454,8 +454,9 @@ _OPTIONS = """max_grad_norm : float, optional
         optimizers keep their state in the parameters' dtype).  "bfloat16" halves the state
         (uint16 arrays of bfloat16 bits, rounded stochastically); "int8" keeps a quarter of
         it (a uint8 code per element and a float32 scale per block and moment).  The step reads
-        and writes the compressed form in one pass.  :mod:`msopt.reference.lowbit` spells
-        out both rules.  amsgrad is not available with compressed state.
+        and writes the compressed form once (int8: in two passes over each block, in
+        cache).  :mod:`msopt.reference.lowbit` spells out both rules.  amsgrad is not
+        available with compressed state.
     block_size : {256, 2048}
         The block of int8 state: the elements (along a row of the parameter, viewed as
         ``(rows, -1)``) that share one scale per moment.
