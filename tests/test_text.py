@@ -134,7 +134,8 @@ def test_bad_lines_are_refused():
 
 def test_ids_of_a_large_vocabulary_and_of_words_it_lacks():
     """The vocabulary's word index (open addressing): every word finds its own id among
-    tens of thousands, and near misses (prefixes, extensions, other words) find none."""
+    tens of thousands, and near misses (prefixes, extensions, a character changed) find
+    none."""
     rng = np.random.default_rng(3)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyzé日"))
     words = sorted({"".join(rng.choice(letters, rng.integers(1, 20))) for _ in range(30_000)})
@@ -143,6 +144,9 @@ def test_ids_of_a_large_vocabulary_and_of_words_it_lacks():
     np.testing.assert_array_equal(ids, np.arange(len(words)))
     known = set(words)
     misses = [w + "x" for w in words[:2000]] + [w[:-1] for w in words[:2000]] + ["", " "]
+    # the same length, one character changed (first or last)
+    misses += [w[:-1] + ("b" if w[-1] == "a" else "a") for w in words[:2000]]
+    misses += [("b" if w[0] == "a" else "a") + w[1:] for w in words[:2000]]
     for w in misses:
         assert vocab._core.id(w) == (words.index(w) if w in known else -1)
 
