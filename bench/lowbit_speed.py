@@ -6,11 +6,12 @@ the ratios come from the medians over the rounds.
 
 Runners per size and thread count: msopt's Adam with state_dtype float32, bfloat16 and int8
 (nonfinite="ignore", as torch), the 7-stream floor (an fp32 Adam's traffic), and torch's
-fused Adam when torch is installed.  Prints the medians, the ratio of each to msopt's float32
-step, and the state's size beside float32's.  (bench/test_bench_lowbit.py times the same
-runners with pytest-benchmark, one after the other.)  ``--isa`` runs msopt's kernels of
-another instruction set (one of ``msopt._core.available_isas()``), to see what a machine
-without the best one gets.
+fused Adam when torch is installed (followed by a pause, so that its threads, which spin
+after a call, have stopped before the next runner starts).  Prints the medians, the ratio
+of each to msopt's float32 step, and the state's size beside float32's.
+(bench/test_bench_lowbit.py times the same runners with pytest-benchmark, one after the
+other.)  ``--isa`` runs msopt's kernels of another instruction set (one of
+``msopt._core.available_isas()``), to see what a machine without the best one gets.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import numpy as np
 
 from msopt import _bench, _core
 
+# After a call, torch's OpenMP threads keep spinning for a while (up to 200 ms), on the
+# cores the next runner needs: the rounds pause this long after each torch runner.
+TORCH_SPIN = 0.25
+
 
 def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in fns}
@@ -34,6 +39,8 @@ def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, flo
             t0 = time.perf_counter()
             fn()
             times[k].append(time.perf_counter() - t0)
+            if k.startswith("torch"):
+                time.sleep(TORCH_SPIN)
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
