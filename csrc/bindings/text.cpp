@@ -103,8 +103,10 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
         parallel_for(nt, [&](int t) {
             try {  // (out of memory) reported on the calling thread, not on a worker
                 const Share sh = share(n, t, nt);
-                auto& id = ids[std::size_t(t)];
-                auto& off = offsets[std::size_t(t)];
+                // the worker's own vectors, moved into place at the end: the vector objects
+                // in ids and offsets share cache lines, and every push_back would bounce
+                // them between the threads
+                std::vector<std::int64_t> id, off;
                 off.reserve(sh.second - sh.first);
                 // at most (bytes + 1) / 2 tokens a text, and ngrams ids a token: reserved
                 // once (pages are touched only as they fill), never grown and copied
@@ -117,6 +119,8 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
                     off.push_back(std::int64_t(id.size()));
                     sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id);
                 }
+                ids[std::size_t(t)] = std::move(id);
+                offsets[std::size_t(t)] = std::move(off);
             } catch (...) {
                 failed[std::size_t(t)] = std::current_exception();
             }
