@@ -212,6 +212,24 @@ def test_ascii_texts_take_the_native_tokenizer_with_the_same_ids(lower, ngrams, 
         enc.encode(["a", 3])
 
 
+@pytest.mark.parametrize("lower", [True, False])
+def test_native_tokenizer_on_every_ascii_byte(lower):
+    """Every ASCII byte, those beside the ranges 0-9, A-Z and a-z included ('/', ':', '@',
+    '[', '`', '{'), in texts of 0 to 70 bytes (whole blocks of 16 bytes and tails): the
+    native tokens are the Python tokenizer's."""
+    rng = np.random.default_rng(int(lower))
+    chars = [chr(c) for c in range(128)]
+    edges = list("/09:@AZ[`az{")
+    texts = ["".join(rng.choice(chars + edges * 8, int(k))) for k in rng.integers(0, 71, 600)]
+    enc = SentenceEncoder(dim=4, epochs=1, threads=1, lower=lower, ngrams=2, buckets=31,
+                          min_count=1).fit(texts[:300], texts[300:])
+    want = enc._ids(enc.vocab_, enc._lines(texts, "texts"))
+    got = enc.vocab_._core.encode_texts(texts, lower, 2, 31, 1)
+    assert len(want[0]) > 1000
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+
+
 def _ref_steps(name, hyper, params, a, b, targets, loss, order, bs, steps, kw):
     ps = [p.copy() for p in params]
     states = [init_state(name, p, **{k: v for k, v in hyper.items() if k != "lr"})

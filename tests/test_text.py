@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -23,7 +24,7 @@ def _fnv1a(tok: str) -> int:  # fastText's Dictionary::hash, in Python
 
 def _ref_encode(words: list[str], line: str, n: int, buckets: int) -> list[int]:
     index = {w: i for i, w in enumerate(words)}
-    toks = line.split()
+    toks = [t for t in re.split("[ \t\n\v\f\r]+", line) if t]  # ASCII whitespace only
     out = [index[t] for t in toks if t in index]
     hashes = [_fnv1a(t) for t in toks]
     signed = [h - 2**32 if h >= 2**31 else h for h in hashes]  # int32, as fastText keeps them
@@ -69,6 +70,50 @@ def test_encode_with_ngrams_matches_fasttexts_rule(n, buckets):
     for line, lo, hi in zip(lines, offsets, ends):
         want = _ref_encode(vocab.words, line, n if buckets else 1, buckets or 1)
         assert ids[lo:hi].tolist() == want
+
+
+@pytest.mark.parametrize("buckets", [1, 2, 3, 7, 1024, 1_000_003, 2**31 - 1, 2**32, 2**32 + 1,
+                                     2**40 - 1, 2**61 - 1])
+def test_ngram_ids_for_bucket_counts_of_every_size(buckets):
+    """The bucket of an n-gram is its 64-bit hash modulo the bucket count (computed by a
+    multiply and shifts): long lines and n up to 5 spread the hashes over all 64 bits."""
+    rng = np.random.default_rng(buckets % 1000)
+    words = [f"w{i}" for i in range(50)]
+    vocab = Vocabulary(min_count=1).fit([" ".join(words)])
+    lines = [" ".join(rng.choice(words + ["unknown", "é"], int(k)))
+             for k in rng.integers(0, 40, 60)]
+    for n in (2, 5):
+        ids, offsets = vocab.encode(lines, ngrams=n, buckets=buckets)
+        ends = list(offsets[1:]) + [len(ids)]
+        for line, lo, hi in zip(lines, offsets, ends):
+            assert ids[lo:hi].tolist() == _ref_encode(vocab.words, line, n, buckets)
+
+
+def test_tokens_across_the_64_byte_blocks_of_a_line():
+    """Lines are split 64 bytes at a time: tokens and runs of each kind of ASCII whitespace
+    of every length from 1 to 150 bytes, across block edges, at a line's start and end, in
+    lines of 63, 64, 65 and 128 bytes, give the tokens of a split on that whitespace
+    (other bytes, control characters and non-ASCII ones included, belong to tokens)."""
+    rng = np.random.default_rng(7)
+    inner = list("abcxyz019") + ["\x00", "\x08", "\x0e", "\x1c", "\x7f", "\xa0", "é", "日"]
+    spaces = list(" \t\n\v\f\r")
+    lines = []
+    for _ in range(400):
+        parts = []
+        for _ in range(int(rng.integers(0, 8))):
+            k = int(rng.choice([1, 2, 5, 8, 9, 63, 64, 65, 150]))
+            parts.append("".join(rng.choice(inner, k)))
+            parts.append("".join(rng.choice(spaces, int(rng.integers(1, 70)))))
+        line = "".join(parts)
+        lines.append(line if rng.random() < 0.5 else line.rstrip(" \t\n\v\f\r"))
+    lines += ["a" * 63, "a" * 64, "a" * 65, "b" * 128, " " * 64 + "c", "d" + " " * 127,
+              ("e" * 31 + " ") * 4, ""]
+    vocab = Vocabulary(min_count=1).fit(lines)
+    for n, buckets in ((1, 0), (3, 5000)):
+        ids, offsets = vocab.encode(lines, ngrams=n, buckets=buckets)
+        ends = list(offsets[1:]) + [len(ids)]
+        for line, lo, hi in zip(lines, offsets, ends):
+            assert ids[lo:hi].tolist() == _ref_encode(vocab.words, line, n, buckets or 1)
 
 
 def test_streams_a_file_and_reports_bad_utf8(tmp_path):
@@ -147,6 +192,11 @@ def test_ids_of_a_large_vocabulary_and_of_words_it_lacks():
     # the same length, one character changed (first or last)
     misses += [w[:-1] + ("b" if w[-1] == "a" else "a") for w in words[:2000]]
     misses += [("b" if w[0] == "a" else "a") + w[1:] for w in words[:2000]]
+    # a word is told apart by its size and first 8 bytes, then the rest: ASCII words of 10 to
+    # 19 bytes with one byte changed on either side of the 8th (byte 6, 7, 8 or 9)
+    long = [w for w in words if w.isascii() and len(w) >= 10][:500]
+    for i in (6, 7, 8, 9):
+        misses += [w[:i] + ("b" if w[i] == "a" else "a") + w[i + 1:] for w in long]
     for w in misses:
         assert vocab._core.id(w) == (words.index(w) if w in known else -1)
 

@@ -7,7 +7,6 @@
 #include "common.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -115,9 +114,11 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
                     most += (texts[i].size() + 1) / 2;
                 id.reserve(most * std::size_t(ngrams > 1 && buckets ? ngrams : 1));
                 std::string scratch;
+                text::LineScratch line_scratch;
                 for (std::size_t i = sh.first; i < sh.second; ++i) {
                     off.push_back(std::int64_t(id.size()));
-                    sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id);
+                    sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id,
+                                     line_scratch);
                 }
                 ids[std::size_t(t)] = std::move(id);
                 offsets[std::size_t(t)] = std::move(off);
@@ -211,26 +212,13 @@ void register_text(py::module_& m) {
                     views.emplace_back(static_cast<const char*>(PyUnicode_DATA(o)),
                                        std::size_t(PyUnicode_GET_LENGTH(o)));
                 }
-                // a byte map: letters and digits stay (lower-cased when `lower`), every
-                // other byte becomes a space, which encode_line splits on
-                std::array<char, 256> map{};
-                for (int c = 0; c < 256; ++c) {
-                    const bool digit = c >= '0' && c <= '9', upper = c >= 'A' && c <= 'Z';
-                    const bool letter = upper || (c >= 'a' && c <= 'z');
-                    map[std::size_t(c)] = digit || letter
-                                              ? char(lower && upper ? c + 32 : c)
-                                              : ' ';
-                }
+                // letters and digits stay (lower-cased when `lower`), every other byte
+                // becomes a space, which encode_line splits on
                 return encode_views(sv, views, ngrams, buckets, threads,
-                                    [&map](std::string_view text, std::string& line) {
+                                    [lower](std::string_view text, std::string& line) {
                                         line.resize(text.size());
-                                        // local pointers: a char store may alias anything,
-                                        // and the loop would reload them at every byte
-                                        const char* to = map.data();
-                                        const char* in = text.data();
-                                        char* out = line.data();
-                                        for (std::size_t i = 0, k = text.size(); i < k; ++i)
-                                            out[i] = to[static_cast<unsigned char>(in[i])];
+                                        text::map_word_bytes(text.data(), text.size(),
+                                                             line.data(), lower);
                                         return std::string_view(line);
                                     });
             },

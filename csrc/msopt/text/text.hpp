@@ -7,10 +7,15 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace msopt::text {
 
@@ -18,21 +23,134 @@ namespace msopt::text {
 // does with `char`).
 std::uint32_t fnv1a(std::string_view s) noexcept;
 
+// n % d for a fixed d >= 1, by a multiply and shifts instead of a divide (Granlund and
+// Montgomery, "Division by invariant integers using multiplication", 1994, figure 4.1:
+// exact for every 64-bit n).  A line's n-gram ids take one remainder each, and a hardware
+// divide costs more than the rest of an id.
+class Mod64 {
+  public:
+    explicit Mod64(std::uint64_t d = 1) : d_(d) {
+        if (d <= 1) return;
+        int l = 0;  // ceil(log2(d))
+        while (l < 64 && (std::uint64_t(1) << l) < d) ++l;
+        // m = floor(2**64 * (2**l - d) / d) + 1, which fits in 64 bits
+        const unsigned __int128 two_l = l == 64 ? (unsigned __int128)1 << 64
+                                                : (unsigned __int128)(std::uint64_t(1) << l);
+        m_ = std::uint64_t((((unsigned __int128)1 << 64) * (two_l - d)) / d) + 1;
+        s_ = l - 1;
+    }
+    std::uint64_t divisor() const { return d_; }
+    std::uint64_t operator()(std::uint64_t n) const {
+        if (d_ <= 1) return 0;
+        const std::uint64_t t = std::uint64_t(((unsigned __int128)m_ * n) >> 64);
+        const std::uint64_t q = (t + ((n - t) >> 1)) >> s_;
+        return n - q * d_;
+    }
+
+  private:
+    std::uint64_t d_, m_ = 0;
+    int s_ = 0;
+};
+
+// A bit per byte of p[0, 64), set where the byte is whitespace (ASCII space, \t \n \v \f
+// \r).
+inline std::uint64_t space_bits(const char* p) {
+#if defined(__SSE2__)
+    std::uint64_t m = 0;
+    for (int k = 0; k < 4; ++k) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+        const __m128i t = _mm_sub_epi8(x, _mm_set1_epi8(9));  // \t..\r: 0..4
+        const __m128i ws = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
+                                        _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(4)), t));
+        m |= std::uint64_t(std::uint32_t(_mm_movemask_epi8(ws))) << (16 * k);
+    }
+    return m;
+#else
+    std::uint64_t m = 0;
+    for (int i = 0; i < 64; ++i) {
+        const auto c = static_cast<unsigned char>(p[i]);
+        m |= std::uint64_t(c == ' ' || unsigned(c - 9) < 5U) << i;
+    }
+    return m;
+#endif
+}
+
+// ASCII bytes in[0, n) to out: letters and digits kept (letters lower-cased when `lower`),
+// every other byte a space, 16 bytes at a time.  What [^\W_]+ matches in ASCII text
+// becomes the whitespace-separated tokens of out.
+inline void map_word_bytes(const char* in, std::size_t n, char* out, bool lower) {
+#if defined(__SSE2__)
+    const auto below = [](__m128i x, char k) {  // x < k, bytes unsigned
+        return _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(char(k - 1))), x);
+    };
+    const __m128i to_lower = _mm_set1_epi8(lower ? 32 : 0), space = _mm_set1_epi8(' ');
+    const auto map16 = [&](const char* a, char* b) {
+        const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
+        const __m128i digit = below(_mm_sub_epi8(c, _mm_set1_epi8('0')), 10);
+        const __m128i upper = below(_mm_sub_epi8(c, _mm_set1_epi8('A')), 26);
+        const __m128i small = below(_mm_sub_epi8(c, _mm_set1_epi8('a')), 26);
+        const __m128i keep = _mm_or_si128(_mm_or_si128(digit, upper), small);
+        const __m128i v = _mm_add_epi8(c, _mm_and_si128(upper, to_lower));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(b),
+                         _mm_or_si128(_mm_and_si128(keep, v), _mm_andnot_si128(keep, space)));
+    };
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) map16(in + i, out + i);
+    if (i < n) {  // the tail through a buffer (never read or written past the text)
+        char a[16] = {}, b[16];
+        std::memcpy(a, in + i, n - i);
+        map16(a, b);
+        std::memcpy(out + i, b, n - i);
+    }
+#else
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        const bool digit = unsigned(c - '0') < 10U, upper = unsigned(c - 'A') < 26U;
+        const bool small = unsigned(c - 'a') < 26U;
+        out[i] = digit || small ? char(c) : upper ? char(lower ? c + 32 : c) : ' ';
+    }
+#endif
+}
+
 // Calls f(token) for each run of non-whitespace bytes (ASCII space, \t \n \v \f \r).
+// The line is read 64 bytes at a time into a bit mask, and the tokens are the runs between
+// its changes: a branch per token edge that is taken in turn, not one per byte whose outcome
+// changes at every token's end.
 template <class F>
 void for_each_token(std::string_view line, F&& f) {
-    std::size_t i = 0;
+    const char* p = line.data();
     const std::size_t n = line.size();
-    auto space = [](char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-    };
-    while (i < n) {
-        while (i < n && space(line[i])) ++i;
-        const std::size_t start = i;
-        while (i < n && !space(line[i])) ++i;
-        if (i > start) f(line.substr(start, i - start));
+    std::size_t start = 0;
+    bool in_token = false;
+    for (std::size_t b = 0; b < n; b += 64) {
+        std::uint64_t ws;
+        if (n - b >= 64) {
+            ws = space_bits(p + b);
+        } else {  // the tail, padded with spaces (never read past the line)
+            char tail[64];
+            std::memset(tail, ' ', 64);
+            std::memcpy(tail, p + b, n - b);
+            ws = space_bits(tail);
+        }
+        // bit i: byte b + i is of another kind than the byte before it
+        std::uint64_t edges = ws ^ ((ws << 1) | std::uint64_t(!in_token));
+        while (edges) {
+            const std::size_t i = b + std::size_t(__builtin_ctzll(edges));
+            edges &= edges - 1;
+            if (in_token) f(line.substr(start, i - start));
+            else start = i;
+            in_token = !in_token;
+        }
     }
+    if (in_token) f(line.substr(start, n - start));
 }
+
+// What encode_line keeps between the lines of a loop: the token hashes' buffer and the
+// remainder by the bucket count.
+struct LineScratch {
+    std::vector<std::int32_t> hashes;
+    Mod64 mod;
+};
 
 class Vocab {
   public:
@@ -46,6 +164,9 @@ class Vocab {
     // [size(), size() + buckets).  Appends to ids.
     void encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
                      std::vector<std::int64_t>& ids) const;
+    // The same, with the caller's scratch for the token hashes (a loop over many lines).
+    void encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
+                     std::vector<std::int64_t>& ids, LineScratch& scratch) const;
 
     std::size_t size() const { return words_.size(); }
     std::int64_t id(std::string_view w) const;
@@ -64,12 +185,15 @@ class Vocab {
     };
     std::unordered_map<std::string, Entry> seen_;
     // The ids by word: open addressing over a power-of-two table at most half full, each
-    // slot the id + 1 (0: empty) and the top half of the word's hash (most misses and
-    // collisions are told apart without reading the word).
+    // slot the id + 1 (0: empty), the word's size and its first 8 bytes, so a lookup of a
+    // word of up to 8 bytes reads one slot and nothing else, and most misses and collisions
+    // are told apart without reading a word.
     struct Slot {
-        std::uint32_t id1 = 0, tag = 0;
+        std::uint32_t id1 = 0, size = 0;
+        std::uint64_t head = 0;
     };
     std::vector<Slot> slots_;
+    std::vector<std::uint32_t> fnv_;  // fnv1a of each word, by id
     void index_words();
     std::vector<std::string> words_;
     std::vector<std::int64_t> counts_;
