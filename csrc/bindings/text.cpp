@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -85,6 +86,16 @@ void check_threads(int threads) {
                                     "], got " + std::to_string(threads));
 }
 
+// A 1-d array over v's elements, which it owns from now on (no copy, no fresh pages).
+py::array_t<std::int64_t> vector_array(std::vector<std::int64_t>&& v) {
+    auto owned = std::make_unique<std::vector<std::int64_t>>(std::move(v));
+    py::capsule free_it(owned.get(),
+                        [](void* p) { delete static_cast<std::vector<std::int64_t>*>(p); });
+    const std::vector<std::int64_t>* mine = owned.release();  // the capsule's from here on
+    return py::array_t<std::int64_t>({static_cast<py::ssize_t>(mine->size())}, mine->data(),
+                                     free_it);
+}
+
 template <class LineOf>
 py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view>& texts,
                        int ngrams, std::uint64_t buckets, int threads, LineOf line_of) {
@@ -129,18 +140,26 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
         for (const auto& e : failed)
             if (e) std::rethrow_exception(e);
     }
-    std::size_t total = 0;
-    for (const auto& id : ids) total += id.size();
-    py::array_t<std::int64_t> a(static_cast<py::ssize_t>(total));
+    if (nt == 1)  // one worker: its vectors become the arrays, with no copy
+        return py::make_tuple(vector_array(std::move(ids[0])),
+                              vector_array(std::move(offsets[0])));
+    // more than one: each worker copies its part into place, on its own thread
+    std::vector<std::size_t> start(static_cast<std::size_t>(nt) + 1, 0);
+    for (int t = 0; t < nt; ++t)
+        start[std::size_t(t) + 1] = start[std::size_t(t)] + ids[std::size_t(t)].size();
+    py::array_t<std::int64_t> a(static_cast<py::ssize_t>(start.back()));
     py::array_t<std::int64_t> o(static_cast<py::ssize_t>(n));
     std::int64_t* pa = a.mutable_data();
     std::int64_t* po = o.mutable_data();
-    std::int64_t shift = 0;
-    for (int t = 0; t < nt; ++t) {
-        const auto& id = ids[std::size_t(t)];
-        if (!id.empty()) std::memcpy(pa + shift, id.data(), id.size() * 8);
-        for (std::int64_t x : offsets[std::size_t(t)]) *po++ = x + shift;
-        shift += std::int64_t(id.size());
+    {
+        py::gil_scoped_release nogil;
+        parallel_for(nt, [&](int t) {
+            const auto& id = ids[std::size_t(t)];
+            const std::size_t at = start[std::size_t(t)];
+            if (!id.empty()) std::memcpy(pa + at, id.data(), id.size() * 8);
+            std::int64_t* to = po + share(n, t, nt).first;
+            for (const std::int64_t x : offsets[std::size_t(t)]) *to++ = x + std::int64_t(at);
+        });
     }
     return py::make_tuple(a, o);
 }
