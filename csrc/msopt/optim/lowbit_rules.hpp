@@ -148,32 +148,16 @@ inline void update_bf16(const Coeffs& c, float* p, const float* g, std::uint16_t
     else adam_bf16<false, false>(s, p, g, m, v, n, first, key);
 }
 
-// Asks for the cache lines of [lo, lo + len) (bytes) ahead of use.
-inline void prefetch(const void* lo, std::size_t len) {
-    const char* c = static_cast<const char*>(lo);
-    for (std::size_t k = 0; k < len; k += 64) __builtin_prefetch(c + k);
-}
-
 // Whole blocks of the two sizes take the copy whose length is a constant (no remainder
-// loops); a shorter last block takes the general one.  Each block first asks for the lines
-// of the block kQ8Ahead elements on: the second pass issues no loads of its own, and when
-// memory is slow (shared with other work) the hardware's prefetcher alone left the bus idle
-// through it.
-constexpr std::size_t kQ8Ahead = 2048;
+// loops); a shorter last block takes the general one.  (No software prefetch: asking for the
+// lines of a block 2,048 elements ahead made the step 1.2-1.3x slower on an idle machine,
+// where the hardware's prefetcher keeps up by itself.)
 template <bool WD, bool DECOUPLED, std::size_t B>
 std::size_t adam_q8_whole(const Scalars<float>& s, float* p, const float* g, std::uint8_t* qm,
                           std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n) {
     std::size_t a = 0, b = 0;
-    for (; a + B <= n; a += B, ++b) {
-        if (a + kQ8Ahead + B <= n) {
-            const std::size_t f = a + kQ8Ahead;
-            prefetch(p + f, B * sizeof(float));
-            prefetch(g + f, B * sizeof(float));
-            prefetch(qm + f, B);
-            prefetch(qv + f, B);
-        }
+    for (; a + B <= n; a += B, ++b)
         adam_q8<WD, DECOUPLED, B>(s, p + a, g + a, qm + a, qv + a, scale_m + b, scale_v + b, B);
-    }
     return b;
 }
 
