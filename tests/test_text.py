@@ -90,10 +90,12 @@ def test_ngram_ids_for_bucket_counts_of_every_size(buckets):
 
 
 def test_tokens_across_the_64_byte_blocks_of_a_line():
-    """Lines are split 64 bytes at a time: tokens and runs of each kind of ASCII whitespace
-    of every length from 1 to 150 bytes, across block edges, at a line's start and end, in
-    lines of 63, 64, 65 and 128 bytes, give the tokens of a split on that whitespace
-    (other bytes, control characters and non-ASCII ones included, belong to tokens)."""
+    """Lines are split 64 bytes at a time: tokens of 1 to 150 bytes and runs of each kind of
+    ASCII whitespace of 1 to 69 bytes, across block edges, at a line's start and end, and
+    lines of 63, 64, 65 and 128 bytes, of whitespace only, or starting with it, give the
+    tokens of a split on that whitespace (other bytes, control characters and non-ASCII
+    ones included, belong to tokens).  Lines of long tokens return arrays copied to their
+    size, lines of short ones the encoder's own buffers: both int64, writeable, in order."""
     rng = np.random.default_rng(7)
     inner = list("abcxyz019") + ["\x00", "\x08", "\x0e", "\x1c", "\x7f", "\xa0", "é", "日"]
     spaces = list(" \t\n\v\f\r")
@@ -107,13 +109,29 @@ def test_tokens_across_the_64_byte_blocks_of_a_line():
         line = "".join(parts)
         lines.append(line if rng.random() < 0.5 else line.rstrip(" \t\n\v\f\r"))
     lines += ["a" * 63, "a" * 64, "a" * 65, "b" * 128, " " * 64 + "c", "d" + " " * 127,
-              ("e" * 31 + " ") * 4, ""]
+              ("e" * 31 + " ") * 4, "", " \t" * 40, " " * 64, "\r" * 128, "\n f\v"]
     vocab = Vocabulary(min_count=1).fit(lines)
     for n, buckets in ((1, 0), (3, 5000)):
         ids, offsets = vocab.encode(lines, ngrams=n, buckets=buckets)
+        for a in (ids, offsets):
+            assert a.dtype == np.int64 and a.flags.writeable and a.flags.c_contiguous
         ends = list(offsets[1:]) + [len(ids)]
         for line, lo, hi in zip(lines, offsets, ends):
             assert ids[lo:hi].tolist() == _ref_encode(vocab.words, line, n, buckets or 1)
+
+
+def test_encode_returns_arrays_of_its_own():
+    """Lines of short tokens: the encoder's buffers become the arrays (one worker); they are
+    int64, writeable, independent of each other and of later calls."""
+    vocab = Vocabulary(min_count=1).fit(["a b c d"])
+    lines = ["a b c d"] * 5000
+    ids, offsets = vocab._core.encode(lines, 2, 100, 1)
+    again, _ = vocab._core.encode(lines, 2, 100, 1)
+    want = _ref_encode(vocab.words, "a b c d", 2, 100)
+    assert ids.dtype == offsets.dtype == np.int64 and ids.flags.writeable
+    assert ids.tolist() == want * 5000 and offsets.tolist() == list(range(0, 35000, 7))
+    ids[:] = -1
+    assert again.tolist() == want * 5000
 
 
 def test_streams_a_file_and_reports_bad_utf8(tmp_path):

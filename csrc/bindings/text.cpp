@@ -76,18 +76,21 @@ struct SharedVocab {
     }
 };
 
-// (ids, offsets) of n texts: line_of(text, scratch) gives each one's line of tokens, which
-// Vocab::encode_line encodes.  Slices of at least kLinesPerThread texts run on threads of
-// their own, each into its own vectors, joined afterwards: the same ids as one pass.  The
-// GIL is released for the whole of it.
 void check_threads(int threads) {
     if (threads < 1 || threads > kMaxThreads)
         throw std::invalid_argument("threads: must be in [1, " + std::to_string(kMaxThreads) +
                                     "], got " + std::to_string(threads));
 }
 
-// A 1-d array over v's elements, which it owns from now on (no copy, no fresh pages).
+// A 1-d array of v's elements: v itself, owned by the array from now on (no copy, no fresh
+// pages), unless more than half of v's capacity would lie unused for the array's lifetime,
+// in which case a copy of the right size.
 py::array_t<std::int64_t> vector_array(std::vector<std::int64_t>&& v) {
+    if (v.capacity() > 2 * v.size() + 4096) {
+        py::array_t<std::int64_t> a(static_cast<py::ssize_t>(v.size()));
+        if (!v.empty()) std::memcpy(a.mutable_data(), v.data(), v.size() * sizeof(std::int64_t));
+        return a;
+    }
     auto owned = std::make_unique<std::vector<std::int64_t>>(std::move(v));
     py::capsule free_it(owned.get(),
                         [](void* p) { delete static_cast<std::vector<std::int64_t>*>(p); });
@@ -96,6 +99,10 @@ py::array_t<std::int64_t> vector_array(std::vector<std::int64_t>&& v) {
                                      free_it);
 }
 
+// (ids, offsets) of n texts: line_of(text, scratch) gives each one's line of tokens, which
+// Vocab::encode_line encodes.  Slices of at least kLinesPerThread texts run on threads of
+// their own, each into its own vectors, joined afterwards: the same ids as one pass.  The
+// GIL is released except while the arrays are made.
 template <class LineOf>
 py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view>& texts,
                        int ngrams, std::uint64_t buckets, int threads, LineOf line_of) {
@@ -118,11 +125,13 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
                 // them between the threads
                 std::vector<std::int64_t> id, off;
                 off.reserve(sh.second - sh.first);
-                // at most (bytes + 1) / 2 tokens a text, and ngrams ids a token: reserved
-                // once (pages are touched only as they fill), never grown and copied
+                // a token and its separator take 4 bytes or more in most text (English
+                // averages about 6), and a token gives ngrams ids: reserved once from that,
+                // so the vector is rarely grown and copied, and what it returns is mostly
+                // used (text of longer tokens is copied out at the right size at the end)
                 std::size_t most = 0;
                 for (std::size_t i = sh.first; i < sh.second; ++i)
-                    most += (texts[i].size() + 1) / 2;
+                    most += texts[i].size() / 4 + 1;
                 id.reserve(most * std::size_t(ngrams > 1 && buckets ? ngrams : 1));
                 std::string scratch;
                 text::LineScratch line_scratch;
@@ -220,7 +229,7 @@ void register_text(py::module_& m) {
                std::uint64_t buckets, int threads) -> py::object {
                 // Texts of ASCII characters only: tokens are the runs of [A-Za-z0-9]
                 // (what [^\W_]+ matches in ASCII), lower-cased when `lower`: each text is
-                // mapped byte by byte into a scratch line (other bytes become spaces) and
+                // mapped into a scratch line, 16 bytes at a time (other bytes become spaces) and
                 // encoded as encode does, the same ids as tokenizing in Python first.
                 // Anything else: None.
                 if (!PyList_Check(texts.ptr())) return py::none();
