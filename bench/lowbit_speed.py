@@ -26,7 +26,10 @@ import numpy as np
 from msopt import _bench, _core
 
 # After a call, torch's OpenMP threads keep spinning for a while (up to 200 ms), on the
-# cores the next runner needs: the rounds pause this long after each torch runner.
+# cores the next runner needs: the rounds pause this long after each torch runner.  A core
+# that has slept is slow for a while after it wakes (on one thread at 1e7, the runner after
+# the pause took 6.9-8.4 ms against 4.5 ms with no pause), so an untimed call of the first
+# runner follows the pause before the timing goes on.
 TORCH_SPIN = 0.25
 
 
@@ -34,6 +37,7 @@ def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, flo
     times: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():
         fn()
+    first = next(iter(fns.values()))
     for _ in range(rounds):
         for k, fn in fns.items():
             t0 = time.perf_counter()
@@ -41,6 +45,7 @@ def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, flo
             times[k].append(time.perf_counter() - t0)
             if k.startswith("torch"):
                 time.sleep(TORCH_SPIN)
+                first()
     return {k: float(np.median(v)) for k, v in times.items()}
 
 

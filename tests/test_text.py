@@ -114,7 +114,9 @@ def test_tokens_across_the_64_byte_blocks_of_a_line():
     for n, buckets in ((1, 0), (3, 5000)):
         ids, offsets = vocab.encode(lines, ngrams=n, buckets=buckets)
         for a in (ids, offsets):
-            assert a.dtype == np.int64 and a.flags.writeable and a.flags.c_contiguous
+            assert a.dtype == np.int64
+            assert a.flags.writeable
+            assert a.flags.c_contiguous
         ends = list(offsets[1:]) + [len(ids)]
         for line, lo, hi in zip(lines, offsets, ends):
             assert ids[lo:hi].tolist() == _ref_encode(vocab.words, line, n, buckets or 1)
@@ -128,8 +130,10 @@ def test_encode_returns_arrays_of_its_own():
     ids, offsets = vocab._core.encode(lines, 2, 100, 1)
     again, _ = vocab._core.encode(lines, 2, 100, 1)
     want = _ref_encode(vocab.words, "a b c d", 2, 100)
-    assert ids.dtype == offsets.dtype == np.int64 and ids.flags.writeable
-    assert ids.tolist() == want * 5000 and offsets.tolist() == list(range(0, 35000, 7))
+    assert ids.dtype == offsets.dtype == np.int64
+    assert ids.flags.writeable
+    assert ids.tolist() == want * 5000
+    assert offsets.tolist() == list(range(0, 35000, 7))
     ids[:] = -1
     assert again.tolist() == want * 5000
 
