@@ -52,6 +52,14 @@ class Mod64 {
     int s_ = 0;
 };
 
+#if defined(__SSE2__)
+// Each byte of x - lo below n (as unsigned bytes): x in [lo, lo + n), all ones or zero.
+inline __m128i bytes_in(__m128i x, char lo, char n) {
+    const __m128i t = _mm_sub_epi8(x, _mm_set1_epi8(lo));
+    return _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(char(n - 1))), t);
+}
+#endif
+
 // A bit per byte of p[0, 64), set where the byte is whitespace (ASCII space, \t \n \v \f
 // \r).
 inline std::uint64_t space_bits(const char* p) {
@@ -59,9 +67,8 @@ inline std::uint64_t space_bits(const char* p) {
     std::uint64_t m = 0;
     for (int k = 0; k < 4; ++k) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-        const __m128i t = _mm_sub_epi8(x, _mm_set1_epi8(9));  // \t..\r: 0..4
         const __m128i ws = _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
-                                        _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(4)), t));
+                                        bytes_in(x, '\t', 5));  // \t \n \v \f \r
         m |= std::uint64_t(std::uint32_t(_mm_movemask_epi8(ws))) << (16 * k);
     }
     return m;
@@ -80,15 +87,12 @@ inline std::uint64_t space_bits(const char* p) {
 // becomes the whitespace-separated tokens of out.
 inline void map_word_bytes(const char* in, std::size_t n, char* out, bool lower) {
 #if defined(__SSE2__)
-    const auto below = [](__m128i x, char k) {  // x < k, bytes unsigned
-        return _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(char(k - 1))), x);
-    };
     const __m128i to_lower = _mm_set1_epi8(lower ? 32 : 0), space = _mm_set1_epi8(' ');
     const auto map16 = [&](const char* a, char* b) {
         const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a));
-        const __m128i digit = below(_mm_sub_epi8(c, _mm_set1_epi8('0')), 10);
-        const __m128i upper = below(_mm_sub_epi8(c, _mm_set1_epi8('A')), 26);
-        const __m128i small = below(_mm_sub_epi8(c, _mm_set1_epi8('a')), 26);
+        const __m128i digit = bytes_in(c, '0', 10);
+        const __m128i upper = bytes_in(c, 'A', 26);
+        const __m128i small = bytes_in(c, 'a', 26);
         const __m128i keep = _mm_or_si128(_mm_or_si128(digit, upper), small);
         const __m128i v = _mm_add_epi8(c, _mm_and_si128(upper, to_lower));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(b),
