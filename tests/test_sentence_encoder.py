@@ -134,13 +134,15 @@ def test_encode_checks_each_chunk_it_reads(threads):
     np.testing.assert_array_equal(offsets, offsets_before)
 
 
-@pytest.mark.parametrize("dim", [1, 3, 15, 16, 17, 63, 64, 65, 100, 127, 128, 129, 255, 300])
+@pytest.mark.parametrize("dim", [1, 3, 4, 7, 12, 15, 16, 17, 27, 31, 63, 64, 65, 76, 100, 127,
+                                 128, 129, 140, 255, 256, 257, 300])
 @pytest.mark.parametrize("isa", _core.available_isas())
 def test_bag_mean_and_normalize_bits(dim, isa):
     """encode without projection, bit for bit against the kernels' order written out: each
     column summed row after row from 0, times 1 / count, then divided by the dot16 norm.
-    The dims straddle the column blocks (32, 8 and 4 columns, then single ones) and the
-    vector widths (16 lanes on AVX-512, 8 on AVX2); the table's last row is read too."""
+    The dims straddle the column blocks (8 wide vectors: 128 columns on AVX-512, 64 on
+    AVX2 and the baseline), the number of wide vectors in the last block, and its tail of
+    8, 4 and single columns; the table's last row is read too."""
     from msopt.reference.models import _dot16
 
     rng = np.random.default_rng(dim)
