@@ -18,6 +18,11 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
+#include <immintrin.h>
+#define MSOPT_Q8_AVX512 1
+#endif
+
 #include "update_rules.hpp"
 
 namespace msopt::rules {
@@ -138,6 +143,92 @@ void adam_q8(const Scalars<float>& s, float* __restrict p, const float* __restri
     *scale_v = nv;
 }
 
+#ifdef MSOPT_Q8_AVX512
+inline __m512i widen16(const std::uint8_t* q) {  // 16 codes as 16 uint32
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+}
+
+// adam_q8 for a whole block of N elements (a multiple of 16) written with AVX-512 intrinsics:
+// the same operations on the same values in the same order, so the same bits.  What GCC made
+// of the loops above widened the codes byte -> word -> dword and narrowed them back through
+// word permutes; here each 16 codes are widened once (vpmovzxbd), the sign of m is a mask
+// (a masked xor on decoding, a masked byte add on encoding), and vpmovusdb's unsigned
+// saturation is v's clamp to 255.  One thread, 1e6 parameters (in cache): 0.32 -> 0.28 ns a
+// parameter; 1e8: 37 -> 34 ms a step.
+template <bool WD, bool DECOUPLED, std::size_t N>
+void adam_q8_avx512(const Scalars<float>& s, float* __restrict p, const float* __restrict g,
+                    std::uint8_t* __restrict qm, std::uint8_t* __restrict qv, float* scale_m,
+                    float* scale_v) {
+    static_assert(N % 16 == 0 && N <= kMaxQ8Block);
+    alignas(64) float bm[N];
+    alignas(64) float bv[N];
+    const __m512 gs = _mm512_set1_ps(s.gs), wd = _mm512_set1_ps(s.wd);
+    const __m512 b1 = _mm512_set1_ps(s.b1), omb1 = _mm512_set1_ps(s.omb1);
+    const __m512 b2 = _mm512_set1_ps(s.b2), omb2 = _mm512_set1_ps(s.omb2);
+    const __m512 am = _mm512_set1_ps(*scale_m), av = _mm512_set1_ps(*scale_v);
+    const __m512 off_m = _mm512_set1_ps(0x1p-15f), off_v = _mm512_set1_ps(0x1p-31f);
+    const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
+    const __m512i sign = _mm512_set1_epi32(std::int32_t(0x80000000U));
+    const __m512i mant_m = _mm512_set1_epi32(0x07f00000), exp_m = _mm512_set1_epi32(896 << 20);
+    const __m512i exp_v = _mm512_set1_epi32(768 << 20), bit7 = _mm512_set1_epi32(0x80);
+    __m512i mx_m = _mm512_setzero_si512(), mx_v = _mm512_setzero_si512();
+#pragma GCC unroll 2
+    for (std::size_t i = 0; i < N; i += 16) {
+        __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + i), gs);
+        if constexpr (WD) gi = _mm512_add_ps(gi, _mm512_mul_ps(wd, _mm512_loadu_ps(p + i)));
+        // m: ((q & 0x7f) + 896) << 20 is (q << 20 & 0x07f00000) | 896 << 20 (disjoint bits)
+        const __m512i cm = widen16(qm + i);
+        const __m512i tm = _mm512_ternarylogic_epi32(_mm512_slli_epi32(cm, 20), mant_m, exp_m,
+                                                     0xEA);  // (a & b) | c
+        __m512i mag = _mm512_castps_si512(_mm512_sub_ps(_mm512_castsi512_ps(tm), off_m));
+        mag = _mm512_mask_xor_epi32(mag, _mm512_test_epi32_mask(cm, bit7), mag, sign);
+        const __m512 dm = _mm512_mul_ps(_mm512_castsi512_ps(mag), am);
+        const __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, dm), _mm512_mul_ps(omb1, gi));
+        // v: (q + 768) << 20 is q << 20 | 768 << 20
+        const __m512i cv = widen16(qv + i);
+        const __m512i tv = _mm512_or_si512(_mm512_slli_epi32(cv, 20), exp_v);
+        const __m512 dv = _mm512_mul_ps(_mm512_sub_ps(_mm512_castsi512_ps(tv), off_v), av);
+        const __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, dv),
+                                        _mm512_mul_ps(_mm512_mul_ps(omb2, gi), gi));
+        _mm512_store_ps(bm + i, mi);
+        _mm512_store_ps(bv + i, vi);
+        mx_m = _mm512_max_epu32(mx_m, _mm512_and_si512(_mm512_castps_si512(mi), abs_mask));
+        mx_v = _mm512_max_epu32(mx_v, _mm512_and_si512(_mm512_castps_si512(vi), abs_mask));
+    }
+    const float nm = float_of(_mm512_reduce_max_epu32(mx_m));
+    const float nv = float_of(_mm512_reduce_max_epu32(mx_v));
+    const __m512 im = _mm512_set1_ps(inverse(nm)), iv = _mm512_set1_ps(inverse(nv));
+    const __m512 decay = _mm512_set1_ps(s.decay), step = _mm512_set1_ps(s.step);
+    const __m512 ibc2 = _mm512_set1_ps(s.ibc2), eps = _mm512_set1_ps(s.eps);
+    const __m512i enc_m = _mm512_set1_epi32(0x37f80000), enc_v = _mm512_set1_epi32(0x2ff80000);
+    const __m512i top_m = _mm512_set1_epi32(127);
+    const __m128i sign8 = _mm_set1_epi8(std::int8_t(0x80));
+#pragma GCC unroll 2
+    for (std::size_t i = 0; i < N; i += 16) {
+        __m512 pi = _mm512_loadu_ps(p + i);
+        if constexpr (DECOUPLED) pi = _mm512_mul_ps(pi, decay);
+        const __m512 mi = _mm512_load_ps(bm + i), vi = _mm512_load_ps(bv + i);
+        const __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vi), ibc2), eps);
+        _mm512_storeu_ps(p + i, _mm512_sub_ps(pi, _mm512_div_ps(_mm512_mul_ps(step, mi), den)));
+        const __m512i bits_m = _mm512_castps_si512(mi);
+        const __m512 ym = _mm512_add_ps(
+            _mm512_mul_ps(_mm512_castsi512_ps(_mm512_and_si512(bits_m, abs_mask)), im), off_m);
+        __m512i c = _mm512_srli_epi32(_mm512_sub_epi32(_mm512_castps_si512(ym), enc_m), 20);
+        __m128i b = _mm512_cvtepi32_epi8(_mm512_min_epu32(c, top_m));
+        b = _mm_mask_add_epi8(b, _mm512_movepi32_mask(bits_m), b, sign8);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qm + i), b);
+        const __m512 yv = _mm512_add_ps(
+            _mm512_mul_ps(_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(vi), abs_mask)),
+                          iv),
+            off_v);
+        c = _mm512_srli_epi32(_mm512_sub_epi32(_mm512_castps_si512(yv), enc_v), 20);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(qv + i), _mm512_cvtusepi32_epi8(c));
+    }
+    *scale_m = nm;
+    *scale_v = nv;
+}
+#endif
+
 // Dispatch on the options (Adam's L2 decay, AdamW's decoupled decay).
 inline void update_bf16(const Coeffs& c, float* p, const float* g, std::uint16_t* m,
                         std::uint16_t* v, std::size_t n, std::uint64_t first,
@@ -156,8 +247,14 @@ template <bool WD, bool DECOUPLED, std::size_t B>
 std::size_t adam_q8_whole(const Scalars<float>& s, float* p, const float* g, std::uint8_t* qm,
                           std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n) {
     std::size_t a = 0, b = 0;
-    for (; a + B <= n; a += B, ++b)
+    for (; a + B <= n; a += B, ++b) {
+#ifdef MSOPT_Q8_AVX512
+        adam_q8_avx512<WD, DECOUPLED, B>(s, p + a, g + a, qm + a, qv + a, scale_m + b,
+                                         scale_v + b);
+#else
         adam_q8<WD, DECOUPLED, B>(s, p + a, g + a, qm + a, qv + a, scale_m + b, scale_v + b, B);
+#endif
+    }
     return b;
 }
 
