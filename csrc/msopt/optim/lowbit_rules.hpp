@@ -229,14 +229,91 @@ void adam_q8_avx512(const Scalars<float>& s, float* __restrict p, const float* _
 }
 #endif
 
+#ifdef MSOPT_Q8_AVX512
+// adam_bf16 for the first n - n % 32 elements in AVX-512 intrinsics, the same operations in
+// the same order (so the same bits); the rest is left to adam_bf16.  A moment's 16-bit
+// code goes to the top half of its float with one zero-masked word permute, and the two
+// rounded sums' top halves of 32 elements go out through one two-source word permute,
+// where GCC's loops widened, shifted and narrowed.  One thread, 2e5 parameters (in cache):
+// 0.21-0.26 -> 0.17-0.21 ns a parameter.  Returns the elements done.
+template <bool WD, bool DECOUPLED>
+std::size_t adam_bf16_avx512(const Scalars<float>& s, float* __restrict p,
+                             const float* __restrict g, std::uint16_t* __restrict m,
+                             std::uint16_t* __restrict v, std::size_t n, std::uint64_t first,
+                             std::uint32_t key) {
+    const __m512 gs = _mm512_set1_ps(s.gs), wd = _mm512_set1_ps(s.wd);
+    const __m512 decay = _mm512_set1_ps(s.decay), step = _mm512_set1_ps(s.step);
+    const __m512 b1 = _mm512_set1_ps(s.b1), omb1 = _mm512_set1_ps(s.omb1);
+    const __m512 b2 = _mm512_set1_ps(s.b2), omb2 = _mm512_set1_ps(s.omb2);
+    const __m512 ibc2 = _mm512_set1_ps(s.ibc2), eps = _mm512_set1_ps(s.eps);
+    const __m512i keys = _mm512_set1_epi32(std::int32_t(key));
+    const __m512i golden = _mm512_set1_epi32(std::int32_t(0x9e3779b1U));
+    const __m512i low16 = _mm512_set1_epi32(0xffff);
+    const __m512i sixteen = _mm512_set1_epi32(16);
+    // word 2j + 1 of the result <- word j (+ 16 for the upper half); even words zeroed
+    const __m512i lo_words = _mm512_set_epi16(15, 0, 14, 0, 13, 0, 12, 0, 11, 0, 10, 0, 9, 0,
+                                              8, 0, 7, 0, 6, 0, 5, 0, 4, 0, 3, 0, 2, 0, 1, 0,
+                                              0, 0);
+    const __m512i hi_words = _mm512_add_epi16(lo_words, _mm512_set1_epi16(16));
+    const __mmask32 odd = 0xAAAAAAAAU;
+    // the odd (top) words of two vectors of 16 uint32: word 2j + 1 of a, then of b
+    const __m512i tops = _mm512_set_epi16(63, 61, 59, 57, 55, 53, 51, 49, 47, 45, 43, 41, 39,
+                                          37, 35, 33, 31, 29, 27, 25, 23, 21, 19, 17, 15, 13,
+                                          11, 9, 7, 5, 3, 1);
+    __m512i idx = _mm512_add_epi32(
+        _mm512_set1_epi32(std::int32_t(std::uint32_t(first))),
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    const std::size_t n32 = n - n % 32;
+    for (std::size_t i = 0; i < n32; i += 32) {
+        const __m512i mw = _mm512_loadu_si512(m + i), vw = _mm512_loadu_si512(v + i);
+        __m512i sm[2], sv[2];
+        for (int h = 0; h < 2; ++h) {
+            const std::size_t j = i + 16 * std::size_t(h);
+            const __m512i sel = h ? hi_words : lo_words;
+            __m512 pi = _mm512_loadu_ps(p + j);
+            __m512 gi = _mm512_mul_ps(_mm512_loadu_ps(g + j), gs);
+            if constexpr (WD) gi = _mm512_add_ps(gi, _mm512_mul_ps(wd, pi));
+            if constexpr (DECOUPLED) pi = _mm512_mul_ps(pi, decay);
+            const __m512 dm = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(odd, sel, mw));
+            const __m512 dv = _mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16(odd, sel, vw));
+            const __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, dm), _mm512_mul_ps(omb1, gi));
+            const __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, dv),
+                                            _mm512_mul_ps(_mm512_mul_ps(omb2, gi), gi));
+            __m512i r = _mm512_mullo_epi32(_mm512_xor_si512(idx, keys), golden);
+            r = _mm512_xor_si512(r, _mm512_srli_epi32(r, 16));
+            idx = _mm512_add_epi32(idx, sixteen);
+            sm[h] = _mm512_add_epi32(_mm512_castps_si512(mi), _mm512_srli_epi32(r, 16));
+            sv[h] = _mm512_add_epi32(_mm512_castps_si512(vi), _mm512_and_si512(r, low16));
+            const __m512 den = _mm512_add_ps(_mm512_mul_ps(_mm512_sqrt_ps(vi), ibc2), eps);
+            _mm512_storeu_ps(p + j,
+                             _mm512_sub_ps(pi, _mm512_div_ps(_mm512_mul_ps(step, mi), den)));
+        }
+        _mm512_storeu_si512(m + i, _mm512_permutex2var_epi16(sm[0], tops, sm[1]));
+        _mm512_storeu_si512(v + i, _mm512_permutex2var_epi16(sv[0], tops, sv[1]));
+    }
+    return n32;
+}
+#endif
+
+template <bool WD, bool DECOUPLED>
+void bf16_steps(const Scalars<float>& s, float* p, const float* g, std::uint16_t* m,
+                std::uint16_t* v, std::size_t n, std::uint64_t first, std::uint32_t key) {
+    std::size_t done = 0;
+#ifdef MSOPT_Q8_AVX512
+    done = adam_bf16_avx512<WD, DECOUPLED>(s, p, g, m, v, n, first, key);
+#endif
+    adam_bf16<WD, DECOUPLED>(s, p + done, g + done, m + done, v + done, n - done, first + done,
+                             key);
+}
+
 // Dispatch on the options (Adam's L2 decay, AdamW's decoupled decay).
 inline void update_bf16(const Coeffs& c, float* p, const float* g, std::uint16_t* m,
                         std::uint16_t* v, std::size_t n, std::uint64_t first,
                         std::uint32_t key) {
     const Scalars<float> s(c);
-    if (c.algo == Algo::AdamW) adam_bf16<false, true>(s, p, g, m, v, n, first, key);
-    else if (c.weight_decay != 0.0) adam_bf16<true, false>(s, p, g, m, v, n, first, key);
-    else adam_bf16<false, false>(s, p, g, m, v, n, first, key);
+    if (c.algo == Algo::AdamW) bf16_steps<false, true>(s, p, g, m, v, n, first, key);
+    else if (c.weight_decay != 0.0) bf16_steps<true, false>(s, p, g, m, v, n, first, key);
+    else bf16_steps<false, false>(s, p, g, m, v, n, first, key);
 }
 
 // Whole blocks of the two sizes take the copy whose length is a constant (no remainder
