@@ -51,6 +51,35 @@ def test_counts_and_order_match_a_counter():
     assert "mat" not in vocab
 
 
+def test_counts_of_many_words_match_a_counter():
+    """The counter's own open-addressing table, grown from 1,024 slots through four
+    doublings: about 6,000 distinct words of 1 to 30 bytes (ASCII and not, many sharing
+    their first 8 bytes), Zipf-like repeats, against a Counter and the order of first
+    appearance."""
+    rng = np.random.default_rng(11)
+    letters = np.array(list("abcdefghé日"))
+    stems = ["".join(rng.choice(letters, rng.integers(1, 9))) for _ in range(3_000)]
+    # the same 8-byte head with different tails, and words that are prefixes of others
+    pool = stems + [s + "zzzzzzzz"[: int(k)] + t for s in stems[:2_000]
+                    for k, t in ((8 - len(s.encode()), "q"), (9, "r"), (14, "s"))]
+    pool = list(dict.fromkeys(w for w in pool if w))
+    draws = (rng.zipf(1.3, 120_000) - 1) % len(pool)
+    tokens = [pool[i] for i in draws]
+    lines = [" ".join(tokens[i:i + 37]) for i in range(0, len(tokens), 37)]
+    counts = Counter(tokens)
+    first: dict[str, int] = {}
+    for t in tokens:
+        first.setdefault(t, len(first))
+    for min_count in (1, 3):
+        vocab = Vocabulary(min_count=min_count).fit(lines)
+        want = sorted((w for w, c in counts.items() if c >= min_count),
+                      key=lambda w: (-counts[w], first[w]))
+        assert len(want) > 1_000
+        assert vocab.words == want
+        assert vocab.counts.tolist() == [counts[w] for w in want]
+        assert vocab.total_tokens == len(tokens)
+
+
 def test_max_vocab_and_lower():
     vocab = Vocabulary(min_count=1, max_vocab=2, lower=True).fit(["B b A", "a b"])
     assert vocab.words == ["b", "a"]

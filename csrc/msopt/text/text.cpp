@@ -18,37 +18,6 @@ std::uint32_t fnv1a(std::string_view s) noexcept {
     return h;
 }
 
-void Vocab::count_line(std::string_view line) {
-    for_each_token(line, [&](std::string_view tok) {
-        auto it = seen_.find(std::string(tok));
-        if (it == seen_.end()) it = seen_.emplace(std::string(tok), Entry{0, seen_.size()}).first;
-        ++it->second.count;
-        ++total_;
-    });
-}
-
-std::size_t Vocab::finalize(std::int64_t min_count, std::size_t max_vocab) {
-    std::vector<const std::pair<const std::string, Entry>*> keep;
-    keep.reserve(seen_.size());
-    for (const auto& kv : seen_)
-        if (kv.second.count >= min_count) keep.push_back(&kv);
-    std::sort(keep.begin(), keep.end(), [](const auto* a, const auto* b) {
-        if (a->second.count != b->second.count) return a->second.count > b->second.count;
-        return a->second.first < b->second.first;
-    });
-    if (max_vocab && keep.size() > max_vocab) keep.resize(max_vocab);
-    words_.clear();
-    counts_.clear();
-    for (const auto* kv : keep) {
-        words_.push_back(kv->first);
-        counts_.push_back(kv->second.count);
-    }
-    index_words();
-    seen_.clear();
-    finalized_ = true;
-    return words_.size();
-}
-
 namespace {
 // The bytes p[0, n) for n < 8 as a little-endian integer, zero above them: two overlapping
 // loads of 4 bytes, or three single bytes, instead of a loop of n steps.
@@ -90,51 +59,100 @@ inline std::uint64_t word_hash(std::string_view w, std::uint64_t& head) {
     h = (h ^ tail8(p, n)) * 0x94d049bb133111ebULL;
     return h ^ (h >> 29);
 }
+
+// A slot's size field: the size, saturated (a word of 4 GiB or more compares whole).
+inline std::uint32_t size32(std::string_view w) {
+    return std::uint32_t(std::min<std::size_t>(w.size(), UINT32_MAX));
+}
 }  // namespace
 
-void Vocab::index_words() {
-    if (words_.size() >= std::size_t(UINT32_MAX))
-        throw std::length_error("vocabulary: at most 2^32 - 2 words");
-    std::size_t n = 16;
-    while (n < 2 * words_.size()) n *= 2;
-    slots_.assign(n, Slot{});
-    fnv_.resize(words_.size());
-    const std::size_t mask = n - 1;
-    for (std::size_t i = 0; i < words_.size(); ++i) {
-        const std::string& w = words_[i];
-        fnv_[i] = fnv1a(w);
-        std::uint64_t head;
-        const std::uint64_t h = word_hash(w, head);
-        const Slot mine{std::uint32_t(i + 1),
-                        std::uint32_t(std::min<std::size_t>(w.size(), UINT32_MAX)), head};
-        for (std::size_t k = std::size_t(h) & mask;; k = (k + 1) & mask) {
-            const Slot s = slots_[k];
-            if (!s.id1) {
-                slots_[k] = mine;
-                break;
-            }
-            if (s.size == mine.size && s.head == mine.head && words_[s.id1 - 1] == w)
-                break;  // a repeat: the first id
+std::size_t Vocab::probe(const std::vector<Slot>& slots, const std::vector<std::string>& words,
+                         std::string_view w, std::uint64_t h, std::uint64_t head) {
+    const std::size_t mask = slots.size() - 1;
+    const std::uint32_t size = size32(w);
+    for (std::size_t k = std::size_t(h) & mask;; k = (k + 1) & mask) {
+        const Slot s = slots[k];
+        if (!s.id1) return k;
+        // a word of at most 8 bytes is equal once its size and head are; a longer one
+        // compares the rest
+        if (s.size == size && s.head == head) {
+            if (w.size() <= 8) return k;
+            const std::string& x = words[s.id1 - 1];
+            if (x.size() == w.size() && std::memcmp(x.data() + 8, w.data() + 8, w.size() - 8) == 0)
+                return k;
         }
     }
 }
 
+void Vocab::index(std::vector<Slot>& slots, const std::vector<std::string>& words) {
+    if (words.size() >= std::size_t(UINT32_MAX))
+        throw std::length_error("vocabulary: at most 2^32 - 2 words");
+    std::size_t n = 16;
+    while (n < 2 * words.size()) n *= 2;
+    slots.assign(n, Slot{});
+    for (std::size_t i = 0; i < words.size(); ++i) {
+        std::uint64_t head;
+        const std::uint64_t h = word_hash(words[i], head);
+        Slot& s = slots[probe(slots, words, words[i], h, head)];
+        if (!s.id1) s = Slot{std::uint32_t(i + 1), size32(words[i]), head};
+    }
+}
+
+void Vocab::index_words() {
+    index(slots_, words_);
+    fnv_.resize(words_.size());
+    for (std::size_t i = 0; i < words_.size(); ++i) fnv_[i] = fnv1a(words_[i]);
+}
+
 std::int64_t Vocab::id(std::string_view w) const {
-    if (slots_.empty() || w.size() >= UINT32_MAX) return -1;  // (no word is 4 GiB long)
-    const std::size_t mask = slots_.size() - 1;
+    if (slots_.empty()) return -1;
     std::uint64_t head;
     const std::uint64_t h = word_hash(w, head);
-    const auto size = std::uint32_t(w.size());
-    for (std::size_t k = std::size_t(h) & mask;; k = (k + 1) & mask) {
-        const Slot s = slots_[k];
-        if (!s.id1) return -1;
-        // a word of at most 8 bytes is equal once its size and head are; a longer one
-        // compares the rest
-        if (s.size == size && s.head == head &&
-            (size <= 8 ||
-             std::memcmp(words_[s.id1 - 1].data() + 8, w.data() + 8, size - 8) == 0))
-            return s.id1 - 1;
+    const Slot s = slots_[probe(slots_, words_, w, h, head)];
+    return std::int64_t(s.id1) - 1;
+}
+
+void Vocab::count_line(std::string_view line) {
+    if (seen_slots_.empty()) seen_slots_.assign(1024, Slot{});
+    for_each_token(line, [&](std::string_view tok) {
+        std::uint64_t head;
+        const std::uint64_t h = word_hash(tok, head);
+        Slot& s = seen_slots_[probe(seen_slots_, seen_, tok, h, head)];
+        ++total_;
+        if (s.id1) {
+            ++seen_counts_[s.id1 - 1];
+            return;
+        }
+        seen_.emplace_back(tok);
+        seen_counts_.push_back(1);
+        s = Slot{std::uint32_t(seen_.size()), size32(tok), head};
+        if (2 * seen_.size() > seen_slots_.size()) index(seen_slots_, seen_);
+    });
+}
+
+std::size_t Vocab::finalize(std::int64_t min_count, std::size_t max_vocab) {
+    std::vector<std::size_t> keep;  // by count, then by first appearance
+    keep.reserve(seen_.size());
+    for (std::size_t i = 0; i < seen_.size(); ++i)
+        if (seen_counts_[i] >= min_count) keep.push_back(i);
+    std::stable_sort(keep.begin(), keep.end(), [this](std::size_t a, std::size_t b) {
+        return seen_counts_[a] > seen_counts_[b];
+    });
+    if (max_vocab && keep.size() > max_vocab) keep.resize(max_vocab);
+    words_.clear();
+    counts_.clear();
+    words_.reserve(keep.size());
+    counts_.reserve(keep.size());
+    for (const std::size_t i : keep) {
+        words_.push_back(std::move(seen_[i]));
+        counts_.push_back(seen_counts_[i]);
     }
+    index_words();
+    seen_ = {};
+    seen_counts_ = {};
+    seen_slots_ = {};
+    finalized_ = true;
+    return words_.size();
 }
 
 void Vocab::encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
@@ -176,7 +194,9 @@ void Vocab::assign(std::vector<std::string> words, std::vector<std::int64_t> cou
     counts_ = std::move(counts);
     total_ = total;
     index_words();
-    seen_.clear();
+    seen_ = {};
+    seen_counts_ = {};
+    seen_slots_ = {};
     finalized_ = true;
 }
 

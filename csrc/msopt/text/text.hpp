@@ -10,7 +10,6 @@
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #if defined(__SSE2__)
@@ -183,19 +182,27 @@ class Vocab {
     bool finalized() const { return finalized_; }
 
   private:
-    struct Entry {
-        std::int64_t count = 0;
-        std::size_t first = 0;
-    };
-    std::unordered_map<std::string, Entry> seen_;
-    // The ids by word: open addressing over a power-of-two table at most half full, each
-    // slot the id + 1 (0: empty), the word's size and its first 8 bytes, so a lookup of a
-    // word of up to 8 bytes reads one slot and nothing else, and most misses and collisions
-    // are told apart without reading a word.
+    // A word's index by word: open addressing over a power-of-two table at most half full,
+    // each slot the index + 1 (0: empty), the word's size and its first 8 bytes, so a lookup
+    // of a word of up to 8 bytes reads one slot and nothing else, and most misses and
+    // collisions are told apart without reading a word.  One table maps the vocabulary's
+    // words to their ids; another, while counting, the words seen to their counts.
     struct Slot {
         std::uint32_t id1 = 0, size = 0;
         std::uint64_t head = 0;
     };
+    // The slot of w (hash h, head `head`) in slots: the one holding w, or the empty one
+    // where w would go.  words: the words by index.
+    static std::size_t probe(const std::vector<Slot>& slots,
+                             const std::vector<std::string>& words, std::string_view w,
+                             std::uint64_t h, std::uint64_t head);
+    // Fills slots (twice the words' count, at least 16) for words[0, n), the first of
+    // repeated words kept.
+    static void index(std::vector<Slot>& slots, const std::vector<std::string>& words);
+    // The words seen by count_line, in order of first appearance, their counts and table.
+    std::vector<std::string> seen_;
+    std::vector<std::int64_t> seen_counts_;
+    std::vector<Slot> seen_slots_;
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> fnv_;  // fnv1a of each word, by id
     void index_words();
