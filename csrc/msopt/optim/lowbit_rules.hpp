@@ -13,6 +13,10 @@
 //             steps of 2**-18 near 0), v in 8 bits (5 exponent, 3 mantissa; 2**-34 near 0).
 //             A step decodes a block, updates it in float32 (the parameter update uses the
 //             new float32 moments), finds the new scales and encodes the block again.
+//
+// The loops below are the definition; the AVX-512 and AVX2 units run intrinsics forms of
+// them for whole int8 blocks and for bfloat16 runs of 32 (16) elements, the same operations
+// in the same order, which the NumPy twin's tests check on every ISA.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +25,9 @@
 #if defined(__AVX512BW__) && defined(__AVX512DQ__) && defined(__AVX512VL__)
 #include <immintrin.h>
 #define MSOPT_Q8_AVX512 1
+#elif defined(__AVX2__)
+#include <immintrin.h>
+#define MSOPT_Q8_AVX2 1
 #endif
 
 #include "update_rules.hpp"
@@ -295,12 +302,167 @@ std::size_t adam_bf16_avx512(const Scalars<float>& s, float* __restrict p,
 }
 #endif
 
+#ifdef MSOPT_Q8_AVX2
+// The AVX2 forms of adam_q8_avx512 and adam_bf16_avx512 (8 lanes; the same operations in
+// the same order, so the same bits).  Without masks or narrowing moves, the sign of m is
+// its bit moved to bit 31 and xor-ed in, and codes are narrowed by saturating packs (whose
+// saturation to 255 is v's clamp) and one lane-order permute.  One thread, 5e4 parameters
+// (in cache), AVX2 kernels: int8 0.66 -> 0.55, bfloat16 0.48 -> 0.37 ns a parameter.
+inline __m256i widen8(const std::uint8_t* q) {  // 8 codes as 8 uint32
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q)));
+}
+inline std::uint32_t max8(__m256i x) {  // the largest of 8 uint32
+    __m128i m = _mm_max_epu32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_max_epu32(m, _mm_shuffle_epi32(m, 0xB1));
+    return std::uint32_t(_mm_cvtsi128_si32(m));
+}
+
+template <bool WD, bool DECOUPLED, std::size_t N>
+void adam_q8_avx2(const Scalars<float>& s, float* __restrict p, const float* __restrict g,
+                  std::uint8_t* __restrict qm, std::uint8_t* __restrict qv, float* scale_m,
+                  float* scale_v) {
+    static_assert(N % 32 == 0 && N <= kMaxQ8Block);
+    alignas(32) float bm[N];
+    alignas(32) float bv[N];
+    const __m256 gs = _mm256_set1_ps(s.gs), wd = _mm256_set1_ps(s.wd);
+    const __m256 b1 = _mm256_set1_ps(s.b1), omb1 = _mm256_set1_ps(s.omb1);
+    const __m256 b2 = _mm256_set1_ps(s.b2), omb2 = _mm256_set1_ps(s.omb2);
+    const __m256 am = _mm256_set1_ps(*scale_m), av = _mm256_set1_ps(*scale_v);
+    const __m256 off_m = _mm256_set1_ps(0x1p-15f), off_v = _mm256_set1_ps(0x1p-31f);
+    const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff);
+    const __m256i sign = _mm256_set1_epi32(std::int32_t(0x80000000U));
+    const __m256i mant_m = _mm256_set1_epi32(0x07f00000), exp_m = _mm256_set1_epi32(896 << 20);
+    const __m256i exp_v = _mm256_set1_epi32(768 << 20);
+    __m256i mx_m = _mm256_setzero_si256(), mx_v = _mm256_setzero_si256();
+#pragma GCC unroll 2
+    for (std::size_t i = 0; i < N; i += 8) {
+        __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + i), gs);
+        if constexpr (WD) gi = _mm256_add_ps(gi, _mm256_mul_ps(wd, _mm256_loadu_ps(p + i)));
+        const __m256i cm = widen8(qm + i);
+        const __m256i tm = _mm256_or_si256(
+            _mm256_and_si256(_mm256_slli_epi32(cm, 20), mant_m), exp_m);
+        const __m256i mag = _mm256_castps_si256(_mm256_sub_ps(_mm256_castsi256_ps(tm), off_m));
+        const __m256i sgn = _mm256_and_si256(_mm256_slli_epi32(cm, 24), sign);
+        const __m256 dm = _mm256_mul_ps(_mm256_castsi256_ps(_mm256_xor_si256(mag, sgn)), am);
+        const __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, dm), _mm256_mul_ps(omb1, gi));
+        const __m256i tv = _mm256_or_si256(_mm256_slli_epi32(widen8(qv + i), 20), exp_v);
+        const __m256 dv = _mm256_mul_ps(_mm256_sub_ps(_mm256_castsi256_ps(tv), off_v), av);
+        const __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, dv),
+                                        _mm256_mul_ps(_mm256_mul_ps(omb2, gi), gi));
+        _mm256_store_ps(bm + i, mi);
+        _mm256_store_ps(bv + i, vi);
+        mx_m = _mm256_max_epu32(mx_m, _mm256_and_si256(_mm256_castps_si256(mi), abs_mask));
+        mx_v = _mm256_max_epu32(mx_v, _mm256_and_si256(_mm256_castps_si256(vi), abs_mask));
+    }
+    const float nm = float_of(max8(mx_m)), nv = float_of(max8(mx_v));
+    const __m256 im = _mm256_set1_ps(inverse(nm)), iv = _mm256_set1_ps(inverse(nv));
+    const __m256 decay = _mm256_set1_ps(s.decay), step = _mm256_set1_ps(s.step);
+    const __m256 ibc2 = _mm256_set1_ps(s.ibc2), eps = _mm256_set1_ps(s.eps);
+    const __m256i enc_m = _mm256_set1_epi32(0x37f80000), enc_v = _mm256_set1_epi32(0x2ff80000);
+    const __m256i top_m = _mm256_set1_epi32(127), bit7 = _mm256_set1_epi32(0x80);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (std::size_t i = 0; i < N; i += 32) {
+        __m256i cm[4], cv[4];
+        for (int k = 0; k < 4; ++k) {
+            const std::size_t j = i + 8 * std::size_t(k);
+            __m256 pi = _mm256_loadu_ps(p + j);
+            if constexpr (DECOUPLED) pi = _mm256_mul_ps(pi, decay);
+            const __m256 mi = _mm256_load_ps(bm + j), vi = _mm256_load_ps(bv + j);
+            const __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), ibc2), eps);
+            _mm256_storeu_ps(p + j,
+                             _mm256_sub_ps(pi, _mm256_div_ps(_mm256_mul_ps(step, mi), den)));
+            const __m256i bits_m = _mm256_castps_si256(mi);
+            const __m256 ym = _mm256_add_ps(
+                _mm256_mul_ps(_mm256_castsi256_ps(_mm256_and_si256(bits_m, abs_mask)), im),
+                off_m);
+            const __m256i c = _mm256_srli_epi32(
+                _mm256_sub_epi32(_mm256_castps_si256(ym), enc_m), 20);
+            cm[k] = _mm256_or_si256(_mm256_min_epu32(c, top_m),
+                                    _mm256_and_si256(_mm256_srli_epi32(bits_m, 24), bit7));
+            const __m256 yv = _mm256_add_ps(
+                _mm256_mul_ps(
+                    _mm256_castsi256_ps(_mm256_and_si256(_mm256_castps_si256(vi), abs_mask)),
+                    iv),
+                off_v);
+            cv[k] = _mm256_srli_epi32(_mm256_sub_epi32(_mm256_castps_si256(yv), enc_v), 20);
+        }
+        // dwords (at most 4095) -> words -> bytes, saturating: v's codes above 255 become 255
+        const auto pack = [&](const __m256i* c) {
+            const __m256i b = _mm256_packus_epi16(_mm256_packus_epi32(c[0], c[1]),
+                                                  _mm256_packus_epi32(c[2], c[3]));
+            return _mm256_permutevar8x32_epi32(b, order);
+        };
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qm + i), pack(cm));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(qv + i), pack(cv));
+    }
+    *scale_m = nm;
+    *scale_v = nv;
+}
+
+template <bool WD, bool DECOUPLED>
+std::size_t adam_bf16_avx2(const Scalars<float>& s, float* __restrict p,
+                           const float* __restrict g, std::uint16_t* __restrict m,
+                           std::uint16_t* __restrict v, std::size_t n, std::uint64_t first,
+                           std::uint32_t key) {
+    const __m256 gs = _mm256_set1_ps(s.gs), wd = _mm256_set1_ps(s.wd);
+    const __m256 decay = _mm256_set1_ps(s.decay), step = _mm256_set1_ps(s.step);
+    const __m256 b1 = _mm256_set1_ps(s.b1), omb1 = _mm256_set1_ps(s.omb1);
+    const __m256 b2 = _mm256_set1_ps(s.b2), omb2 = _mm256_set1_ps(s.omb2);
+    const __m256 ibc2 = _mm256_set1_ps(s.ibc2), eps = _mm256_set1_ps(s.eps);
+    const __m256i keys = _mm256_set1_epi32(std::int32_t(key));
+    const __m256i golden = _mm256_set1_epi32(std::int32_t(0x9e3779b1U));
+    const __m256i low16 = _mm256_set1_epi32(0xffff), eight = _mm256_set1_epi32(8);
+    __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(std::int32_t(std::uint32_t(first))),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const std::size_t n16 = n - n % 16;
+    for (std::size_t i = 0; i < n16; i += 16) {
+        __m256i sm[2], sv[2];
+        for (int h = 0; h < 2; ++h) {
+            const std::size_t j = i + 8 * std::size_t(h);
+            __m256 pi = _mm256_loadu_ps(p + j);
+            __m256 gi = _mm256_mul_ps(_mm256_loadu_ps(g + j), gs);
+            if constexpr (WD) gi = _mm256_add_ps(gi, _mm256_mul_ps(wd, pi));
+            if constexpr (DECOUPLED) pi = _mm256_mul_ps(pi, decay);
+            const auto widen = [](const std::uint16_t* q) {  // 8 codes to their floats
+                return _mm256_castsi256_ps(_mm256_slli_epi32(
+                    _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))),
+                    16));
+            };
+            const __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, widen(m + j)),
+                                            _mm256_mul_ps(omb1, gi));
+            const __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, widen(v + j)),
+                                            _mm256_mul_ps(_mm256_mul_ps(omb2, gi), gi));
+            __m256i r = _mm256_mullo_epi32(_mm256_xor_si256(idx, keys), golden);
+            r = _mm256_xor_si256(r, _mm256_srli_epi32(r, 16));
+            idx = _mm256_add_epi32(idx, eight);
+            sm[h] = _mm256_srli_epi32(
+                _mm256_add_epi32(_mm256_castps_si256(mi), _mm256_srli_epi32(r, 16)), 16);
+            sv[h] = _mm256_srli_epi32(
+                _mm256_add_epi32(_mm256_castps_si256(vi), _mm256_and_si256(r, low16)), 16);
+            const __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), ibc2), eps);
+            _mm256_storeu_ps(p + j,
+                             _mm256_sub_ps(pi, _mm256_div_ps(_mm256_mul_ps(step, mi), den)));
+        }
+        // 16 codes (each below 2**16, so the pack is exact), lanes back in order
+        const auto pack = [](const __m256i* c) {
+            return _mm256_permute4x64_epi64(_mm256_packus_epi32(c[0], c[1]), 0xD8);
+        };
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(m + i), pack(sm));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(v + i), pack(sv));
+    }
+    return n16;
+}
+#endif
+
 template <bool WD, bool DECOUPLED>
 void bf16_steps(const Scalars<float>& s, float* p, const float* g, std::uint16_t* m,
                 std::uint16_t* v, std::size_t n, std::uint64_t first, std::uint32_t key) {
     std::size_t done = 0;
-#ifdef MSOPT_Q8_AVX512
+#if defined(MSOPT_Q8_AVX512)
     done = adam_bf16_avx512<WD, DECOUPLED>(s, p, g, m, v, n, first, key);
+#elif defined(MSOPT_Q8_AVX2)
+    done = adam_bf16_avx2<WD, DECOUPLED>(s, p, g, m, v, n, first, key);
 #endif
     adam_bf16<WD, DECOUPLED>(s, p + done, g + done, m + done, v + done, n - done, first + done,
                              key);
@@ -325,9 +487,12 @@ std::size_t adam_q8_whole(const Scalars<float>& s, float* p, const float* g, std
                           std::uint8_t* qv, float* scale_m, float* scale_v, std::size_t n) {
     std::size_t a = 0, b = 0;
     for (; a + B <= n; a += B, ++b) {
-#ifdef MSOPT_Q8_AVX512
+#if defined(MSOPT_Q8_AVX512)
         adam_q8_avx512<WD, DECOUPLED, B>(s, p + a, g + a, qm + a, qv + a, scale_m + b,
                                          scale_v + b);
+#elif defined(MSOPT_Q8_AVX2)
+        adam_q8_avx2<WD, DECOUPLED, B>(s, p + a, g + a, qm + a, qv + a, scale_m + b,
+                                       scale_v + b);
 #else
         adam_q8<WD, DECOUPLED, B>(s, p + a, g + a, qm + a, qv + a, scale_m + b, scale_v + b, B);
 #endif
