@@ -66,8 +66,11 @@ inline std::uint32_t size32(std::string_view w) {
 }
 }  // namespace
 
-std::size_t Vocab::probe(const std::vector<Slot>& slots, const std::vector<std::string>& words,
-                         std::string_view w, std::uint64_t h, std::uint64_t head) {
+// (Inlined into its callers: id() is the hot one, once a token.)
+[[gnu::always_inline]] inline std::size_t Vocab::probe(const std::vector<Slot>& slots,
+                                                      const std::vector<std::string>& words,
+                                                      std::string_view w, std::uint64_t h,
+                                                      std::uint64_t head) {
     const std::size_t mask = slots.size() - 1;
     const std::uint32_t size = size32(w);
     for (std::size_t k = std::size_t(h) & mask;; k = (k + 1) & mask) {
