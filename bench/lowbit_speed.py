@@ -31,12 +31,17 @@ from msopt import _bench, _core
 # the pause took 6.9-8.4 ms against 4.5 ms with no pause), so an untimed call of the first
 # runner follows the pause before the timing goes on.
 TORCH_SPIN = 0.25
+# Untimed calls of each runner before the rounds: a fresh optimizer's first steps are slow
+# while its new state's pages settle (at 1e8 on one thread the int8 step took 743 ms
+# (allocation), then 56, 61, 51 and 38 ms, then 32-34 ms from the sixth on).
+WARM = 5
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], rounds: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in fns}
     for fn in fns.values():
-        fn()
+        for _ in range(WARM):
+            fn()
     first = next(iter(fns.values()))
     for _ in range(rounds):
         for k, fn in fns.items():
