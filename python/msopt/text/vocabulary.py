@@ -158,6 +158,38 @@ def iter_lines(source: os.PathLike[str] | Iterable[str], *, errors: str = "stric
         yield line
 
 
+def _line_type_error(lines: list[Any]) -> None:
+    """iter_lines' TypeError for the first line of ``lines`` that is not a str, if any."""
+    bad = next((line for line in lines if not isinstance(line, str)), None)
+    if bad is not None:
+        raise TypeError(f"source: lines must be str, got {type(bad).__name__}")
+
+
+def _list_chunks(lines: list[Any] | tuple[Any, ...], size: int, lower: bool
+                 ) -> Iterator[list[str]]:
+    """A list's or tuple's lines in chunks, sliced rather than walked one by one in Python
+    (the native counter checks that each is a str; :func:`_count` names a wrong one as
+    iter_lines does)."""
+    for s in range(0, len(lines), size):
+        chunk = list(lines[s:s + size])
+        if lower:
+            try:
+                chunk = list(map(str.lower, chunk))
+            except TypeError:
+                _line_type_error(chunk)
+                raise
+        yield chunk
+
+
+def _count(core: Any, chunk: list[str]) -> None:
+    with _utf8_errors():
+        try:
+            core.count(chunk)
+        except TypeError:
+            _line_type_error(chunk)
+            raise
+
+
 def _chunks(lines: Iterable[str], size: int, lower: bool) -> Iterator[list[str]]:
     chunk: list[str] = []
     for line in lines:
@@ -232,9 +264,13 @@ class Vocabulary(ParamsMixin):
         errors : {"strict", "replace", "ignore"}
             What bytes of a file that are not UTF-8 become (as ``open()``)."""
         core = _core.Vocab()
-        for chunk in _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower):
-            with _utf8_errors():
-                core.count(chunk)
+        if type(source) in (list, tuple):
+            check_errors(errors)
+            chunks = _list_chunks(source, self.chunk_lines, self.lower)  # type: ignore[arg-type]
+        else:
+            chunks = _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower)
+        for chunk in chunks:
+            _count(core, chunk)
         if core.total_tokens == 0:
             raise ValueError("source: the corpus holds no tokens")
         size = core.finalize(self.min_count, self.max_vocab or 0)
