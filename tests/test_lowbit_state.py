@@ -98,6 +98,51 @@ def test_nonfinite_gradients_match_the_twin(state_dtype, block, cls, isa):
             _assert_same(opt, twin, [p], [q])
 
 
+@pytest.mark.parametrize(("cls", "wd"), [(msopt.Adam, 0.0), (msopt.Adam, 0.05),
+                                       (msopt.AdamW, 0.05)])
+def test_nan_meeting_nan_gives_the_same_bits_on_every_path_bfloat16(cls, wd):
+    """Where two NaNs meet (a NaN gradient, a moment or parameter that is -NaN with another
+    payload), every kernel path gives the same bits: the vector kernels pin the order of the
+    adds whose operands may both be NaN, as the plain loops compute them.  (Which NaN comes
+    out is not IEEE's to say, and NumPy's loops may pick the other: against the twin only
+    the elements it leaves finite are compared.)"""
+    n = 100  # three runs of 32 and a tail of 4
+    rng = np.random.default_rng(7)
+    p0 = rng.standard_normal(n).astype(np.float32)
+    p0.view(np.uint32)[::5] = 0xFFC12345  # -NaN parameters with a payload
+    g = rng.standard_normal(n).astype(np.float32)
+    g[::3] = np.nan                        # +NaN gradients
+    got = {}
+    before = _core.isa()
+    try:
+        for isa in _core.available_isas():
+            _core.set_isa(isa)
+            p = p0.copy()
+            opt = cls([p], lr=1e-3, weight_decay=wd, state_dtype="bfloat16",
+                      nonfinite="ignore", seed=3)
+            with np.errstate(all="ignore"):
+                opt.step([np.zeros(n, np.float32)])
+                p[...] = p0
+                st = opt.state[0]
+                st["exp_avg"][::2] = 0xFFC0        # -NaN first moments
+                st["exp_avg_sq"][1::3] = 0xFFA1    # -NaN second moments, another payload
+                q, twin = p.copy(), _twin_state(opt, 0)
+                opt.step([g])
+                _twin_step(opt, "bfloat16", 256, q, g, twin, 0, 2, lr=1e-3, weight_decay=wd,
+                           decoupled=cls is msopt.AdamW)
+            got[isa] = (p.view(np.uint32).copy(), st["exp_avg"].copy(), st["exp_avg_sq"].copy())
+            finite = np.isfinite(q)
+            assert finite.sum() > 10
+            assert (~finite).sum() > 10
+            np.testing.assert_array_equal(p.view(np.uint32)[finite], q.view(np.uint32)[finite])
+    finally:
+        _core.set_isa(before)
+    first = next(iter(got.values()))
+    for isa, arrays in got.items():
+        for name, x, y in zip(("p", "exp_avg", "exp_avg_sq"), arrays, first):
+            np.testing.assert_array_equal(x, y, err_msg=f"{isa}: {name}")
+
+
 @pytest.mark.parametrize("state_dtype", ["bfloat16", "int8"])
 @pytest.mark.parametrize("block", [256, 2048])
 def test_row_sparse_clipped_maximized_steps_match_the_twin(state_dtype, block):

@@ -228,6 +228,30 @@ def test_bad_lines_are_refused():
         list(iter_lines(b"abc"))
 
 
+class _Shouting(str):
+    def lower(self) -> str:
+        return "shout"
+
+
+@pytest.mark.parametrize(("lines", "lower"), [
+    (["a b", None, "c"], False), (["a b", None], True), (["x\ud800y", 5], False),
+    (["x\udfff", b"zz"], True), (("a", 3), False), ([_Shouting("A B")], True),
+    (["a \ud800"], False), (["A b", "a"] * 5, True), (("a b",) * 3, False)])
+@pytest.mark.parametrize("chunk_lines", [1, 2, 8192])
+def test_a_list_and_an_iterator_of_the_same_lines_fit_alike(lines, lower, chunk_lines):
+    """fit takes a list or tuple by slices and any other iterable line by line: the same
+    vocabulary, or the same error (a line of a wrong type named before a lone surrogate in
+    its chunk, a str subclass's own lower())."""
+    def fit(source):
+        try:
+            v = Vocabulary(min_count=1, lower=lower, chunk_lines=chunk_lines).fit(source)
+            return v.words, v.counts.tolist()
+        except (TypeError, ValueError) as e:
+            return type(e).__name__, str(e)
+
+    assert fit(lines) == fit(iter(lines))
+
+
 def test_ids_of_a_large_vocabulary_and_of_words_it_lacks():
     """The vocabulary's word index (open addressing): every word finds its own id among
     tens of thousands, and near misses (prefixes, extensions, a character changed) find

@@ -160,33 +160,33 @@ def iter_lines(source: os.PathLike[str] | Iterable[str], *, errors: str = "stric
 
 def _line_type_error(lines: list[Any]) -> None:
     """iter_lines' TypeError for the first line of ``lines`` that is not a str, if any."""
-    bad = next((line for line in lines if not isinstance(line, str)), None)
-    if bad is not None:
-        raise TypeError(f"source: lines must be str, got {type(bad).__name__}")
+    for line in lines:
+        if not isinstance(line, str):
+            raise TypeError(f"source: lines must be str, got {type(line).__name__}") from None
 
 
 def _list_chunks(lines: list[Any] | tuple[Any, ...], size: int, lower: bool
                  ) -> Iterator[list[str]]:
-    """A list's or tuple's lines in chunks, sliced rather than walked one by one in Python
-    (the native counter checks that each is a str; :func:`_count` names a wrong one as
-    iter_lines does)."""
+    """A list's or tuple's lines in chunks, sliced rather than walked through two
+    generators; a line that is not a str raises iter_lines' TypeError before its chunk is
+    counted, as there (found once the native counter or ``lower()`` has failed on it)."""
     for s in range(0, len(lines), size):
         chunk = list(lines[s:s + size])
         if lower:
             try:
-                chunk = list(map(str.lower, chunk))
-            except TypeError:
+                chunk = [line.lower() for line in chunk]
+            except (AttributeError, TypeError):
                 _line_type_error(chunk)
                 raise
         yield chunk
 
 
 def _count(core: Any, chunk: list[str]) -> None:
-    with _utf8_errors():
-        try:
-            core.count(chunk)
-        except TypeError:
-            _line_type_error(chunk)
+    try:
+        core.count(chunk)
+    except (TypeError, ValueError):
+        _line_type_error(chunk)  # a wrong type first, wherever it lies in the chunk
+        with _utf8_errors():
             raise
 
 
@@ -289,9 +289,9 @@ class Vocabulary(ParamsMixin):
         if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
             raise TypeError(f"words: expected a list of str, got {type(words).__name__}")
         words = list(words)
-        bad = next((w for w in words if not isinstance(w, str)), None)
-        if bad is not None:
-            raise TypeError(f"words: expected str items, got {type(bad).__name__}")
+        for bad in words:
+            if not isinstance(bad, str):
+                raise TypeError(f"words: expected str items, got {type(bad).__name__}")
         # Check the counts' shape and type with NumPy before reading them one by one (a
         # huge or broadcast array must not be walked in Python).
         try:
