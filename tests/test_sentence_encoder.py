@@ -232,6 +232,71 @@ def test_native_tokenizer_on_every_ascii_byte(lower):
     np.testing.assert_array_equal(got[1], want[1])
 
 
+@pytest.mark.parametrize("project", [False, True])
+@pytest.mark.parametrize("ngrams", [1, 2])
+def test_encode_from_texts_in_one_pass_gives_the_bits_of_the_two_calls(project, ngrams):
+    """_core.encoder_encode_texts is the vocabulary's encode_texts then encoder_encode, made
+    a chunk of 256 texts at a time on each worker: the same bits for 0, 1, 17 and 2,900
+    texts (chunks and a tail, on one and two threads), lower-cased or not; None for what
+    encode_texts refuses."""
+    rng = np.random.default_rng(10 + ngrams)
+    pieces = ["The", "cat", "SAT", "on", "a", "mat", "42", "x9", "don't", "e-mail", "_u_",
+              "", " ", "\t", "!?", "A.B", "zebra", "Hippopotamuses", "ab" * 20]
+    texts = ["".join(rng.choice(pieces, int(k))) for k in rng.integers(0, 14, 2900)]
+    buckets = 97 if ngrams > 1 else 0
+    enc = SentenceEncoder(dim=33, projection=7 if project else None, epochs=1, threads=1,
+                          ngrams=ngrams, buckets=97, min_count=1).fit(texts[:200],
+                                                                      texts[200:400])
+    vocab = enc.vocab_._core
+    for n in (0, 1, 17, 2900):
+        for lower in (True, False):
+            ids, offsets = vocab.encode_texts(texts[:n], lower, ngrams, buckets, 1)
+            want = _core.encoder_encode(enc.params_, ids, offsets, threads=1)
+            for threads in (1, 2):
+                got = _core.encoder_encode_texts(enc.params_, vocab, texts[:n], lower, ngrams,
+                                                 buckets, threads=threads)
+                assert got.dtype == np.float32
+                assert got.shape == (n, 7 if project else 33)
+                np.testing.assert_array_equal(got, want)
+    assert _core.encoder_encode_texts(enc.params_, vocab, texts[:3] + ["caf\u00e9"], True,
+                                      ngrams, buckets) is None
+    assert _core.encoder_encode_texts(enc.params_, vocab, tuple(texts[:3]), True, ngrams,
+                                      buckets) is None
+    assert _core.encoder_encode_texts(enc.params_, vocab, texts[:3] + [["a"]], True, ngrams,
+                                      buckets) is None
+
+
+def test_encode_from_texts_in_one_pass_refuses_bad_input():
+    texts = ["the cat sat", "on the mat", "a dog"] * 4
+    enc = SentenceEncoder(dim=8, epochs=1, threads=1, ngrams=2, buckets=11,
+                          min_count=1).fit(texts[:6], texts[6:])
+    vocab, params = enc.vocab_._core, enc.params_
+    before = [p.copy() for p in params]
+    rows = len(vocab) + 11
+    with pytest.raises(ValueError, match="^threads: must be in"):
+        _core.encoder_encode_texts(params, vocab, texts, True, 2, 11, threads=0)
+    with pytest.raises(ValueError, match="^ngrams: must be >= 1"):
+        _core.encoder_encode_texts(params, vocab, texts, True, 0, 11)
+    with pytest.raises(ValueError, match=rf"^params: E has {rows - 1} rows, but the "
+                                         rf"vocabulary's ids \({len(vocab)} words and 11 "
+                                         rf"buckets\) reach {rows}"):
+        _core.encoder_encode_texts([params[0][:-1]], vocab, texts, True, 2, 11)
+    with pytest.raises(ValueError, match=rf"\({len(vocab)} words and 12 buckets\)"):
+        _core.encoder_encode_texts(params, vocab, texts, True, 2, 12)
+    # ngrams 1 makes word ids only: the table's n-gram rows may be left off
+    got = _core.encoder_encode_texts([params[0][:len(vocab)]], vocab, texts, True, 1, 11)
+    ids, offsets = vocab.encode_texts(texts, True, 1, 0)
+    np.testing.assert_array_equal(got, _core.encoder_encode([params[0]], ids, offsets))
+    with pytest.raises(ValueError, match="^vocab: build the vocabulary first"):
+        _core.encoder_encode_texts(params, _core.Vocab(), texts, True, 2, 11)
+    with pytest.raises(TypeError):
+        _core.encoder_encode_texts(params, "not a vocabulary", texts, True, 2, 11)
+    with pytest.raises(TypeError, match="^E: expected a 2-D C-contiguous float32 array"):
+        _core.encoder_encode_texts([params[0].astype(np.float64)], vocab, texts, True, 2, 11)
+    for p, b in zip(params, before):
+        np.testing.assert_array_equal(p, b)
+
+
 def _ref_steps(name, hyper, params, a, b, targets, loss, order, bs, steps, kw):
     ps = [p.copy() for p in params]
     states = [init_state(name, p, **{k: v for k, v in hyper.items() if k != "lr"})

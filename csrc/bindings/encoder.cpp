@@ -1,6 +1,8 @@
 // The sentence encoder's native calls (models/encoder.hpp): arrays are checked, and the ids
 // and offsets of training pairs are copied, with the GIL held; the loops run without it.
-// encode copies and checks its ids and offsets a chunk at a time on its workers.
+// encode copies and checks its ids and offsets a chunk at a time on its workers;
+// encode_texts makes them a chunk at a time on its workers from the texts, through the
+// vocabulary (text_vocab.hpp).
 #include "common.hpp"
 #include "optim_state.hpp"
 
@@ -13,6 +15,7 @@
 
 #include "../msopt/core/threads.hpp"
 #include "../msopt/models/encoder.hpp"
+#include "text_vocab.hpp"
 
 namespace msopt {
 namespace {
@@ -216,6 +219,67 @@ py::array_t<float> encode(py::handle params, py::handle ids, py::handle offsets,
     return out;
 }
 
+// The unit vectors of a list of ASCII str, tokenized and looked up by `vocab` as its
+// encode_texts does and encoded as encode does (the same bits as the two in turn), one
+// chunk of texts at a time on each worker: no array of every text's ids is made, and each
+// chunk's ids are read from cache right after they are made.  None for anything else.
+py::object encode_texts(py::handle params, const SharedVocab& sv, py::handle texts,
+                        bool lower, int ngrams, std::uint64_t buckets, int threads) {
+    check_threads(threads);
+    if (ngrams < 1) throw std::invalid_argument("ngrams: must be >= 1");
+    std::vector<py::object> keep;
+    enc::Params P;
+    const enc::Shape sh = parse_params(params, false, P, keep);
+    std::vector<py::object> hold;
+    std::vector<std::string_view> views;
+    if (!ascii_views(texts, hold, views)) return py::none();
+    const std::size_t n = views.size();
+    py::array_t<float> out({py::ssize_t(n), py::ssize_t(sh.width())});
+    float* o = out.mutable_data();
+    const bool grams = ngrams > 1 && buckets;
+    enum { kOk, kNotBuilt, kTooFewRows } status = kOk;
+    std::size_t words = 0, need = 0;
+    {
+        py::gil_scoped_release nogil;
+        std::shared_lock<std::shared_mutex> lk(sv.m);  // the vocabulary stays as it is
+        words = sv.v.size();
+        need = words + (grams ? buckets : 0);
+        if (!sv.v.finalized()) {
+            status = kNotBuilt;
+        } else if (need > sh.rows) {  // every id made is below need
+            status = kTooFewRows;
+        } else if (n) {
+            std::size_t bytes = 0;
+            for (const auto& t : views) bytes += t.size();
+            // about a token in 6 bytes of English, and ngrams ids a token
+            const std::size_t per_text = (bytes / n / 6 + 1) * std::size_t(grams ? ngrams : 1);
+            enc::encode_chunks(n, per_text, sh, P, threads, o,
+                               [&](std::size_t r0, std::size_t m, std::vector<std::int64_t>& ids,
+                                   std::vector<std::int64_t>& off) {
+                                   thread_local std::string line;
+                                   thread_local text::LineScratch scratch;
+                                   ids.clear();
+                                   off.resize(m + 1);
+                                   for (std::size_t i = 0; i < m; ++i) {
+                                       off[i] = std::int64_t(ids.size());
+                                       sv.v.encode_line(ascii_line(views[r0 + i], lower, line),
+                                                        ngrams, buckets, ids, scratch);
+                                   }
+                                   off[m] = std::int64_t(ids.size());
+                                   return true;
+                               });
+        }
+    }
+    if (status == kNotBuilt) throw std::invalid_argument("vocab: build the vocabulary first");
+    if (status == kTooFewRows)
+        throw std::invalid_argument(
+            "params: E has " + std::to_string(sh.rows) + " rows, but the vocabulary's ids (" +
+            std::to_string(words) + " words" +
+            (grams ? " and " + std::to_string(buckets) + " buckets" : std::string()) +
+            ") reach " + std::to_string(need));
+    return out;
+}
+
 }  // namespace
 
 void register_encoder(py::module_& m) {
@@ -266,6 +330,12 @@ void register_encoder(py::module_& m) {
     m.def("encoder_encode", &encode, py::arg("params"), py::arg("ids"), py::arg("offsets"),
           py::kw_only(), py::arg("threads") = 1,
           "Unit vectors (float32, one row per text) of the texts given as (ids, offsets).");
+    m.def("encoder_encode_texts", &encode_texts, py::arg("params"), py::arg("vocab"),
+          py::arg("texts"), py::arg("lower"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
+          py::kw_only(), py::arg("threads") = 1,
+          "encoder_encode of vocab.encode_texts(texts, lower, ngrams, buckets) in one pass, "
+          "a chunk of texts at a time (the same bits); None when texts is not a list of "
+          "ASCII str.");
 }
 
 MSOPT_REGISTER_BINDINGS("75 encoder", register_encoder)

@@ -18,6 +18,7 @@
 
 #include "../msopt/core/threads.hpp"
 #include "../msopt/text/text.hpp"
+#include "text_vocab.hpp"
 
 namespace msopt {
 namespace {
@@ -52,29 +53,6 @@ bool has_text(PyObject* s) {
         if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, j))) return true;
     return false;
 }
-
-// A Vocab and its lock.  The lock is taken without the GIL (a thread waiting for it holds
-// no GIL, so the holder, which never needs the GIL, always gets to finish).
-struct SharedVocab {
-    text::Vocab v;
-    mutable std::shared_mutex m;
-
-    template <class Lock>
-    Lock lock() const {
-        Lock l(m, std::try_to_lock);
-        if (!l.owns_lock()) {
-            py::gil_scoped_release nogil;
-            l.lock();
-        }
-        return l;
-    }
-    std::shared_lock<std::shared_mutex> reading() const {
-        return lock<std::shared_lock<std::shared_mutex>>();
-    }
-    std::unique_lock<std::shared_mutex> writing() const {
-        return lock<std::unique_lock<std::shared_mutex>>();
-    }
-};
 
 void check_threads(int threads) {
     if (threads < 1 || threads > kMaxThreads)
@@ -232,29 +210,16 @@ void register_text(py::module_& m) {
                 // mapped into a scratch line, 16 bytes at a time (other bytes become spaces) and
                 // encoded as encode does, the same ids as tokenizing in Python first.
                 // Anything else: None.
-                if (!PyList_Check(texts.ptr())) return py::none();
                 if (ngrams < 1) throw std::invalid_argument("ngrams: must be >= 1");
                 check_threads(threads);
-                const Py_ssize_t n = PyList_GET_SIZE(texts.ptr());
                 std::vector<py::object> keep;  // the list may change while the GIL is free
                 std::vector<std::string_view> views;
-                keep.reserve(std::size_t(n));
-                views.reserve(std::size_t(n));
-                for (Py_ssize_t i = 0; i < n; ++i) {
-                    PyObject* o = PyList_GET_ITEM(texts.ptr(), i);
-                    if (!PyUnicode_Check(o) || !PyUnicode_IS_ASCII(o)) return py::none();
-                    keep.push_back(py::reinterpret_borrow<py::object>(o));
-                    views.emplace_back(static_cast<const char*>(PyUnicode_DATA(o)),
-                                       std::size_t(PyUnicode_GET_LENGTH(o)));
-                }
+                if (!ascii_views(texts, keep, views)) return py::none();
                 // letters and digits stay (lower-cased when `lower`), every other byte
                 // becomes a space, which encode_line splits on
                 return encode_views(sv, views, ngrams, buckets, threads,
                                     [lower](std::string_view text, std::string& line) {
-                                        line.resize(text.size());
-                                        text::map_word_bytes(text.data(), text.size(),
-                                                             line.data(), lower);
-                                        return std::string_view(line);
+                                        return ascii_line(text, lower, line);
                                     });
             },
             py::arg("texts"), py::arg("lower"), py::arg("ngrams") = 1, py::arg("buckets") = 0,

@@ -566,6 +566,16 @@ def encoder_encode(
     *,
     threads: int = 1,
 ) -> npt.NDArray[np.float32]: ...
+def encoder_encode_texts(
+    params: list[npt.NDArray[np.float32]],
+    vocab: Vocab,
+    texts: list[Any],
+    lower: bool,
+    ngrams: int = 1,
+    buckets: int = 0,
+    *,
+    threads: int = 1,
+) -> npt.NDArray[np.float32] | None: ...
 def search_merge_rows(
     X: npt.NDArray[np.floating[Any]],
     Q: npt.NDArray[np.floating[Any]],

@@ -326,22 +326,22 @@ bool copy_chunk(const Borrowed& t, std::size_t r0, std::size_t m, std::size_t ro
 
 }  // namespace
 
-bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, float* U) {
+bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
+                   const Params& P, int threads, float* U, const FillChunk& fill) {
     blas::set_threads(1);
-    const std::size_t n = t.n, dim = sh.dim, w = sh.width();
-    if (!n) return t.n_ids == 0;
+    const std::size_t dim = sh.dim, w = sh.width();
     // Chunks of rows of a fixed size (one BLAS call each for the projection), whatever the
     // thread count.
     constexpr std::size_t kChunk = 256;
     const std::size_t nb = blocks(n, kChunk);
-    const int nt = threads_for_work(threads, nb, n * text_work(sh, t.n_ids / n));
+    const int nt = threads_for_work(threads, nb, n * text_work(sh, ids_per_text));
     std::atomic<bool> ok{true};
     over_blocks(nt, nb, [&](std::size_t b0, std::size_t b1) {
         std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
         std::vector<std::int64_t> ids, off;
         for (std::size_t b = b0; b < b1 && ok.load(std::memory_order_relaxed); ++b) {
             const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
-            if (!copy_chunk(t, r0, m, sh.rows, ids, off)) {
+            if (!fill(r0, m, ids, off)) {
                 ok.store(false, std::memory_order_relaxed);
                 return;
             }
@@ -350,6 +350,15 @@ bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, fl
         }
     });
     return ok.load();
+}
+
+bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, float* U) {
+    if (!t.n) return t.n_ids == 0;
+    return encode_chunks(t.n, t.n_ids / t.n, sh, P, threads, U,
+                         [&](std::size_t r0, std::size_t m, std::vector<std::int64_t>& ids,
+                             std::vector<std::int64_t>& off) {
+                             return copy_chunk(t, r0, m, sh.rows, ids, off);
+                         });
 }
 
 }  // namespace msopt::enc

@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <vector>
 
@@ -153,5 +154,19 @@ struct Borrowed {
 // within the ids; ids within the table's rows) and reads only them.  False when a copy
 // fails its check: U is then partly written, and the caller looks for the reason.
 bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, float* U);
+
+// Makes the bags of texts [r0, r0 + m) into (ids, off): off gets m + 1 entries from 0,
+// every id below the table's rows.  False: stop (the caller looks for the reason).
+using FillChunk = std::function<bool(std::size_t r0, std::size_t m,
+                                     std::vector<std::int64_t>& ids,
+                                     std::vector<std::int64_t>& off)>;
+
+// U (n x width) = the unit vectors of n texts whose bags `fill` makes a chunk at a time,
+// on the worker that encodes the chunk (into that worker's buffers, reused chunk after
+// chunk), so no array of every text's ids is ever made.  The chunks are encode's: the same
+// bits.  `ids_per_text` is an estimate, for the thread count only.  False when a fill
+// returned false (U partly written).
+bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
+                   const Params& P, int threads, float* U, const FillChunk& fill);
 
 }  // namespace msopt::enc

@@ -626,21 +626,22 @@ class SentenceEncoder(ParamsMixin):
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _encode_texts(self, texts: Any, name: str) -> np.ndarray:
-        """encode's work.  A list of ASCII str goes straight to the vocabulary's native
-        tokenizer and lookup, a chunk at a time (the same ids as :func:`_texts`' lines);
-        anything else, or a chunk holding another character, goes through ``_lines``."""
+        """encode's work.  A list of ASCII str goes to one native call a chunk at a time:
+        the vocabulary's tokenizer and lookup (the same ids as :func:`_texts`' lines) and
+        the forward pass, a few hundred texts at a time on each thread, with no array of
+        the ids in between; anything else, or a chunk holding another character, goes
+        through ``_lines``."""
         if type(texts) is list and texts:
             n = int(self.ngrams)
             buckets = int(self.buckets) if n > 1 else 0
             parts = []
             for s in range(0, len(texts), _ENCODE_CHUNK):
-                got = self.vocab_._core.encode_texts(texts[s:s + _ENCODE_CHUNK],
-                                                     bool(self.lower), n, buckets,
-                                                     self._threads())
+                got = _core.encoder_encode_texts(  # type: ignore[attr-defined]
+                    self.params_, self.vocab_._core, texts[s:s + _ENCODE_CHUNK],
+                    bool(self.lower), n, buckets, threads=self._threads())
                 if got is None:
                     break
-                parts.append(_core.encoder_encode(  # type: ignore[attr-defined]
-                    self.params_, *got, threads=self._threads()))
+                parts.append(got)
             else:
                 return parts[0] if len(parts) == 1 else np.concatenate(parts)
         return self._encode_lines(self._lines(texts, name))
