@@ -263,7 +263,7 @@ py::object encode_texts(py::handle params, const SharedVocab& sv, py::handle tex
                                    for (std::size_t i = 0; i < m; ++i) {
                                        off[i] = std::int64_t(ids.size());
                                        sv.v.encode_line(ascii_line(views[r0 + i], lower, line),
-                                                        ngrams, buckets, ids, scratch);
+                                                        ngrams, buckets, ids, scratch, true);
                                    }
                                    off[m] = std::int64_t(ids.size());
                                    return true;

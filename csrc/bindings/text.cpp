@@ -80,10 +80,12 @@ py::array_t<std::int64_t> vector_array(std::vector<std::int64_t>&& v) {
 // (ids, offsets) of n texts: line_of(text, scratch) gives each one's line of tokens, which
 // Vocab::encode_line encodes.  Slices of at least kLinesPerThread texts run on threads of
 // their own, each into its own vectors, joined afterwards: the same ids as one pass.  The
-// GIL is released except while the arrays are made.
+// GIL is released except while the arrays are made.  `padded`: line_of's lines are followed
+// by Vocab::kPad readable bytes.
 template <class LineOf>
 py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view>& texts,
-                       int ngrams, std::uint64_t buckets, int threads, LineOf line_of) {
+                       int ngrams, std::uint64_t buckets, int threads, LineOf line_of,
+                       bool padded) {
     constexpr std::size_t kLinesPerThread = 4096;
     const std::size_t n = texts.size();
     const int nt = int(std::max<std::size_t>(
@@ -123,7 +125,7 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
                     }
                     off.push_back(std::int64_t(id.size()));
                     sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id,
-                                     line_scratch);
+                                     line_scratch, padded);
                 }
                 ids[std::size_t(t)] = std::move(id);
                 offsets[std::size_t(t)] = std::move(off);
@@ -194,7 +196,8 @@ void register_text(py::module_& m) {
                 check_threads(threads);
                 Lines ls = utf8_lines(lines);
                 return encode_views(sv, ls.views, ngrams, buckets, threads,
-                                    [](std::string_view line, std::string&) { return line; });
+                                    [](std::string_view line, std::string&) { return line; },
+                                    false);
             },
             py::arg("lines"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
             py::arg("threads") = 1,
@@ -220,7 +223,8 @@ void register_text(py::module_& m) {
                 return encode_views(sv, views, ngrams, buckets, threads,
                                     [lower](std::string_view text, std::string& line) {
                                         return ascii_line(text, lower, line);
-                                    });
+                                    },
+                                    true);  // ascii_line pads the line
             },
             py::arg("texts"), py::arg("lower"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
             py::arg("threads") = 1,

@@ -66,10 +66,11 @@ inline bool ascii_views(py::handle texts, std::vector<py::object>& keep,
 
 // Texts as encode_texts reads them: [A-Za-z0-9] runs (what [^\W_]+ matches in ASCII),
 // lower-cased when `lower`, mapped into `line` (every other byte a space) for encode_line.
+// The view returned is followed by Vocab::kPad bytes of `line` (encode_line's `padded`).
 inline std::string_view ascii_line(std::string_view text, bool lower, std::string& line) {
-    line.resize(text.size());
+    line.resize(text.size() + text::Vocab::kPad);
     text::map_word_bytes(text.data(), text.size(), line.data(), lower);
-    return line;
+    return {line.data(), text.size()};
 }
 
 }  // namespace msopt

@@ -39,13 +39,22 @@ inline std::uint64_t tail8(const char* p, std::size_t n) {
 // multiply and a shift), and its head: the first min(8, size) bytes as a little-endian
 // integer, zero above them, which with the size is all of a short word and the start of a
 // longer one.  Inline, since most words are a few bytes and a call would cost more than the
-// hash.  Only the table's layout depends on the hash, never an id.
+// hash.  Only the table's layout depends on the hash, never an id.  Padded: the 8 bytes
+// from w's start may be read, and a short word's are read in one load, the bytes past its
+// end masked off (the same head).
+template <bool Padded = false>
 inline std::uint64_t word_hash(std::string_view w, std::uint64_t& head) {
     const char* p = w.data();
     std::size_t n = w.size();
     std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
     if (n < 8) {
-        head = tail8(p, n);
+        if constexpr (Padded) {
+            std::uint64_t x;
+            std::memcpy(&x, p, 8);
+            head = n ? x & (~std::uint64_t(0) >> (64 - 8 * n)) : 0;
+        } else {
+            head = tail8(p, n);
+        }
         h = (h ^ head) * 0x94d049bb133111ebULL;
         return h ^ (h >> 29);
     }
@@ -107,13 +116,16 @@ void Vocab::index_words() {
     for (std::size_t i = 0; i < words_.size(); ++i) fnv_[i] = fnv1a(words_[i]);
 }
 
-std::int64_t Vocab::id(std::string_view w) const {
+template <bool Padded>
+[[gnu::always_inline]] inline std::int64_t Vocab::lookup(std::string_view w) const {
     if (slots_.empty()) return -1;
     std::uint64_t head;
-    const std::uint64_t h = word_hash(w, head);
+    const std::uint64_t h = word_hash<Padded>(w, head);
     const Slot s = slots_[probe(slots_, words_, w, h, head)];
     return std::int64_t(s.id1) - 1;
 }
+
+std::int64_t Vocab::id(std::string_view w) const { return lookup<false>(w); }
 
 void Vocab::count_line(std::string_view line) {
     if (seen_slots_.empty()) seen_slots_.assign(1024, Slot{});
@@ -165,7 +177,15 @@ void Vocab::encode_line(std::string_view line, int ngrams, std::uint64_t buckets
 }
 
 void Vocab::encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
-                        std::vector<std::int64_t>& ids, LineScratch& scratch) const {
+                        std::vector<std::int64_t>& ids, LineScratch& scratch,
+                        bool padded) const {
+    if (padded) encode_tokens<true>(line, ngrams, buckets, ids, scratch);
+    else encode_tokens<false>(line, ngrams, buckets, ids, scratch);
+}
+
+template <bool Padded>
+void Vocab::encode_tokens(std::string_view line, int ngrams, std::uint64_t buckets,
+                          std::vector<std::int64_t>& ids, LineScratch& scratch) const {
     // fastText keeps the word hashes as int32 and widens them to uint64 with sign
     // extension; doing the same gives its bucket ids.  A word of the vocabulary has its
     // hash at hand; only unknown tokens are hashed here.
@@ -173,7 +193,7 @@ void Vocab::encode_line(std::string_view line, int ngrams, std::uint64_t buckets
     std::vector<std::int32_t>& hashes = scratch.hashes;
     hashes.clear();
     for_each_token(line, [&](std::string_view tok) {
-        const std::int64_t i = id(tok);
+        const std::int64_t i = lookup<Padded>(tok);
         if (i >= 0) ids.push_back(i);
         if (grams)
             hashes.push_back(std::int32_t(i >= 0 ? fnv_[std::size_t(i)] : fnv1a(tok)));
