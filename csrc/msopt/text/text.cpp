@@ -69,6 +69,13 @@ inline std::uint64_t word_hash(std::string_view w, std::uint64_t& head) {
     return h ^ (h >> 29);
 }
 
+// line, copied into `copy` with Vocab::kPad bytes after it (a view of the copy's line).
+std::string_view padded_copy(std::string_view line, std::string& copy) {
+    copy.resize(line.size() + Vocab::kPad);
+    if (!line.empty()) std::memcpy(copy.data(), line.data(), line.size());
+    return {copy.data(), line.size()};
+}
+
 // A slot's size field: the size, saturated (a word of 4 GiB or more compares whole).
 inline std::uint32_t size32(std::string_view w) {
     return std::uint32_t(std::min<std::size_t>(w.size(), UINT32_MAX));
@@ -129,9 +136,9 @@ std::int64_t Vocab::id(std::string_view w) const { return lookup<false>(w); }
 
 void Vocab::count_line(std::string_view line) {
     if (seen_slots_.empty()) seen_slots_.assign(1024, Slot{});
-    for_each_token(line, [&](std::string_view tok) {
+    for_each_token(padded_copy(line, count_scratch_), [&](std::string_view tok) {
         std::uint64_t head;
-        const std::uint64_t h = word_hash(tok, head);
+        const std::uint64_t h = word_hash<true>(tok, head);
         Slot& s = seen_slots_[probe(seen_slots_, seen_, tok, h, head)];
         ++total_;
         if (s.id1) {
@@ -166,6 +173,7 @@ std::size_t Vocab::finalize(std::int64_t min_count, std::size_t max_vocab) {
     seen_ = {};
     seen_counts_ = {};
     seen_slots_ = {};
+    count_scratch_ = {};
     finalized_ = true;
     return words_.size();
 }
@@ -180,7 +188,8 @@ void Vocab::encode_line(std::string_view line, int ngrams, std::uint64_t buckets
                         std::vector<std::int64_t>& ids, LineScratch& scratch,
                         bool padded) const {
     if (padded) encode_tokens<true>(line, ngrams, buckets, ids, scratch);
-    else encode_tokens<false>(line, ngrams, buckets, ids, scratch);
+    else if (line.size() < kCopyFrom) encode_tokens<false>(line, ngrams, buckets, ids, scratch);
+    else encode_tokens<true>(padded_copy(line, scratch.line), ngrams, buckets, ids, scratch);
 }
 
 template <bool Padded>
@@ -220,6 +229,7 @@ void Vocab::assign(std::vector<std::string> words, std::vector<std::int64_t> cou
     seen_ = {};
     seen_counts_ = {};
     seen_slots_ = {};
+    count_scratch_ = {};
     finalized_ = true;
 }
 

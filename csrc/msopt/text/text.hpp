@@ -153,6 +153,7 @@ void for_each_token(std::string_view line, F&& f) {
 struct LineScratch {
     std::vector<std::int32_t> hashes;
     Mod64 mod;
+    std::string line;  // a copy of a line that is not padded
 };
 
 class Vocab {
@@ -168,13 +169,16 @@ class Vocab {
     void encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
                      std::vector<std::int64_t>& ids) const;
     // The same, with the caller's scratch for the token hashes (a loop over many lines).
-    // `padded`: the 8 bytes after the line may be read too (the caller's buffer holds
-    // them; kPad), so a word of under 8 bytes is read in one load, not in pieces chosen by
-    // its size (branches that mispredict on English words: 18% of the loop).
+    // Words are looked up in a padded line, which may be read kPad bytes past its end, so
+    // that a word of under 8 bytes is read in one load, not in pieces chosen by its size
+    // (branches that mispredict on English words: 18% of the loop).  `padded`: the caller's
+    // buffer holds those bytes; otherwise a line of kCopyFrom bytes or more is copied into
+    // scratch first, and a shorter one (a word or two, where the copy costs more than it
+    // saves) is read where it lies, in pieces.
     void encode_line(std::string_view line, int ngrams, std::uint64_t buckets,
                      std::vector<std::int64_t>& ids, LineScratch& scratch,
                      bool padded = false) const;
-    static constexpr std::size_t kPad = 8;
+    static constexpr std::size_t kPad = 8, kCopyFrom = 16;
 
     std::size_t size() const { return words_.size(); }
     std::int64_t id(std::string_view w) const;
@@ -213,6 +217,7 @@ class Vocab {
     std::vector<std::string> seen_;
     std::vector<std::int64_t> seen_counts_;
     std::vector<Slot> seen_slots_;
+    std::string count_scratch_;  // count_line's padded copy of its line
     std::vector<Slot> slots_;
     std::vector<std::uint32_t> fnv_;  // fnv1a of each word, by id
     void index_words();
