@@ -171,7 +171,8 @@ def _list_chunks(lines: list[Any] | tuple[Any, ...], size: int, lower: bool
     generators; a line that is not a str raises iter_lines' TypeError before its chunk is
     counted, as there (found once the native counter or ``lower()`` has failed on it)."""
     for s in range(0, len(lines), size):
-        chunk = list(lines[s:s + size])
+        part = lines[s:s + size]  # a list's slice is a new list already; a tuple's is not
+        chunk = part if type(part) is list else list(part)
         if lower:
             try:
                 chunk = [line.lower() for line in chunk]
