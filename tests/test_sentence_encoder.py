@@ -283,6 +283,10 @@ def test_encode_from_texts_in_one_pass_refuses_bad_input():
         _core.encoder_encode_texts([params[0][:-1]], vocab, texts, True, 2, 11)
     with pytest.raises(ValueError, match=rf"\({len(vocab)} words and 12 buckets\)"):
         _core.encoder_encode_texts(params, vocab, texts, True, 2, 12)
+    # a bucket count whose sum with the words' wraps around 2**64 is refused, not read
+    with pytest.raises(ValueError,
+                       match=rf"and {2**64 - 4} buckets\) reach {2**64 - 4 + len(vocab)}$"):
+        _core.encoder_encode_texts(params, vocab, texts, True, 2, 2**64 - 4)
     # ngrams 1 makes word ids only: the table's n-gram rows may be left off
     got = _core.encoder_encode_texts([params[0][:len(vocab)]], vocab, texts, True, 1, 11)
     ids, offsets = vocab.encode_texts(texts, True, 1, 0)

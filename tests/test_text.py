@@ -331,6 +331,36 @@ def test_encode_tokens_equals_encoding_the_joined_lines():
     assert first == -1
 
 
+def test_lines_either_side_of_the_padded_copy_count_and_encode_alike():
+    """Short words are read in one 8-byte load from a padded copy of their line: the counter
+    copies every line, the encoder lines of 16 bytes or more (a shorter one is read where it
+    lies, in pieces), and encode_tokens each token alike.  Lines of every size from 1 to 24
+    bytes, cut anywhere (a word of 1 to 9 bytes at the end), and tokens of 1 to 20 bytes:
+    counts against a Counter, ids against the Python reference."""
+    rng = np.random.default_rng(5)
+    words = list(dict.fromkeys("".join(rng.choice(list("abcxyz"), int(k)))
+                               for k in rng.integers(1, 10, 400)))
+    lines = [" " * int(rng.integers(0, 2)) + " ".join(rng.choice(words, 8))[:size]
+             for size in range(1, 25) for _ in range(30)]
+    vocab = Vocabulary(min_count=1).fit(lines)
+    counts = Counter(t for line in lines for t in line.split())
+    assert dict(zip(vocab.words, vocab.counts.tolist())) == counts
+    assert {len(line) for line in lines} >= set(range(14, 19))
+    ids, offsets = vocab.encode(lines, ngrams=2, buckets=101)
+    want = [_ref_encode(vocab.words, line, 2, 101) for line in lines]
+    np.testing.assert_array_equal(ids, np.concatenate([np.asarray(w, np.int64) for w in want]))
+    np.testing.assert_array_equal(offsets, np.cumsum([0] + [len(w) for w in want[:-1]]))
+    long_words = ["".join(rng.choice(list("abcxyz"), int(k))) for k in rng.integers(1, 21, 500)]
+    vocab = Vocabulary(min_count=1).fit(long_words[:250])
+    docs = [list(long_words[i:i + 3]) for i in range(0, 500, 3)]
+    ids, offsets, first = vocab._core.encode_tokens(docs)
+    want_ids, want_offsets = vocab.encode([" ".join(d) for d in docs])
+    assert first == -1
+    assert max(len(w) for w in long_words) >= 16
+    np.testing.assert_array_equal(ids, want_ids)
+    np.testing.assert_array_equal(offsets, want_offsets)
+
+
 @pytest.mark.parametrize("docs", [[["a", 1]], [["a"], 3], [b"a"], [["a", b"b"]],
                                   [["\ud800"]], (["a"],), [iter(["a"])]])
 def test_encode_tokens_declines_what_it_does_not_read(docs):

@@ -238,45 +238,56 @@ py::object encode_texts(py::handle params, const SharedVocab& sv, py::handle tex
     float* o = out.mutable_data();
     const bool grams = ngrams > 1 && buckets;
     enum { kOk, kNotBuilt, kTooFewRows } status = kOk;
-    std::size_t words = 0, need = 0;
+    std::size_t words = 0;
     {
         py::gil_scoped_release nogil;
         std::shared_lock<std::shared_mutex> lk(sv.m);  // the vocabulary stays as it is
         words = sv.v.size();
-        need = words + (grams ? buckets : 0);
         if (!sv.v.finalized()) {
             status = kNotBuilt;
-        } else if (need > sh.rows) {  // every id made is below need
+        } else if (words > sh.rows || (grams && buckets > sh.rows - words)) {
+            // every id made is below words + buckets (compared without the sum, which may
+            // wrap around)
             status = kTooFewRows;
         } else if (n) {
             std::size_t bytes = 0;
             for (const auto& t : views) bytes += t.size();
             // about a token in 6 bytes of English, and ngrams ids a token
             const std::size_t per_text = (bytes / n / 6 + 1) * std::size_t(grams ? ngrams : 1);
-            enc::encode_chunks(n, per_text, sh, P, threads, o,
-                               [&](std::size_t r0, std::size_t m, std::vector<std::int64_t>& ids,
-                                   std::vector<std::int64_t>& off) {
-                                   thread_local std::string line;
-                                   thread_local text::LineScratch scratch;
-                                   ids.clear();
-                                   off.resize(m + 1);
-                                   for (std::size_t i = 0; i < m; ++i) {
-                                       off[i] = std::int64_t(ids.size());
-                                       sv.v.encode_line(ascii_line(views[r0 + i], lower, line),
-                                                        ngrams, buckets, ids, scratch, true);
-                                   }
-                                   off[m] = std::int64_t(ids.size());
-                                   return true;
-                               });
+            enc::encode_chunks(n, per_text, sh, P, threads, o, [&]() -> enc::FillChunk {
+                // one worker's scratch, for this call only
+                auto line = std::make_shared<std::string>();
+                auto scratch = std::make_shared<text::LineScratch>();
+                return [&, line, scratch](std::size_t r0, std::size_t m,
+                                          std::vector<std::int64_t>& ids,
+                                          std::vector<std::int64_t>& off) {
+                    ids.clear();
+                    off.resize(m + 1);
+                    for (std::size_t i = 0; i < m; ++i) {
+                        off[i] = std::int64_t(ids.size());
+                        sv.v.encode_line(ascii_line(views[r0 + i], lower, *line), ngrams,
+                                         buckets, ids, *scratch, true);
+                    }
+                    off[m] = std::int64_t(ids.size());
+                    return true;
+                };
+            });
         }
     }
     if (status == kNotBuilt) throw std::invalid_argument("vocab: build the vocabulary first");
-    if (status == kTooFewRows)
+    if (status == kTooFewRows) {
+        // words + buckets, which may not fit in 64 bits
+        const unsigned __int128 need =
+            (unsigned __int128)words + (grams ? (unsigned __int128)buckets : 0);
+        std::string digits;
+        for (unsigned __int128 x = need; digits.empty() || x; x /= 10)
+            digits.insert(digits.begin(), char('0' + int(x % 10)));
         throw std::invalid_argument(
             "params: E has " + std::to_string(sh.rows) + " rows, but the vocabulary's ids (" +
             std::to_string(words) + " words" +
             (grams ? " and " + std::to_string(buckets) + " buckets" : std::string()) +
-            ") reach " + std::to_string(need));
+            ") reach " + digits);
+    }
     return out;
 }
 
@@ -334,8 +345,9 @@ void register_encoder(py::module_& m) {
           py::arg("texts"), py::arg("lower"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
           py::kw_only(), py::arg("threads") = 1,
           "encoder_encode of vocab.encode_texts(texts, lower, ngrams, buckets) in one pass, "
-          "a chunk of texts at a time (the same bits); None when texts is not a list of "
-          "ASCII str.");
+          "a chunk of texts at a time (the same bits); E must have a row for every id the "
+          "vocabulary can make (its words, and the buckets when ngrams > 1).  None, once the "
+          "other arguments are checked, when texts is not a list of ASCII str.");
 }
 
 MSOPT_REGISTER_BINDINGS("75 encoder", register_encoder)

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <exception>
 
 #include "../core/blas.hpp"
 #include "../core/dispatch.hpp"
@@ -327,7 +328,7 @@ bool copy_chunk(const Borrowed& t, std::size_t r0, std::size_t m, std::size_t ro
 }  // namespace
 
 bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
-                   const Params& P, int threads, float* U, const FillChunk& fill) {
+                   const Params& P, int threads, float* U, const MakeFill& make_fill) {
     blas::set_threads(1);
     const std::size_t dim = sh.dim, w = sh.width();
     // Chunks of rows of a fixed size (one BLAS call each for the projection), whatever the
@@ -336,29 +337,40 @@ bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
     const std::size_t nb = blocks(n, kChunk);
     const int nt = threads_for_work(threads, nb, n * text_work(sh, ids_per_text));
     std::atomic<bool> ok{true};
+    std::mutex failed_mu;
+    std::exception_ptr failed;  // the first worker's exception
     over_blocks(nt, nb, [&](std::size_t b0, std::size_t b1) {
-        std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
-        std::vector<std::int64_t> ids, off;
-        for (std::size_t b = b0; b < b1 && ok.load(std::memory_order_relaxed); ++b) {
-            const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
-            if (!fill(r0, m, ids, off)) {
-                ok.store(false, std::memory_order_relaxed);
-                return;
+        try {  // (out of memory) thrown again on the calling thread, not on a worker
+            const FillChunk fill = make_fill();
+            std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
+            std::vector<std::int64_t> ids, off;
+            for (std::size_t b = b0; b < b1 && ok.load(std::memory_order_relaxed); ++b) {
+                const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
+                if (!fill(r0, m, ids, off)) {
+                    ok.store(false, std::memory_order_relaxed);
+                    return;
+                }
+                forward_rows(sh, P, ids.data(), off.data(), 0, m, h.data(), p.data(),
+                             U + r0 * w, nrm.data());
             }
-            forward_rows(sh, P, ids.data(), off.data(), 0, m, h.data(), p.data(),
-                         U + r0 * w, nrm.data());
+        } catch (...) {
+            ok.store(false, std::memory_order_relaxed);
+            std::lock_guard<std::mutex> lock(failed_mu);
+            if (!failed) failed = std::current_exception();
         }
     });
+    if (failed) std::rethrow_exception(failed);
     return ok.load();
 }
 
 bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, float* U) {
     if (!t.n) return t.n_ids == 0;
-    return encode_chunks(t.n, t.n_ids / t.n, sh, P, threads, U,
-                         [&](std::size_t r0, std::size_t m, std::vector<std::int64_t>& ids,
-                             std::vector<std::int64_t>& off) {
-                             return copy_chunk(t, r0, m, sh.rows, ids, off);
-                         });
+    return encode_chunks(t.n, t.n_ids / t.n, sh, P, threads, U, [&]() -> FillChunk {
+        return [&](std::size_t r0, std::size_t m, std::vector<std::int64_t>& ids,
+                   std::vector<std::int64_t>& off) {
+            return copy_chunk(t, r0, m, sh.rows, ids, off);
+        };
+    });
 }
 
 }  // namespace msopt::enc

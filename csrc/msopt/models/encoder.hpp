@@ -160,13 +160,16 @@ bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, fl
 using FillChunk = std::function<bool(std::size_t r0, std::size_t m,
                                      std::vector<std::int64_t>& ids,
                                      std::vector<std::int64_t>& off)>;
+// Makes one worker's FillChunk (which may own scratch for the call's length).
+using MakeFill = std::function<FillChunk()>;
 
-// U (n x width) = the unit vectors of n texts whose bags `fill` makes a chunk at a time,
-// on the worker that encodes the chunk (into that worker's buffers, reused chunk after
+// U (n x width) = the unit vectors of n texts whose bags a FillChunk makes a chunk at a
+// time, on the worker that encodes the chunk (into that worker's buffers, reused chunk after
 // chunk), so no array of every text's ids is ever made.  The chunks are encode's: the same
 // bits.  `ids_per_text` is an estimate, for the thread count only.  False when a fill
-// returned false (U partly written).
+// returned false (U partly written).  An exception on any worker (out of memory) is thrown
+// again on the calling thread once every worker has stopped.
 bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
-                   const Params& P, int threads, float* U, const FillChunk& fill);
+                   const Params& P, int threads, float* U, const MakeFill& make_fill);
 
 }  // namespace msopt::enc

@@ -49,6 +49,8 @@ inline std::uint64_t word_hash(std::string_view w, std::uint64_t& head) {
     std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
     if (n < 8) {
         if constexpr (Padded) {
+            // the load's low bytes are the word's first bytes only on a little-endian machine
+            static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "tail8's byte order");
             std::uint64_t x;
             std::memcpy(&x, p, 8);
             head = n ? x & (~std::uint64_t(0) >> (64 - 8 * n)) : 0;

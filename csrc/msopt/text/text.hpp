@@ -148,8 +148,8 @@ void for_each_token(std::string_view line, F&& f) {
     if (in_token) f(line.substr(start, n - start));
 }
 
-// What encode_line keeps between the lines of a loop: the token hashes' buffer and the
-// remainder by the bucket count.
+// What encode_line keeps between the lines of a loop: the token hashes' buffer, the
+// remainder by the bucket count and the padded copy of a line.
 struct LineScratch {
     std::vector<std::int32_t> hashes;
     Mod64 mod;
