@@ -52,6 +52,27 @@ def test_set_num_threads_validation(restore_threads):
         msopt.set_num_threads(1.5)
 
 
+def test_an_exception_on_a_pool_thread_reaches_the_caller(restore_threads):
+    """parallel_for keeps the first exception of any thread and throws it on the calling
+    thread once every thread has finished (on a worker it would end the process; on the
+    calling thread it would leave while the workers still ran); the pool then runs the
+    next job as usual."""
+    from msopt import _core
+
+    def on_the_pool():  # four tids on four OS threads: the pool ran them, not one thread
+        ran = _core.parallel_for_test(4)
+        return 0 not in ran and len(set(ran)) == 4
+
+    msopt.set_num_threads(4)  # a pool of 4, whatever the cores
+    assert on_the_pool()
+    for t in (0, 1, 3, 0):
+        with pytest.raises(RuntimeError, match=f"^parallel_for_test: thread {t} raised$"):
+            _core.parallel_for_test(4, t)
+        assert on_the_pool()
+    with pytest.raises(ValueError, match="^nt: must be in"):
+        _core.parallel_for_test(0)
+
+
 def _child_step(q):
     w = np.zeros(200_000, np.float32)
     opt = msopt.Adam([w], lr=0.1)

@@ -1,5 +1,10 @@
 #include "common.hpp"
 
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "../msopt/optim/optim.hpp"
 #include "../msopt/core/blas.hpp"
 #include "../msopt/core/threads.hpp"
@@ -41,6 +46,28 @@ void register_runtime(py::module_& m) {
                                             "' runs on this CPU; see available_isas()");
         },
         py::arg("name"), "Force an instruction-set path (for tests and benchmarks).");
+    m.def(
+        "parallel_for_test",
+        [](int nt, int raise_on) {
+            if (nt < 1 || nt > kMaxThreads)
+                throw std::invalid_argument("nt: must be in [1, " + std::to_string(kMaxThreads) +
+                                            "], got " + std::to_string(nt));
+            std::vector<std::size_t> ran(std::size_t(nt), 0);
+            {
+                py::gil_scoped_release nogil;
+                parallel_for(nt, [&](int t) {
+                    if (t == raise_on)
+                        throw std::runtime_error("parallel_for_test: thread " +
+                                                 std::to_string(t) + " raised");
+                    ran[std::size_t(t)] = std::hash<std::thread::id>()(std::this_thread::get_id());
+                });
+            }
+            return ran;
+        },
+        py::arg("nt"), py::arg("raise_on") = -1,
+        "Run a job over nt threads, thread raise_on (-1: none) throwing; returns for each "
+        "tid a number naming the OS thread that ran it (0: not run).  For tests: an "
+        "exception on a worker reaches the caller, and the pool is free again after it.");
 }
 
 MSOPT_REGISTER_BINDINGS("00 runtime", register_runtime)

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -178,8 +179,26 @@ void parallel_for(int nt, const std::function<void(int)>& fn) {
             pool.reset();
         }
         if (pool && nt <= pool->size() && pool->try_acquire()) {
-            pool->run(nt, fn);
+            // An exception on any thread (out of memory) is kept, and thrown again here
+            // once every thread has finished the job: left to itself it would end the
+            // process on a worker, and on this thread leave while the workers still run
+            // a job whose frame is gone.  (The state is reached through one pointer, which
+            // std::function holds without allocating.)
+            struct Guard {
+                const std::function<void(int)>& fn;
+                std::mutex mu;
+                std::exception_ptr failed;
+            } guard{fn, {}, {}};
+            pool->run(nt, [g = &guard](int t) {
+                try {
+                    g->fn(t);
+                } catch (...) {
+                    std::lock_guard<std::mutex> lk(g->mu);
+                    if (!g->failed) g->failed = std::current_exception();
+                }
+            });
             pool->release();
+            if (guard.failed) std::rethrow_exception(guard.failed);
             return;
         }
     }
