@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -96,45 +95,39 @@ py::tuple encode_views(const SharedVocab& sv, const std::vector<std::string_view
         py::gil_scoped_release nogil;
         std::shared_lock<std::shared_mutex> lk(sv.m);
         if (!sv.v.finalized()) throw std::invalid_argument("encode: build the vocabulary first");
-        std::vector<std::exception_ptr> failed(static_cast<std::size_t>(nt));
+        // (out of memory on a worker: parallel_for throws it here)
         parallel_for(nt, [&](int t) {
-            try {  // (out of memory) reported on the calling thread, not on a worker
-                const Share sh = share(n, t, nt);
-                // the worker's own vectors, moved into place at the end: the vector objects
-                // in ids and offsets share cache lines, and every push_back would bounce
-                // them between the threads
-                std::vector<std::int64_t> id, off;
-                off.reserve(sh.second - sh.first);
-                // a token and its separator take 4 bytes or more in most text (English
-                // averages about 6), and a token gives ngrams ids: reserved once from that,
-                // so the vector is rarely grown and copied, and what it returns is mostly
-                // used (text of longer tokens is copied out at the right size at the end)
-                std::size_t most = 0;
-                for (std::size_t i = sh.first; i < sh.second; ++i)
-                    most += texts[i].size() / 4 + 1;
-                id.reserve(most * std::size_t(ngrams > 1 && buckets ? ngrams : 1));
-                std::string scratch;
-                text::LineScratch line_scratch;
-                for (std::size_t i = sh.first; i < sh.second; ++i) {
-                    // the texts lie apart in memory, where no hardware prefetcher looks:
-                    // ask for the start of the one after next
-                    if (i + 2 < sh.second) {
-                        const std::string_view next = texts[i + 2];
-                        __builtin_prefetch(next.data());
-                        if (next.size() > 64) __builtin_prefetch(next.data() + 64);
-                    }
-                    off.push_back(std::int64_t(id.size()));
-                    sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id,
-                                     line_scratch, padded);
+            const Share sh = share(n, t, nt);
+            // the worker's own vectors, moved into place at the end: the vector objects
+            // in ids and offsets share cache lines, and every push_back would bounce
+            // them between the threads
+            std::vector<std::int64_t> id, off;
+            off.reserve(sh.second - sh.first);
+            // a token and its separator take 4 bytes or more in most text (English
+            // averages about 6), and a token gives ngrams ids: reserved once from that,
+            // so the vector is rarely grown and copied, and what it returns is mostly
+            // used (text of longer tokens is copied out at the right size at the end)
+            std::size_t most = 0;
+            for (std::size_t i = sh.first; i < sh.second; ++i)
+                most += texts[i].size() / 4 + 1;
+            id.reserve(most * std::size_t(ngrams > 1 && buckets ? ngrams : 1));
+            std::string scratch;
+            text::LineScratch line_scratch;
+            for (std::size_t i = sh.first; i < sh.second; ++i) {
+                // the texts lie apart in memory, where no hardware prefetcher looks:
+                // ask for the start of the one after next
+                if (i + 2 < sh.second) {
+                    const std::string_view next = texts[i + 2];
+                    __builtin_prefetch(next.data());
+                    if (next.size() > 64) __builtin_prefetch(next.data() + 64);
                 }
-                ids[std::size_t(t)] = std::move(id);
-                offsets[std::size_t(t)] = std::move(off);
-            } catch (...) {
-                failed[std::size_t(t)] = std::current_exception();
+                off.push_back(std::int64_t(id.size()));
+                sv.v.encode_line(line_of(texts[i], scratch), ngrams, buckets, id,
+                                 line_scratch, padded);
             }
+            ids[std::size_t(t)] = std::move(id);
+            offsets[std::size_t(t)] = std::move(off);
         });
-        for (const auto& e : failed)
-            if (e) std::rethrow_exception(e);
     }
     if (nt == 1)  // one worker: its vectors become the arrays, with no copy
         return py::make_tuple(vector_array(std::move(ids[0])),

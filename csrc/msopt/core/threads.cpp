@@ -171,6 +171,25 @@ int threads_for(std::size_t work) noexcept {
 }
 
 void parallel_for(int nt, const std::function<void(int)>& fn) {
+    // Every tid runs; an exception from any (out of memory) is kept, and the first one is
+    // thrown here once all have finished: left to itself it would end the process on a
+    // worker, and on this thread leave while the workers still ran a job whose frame is
+    // gone.  (The state is reached through one pointer, which std::function holds without
+    // allocating.)
+    struct Guard {
+        const std::function<void(int)>& fn;
+        std::mutex mu;
+        std::exception_ptr failed;
+        void operator()(int t) {
+            try {
+                fn(t);
+            } catch (...) {
+                std::lock_guard<std::mutex> lk(mu);
+                if (!failed) failed = std::current_exception();
+            }
+        }
+    } guard{fn, {}, {}};
+    bool ran = false;
     if (nt > 1) {
         std::shared_ptr<Pool> pool;
         try {
@@ -179,30 +198,14 @@ void parallel_for(int nt, const std::function<void(int)>& fn) {
             pool.reset();
         }
         if (pool && nt <= pool->size() && pool->try_acquire()) {
-            // An exception on any thread (out of memory) is kept, and thrown again here
-            // once every thread has finished the job: left to itself it would end the
-            // process on a worker, and on this thread leave while the workers still run
-            // a job whose frame is gone.  (The state is reached through one pointer, which
-            // std::function holds without allocating.)
-            struct Guard {
-                const std::function<void(int)>& fn;
-                std::mutex mu;
-                std::exception_ptr failed;
-            } guard{fn, {}, {}};
-            pool->run(nt, [g = &guard](int t) {
-                try {
-                    g->fn(t);
-                } catch (...) {
-                    std::lock_guard<std::mutex> lk(g->mu);
-                    if (!g->failed) g->failed = std::current_exception();
-                }
-            });
+            pool->run(nt, [g = &guard](int t) { (*g)(t); });
             pool->release();
-            if (guard.failed) std::rethrow_exception(guard.failed);
-            return;
+            ran = true;
         }
     }
-    for (int t = 0; t < nt; ++t) fn(t);
+    if (!ran)
+        for (int t = 0; t < nt; ++t) guard(t);
+    if (guard.failed) std::rethrow_exception(guard.failed);
 }
 
 }  // namespace msopt

@@ -17,8 +17,8 @@ constexpr int kMaxThreads = 1024;
 
 // Runs fn(tid) for tid = 0 .. nt-1, each on its own thread when the pool is free.  When
 // another caller holds the pool, runs the same calls one after another on this thread:
-// the partition of the work is the same either way, so the results are too.  An exception
-// from fn is thrown here: on the pool, the first one, once every thread has finished.
+// the partition of the work is the same either way, so the results are too.  Every tid runs
+// even if another throws; the first exception from fn is thrown here once all have finished.
 void parallel_for(int nt, const std::function<void(int)>& fn);
 
 // Below this many elements of work a kernel stays on the calling thread: waking the pool

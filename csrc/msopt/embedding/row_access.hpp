@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <exception>
 #include <limits>
 #include <memory>
 #include <vector>
@@ -116,22 +115,6 @@ class PrivateRows {
 constexpr std::size_t kHotBytes = std::size_t(16) << 20;
 constexpr std::size_t kHotSyncWork = std::size_t(1) << 15;
 
-// fn(t) on nt threads; an exception in any (say bad_alloc) is rethrown here, after all
-// have returned, instead of ending the process.
-template <class Fn>
-void parallel_checked(int nt, Fn&& fn) {
-    std::vector<std::exception_ptr> errors(static_cast<std::size_t>(nt));
-    parallel_for(nt, [&](int t) {
-        try {
-            fn(t);
-        } catch (...) {
-            errors[std::size_t(t)] = std::current_exception();
-        }
-    });
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
-}
-
 // The hot rows of a table for HotRows: the first rows, up to half of kHotBytes' worth of
 // copies (with their starting values), at most `cap`.
 inline std::size_t hot_rows(std::size_t rows, std::size_t dim, std::size_t cap) {
@@ -158,7 +141,7 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
     budget = std::max<std::size_t>(1, budget);
     if (!deterministic) {  // lock-free, the hottest rows synced every `budget`
         const std::size_t every = std::max(budget, kHotSyncWork);
-        parallel_checked(nt, [&](int t) {
+        parallel_for(nt, [&](int t) {
             HotRows a(in, std::min(hot_in, n_in), dim), b(out, std::min(hot_out, n_out), dim);
             auto& w = walkers[std::size_t(t)];
             while (!w.finished()) {
@@ -178,7 +161,7 @@ void run_walkers(std::vector<Walker>& walkers, bool deterministic, std::size_t b
         bool more = false;
         for (const auto& w : walkers) more = more || !w.finished();
         if (!more) return;
-        parallel_checked(nt, [&](int t) {
+        parallel_for(nt, [&](int t) {
             const std::size_t i = std::size_t(t);
             ins[i].clear();
             outs[i].clear();

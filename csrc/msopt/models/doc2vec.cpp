@@ -256,7 +256,7 @@ void infer(const Docs& d, const Sampler& sampler, const float* words, const floa
     const std::size_t row_bytes = p.dim * sizeof(float);
     const std::size_t stride = std::size_t(p.negative) + 1;
     const int nt = std::max(1, std::min<int>(p.threads, int(std::max<std::size_t>(1, n))));
-    parallel_checked(nt, [&](int t) {
+    parallel_for(nt, [&](int t) {
         const w2v::W2vOps& k = w2v::kernels();
         const Share mine = share(n, t, nt);
         std::vector<InferDoc> slots(kSlots);

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <exception>
 
 #include "../core/blas.hpp"
 #include "../core/dispatch.hpp"
@@ -337,29 +336,21 @@ bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
     const std::size_t nb = blocks(n, kChunk);
     const int nt = threads_for_work(threads, nb, n * text_work(sh, ids_per_text));
     std::atomic<bool> ok{true};
-    std::mutex failed_mu;
-    std::exception_ptr failed;  // the first worker's exception
+    // (out of memory on a worker: parallel_for throws it on the calling thread)
     over_blocks(nt, nb, [&](std::size_t b0, std::size_t b1) {
-        try {  // (out of memory) thrown again on the calling thread, not on a worker
-            const FillChunk fill = make_fill();
-            std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
-            std::vector<std::int64_t> ids, off;
-            for (std::size_t b = b0; b < b1 && ok.load(std::memory_order_relaxed); ++b) {
-                const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
-                if (!fill(r0, m, ids, off)) {
-                    ok.store(false, std::memory_order_relaxed);
-                    return;
-                }
-                forward_rows(sh, P, ids.data(), off.data(), 0, m, h.data(), p.data(),
-                             U + r0 * w, nrm.data());
+        const FillChunk fill = make_fill();
+        std::vector<float> h(kChunk * dim), p(sh.project ? kChunk * w : 0), nrm(kChunk);
+        std::vector<std::int64_t> ids, off;
+        for (std::size_t b = b0; b < b1 && ok.load(std::memory_order_relaxed); ++b) {
+            const std::size_t r0 = b * kChunk, m = std::min(n, r0 + kChunk) - r0;
+            if (!fill(r0, m, ids, off)) {
+                ok.store(false, std::memory_order_relaxed);
+                return;
             }
-        } catch (...) {
-            ok.store(false, std::memory_order_relaxed);
-            std::lock_guard<std::mutex> lock(failed_mu);
-            if (!failed) failed = std::current_exception();
+            forward_rows(sh, P, ids.data(), off.data(), 0, m, h.data(), p.data(),
+                         U + r0 * w, nrm.data());
         }
     });
-    if (failed) std::rethrow_exception(failed);
     return ok.load();
 }
 

@@ -167,8 +167,7 @@ using MakeFill = std::function<FillChunk()>;
 // time, on the worker that encodes the chunk (into that worker's buffers, reused chunk after
 // chunk), so no array of every text's ids is ever made.  The chunks are encode's: the same
 // bits.  `ids_per_text` is an estimate, for the thread count only.  False when a fill
-// returned false (U partly written).  An exception on any worker (out of memory) is thrown
-// again on the calling thread once every worker has stopped.
+// returned false (U partly written).
 bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
                    const Params& P, int threads, float* U, const MakeFill& make_fill);
 
