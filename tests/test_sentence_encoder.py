@@ -301,6 +301,41 @@ def test_encode_from_texts_in_one_pass_refuses_bad_input():
         np.testing.assert_array_equal(p, b)
 
 
+def _line_starts(E: np.ndarray, row: int) -> list[int]:
+    """The flat indices of the floats read_floor loads from a row: its first, then the first
+    of each later 64-byte line it reaches into."""
+    base, dim = E.ctypes.data, E.shape[1]
+    a = base + 4 * row * dim
+    return [(s - base) // 4 for s in [a, *range((a // 64 + 1) * 64, a + 4 * dim, 64)]]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dim", [1, 16, 17, 100])
+def test_the_bag_read_floor_loads_one_float_of_each_line_of_every_row(threads, dim):
+    rng = np.random.default_rng(dim)
+    E = rng.integers(-8, 9, (300, dim)).astype(np.float32)  # small integers: exact sums
+    ids, offsets = _ragged(rng, 3000, 300)
+    flat = E.reshape(-1)
+    want = sum(float(flat[k]) for r in ids for k in _line_starts(E, int(r)))
+    assert _core.encoder_read_floor([E], ids, offsets, threads=threads) == want
+    assert _core.encoder_read_floor([E], ids[:0], offsets[:0]) == 0.0
+
+
+def test_the_bag_read_floor_refuses_bad_input():
+    rng = np.random.default_rng(3)
+    E = rng.standard_normal((10, 4)).astype(np.float32)
+    ids, offsets = _ragged(rng, 20, 10)
+    with pytest.raises(IndexError, match=r"is out of range for the encoder's table \(a table "
+                                         r"of 5 rows\)"):
+        _core.encoder_read_floor([E[:5]], ids, offsets)
+    with pytest.raises(ValueError, match="^offsets: must start at 0"):
+        _core.encoder_read_floor([E], ids, offsets + 1)
+    with pytest.raises(ValueError, match="^threads: must be in"):
+        _core.encoder_read_floor([E], ids, offsets, threads=0)
+    with pytest.raises(TypeError, match="^E: expected a 2-D C-contiguous float32 array"):
+        _core.encoder_read_floor([E.astype(np.float64)], ids, offsets)
+
+
 def _ref_steps(name, hyper, params, a, b, targets, loss, order, bs, steps, kw):
     ps = [p.copy() for p in params]
     states = [init_state(name, p, **{k: v for k, v in hyper.items() if k != "lr"})

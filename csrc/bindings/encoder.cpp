@@ -219,6 +219,24 @@ py::array_t<float> encode(py::handle params, py::handle ids, py::handle offsets,
     return out;
 }
 
+// Benchmark floor of encode's bag (enc::read_floor).  The GIL stays held: the arrays are
+// checked and read with no Python code between.
+double read_floor(py::handle params, py::handle ids, py::handle offsets, int threads) {
+    check_threads(threads);
+    std::vector<py::object> keep;
+    enc::Params P;
+    const enc::Shape sh = parse_params(params, false, P, keep);
+    const ArrayView iv = bind::int64_vector(ids, "ids");
+    const ArrayView ov = bind::int64_vector(offsets, "offsets");
+    const auto* id = reinterpret_cast<const std::int64_t*>(iv.data);
+    const auto* off = reinterpret_cast<const std::int64_t*>(ov.data);
+    const std::size_t n_ids = std::size_t(iv.shape[0]), n = std::size_t(ov.shape[0]);
+    bind::check_ids(id, n_ids, std::int64_t(sh.rows),
+                    "the encoder's table (a table of " + std::to_string(sh.rows) + " rows)");
+    bind::check_offsets(off, n, n_ids);
+    return enc::read_floor(id, off, n, n_ids, P.p[0], sh.dim, threads);
+}
+
 // The unit vectors of a list of ASCII str, tokenized and looked up by `vocab` as its
 // encode_texts does and encoded as encode does (the same bits as the two in turn), one
 // chunk of texts at a time on each worker: no array of every text's ids is made, and each
@@ -341,6 +359,11 @@ void register_encoder(py::module_& m) {
     m.def("encoder_encode", &encode, py::arg("params"), py::arg("ids"), py::arg("offsets"),
           py::kw_only(), py::arg("threads") = 1,
           "Unit vectors (float32, one row per text) of the texts given as (ids, offsets).");
+    m.def("encoder_read_floor", &read_floor, py::arg("params"), py::arg("ids"),
+          py::arg("offsets"), py::kw_only(), py::arg("threads") = 1,
+          "Benchmark floor of encoder_encode: loads one float from each cache line of every "
+          "row the texts name, over encode's blocks and threads, and computes nothing else; "
+          "returns the loads' sum.");
     m.def("encoder_encode_texts", &encode_texts, py::arg("params"), py::arg("vocab"),
           py::arg("texts"), py::arg("lower"), py::arg("ngrams") = 1, py::arg("buckets") = 0,
           py::kw_only(), py::arg("threads") = 1,

@@ -364,4 +364,33 @@ bool encode(const Borrowed& t, const Shape& sh, const Params& P, int threads, fl
     });
 }
 
+double read_floor(const std::int64_t* ids, const std::int64_t* off, std::size_t n,
+                  std::size_t n_ids, const float* E, std::size_t dim, int threads) {
+    constexpr std::size_t kChunk = 256, kLine = 64;  // encode_chunks' blocks of texts
+    const std::size_t nb = blocks(n, kChunk), bytes = dim * sizeof(float);
+    const int nt = threads_for_work(threads, nb, n * text_work(Shape{0, dim, 0, false},
+                                                               n ? n_ids / n : 0));
+    std::vector<double> sums(std::size_t(nt), 0.0);
+    const auto part = [&](int t) {
+        const auto [b0, b1] = share(nb, t, nt);
+        if (b1 <= b0 || dim == 0) return;
+        const std::size_t first = std::size_t(off[b0 * kChunk]);
+        const std::size_t last = b1 * kChunk < n ? std::size_t(off[b1 * kChunk]) : n_ids;
+        float acc = 0.0f;
+        for (std::size_t i = first; i < last; ++i) {
+            const float* row = E + std::size_t(ids[i]) * dim;
+            const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(row);
+            acc += row[0];  // the row's first line, then the start of each later one
+            for (std::uintptr_t l = (a / kLine + 1) * kLine; l < a + bytes; l += kLine)
+                acc += *reinterpret_cast<const float*>(l);
+        }
+        sums[std::size_t(t)] = acc;
+    };
+    if (nt <= 1) part(0);
+    else parallel_for(nt, part);
+    double total = 0.0;
+    for (double x : sums) total += x;
+    return total;
+}
+
 }  // namespace msopt::enc

@@ -171,4 +171,10 @@ using MakeFill = std::function<FillChunk()>;
 bool encode_chunks(std::size_t n, std::size_t ids_per_text, const Shape& sh,
                    const Params& P, int threads, float* U, const MakeFill& make_fill);
 
+// Benchmark floor of encode's bag: loads one float from each cache line of every row the
+// n texts name (ids checked by the caller) and computes nothing else, over the same blocks
+// of texts and threads as encode.  Returns the loads' sum, so that none is left out.
+double read_floor(const std::int64_t* ids, const std::int64_t* off, std::size_t n,
+                  std::size_t n_ids, const float* E, std::size_t dim, int threads);
+
 }  // namespace msopt::enc
