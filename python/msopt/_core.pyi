@@ -577,6 +577,13 @@ def encoder_encode_texts(
     *,
     threads: int = 1,
 ) -> npt.NDArray[np.float32] | None: ...
+def encoder_read_floor(
+    params: list[npt.NDArray[np.float32]],
+    ids: npt.NDArray[np.int64],
+    offsets: npt.NDArray[np.int64],
+    *,
+    threads: int = 1,
+) -> float: ...
 def search_merge_rows(
     X: npt.NDArray[np.floating[Any]],
     Q: npt.NDArray[np.floating[Any]],
