@@ -191,6 +191,21 @@ def test_empty_corpus_and_min_count_that_empties_it():
         Vocabulary().encode(["a"])
 
 
+
+@pytest.mark.parametrize(("key", "value", "error", "match"), [
+    ("min_count", -3, ValueError, "^min_count: must be >= 1"),
+    ("min_count", 1.5, TypeError, "^min_count: expected an int"),
+    ("max_vocab", 0, ValueError, "^max_vocab: must be >= 1"),
+    ("lower", "yes", TypeError, "^lower: expected a bool"),
+    ("chunk_lines", 0, ValueError, "^chunk_lines: must be >= 1"),
+])
+def test_fit_checks_what_set_params_changed(key, value, error, match):
+    vocab = Vocabulary(min_count=1).fit(["a b a"])
+    words = vocab.words
+    with pytest.raises(error, match=match):
+        vocab.set_params(**{key: value}).fit(["c d c"])
+    assert vocab.words == words  # the refused fit kept the vocabulary
+
 def test_save_load_round_trip_and_bad_files(tmp_path):
     vocab = Vocabulary(min_count=1, lower=True).fit(CORPUS)
     path = tmp_path / "v.txt"

@@ -202,6 +202,13 @@ def _chunks(lines: Iterable[str], size: int, lower: bool) -> Iterator[list[str]]
         yield chunk
 
 
+def _checked(min_count: Any, max_vocab: Any, lower: Any, chunk_lines: Any
+             ) -> tuple[int, int | None, bool, int]:
+    """The constructor's arguments, checked (at construction and again by ``fit``)."""
+    return (_int64("min_count", min_count, 1), _int64("max_vocab", max_vocab, 1, none=True),
+            check_bool("lower", lower), _int64("chunk_lines", chunk_lines, 1))
+
+
 class Vocabulary(ParamsMixin):
     """Words seen at least ``min_count`` times (the ``max_vocab`` most frequent), with ids
     by descending count, ties by first appearance.
@@ -228,10 +235,8 @@ class Vocabulary(ParamsMixin):
     @keyword_aliases()
     def __init__(self, min_count: int = 5, max_vocab: int | None = None, *,
                  lower: bool = False, chunk_lines: int = 8192) -> None:
-        self.min_count = _int64("min_count", min_count, 1)
-        self.max_vocab = _int64("max_vocab", max_vocab, 1, none=True)
-        self.lower = check_bool("lower", lower)
-        self.chunk_lines = _int64("chunk_lines", chunk_lines, 1)
+        self.min_count, self.max_vocab, self.lower, self.chunk_lines = _checked(
+            min_count, max_vocab, lower, chunk_lines)
         self._core = _core.Vocab()
 
     def _repr_state(self) -> list[str]:
@@ -264,19 +269,22 @@ class Vocabulary(ParamsMixin):
             an iterable of str.
         errors : {"strict", "replace", "ignore"}
             What bytes of a file that are not UTF-8 become (as ``open()``)."""
+        # checked again: set_params may have changed them since __init__
+        min_count, max_vocab, lower, chunk_lines = _checked(
+            self.min_count, self.max_vocab, self.lower, self.chunk_lines)
         core = _core.Vocab()
         if type(source) in (list, tuple):
             check_errors(errors)
-            chunks = _list_chunks(source, self.chunk_lines, self.lower)  # type: ignore[arg-type]
+            chunks = _list_chunks(source, chunk_lines, lower)  # type: ignore[arg-type]
         else:
-            chunks = _chunks(iter_lines(source, errors=errors), self.chunk_lines, self.lower)
+            chunks = _chunks(iter_lines(source, errors=errors), chunk_lines, lower)
         for chunk in chunks:
             _count(core, chunk)
         if core.total_tokens == 0:
             raise ValueError("source: the corpus holds no tokens")
-        size = core.finalize(self.min_count, self.max_vocab or 0)
+        size = core.finalize(min_count, max_vocab or 0)
         if size == 0:
-            raise ValueError(f"min_count: no word occurs {self.min_count} times or more in "
+            raise ValueError(f"min_count: no word occurs {min_count} times or more in "
                              f"the {core.total_tokens} tokens; the vocabulary would be empty")
         self._core = core
         return self
