@@ -495,3 +495,39 @@ def test_files_with_the_earlier_names_still_load(tmp_path):
     back = msopt.TextClassifier.load(tmp_path / "c.npz")
     assert back.get_params() == clf.get_params()
     _same_arrays(back.predict(texts), clf.predict(texts))
+
+
+PAIRS_A = ["a cat sat on the mat", "the dog ran", "a man plays a guitar", "two kids play"] * 3
+PAIRS_B = ["the cat is on a mat", "a dog runs", "someone plays music", "children play"] * 3
+# Each model fitted with some parameters given as NumPy scalars (a grid from np.arange).
+NUMPY_PARAMS = [
+    ("LanguageModel", lambda: msopt.LanguageModel(
+        context=np.int64(3), dim=np.int64(8), hidden=16, epochs=np.int64(1), lr=np.float32(3e-3),
+        threads=1).fit("the cat sat on the mat. " * 30)),
+    ("Word2Vec", lambda: msopt.Word2Vec([s.split() for s in CORPUS], dim=np.int64(8),
+                                        epochs=1, alpha=np.float32(0.025), min_count=1,
+                                        threads=1)),
+    ("Doc2Vec", lambda: msopt.Doc2Vec([s.split() for s in CORPUS], dim=np.int64(8), epochs=1,
+                                      min_count=np.int64(1), threads=1)),
+    ("TextClassifier", lambda: _fitted_classifier(lr=np.float32(0.5), dim=np.int64(8))[0]),
+    ("SentenceEncoder", lambda: msopt.SentenceEncoder(
+        dim=np.int64(8), epochs=1, lr=np.float32(3e-3), threads=1).fit(PAIRS_A, PAIRS_B)),
+    ("AnswerRanker", lambda: msopt.AnswerRanker(C=np.float32(1.0)).fit(
+        ["who wrote it", "who wrote it", "where is it", "where is it"] * 2,
+        ["he wrote it", "it is blue", "it is in paris", "he ran"] * 2, [1, 0, 1, 0] * 2)),
+]
+
+
+@pytest.mark.parametrize("make", [m for _, m in NUMPY_PARAMS],
+                         ids=[n for n, _ in NUMPY_PARAMS])
+def test_numpy_scalar_parameters_save_load_and_pickle(make, tmp_path):
+    model = make()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = type(model).load(path)
+    copied = pickle.loads(pickle.dumps(model))
+    for other in (loaded, copied):
+        for k, v in model.get_params().items():
+            if k in ("callbacks", "encoder", "doc2vec", "word_vectors"):
+                continue
+            assert other.get_params()[k] == v, k  # the same number, as a Python scalar

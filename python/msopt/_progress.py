@@ -120,9 +120,22 @@ def check_verbose(verbose: Any) -> int:
     return int(verbose)
 
 
+def plain(value: Any) -> Any:
+    """``value`` with NumPy scalars made Python ones (``np.float32(0.1)`` -> ``0.1``, through
+    lists, tuples and dicts), for JSON; anything else as it is."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value) in (list, tuple):
+        return type(value)(plain(v) for v in value)
+    if type(value) is dict:
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
 def saved_params(model: Any) -> dict[str, Any]:
-    """The model's parameters as a file keeps them: callbacks are code, not settings."""
-    return {k: v for k, v in model.get_params().items() if k != "callbacks"}
+    """The model's parameters as a file keeps them: callbacks are code, not settings, and a
+    NumPy scalar (a grid from ``np.arange``, say) is kept as the Python number it holds."""
+    return {k: plain(v) for k, v in model.get_params().items() if k != "callbacks"}
 
 
 class Tracker:
