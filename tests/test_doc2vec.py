@@ -328,6 +328,11 @@ def test_refused_training_changes_nothing():
         model.train(docs, epochs=0)
     with pytest.raises(ValueError, match="documents: empty"):
         Doc2Vec([], min_count=1)
+    exhausted = iter(docs)
+    list(exhausted)
+    for nothing in ([], exhausted):  # an iterator read to its end trains nothing: refused
+        with pytest.raises(ValueError, match="^documents: no documents to train on"):
+            model.train(nothing)
     with pytest.raises(msopt.DivergenceError, match="as they were before"):
         model.set_params(lr=1e30).train(docs, epochs=2)
     model.set_params(lr=0.025)

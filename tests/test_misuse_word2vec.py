@@ -57,6 +57,18 @@ def test_one_word_per_line_file_is_refused_and_changes_nothing(tmp_path):
     assert pickle.dumps(model) == before
 
 
+def test_no_sentences_or_a_spent_iterator_are_refused_and_change_nothing():
+    # gensim's classic mistake: build_vocab reads a generator to its end, train gets nothing
+    sentences = (s.split() for s in SENTENCES)
+    model = msopt.Word2Vec(dim=8, min_count=1, threads=1, seed=1)
+    model.build_vocab(sentences)
+    before = pickle.dumps(model)
+    for nothing in (sentences, []):
+        with pytest.raises(ValueError, match="^sentences: no sentences to train on"):
+            model.train(nothing)
+    assert pickle.dumps(model) == before
+
+
 def test_sentences_with_one_known_word_each_are_refused():
     # min_count leaves a single known word in every sentence
     with pytest.raises(ValueError, match="two known words"):

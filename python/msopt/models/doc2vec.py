@@ -498,6 +498,9 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self._check_params()
         epochs = check_int("epochs", self.epochs if epochs is None else epochs, 1,
                            hi=MAX_EPOCHS)
+        if not tokens:
+            raise ValueError("documents: no documents to train on (an iterator read to its "
+                             "end already, by build_vocab say?); nothing was trained")
         index = {t: i for i, t in enumerate(self._tags)}
         tag_ids: list[int] = []
         tag_offsets: list[int] = []

@@ -622,7 +622,10 @@ def _check_pairs(ids: np.ndarray, offsets: np.ndarray) -> None:
     """Refuse a corpus in which no sentence holds two known words: skip-gram and CBOW learn
     from words that share a sentence, so its vectors would stay random (loss 0)."""
     lengths = np.diff(np.r_[offsets, len(ids)])
-    if len(lengths) and lengths.max() < 2:
+    if not len(lengths):
+        raise ValueError("sentences: no sentences to train on (an iterator read to its end "
+                         "already, by build_vocab say?); nothing was trained")
+    if lengths.max() < 2:
         raise ValueError(
             f"sentences: none of the {len(lengths):,} sentences holds two known words, so "
             "there is nothing to learn from.  A flat list of tokens (text.split()) is a list "
