@@ -280,6 +280,111 @@ def test_scheduler_and_edits_reach_the_step():
     np.testing.assert_array_equal(p.detach().numpy(), q)
 
 
+@pytest.mark.parametrize(("name", "opts"), [("SGD", {}), ("SGD", {"momentum": 0.9}),
+                                            ("Adam", {}), ("AdamW", {"weight_decay": 0.1})],
+                         ids=["SGD", "SGD-momentum", "Adam", "AdamW"])
+def test_scheduler_filling_a_tensor_lr_follows_torch(rng, name, opts):
+    """torch's schedulers write a tensor lr in place (fill_): each step takes the rate the
+    group holds at that step, as torch.optim's does."""
+    init = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    ours, theirs = _tensors(init), _tensors(init)
+    opt = getattr(mt, name)(ours, lr=torch.tensor(0.1), **opts)
+    topt = getattr(torch.optim, name)(theirs, lr=torch.tensor(0.1), **opts)
+    lr = opt.param_groups[0]["lr"]
+    scheds = [torch.optim.lr_scheduler.StepLR(o, step_size=2, gamma=0.3) for o in (opt, topt)]
+    for _ in range(8):
+        grads = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+        _set_grads(ours, grads)
+        _set_grads(theirs, grads)
+        for o, sched in zip((opt, topt), scheds):
+            o.step()
+            sched.step()
+    assert opt.param_groups[0]["lr"] is lr  # filled in place, never replaced
+    assert float(lr) == pytest.approx(0.1 * 0.3 ** 4)
+    for t, u in zip(ours, theirs):
+        np.testing.assert_allclose(t.detach().numpy(), u.detach().numpy(), **TOL[np.float32])
+
+
+def test_a_tensor_lr_filled_by_hand_reaches_the_next_step():
+    """``param_groups[i]["lr"].fill_(...)`` between steps (on a tensor that add_param_group
+    shares with the defaults, as torch's does): the next step takes the new rate, as
+    torch.optim's; a bad rate is refused at each step, changing nothing, until a good one
+    is filled in."""
+    ps = [torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)]
+    ts = [torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)]
+    opt, topt = mt.SGD(ps[:1], lr=torch.tensor(1.0)), torch.optim.SGD(ts[:1], lr=torch.tensor(1.0))
+    opt.add_param_group({"params": ps[1:]})
+    topt.add_param_group({"params": ts[1:]})
+    assert opt.param_groups[1]["lr"] is opt.param_groups[0]["lr"]
+    for k, rate in enumerate([None, 0.25, 0.0, 0.5]):
+        for o in (opt, topt):
+            if rate is not None:
+                o.param_groups[k % 2]["lr"].fill_(rate)
+            for p in o.param_groups[0]["params"] + o.param_groups[1]["params"]:
+                p.grad = torch.ones_like(p)
+            o.step()
+        for p, t in zip(ps, ts):
+            np.testing.assert_array_equal(p.detach().numpy(), t.detach().numpy())
+    np.testing.assert_array_equal(ps[0].detach().numpy(), -1.75)
+    with torch.no_grad():  # through .data, which bumps no version counter, too
+        opt.param_groups[0]["lr"].data.fill_(-1.0)
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"param_groups\[0\]\['lr'\]: .*got -1\.0"):
+            opt.step()
+    np.testing.assert_array_equal(ps[0].detach().numpy(), -1.75)
+    opt.param_groups[1]["lr"].fill_(0.125)
+    opt.step()
+    np.testing.assert_array_equal(ps[0].detach().numpy(), -1.875)
+    np.testing.assert_array_equal(ps[1].detach().numpy(), -1.875)
+
+
+def test_other_hyperparameters_edited_in_place_follow_torch(rng):
+    """The other hyperparameters torch.optim takes as tensors, Adam's betas and SGD's
+    weight_decay, filled in place between steps; and a betas list edited in place."""
+    init = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+    for make, edits in (
+            (lambda m, ps: m.Adam(ps, lr=0.05, betas=(torch.tensor(0.9), torch.tensor(0.99))),
+             [lambda g: g["betas"][0].fill_(0.5), lambda g: g["betas"][1].fill_(0.9)]),
+            (lambda m, ps: m.SGD(ps, lr=0.05, momentum=0.5, weight_decay=torch.tensor(0.0)),
+             [lambda g: g["weight_decay"].fill_(0.5), lambda g: g["weight_decay"].fill_(0.1)]),
+            (lambda m, ps: m.Adam(ps, lr=0.05),
+             [lambda g: g.__setitem__("betas", [0.9, 0.99]),
+              lambda g: g["betas"].__setitem__(0, 0.5)])):
+        ours, theirs = _tensors(init), _tensors(init)
+        opt, topt = make(mt, ours), make(torch.optim, theirs)
+        for k in range(6):
+            if k in (2, 4):
+                for o in (opt, topt):
+                    edits[k // 2 - 1](o.param_groups[0])
+            grads = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+            _set_grads(ours, grads)
+            _set_grads(theirs, grads)
+            opt.step()
+            topt.step()
+        for t, u in zip(ours, theirs):
+            np.testing.assert_allclose(t.detach().numpy(), u.detach().numpy(),
+                                       **TOL[np.float32])
+
+
+def test_a_loaded_tensor_lr_is_a_copy():
+    """load_state_dict copies the saved hyperparameters, as torch's does: the saving
+    optimizer's scheduler does not drive the loading one, whose own edits reach its
+    steps."""
+    p, q = torch.zeros(3, requires_grad=True), torch.zeros(3, requires_grad=True)
+    saver, opt = mt.SGD([p], lr=torch.tensor(1.0)), mt.SGD([q], lr=0.5)
+    opt.load_state_dict(saver.state_dict())
+    lr = opt.param_groups[0]["lr"]
+    assert isinstance(lr, torch.Tensor)
+    assert lr is not saver.param_groups[0]["lr"]
+    saver.param_groups[0]["lr"].fill_(0.0)
+    q.grad = torch.ones(3)
+    opt.step()
+    np.testing.assert_array_equal(q.detach().numpy(), -1.0)
+    lr.fill_(0.25)
+    opt.step()
+    np.testing.assert_array_equal(q.detach().numpy(), -1.25)
+
+
 @pytest.mark.parametrize("on", [0, 4])
 def test_momentum_turned_on_later_follows_torch(rng, on):
     """SGD built without momentum, momentum set later (by hand, or by OneCycleLR, which
@@ -499,21 +604,25 @@ def _assert_unchanged(before, after):
         assert torch.equal(before[1][k], after[1][k])
 
 
-@pytest.mark.parametrize("edit", ["lr", "capturable", "betas", "nan", "data", "groups"])
+@pytest.mark.parametrize("edit", ["lr", "fill", "capturable", "betas", "nan", "data",
+                                  "groups"])
 def test_a_rejected_step_changes_nothing(edit):
     ps = [torch.ones(3, requires_grad=True), torch.ones(2, requires_grad=True)]
-    opt = mt.Adam(ps, lr=0.1)
+    opt = mt.Adam(ps, lr=torch.tensor(0.1) if edit == "fill" else 0.1)
     for p in ps:
         p.grad = torch.ones_like(p)
     opt.step()
     before = _snapshot(opt, ps)
     error, match = ValueError, {"lr": r"param_groups\[0\]\['lr'\]",
+                                "fill": r"param_groups\[0\]\['lr'\]",
                                 "capturable": r"param_groups\[0\]\['capturable'\]",
                                 "betas": r"param_groups\[0\]\['betas'\]",
                                 "data": r"\['params'\]\[1\]: its memory was replaced",
                                 "groups": "added or removed by hand"}.get(edit, "NaN")
     if edit == "lr":
         opt.param_groups[0]["lr"] = -0.5
+    elif edit == "fill":  # a tensor lr edited in place
+        opt.param_groups[0]["lr"].fill_(-0.5)
     elif edit == "capturable":
         opt.param_groups[0]["capturable"] = True
     elif edit == "betas":

@@ -2,7 +2,8 @@
 
 ``msopt.torch.SGD``, ``Adam``, ``AdamW``, ``Adagrad``, ``RMSprop`` and ``Lion`` are
 ``torch.optim.Optimizer`` subclasses with torch's signatures: ``step(closure)``,
-``zero_grad``, ``param_groups`` (edited by hand or by ``torch.optim.lr_scheduler``),
+``zero_grad``, ``param_groups`` (edited by hand or by ``torch.optim.lr_scheduler``; a
+tensor hyperparameter, ``lr`` say, is read at each step, so an in-place ``fill_`` counts),
 ``add_param_group``, hooks, and ``state_dict``/``load_state_dict`` in torch's format (a
 state saved by ``torch.optim.Adam`` loads into ``msopt.torch.Adam`` and the reverse).
 
@@ -42,6 +43,7 @@ Examples
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -83,6 +85,23 @@ def _plain(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return tuple(_plain(x) for x in v)
     return v
+
+
+def _mutable(v: Any) -> bool:
+    """Whether a hyperparameter can change value without being replaced in its group: a
+    tensor (a scheduler's ``fill_``), a list, or a tuple holding one (betas)."""
+    if isinstance(v, (torch.Tensor, list)):
+        return True
+    return isinstance(v, tuple) and any(_mutable(x) for x in v)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    """Whether two hyperparameter values as :func:`_plain` gives them differ (NaN differs
+    from itself; a tensor of other than one element, which the step refuses, from all)."""
+    try:
+        return bool(a != b)
+    except (RuntimeError, TypeError, ValueError):
+        return True
 
 
 def _array(p: torch.Tensor, where: str, master: bool = False) -> np.ndarray:
@@ -154,6 +173,9 @@ class _Optimizer(torch.optim.Optimizer):
         self._tensors: list[torch.Tensor] = []
         self._ptrs: list[int] = []
         self._seen: list[dict[str, Any]] = []  # per group: the values the inner one holds
+        # per group: the values handed to the inner one of those that can change in place
+        # (tensors, lists), as _plain gave them: a step compares them with the group's own
+        self._live: list[dict[str, Any]] = []
         super().__init__(params, {**hypers, **torch_opts})
 
     # -- torch-only options ------------------------------------------------------------
@@ -191,7 +213,8 @@ class _Optimizer(torch.optim.Optimizer):
             self._check_torch_opts(group, where)
             arrays = [_array(p, f"{where}['params'][{k}]", self._master_weights)
                       for k, p in enumerate(group["params"])]
-            inner = {"params": arrays, **{k: _plain(group[k]) for k in self._keys}}
+            plain = {k: _plain(group[k]) for k in self._tracked}
+            inner = {"params": arrays, **{k: plain[k] for k in self._keys}}
             if self._inner is None:
                 self._inner = self._inner_cls(
                     [inner], **{k: _plain(self.defaults[k]) for k in self._keys},
@@ -208,6 +231,7 @@ class _Optimizer(torch.optim.Optimizer):
         self._tensors.extend(group["params"])
         self._ptrs.extend(p.data_ptr() for p in group["params"])
         self._seen.append({k: group[k] for k in self._tracked})
+        self._live.append({k: plain[k] for k in self._tracked if _mutable(group[k])})
         self._relink()
 
     def _relink(self) -> None:
@@ -244,25 +268,37 @@ class _Optimizer(torch.optim.Optimizer):
 
     def _sync(self) -> None:
         """Hand the hyperparameters edited in ``param_groups`` since the last step to the
-        inner groups (a scheduler's new ``lr``, say); the inner step checks them."""
+        inner groups (a scheduler's new ``lr``, say); the inner step checks them.  An edit
+        is a value replaced (seen by identity, which costs next to nothing for floats) or,
+        for a tensor or list, a value changed in place (``fill_``: seen by comparing its
+        value with the one handed over)."""
         assert self._inner is not None
         groups, inner = self.param_groups, self._inner.param_groups
         if len(groups) != len(inner):
             raise ValueError("param_groups: groups were added or removed by hand; use "
                              "add_param_group")
-        for gi, (g, seen) in enumerate(zip(groups, self._seen)):
+        for gi, (g, seen, live) in enumerate(zip(groups, self._seen, self._live)):
             try:
                 changed = [k for k in self._tracked if g[k] is not seen[k]]
             except KeyError as e:
                 raise ValueError(f"param_groups[{gi}]: the key {e.args[0]!r} is missing"
                                  ) from None
+            if live:
+                changed += [k for k, v in live.items()
+                            if g[k] is seen[k] and _differs(_plain(g[k]), v)]
             if changed:
                 if changed != ["lr"]:
                     self._check_torch_opts(g, f"param_groups[{gi}]")
                 for k in changed:
+                    value = g[k]
+                    plain = _plain(value)
                     if k in self._keys:
-                        inner[gi][k] = _plain(g[k])
-                    seen[k] = g[k]
+                        inner[gi][k] = plain
+                    seen[k] = value
+                    if _mutable(value):
+                        live[k] = plain
+                    else:
+                        live.pop(k, None)
 
     # -- stepping -------------------------------------------------------------------
     def _grads(self) -> list[Any]:
@@ -459,7 +495,8 @@ class _Optimizer(torch.optim.Optimizer):
             if len(ids) != len(mine["params"]):
                 raise ValueError(f"{where}: {len(ids)} parameters; the optimizer's group has "
                                  f"{len(mine['params'])}")
-            group = {**mine, **{k: v for k, v in s.items() if k != "params"},
+            # a copy, as torch's: a tensor lr stays the saving optimizer's own
+            group = {**mine, **copy.deepcopy({k: v for k, v in s.items() if k != "params"}),
                      "params": mine["params"]}
             self._check_torch_opts(group, where)
             hyper = {k: _plain(group[k]) for k in self._keys}
@@ -491,6 +528,8 @@ class _Optimizer(torch.optim.Optimizer):
                 self._master_version[i] = p._version
         self.param_groups[:] = groups
         self._seen = [{k: g[k] for k in self._tracked} for g in groups]
+        self._live = [{k: _plain(g[k]) for k in self._tracked if _mutable(g[k])}
+                      for g in groups]
         self._relink()
         for post in self._optimizer_load_state_dict_post_hooks.values():
             post(self)
