@@ -284,6 +284,76 @@ def test_fit_score_rank():
     assert r.score([], []).shape == (0,)
 
 
+def _readme_ranker():
+    """The README's example: two questions, three candidates each, repeated five times."""
+    questions = ["who wrote hamlet"] * 3 + ["where is the louvre"] * 3
+    answers = ["hamlet was written by shakespeare", "hamlet is a danish prince",
+               "the play is long", "the louvre is in paris", "the louvre holds the mona lisa",
+               "paris is large"]
+    labels = [1, 0, 0, 1, 0, 0]
+    return AnswerRanker().fit(questions * 5, answers * 5, labels * 5)
+
+
+def test_identical_candidates_tie_exactly_and_rank_in_the_given_order():
+    """Equal candidates get bit-equal scores at every batch size, so rank() keeps them in
+    the order given (a BLAS matrix-vector product rounded them differently: [2 0 1])."""
+    r = _readme_ranker()
+    q, dup = "who wrote macbeth", "macbeth was written by shakespeare"
+    others = ["macbeth is a scottish king", "the play is long", "shakespeare wrote plays",
+              "a scottish castle"]
+    for n in range(1, 51):
+        s = r.score([q] * n, [dup] * n)
+        assert (s == s[0]).all(), n
+        np.testing.assert_array_equal(r.rank(q, [dup] * n), np.arange(n))
+    # the duplicates among other candidates, at any positions: still tied, still in order
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 7, 16, 33, 50):
+        cands = [others[i] for i in rng.integers(0, len(others), n)]
+        pos = np.sort(rng.choice(n, min(n, 5), replace=False))
+        for i in pos:
+            cands[i] = dup
+        s = r.score([q] * n, cands)
+        assert (s[pos] == s[pos[0]]).all(), n
+        order = r.rank(q, cands).tolist()
+        np.testing.assert_array_equal([i for i in order if i in set(pos.tolist())], pos)
+        assert order == sorted(range(n), key=lambda i: -s[i])  # stable: ties by index
+
+
+def test_score_of_a_row_depends_only_on_that_row():
+    """A row's score is bit-equal whatever the batch around it: its size (1..50) and the
+    row's position (features() replaced, so that only the score's arithmetic is tested;
+    BM25 rightly depends on the other candidates of the question)."""
+    r = _readme_ranker()
+    rng = np.random.default_rng(1)
+    rows = r.features(["who wrote macbeth"] * 3 + ["where is the louvre"] * 3,
+                      ["macbeth was written by shakespeare", "macbeth is a scottish king",
+                       "the play is long", "the louvre is in paris", "paris is large",
+                       "the louvre holds the mona lisa"])
+    rows = np.vstack([rows, rng.standard_normal((20, rows.shape[1])) * r.scale_ + r.mean_])
+
+    def score_of(X):
+        r.features = lambda questions, answers, groups=None: X
+        try:
+            return r.score([], [])
+        finally:
+            del r.features
+
+    single = np.array([score_of(rows[i:i + 1])[0] for i in range(len(rows))])
+    # as before, up to rounding: the regression's log-odds of the standardized features
+    np.testing.assert_allclose(single, ((rows - r.mean_) / r.scale_) @ r.coef_
+                               + r.intercept_, rtol=1e-12, atol=1e-12)
+    for n in range(1, 51):
+        for _ in range(3):
+            idx = rng.integers(0, len(rows), n)
+            X = rows[idx]
+            np.testing.assert_array_equal(score_of(X), single[idx])
+            # and in an array not aligned on 16 bytes
+            buf = np.empty(X.size + 1)
+            Xu = buf[1:].reshape(X.shape)
+            Xu[:] = X
+            np.testing.assert_array_equal(score_of(Xu), single[idx])
+
+
 def test_pairwise_training_is_a_regression_on_within_question_differences(tmp_path):
     from msopt.linear_model.estimators import LogisticRegression
 

@@ -226,6 +226,58 @@ def test_sts_against_numpy_definition_without_scipy():
     assert r.spearman == pytest.approx(np.corrcoef(rp, rg)[0, 1], abs=1e-12)
 
 
+@pytest.mark.parametrize("scale", [1e-170, 1.0, 1e150, 1e300])
+@pytest.mark.parametrize("n", [2, 5, 200])
+def test_sts_at_extreme_magnitudes_matches_scipy(scale, n):
+    """Random data scaled far from 1 (pred alone, and pred and gold both) gives scipy's
+    Pearson and Spearman, with no overflow, underflow or invalid-value warning."""
+    import warnings
+
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(int(n + np.log10(scale) + 400))
+    x = rng.standard_normal(n)
+    y = 0.5 * x + rng.standard_normal(n)
+    for pred, gold in ((x * scale, y), (x * scale, y * scale), (x, y * scale)):
+        with warnings.catch_warnings(), np.errstate(all="raise"):
+            warnings.simplefilter("error")
+            r = sts(pred, gold)
+        assert r.pearson == pytest.approx(stats.pearsonr(pred, gold)[0], abs=1e-12)
+        assert r.spearman == pytest.approx(stats.spearmanr(pred, gold)[0], abs=1e-12)
+        assert -1.0 <= r.pearson <= 1.0
+
+
+@pytest.mark.parametrize(("pred", "gold", "want"), [
+    ([1e300, 2e300, 3e300], [1e300, 2e300, 3e300], 1.0),  # was -1.0 (overflow to NaN)
+    ([1e200, 2e200, 3e200], [1, 2, 3], 1.0),  # was 0.0
+    ([1e-170, 2e-170, 3e-170], [1, 2, 3], 1.0),  # was ZeroDivisionError (underflow)
+    ([-1.7e308, 0.0, 1.7e308], [1, 2, 3], 1.0),  # the sum of the values overflows
+    ([1.7e308, 1.7e308, -1.7e308, -1.7e308], [4, 3, 2, 1], np.sqrt(0.8)),
+    ([5e-324, 1e-323, 1.5e-323], [3, 2, 1], -1.0),  # subnormals
+    ([1e300, 1e-300, -1e300], [-1, 0, 1], -1.0),  # 1e-300 is negligible: it underflows
+])
+def test_sts_extreme_values(pred, gold, want):
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="raise"):
+        warnings.simplefilter("error")
+        r = sts(pred, gold)
+        back = sts(gold, pred)
+    assert r.pearson == pytest.approx(want, abs=1e-15)
+    assert back.pearson == r.pearson
+    assert r.spearman == pytest.approx(want, abs=1e-15)  # the ranks give the same here
+
+
+def test_sts_is_exactly_invariant_under_power_of_two_scaling():
+    """The scaling inside is by powers of two, so it is exact: multiplying the data by
+    2**k anywhere in float64's normal range changes no bit of the result."""
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal(50), rng.standard_normal(50)
+    want = sts(x, y)
+    for k in (-1000, -560, -1, 0, 1, 560, 1000):
+        assert sts(np.ldexp(x, k), y) == want
+        assert sts(np.ldexp(x, k), np.ldexp(y, -k)) == want
+
+
 @pytest.mark.parametrize(("args", "err", "name"), [
     (([1, 2, 3], [1, 2]), ValueError, "gold"),
     (([1], [1]), ValueError, "pred"),

@@ -94,10 +94,28 @@ def _group_codes(question_ids: Any) -> np.ndarray:
 
 
 # -- correlations ---------------------------------------------------------------------------
+def _scaled(a: np.ndarray) -> np.ndarray:
+    """``a`` times the power of two that brings its largest magnitude into [0.5, 1): exact,
+    except for values below about 2**-1074 of the largest, which underflow (and whose share
+    of any sum is below float64's precision anyway).  ``a`` must be finite and not all 0."""
+    _, e = np.frexp(np.abs(a).max())
+    return np.ldexp(a, -int(e))
+
+
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
-    dx = x - x.mean()
-    dy = y - y.mean()
-    r = float(dx @ dy) / float(np.sqrt(float(dx @ dx) * float(dy @ dy)))
+    """Pearson correlation of two finite, non-constant float64 vectors, at any magnitude:
+    each is scaled into [-1, 1) before its mean is taken (so the sum cannot overflow),
+    then centred and scaled again so that its largest deviation is in [0.5, 1) (so the sums of
+    products neither overflow nor underflow); both scalings are by powers of two, exact."""
+    with np.errstate(under="ignore"):  # only negligible values underflow
+        dx = _scaled(x)
+        dy = _scaled(y)
+        dx = _scaled(dx - dx.mean())  # not all 0: only values equal to the mean give 0
+        dy = _scaled(dy - dy.mean())
+        # dx @ dx and dy @ dy lie in [0.25, n]: their product cannot overflow or underflow
+        r = float(dx @ dy) / math.sqrt(float(dx @ dx) * float(dy @ dy))
+    if not math.isfinite(r):  # cannot happen for finite non-constant inputs; never hide it
+        raise FloatingPointError(f"the correlation is not finite ({r})")
     return min(1.0, max(-1.0, r))
 
 
@@ -127,7 +145,9 @@ def sts(pred: Any, gold: Any) -> STSResult:
     STSResult
         A named tuple ``(pearson, spearman)`` of floats.  Spearman is the Pearson
         correlation of the ranks, tied values sharing the mean of their ranks (as
-        ``scipy.stats.spearmanr``).  Both are computed in float64.
+        ``scipy.stats.spearmanr``).  Both are computed in float64, for finite inputs of
+        any magnitude (from subnormal to near the float64 maximum) without overflow or
+        underflow.
 
     Raises
     ------

@@ -522,7 +522,17 @@ class AnswerRanker(ParamsMixin):
         candidates' scores is the log-odds that the first is the better answer.  ``groups``
         as in :meth:`fit`."""
         X = self.features(questions, answers, groups)
-        return ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        Z = (X - self.mean_) / self.scale_
+        # Z @ coef_ one column at a time, so that a row's score is the same sequence of
+        # IEEE operations on that row's values alone: equal rows get bit-equal scores, at
+        # any batch size and position (a BLAS product or a SIMD reduction may block, and
+        # so round, rows differently), and rank() keeps tied candidates in order.
+        total = np.zeros(len(Z))
+        term = np.empty(len(Z))
+        for j, c in enumerate(self.coef_.tolist()):
+            np.multiply(Z[:, j], c, out=term)
+            total += term
+        return total + self.intercept_
 
     def rank(self, question: str, candidates: Sequence[str]) -> np.ndarray:
         """The indices of ``candidates`` (a list of str), best answer first (ties keep the
