@@ -421,7 +421,8 @@ def test_text_classifier_with_sklearn():
     assert search.best_params_["dim"] in (4, 8)
     assert search.best_estimator_.predict(texts[:3]).dtype.kind == "i"
     assert clf.set_params(epoch=3, dim=6) is clf
-    assert (clf.epochs, clf.dim) == (3, 6)
+    assert (clf.get_params()["epochs"], clf.get_params()["dim"]) == (3, 6)
+    assert (clf.epochs, clf.dim) == (3, 8)  # the fitted table's width until the next fit
     with pytest.raises(TypeError, match="did you mean 'dim'"):
         clf.set_params(dimm=3)
 
@@ -531,3 +532,90 @@ def test_numpy_scalar_parameters_save_load_and_pickle(make, tmp_path):
             if k in ("callbacks", "encoder", "doc2vec", "word_vectors"):
                 continue
             assert other.get_params()[k] == v, k  # the same number, as a Python scalar
+
+
+# -- set_params on a fitted model ---------------------------------------------------------
+LM_TEXT = "the cat sat on the mat. the dog sat on the log. " * 20
+W2V_CORPUS = [s.split() for s in CORPUS]
+TC_TEXTS, TC_LABELS = _texts()
+# model, a structural change (its arrays are made for it), what the model predicts, the call
+# that fits anew, one that fails before fitting, and a shape the structural change changes
+STAGED = {
+    "LanguageModel": (
+        lambda: msopt.LanguageModel(context=4, dim=8, hidden=16, epochs=1,
+                                    threads=1).fit(LM_TEXT),
+        {"dim": 12, "context": 6},
+        lambda m: m.perplexity("the cat sat on the log"),
+        lambda m: m.fit(LM_TEXT), lambda m: m.fit("ab"),
+        lambda m: m.params_[0].shape),
+    "Word2Vec": (
+        lambda: msopt.Word2Vec(W2V_CORPUS, dim=8, min_count=1, epochs=1, threads=1),
+        {"dim": 12, "min_count": 2},
+        lambda m: m.wv.vectors.copy(),
+        lambda m: m.build_vocab(W2V_CORPUS), lambda m: m.build_vocab([]),
+        lambda m: m.wv.vectors.shape),
+    "Doc2Vec": (
+        lambda: msopt.Doc2Vec(W2V_CORPUS, dim=8, min_count=1, epochs=1, threads=1),
+        {"dim": 12, "dm": 1},
+        lambda m: m.infer_vectors([["the", "cat", "sat"]], seed=1)[0],
+        lambda m: m.build_vocab(W2V_CORPUS), lambda m: m.build_vocab([]),
+        lambda m: m.vectors.shape),
+    "TextClassifier": (
+        lambda: _fitted_classifier()[0],
+        {"dim": 12, "ngrams": 2, "loss": "ova"},
+        lambda m: m.predict_proba(TC_TEXTS),
+        lambda m: m.fit(TC_TEXTS, TC_LABELS), lambda m: m.fit([], []),
+        lambda m: m.input_.shape),
+    "SentenceEncoder": (
+        lambda: msopt.SentenceEncoder(dim=8, buckets=50, epochs=1, threads=1).fit(
+            PAIRS_A, PAIRS_B),
+        {"dim": 12, "buckets": 70},
+        lambda m: m.encode(PAIRS_A),
+        lambda m: m.fit(PAIRS_A, PAIRS_B), lambda m: m.fit([], []),
+        lambda m: m.params_[0].shape),
+}
+
+
+@pytest.mark.parametrize("name", list(STAGED))
+def test_set_params_of_a_fitted_model_waits_for_the_next_fit(name, tmp_path):
+    from sklearn.base import clone
+
+    make, change, predict, refit, bad_refit, shape = STAGED[name]
+    model = make()
+    before, before_shape = predict(model), shape(model)
+    fitted = {k: getattr(model, k) for k in change}
+    model.set_params(**change, threads=2)
+    want = {**model.get_params(), **change, "threads": 2}
+    assert model.get_params() == want
+    assert model.threads == 2
+    assert {k: getattr(model, k) for k in change} == fitted
+    assert "next_fit=" in repr(model)
+    # the model predicts, saves and pickles as fitted, and keeps the change for later
+    np.testing.assert_array_equal(predict(model), before)
+    model.save(tmp_path / "m.npz")
+    for other in (type(model).load(tmp_path / "m.npz"), pickle.loads(pickle.dumps(model))):
+        assert other.get_params() == {k: v for k, v in want.items() if k != "callbacks"} | {
+            "callbacks": other.get_params()["callbacks"]}
+        np.testing.assert_array_equal(predict(other), before)
+    assert clone(model).get_params()["dim"] == 12  # a clone is made with the new values
+    # a fit that fails before fitting anything keeps the model and the change as they were
+    with pytest.raises((ValueError, TypeError)):
+        bad_refit(model)
+    assert model.get_params() == want
+    assert shape(model) == before_shape
+    np.testing.assert_array_equal(predict(model), before)
+    # setting a value back to the fitted one drops it from the change
+    model.set_params(dim=fitted["dim"])
+    assert model.get_params()["dim"] == fitted["dim"]
+    model.set_params(dim=12)
+    refit(model)
+    assert shape(model)[-1] == 12
+    assert "next_fit=" not in repr(model)
+    assert {k: getattr(model, k) for k in change} == change
+
+
+def test_set_params_with_one_unknown_name_changes_nothing():
+    model = msopt.Word2Vec(dim=8, window=5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'windw'"):
+        model.set_params(window=3, windw=2)
+    assert model.window == 5

@@ -17,7 +17,7 @@ __all__ = ["INT32_MAX", "INT64_MAX", "MAX_EPOCHS", "MAX_THREADS", "UINT64_MAX", 
            "check_bool", "check_choice", "check_int", "check_memory", "check_number",
            "check_seed", "int_bound", "keyword_aliases", "make_optimizer", "named_errors",
            "not_fitted",
-           "readable_bytes", "real_array", "unexpected_keyword"]
+           "readable_bytes", "real_array", "refits", "unexpected_keyword"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -91,9 +91,21 @@ def not_fitted(obj: Any, how: str = "call fit()") -> Exception:
 class ParamsMixin:
     """``get_params``/``set_params`` from the ``__init__`` signature (scikit-learn's
     protocol, so ``sklearn.base.clone`` works), and a ``repr`` of the class name with the
-    key and non-default parameters plus a short state (``_repr_state``)."""
+    key and non-default parameters plus a short state (``_repr_state``).
+
+    The parameters a fitted model's arrays are made for (``_structural``: the table's width,
+    the vocabulary's rules, ...) are kept as they were fitted until the next fit: on a fitted
+    model (``_fitted_marker()`` not None) ``set_params`` sets them aside (``get_params``, and
+    so ``clone``, shows them), and the method that fits anew (decorated with
+    :func:`refits`) takes them.  Until then prediction, further training, ``save`` and pickle
+    see the model as it was fitted."""
 
     _repr_always: tuple[str, ...] = ()
+    _structural: tuple[str, ...] = ()
+
+    def _fitted_marker(self) -> Any:
+        """An object that a new fit replaces (the fitted weights), None before the first."""
+        return None
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
@@ -108,21 +120,47 @@ class ParamsMixin:
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments (canonical names), as scikit-learn's ``get_params``;
-        ``deep`` is accepted for compatibility (no parameter is itself an estimator)."""
-        return {k: getattr(self, k) for k in self._get_param_names()}
+        ``deep`` is accepted for compatibility (no parameter is itself an estimator).  A
+        parameter set for the next fit (see :meth:`set_params`) shows its new value."""
+        staged = self.__dict__.get("_staged") or {}
+        return {k: staged[k] if k in staged else getattr(self, k)
+                for k in self._get_param_names()}
 
     def set_params(self, **params: Any) -> Any:
         """Set constructor arguments (canonical names or their aliases); returns self.  The
-        values are checked when the model is next fitted."""
+        values are checked when the model is next fitted.  On a fitted model, a parameter
+        its arrays are made for (the width of a table, the rules of its vocabulary, ...)
+        takes effect at the next ``fit``: until then the model predicts, trains further,
+        saves and pickles as it was fitted, while ``get_params`` shows the new value."""
         valid = self._get_param_names()
         aliases = self._aliases()
-        for key, value in params.items():
+        names = {}
+        for key in params:  # every name first: a refused call changes nothing
             name = aliases.get(key, key)
             if name not in valid:
                 raise unexpected_keyword(f"{type(self).__name__}.set_params", key,
                                          valid + list(aliases))
-            setattr(self, name, value)
+            names[key] = name
+        fitted = self._fitted_marker() is not None
+        staged = dict(self.__dict__.get("_staged") or {})
+        for key, value in params.items():
+            name = names[key]
+            if fitted and name in self._structural:
+                if _equal(value, getattr(self, name)):
+                    staged.pop(name, None)  # set back to the fitted value
+                else:
+                    staged[name] = value
+            else:
+                setattr(self, name, value)
+        if staged:
+            self._staged = staged
+        else:
+            self.__dict__.pop("_staged", None)
         return self
+
+    def _staged_params(self) -> dict[str, Any]:
+        """The parameters set aside for the next fit (see :meth:`set_params`)."""
+        return dict(self.__dict__.get("_staged") or {})
 
     def _repr_state(self) -> list[str]:
         return []
@@ -140,7 +178,45 @@ class ParamsMixin:
             same = default is not p.empty and _same(value, default)
             if name in self._repr_always or not same:
                 parts.append(f"{name}={value!r}")
+        staged = self.__dict__.get("_staged")
+        if staged:
+            parts.append(f"next_fit={staged!r}")
         return f"{type(self).__name__}({', '.join(parts + self._repr_state())})"
+
+
+def refits(method: F) -> F:
+    """Decorate the method that fits a model anew: it runs with the parameters that
+    ``set_params`` set aside for the next fit.  If it fails before fitting anything new
+    (the model's ``_fitted_marker()`` is the same object), they are set aside again and the
+    model is as it was; once it has (an interrupted fit that keeps its finished steps), they
+    stay."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        staged = self.__dict__.pop("_staged", None)
+        if not staged:
+            return method(self, *args, **kwargs)
+        old = {k: getattr(self, k) for k in staged}
+        marker = self._fitted_marker()
+        for k, v in staged.items():
+            setattr(self, k, v)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            if self._fitted_marker() is marker:
+                for k, v in old.items():
+                    setattr(self, k, v)
+                self._staged = staged
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b) or a is b
+    except Exception:  # arrays and the like
+        return a is b
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -133,9 +133,17 @@ def plain(value: Any) -> Any:
 
 
 def saved_params(model: Any) -> dict[str, Any]:
-    """The model's parameters as a file keeps them: callbacks are code, not settings, and a
-    NumPy scalar (a grid from ``np.arange``, say) is kept as the Python number it holds."""
-    return {k: plain(v) for k, v in model.get_params().items() if k != "callbacks"}
+    """The model's parameters as a file keeps them: as the model was fitted (a parameter
+    ``set_params`` set aside for the next fit is in :func:`staged_params`), without
+    callbacks (code, not settings), a NumPy scalar (a grid from ``np.arange``, say) as the
+    Python number it holds."""
+    return {k: plain(getattr(model, k)) for k in model._get_param_names() if k != "callbacks"}
+
+
+def staged_params(model: Any) -> dict[str, Any]:
+    """The parameters ``set_params`` set aside for the model's next fit, as a file keeps
+    them (see :func:`saved_params`); a loaded model sets them aside again."""
+    return {k: plain(v) for k, v in model._staged_params().items()}
 
 
 class Tracker:

@@ -25,6 +25,7 @@ Model file format (``Doc2Vec.save``): a NumPy ``.npz`` archive, no pickled objec
     vectors       float32 (V + T, dim) the word vectors, then the tag vectors
     syn1neg       float32 (V, dim) output vectors
     loss_history  float64 mean loss per example of each epoch trained
+    staged        str    (only if set_params set some aside for the next build_vocab) JSON
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from msopt._api import (
     check_seed,
     keyword_aliases,
     not_fitted,
+    refits,
 )
 from msopt._io import (
     atomic_write,
@@ -66,7 +68,14 @@ from msopt._io import (
 )
 from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
 from msopt.exceptions import DivergenceError
-from msopt.models.word2vec import GensimNames, KeyedVectors, _first_vectors, _zero_or_one
+from msopt.models.word2vec import (
+    GensimNames,
+    KeyedVectors,
+    _first_vectors,
+    _set_staged,
+    _staged_member,
+    _zero_or_one,
+)
 from msopt.text import Vocabulary
 from msopt.text.vocabulary import check_errors, read_file_lines, str_is_not_a_file
 
@@ -332,6 +341,11 @@ class Doc2Vec(GensimNames, ParamsMixin):
     """
 
     _repr_always = ("dim", "dm")
+    # what the fitted vocabulary and tables are made for (build_vocab takes new values)
+    _structural = ("dim", "dm", "min_count", "max_vocab", "lower")
+
+    def _fitted_marker(self) -> Any:
+        return self.__dict__.get("vectors")
 
     @classmethod
     def _get_param_names(cls) -> list[str]:
@@ -443,6 +457,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         self._dv = TaggedVectors(self._tags, self.vectors[V:])  # type: ignore[arg-type]
 
     # -- building and training ----------------------------------------------------------
+    @refits
     def build_vocab(self, documents: Any = None, *,
                     corpus_file: str | os.PathLike[str] | None = None,
                     errors: str = "strict") -> Doc2Vec:
@@ -710,7 +725,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
                      words=pack_words(self.vocab.words), counts=self.vocab.counts,
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
                      tags=np.array(json.dumps(self._tags)), vectors=self.vectors,
-                     syn1neg=self.syn1neg, loss_history=np.array(self.loss_history_, np.float64))
+                     syn1neg=self.syn1neg, loss_history=np.array(self.loss_history_, np.float64),
+                     **_staged_member(self))  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Doc2Vec:
@@ -757,4 +773,8 @@ class Doc2Vec(GensimNames, ParamsMixin):
         model.syn1neg = np.ascontiguousarray(syn1)
         model.loss_history_ = [float(x) for x in history]
         model._views()
+        try:
+            _set_staged(model, a)
+        except (TypeError, ValueError) as e:
+            raise bad(f"staged: {e}") from None
         return model

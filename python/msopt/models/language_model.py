@@ -29,9 +29,10 @@ from msopt._api import (
     check_seed,
     keyword_aliases,
     not_fitted,
+    refits,
 )
 from msopt._io import atomic_write, check_path, read_npz
-from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
+from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params, staged_params
 from msopt.exceptions import DivergenceError
 from msopt.linear_model.layer import run_schedule
 from msopt.optim.optimizers import (
@@ -241,6 +242,13 @@ class LanguageModel(ParamsMixin):
     epochs_: int
 
     _repr_always = ("level", "context", "dim", "hidden")
+    # what the fitted weights, vocabulary, n-gram counts and optimizer state are made for
+    _structural = ("level", "lower", "min_count", "context", "dim", "hidden", "hidden2",
+                   "activation", "direct", "ngram", "ngram_size", "dtype", "kneser_ney",
+                   "optimizer", "optimizer_params")
+
+    def _fitted_marker(self) -> Any:
+        return self.__dict__.get("params_")
 
     @keyword_aliases(learning_rate="lr", random_state="seed", batch="batch_size")
     def __init__(self, level: str = "char", context: int = 16, dim: int = 32,
@@ -403,6 +411,7 @@ class LanguageModel(ParamsMixin):
         return vocab, np.array([unk, 0, 1] + [c for _, c in kept], np.int64)
 
     # -- training -------------------------------------------------------------------------
+    @refits
     def fit(self, text: Any, validation: Any = None, *, errors: str = "strict"
             ) -> LanguageModel:
         """Train from scratch: a new vocabulary from ``text``, new weights, ``epochs``
@@ -896,6 +905,9 @@ class LanguageModel(ParamsMixin):
                  "epochs": self.epochs_, "vocab": self.vocab_}
         arrays = {"format": np.array(FORMAT), "params": np.array(json.dumps(saved_params(self))),
                   "state": np.array(json.dumps(state)), "counts": self.counts_}
+        staged = staged_params(self)
+        if staged:  # set_params for the next fit
+            arrays["staged"] = np.array(json.dumps(staged))
         for i, p in enumerate(self.params_):
             arrays[f"param/{i}"] = p
         for k, v in flatten_state_dict(self.optimizer_.state_dict()).items():
@@ -912,9 +924,10 @@ class LanguageModel(ParamsMixin):
         (``"msopt-languagemodel 1"``), ``params`` (the constructor's arguments, JSON),
         ``state`` (JSON: the vocabulary, history, stop reason, epochs), ``counts`` (int64),
         ``param/<i>`` (the weights, in the native order), ``optimizer/...`` (the
-        optimizer's flattened state dict, so training continues exactly) and, with
+        optimizer's flattened state dict, so training continues exactly), with
         ``kneser_ney``, ``kneser_ney/grams`` (int32, n x order) and ``kneser_ney/counts``
-        (int64): the n-gram counts the Kneser-Ney model is rebuilt from."""
+        (int64): the n-gram counts the Kneser-Ney model is rebuilt from, and ``staged``
+        (JSON) when :meth:`set_params` set parameters aside for the next fit."""
         self._check_fitted()
         _write_npz(path, self._arrays())
 
@@ -955,6 +968,8 @@ class LanguageModel(ParamsMixin):
             model.history_ = list(state["history"])
             model.stop_reason_ = str(state["stop_reason"])
             model.epochs_ = int(state["epochs"])
+            if "staged" in a:
+                model.set_params(**json.loads(str(a["staged"])))
             # the counts as fitted (kneser_ney may have been set to another order since, as
             # any parameter); a file without counts (an earlier msopt) has none
             model.kneser_ney_ = None

@@ -28,9 +28,16 @@ from msopt._api import (
     check_seed,
     keyword_aliases,
     not_fitted,
+    refits,
 )
 from msopt._io import atomic_write, check_path, pack_words, read_npz, unpack_words
-from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
+from msopt._progress import (
+    Tracker,
+    check_callbacks,
+    check_verbose,
+    saved_params,
+    staged_params,
+)
 from msopt.exceptions import DivergenceError
 from msopt.linear_model.layer import run_schedule
 from msopt.optim.optimizers import OPTIMIZERS, Optimizer, make_optimizer
@@ -262,6 +269,11 @@ class SentenceEncoder(ParamsMixin):
     stop_reason_: str
 
     _repr_always = ("dim",)
+    # what the fitted table, projection and vocabulary are made for
+    _structural = ("dim", "projection", "ngrams", "buckets", "lower", "min_count")
+
+    def _fitted_marker(self) -> Any:
+        return self.__dict__.get("params_")
 
     @keyword_aliases(learning_rate="lr", random_state="seed", batch="batch_size",
                      vector_size="dim", workers="threads")
@@ -481,6 +493,7 @@ class SentenceEncoder(ParamsMixin):
             return np.ascontiguousarray(lab.astype(np.float64)), None
         return None, None
 
+    @refits
     def fit(self, a_texts: Any, b_texts: Any, scores: Any = None, labels: Any = None, *,
             validation: Any = None) -> SentenceEncoder:
         """Train from scratch on the pairs ``(a_texts[i], b_texts[i])``: with ``scores``,
@@ -686,6 +699,9 @@ class SentenceEncoder(ParamsMixin):
                   "words": pack_words(self.vocab_.words), "counts": self.vocab_.counts}
         for i, p in enumerate(self.params_):
             arrays[f"param/{i}"] = p
+        staged = staged_params(self)
+        if staged:  # set_params for the next fit
+            arrays["staged"] = np.array(json.dumps(staged))
         return arrays
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -694,7 +710,8 @@ class SentenceEncoder(ParamsMixin):
         (``"msopt-sentenceencoder 1"``), ``params`` (the constructor's arguments as JSON,
         ``word_vectors`` as null), ``state`` (JSON: history, stop reason, loss, score range,
         word count, total tokens), ``words`` (UTF-8, joined by newlines), ``counts``
-        (int64) and ``param/<i>`` (E, then W and b when projected).  The optimizer's state
+        (int64), ``param/<i>`` (E, then W and b when projected) and ``staged`` (JSON) when
+        :meth:`set_params` set parameters aside for the next fit.  The optimizer's state
         is not kept (``fit`` starts afresh; a loaded model's ``optimizer_`` is new)."""
         self._check_fitted()
         arrays = self._arrays()
@@ -743,6 +760,8 @@ class SentenceEncoder(ParamsMixin):
             model.score_range_ = None if sr is None else (float(sr[0]), float(sr[1]))
             model.history_ = list(state["history"])
             model.stop_reason_ = str(state["stop_reason"])
+            if "staged" in a:
+                model.set_params(**json.loads(str(a["staged"])))
         except (KeyError, TypeError, ValueError, IndexError, json.JSONDecodeError) as e:
             raise ValueError(f"{name}: not a valid SentenceEncoder file ({e})") from None
         return model
@@ -750,7 +769,8 @@ class SentenceEncoder(ParamsMixin):
     def __getstate__(self) -> dict[str, Any]:
         if not hasattr(self, "params_"):
             return {"init": self._file_params() | {"word_vectors": self.word_vectors}}
-        return {"arrays": self._arrays()}
+        # the starting vectors stay with a pickle (a file keeps no model of another class)
+        return {"arrays": self._arrays(), "word_vectors": self.word_vectors}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "init" in state:
@@ -761,6 +781,7 @@ class SentenceEncoder(ParamsMixin):
             return
         other = type(self)._from_arrays(state["arrays"], "pickle")
         self.__dict__.update(other.__dict__)
+        self.word_vectors = state.get("word_vectors")
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:

@@ -31,6 +31,7 @@ from msopt._api import (
     keyword_aliases,
     named_errors,
     not_fitted,
+    refits,
 )
 from msopt._io import (
     atomic_write,
@@ -40,7 +41,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
-from msopt._progress import ChunkSize, Tracker, saved_params
+from msopt._progress import ChunkSize, Tracker, saved_params, staged_params
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary, read_labeled
 
@@ -222,6 +223,8 @@ class TextClassifier(ParamsMixin):
     class_counts  1-D int64: training documents of each class
     input         float32 ``(len(words) + buckets, dim)`` (no buckets if ngrams is 1)
     output        float32 ``(len(classes), dim)``
+    staged        (only when :meth:`set_params` set parameters aside for the next fit)
+                  0-d str array, JSON: those parameters
     ============  =================================================================
 
     Examples
@@ -254,6 +257,11 @@ class TextClassifier(ParamsMixin):
     words_per_sec_: float
 
     _repr_always = ("dim", "loss")
+    # what the fitted tables, their output layer and the vocabulary are made for
+    _structural = ("dim", "ngrams", "buckets", "loss", "lower", "min_count")
+
+    def _fitted_marker(self) -> Any:
+        return self.__dict__.get("output_")
     _eos = False  # texts end in fastText's </s> (a model read by load_fasttext)
     _estimator_type = "classifier"  # scikit-learn < 1.6
     # Input rows read per native call and thread: None sizes them to about 0.4 s of
@@ -391,6 +399,7 @@ class TextClassifier(ParamsMixin):
         return ids, doc
 
     # -- training -------------------------------------------------------------------------
+    @refits
     def fit(self, texts: str | os.PathLike[str] | Iterable[str],
             labels: Iterable[Any] | None = None) -> TextClassifier:
         """Train from scratch on texts and their labels (one label or a list of labels per
@@ -772,11 +781,13 @@ class TextClassifier(ParamsMixin):
         with atomic_write(check_path(path)) as f:
             params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
                       for k, v in saved_params(self).items()}
+            staged = staged_params(self)  # set_params for the next fit
             np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(params)),
                      state=np.array(json.dumps(state)), classes=self.classes_,
                      words=pack_words(words),
                      counts=np.asarray(self.vocab_.counts, np.int64),
-                     class_counts=self.class_counts_, input=self.input_, output=self.output_)
+                     class_counts=self.class_counts_, input=self.input_, output=self.output_,
+                     **({"staged": np.array(json.dumps(staged))} if staged else {}))  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TextClassifier:
@@ -888,8 +899,9 @@ class TextClassifier(ParamsMixin):
         def bad(msg: str) -> ValueError:
             return ValueError(f"{name}: {msg}")
 
-        if a.keys() != _MEMBERS:
-            raise bad(f"members {sorted(a.keys())}, expected {sorted(_MEMBERS)}")
+        if not _MEMBERS <= a.keys() or a.keys() - _MEMBERS - {"staged"}:
+            raise bad(f"members {sorted(a.keys())}, expected {sorted(_MEMBERS)} (and "
+                      "'staged' for parameters set for the next fit)")
 
         def array(key: str, dtype: Any, ndim: int) -> np.ndarray:
             v = a[key]
@@ -959,6 +971,11 @@ class TextClassifier(ParamsMixin):
         model.class_counts_, model.calls_ = class_counts, calls
         model.loss_history_ = [float(x) for x in history]
         model._eos = state.get("eos") is True
+        if "staged" in a:
+            try:
+                model.set_params(**json_member("staged"))
+            except TypeError as e:
+                raise bad(f"staged: {e}") from None
         return model
 
 

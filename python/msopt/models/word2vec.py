@@ -18,6 +18,7 @@ Model file format (``Word2Vec.save``): a NumPy ``.npz`` archive, no pickled obje
     counts        int64  (V,) word counts
     syn0, syn1neg float32 (V, dim) input and output vectors
     loss_history  float64 mean loss per example of each epoch trained since build_vocab
+    staged        str    (only if set_params set some aside for the next build_vocab) JSON
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from msopt._api import (
     keyword_aliases,
     named_errors,
     not_fitted,
+    refits,
 )
 from msopt._io import (
     atomic_write,
@@ -57,7 +59,14 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
-from msopt._progress import ChunkSize, Tracker, check_callbacks, check_verbose, saved_params
+from msopt._progress import (
+    ChunkSize,
+    Tracker,
+    check_callbacks,
+    check_verbose,
+    saved_params,
+    staged_params,
+)
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary
 from msopt.text.vocabulary import check_errors, read_file_lines, shown, str_is_not_a_file
@@ -618,6 +627,21 @@ class KeyedVectors:
         return _pearson(m, h), _pearson(_rank(m), _rank(h)), 100.0 * skipped / total
 
 
+def _staged_member(model: Any) -> dict[str, np.ndarray]:
+    """The file member of the parameters set aside for the next build_vocab, if any."""
+    staged = staged_params(model)
+    return {"staged": np.array(json.dumps(staged))} if staged else {}
+
+
+def _set_staged(model: Any, a: Mapping[str, np.ndarray]) -> None:
+    """Set aside again the parameters of a file's ``staged`` member (see _staged_member)."""
+    if "staged" in a:
+        staged = json.loads(str(a["staged"]))
+        if not isinstance(staged, dict):
+            raise ValueError("expected a JSON object")
+        model.set_params(**staged)
+
+
 def _check_pairs(ids: np.ndarray, offsets: np.ndarray) -> None:
     """Refuse a corpus in which no sentence holds two known words: skip-gram and CBOW learn
     from words that share a sentence, so its vectors would stay random (loss 0)."""
@@ -775,6 +799,11 @@ class Word2Vec(GensimNames, ParamsMixin):
     """
 
     _repr_always = ("dim", "window", "sg")
+    # what the fitted vocabulary and tables are made for (build_vocab takes new values)
+    _structural = ("dim", "min_count", "max_vocab", "lower")
+
+    def _fitted_marker(self) -> Any:
+        return self.__dict__.get("_wv")
     # Words per native call and thread: None sizes them to about 0.4 s of work,
     # except with deterministic threads, whose bits depend on the chunks: then 2**18.
     _chunk_words: int | None = None
@@ -918,6 +947,7 @@ class Word2Vec(GensimNames, ParamsMixin):
             return list(_JoinedLines(sentences))
         return _JoinedLines(sentences)
 
+    @refits
     def build_vocab(self, sentences: os.PathLike[str] | Iterable[Any] | None = None, *,
                     corpus_file: str | os.PathLike[str] | None = None,
                     errors: str = "strict") -> Word2Vec:
@@ -1071,7 +1101,8 @@ class Word2Vec(GensimNames, ParamsMixin):
                      words=pack_words(self.vocab.words), counts=self.vocab.counts,
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
                      syn0=self.wv.vectors, syn1neg=self.syn1neg,
-                     loss_history=np.array(self.__dict__.get("loss_history_", []), np.float64))
+                     loss_history=np.array(self.__dict__.get("loss_history_", []), np.float64),
+                     **_staged_member(self))  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
@@ -1125,4 +1156,8 @@ class Word2Vec(GensimNames, ParamsMixin):
         model._syn1neg = np.ascontiguousarray(syn1)
         model.loss_history_ = [float(x) for x in history]
         model._trained = len(history) > 0
+        try:
+            _set_staged(model, a)
+        except (TypeError, ValueError) as e:
+            raise bad(f"staged: {e}") from None
         return model
