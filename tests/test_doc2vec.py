@@ -328,6 +328,8 @@ def test_refused_training_changes_nothing():
         model.train(docs, epochs=0)
     with pytest.raises(ValueError, match="documents: empty"):
         Doc2Vec([], min_count=1)
+    with pytest.raises(ValueError, match=r"^documents\[1\]: the token 'new york' holds "):
+        model.train([docs[0], (["in", "new york"], [0])])
     exhausted = iter(docs)
     list(exhausted)
     for nothing in ([], exhausted):  # an iterator read to its end trains nothing: refused

@@ -8,6 +8,7 @@ import builtins
 import io
 import os
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +68,23 @@ def test_no_sentences_or_a_spent_iterator_are_refused_and_change_nothing():
         with pytest.raises(ValueError, match="^sentences: no sentences to train on"):
             model.train(nothing)
     assert pickle.dumps(model) == before
+
+
+@pytest.mark.parametrize("token", ["new york", "new\tyork", " new", "york\n", "a\rb",
+                                   "a\vb", "a\fb"])
+def test_a_token_holding_whitespace_is_refused_not_split(token):
+    # the lines the native tokenizer reads would hold it as two words
+    sentences = [s.split() for s in SENTENCES[:20]] + [["in", token, "city"]]
+    with pytest.raises(ValueError, match=rf"^sentences\[20\]: the token {re.escape(repr(token))} "
+                                         "holds whitespace"):
+        w2v(sentences)
+    model = w2v()
+    before = pickle.dumps(model)
+    with pytest.raises(ValueError, match="holds whitespace"):
+        model.train(sentences)
+    assert pickle.dumps(model) == before
+    # empty tokens and empty sentences are dropped, as a line's split drops them
+    assert "" not in w2v([["a", "", "b"], [], ["a", "b"]] * 3, min_count=1).wv.index_to_key
 
 
 def test_sentences_with_one_known_word_each_are_refused():

@@ -72,6 +72,7 @@ from msopt.models.word2vec import (
     GensimNames,
     KeyedVectors,
     _first_vectors,
+    _joined,
     _set_staged,
     _staged_member,
     _zero_or_one,
@@ -191,6 +192,7 @@ def _split_document(i: int, doc: Any) -> tuple[list[str], list[Hashable] | None]
     bad = next((t for t in tokens if not isinstance(t, str)), None)
     if bad is not None:
         raise TypeError(f"documents[{i}]: tokens must be str, got {type(bad).__name__}")
+    _joined(i, tokens, "documents")  # a token holding whitespace is refused, not split
     if tags is None:
         return tokens, None
     if _is_tag(tags):

@@ -672,13 +672,24 @@ class _JoinedLines:
         return (s if isinstance(s, str) else _joined(i, s) for i, s in enumerate(self.sentences))
 
 
-def _joined(i: int, tokens: Any) -> str:
-    """A token list joined by spaces; TypeError naming ``sentences[i]`` otherwise."""
+def _joined(i: int, tokens: Any, name: str = "sentences") -> str:
+    """A token list joined by spaces; TypeError naming ``sentences[i]`` otherwise, and
+    ValueError for a token holding whitespace that the native tokenizer splits at (ASCII
+    space, \t \n \v \f \r), which the line would read as two words.  Empty tokens are
+    dropped, as the line's split drops them."""
     try:
-        return " ".join(tokens)
+        if not isinstance(tokens, (list, tuple)):
+            tokens = list(tokens)
+        line = " ".join(tokens)
     except TypeError:
-        raise TypeError(f"sentences[{i}]: expected a str or a list of str tokens, got "
+        raise TypeError(f"{name}[{i}]: expected a str or a list of str tokens, got "
                         f"{type(tokens).__name__}") from None
+    if tokens and (line.count(" ") >= len(tokens) or "\t" in line or "\n" in line
+                   or "\r" in line or "\v" in line or "\f" in line):  # (faster than a regex)
+        bad = next((t for t in tokens if t.split() != [t] and t), line)
+        raise ValueError(f"{name}[{i}]: the token {bad!r} holds whitespace; a token is one "
+                         "word (pass 'new_york', or the words as tokens of their own)")
+    return line
 
 
 class GensimNames:
