@@ -133,6 +133,18 @@ def test_most_similar_cosmul(kv):
     assert len(kv.most_similar_cosmul("w1", topn=None, restrict_vocab=7)) == 7
 
 
+def test_new_vectors_are_seen_and_rows_edited_in_place_after_fill_norms():
+    kv = KeyedVectors(["a", "b", "c"], np.eye(3, dtype=np.float32))
+    assert kv.similarity("a", "b") == 0.0
+    kv.vectors = np.array([[0, 1, 0], [0, 2, 0], [0, 0, 1]], np.float32)  # another array
+    assert kv.similarity("a", "b") == pytest.approx(1.0)
+    assert kv.most_similar("a", topn=1)[0][0] == "b"
+    kv.vectors[0] = [0, 0, 3]  # in place: the cache stays, as gensim's norms do
+    assert kv.similarity("a", "c") == 0.0
+    kv.fill_norms(force=True)
+    assert kv.similarity("a", "c") == pytest.approx(1.0)
+
+
 def test_doesnt_match_and_n_similarity():
     V = np.array([[1, 0, 0], [0.9, 0.1, 0], [1, 0.2, 0], [0, 0, 1]], np.float32)
     kv = KeyedVectors(["a", "b", "c", "odd"], V)

@@ -174,6 +174,7 @@ class KeyedVectors:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_unit"] = None  # a cache: rebuilt on first use
+        state.pop("_unit_of", None)
         return state
 
     def _index(self, word: str, name: str = "word") -> int:
@@ -185,11 +186,28 @@ class KeyedVectors:
             raise KeyError(f"word {shown(word)} is not in the vocabulary") from None
 
     def _normed(self) -> np.ndarray:
-        """Unit vectors, cached until the vectors are trained again."""
-        if self._unit is None:
+        """Unit vectors, cached until the vectors are trained again or ``vectors`` is
+        given another array (rows edited in place: call :meth:`fill_norms` with
+        ``force=True``, as in gensim)."""
+        if self._unit is None or self.__dict__.get("_unit_of") is not self.vectors:
             n = np.linalg.norm(self.vectors, axis=1, keepdims=True)
             self._unit = self.vectors / np.where(n > 0, n, 1)
+            self._unit_of = self.vectors
         return self._unit
+
+    def fill_norms(self, force: bool = False) -> None:
+        """Compute the unit vectors that the similarity queries use (gensim's name).  They
+        are cached, and made again when the vectors are trained or ``vectors`` is assigned
+        another array; after editing rows of ``vectors`` in place, call this with
+        ``force=True``.
+
+        Parameters
+        ----------
+        force : bool, default False
+            Make them again even if they are cached."""
+        if force:
+            self._unit = None
+        self._normed()
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
