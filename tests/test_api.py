@@ -619,3 +619,38 @@ def test_set_params_with_one_unknown_name_changes_nothing():
     with pytest.raises(TypeError, match="unexpected keyword argument 'windw'"):
         model.set_params(window=3, windw=2)
     assert model.window == 5
+
+
+def _no_stop(*args, **kwargs):
+    return False
+
+
+def test_pickle_keeps_callbacks_and_starting_vectors():
+    lm = msopt.LanguageModel(context=3, dim=8, hidden=16, epochs=1, threads=1,
+                             callbacks=[_no_stop]).fit(LM_TEXT)
+    assert pickle.loads(pickle.dumps(lm)).callbacks == [_no_stop]
+    w2v = msopt.Word2Vec(W2V_CORPUS, dim=8, min_count=1, epochs=1, threads=1)
+    enc = msopt.SentenceEncoder(dim=8, epochs=1, threads=1, callbacks=[_no_stop],
+                                word_vectors=w2v).fit(PAIRS_A, PAIRS_B)
+    copy = pickle.loads(pickle.dumps(enc))
+    assert copy.callbacks == [_no_stop]
+    np.testing.assert_array_equal(copy.word_vectors.wv.vectors, w2v.wv.vectors)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lm: lm.generate("the", adapt=True, lrr=5),
+    lambda lm: lm.score("the cat", adapt=True, stepz=1),
+    lambda lm: lm.token_losses("the cat", segmnt=3)])
+def test_a_misspelt_adaptation_option_is_refused(call):
+    lm = msopt.LanguageModel(context=3, dim=8, hidden=16, epochs=1, threads=1).fit(LM_TEXT)
+    with pytest.raises(TypeError, match="unexpected keyword argument .*; did you mean"):
+        call(lm)
+
+
+@pytest.mark.parametrize("call", [
+    lambda lm: lm.generate("the", lr=-5), lambda lm: lm.score("the cat", steps=-1),
+    lambda lm: lm.perplexity("the cat", lr=-1)])
+def test_adaptation_options_are_checked_without_adapt_too(call):
+    lm = msopt.LanguageModel(context=3, dim=8, hidden=16, epochs=1, threads=1).fit(LM_TEXT)
+    with pytest.raises(ValueError, match="^(lr|steps): must be"):
+        call(lm)

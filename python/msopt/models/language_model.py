@@ -30,6 +30,7 @@ from msopt._api import (
     keyword_aliases,
     not_fitted,
     refits,
+    unexpected_keyword,
 )
 from msopt._io import atomic_write, check_path, read_npz
 from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params, staged_params
@@ -55,6 +56,10 @@ LOSSES = ("softmax", "sampled")
 ACTIVATIONS = {"tanh": _core.LmActivation.TANH, "relu": _core.LmActivation.RELU}
 SCHEDULES = ("constant", "linear", "cosine")
 ADAPT = ("all", "output+embeddings", "output")
+# dynamic evaluation's options (perplexity's keywords; **adapt_options elsewhere)
+ADAPT_DEFAULTS: dict[str, Any] = {"lr": None, "steps": 1, "segment": None,
+                                  "adapt_params": "output", "adapt_optimizer": "sgd"}
+ADAPT_OPTIONS = tuple(ADAPT_DEFAULTS)
 _NO_SPACE_BEFORE = set(".,;:!?)]}'\"")
 _CHUNK_SECONDS = 0.25  # a native training call returns to Python about this often
 
@@ -682,6 +687,7 @@ class LanguageModel(ParamsMixin):
         text, prefix = self._read(text, prefix, errors)
         self._check_fitted()
         check_bool("adapt", adapt)
+        self._adapt_options("token_losses", adapt_options)
         data, start = self._stream(text, prefix)
         return self._token_losses(data, start, adapt, adapt_options)
 
@@ -700,6 +706,8 @@ class LanguageModel(ParamsMixin):
         """Mean log-likelihood per token (nats; the text's final ``</s>`` included), the
         negative of the mean cross-entropy; options as for :meth:`perplexity`."""
         text, prefix = self._read(text, prefix, errors)
+        self._check_fitted()
+        self._adapt_options("score", adapt_options)
         return -self._mean_loss(text, prefix, adapt, adapt_options)
 
     @staticmethod
@@ -740,6 +748,7 @@ class LanguageModel(ParamsMixin):
     def _mean_loss(self, text: Any, prefix: Any, adapt: bool, options: dict[str, Any]) -> float:
         self._check_fitted()
         check_bool("adapt", adapt)
+        self._adapt_defaults(**{**ADAPT_DEFAULTS, **options})  # checked, adapting or not
         data, start = self._stream(text, prefix)
         n = len(data) - start
         if self._mixture() is not None:
@@ -749,6 +758,16 @@ class LanguageModel(ParamsMixin):
             return loss / n
         return _core.lm_score(data, self._shape(len(self.vocab_)), self.params_, start,
                               len(data), threads=self._threads()) / n
+
+    def _adapt_options(self, method: str, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` (the ``**adapt_options`` of ``method``), their names and values
+        checked whether ``adapt`` is on or not: a misspelt option is refused, not ignored."""
+        for key in options:
+            if key not in ADAPT_OPTIONS:
+                raise unexpected_keyword(f"LanguageModel.{method}", key,
+                                         ["adapt", "prefix", "errors", *ADAPT_OPTIONS])
+        self._adapt_defaults(**{**ADAPT_DEFAULTS, **options})
+        return options
 
     def _adapt_defaults(self, lr: float | None, steps: int, segment: int | None,
                         adapt_params: str, adapt_optimizer: str
@@ -843,6 +862,8 @@ class LanguageModel(ParamsMixin):
                              f"({len(ids)} token(s), each read as <unk>)")
         if prompt and not len(ids):
             raise ValueError("prompt: holds no token")
+        check_bool("adapt", adapt)
+        self._adapt_options("generate", adapt_options)
         params = self.params_
         if adapt and len(ids):
             data = _core.LmData(ids, len(self.vocab_), 1)
@@ -984,7 +1005,8 @@ class LanguageModel(ParamsMixin):
     def __getstate__(self) -> dict[str, Any]:
         if not hasattr(self, "params_"):
             return {"init": self.get_params()}
-        return {"arrays": self._arrays()}
+        # callbacks are code, which a file does not keep, but a pickle does
+        return {"arrays": self._arrays(), "callbacks": self.callbacks}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "init" in state:
@@ -992,6 +1014,7 @@ class LanguageModel(ParamsMixin):
             return
         other = type(self)._from_arrays(state["arrays"], "pickle")
         self.__dict__.update(other.__dict__)
+        self.callbacks = state.get("callbacks")
 
 
 def _optimizer(name: str, params: list[np.ndarray], lr: float) -> Optimizer:

@@ -498,10 +498,37 @@ class SentenceEncoder(ParamsMixin):
             validation: Any = None) -> SentenceEncoder:
         """Train from scratch on the pairs ``(a_texts[i], b_texts[i])``: with ``scores``,
         cosine regression; with ``labels`` (0/1), the contrastive (or logistic) loss;
-        with neither, the in-batch softmax.  ``validation`` ``(a_texts, b_texts, scores)``
-        adds each epoch's Pearson correlation of cosines and scores to ``history_``.
-        Returns self.  A rejected call changes nothing; an interrupted one keeps the steps
-        completed."""
+        with neither, the in-batch softmax.  The vocabulary (the pairs' words seen
+        ``min_count`` times or more, and the words of ``word_vectors``) and the table are
+        made anew.
+
+        Parameters
+        ----------
+        a_texts : sequence of str or of token lists
+            The first text of each pair: a str (split into runs of letters and digits) or a
+            list of str tokens (non-empty, without whitespace, used as they are); lower-cased
+            when ``lower``.
+        b_texts : sequence of str or of token lists
+            The second text of each pair, as ``a_texts``, one per ``a_texts`` entry.
+        scores : array_like of float, optional
+            One finite relatedness score per pair, for the cosine regression; mapped
+            linearly onto targets in [0, 1] by ``score_range`` (default: the lowest and
+            highest of them, which must differ).
+        labels : array_like of 0/1, optional
+            One label per pair (ints, bools or floats equal to 0 or 1; 1: a related pair),
+            for the contrastive loss (or the logistic loss with ``loss="logistic"``).  Give
+            ``scores`` or ``labels``, not both; a ``loss`` other than "auto" must be one that
+            trains on what is given.
+        validation : (a_texts, b_texts, scores), optional
+            Held-out pairs and one score per pair: each epoch's Pearson correlation of their
+            cosines and scores is added to ``history_`` (``val_pearson``).
+
+        Returns
+        -------
+        SentenceEncoder
+            self.  A rejected call changes nothing; an interrupted one keeps the steps
+            completed.
+        """
         self._check_params()
         loss = self._resolve_loss(scores, labels)
         a_lines = self._lines(a_texts, "a_texts")
@@ -660,8 +687,22 @@ class SentenceEncoder(ParamsMixin):
         return self._encode_lines(self._lines(texts, name))
 
     def encode(self, texts: Any) -> np.ndarray:
-        """The unit vectors of ``texts`` (str or token lists): float32, one row per text
-        (a text with no known word and no n-gram gets zeros)."""
+        """The unit vectors of ``texts``: float32, one row per text (a text with no known
+        word and no n-gram gets zeros).
+
+        Parameters
+        ----------
+        texts : sequence of str or of token lists
+            Each text a str (split into runs of letters and digits) or a list of str tokens
+            (non-empty, without whitespace, used as they are); lower-cased when ``lower``.
+            A single str is not a sequence of texts (TypeError): pass a list of one.
+
+        Returns
+        -------
+        ndarray of float32, shape (len(texts), width)
+            ``width`` is ``projection`` when the model has one, else the table's width
+            (``dim``).
+        """
         self._check_fitted()
         return self._encode_texts(texts, "texts")
 
@@ -671,7 +712,21 @@ class SentenceEncoder(ParamsMixin):
         return np.einsum("ij,ij->i", ua, ub)
 
     def similarity(self, a_texts: Any, b_texts: Any) -> np.ndarray:
-        """The cosine of each pair ``(a_texts[i], b_texts[i])``: float32, one per pair."""
+        """The cosine of each pair ``(a_texts[i], b_texts[i])``: float32, one per pair.
+
+        Parameters
+        ----------
+        a_texts : sequence of str or of token lists
+            The first text of each pair, as :meth:`encode` takes them.
+        b_texts : sequence of str or of token lists
+            The second text of each pair, one per ``a_texts`` entry (ValueError otherwise).
+
+        Returns
+        -------
+        ndarray of float32, shape (len(a_texts),)
+            The inner products of the pairs' unit vectors; 0 where a text has the zero
+            vector.
+        """
         self._check_fitted()
         if type(a_texts) is list and type(b_texts) is list:
             _one_per_pair(a_texts, b_texts)
@@ -706,13 +761,21 @@ class SentenceEncoder(ParamsMixin):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (exactly; no extension added): one ``.npz`` archive
-        without pickled objects, replaced atomically.  Members: ``format``
-        (``"msopt-sentenceencoder 1"``), ``params`` (the constructor's arguments as JSON,
-        ``word_vectors`` as null), ``state`` (JSON: history, stop reason, loss, score range,
-        word count, total tokens), ``words`` (UTF-8, joined by newlines), ``counts``
-        (int64), ``param/<i>`` (E, then W and b when projected) and ``staged`` (JSON) when
-        :meth:`set_params` set parameters aside for the next fit.  The optimizer's state
-        is not kept (``fit`` starts afresh; a loaded model's ``optimizer_`` is new)."""
+        without pickled objects, replaced atomically.
+
+        Members: ``format`` (``"msopt-sentenceencoder 1"``), ``params`` (the constructor's
+        arguments as JSON, ``word_vectors`` as null), ``state`` (JSON: history, stop reason,
+        loss, score range, word count, total tokens), ``words`` (UTF-8, joined by
+        newlines), ``counts`` (int64), ``param/<i>`` (E, then W and b when projected) and
+        ``staged`` (JSON) when :meth:`set_params` set parameters aside for the next fit.
+        The optimizer's state is not kept (``fit`` starts afresh; a loaded model's
+        ``optimizer_`` is new).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a path, not an open file).
+        """
         self._check_fitted()
         arrays = self._arrays()
         with atomic_write(check_path(path)) as f:
@@ -720,8 +783,25 @@ class SentenceEncoder(ParamsMixin):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SentenceEncoder:
-        """Read a model written by :meth:`save`; anything else raises ValueError naming
-        the file (FileNotFoundError for a missing one)."""
+        """Read a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        SentenceEncoder
+            The fitted model, with ``word_vectors`` None and a new ``optimizer_``.
+
+        Raises
+        ------
+        ValueError
+            For anything but a file written by :meth:`save`, naming the file.
+        FileNotFoundError
+            For a missing file.
+        """
         return cls._from_arrays(read_npz(path, FORMAT, "msopt SentenceEncoder"),
                                 os.fspath(path))
 
@@ -769,8 +849,10 @@ class SentenceEncoder(ParamsMixin):
     def __getstate__(self) -> dict[str, Any]:
         if not hasattr(self, "params_"):
             return {"init": self._file_params() | {"word_vectors": self.word_vectors}}
-        # the starting vectors stay with a pickle (a file keeps no model of another class)
-        return {"arrays": self._arrays(), "word_vectors": self.word_vectors}
+        # the starting vectors and the callbacks stay with a pickle (a file keeps neither
+        # a model of another class nor code)
+        return {"arrays": self._arrays(), "word_vectors": self.word_vectors,
+                "callbacks": self.callbacks}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "init" in state:
@@ -782,6 +864,7 @@ class SentenceEncoder(ParamsMixin):
         other = type(self)._from_arrays(state["arrays"], "pickle")
         self.__dict__.update(other.__dict__)
         self.word_vectors = state.get("word_vectors")
+        self.callbacks = state.get("callbacks")
 
 
 def _pearson(x: np.ndarray, y: np.ndarray) -> float:
