@@ -509,3 +509,21 @@ def test_an_interrupt_leaves_the_chunks_done(monkeypatch):
     monkeypatch.setattr(_core, "doc2vec_train", real)
     model.train(docs, epochs=1)
     assert len(model.loss_history_) == 2
+
+
+def test_not_fitted_messages_read_once():
+    model = Doc2Vec(dim=8, min_count=1, threads=1)
+    for call in (lambda: model.train([["a", "b"]]), lambda: model.infer_vectors([["a"]]),
+                 lambda: model.save("never.npz")):
+        with pytest.raises(msopt.NotFittedError, match=r"not fitted yet; .* first\.$") as e:
+            call()
+        assert "first first" not in str(e.value)
+
+
+def test_infer_vector_takes_gensims_positional_order():
+    docs, _ = _topics()
+    model = Doc2Vec(docs, dim=8, min_count=1, epochs=2, threads=1, seed=3)
+    # gensim: infer_vector(doc_words, alpha=None, min_alpha=None, epochs=None)
+    np.testing.assert_array_equal(model.infer_vector(["cat", "dog"], 0.05, 0.001, 3),
+                                  model.infer_vector(["cat", "dog"], epochs=3, alpha=0.05,
+                                                     min_alpha=0.001))

@@ -502,7 +502,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         (NaN or Inf) puts the vectors back as they were before the call and raises
         :class:`msopt.DivergenceError`."""
         if self.vocab is None:
-            raise not_fitted(self, "call build_vocab() first")
+            raise not_fitted(self, "call build_vocab()")
         tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
         self._train(tokens, tags, epochs)
         return self
@@ -629,7 +629,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
             Per document: epochs run, final loss, converged.
         """
         if self.vocab is None or self.vectors is None or self.syn1neg is None:
-            raise not_fitted(self, "train the model (or load one) first")
+            raise not_fitted(self, "train the model (or load one)")
         self._check_params()
         epochs = check_int("epochs", self.epochs if epochs is None else epochs, 1,
                            hi=MAX_EPOCHS)
@@ -697,12 +697,25 @@ class Doc2Vec(GensimNames, ParamsMixin):
             raise ValueError(f"documents[{empty}]: empty; a document needs at least one token")
         return len(docs), ids, offsets
 
-    def infer_vector(self, doc_words: Any, epochs: int | None = None,
-                     alpha: float | None = None, min_alpha: float | None = None
+    def infer_vector(self, doc_words: Any, alpha: float | None = None,
+                     min_alpha: float | None = None, epochs: int | None = None
                      ) -> np.ndarray:
-        """One document's vector, as gensim's ``infer_vector``: ``epochs`` epochs (default
-        ``self.epochs``) at a rate decaying from ``alpha`` to ``min_alpha`` (defaults: the
-        model's ``lr`` and ``min_lr``)."""
+        """One document's vector, as gensim's ``infer_vector`` (the same arguments, in the
+        same order): ``epochs`` epochs at a rate decaying from ``alpha`` to ``min_alpha``.
+
+        Parameters
+        ----------
+        doc_words : list of str
+            The document's tokens; words outside the vocabulary are dropped.
+        alpha, min_alpha : float, optional
+            The first and last epochs' rate; default the model's ``lr`` and ``min_lr``.
+        epochs : int, optional
+            Default ``self.epochs``.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            float32; the row :meth:`infer_vectors` gives for this document."""
         if isinstance(doc_words, str) or not isinstance(doc_words, Iterable):
             raise TypeError(f"doc_words: expected a list of str tokens, got "
                             f"{type(doc_words).__name__}")
@@ -720,7 +733,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         the format of the module docstring, replaced atomically (temporary file, fsync,
         rename), as :meth:`Word2Vec.save`."""
         if self.vocab is None or self.vectors is None or self.syn1neg is None:
-            raise not_fitted(self, "nothing to save; train the model first")
+            raise not_fitted(self, "nothing to save; train the model")
         with atomic_write(check_path(path)) as f:
             np.savez(f, format=np.array(_FORMAT),
                      params=np.array(json.dumps(saved_params(self))),
