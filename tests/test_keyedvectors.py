@@ -145,6 +145,19 @@ def test_new_vectors_are_seen_and_rows_edited_in_place_after_fill_norms():
     assert kv.similarity("a", "c") == pytest.approx(1.0)
 
 
+def test_a_list_of_keys_gives_their_rows():
+    kv = KeyedVectors(["a", "b", "c"], np.arange(6, dtype=np.float32).reshape(3, 2))
+    np.testing.assert_array_equal(kv[["c", "a"]], [[4, 5], [0, 1]])
+    assert kv[[]].shape == (0, 2)
+    with pytest.raises(KeyError, match="'x' is not in the vocabulary"):
+        kv[["a", "x"]]
+    with pytest.raises(TypeError, match=r"^word\[1\]: expected a str"):
+        kv[["a", 1]]
+    docs = [(f"cat dog {w}".split(), [i]) for i, w in enumerate(["mat", "log", "hat"] * 4)]
+    dv = msopt.Doc2Vec(docs, dim=4, min_count=1, epochs=1, threads=1).dv
+    np.testing.assert_array_equal(dv[[3, 0]], np.stack([dv[3], dv[0]]))
+
+
 def test_doesnt_match_and_n_similarity():
     V = np.array([[1, 0, 0], [0.9, 0.1, 0], [1, 0.2, 0], [0, 0, 1]], np.float32)
     kv = KeyedVectors(["a", "b", "c", "odd"], V)
@@ -210,6 +223,13 @@ def test_doc2vec_tags_still_work():
     assert len(got) == 3
     assert 0 not in [t for t, _ in got]
     assert model.dv.most_similar(model.dv[0], topn=1)[0][0] == 0
+    # gensim's arguments: tags and vectors as positive / negative
+    vector = model.infer_vector(["cat", "mat"])
+    assert model.dv.most_similar(positive=[vector], topn=2) == model.dv.most_similar(vector,
+                                                                                    topn=2)
+    got = model.dv.most_similar(positive=[0], negative=[1], topn=3)
+    assert len(got) == 3
+    assert {0, 1}.isdisjoint(t for t, _ in got)
 
 
 # -- the same answers as gensim -------------------------------------------------------------

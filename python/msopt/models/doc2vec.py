@@ -90,8 +90,9 @@ CHUNK_WORK = 1 << 22   # words x epochs per inference call and thread
 
 
 class TaggedVectors(KeyedVectors):
-    """Document vectors by tag (an int or a str): ``dv[tag]``, ``most_similar``,
-    ``similarity`` (gensim's ``model.dv``).
+    """Document vectors by tag (an int or a str): ``dv[tag]``, ``most_similar`` (gensim's
+    arguments: ``positive``, ``negative``, ``topn``, ``restrict_vocab``; tags or vectors,
+    an inferred one say), ``similarity`` (gensim's ``model.dv``).
 
     Parameters
     ----------
@@ -105,6 +106,10 @@ class TaggedVectors(KeyedVectors):
         return _is_tag(tag) and tag in self.key_to_index
 
     def __getitem__(self, tag: Any) -> np.ndarray:  # type: ignore[override]
+        """A tag's vector (a view of its row), or for a list of tags their rows as a 2-D
+        array (a copy), as gensim's ``dv[[0, 1]]``."""
+        if isinstance(tag, list):
+            return self.vectors[[self._index(t, f"tag[{i}]") for i, t in enumerate(tag)]]
         return self.vectors[self._index(tag)]
 
     def __repr__(self) -> str:
@@ -126,22 +131,6 @@ class TaggedVectors(KeyedVectors):
     def evaluate_word_pairs(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("TaggedVectors: word pairs are a word-vector evaluation; use "
                         "model.wv.evaluate_word_pairs")
-
-    def most_similar(self, tag: Any, topn: int = 10  # type: ignore[override]
-                     ) -> list[tuple[Any, float]]:
-        """The ``topn`` tags nearest by cosine to ``tag``'s vector, or to a vector given as
-        an array (for example one from :meth:`Doc2Vec.infer_vector`)."""
-        if isinstance(tag, np.ndarray):
-            v = np.asarray(tag, np.float64).ravel()
-            if v.shape != (self.vectors.shape[1],) or not np.isfinite(v).all():
-                raise ValueError(f"tag: a finite vector of {self.vectors.shape[1]} values "
-                                 f"expected, got shape {tag.shape}")
-            check_int("topn", topn, 0, none=True)
-            norm = np.linalg.norm(v)
-            sims = self._normed() @ (v / norm if norm > 0 else v)
-            order = np.argsort(-sims, kind="stable")[:topn]
-            return [(self.index_to_key[j], float(sims[j])) for j in order]
-        return super().most_similar(tag, topn=topn)
 
 
 def _is_tag(tag: Any) -> bool:

@@ -164,7 +164,11 @@ class KeyedVectors:
     def __len__(self) -> int:
         return len(self.index_to_key)
 
-    def __getitem__(self, word: str) -> np.ndarray:
+    def __getitem__(self, word: str | list[str]) -> np.ndarray:
+        """A key's vector (a view of its row), or for a list of keys their rows as a 2-D
+        array (a copy), as gensim's ``wv[["a", "b"]]``."""
+        if isinstance(word, list):
+            return self.vectors[[self._index(w, f"word[{i}]") for i, w in enumerate(word)]]
         return self.vectors[self._index(word)]
 
     def __repr__(self) -> str:
