@@ -87,6 +87,14 @@ def test_a_token_holding_whitespace_is_refused_not_split(token):
     assert "" not in w2v([["a", "", "b"], [], ["a", "b"]] * 3, min_count=1).wv.index_to_key
 
 
+def test_a_token_that_is_not_a_str_is_named():
+    with pytest.raises(TypeError, match=r"^sentences\[1\]: tokens must be str, got int \(2\)"):
+        w2v([["a", "b"], ["c", 2]])
+    with pytest.raises(TypeError, match=r"^sentences\[0\]: expected a str or a list of str "
+                                        "tokens, got int"):
+        w2v([3])
+
+
 def test_sentences_with_one_known_word_each_are_refused():
     # min_count leaves a single known word in every sentence
     with pytest.raises(ValueError, match="two known words"):

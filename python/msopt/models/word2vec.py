@@ -704,6 +704,10 @@ def _joined(i: int, tokens: Any, name: str = "sentences") -> str:
             tokens = list(tokens)
         line = " ".join(tokens)
     except TypeError:
+        if isinstance(tokens, (list, tuple)):
+            bad = next(t for t in tokens if not isinstance(t, str))
+            raise TypeError(f"{name}[{i}]: tokens must be str, got {type(bad).__name__} "
+                            f"({bad!r})") from None
         raise TypeError(f"{name}[{i}]: expected a str or a list of str tokens, got "
                         f"{type(tokens).__name__}") from None
     if tokens and (line.count(" ") >= len(tokens) or "\t" in line or "\n" in line
