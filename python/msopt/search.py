@@ -162,7 +162,17 @@ class Index:
 
     def add(self, vectors: Any) -> None:
         """Append rows (ids ``len(self)``, ``len(self) + 1``, ...), converted to the index's
-        dtype (and scaled to unit length for cosine).  A refused call changes nothing."""
+        dtype (and scaled to unit length for cosine).  A refused call changes nothing.
+
+        The index then holds a new read-only array of all its rows: an array given with
+        ``copy=False`` is no longer read.
+
+        Parameters
+        ----------
+        vectors : array_like, shape (m, dim) or (dim,)
+            The rows to add, of any real dtype; a 1-D array is one row.  NaN or infinite
+            values are refused (ValueError), and so is a width other than the index's.
+        """
         X, one = _as_matrix("vectors", vectors, self.dtype, allow_1d=True, private=False)
         if X.shape[1] != self.dim:
             raise ValueError(f"vectors: expected {self.dim} columns (the index's dim), got "
@@ -246,15 +256,38 @@ class Index:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index to ``path`` (exactly; no extension is added), one ``.npz`` file in
         the format of the module docstring, replaced atomically (an interrupted save leaves
-        the previous file as it was)."""
+        the previous file as it was).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a path, not an open file).
+        """
         with atomic_write(check_path(path)) as f:
             np.savez(f, format=np.array(_FORMAT),
                      params=np.array(json.dumps({"metric": self.metric})), vectors=self._X)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Index:
-        """Read an index written by :meth:`save`.  A file that is not one raises ValueError
-        naming the file; a missing file raises FileNotFoundError."""
+        """Read an index written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        Index
+            The index, its vectors read-only, in the file's dtype (float32 or float64).
+
+        Raises
+        ------
+        ValueError
+            For a file that is not one written by :meth:`save`, naming the file.
+        FileNotFoundError
+            For a missing file.
+        """
         name = check_path(path)
         a = read_npz(name, _FORMAT, "msopt Index")
 

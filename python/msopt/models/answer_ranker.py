@@ -430,11 +430,27 @@ class AnswerRanker(ParamsMixin):
     def fit(self, questions: Sequence[str], answers: Sequence[str], labels: Any,
             groups: Any = None) -> AnswerRanker:
         """Learn the features' weights from labelled pairs: ``answers[i]`` is a candidate
-        for ``questions[i]``, ``labels[i]`` 1 if it answers it, else 0.  ``groups`` (one
-        hashable id per pair) says which pairs share a question; default: the same question
-        text.  At least one question needs a correct (1) and one pair a wrong (0) answer.
-        With ``pairwise=True``, at least one question needs both.  Returns self; a
-        rejected call changes nothing."""
+        for ``questions[i]``, ``labels[i]`` 1 if it answers it, else 0.  At least one
+        question needs a correct (1) and one pair a wrong (0) answer.  With
+        ``pairwise=True``, at least one question needs both.
+
+        Parameters
+        ----------
+        questions : sequence of str
+            The question of each pair (a list, tuple or 1-D array of str).
+        answers : sequence of str
+            The candidate answer of each pair, one per ``questions`` entry.
+        labels : array_like of 0/1
+            One label per pair: ints, bools or floats equal to 0 or 1.
+        groups : sequence of hashable, optional
+            One id per pair (ints or str, say) that says which pairs share a question;
+            default: the same question text.
+
+        Returns
+        -------
+        AnswerRanker
+            self; a rejected call changes nothing.
+        """
         from msopt.linear_model.estimators import LogisticRegression
 
         self._check_params()
@@ -499,7 +515,23 @@ class AnswerRanker(ParamsMixin):
     def features(self, questions: Sequence[str], answers: Sequence[str],
                  groups: Any = None) -> np.ndarray:
         """The raw (not standardized) features of each pair, one row per pair, columns as
-        ``feature_names_``."""
+        ``feature_names_``.
+
+        Parameters
+        ----------
+        questions : sequence of str
+            The question of each pair (a list, tuple or 1-D array of str).
+        answers : sequence of str
+            The candidate answer of each pair, one per ``questions`` entry.
+        groups : sequence of hashable, optional
+            One id per pair that says which pairs share a question, as in :meth:`fit`;
+            default: the same question text.  BM25 takes the candidates of a question given
+            in this call as its corpus.
+
+        Returns
+        -------
+        ndarray of float64, shape (len(questions), len(feature_names_))
+        """
         self._check_fitted()
         qs = _texts("questions", questions)
         ans = _texts("answers", answers)
@@ -519,8 +551,22 @@ class AnswerRanker(ParamsMixin):
               groups: Any = None) -> np.ndarray:
         """The score of each pair, float64; higher ranks first.  By default a score is the
         pair's log-odds of being correct; trained ``pairwise``, the difference of two
-        candidates' scores is the log-odds that the first is the better answer.  ``groups``
-        as in :meth:`fit`."""
+        candidates' scores is the log-odds that the first is the better answer.
+
+        Parameters
+        ----------
+        questions : sequence of str
+            The question of each pair (a list, tuple or 1-D array of str).
+        answers : sequence of str
+            The candidate answer of each pair, one per ``questions`` entry.
+        groups : sequence of hashable, optional
+            One id per pair that says which pairs share a question, as in :meth:`fit`;
+            default: the same question text.
+
+        Returns
+        -------
+        ndarray of float64, shape (len(questions),)
+        """
         X = self.features(questions, answers, groups)
         Z = (X - self.mean_) / self.scale_
         # Z @ coef_ one column at a time, so that a row's score is the same sequence of
@@ -535,8 +581,21 @@ class AnswerRanker(ParamsMixin):
         return total + self.intercept_
 
     def rank(self, question: str, candidates: Sequence[str]) -> np.ndarray:
-        """The indices of ``candidates`` (a list of str), best answer first (ties keep the
-        given order), int64."""
+        """The indices of ``candidates``, best answer first (ties keep the given order).
+
+        Parameters
+        ----------
+        question : str
+            The question.
+        candidates : sequence of str
+            Its candidate answers (a list, tuple or 1-D array of str), scored together as
+            one question's candidates.
+
+        Returns
+        -------
+        ndarray of int64, shape (len(candidates),)
+            Indices into ``candidates``, best answer first.
+        """
         if not isinstance(question, str):
             raise TypeError(f"question: expected a str, got {type(question).__name__}")
         cands = _texts("candidates", candidates)
@@ -550,9 +609,19 @@ class AnswerRanker(ParamsMixin):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (exactly; no extension added), one ``.npz`` file in
         the format of the module docstring, replaced atomically.  The encoder and the
-        Doc2Vec model are saved inside it, as the files their own ``save`` writes; an
-        encoder that is not an msopt model with ``save``/``load`` raises TypeError (pickle
-        the ranker instead)."""
+        Doc2Vec model are saved inside it, as the files their own ``save`` writes.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a path, not an open file).
+
+        Raises
+        ------
+        TypeError
+            If the encoder or the Doc2Vec model is not an msopt model with
+            ``save``/``load`` (pickle the ranker instead).
+        """
         self._check_fitted()
         target = check_path(path)
         arrays: dict[str, np.ndarray] = {
@@ -573,8 +642,26 @@ class AnswerRanker(ParamsMixin):
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AnswerRanker:
-        """Read a model written by :meth:`save`.  A file that is not one raises ValueError
-        naming the file and the member; a missing file raises FileNotFoundError."""
+        """Read a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        AnswerRanker
+            The fitted model, with its encoder and Doc2Vec model when the file holds them.
+
+        Raises
+        ------
+        ValueError
+            For a file that is not one written by :meth:`save`, naming the file and the
+            member.
+        FileNotFoundError
+            For a missing file.
+        """
         name = check_path(path)
         a = read_npz(name, _FORMAT, "msopt AnswerRanker")
 

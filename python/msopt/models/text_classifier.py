@@ -405,7 +405,24 @@ class TextClassifier(ParamsMixin):
         """Train from scratch on texts and their labels (one label or a list of labels per
         text; see the class docstring), or on a fastText-format file (a ``pathlib.Path``, or
         an iterable of ``__label__X text`` lines) with ``labels=None``: a new vocabulary,
-        new tables, then ``epochs`` epochs.  Returns self."""
+        new tables, then ``epochs`` epochs.
+
+        Parameters
+        ----------
+        texts : iterable of str, or os.PathLike
+            The documents, one str each.  With ``labels=None``: fastText's lines
+            (``__label__X text``), a file (a ``pathlib.Path``) or an iterable of str.  A
+            plain str is never opened as a file (TypeError).
+        labels : iterable, optional
+            One label (str, int, float or bool) or a list of labels per text; at least two
+            classes in all.  fastText's ``__label__`` prefix is dropped from str labels.
+            None (the default): the labels are read from ``texts``' lines.
+
+        Returns
+        -------
+        TextClassifier
+            self.
+        """
         self._check_params()
         t, ls, starts = self._texts_labels(texts, labels)
         return self._first_call(t, ls, starts, None)
@@ -595,7 +612,18 @@ class TextClassifier(ParamsMixin):
     def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
         """Class scores, ``(len(texts), len(classes_))`` float32: the softmax's
         probabilities, or for ``loss="ova"`` and ``"ns"`` each class's sigmoid (not
-        normalized: a row need not sum to 1), as fastText predicts."""
+        normalized: a row need not sum to 1), as fastText predicts.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            The documents, one str each (a single str is refused: pass a list of one).
+
+        Returns
+        -------
+        ndarray of float32, shape (len(texts), len(classes_))
+            One column per class, in the order of ``classes_``.
+        """
         self._check_fitted()
         ids, offsets = self._encode(_strings("texts", texts))
         return _core.fasttext_predict_proba(ids, offsets, self.input_, self.output_,
@@ -604,7 +632,22 @@ class TextClassifier(ParamsMixin):
     def predict(self, texts: Iterable[str], k: int = 1) -> Any:
         """The most likely label of each text (k=1: an array of the labels' type, as
         scikit-learn's ``predict``), or its k most likely labels (a list of lists).  For
-        labels with their scores, as fastText's ``predict``, see :meth:`predict_top`."""
+        labels with their scores, as fastText's ``predict``, see :meth:`predict_top`.
+
+        Parameters
+        ----------
+        texts : iterable of str
+            The documents, one str each (a single str is refused: pass a list of one).
+        k : int, default 1
+            How many labels per text, k >= 1.
+
+        Returns
+        -------
+        ndarray or list of lists
+            With k=1, an array of shape (len(texts),) and the dtype of ``classes_``.  With
+            k > 1, a list per text of its k most likely labels (every class when k exceeds
+            their number), best first, as Python values.
+        """
         k = check_int("k", k, 1)
         p = self.predict_proba(texts)
         if k == 1:

@@ -160,7 +160,23 @@ class EmbeddingBag:
         return i, o, w
 
     def forward(self, ids: Any, offsets: Any, per_sample_weights: Any = None) -> np.ndarray:
-        """Pooled rows, shape (n_bags, dim).  The bags are kept for :meth:`backward`."""
+        """Pooled rows, shape (n_bags, dim).  The bags are kept for :meth:`backward`.
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (n_ids,)
+            The rows of every bag, back to back, each in ``[0, num_embeddings)``.
+        offsets : array_like of int, shape (n_bags,)
+            Where each bag starts in ``ids``: bag ``b`` holds ``ids[offsets[b]:offsets[b+1]]``
+            (the last bag runs to the end).  Non-decreasing, from 0.
+        per_sample_weights : array_like of float, shape (n_ids,), optional
+            A weight per id that multiplies its row; only with ``mode="sum"``.
+
+        Returns
+        -------
+        ndarray, shape (n_bags, dim), the table's dtype
+            Each bag's rows summed, or averaged (``mode="mean"``); zeros for an empty bag.
+        """
         i, o, w = self._bags(ids, offsets, per_sample_weights)
         out = _core.embedding_bag_forward(self.weight, i, o, w, _MODES[self.mode])
         self._last = (i, o, w)
@@ -196,5 +212,19 @@ class EmbeddingBag:
 
     def step(self, grad_out: Any, ids: Any = None, offsets: Any = None,
              per_sample_weights: Any = None) -> None:
-        """Backward and the row-sparse optimizer update of the rows in the bags."""
+        """Backward and the row-sparse optimizer update of the rows in the bags.
+
+        Parameters
+        ----------
+        grad_out : array_like, shape (n_bags, dim)
+            The gradient of the loss with respect to the pooled rows, in the table's dtype.
+        ids : array_like of int, optional
+            The bags' rows, as :meth:`forward` takes them.  None (the default): the bags of
+            the last :meth:`forward` call (``offsets`` and ``per_sample_weights`` are then
+            not read).
+        offsets : array_like of int, optional
+            Where each bag starts in ``ids``, as in :meth:`forward`; needed with ``ids``.
+        per_sample_weights : array_like of float, optional
+            A weight per id, as in :meth:`forward`.
+        """
         self.optimizer.step([self.backward(grad_out, ids, offsets, per_sample_weights)])

@@ -359,7 +359,28 @@ class Vocabulary(ParamsMixin):
         """(ids, offsets) for ``EmbeddingBag``: each line's word ids (unknown words
         dropped), then, when ``ngrams > 1`` and ``buckets > 0``, one id per run of 2..ngrams
         consecutive tokens, hashed as fastText does into ``[len(self), len(self) +
-        buckets)``."""
+        buckets)``.
+
+        Parameters
+        ----------
+        source : os.PathLike or iterable of str
+            The lines: a file (``pathlib.Path``; a plain str is never opened as a file) or
+            an iterable of str; each line is lower-cased first when ``lower``.
+        ngrams : int, default 1
+            The longest run of tokens hashed (1: word ids only).
+        buckets : int, default 0
+            Ids for the hashed runs (0: none).
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``).
+
+        Returns
+        -------
+        ids : ndarray of int64
+            Every line's ids, line after line.
+        offsets : ndarray of int64, shape (number of lines,)
+            Where each line's ids start: line ``i`` holds ``ids[offsets[i]:offsets[i+1]]``
+            (the last line's run to the end).
+        """
         core = self._built()
         ngrams, buckets = _int64("ngrams", ngrams, 1), _int64("buckets", buckets, 0)
         ids, offsets, base = [], [], 0
