@@ -143,6 +143,22 @@ def test_pretrained_vectors_classify_words_never_seen_in_training(tmp_path):
     np.testing.assert_array_equal(cold.predict_proba(["good", "bad"]), 0.5)  # unknown words
 
 
+def test_pretrained_words_are_lower_cased_with_lower(tmp_path):
+    path = tmp_path / "cased.vec"
+    rows = {"Good": [1, 0], "good": [0, 1], "Plot": [1, 1], "film": [2, 2]}
+    path.write_text("4 2\n" + "".join(f"{w} {a} {b}\n" for w, (a, b) in rows.items()),
+                    encoding="utf-8")
+    kw = {"dim": 2, "epochs": 0, "threads": 1, "pretrained_vectors": path}
+    lowered = msopt.TextClassifier(lower=True, **kw).fit(["GOOD film", "a plot"], ["x", "y"])
+    # the texts are lower-cased, so are the file's words; "Good" comes first and wins
+    np.testing.assert_array_equal(lowered.get_word_vector("good"), [1, 0])
+    np.testing.assert_array_equal(lowered.get_word_vector("plot"), [1, 1])
+    assert "Good" not in lowered.vocab_.words and "Plot" not in lowered.vocab_.words
+    cased = msopt.TextClassifier(**kw).fit(["Good film", "a plot"], ["x", "y"])
+    np.testing.assert_array_equal(cased.get_word_vector("Good"), [1, 0])
+    np.testing.assert_array_equal(cased.get_word_vector("good"), [0, 1])
+
+
 def test_pretrained_vectors_errors(tmp_path):
     path = tmp_path / "v.vec"
     _fit().wv.save_word2vec_format(path)

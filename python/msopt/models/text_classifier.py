@@ -169,7 +169,9 @@ class TextClassifier(ParamsMixin):
         reads it, and as ``clf.wv.save_word2vec_format`` writes it) whose vectors start the
         input rows of their words; its dim must equal ``dim``.  As in fastText its words
         join the vocabulary, so words never seen in training but in the file are known at
-        prediction.  Memory: the file is read whole (``4 * dim`` bytes per word, e.g. 2.4
+        prediction.  With ``lower``, the file's words are lower-cased as the texts are (of
+        two that then coincide, "Good" and "good", the first in the file keeps its vector).
+        Memory: the file is read whole (``4 * dim`` bytes per word, e.g. 2.4
         GB for a 2,000,000-word file at dim 300) and every word of it gets an input row.
 
     Attributes
@@ -544,7 +546,9 @@ class TextClassifier(ParamsMixin):
         return bool(np.isfinite(self.input_).all() and np.isfinite(self.output_).all())
 
     def _pretrained(self) -> Any:
-        """The ``pretrained_vectors`` file's vectors (KeyedVectors), or None."""
+        """The ``pretrained_vectors`` file's vectors (KeyedVectors), or None.  With
+        ``lower``, its words are lower-cased as the texts are (a word that then appears
+        twice keeps its first vector in the file: "Good" after "good" adds nothing)."""
         if self.pretrained_vectors is None:
             return None
         from msopt.models.word2vec import KeyedVectors
@@ -557,6 +561,13 @@ class TextClassifier(ParamsMixin):
             raise ValueError(f"pretrained_vectors: the vectors have dim "
                              f"{kv.vectors.shape[1]}, the model dim={self.dim}; pass "
                              f"dim={kv.vectors.shape[1]}")
+        if self.lower:
+            first: dict[str, int] = {}
+            for i, w in enumerate(kv.index_to_key):
+                first.setdefault(w.lower(), i)
+            if len(first) != len(kv) or any(w != k for w, k in zip(first, kv.index_to_key)):
+                rows = np.fromiter(first.values(), np.int64, len(first))
+                kv = KeyedVectors(list(first), kv.vectors[rows])
         return kv
 
     def _train(self, n_vocab: int, ids: np.ndarray, offsets: np.ndarray, y: np.ndarray,
