@@ -153,7 +153,8 @@ def test_pretrained_words_are_lower_cased_with_lower(tmp_path):
     # the texts are lower-cased, so are the file's words; "Good" comes first and wins
     np.testing.assert_array_equal(lowered.get_word_vector("good"), [1, 0])
     np.testing.assert_array_equal(lowered.get_word_vector("plot"), [1, 1])
-    assert "Good" not in lowered.vocab_.words and "Plot" not in lowered.vocab_.words
+    assert "Good" not in lowered.vocab_.words
+    assert "Plot" not in lowered.vocab_.words
     cased = msopt.TextClassifier(**kw).fit(["Good film", "a plot"], ["x", "y"])
     np.testing.assert_array_equal(cased.get_word_vector("Good"), [1, 0])
     np.testing.assert_array_equal(cased.get_word_vector("good"), [0, 1])
