@@ -610,6 +610,14 @@ def test_validation_history():
         SentenceEncoder().fit(A, B, validation=(A, B))
     with pytest.raises(ValueError, match="^validation: "):
         SentenceEncoder().fit(A, B, validation=(A, B[:3], scores))
+    nan = scores.astype(float)
+    nan[1] = np.nan
+    with pytest.raises(ValueError, match=r"^validation\[2\]: the scores must be finite"):
+        SentenceEncoder().fit(A, B, validation=(A, B, nan))
+    with pytest.raises(ValueError, match=r"^validation\[2\]: at least two different"):
+        SentenceEncoder().fit(A, B, validation=(A, B, np.ones(len(A))))
+    with pytest.raises(TypeError, match=r"^validation\[2\]: expected a 1-D array"):
+        SentenceEncoder().fit(A, B, validation=(A, B, ["x"] * len(A)))
 
 
 def test_ctrl_c_returns_quickly_and_keeps_a_consistent_model():

@@ -546,10 +546,18 @@ class SentenceEncoder(ParamsMixin):
                 raise TypeError("validation: expected (a_texts, b_texts, scores)")
             va, vb = (self._lines(validation[0], "validation[0]"),
                       self._lines(validation[1], "validation[1]"))
-            vs = np.asarray(validation[2], np.float64)
+            try:
+                vs = np.asarray(validation[2], np.float64)
+            except (TypeError, ValueError):
+                raise TypeError("validation[2]: expected a 1-D array of real numbers") from None
             if len(va) != len(vb) or vs.shape != (len(va),):
                 raise ValueError("validation: a_texts, b_texts and scores must have one entry "
                                  "per pair")
+            if not np.isfinite(vs).all():
+                raise ValueError("validation[2]: the scores must be finite")
+            if len(vs) < 2 or not vs.max() > vs.min():
+                raise ValueError("validation[2]: at least two different scores are needed "
+                                 "for a Pearson correlation")
             val = (va, vb, vs)
         pre_words, pre_vectors = self._pretrained()
         dim = self._width(pre_vectors)
