@@ -488,6 +488,11 @@ def test_starts_from_word_vectors():
         SentenceEncoder(word_vectors=w2v, dim=7).fit(A, B)
     with pytest.raises(TypeError, match="^word_vectors: "):
         SentenceEncoder(word_vectors=object()).fit(A, B)
+    from sklearn.base import clone
+
+    # clone copies the models given as parameters unfitted: say so, not "expected a Word2Vec"
+    with pytest.raises(ValueError, match="^word_vectors: the Word2Vec is not fitted"):
+        clone(SentenceEncoder(word_vectors=w2v)).fit(A, B)
 
 
 @pytest.mark.parametrize(("args", "kw", "err", "match"), [

@@ -115,7 +115,14 @@ def _one_per_pair(a: list[Any], b: list[Any]) -> None:
 def _vectors_of(source: Any) -> tuple[list[str], np.ndarray]:
     """(words, vectors) of a Word2Vec / Doc2Vec (its ``wv``) or of KeyedVectors
     (``index_to_key`` and ``vectors``: msopt's or gensim's)."""
-    kv = getattr(source, "wv", source)
+    from msopt.exceptions import NotFittedError
+
+    try:  # (getattr with a default would take NotFittedError, an AttributeError, as "none")
+        kv = source.wv if hasattr(type(source), "wv") else getattr(source, "wv", source)
+    except NotFittedError:  # an msopt Word2Vec or Doc2Vec not yet built (a clone, say)
+        raise ValueError(f"word_vectors: the {type(source).__name__} is not fitted; train "
+                         "it first (scikit-learn's clone makes unfitted copies of the models "
+                         "given as parameters)") from None
     words = getattr(kv, "index_to_key", None)
     vectors = getattr(kv, "vectors", None)
     if words is None or vectors is None:
