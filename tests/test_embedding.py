@@ -95,6 +95,8 @@ def test_matches_torch_embedding_bag(rng, mode):
     ([0, 1], [1], ValueError, "offsets: must start at 0"),
     ([0, 1], [], ValueError, "offsets: empty"),
     ([0.5], [0], TypeError, "ids: integer ids expected"),
+    (np.array([1, 2**63], np.uint64), [0], IndexError,
+     r"ids\[1\] = 9223372036854775808 is out of range"),  # not wrapped to a negative id
 ])
 def test_bad_bags(ids, offsets, exc, match):
     bag = msopt.EmbeddingBag(10, 2, "sum", seed=0)

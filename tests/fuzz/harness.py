@@ -171,10 +171,12 @@ def _arraylike(v: Any) -> bool:
 def _huge_work(v: Any) -> bool:
     if isinstance(v, (bool, np.bool_)):
         return False
+    # either sign: a range from -2e9 to 0 is as much work as one from 0 to 2e9 (a
+    # Schedule.rates(start=-2e9, stop=0) case once asked for 16 GB)
     if isinstance(v, (int, np.integer)):
-        return 1000 < int(v) < 2**64
+        return 1000 < abs(int(v)) < 2**64
     if isinstance(v, (float, np.floating)):
-        return 1000 < float(v) < 2.0**64
+        return 1000 < abs(float(v)) < 2.0**64
     if isinstance(v, np.ndarray):  # data the call must read whole: huge is slow, not wrong
         return v.size > 1 << 24
     return False

@@ -38,6 +38,10 @@ def _ids(a: Any, name: str) -> np.ndarray:
         raise TypeError(f"{name}: integer ids expected, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"{name}: expected a 1-D array, got shape {arr.shape}")
+    if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
+        j = int(np.argmax(arr > np.iinfo(np.int64).max))  # would wrap to a negative int64
+        raise IndexError(f"{name}[{j}] = {int(arr[j])} is out of range (ids are below "
+                         "2**63)")
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
