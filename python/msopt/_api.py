@@ -119,19 +119,38 @@ class ParamsMixin:
         return dict(getattr(cls.__init__, "__aliases__", {}))
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor's arguments (canonical names), as scikit-learn's ``get_params``;
-        ``deep`` is accepted for compatibility (no parameter is itself an estimator).  A
-        parameter set for the next fit (see :meth:`set_params`) shows its new value."""
+        """The constructor's arguments (canonical names), as scikit-learn's ``get_params``.
+        A parameter set for the next fit (see :meth:`set_params`) shows its new value.
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Accepted for compatibility; the parameters are returned as they are.
+
+        Returns
+        -------
+        dict
+            Parameter name -> value."""
         staged = self.__dict__.get("_staged") or {}
         return {k: staged[k] if k in staged else getattr(self, k)
                 for k in self._get_param_names()}
 
     def set_params(self, **params: Any) -> Any:
-        """Set constructor arguments (canonical names or their aliases); returns self.  The
-        values are checked when the model is next fitted.  On a fitted model, a parameter
-        its arrays are made for (the width of a table, the rules of its vocabulary, ...)
-        takes effect at the next ``fit``: until then the model predicts, trains further,
-        saves and pickles as it was fitted, while ``get_params`` shows the new value."""
+        """Set constructor arguments (canonical names or their aliases).  The values are
+        checked when the model is next fitted; a name that is not a parameter raises
+        TypeError and sets nothing.  On a fitted model, a parameter its arrays are made for
+        (the width of a table, the rules of its vocabulary, ...) takes effect at the next
+        ``fit``: until then the model predicts, trains further, saves and pickles as it was
+        fitted, while ``get_params`` shows the new value.
+
+        Parameters
+        ----------
+        **params
+            Parameter name (or alias) -> new value.
+
+        Returns
+        -------
+        self"""
         valid = self._get_param_names()
         aliases = self._aliases()
         names = {}

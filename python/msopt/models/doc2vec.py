@@ -125,10 +125,24 @@ class TaggedVectors(KeyedVectors):
             raise KeyError(f"tag {tag!r} is not a document tag") from None
 
     def evaluate_word_analogies(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available for document vectors: analogies are a word-vector evaluation (use
+        ``model.wv.evaluate_word_analogies``).  Every call raises TypeError.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Any arguments; none is read."""
         raise TypeError("TaggedVectors: analogies are a word-vector evaluation; use "
                         "model.wv.evaluate_word_analogies")
 
     def evaluate_word_pairs(self, *args: Any, **kwargs: Any) -> Any:
+        """Not available for document vectors: word pairs are a word-vector evaluation (use
+        ``model.wv.evaluate_word_pairs``).  Every call raises TypeError.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Any arguments; none is read."""
         raise TypeError("TaggedVectors: word pairs are a word-vector evaluation; use "
                         "model.wv.evaluate_word_pairs")
 
@@ -454,7 +468,26 @@ class Doc2Vec(GensimNames, ParamsMixin):
                     errors: str = "strict") -> Doc2Vec:
         """Count the words and tags of ``documents`` (or of ``corpus_file``, read with
         ``errors``, as the constructor's) and start new vectors (uniform in [-1, 1) / dim
-        for words and tags, zero outputs, as gensim)."""
+        for words and tags, zero outputs, as gensim).
+
+        Parameters
+        ----------
+        documents : iterable or os.PathLike, optional
+            At least one document, in the forms of the class's ``documents``: token lists
+            (tagged by position), ``(tokens, tags)`` pairs, str documents (split on
+            whitespace), or a file of one document per line; a plain str is refused.  Pass
+            it or ``corpus_file``, not both.
+        corpus_file : str or os.PathLike, optional
+            A UTF-8 file of one document per line, each tagged by its line number from 0,
+            instead of ``documents`` (gensim's name).
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``).
+
+        Returns
+        -------
+        Doc2Vec
+            self, with a new vocabulary, one vector per distinct tag (in order of first
+            appearance) and an empty ``loss_history_``."""
         tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
         self._build(tokens, tags)
         return self
@@ -489,7 +522,33 @@ class Doc2Vec(GensimNames, ParamsMixin):
         :meth:`build_vocab`; unknown words are dropped.  Ctrl-C stops at the end of the
         current chunk of documents and leaves the model as trained so far; a divergence
         (NaN or Inf) puts the vectors back as they were before the call and raises
-        :class:`msopt.DivergenceError`."""
+        :class:`msopt.DivergenceError`.
+
+        Parameters
+        ----------
+        documents : iterable or os.PathLike, optional
+            At least one document, in the forms :meth:`build_vocab` takes.  Pass it or
+            ``corpus_file``, not both.
+        epochs : int, optional
+            Passes over the documents in this call, 1 to 1,000,000; default
+            ``self.epochs`` (which stays as it is).
+        corpus_file : str or os.PathLike, optional
+            A UTF-8 file of one document per line, each tagged by its line number from 0,
+            instead of ``documents`` (gensim's name).
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``).
+
+        Returns
+        -------
+        Doc2Vec
+            self, its vectors trained in place; each finished epoch's mean loss is
+            appended to ``loss_history_``.
+
+        Raises
+        ------
+        msopt.DivergenceError
+            When the vectors become NaN or Inf; they are put back as they were before the
+            call."""
         if self.vocab is None:
             raise not_fitted(self, "call build_vocab()")
         tokens, tags = _read_documents(documents, corpus_file=corpus_file, errors=errors)
@@ -720,7 +779,12 @@ class Doc2Vec(GensimNames, ParamsMixin):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (exactly; no extension added) as one ``.npz`` file in
         the format of the module docstring, replaced atomically (temporary file, fsync,
-        rename), as :meth:`Word2Vec.save`."""
+        rename), as :meth:`Word2Vec.save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a path, not an open file)."""
         if self.vocab is None or self.vectors is None or self.syn1neg is None:
             raise not_fitted(self, "nothing to save; train the model")
         with atomic_write(check_path(path)) as f:
@@ -735,7 +799,26 @@ class Doc2Vec(GensimNames, ParamsMixin):
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Doc2Vec:
         """Read a model written by :meth:`save`.  A file that is not one raises ValueError
-        naming the file and the member; a missing file raises FileNotFoundError."""
+        naming the file and the member; a missing file raises FileNotFoundError.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        Doc2Vec
+            The model as saved: hyperparameters, vocabulary, tags, word and document
+            vectors, and loss history.
+
+        Raises
+        ------
+        ValueError
+            For anything but a file written by :meth:`save`, naming the file and the
+            member.
+        FileNotFoundError
+            For a missing file."""
         name = check_path(path)
         a = read_npz(name, _FORMAT, "msopt Doc2Vec")
 

@@ -422,11 +422,26 @@ class LanguageModel(ParamsMixin):
         """Train from scratch: a new vocabulary from ``text``, new weights, ``epochs``
         epochs (fewer with early stopping on ``validation``'s perplexity).  Returns self.
 
-        ``text`` and ``validation`` are each a str (the text itself; a str is never opened
-        as a file), a file (``pathlib.Path``; ``errors``, "strict", "replace" or "ignore",
-        says what bytes that are not UTF-8 become) or an iterable of lines.  Nothing
-        changes unless the call succeeds (an interrupted call keeps every step
-        completed)."""
+        Nothing changes unless the call succeeds (an interrupted call keeps every step
+        completed).
+
+        Parameters
+        ----------
+        text : str, os.PathLike or iterable of str
+            The training text: a str (the text itself; a str is never opened as a file), a
+            file (``pathlib.Path``, UTF-8) or an iterable of lines (joined by newlines),
+            of at least ``context`` tokens.
+        validation : str, os.PathLike or iterable of str, optional
+            A text read the same way, whose perplexity is measured after each epoch (in
+            ``history_``) for early stopping (``n_iter_no_change``, ``tol``).  Default: no
+            validation and no early stopping.
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``'s).
+
+        Returns
+        -------
+        LanguageModel
+            self, fitted."""
         self._check_params()
         t = read_text(text, "text", errors)
         val = None if validation is None else read_text(validation, "validation", errors)
@@ -456,7 +471,23 @@ class LanguageModel(ParamsMixin):
                     ) -> LanguageModel:
         """Train ``epochs`` more epochs on ``text`` from the current weights and optimizer
         state (the vocabulary stays; unseen tokens read as ``<unk>``); texts and ``errors``
-        as in :meth:`fit`.  A first call (unfitted model) is :meth:`fit`."""
+        as in :meth:`fit`.  A first call (unfitted model) is :meth:`fit`.
+
+        Parameters
+        ----------
+        text : str, os.PathLike or iterable of str
+            The text to train on, read as in :meth:`fit`, of at least ``context`` tokens.
+            With ``kneser_ney``, its n-grams are added to the n-gram model's counts.
+        validation : str, os.PathLike or iterable of str, optional
+            A text whose perplexity is measured after each epoch for early stopping, as in
+            :meth:`fit`.
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``'s).
+
+        Returns
+        -------
+        LanguageModel
+            self."""
         if not hasattr(self, "params_"):
             return self.fit(text, validation, errors=errors)
         self._check_params()
@@ -683,7 +714,30 @@ class LanguageModel(ParamsMixin):
                      errors: str = "strict", **adapt_options: Any) -> np.ndarray:
         """-log p (nats) of each token of ``text`` (its final ``</s>`` included), float64;
         ``prefix`` is read as context but not scored.  ``adapt`` and its options, and
-        ``errors``, as for :meth:`perplexity`."""
+        ``errors``, as for :meth:`perplexity`.
+
+        Parameters
+        ----------
+        text : str, os.PathLike or iterable of str
+            The text to score, read as in :meth:`fit`.
+        prefix : str, os.PathLike or iterable of str, optional
+            Text read before ``text`` as its context, but not scored; with ``adapt=True``
+            the model learns from it first.
+        adapt : bool, default False
+            Score by dynamic evaluation, on a copy of the model (see :meth:`perplexity`).
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``'s).
+        **adapt_options
+            The options of dynamic evaluation, as the keywords of :meth:`perplexity`:
+            ``lr``, ``steps``, ``segment``, ``adapt_params`` and ``adapt_optimizer``.  Any
+            other name is refused (TypeError); the values are checked even with
+            ``adapt=False``.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_tokens + 1,)
+            One loss per token of ``text`` (``n_tokens`` of them), then the loss of its
+            ``</s>``."""
         text, prefix = self._read(text, prefix, errors)
         self._check_fitted()
         check_bool("adapt", adapt)
@@ -704,7 +758,28 @@ class LanguageModel(ParamsMixin):
     def score(self, text: Any, *, prefix: Any = None, adapt: bool = False,
               errors: str = "strict", **adapt_options: Any) -> float:
         """Mean log-likelihood per token (nats; the text's final ``</s>`` included), the
-        negative of the mean cross-entropy; options as for :meth:`perplexity`."""
+        negative of the mean cross-entropy; options as for :meth:`perplexity`.
+
+        Parameters
+        ----------
+        text : str, os.PathLike or iterable of str
+            The text to score, read as in :meth:`fit`.
+        prefix : str, os.PathLike or iterable of str, optional
+            Text read before ``text`` as its context, but not scored.
+        adapt : bool, default False
+            Score by dynamic evaluation, on a copy of the model (see :meth:`perplexity`).
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``'s).
+        **adapt_options
+            The options of dynamic evaluation, as the keywords of :meth:`perplexity`:
+            ``lr``, ``steps``, ``segment``, ``adapt_params`` and ``adapt_optimizer``.  Any
+            other name is refused (TypeError); the values are checked even with
+            ``adapt=False``.
+
+        Returns
+        -------
+        float
+            The mean log-likelihood per token."""
         text, prefix = self._read(text, prefix, errors)
         self._check_fitted()
         self._adapt_options("score", adapt_options)
@@ -739,7 +814,37 @@ class LanguageModel(ParamsMixin):
         adaptation works on a copy: the model is unchanged afterwards.  ``prefix`` is read
         as context (and, adapting, learned from) but not scored.  ``text`` and ``prefix``
         are read as in :meth:`fit` (a str is the text itself; a ``pathlib.Path`` a file,
-        read with ``errors``)."""
+        read with ``errors``).
+
+        Parameters
+        ----------
+        text : str, os.PathLike or iterable of str
+            The text to measure, read as in :meth:`fit`.
+        adapt : bool, default False
+            Dynamic evaluation (above), on a copy of the model.  Its options, ``lr``,
+            ``steps``, ``segment``, ``adapt_params`` and ``adapt_optimizer``, are checked
+            with or without it.
+        lr : float, optional
+            The adaptation's learning rate, > 0.  Default: 0.1 for "sgd", 3e-4 for the other
+            optimizers.
+        steps : int, default 1
+            Gradient steps on each segment, after it is scored (>= 0).
+        segment : int, optional
+            Tokens per segment (>= 1); default 100.
+        adapt_params : {"output", "output+embeddings", "all"}, default "output"
+            The parameters that adapt.
+        adapt_optimizer : str, default "sgd"
+            Any of msopt's optimizers, in any case: "sgd", "adam", "adamw", "adagrad",
+            "rmsprop", "lion".
+        prefix : str, os.PathLike or iterable of str, optional
+            Text read before ``text`` as its context, but not scored.
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``'s).
+
+        Returns
+        -------
+        float
+            ``exp`` of the mean loss per token (capped at ``exp(700)``)."""
         text, prefix = self._read(text, prefix, errors)
         options = {"lr": lr, "steps": steps, "segment": segment, "adapt_params": adapt_params,
                    "adapt_optimizer": adapt_optimizer}
@@ -840,7 +945,44 @@ class LanguageModel(ParamsMixin):
         exactly (default: the model's ``seed``).  A row ends at ``</s>`` or where one of
         the ``stop`` strings appears (the stop string is cut off).  ``<s>`` and ``<unk>``
         are never drawn.  With ``adapt=True`` the model first adapts to the prompt by
-        dynamic evaluation (options as for :meth:`perplexity`), on a copy."""
+        dynamic evaluation (options as for :meth:`perplexity`), on a copy.
+
+        Parameters
+        ----------
+        prompt : str, default ""
+            The text to continue (a str only; it is not read as a file).  A non-empty prompt
+            must hold a token, and at least one that is in the vocabulary.  The first
+            context is its last ``context`` tokens, ``<s>`` filling in before a shorter
+            prompt.
+        max_tokens : int, default 100
+            The most tokens generated per row (>= 0).
+        temperature : float, default 1.0
+            The softmax's temperature (>= 0; 0 is greedy).
+        top_k : int, default 0
+            Draw among the ``top_k`` most likely tokens only (0: all).
+        top_p : float, default 1.0
+            Draw among the smallest set of most likely tokens whose probability reaches
+            ``top_p``, in (0, 1] (1: all).
+        seed : int, optional
+            Seeds the draws, in [0, 2**64 - 1]; default the model's ``seed``.
+        n : int, default 1
+            The number of continuations (>= 1).
+        stop : str or list of str, optional
+            Non-empty strings that end a row where they appear; the text is cut where the
+            first of them appears.
+        adapt : bool, default False
+            Adapt a copy of the model to the prompt by dynamic evaluation first (nothing is
+            adapted for an empty prompt).
+        **adapt_options
+            The options of dynamic evaluation, as the keywords of :meth:`perplexity`:
+            ``lr``, ``steps``, ``segment``, ``adapt_params`` and ``adapt_optimizer``.  Any
+            other name is refused (TypeError); the values are checked even with
+            ``adapt=False``.
+
+        Returns
+        -------
+        str or list of str
+            The continuation (for ``n=1``) or the ``n`` continuations, without the prompt."""
         self._check_fitted()
         if not isinstance(prompt, str):
             raise TypeError(f"prompt: expected a str, got {type(prompt).__name__}")
@@ -948,14 +1090,36 @@ class LanguageModel(ParamsMixin):
         optimizer's flattened state dict, so training continues exactly), with
         ``kneser_ney``, ``kneser_ney/grams`` (int32, n x order) and ``kneser_ney/counts``
         (int64): the n-gram counts the Kneser-Ney model is rebuilt from, and ``staged``
-        (JSON) when :meth:`set_params` set parameters aside for the next fit."""
+        (JSON) when :meth:`set_params` set parameters aside for the next fit.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a path, not an open file)."""
         self._check_fitted()
         _write_npz(path, self._arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> LanguageModel:
-        """Read a model written by :meth:`save`; anything else raises ValueError naming
-        the file (FileNotFoundError for a missing one)."""
+        """Read a model written by :meth:`save`; training can continue from it.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        LanguageModel
+            The model as saved: weights, vocabulary, optimizer state, history and
+            Kneser-Ney counts.
+
+        Raises
+        ------
+        ValueError
+            For anything but a file written by :meth:`save`, naming the file.
+        FileNotFoundError
+            For a missing file."""
         return cls._from_arrays(read_npz(path, FORMAT, "msopt LanguageModel"),
                                 os.fspath(path))
 

@@ -214,18 +214,57 @@ class KeyedVectors:
         self._normed()
 
     def similarity(self, a: str, b: str) -> float:
-        """Cosine similarity of two words."""
+        """Cosine similarity of two words.
+
+        Parameters
+        ----------
+        a, b : str
+            Two keys with a vector (for Doc2Vec's ``dv``, document tags: ints or strs).
+
+        Returns
+        -------
+        float
+            The cosine of their vectors (0 when either vector is zero)."""
         i, j = self._index(a, "a"), self._index(b, "b")  # a refused word leaves the cache alone
         u = self._normed()
         return float(u[i] @ u[j])
 
     def get_index(self, key: Any) -> int:
-        """The row of ``key``; KeyError when it has none."""
+        """The row of ``key``.
+
+        Parameters
+        ----------
+        key : str
+            A key (for Doc2Vec's ``dv``, a document tag: an int or a str).
+
+        Returns
+        -------
+        int
+            Its row in ``vectors`` (its position in ``index_to_key``).
+
+        Raises
+        ------
+        KeyError
+            When ``key`` has no row."""
         return self._index(key, "key")
 
     def get_vector(self, key: Any, norm: bool = False) -> np.ndarray:
         """The vector of ``key`` (the stored row), or with ``norm=True`` a copy scaled to
-        unit length (gensim's ``get_vector``)."""
+        unit length (gensim's ``get_vector``).
+
+        Parameters
+        ----------
+        key : str
+            A key (for Doc2Vec's ``dv``, a document tag: an int or a str).
+        norm : bool, default False
+            Return a copy scaled to unit length (a zero vector stays zero) instead of the
+            row itself.
+
+        Returns
+        -------
+        ndarray, shape (dim,)
+            Of the vectors' dtype: a view of the row of ``vectors`` (writing to it changes
+            the row), or with ``norm=True`` a new array."""
         i = self._index(key, "key")
         if check_bool("norm", norm):
             return self._normed()[i].copy()
@@ -361,14 +400,42 @@ class KeyedVectors:
 
     def similar_by_vector(self, vector: np.ndarray, topn: int | None = 10,
                           restrict_vocab: int | None = None) -> Any:
-        """The ``topn`` keys nearest by cosine to ``vector`` (:meth:`most_similar`)."""
+        """The ``topn`` keys nearest by cosine to ``vector`` (:meth:`most_similar`).
+
+        Parameters
+        ----------
+        vector : ndarray, shape (dim,)
+            The query: ``dim`` finite values (an inferred document vector, say).  No key
+            is left out of the results.
+        topn : int or None, default 10
+            How many keys; None returns the similarity of every key, as an array.
+        restrict_vocab : int, optional
+            Search only the first (most frequent) ``restrict_vocab`` keys.
+
+        Returns
+        -------
+        list of (key, similarity), best first; or an ndarray when ``topn`` is None."""
         if not isinstance(vector, np.ndarray):
             raise TypeError(f"vector: expected an ndarray, got {type(vector).__name__}")
         return self.most_similar([vector], topn=topn, restrict_vocab=restrict_vocab)
 
     def similar_by_key(self, key: Any, topn: int | None = 10,
                        restrict_vocab: int | None = None) -> Any:
-        """The ``topn`` keys nearest by cosine to ``key`` (:meth:`most_similar`)."""
+        """The ``topn`` keys nearest by cosine to ``key`` (:meth:`most_similar`).
+
+        Parameters
+        ----------
+        key : str
+            A key with a vector (for Doc2Vec's ``dv``, a document tag: an int or a str);
+            it is left out of the results.
+        topn : int or None, default 10
+            How many keys; None returns the similarity of every key, as an array.
+        restrict_vocab : int, optional
+            Search only the first (most frequent) ``restrict_vocab`` keys.
+
+        Returns
+        -------
+        list of (key, similarity), best first; or an ndarray when ``topn`` is None."""
         self._index(key, "key")
         return self.most_similar([key], topn=topn, restrict_vocab=restrict_vocab)
 
@@ -376,7 +443,18 @@ class KeyedVectors:
 
     def doesnt_match(self, words: Iterable[Any]) -> Any:
         """The word of ``words`` farthest from their mean (the unit vectors' mean), as
-        gensim's ``doesnt_match``; words without a vector are left out with a warning."""
+        gensim's ``doesnt_match``; words without a vector are left out with a warning.
+
+        Parameters
+        ----------
+        words : iterable of str
+            The keys to compare (one key alone is read as a list of one); at least one
+            must have a vector.
+
+        Returns
+        -------
+        key
+            The key of ``words`` whose unit vector has the lowest cosine with the mean."""
         words = self._key_list("words", words)
         used = [w for w in words if w in self]
         if len(used) != len(words):
@@ -394,7 +472,23 @@ class KeyedVectors:
     def n_similarity(self, ws1: Iterable[Any], ws2: Iterable[Any]) -> float:
         """Cosine similarity of the means of two lists of keys' vectors (gensim's
         ``n_similarity``; a key without a vector raises KeyError, where gensim leaves it
-        out)."""
+        out).
+
+        Parameters
+        ----------
+        ws1, ws2 : iterable of str
+            Two non-empty lists of keys (one key alone is read as a list of one); the
+            stored vectors, not unit ones, are averaged.
+
+        Returns
+        -------
+        float
+            The cosine of the two means (0 when either mean is zero).
+
+        Raises
+        ------
+        KeyError
+            When a key has no vector."""
         means = []
         for name, ws in (("ws1", ws1), ("ws2", ws2)):
             keys = self._key_list(name, ws)
@@ -413,7 +507,17 @@ class KeyedVectors:
         Text (``binary=False``): ``word v1 v2 ...``, each value the shortest text that reads
         back as the same float32.  Binary: ``word `` (UTF-8), ``dim`` little-endian
         float32 values, then a newline, as word2vec.c writes.  The file is replaced atomically.
-        Words must hold no whitespace (the format's separator)."""
+        Words must hold no whitespace (the format's separator); keys are written as text
+        (Doc2Vec's int tags too).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a path, not an open file).
+        binary : bool, default False
+            Write the binary format rather than text.
+        write_header : bool, default True
+            Write the ``count dim`` line first (False: the vector lines only)."""
         keys = [str(w) for w in self.index_to_key]  # Doc2Vec's int tags as text, as gensim
         bad = next((w for w in keys if not w or any(c.isspace() for c in w)), None)
         if bad is not None:
@@ -439,7 +543,31 @@ class KeyedVectors:
         """Read vectors in word2vec's format (text or binary, as :meth:`save_word2vec_format`,
         gensim, fastText's ``.vec`` and word2vec.c write them; a binary vector may end with a
         newline or not).  ``limit`` reads only the first words.  A file that does not hold
-        what its header says raises ValueError naming the file and the line or word."""
+        what its header says raises ValueError naming the file and the line or word.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+        binary : bool, default False
+            Read the binary format rather than text.
+        limit : int, optional
+            Read only the first ``limit`` words (>= 0); default all of them.
+        encoding : str, default "utf-8"
+            The encoding of the words (and, in the text format, of the lines).
+        unicode_errors : str, default "strict"
+            What bytes that are not valid in ``encoding`` become, as ``bytes.decode``'s
+            ``errors`` ("strict" raises, "replace", "ignore", ...).
+
+        Returns
+        -------
+        KeyedVectors
+            The words in file order, with float32 vectors.
+
+        Raises
+        ------
+        ValueError
+            When the file does not hold what its header says, or holds a word twice."""
         name = check_path(path)
         check_bool("binary", binary)
         limit = check_int("limit", limit, 0, none=True)
@@ -495,7 +623,14 @@ class KeyedVectors:
         ``.npz`` archive without pickled objects: ``format`` ("msopt-keyedvectors 1"),
         ``words`` (their UTF-8 text joined by newlines, as uint8) and ``vectors`` (as they
         are stored).  The file is replaced atomically, as :meth:`Word2Vec.save`.  Read it
-        back with :meth:`KeyedVectors.load`."""
+        back with :meth:`KeyedVectors.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (a path, not an open file).  Every key must be a non-empty
+            str without a newline (Doc2Vec's document vectors are saved with the model,
+            :meth:`Doc2Vec.save`)."""
         bad = next((w for w in self.index_to_key if not isinstance(w, str) or "\n" in w
                     or not w), None)
         if bad is not None:
@@ -509,7 +644,24 @@ class KeyedVectors:
     def load(cls, path: str | os.PathLike[str]) -> KeyedVectors:
         """Read a file written by :meth:`save`.  Anything else (another file, a truncated or
         corrupt one, members of the wrong type or shape) raises ValueError naming the file;
-        a missing file raises FileNotFoundError."""
+        a missing file raises FileNotFoundError.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        KeyedVectors
+            The words and their vectors, of the dtype they were saved with.
+
+        Raises
+        ------
+        ValueError
+            For anything but a file written by :meth:`save`, naming the file.
+        FileNotFoundError
+            For a missing file."""
         name = check_path(path)
         a = read_npz(name, _KV_FORMAT, "msopt KeyedVectors")
         if {"words", "vectors"} - a.keys():
@@ -622,7 +774,26 @@ class KeyedVectors:
 
         Returns ``(pearson, spearman, oov_percent)``: the correlations between the cosine
         similarities and the scores over the pairs whose words are among the
-        ``restrict_vocab`` most frequent, and the percentage of pairs skipped."""
+        ``restrict_vocab`` most frequent, and the percentage of pairs skipped.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file (UTF-8; a byte-order mark is dropped).  Blank lines are skipped too;
+            fields after the third are ignored.
+        delimiter : str, default "\\t"
+            What separates the fields of a line.
+        restrict_vocab : int, default 300,000
+            Pairs among the first (most frequent) words only; the others are skipped.
+        case_insensitive : bool, default True
+            Compare words upper-cased (as gensim does), the most frequent spelling standing
+            for each.
+
+        Returns
+        -------
+        (pearson, spearman, oov_percent) : tuple of float
+            Pearson's and Spearman's correlation (NaN when undefined, as for constant
+            scores) and the percentage of pairs skipped, in [0, 100]."""
         vocab = self._folded(int(restrict_vocab), case_insensitive)
         unit = self._normed()
         model, human, skipped = [], [], 0
@@ -1026,7 +1197,26 @@ class Word2Vec(GensimNames, ParamsMixin):
         rate decays from ``alpha`` to ``min_alpha`` over the call.  Words outside the
         vocabulary are dropped.  A corpus in which no sentence holds two known words (a flat
         list of tokens, say) is refused: there is nothing to learn.  Native chunks of the
-        call report to ``callbacks`` and ``verbose``; Ctrl-C keeps the chunks done."""
+        call report to ``callbacks`` and ``verbose``; Ctrl-C keeps the chunks done.
+
+        Parameters
+        ----------
+        sentences : os.PathLike or iterable of str or of token lists, optional
+            The corpus (see the class's ``sentences``); a plain str is refused.  Pass it or
+            ``corpus_file``, not both.
+        epochs : int, optional
+            Passes over the corpus in this call, 1 to 1,000,000; default ``self.epochs``
+            (which stays as it is).
+        corpus_file : str or os.PathLike, optional
+            A UTF-8 file of one sentence per line, instead of ``sentences`` (gensim's name).
+        errors : {"strict", "replace", "ignore"}, default "strict"
+            What bytes of a file that are not UTF-8 become (as ``open()``).
+
+        Returns
+        -------
+        Word2Vec
+            self, its vectors trained in place; each finished epoch's mean loss is
+            appended to ``loss_history_``."""
         if self._vocab is None or self._wv is None or self._syn1neg is None:
             raise not_fitted(self, "call build_vocab() (or pass sentences to the "
                                    "constructor)")
@@ -1130,7 +1320,12 @@ class Word2Vec(GensimNames, ParamsMixin):
         same folder, synced to disk and renamed over ``path``, so an interrupted or failed
         save (an exception, Ctrl-C, a full disk) leaves the previous file as it was.  The
         file keeps the permissions of the file it replaces (a new one: 0o666 less the
-        umask).  ``path`` is a path, not an open file."""
+        umask).  ``path`` is a path, not an open file.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write."""
         if self._vocab is None or self._wv is None or self._syn1neg is None:
             raise not_fitted(self, "nothing to save; call build_vocab() and train()")
         with atomic_write(check_path(path)) as f:
@@ -1148,7 +1343,25 @@ class Word2Vec(GensimNames, ParamsMixin):
         A file that is not one (another file, a truncated or corrupt one, members of the
         wrong type or shape, hyperparameters the constructor refuses) raises ValueError
         naming the file and the member or hyperparameter; a missing file raises
-        FileNotFoundError."""
+        FileNotFoundError.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to read.
+
+        Returns
+        -------
+        Word2Vec
+            The model as saved: hyperparameters, vocabulary, vectors and loss history.
+
+        Raises
+        ------
+        ValueError
+            For anything but a file written by :meth:`save`, naming the file and the member
+            or hyperparameter.
+        FileNotFoundError
+            For a missing file."""
         name = check_path(path)
         a = read_npz(name, _FORMAT, "msopt Word2Vec")
 
