@@ -188,6 +188,22 @@ py::tuple loss_grad(const enc::Pairs& d, py::handle params, py::handle positions
     return py::make_tuple(l, u, e, w, b);
 }
 
+// The caller's ids and offsets as arrays of int64, borrowed (not copied or checked).
+enc::Borrowed borrowed_texts(py::handle ids, py::handle offsets) {
+    const ArrayView iv = bind::int64_vector(ids, "ids");
+    const ArrayView ov = bind::int64_vector(offsets, "offsets");
+    return {reinterpret_cast<const std::int64_t*>(iv.data), std::size_t(iv.shape[0]),
+            reinterpret_cast<const std::int64_t*>(ov.data), std::size_t(ov.shape[0])};
+}
+
+// IndexError / ValueError unless every id is a row of the table and the offsets split
+// the ids.
+void check_texts(const enc::Borrowed& t, const enc::Shape& sh) {
+    bind::check_ids(t.ids, t.n_ids, std::int64_t(sh.rows),
+                    "the encoder's table (a table of " + std::to_string(sh.rows) + " rows)");
+    bind::check_offsets(t.off, t.n, t.n_ids);
+}
+
 py::array_t<float> encode(py::handle params, py::handle ids, py::handle offsets, int threads) {
     check_threads(threads);
     std::vector<py::object> keep;
@@ -195,12 +211,7 @@ py::array_t<float> encode(py::handle params, py::handle ids, py::handle offsets,
     const enc::Shape sh = parse_params(params, false, P, keep);
     // The ids and offsets are read in place: each worker copies a chunk and checks the copy
     // (enc::encode), so no pass over them is made here with the GIL held.
-    const ArrayView iv = bind::int64_vector(ids, "ids");
-    const ArrayView ov = bind::int64_vector(offsets, "offsets");
-    const enc::Borrowed t{reinterpret_cast<const std::int64_t*>(iv.data),
-                          std::size_t(iv.shape[0]),
-                          reinterpret_cast<const std::int64_t*>(ov.data),
-                          std::size_t(ov.shape[0])};
+    const enc::Borrowed t = borrowed_texts(ids, offsets);
     py::array_t<float> out({py::ssize_t(t.n), py::ssize_t(sh.width())});
     float* o = out.mutable_data();
     bool ok;
@@ -210,10 +221,7 @@ py::array_t<float> encode(py::handle params, py::handle ids, py::handle offsets,
     }
     if (!ok) {
         // The same messages as the checks of a copy, found on the arrays as they are now.
-        const std::string what = "the encoder's table (a table of " +
-                                 std::to_string(sh.rows) + " rows)";
-        bind::check_ids(t.ids, t.n_ids, std::int64_t(sh.rows), what);
-        bind::check_offsets(t.off, t.n, t.n_ids);
+        check_texts(t, sh);
         throw std::invalid_argument("ids, offsets: changed while encode read them");
     }
     return out;
@@ -226,15 +234,9 @@ double read_floor(py::handle params, py::handle ids, py::handle offsets, int thr
     std::vector<py::object> keep;
     enc::Params P;
     const enc::Shape sh = parse_params(params, false, P, keep);
-    const ArrayView iv = bind::int64_vector(ids, "ids");
-    const ArrayView ov = bind::int64_vector(offsets, "offsets");
-    const auto* id = reinterpret_cast<const std::int64_t*>(iv.data);
-    const auto* off = reinterpret_cast<const std::int64_t*>(ov.data);
-    const std::size_t n_ids = std::size_t(iv.shape[0]), n = std::size_t(ov.shape[0]);
-    bind::check_ids(id, n_ids, std::int64_t(sh.rows),
-                    "the encoder's table (a table of " + std::to_string(sh.rows) + " rows)");
-    bind::check_offsets(off, n, n_ids);
-    return enc::read_floor(id, off, n, n_ids, P.p[0], sh.dim, threads);
+    const enc::Borrowed t = borrowed_texts(ids, offsets);
+    check_texts(t, sh);
+    return enc::read_floor(t.ids, t.off, t.n, t.n_ids, P.p[0], sh.dim, threads);
 }
 
 // The unit vectors of a list of ASCII str, tokenized and looked up by `vocab` as its
