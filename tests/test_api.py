@@ -531,7 +531,10 @@ def test_numpy_scalar_parameters_save_load_and_pickle(make, tmp_path):
         for k, v in model.get_params().items():
             if k in ("callbacks", "encoder", "doc2vec", "word_vectors"):
                 continue
-            assert other.get_params()[k] == v, k  # the same number, as a Python scalar
+            got = other.get_params()[k]
+            assert got == v, k
+            # the file keeps the number a NumPy scalar holds, as a Python number
+            assert other is copied or not isinstance(got, np.generic), k
 
 
 # -- set_params on a fitted model ---------------------------------------------------------
@@ -574,6 +577,8 @@ STAGED = {
         lambda m: m.fit(PAIRS_A, PAIRS_B), lambda m: m.fit([], []),
         lambda m: m.params_[0].shape),
 }
+QUESTIONS = ["who wrote it", "who wrote it", "where is it", "where is it"] * 2
+ANSWERS = ["he wrote it", "it is blue", "it is in paris", "he ran"] * 2
 
 
 @pytest.mark.parametrize("name", list(STAGED))
@@ -654,3 +659,61 @@ def test_adaptation_options_are_checked_without_adapt_too(call):
     lm = msopt.LanguageModel(context=3, dim=8, hidden=16, epochs=1, threads=1).fit(LM_TEXT)
     with pytest.raises(ValueError, match="^(lr|steps): must be"):
         call(lm)
+
+
+def test_answer_ranker_scores_with_the_bm25_it_was_fitted_with(tmp_path):
+    ranker = msopt.AnswerRanker().fit(QUESTIONS, ANSWERS, [1, 0, 1, 0] * 2)
+    before = ranker.score(QUESTIONS, ANSWERS)
+    ranker.set_params(k1=5.0, b=0.0, C=2.0)
+    assert ranker.C == 2.0
+    assert (ranker.k1, ranker.b) == (1.2, 0.75)
+    np.testing.assert_array_equal(ranker.score(QUESTIONS, ANSWERS), before)
+    ranker.save(tmp_path / "r.npz")
+    loaded = msopt.AnswerRanker.load(tmp_path / "r.npz")
+    assert (loaded.get_params()["k1"], loaded.k1) == (5.0, 1.2)
+    np.testing.assert_array_equal(loaded.score(QUESTIONS, ANSWERS), before)
+    ranker.fit(QUESTIONS, ANSWERS, [1, 0, 1, 0] * 2)
+    assert (ranker.k1, ranker.b) == (5.0, 0.0)
+
+
+def test_a_vocabulary_encodes_as_it_was_built():
+    vocab = Vocabulary(min_count=1).fit(["a b b Dog"])
+    ids = vocab.encode(["Dog a"])[0].tolist()
+    vocab.set_params(lower=True)
+    assert vocab.encode(["Dog a"])[0].tolist() == ids
+    assert vocab.get_params()["lower"] is True
+    assert vocab.fit(["A b"]).words == ["a", "b"]
+
+
+def test_set_params_during_a_first_fit_waits_for_the_next(tmp_path):
+    def shrink(model, progress):
+        model.set_params(context=2, lr=0.01)
+        return False
+
+    lm = msopt.LanguageModel(context=4, dim=8, hidden=16, epochs=2, threads=1,
+                             callbacks=[shrink]).fit(LM_TEXT)
+    assert lm.context == 4
+    assert lm.lr == 0.01
+    assert lm.get_params()["context"] == 2
+    p = lm.perplexity("the cat sat")
+    lm.save(tmp_path / "m.npz")
+    assert msopt.LanguageModel.load(tmp_path / "m.npz").perplexity("the cat sat") == p
+
+
+def test_save_refuses_a_value_load_would_refuse(tmp_path):
+    lm = msopt.LanguageModel(context=3, dim=8, hidden=16, epochs=1, threads=1).fit(LM_TEXT)
+    lm.set_params(kneser_ney_weight=2.0)
+    with pytest.raises(ValueError, match="kneser_ney_weight"):
+        lm.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+    w2v = msopt.Word2Vec(W2V_CORPUS, dim=8, min_count=1, epochs=1, threads=1)
+    w2v.set_params(window=0)
+    with pytest.raises(ValueError, match="window"):
+        w2v.save(tmp_path / "w.npz")
+
+
+def test_tags_past_the_first_are_given_by_keyword():
+    d2v = msopt.Doc2Vec(W2V_CORPUS, dim=8, min_count=1, epochs=1, threads=1)
+    with pytest.raises(TypeError, match="by keyword"):
+        d2v.dv.most_similar(0, 5)
+    assert len(d2v.dv.most_similar(0, topn=5)) == 5

@@ -167,6 +167,21 @@ def test_one_worker_multi_label(client1):
     assert np.array_equal(est.output_, ref.output_)
 
 
+def test_set_params_of_a_fitted_dask_model_applies_at_its_next_fit(client1):
+    texts, labels = _keyword_corpus(3, 300, 8)
+    est = mdask.TextClassifier(**CLF).fit(*_bags(texts, labels), client=client1)
+    est.set_params(dim=4, loss="ova")  # set aside: the fitted model predicts as before
+    assert est.input_.shape[1] == 8
+    est.fit(*_bags(texts, labels), client=client1)
+    assert (est.input_.shape[1], est.dim, est.loss) == (4, 4, "ova")
+    assert "next_fit" not in repr(est)
+    w2v = mdask.Word2Vec(dim=8, min_count=1, epochs=1, threads=1).fit(
+        db.from_sequence([t.split() for t in texts], npartitions=2), client=client1)
+    w2v.set_params(dim=4)
+    w2v.fit(db.from_sequence([t.split() for t in texts], npartitions=2), client=client1)
+    assert (w2v.wv.vectors.shape[1], w2v.dim) == (4, 4)
+
+
 def test_one_worker_word2vec_is_the_single_process_fit(client1):
     texts, _ = _keyword_corpus(3, 1500, 2)
     kw = dict(dim=8, min_count=2, epochs=2, threads=1, seed=3, sg=0)

@@ -321,6 +321,20 @@ def test_the_bag_read_floor_loads_one_float_of_each_line_of_every_row(threads, d
     assert _core.encoder_read_floor([E], ids[:0], offsets[:0]) == 0.0
 
 
+@pytest.mark.parametrize("shift", [1, 2, 3])
+def test_the_bag_read_floor_reads_only_the_rows_of_an_unaligned_table(shift):
+    # a float32 table that starts `shift` bytes past a 64-byte line, its bytes all 0, and
+    # 0x7f bytes (a huge float) right after it: no load may reach them
+    rows, dim = 5, 16
+    raw = np.zeros(rows * dim * 4 + 192, np.uint8)
+    start = (-raw.ctypes.data) % 64 + 64 + shift
+    raw[start + rows * dim * 4:] = 0x7F
+    E = np.frombuffer(raw, np.float32, count=rows * dim, offset=start).reshape(rows, dim)
+    assert not E.flags.aligned
+    ids, offsets = np.arange(rows, dtype=np.int64), np.array([0, 2], np.int64)
+    assert _core.encoder_read_floor([E], ids, offsets) == 0.0
+
+
 def test_the_bag_read_floor_refuses_bad_input():
     rng = np.random.default_rng(3)
     E = rng.standard_normal((10, 4)).astype(np.float32)

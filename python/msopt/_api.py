@@ -160,8 +160,9 @@ class ParamsMixin:
                 raise unexpected_keyword(f"{type(self).__name__}.set_params", key,
                                          valid + list(aliases))
             names[key] = name
-        fitted = self._fitted_marker() is not None
-        staged = dict(self.__dict__.get("_staged") or {})
+        fitted = self._fitted_marker() is not None or id(self) in _FITTING
+        staged = {k: v for k, v in (self.__dict__.get("_staged") or {}).items()
+                  if not _equal(v, getattr(self, k))}
         for key, value in params.items():
             name = names[key]
             if fitted and name in self._structural:
@@ -203,30 +204,46 @@ class ParamsMixin:
         return f"{type(self).__name__}({', '.join(parts + self._repr_state())})"
 
 
+# id() of each model whose fit (a method decorated with refits) is running, and how many
+# such calls are running on it: set_params sets structural values aside for them too.
+_FITTING: dict[int, int] = {}
+
+
 def refits(method: F) -> F:
     """Decorate the method that fits a model anew: it runs with the parameters that
-    ``set_params`` set aside for the next fit.  If it fails before fitting anything new
-    (the model's ``_fitted_marker()`` is the same object), they are set aside again and the
-    model is as it was; once it has (an interrupted fit that keeps its finished steps), they
-    stay."""
+    ``set_params`` set aside for the next fit, and while it runs ``set_params`` (from a
+    callback, say) sets values aside as on a fitted model.  If it fails before fitting
+    anything new (the model's ``_fitted_marker()`` is the same object), the model is as it
+    was, with the values set aside again (and those set during the call: on a model still
+    unfitted, they apply).  Once it has (an interrupted fit that keeps its finished steps),
+    the values it took stay."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        staged = self.__dict__.pop("_staged", None)
-        if not staged:
-            return method(self, *args, **kwargs)
+        staged = self.__dict__.pop("_staged", None) or {}
         old = {k: getattr(self, k) for k in staged}
         marker = self._fitted_marker()
         for k, v in staged.items():
             setattr(self, k, v)
+        _FITTING[id(self)] = _FITTING.get(id(self), 0) + 1
         try:
             return method(self, *args, **kwargs)
         except BaseException:
-            if self._fitted_marker() is marker:
+            if self._fitted_marker() is marker:  # nothing new was fitted
                 for k, v in old.items():
                     setattr(self, k, v)
-                self._staged = staged
+                during = self.__dict__.pop("_staged", None) or {}
+                if marker is None:  # still unfitted: what was set meanwhile applies
+                    for k, v in during.items():
+                        setattr(self, k, v)
+                else:
+                    self._staged = {**staged, **during}
+                    self.set_params()  # drops what equals the fitted values again
             raise
+        finally:
+            left = _FITTING.pop(id(self)) - 1
+            if left:
+                _FITTING[id(self)] = left
 
     return wrapper  # type: ignore[return-value]
 

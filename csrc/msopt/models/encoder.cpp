@@ -376,13 +376,20 @@ double read_floor(const std::int64_t* ids, const std::int64_t* off, std::size_t 
         if (b1 <= b0 || dim == 0) return;
         const std::size_t first = std::size_t(off[b0 * kChunk]);
         const std::size_t last = b1 * kChunk < n ? std::size_t(off[b1 * kChunk]) : n_ids;
+        // (E need not be 4-byte aligned: memcpy loads, each within the row's bytes)
+        const auto load = [](std::uintptr_t at) {
+            float x;
+            std::memcpy(&x, reinterpret_cast<const void*>(at), sizeof x);
+            return x;
+        };
         float acc = 0.0f;
         for (std::size_t i = first; i < last; ++i) {
             const float* row = E + std::size_t(ids[i]) * dim;
             const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(row);
-            acc += row[0];  // the row's first line, then the start of each later one
-            for (std::uintptr_t l = (a / kLine + 1) * kLine; l < a + bytes; l += kLine)
-                acc += *reinterpret_cast<const float*>(l);
+            acc += load(a);  // the row's first line, then the start of each later one
+            for (std::uintptr_t l = (a / kLine + 1) * kLine; l + sizeof(float) <= a + bytes;
+                 l += kLine)
+                acc += load(l);
         }
         sums[std::size_t(t)] = acc;
     };

@@ -32,7 +32,7 @@ import numpy as np
 from distributed import Future, wait
 
 from msopt import _core
-from msopt._api import MAX_EPOCHS, check_int, check_seed, not_fitted
+from msopt._api import MAX_EPOCHS, check_int, check_seed, not_fitted, refits
 from msopt._progress import Tracker
 from msopt.dask import (
     _LOST,
@@ -746,6 +746,7 @@ class TextClassifier(_tc.TextClassifier):
     _local_class = _tc.TextClassifier
     history_: list[dict[str, Any]]
 
+    @refits
     def fit(self, texts: Any, labels: Any = None, client: Any = None,
             local_steps: int | None = None, epochs: int | None = None, seed: int | None = None,
             max_retries: int = 3) -> TextClassifier:
@@ -923,6 +924,7 @@ class Word2Vec(_w2v.Word2Vec):
     _local_class = _w2v.Word2Vec
     history_: list[dict[str, Any]]
 
+    @refits
     def fit(self, sentences: Any, client: Any = None, local_steps: int | None = None,
             epochs: int | None = None, seed: int | None = None, max_retries: int = 3
             ) -> Word2Vec:

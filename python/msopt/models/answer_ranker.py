@@ -19,6 +19,7 @@ Model file format (``AnswerRanker.save``): a NumPy ``.npz`` archive, no pickled 
     encoder         uint8   the encoder's own saved file, byte for byte (only with one)
     encoder_class   str     "module:Class" of the encoder, an msopt class with load()
     doc2vec, doc2vec_class  the same for the Doc2Vec model (only with one)
+    staged          str     (only if set_params set some aside for the next fit) JSON
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ from msopt._api import (
     check_seed,
     keyword_aliases,
     not_fitted,
+    refits,
 )
 from msopt._io import atomic_write, check_path, pack_words, read_npz, unpack_words
-from msopt._progress import check_callbacks, check_verbose, saved_params
+from msopt._progress import check_callbacks, check_verbose, saved_params, staged_params
 from msopt.exceptions import NotFittedError
 from msopt.text.lexical import (
     FEATURES,
@@ -302,6 +304,12 @@ class AnswerRanker(ParamsMixin):
     encoder_: Any
     n_questions_: int
 
+    # what the fitted coefficients' features are computed with (BM25's k1 and b, pairs)
+    _structural = ("k1", "b", "pairwise")
+
+    def _fitted_marker(self) -> Any:
+        return self.__dict__.get("coef_")
+
     @keyword_aliases(random_state="seed")
     def __init__(self, encoder: Any = None, doc2vec: Any = None, *, C: float = 1.0,
                  k1: float = 1.2, b: float = 0.75, pairwise: bool = False, folds: int = 3,
@@ -427,6 +435,7 @@ class AnswerRanker(ParamsMixin):
         return trained(np.arange(len(questions))), cos
 
     # -- training and prediction ------------------------------------------------------------
+    @refits
     def fit(self, questions: Sequence[str], answers: Sequence[str], labels: Any,
             groups: Any = None) -> AnswerRanker:
         """Learn the features' weights from labelled pairs: ``answers[i]`` is a candidate
@@ -623,6 +632,7 @@ class AnswerRanker(ParamsMixin):
             ``save``/``load`` (pickle the ranker instead).
         """
         self._check_fitted()
+        self._check_params()  # a file that load would refuse is not written
         target = check_path(path)
         arrays: dict[str, np.ndarray] = {
             "format": np.array(_FORMAT), "params": np.array(json.dumps(self._file_params())),
@@ -633,6 +643,9 @@ class AnswerRanker(ParamsMixin):
             "df_docs": np.array(self.df_.n_docs, np.int64),
             "n_questions": np.array(self.n_questions_, np.int64),
             "loss_history": np.asarray(getattr(self, "loss_history_", []), np.float64)}
+        staged = staged_params(self)
+        if staged:  # set_params for the next fit
+            arrays["staged"] = np.array(json.dumps(staged))
         for member, obj in (("encoder", self.encoder_), ("doc2vec", self.doc2vec_)):
             if obj is not None:
                 arrays[f"{member}_class"] = np.array(_class_path(obj, member))
@@ -726,4 +739,9 @@ class AnswerRanker(ParamsMixin):
         if hist.dtype != np.float64 or hist.ndim != 1:
             raise bad("loss_history: expected a float64 vector")
         model.loss_history_ = hist.tolist()
+        if "staged" in a:
+            try:
+                model.set_params(**json.loads(str(a["staged"])))
+            except (TypeError, ValueError) as e:
+                raise bad(f"staged: {e}") from None
         return model

@@ -124,6 +124,29 @@ class TaggedVectors(KeyedVectors):
         except KeyError:
             raise KeyError(f"tag {tag!r} is not a document tag") from None
 
+    def most_similar(self, positive: Any = None, *args: Any, negative: Any = None,  # type: ignore[override]
+                     topn: int | None = 10, restrict_vocab: int | None = None) -> Any:
+        """:meth:`KeyedVectors.most_similar` for tags, with ``negative``, ``topn`` and
+        ``restrict_vocab`` by keyword only: tags are often ints, so ``most_similar(0, 5)``
+        could mean ``negative=5`` (gensim's order) or ``topn=5``, and is refused.
+
+        Parameters
+        ----------
+        positive : tag, vector, or list of tags, vectors or (tag, weight) pairs, optional
+        negative : the same, optional
+        topn : int or None, default 10
+        restrict_vocab : int, optional
+            As for :meth:`KeyedVectors.most_similar`.
+
+        Returns
+        -------
+        list of (tag, similarity), best first; or an ndarray when ``topn`` is None."""
+        if args:
+            raise TypeError("most_similar: pass negative=, topn= and restrict_vocab= by "
+                            "keyword (tags may be ints: most_similar(0, 5) could mean "
+                            "negative=5 or topn=5)")
+        return super().most_similar(positive, negative, topn, restrict_vocab)
+
     def evaluate_word_analogies(self, *args: Any, **kwargs: Any) -> Any:
         """Not available for document vectors: analogies are a word-vector evaluation (use
         ``model.wv.evaluate_word_analogies``).  Every call raises TypeError.
@@ -787,6 +810,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
             The file to write (a path, not an open file)."""
         if self.vocab is None or self.vectors is None or self.syn1neg is None:
             raise not_fitted(self, "nothing to save; train the model")
+        self._check_params()  # a file that load would refuse is not written
         with atomic_write(check_path(path)) as f:
             np.savez(f, format=np.array(_FORMAT),
                      params=np.array(json.dumps(saved_params(self))),

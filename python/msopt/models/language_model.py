@@ -1064,6 +1064,7 @@ class LanguageModel(ParamsMixin):
 
     # -- files and pickling ---------------------------------------------------------------
     def _arrays(self) -> dict[str, np.ndarray]:
+        self._check_params()  # a file (or pickle) that load would refuse is not written
         state = {"history": self.history_, "stop_reason": self.stop_reason_,
                  "epochs": self.epochs_, "vocab": self.vocab_}
         arrays = {"format": np.array(FORMAT), "params": np.array(json.dumps(saved_params(self))),

@@ -760,6 +760,7 @@ class SentenceEncoder(ParamsMixin):
         return p
 
     def _arrays(self) -> dict[str, np.ndarray]:
+        self._check_params()  # a file (or pickle) that load would refuse is not written
         state = {"history": self.history_, "stop_reason": self.stop_reason_,
                  "loss": self.loss_, "score_range": self.score_range_,
                  "words": len(self.vocab_), "total_tokens": self.vocab_.total_tokens}

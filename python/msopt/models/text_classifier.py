@@ -829,6 +829,7 @@ class TextClassifier(ParamsMixin):
         True
         """
         self._check_fitted()
+        self._check_params()  # a file that load would refuse is not written
         words = self.vocab_.words
         state = {"total_tokens": self.vocab_.total_tokens, "calls": self.calls_,
                  "loss_history": self.loss_history_, **({"eos": True} if self._eos else {})}

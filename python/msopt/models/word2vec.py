@@ -1328,6 +1328,7 @@ class Word2Vec(GensimNames, ParamsMixin):
             The file to write."""
         if self._vocab is None or self._wv is None or self._syn1neg is None:
             raise not_fitted(self, "nothing to save; call build_vocab() and train()")
+        self._check_params()  # a file that load would refuse is not written
         with atomic_write(check_path(path)) as f:
             np.savez(f, format=np.array(_FORMAT), params=np.array(json.dumps(self._params())),
                      words=pack_words(self.vocab.words), counts=self.vocab.counts,

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from msopt import _core
-from msopt._api import ParamsMixin, check_bool, check_int, keyword_aliases, not_fitted
+from msopt._api import ParamsMixin, check_bool, check_int, keyword_aliases, not_fitted, refits
 from msopt._io import atomic_write, check_path
 
 __all__ = ["Vocabulary", "check_errors", "iter_lines", "read_file_lines", "read_file_text",
@@ -239,6 +239,12 @@ class Vocabulary(ParamsMixin):
             min_count, max_vocab, lower, chunk_lines)
         self._core = _core.Vocab()
 
+    # what the built vocabulary is made with (encode lower-cases as it was built)
+    _structural = ("min_count", "max_vocab", "lower")
+
+    def _fitted_marker(self) -> Any:
+        return self._core if self._core.built else None
+
     def _repr_state(self) -> list[str]:
         return [f"{len(self):,} words" if self._core.built else "not fitted"]
 
@@ -258,6 +264,7 @@ class Vocabulary(ParamsMixin):
         if built is not None:
             self._core.assign(*built)
 
+    @refits
     def fit(self, source: os.PathLike[str] | Iterable[str], *,
             errors: str = "strict") -> Vocabulary:
         """Count the tokens of ``source`` (streamed in chunks of lines) and build.
