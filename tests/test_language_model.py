@@ -497,6 +497,16 @@ def test_partial_fit_continues_like_more_epochs():
         np.testing.assert_array_equal(x, y)
 
 
+def test_partial_fit_steps_at_the_lr_set_now():
+    a = small(epochs=1, schedule="constant").fit(TEXT)
+    a.set_params(lr=0.01)
+    a.partial_fit(TEXT)  # the optimizer's moments continue; its rate is the new lr
+    assert a.optimizer_.param_groups[0]["lr"] == 0.01
+    b = small(epochs=1, schedule="constant").fit(TEXT)
+    b.partial_fit(TEXT)
+    assert not np.array_equal(a.params_[0], b.params_[0])
+
+
 def test_divergence_rolls_back(fitted):
     before = [p.copy() for p in fitted.params_]
     fitted.params_[3][0, 0] = np.nan  # O: every loss is NaN now

@@ -502,6 +502,8 @@ class LanguageModel(ParamsMixin):
         params = [p.copy() for p in self.params_]
         opt = self._make_optimizer(params)
         opt.load_state_dict(self.optimizer_.state_dict())
+        for group in opt.param_groups:  # the state continues, at the rate lr says now
+            group["lr"] = float(self.lr)
         try:
             self.kneser_ney_ = kn  # validation reads the new counts too
             self._train(ids, val, params, opt, first=False)
