@@ -499,9 +499,9 @@ def test_partial_fit_continues_like_more_epochs():
 
 def test_partial_fit_steps_at_the_lr_set_now():
     a = small(epochs=1, schedule="constant").fit(TEXT)
-    a.set_params(lr=0.01)
+    a.set_params(lr=0.1)  # small()'s is 0.01
     a.partial_fit(TEXT)  # the optimizer's moments continue; its rate is the new lr
-    assert a.optimizer_.param_groups[0]["lr"] == 0.01
+    assert a.optimizer_.param_groups[0]["lr"] == 0.1
     b = small(epochs=1, schedule="constant").fit(TEXT)
     b.partial_fit(TEXT)
     assert not np.array_equal(a.params_[0], b.params_[0])
