@@ -5,6 +5,7 @@ when installed, else a line on stderr, rewritten in place on a terminal), and lo
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sys
@@ -134,16 +135,29 @@ def plain(value: Any) -> Any:
 
 def saved_params(model: Any) -> dict[str, Any]:
     """The model's parameters as a file keeps them: as the model was fitted (a parameter
-    ``set_params`` set aside for the next fit is in :func:`staged_params`), without
+    ``set_params`` set aside for the next fit is in :func:`staged_member`), without
     callbacks (code, not settings), a NumPy scalar (a grid from ``np.arange``, say) as the
     Python number it holds."""
     return {k: plain(getattr(model, k)) for k in model._get_param_names() if k != "callbacks"}
 
 
-def staged_params(model: Any) -> dict[str, Any]:
-    """The parameters ``set_params`` set aside for the model's next fit, as a file keeps
-    them (see :func:`saved_params`); a loaded model sets them aside again."""
-    return {k: plain(v) for k, v in model._staged_params().items()}
+def staged_member(model: Any) -> dict[str, np.ndarray]:
+    """A model file's ``staged`` member: the parameters ``set_params`` set aside for the
+    model's next fit, as JSON (as :func:`saved_params` keeps them); none when there are
+    none."""
+    staged = {k: plain(v) for k, v in model._staged_params().items()}
+    return {"staged": np.array(json.dumps(staged))} if staged else {}
+
+
+def set_staged(model: Any, arrays: Mapping[str, np.ndarray]) -> None:
+    """Set aside again, on a model just loaded, the parameters of its file's ``staged``
+    member (:func:`staged_member`), if it has one; ValueError or TypeError for a member that
+    is not a JSON object of the model's parameter names."""
+    if "staged" in arrays:
+        staged = json.loads(str(arrays["staged"]))
+        if not isinstance(staged, dict):
+            raise ValueError("staged: expected a JSON object")
+        model.set_params(**staged)
 
 
 class Tracker:

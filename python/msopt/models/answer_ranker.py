@@ -45,7 +45,7 @@ from msopt._api import (
     refits,
 )
 from msopt._io import atomic_write, check_path, pack_words, read_npz, unpack_words
-from msopt._progress import check_callbacks, check_verbose, saved_params, staged_params
+from msopt._progress import check_callbacks, check_verbose, saved_params, set_staged, staged_member
 from msopt.exceptions import NotFittedError
 from msopt.text.lexical import (
     FEATURES,
@@ -642,10 +642,8 @@ class AnswerRanker(ParamsMixin):
             "df_words": pack_words(self.df_.words), "df_counts": self.df_.counts,
             "df_docs": np.array(self.df_.n_docs, np.int64),
             "n_questions": np.array(self.n_questions_, np.int64),
-            "loss_history": np.asarray(getattr(self, "loss_history_", []), np.float64)}
-        staged = staged_params(self)
-        if staged:  # set_params for the next fit
-            arrays["staged"] = np.array(json.dumps(staged))
+            "loss_history": np.asarray(getattr(self, "loss_history_", []), np.float64),
+            **staged_member(self)}
         for member, obj in (("encoder", self.encoder_), ("doc2vec", self.doc2vec_)):
             if obj is not None:
                 arrays[f"{member}_class"] = np.array(_class_path(obj, member))
@@ -739,9 +737,8 @@ class AnswerRanker(ParamsMixin):
         if hist.dtype != np.float64 or hist.ndim != 1:
             raise bad("loss_history: expected a float64 vector")
         model.loss_history_ = hist.tolist()
-        if "staged" in a:
-            try:
-                model.set_params(**json.loads(str(a["staged"])))
-            except (TypeError, ValueError) as e:
-                raise bad(f"staged: {e}") from None
+        try:
+            set_staged(model, a)
+        except (TypeError, ValueError) as e:
+            raise bad(str(e)) from None
         return model

@@ -66,15 +66,20 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
-from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params
+from msopt._progress import (
+    Tracker,
+    check_callbacks,
+    check_verbose,
+    saved_params,
+    set_staged,
+    staged_member,
+)
 from msopt.exceptions import DivergenceError
 from msopt.models.word2vec import (
     GensimNames,
     KeyedVectors,
     _first_vectors,
     _joined,
-    _set_staged,
-    _staged_member,
     _zero_or_one,
 )
 from msopt.text import Vocabulary
@@ -818,7 +823,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
                      tags=np.array(json.dumps(self._tags)), vectors=self.vectors,
                      syn1neg=self.syn1neg, loss_history=np.array(self.loss_history_, np.float64),
-                     **_staged_member(self))  # type: ignore[arg-type]
+                     **staged_member(self))  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Doc2Vec:
@@ -885,7 +890,7 @@ class Doc2Vec(GensimNames, ParamsMixin):
         model.loss_history_ = [float(x) for x in history]
         model._views()
         try:
-            _set_staged(model, a)
+            set_staged(model, a)
         except (TypeError, ValueError) as e:
-            raise bad(f"staged: {e}") from None
+            raise bad(str(e)) from None
         return model

@@ -33,7 +33,14 @@ from msopt._api import (
     unexpected_keyword,
 )
 from msopt._io import atomic_write, check_path, read_npz
-from msopt._progress import Tracker, check_callbacks, check_verbose, saved_params, staged_params
+from msopt._progress import (
+    Tracker,
+    check_callbacks,
+    check_verbose,
+    saved_params,
+    set_staged,
+    staged_member,
+)
 from msopt.exceptions import DivergenceError
 from msopt.linear_model.layer import run_schedule
 from msopt.optim.optimizers import (
@@ -1070,10 +1077,8 @@ class LanguageModel(ParamsMixin):
         state = {"history": self.history_, "stop_reason": self.stop_reason_,
                  "epochs": self.epochs_, "vocab": self.vocab_}
         arrays = {"format": np.array(FORMAT), "params": np.array(json.dumps(saved_params(self))),
-                  "state": np.array(json.dumps(state)), "counts": self.counts_}
-        staged = staged_params(self)
-        if staged:  # set_params for the next fit
-            arrays["staged"] = np.array(json.dumps(staged))
+                  "state": np.array(json.dumps(state)), "counts": self.counts_,
+                  **staged_member(self)}
         for i, p in enumerate(self.params_):
             arrays[f"param/{i}"] = p
         for k, v in flatten_state_dict(self.optimizer_.state_dict()).items():
@@ -1156,8 +1161,7 @@ class LanguageModel(ParamsMixin):
             model.history_ = list(state["history"])
             model.stop_reason_ = str(state["stop_reason"])
             model.epochs_ = int(state["epochs"])
-            if "staged" in a:
-                model.set_params(**json.loads(str(a["staged"])))
+            set_staged(model, a)
             # the counts as fitted (kneser_ney may have been set to another order since, as
             # any parameter); a file without counts (an earlier msopt) has none
             model.kneser_ney_ = None

@@ -36,7 +36,8 @@ from msopt._progress import (
     check_callbacks,
     check_verbose,
     saved_params,
-    staged_params,
+    set_staged,
+    staged_member,
 )
 from msopt.exceptions import DivergenceError
 from msopt.linear_model.layer import run_schedule
@@ -770,10 +771,7 @@ class SentenceEncoder(ParamsMixin):
                   "words": pack_words(self.vocab_.words), "counts": self.vocab_.counts}
         for i, p in enumerate(self.params_):
             arrays[f"param/{i}"] = p
-        staged = staged_params(self)
-        if staged:  # set_params for the next fit
-            arrays["staged"] = np.array(json.dumps(staged))
-        return arrays
+        return arrays | staged_member(self)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model to ``path`` (exactly; no extension added): one ``.npz`` archive
@@ -856,8 +854,7 @@ class SentenceEncoder(ParamsMixin):
             model.score_range_ = None if sr is None else (float(sr[0]), float(sr[1]))
             model.history_ = list(state["history"])
             model.stop_reason_ = str(state["stop_reason"])
-            if "staged" in a:
-                model.set_params(**json.loads(str(a["staged"])))
+            set_staged(model, a)
         except (KeyError, TypeError, ValueError, IndexError, json.JSONDecodeError) as e:
             raise ValueError(f"{name}: not a valid SentenceEncoder file ({e})") from None
         return model

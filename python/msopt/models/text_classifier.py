@@ -41,7 +41,7 @@ from msopt._io import (
     read_npz,
     unpack_words,
 )
-from msopt._progress import ChunkSize, Tracker, saved_params, staged_params
+from msopt._progress import ChunkSize, Tracker, saved_params, set_staged, staged_member
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary, read_labeled
 
@@ -836,13 +836,12 @@ class TextClassifier(ParamsMixin):
         with atomic_write(check_path(path)) as f:
             params = {k: os.fspath(v) if isinstance(v, os.PathLike) else v
                       for k, v in saved_params(self).items()}
-            staged = staged_params(self)  # set_params for the next fit
             np.savez(f, format=np.array(FORMAT), params=np.array(json.dumps(params)),
                      state=np.array(json.dumps(state)), classes=self.classes_,
                      words=pack_words(words),
                      counts=np.asarray(self.vocab_.counts, np.int64),
                      class_counts=self.class_counts_, input=self.input_, output=self.output_,
-                     **({"staged": np.array(json.dumps(staged))} if staged else {}))  # type: ignore[arg-type]
+                     **staged_member(self))  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> TextClassifier:
@@ -1026,11 +1025,10 @@ class TextClassifier(ParamsMixin):
         model.class_counts_, model.calls_ = class_counts, calls
         model.loss_history_ = [float(x) for x in history]
         model._eos = state.get("eos") is True
-        if "staged" in a:
-            try:
-                model.set_params(**json_member("staged"))
-            except TypeError as e:
-                raise bad(f"staged: {e}") from None
+        try:
+            set_staged(model, a)
+        except (TypeError, ValueError) as e:
+            raise bad(str(e)) from None
         return model
 
 

@@ -27,7 +27,7 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,8 @@ from msopt._progress import (
     check_callbacks,
     check_verbose,
     saved_params,
-    staged_params,
+    set_staged,
+    staged_member,
 )
 from msopt.exceptions import DivergenceError
 from msopt.text import Vocabulary
@@ -820,21 +821,6 @@ class KeyedVectors:
         return _pearson(m, h), _pearson(_rank(m), _rank(h)), 100.0 * skipped / total
 
 
-def _staged_member(model: Any) -> dict[str, np.ndarray]:
-    """The file member of the parameters set aside for the next build_vocab, if any."""
-    staged = staged_params(model)
-    return {"staged": np.array(json.dumps(staged))} if staged else {}
-
-
-def _set_staged(model: Any, a: Mapping[str, np.ndarray]) -> None:
-    """Set aside again the parameters of a file's ``staged`` member (see _staged_member)."""
-    if "staged" in a:
-        staged = json.loads(str(a["staged"]))
-        if not isinstance(staged, dict):
-            raise ValueError("expected a JSON object")
-        model.set_params(**staged)
-
-
 def _check_pairs(ids: np.ndarray, offsets: np.ndarray) -> None:
     """Refuse a corpus in which no sentence holds two known words: skip-gram and CBOW learn
     from words that share a sentence, so its vectors would stay random (loss 0)."""
@@ -1335,7 +1321,7 @@ class Word2Vec(GensimNames, ParamsMixin):
                      total_tokens=np.array(self.vocab.total_tokens, np.int64),
                      syn0=self.wv.vectors, syn1neg=self.syn1neg,
                      loss_history=np.array(self.__dict__.get("loss_history_", []), np.float64),
-                     **_staged_member(self))  # type: ignore[arg-type]
+                     **staged_member(self))  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Word2Vec:
@@ -1408,7 +1394,7 @@ class Word2Vec(GensimNames, ParamsMixin):
         model.loss_history_ = [float(x) for x in history]
         model._trained = len(history) > 0
         try:
-            _set_staged(model, a)
+            set_staged(model, a)
         except (TypeError, ValueError) as e:
-            raise bad(f"staged: {e}") from None
+            raise bad(str(e)) from None
         return model
