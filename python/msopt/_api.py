@@ -236,9 +236,11 @@ def refits(method: F) -> F:
                 if marker is None:  # still unfitted: what was set meanwhile applies
                     for k, v in during.items():
                         setattr(self, k, v)
-                else:
-                    self._staged = {**staged, **during}
-                    self.set_params()  # drops what equals the fitted values again
+                else:  # set aside again, but for what equals the fitted value
+                    kept = {k: v for k, v in {**staged, **during}.items()
+                            if not _equal(v, getattr(self, k))}
+                    if kept:
+                        self._staged = kept
             raise
         finally:
             left = _FITTING.pop(id(self)) - 1
